@@ -1,0 +1,122 @@
+//! Polling: one task per device entry, at most `concurrency` at once, each bounded
+//! by its own SNMP timeouts so a slow or broken device never holds up others;
+//! a round's results go to storage in one write.
+
+mod poll;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio::time::MissedTickBehavior;
+
+pub use poll::poll_entry;
+
+use crate::config::Config;
+use crate::snmp::Snmp;
+use crate::storage::{PollRecord, RoundSummary, Store};
+
+/// The profile each entry answered with last time, so the next poll can read
+/// identity and meters in one request.
+pub type ProfileHints = Arc<Mutex<HashMap<String, String>>>;
+
+/// Polls every entry once and returns the records in config order. When
+/// `shutdown` fires, polls still running are abandoned and what finished is
+/// returned.
+pub async fn poll_round(
+    config: &Arc<Config>,
+    snmp: &Arc<Snmp>,
+    hints: &ProfileHints,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Vec<PollRecord> {
+    let limit = Arc::new(Semaphore::new(config.collector.concurrency));
+    let mut tasks = JoinSet::new();
+    for (i, entry) in config.devices.iter().enumerate() {
+        let (config, snmp, hints, limit) = (config.clone(), snmp.clone(), hints.clone(), limit.clone());
+        let entry = entry.clone();
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("the semaphore is never closed");
+            let hint = hints.lock().expect("hints lock").get(&entry.key).cloned();
+            let (record, used) = poll_entry(&snmp, &entry, &config.profiles, hint.as_deref()).await;
+            let mut hints = hints.lock().expect("hints lock");
+            match used {
+                Some(profile) => hints.insert(entry.key.clone(), profile),
+                None => hints.remove(&entry.key),
+            };
+            (i, record)
+        });
+    }
+    let mut done: Vec<(usize, PollRecord)> = Vec::with_capacity(config.devices.len());
+    loop {
+        tokio::select! {
+            next = tasks.join_next() => match next {
+                Some(Ok(result)) => done.push(result),
+                Some(Err(e)) => tracing::error!("a poll task failed: {e}"),
+                None => break,
+            },
+            _ = shutdown.changed() => {
+                tracing::info!("stopping: {} polls abandoned", tasks.len());
+                tasks.abort_all();
+                break;
+            }
+        }
+    }
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Writes a round on a blocking thread.
+pub async fn store_round(
+    store: &Arc<Mutex<Store>>,
+    records: Vec<PollRecord>,
+) -> anyhow::Result<RoundSummary> {
+    let store = store.clone();
+    let summary = tokio::task::spawn_blocking(move || {
+        let mut store = store.lock().expect("store lock");
+        store.write_round(&records)
+    })
+    .await??;
+    Ok(summary)
+}
+
+/// Polls every `interval` until `shutdown` fires; the round in flight then
+/// stores what it has before this returns.
+pub async fn run(
+    config: Arc<Config>,
+    snmp: Arc<Snmp>,
+    store: Arc<Mutex<Store>>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    if config.devices.is_empty() {
+        tracing::warn!("no devices configured: nothing to poll");
+    }
+    let hints = ProfileHints::default();
+    let mut ticker = tokio::time::interval(config.collector.interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.changed() => return Ok(()),
+        }
+        if *shutdown.borrow() {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let records = poll_round(&config, &snmp, &hints, &mut shutdown).await;
+        let n = records.len();
+        let summary = store_round(&store, records).await?;
+        tracing::info!(
+            devices = n,
+            ok = summary.polls,
+            failures = summary.failures,
+            meter_values = summary.meter_values,
+            events = summary.events.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "poll round stored"
+        );
+        if *shutdown.borrow() {
+            return Ok(());
+        }
+    }
+}

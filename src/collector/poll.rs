@@ -1,0 +1,173 @@
+//! Polling one device entry: identity, profile, scalars, supplies.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::clock;
+use crate::config::DeviceEntry;
+use crate::profile::{Oid, Profile, Profiles, Scalar, SuppliesSpec, sys_object_id};
+use crate::snmp::{Session, Snmp};
+use crate::status;
+use crate::storage::{DeviceReading, Outcome, PollRecord};
+use crate::supplies::{self, RawSupply, Supply};
+
+/// Polls one entry. `hint` is the profile it answered with last time. Returns
+/// the record and the profile used (None when the poll failed before one was
+/// chosen).
+pub async fn poll_entry(
+    snmp: &Snmp,
+    entry: &DeviceEntry,
+    profiles: &Profiles,
+    hint: Option<&str>,
+) -> (PollRecord, Option<String>) {
+    let record = |outcome| PollRecord {
+        at: clock::now(),
+        entry_key: entry.key.clone(),
+        address: entry.address.clone(),
+        outcome,
+    };
+    let failed = |cause: &str, detail: String| {
+        Outcome::Failed {
+            cause: cause.to_owned(),
+            detail,
+        }
+    };
+    let session = match snmp.session(entry).await {
+        Ok(s) => s,
+        Err(e) => return (record(failed(e.cause.name(), e.detail)), None),
+    };
+    let (profile, values, at) = match scalars(&session, entry, profiles, hint).await {
+        Ok(found) => found,
+        Err((cause, detail)) => return (record(failed(cause, detail)), None),
+    };
+    let ev = profile.evaluate(&values);
+    let mut problems = ev.problems;
+    let serial = match (&ev.serial, &entry.serial) {
+        (Some(reported), _) => reported.clone(),
+        (None, Some(configured)) => configured.clone(),
+        (None, None) => {
+            let detail = format!(
+                "the device reports no serial number (profile {}); set `serial` in its [[device]] entry",
+                profile.id
+            );
+            return (record(failed("no_serial", detail)), Some(profile.id.clone()));
+        }
+    };
+    let supplies = match &profile.supplies {
+        Some(spec) => match session.columns(&spec.columns()).await {
+            Ok(rows) => Some(build_supplies(spec, &rows)),
+            Err(e) => {
+                problems.push(format!("supplies table not read: {e}"));
+                None
+            }
+        },
+        None => None,
+    };
+    let reading = DeviceReading {
+        configured_serial: entry.serial.clone().filter(|c| *c != serial),
+        serial,
+        model: ev.model,
+        sys_descr: text(values.get(&crate::profile::sys_descr())),
+        sys_object_id: oid_of(&values).map(|o| o.to_string()),
+        profile: Some(profile.id.clone()),
+        meters: ev.meters,
+        supplies,
+        device_status: ev.device_status,
+        printer_status: ev.printer_status,
+        errors: ev.error_octets.as_deref().map(status::error_mask),
+        problems,
+    };
+    let mut rec = record(Outcome::Ok(Box::new(reading)));
+    rec.at = at;
+    (rec, Some(profile.id.clone()))
+}
+
+type Found<'p> = (&'p Profile, HashMap<Oid, Scalar>, chrono::DateTime<chrono::Utc>);
+
+/// Reads the scalars of the right profile: in one request when the hint (or the
+/// entry's fixed profile) is still right, else identity first.
+async fn scalars<'p>(
+    session: &Session,
+    entry: &DeviceEntry,
+    profiles: &'p Profiles,
+    hint: Option<&str>,
+) -> Result<Found<'p>, (&'static str, String)> {
+    let fixed = entry.profile.as_deref().and_then(|id| profiles.get(id));
+    let guess = fixed.or_else(|| hint.and_then(|id| profiles.get(id)));
+    let first: Vec<Oid> = match guess {
+        Some(p) => p.scalar_oids(),
+        None => vec![crate::profile::sys_descr(), sys_object_id()],
+    };
+    let values = get(session, &first).await?;
+    let at = clock::now();
+    let Some(oid) = oid_of(&values) else {
+        return Err(("malformed", "the device did not return sysObjectID.0".to_owned()));
+    };
+    let profile = match fixed.or_else(|| profiles.choose(&oid)) {
+        Some(p) => p,
+        None => {
+            let detail = format!("no profile matches sysObjectID {oid}; add one to the profiles directory or set `profile` in the [[device]] entry");
+            return Err(("no_profile", detail));
+        }
+    };
+    if guess.is_some_and(|g| g.id == profile.id) {
+        return Ok((profile, values, at));
+    }
+    let values = get(session, &profile.scalar_oids()).await?;
+    Ok((profile, values, clock::now()))
+}
+
+async fn get(session: &Session, oids: &[Oid]) -> Result<HashMap<Oid, Scalar>, (&'static str, String)> {
+    session.get(oids).await.map_err(|e| (e.cause.name(), e.detail))
+}
+
+fn oid_of(values: &HashMap<Oid, Scalar>) -> Option<Oid> {
+    match values.get(&sys_object_id()) {
+        Some(Scalar::ObjectId(oid)) => Some(oid.clone()),
+        _ => None,
+    }
+}
+
+fn text(value: Option<&Scalar>) -> Option<String> {
+    match value {
+        Some(Scalar::Text(bytes)) => {
+            let t = String::from_utf8_lossy(bytes).trim().to_owned();
+            (!t.is_empty()).then_some(t)
+        }
+        _ => None,
+    }
+}
+
+/// Turns the walked columns into supplies. Rows are told apart by their index
+/// (the last arc); the colour comes from the colorant or the description,
+/// never from the index.
+pub fn build_supplies(spec: &SuppliesSpec, rows: &[(Oid, Scalar)]) -> Vec<Supply> {
+    let mut raw: BTreeMap<u32, RawSupply> = BTreeMap::new();
+    let mut colorants: Vec<(u32, String)> = Vec::new();
+    for (oid, value) in rows {
+        if let Some(suffix) = spec.colorants.as_ref().and_then(|c| oid.suffix(c)) {
+            if let (Some(idx), Scalar::Text(t)) = (suffix.last(), value) {
+                colorants.push((*idx, String::from_utf8_lossy(t).trim().to_owned()));
+            }
+            continue;
+        }
+        let Some(&[col, .., idx]) = oid.suffix(&spec.table) else {
+            continue;
+        };
+        let row = raw.entry(idx).or_insert_with(|| RawSupply {
+            index: idx,
+            ..RawSupply::default()
+        });
+        match (col, value) {
+            (SuppliesSpec::COLORANT_INDEX, Scalar::Int(v, _)) => row.colorant_index = Some(*v),
+            (SuppliesSpec::TYPE, Scalar::Int(v, _)) => row.type_code = Some(*v),
+            (SuppliesSpec::DESCRIPTION, Scalar::Text(t)) => {
+                let d: String = String::from_utf8_lossy(t).chars().filter(|c| !c.is_control()).collect();
+                row.description = Some(d.trim().to_owned());
+            }
+            (SuppliesSpec::MAX, Scalar::Int(v, _)) => row.max = Some(*v),
+            (SuppliesSpec::LEVEL, Scalar::Int(v, _)) => row.level = Some(*v),
+            _ => {}
+        }
+    }
+    raw.values().filter_map(|r| supplies::from_raw(r, &colorants)).collect()
+}

@@ -1,0 +1,245 @@
+//! Checks one `[[device]]` entry and the entries together.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use super::{
+    AuthProtocol, ConfigError, Credentials, Ctx, DeviceEntry, PrivProtocol, RawDevice, RawV3,
+    Secret, V3, Version,
+};
+use crate::profile::Profiles;
+
+impl Ctx<'_> {
+    pub(super) fn device(
+        &self,
+        index: usize,
+        raw: &Spanned<RawDevice>,
+        profiles: &Profiles,
+    ) -> Result<DeviceEntry, ConfigError> {
+        let table = format!("device[{index}]");
+        let d = raw.get_ref();
+        let Some(address) = &d.address else {
+            return Err(self.at(raw, &format!("{table}.address"), "is required"));
+        };
+        let address_text = parse_address(address.get_ref())
+            .map_err(|m| self.at(address, &format!("{table}.address"), m))?;
+        let version = self.version(d, &table, raw)?;
+        let credentials = match (&d.v3, version) {
+            (Some(v3), _) => {
+                if let Some(c) = d.community.as_ref().or(d.community_env.as_ref()) {
+                    return Err(self.at(c, &format!("{table}.community"), "cannot be used together with [device.v3]"));
+                }
+                Credentials::V3(self.v3(v3, &format!("{table}.v3"))?)
+            }
+            (None, _) => match self.secret(&d.community, &d.community_env, "community", &table)? {
+                Some(c) => Credentials::Community(c),
+                None => return Err(self.at(raw, &format!("{table}.community"), "is required for SNMP v1/v2c (or `community_env`, or a [device.v3] table)")),
+            },
+        };
+        let serial = match &d.serial {
+            Some(s) if s.get_ref().trim().is_empty() => return Err(self.at(s, &format!("{table}.serial"), "must not be empty")),
+            Some(s) => Some(s.get_ref().trim().to_owned()),
+            None => None,
+        };
+        if let Some(flag) = &d.large_counts_double
+            && serial.is_none()
+        {
+            return Err(self.at(flag, &format!("{table}.large_counts_double"), "needs `serial` in the same entry: the setting belongs to one device"));
+        }
+        if let Some(p) = &d.profile
+            && profiles.get(p.get_ref()).is_none()
+        {
+            let known: Vec<&str> = profiles.ids().collect();
+            return Err(self.at(p, &format!("{table}.profile"), format!("no profile `{}` (known: {})", p.get_ref(), known.join(", "))));
+        }
+        let key = entry_key(&address_text, version, &credentials);
+        Ok(DeviceEntry {
+            index,
+            address: address_text,
+            version,
+            credentials,
+            serial,
+            location: d.location.clone(),
+            large_counts_double: d.large_counts_double.as_ref().is_some_and(|f| *f.get_ref()),
+            profile: d.profile.as_ref().map(|p| p.get_ref().clone()),
+            key,
+        })
+    }
+
+    fn version(&self, d: &RawDevice, table: &str, raw: &Spanned<RawDevice>) -> Result<Version, ConfigError> {
+        let key = format!("{table}.version");
+        let version = match &d.version {
+            None if d.v3.is_some() => Version::V3,
+            None => Version::V2c,
+            Some(v) => match v.get_ref().as_str() {
+                "1" => Version::V1,
+                "2c" => Version::V2c,
+                "3" => Version::V3,
+                other => return Err(self.at(v, &key, format!("`{other}` is not a version: use \"1\", \"2c\" or \"3\""))),
+            },
+        };
+        match (version, &d.v3, &d.version) {
+            (Version::V3, None, _) => Err(self.at(raw, &key, "version \"3\" needs a [device.v3] table")),
+            (Version::V1 | Version::V2c, Some(_), Some(v)) => Err(self.at(v, &key, "a [device.v3] table means version \"3\"")),
+            _ => Ok(version),
+        }
+    }
+
+    fn v3(&self, raw: &Spanned<RawV3>, table: &str) -> Result<V3, ConfigError> {
+        let v = raw.get_ref();
+        let user = match &v.user {
+            Some(u) if !u.get_ref().is_empty() => u.get_ref().clone(),
+            Some(u) => return Err(self.at(u, &format!("{table}.user"), "must not be empty")),
+            None => return Err(self.at(raw, &format!("{table}.user"), "is required")),
+        };
+        let auth_protocol = match &v.auth_protocol {
+            None => None,
+            Some(p) => parse_auth(p.get_ref()).map_err(|m| self.at(p, &format!("{table}.auth_protocol"), m))?,
+        };
+        let auth_password = self.secret(&v.auth_password, &v.auth_password_env, "auth_password", table)?;
+        let privacy_protocol = match &v.privacy_protocol {
+            None => None,
+            Some(p) => parse_priv(p.get_ref()).map_err(|m| self.at(p, &format!("{table}.privacy_protocol"), m))?,
+        };
+        let privacy_password = self.secret(&v.privacy_password, &v.privacy_password_env, "privacy_password", table)?;
+        let auth = self.paired(auth_protocol, auth_password, raw, table, "auth")?;
+        let privacy = self.paired(privacy_protocol, privacy_password, raw, table, "privacy")?;
+        if privacy.is_some() && auth.is_none() {
+            return Err(self.at(raw, &format!("{table}.privacy_protocol"), "privacy needs authentication: set `auth_protocol` and `auth_password`"));
+        }
+        Ok(V3 {
+            user,
+            auth,
+            privacy,
+            context: v.context.clone().unwrap_or_default(),
+            allow_unauthenticated_time_correction: v.allow_unauthenticated_time_correction.unwrap_or(false),
+        })
+    }
+
+    /// A protocol and its password: both or neither; passwords of 8 bytes or more.
+    fn paired<P>(
+        &self,
+        protocol: Option<P>,
+        password: Option<Secret>,
+        raw: &Spanned<RawV3>,
+        table: &str,
+        what: &str,
+    ) -> Result<Option<(P, Secret)>, ConfigError> {
+        let proto_key = format!("{table}.{what}_protocol");
+        let pass_key = format!("{table}.{what}_password");
+        match (protocol, password) {
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(self.at(raw, &pass_key, format!("is required when `{what}_protocol` is set (or `{what}_password_env`)"))),
+            (None, Some(_)) => Err(self.at(raw, &proto_key, format!("is required when `{what}_password` is set"))),
+            (Some(_), Some(p)) if p.expose().len() < 8 => Err(self.at(raw, &pass_key, "must be at least 8 characters (RFC 3414)")),
+            (Some(proto), Some(p)) => Ok(Some((proto, p))),
+        }
+    }
+
+    pub(super) fn check_devices(&self, devices: &[DeviceEntry], raw: &[Spanned<RawDevice>]) -> Result<(), ConfigError> {
+        let mut keys: HashMap<&str, usize> = HashMap::new();
+        let mut by_serial: HashMap<&str, &DeviceEntry> = HashMap::new();
+        for d in devices {
+            if let Some(first) = keys.insert(&d.key, d.index) {
+                return Err(self.at(&raw[d.index], &format!("device[{}]", d.index), format!("is the same endpoint as device[{first}] (same address, version and credentials)")));
+            }
+            let Some(serial) = &d.serial else { continue };
+            if let Some(other) = by_serial.insert(serial, d) {
+                let disagree = [
+                    ("large_counts_double", other.large_counts_double != d.large_counts_double),
+                    ("location", other.location != d.location),
+                    ("profile", other.profile != d.profile),
+                ];
+                if let Some((key, _)) = disagree.iter().find(|(_, differs)| *differs) {
+                    return Err(self.at(&raw[d.index], &format!("device[{}].{key}", d.index), format!("device[{}] names the same serial `{serial}` with a different `{key}`", other.index)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks `host`, `host:port`, `[v6]:port` or a bare IPv6 address and returns
+/// `host:port` with the default port 161.
+pub(crate) fn parse_address(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let bad = |why: &str| format!("`{text}` is not a valid address: {why}");
+    if text.is_empty() {
+        return Err(bad("empty"));
+    }
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(std::net::SocketAddr::new(ip, 161).to_string());
+    }
+    if let Ok(sa) = text.parse::<std::net::SocketAddr>() {
+        if sa.port() == 0 {
+            return Err(bad("port 0"));
+        }
+        return Ok(sa.to_string());
+    }
+    let (host, port) = match text.rsplit_once(':') {
+        Some((h, p)) => {
+            let port: u16 = p.parse().map_err(|_| bad("the port must be a number from 1 to 65535"))?;
+            if port == 0 {
+                return Err(bad("port 0"));
+            }
+            (h, port)
+        }
+        None => (text, 161),
+    };
+    if host.starts_with('[') || host.contains(':') {
+        return Err(bad("an IPv6 address with a port is written [addr]:port"));
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if host.len() > 253 || !host.trim_end_matches('.').split('.').all(label_ok) {
+        return Err(bad("not an IP address or host name"));
+    }
+    if host.split('.').all(|l| l.chars().all(|c| c.is_ascii_digit())) {
+        return Err(bad("not a valid IPv4 address"));
+    }
+    Ok(format!("{host}:{port}"))
+}
+
+fn parse_auth(name: &str) -> Result<Option<AuthProtocol>, String> {
+    Ok(Some(match name.to_ascii_lowercase().as_str() {
+        "none" => return Ok(None),
+        "md5" => AuthProtocol::Md5,
+        "sha" | "sha1" => AuthProtocol::Sha1,
+        "sha224" => AuthProtocol::Sha224,
+        "sha256" => AuthProtocol::Sha256,
+        "sha384" => AuthProtocol::Sha384,
+        "sha512" => AuthProtocol::Sha512,
+        _ => return Err(format!("`{name}` is not one of none, md5, sha1, sha224, sha256, sha384, sha512")),
+    }))
+}
+
+fn parse_priv(name: &str) -> Result<Option<PrivProtocol>, String> {
+    Ok(Some(match name.to_ascii_lowercase().as_str() {
+        "none" => return Ok(None),
+        "des" => PrivProtocol::Des,
+        "aes" | "aes128" => PrivProtocol::Aes128,
+        "aes192" => PrivProtocol::Aes192,
+        "aes256" => PrivProtocol::Aes256,
+        "aes192c" => PrivProtocol::Aes192c,
+        "aes256c" => PrivProtocol::Aes256c,
+        _ => return Err(format!("`{name}` is not one of none, des, aes128, aes192, aes256, aes192c, aes256c")),
+    }))
+}
+
+/// An identity for the entry that survives restarts and reordering and holds
+/// no secret: address, version and user/context, or a short one-way
+/// fingerprint of the community.
+fn entry_key(address: &str, version: Version, credentials: &Credentials) -> String {
+    match credentials {
+        Credentials::V3(v3) => format!("{address} v3 user={} context={}", v3.user, v3.context),
+        Credentials::Community(c) => {
+            let digest = Sha256::digest(format!("telleverk-endpoint\0{}", c.expose()).as_bytes());
+            let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+            format!("{address} v{} community#{short}", version.name())
+        }
+    }
+}
+

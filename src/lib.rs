@@ -1,0 +1,14 @@
+//! telleverk: polls leased Konica Minolta MFPs over SNMP, keeps every meter
+//! reading and checks the service contract's money. See ARCHITECTURE.md.
+
+pub mod app;
+pub mod clock;
+pub mod collector;
+pub mod config;
+pub mod meters;
+pub mod output;
+pub mod profile;
+pub mod snmp;
+pub mod status;
+pub mod storage;
+pub mod supplies;

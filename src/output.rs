@@ -1,0 +1,148 @@
+//! What commands print: poll summaries and readings as tables for people and
+//! JSON lines for programs.
+//!
+//! Pure: values in, text out.
+
+use serde_json::{Map, Value, json};
+
+use crate::meters::MeterSet;
+use crate::status;
+use crate::storage::{Outcome, PollRecord, Reading};
+use crate::supplies::Supply;
+
+/// One poll as a JSON object (one line of `poll --once --json`).
+pub fn poll_json(r: &PollRecord) -> Value {
+    match &r.outcome {
+        Outcome::Failed { cause, detail } => json!({
+            "address": r.address,
+            "status": "error",
+            "error": cause,
+            "detail": detail,
+        }),
+        Outcome::Ok(d) => {
+            let mut obj = Map::new();
+            obj.insert("address".into(), json!(r.address));
+            obj.insert("serial".into(), json!(d.serial));
+            obj.insert("model".into(), json!(d.model));
+            obj.insert("status".into(), json!("ok"));
+            obj.insert("at".into(), json!(r.at.to_rfc3339()));
+            obj.insert("meters".into(), meters_json(&d.meters));
+            if let Some(supplies) = &d.supplies {
+                obj.insert("supplies".into(), json!(supplies));
+            }
+            obj.insert("device_status".into(), json!(status::device_status_name(d.device_status)));
+            obj.insert("printer_status".into(), json!(status::printer_status_name(d.printer_status)));
+            obj.insert("printer_errors".into(), json!(status::error_names(d.errors.unwrap_or(0))));
+            if !d.problems.is_empty() {
+                obj.insert("warnings".into(), json!(d.problems));
+            }
+            Value::Object(obj)
+        }
+    }
+}
+
+/// Meters as `{"bw_copy": 3672, …}`; absent meters are left out.
+pub fn meters_json(meters: &MeterSet) -> Value {
+    Value::Object(meters.iter().map(|m| (m.meter.name().to_owned(), json!(m.value))).collect())
+}
+
+/// A summary table of a round, one row per entry.
+pub fn poll_table(records: &[PollRecord]) -> String {
+    let mut rows = vec![[
+        "ADDRESS", "SERIAL", "MODEL", "STATUS", "B/W", "COLOUR", "TOTAL", "LOWEST SUPPLY", "ERRORS",
+    ]
+    .map(String::from)
+    .to_vec()];
+    for r in records {
+        rows.push(match &r.outcome {
+            Outcome::Failed { cause, detail } => vec![
+                r.address.clone(),
+                "-".into(),
+                "-".into(),
+                format!("error: {cause}"),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                detail.clone(),
+            ],
+            Outcome::Ok(d) => {
+                let n = |m| d.meters.value(m).map_or("-".to_owned(), |v: u64| v.to_string());
+                let mut errors = status::error_names(d.errors.unwrap_or(0)).join(",");
+                if !d.problems.is_empty() {
+                    errors = format!("{errors}{}partial", if errors.is_empty() { "" } else { "," });
+                }
+                vec![
+                    r.address.clone(),
+                    d.serial.clone(),
+                    d.model.clone().unwrap_or_default(),
+                    status::device_status_name(d.device_status).to_owned(),
+                    n(crate::meters::Meter::BwTotal),
+                    n(crate::meters::Meter::ColourTotal),
+                    n(crate::meters::Meter::Total),
+                    d.supplies.as_deref().map(lowest_supply).unwrap_or_default(),
+                    errors,
+                ]
+            }
+        });
+    }
+    table(&rows)
+}
+
+/// "black toner 12%": the supply with the lowest percentage, if any has one.
+pub fn lowest_supply(supplies: &[Supply]) -> String {
+    supplies
+        .iter()
+        .filter_map(|s| s.percent.map(|p| (p, s)))
+        .min_by_key(|(p, _)| *p)
+        .map(|(p, s)| format!("{} {p}%", s.description))
+        .unwrap_or_default()
+}
+
+/// Readings as a table: one row per reading, one column per meter seen.
+pub fn readings_table(readings: &[Reading]) -> String {
+    let mut meters: Vec<crate::meters::Meter> = readings.iter().flat_map(|r| r.meters.iter().map(|m| m.meter)).collect();
+    meters.sort();
+    meters.dedup();
+    let mut header = vec!["TAKEN AT".to_owned(), "SOURCE".to_owned()];
+    header.extend(meters.iter().map(|m| m.name().to_uppercase()));
+    let mut rows = vec![header];
+    for r in readings {
+        let mut row = vec![r.at.to_rfc3339(), r.source.name().to_owned()];
+        row.extend(meters.iter().map(|m| r.meters.value(*m).map_or("-".to_owned(), |v| v.to_string())));
+        rows.push(row);
+    }
+    table(&rows)
+}
+
+/// One reading as a JSON object.
+pub fn reading_json(serial: &str, r: &Reading) -> Value {
+    json!({
+        "serial": serial,
+        "taken_at": r.at.to_rfc3339(),
+        "source": r.source.name(),
+        "entry": r.entry_key,
+        "meters": meters_json(&r.meters),
+        "device_status": status::device_status_name(r.device_status),
+        "printer_errors": status::error_names(r.errors.unwrap_or(0)),
+    })
+}
+
+/// Left-aligned columns separated by two spaces.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(c, cell)| format!("{cell:<width$}", width = widths[c]))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}

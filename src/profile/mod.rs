@@ -1,0 +1,304 @@
+//! Device profiles: which OIDs hold a model's meters, identity, status and
+//! supplies. Profiles are data (TOML files in `mibs/`), so a new MFP model is a
+//! new file, not a rebuild.
+//!
+//! Loading reads files; choosing a profile and evaluating a device's answers
+//! against it are pure. This module never talks SNMP.
+
+mod load;
+mod oid;
+
+use std::collections::{BTreeMap, HashMap};
+
+pub use load::{ProfileError, load_profiles};
+pub use oid::{BadOid, Oid};
+
+use crate::meters::{Meter, MeterSet, MeterValue, ValueKind};
+
+/// How a meter's value is found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeterSpec {
+    /// One OID.
+    Oid(Oid),
+    /// The sum of the parts that are present; absent when none is.
+    Sum(Vec<MeterSpec>),
+    /// The first part that is present.
+    FirstOf(Vec<MeterSpec>),
+}
+
+impl MeterSpec {
+    fn collect_oids(&self, out: &mut Vec<Oid>) {
+        match self {
+            MeterSpec::Oid(oid) => out.push(oid.clone()),
+            MeterSpec::Sum(parts) | MeterSpec::FirstOf(parts) => {
+                parts.iter().for_each(|p| p.collect_oids(out))
+            }
+        }
+    }
+}
+
+/// Where the supplies table and the colorant names live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuppliesSpec {
+    /// prtMarkerSuppliesEntry; columns 3 colorant index, 5 type,
+    /// 6 description, 8 max capacity, 9 level.
+    pub table: Oid,
+    /// prtMarkerColorantValue column, indexed like the colorant index.
+    pub colorants: Option<Oid>,
+}
+
+impl SuppliesSpec {
+    pub const COLORANT_INDEX: u32 = 3;
+    pub const TYPE: u32 = 5;
+    pub const DESCRIPTION: u32 = 6;
+    pub const MAX: u32 = 8;
+    pub const LEVEL: u32 = 9;
+
+    /// The table columns to fetch, in a fixed order.
+    pub fn columns(&self) -> Vec<Oid> {
+        let mut cols: Vec<Oid> = [
+            Self::COLORANT_INDEX,
+            Self::TYPE,
+            Self::DESCRIPTION,
+            Self::MAX,
+            Self::LEVEL,
+        ]
+        .iter()
+        .map(|c| self.table.child(*c))
+        .collect();
+        if let Some(colorants) = &self.colorants {
+            cols.push(colorants.clone());
+        }
+        cols
+    }
+}
+
+/// A resolved profile (its `extends` chain already merged in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub id: String,
+    /// The file it came from (or `built-in:NAME`), for messages.
+    pub source: String,
+    pub description: String,
+    /// sysObjectID prefix that selects this profile; None: chosen only by name.
+    pub match_prefix: Option<Oid>,
+    /// Integer values that mean "the device lacks this meter".
+    pub absent: Vec<i64>,
+    pub model: Vec<Oid>,
+    pub model_strip_prefix: Vec<String>,
+    pub serial: Vec<Oid>,
+    pub device_status: Option<Oid>,
+    pub printer_status: Option<Oid>,
+    pub error_state: Option<Oid>,
+    pub meters: BTreeMap<Meter, MeterSpec>,
+    pub supplies: Option<SuppliesSpec>,
+}
+
+/// sysDescr.0 and sysObjectID.0 (SNMPv2-MIB): every agent has them.
+pub fn sys_descr() -> Oid {
+    Oid::new(vec![1, 3, 6, 1, 2, 1, 1, 1, 0])
+}
+pub fn sys_object_id() -> Oid {
+    Oid::new(vec![1, 3, 6, 1, 2, 1, 1, 2, 0])
+}
+
+/// A value as an agent returned it, reduced to what profiles need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scalar {
+    Int(i64, ValueKind),
+    Text(Vec<u8>),
+    ObjectId(Oid),
+    /// Any other SNMP type, by name (for error messages).
+    Other(&'static str),
+}
+
+/// What a profile makes of a device's answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evaluated {
+    pub model: Option<String>,
+    pub serial: Option<String>,
+    pub device_status: Option<i64>,
+    pub printer_status: Option<i64>,
+    pub error_octets: Option<Vec<u8>>,
+    pub meters: MeterSet,
+    /// Values of the wrong type or out of range, each a sentence.
+    pub problems: Vec<String>,
+}
+
+impl Profile {
+    /// Every scalar OID this profile reads, without duplicates, in a stable order.
+    pub fn scalar_oids(&self) -> Vec<Oid> {
+        let mut out = vec![sys_descr(), sys_object_id()];
+        out.extend(self.model.iter().cloned());
+        out.extend(self.serial.iter().cloned());
+        out.extend(self.device_status.iter().cloned());
+        out.extend(self.printer_status.iter().cloned());
+        out.extend(self.error_state.iter().cloned());
+        for spec in self.meters.values() {
+            spec.collect_oids(&mut out);
+        }
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|oid| seen.insert(oid.clone()));
+        out
+    }
+
+    /// Applies the profile to the scalar values a device returned (missing OIDs
+    /// are simply not in the map).
+    pub fn evaluate(&self, values: &HashMap<Oid, Scalar>) -> Evaluated {
+        let mut ev = Evaluated {
+            model: self.first_text(&self.model, values).map(|m| self.clean_model(&m)),
+            serial: self.first_text(&self.serial, values),
+            ..Evaluated::default()
+        };
+        if ev.model.is_none() {
+            ev.model = text_of(values.get(&sys_descr()));
+        }
+        ev.device_status = self.int_at(self.device_status.as_ref(), values);
+        ev.printer_status = self.int_at(self.printer_status.as_ref(), values);
+        ev.error_octets = self.error_state.as_ref().and_then(|oid| match values.get(oid) {
+            Some(Scalar::Text(bytes)) => Some(bytes.clone()),
+            _ => None,
+        });
+        for (meter, spec) in &self.meters {
+            if let Some((value, kind)) = self.eval_spec(*meter, spec, values, &mut ev.problems) {
+                ev.meters.insert(MeterValue {
+                    meter: *meter,
+                    value,
+                    kind,
+                });
+            }
+        }
+        ev.meters.derive_totals();
+        ev
+    }
+
+    fn eval_spec(
+        &self,
+        meter: Meter,
+        spec: &MeterSpec,
+        values: &HashMap<Oid, Scalar>,
+        problems: &mut Vec<String>,
+    ) -> Option<(u64, ValueKind)> {
+        match spec {
+            MeterSpec::Oid(oid) => self.meter_value(meter, oid, values.get(oid), problems),
+            MeterSpec::FirstOf(parts) => parts
+                .iter()
+                .find_map(|p| self.eval_spec(meter, p, values, problems)),
+            MeterSpec::Sum(parts) => {
+                let present: Vec<u64> = parts
+                    .iter()
+                    .filter_map(|p| self.eval_spec(meter, p, values, problems))
+                    .map(|(v, _)| v)
+                    .collect();
+                (!present.is_empty()).then(|| (present.iter().sum(), ValueKind::Derived))
+            }
+        }
+    }
+
+    fn meter_value(
+        &self,
+        meter: Meter,
+        oid: &Oid,
+        value: Option<&Scalar>,
+        problems: &mut Vec<String>,
+    ) -> Option<(u64, ValueKind)> {
+        match value? {
+            Scalar::Int(v, _) if self.absent.contains(v) => None,
+            Scalar::Int(v, kind) => match u64::try_from(*v) {
+                Ok(v) => Some((v, *kind)),
+                Err(_) => {
+                    problems.push(format!(
+                        "meter {meter}: {oid} returned {v}, a negative count not listed in the profile's `absent` values; treated as absent"
+                    ));
+                    None
+                }
+            },
+            other => {
+                problems.push(format!(
+                    "meter {meter}: {oid} returned {}, not a number; treated as absent",
+                    scalar_type(other)
+                ));
+                None
+            }
+        }
+    }
+
+    fn first_text(&self, oids: &[Oid], values: &HashMap<Oid, Scalar>) -> Option<String> {
+        oids.iter().find_map(|oid| text_of(values.get(oid)))
+    }
+
+    fn int_at(&self, oid: Option<&Oid>, values: &HashMap<Oid, Scalar>) -> Option<i64> {
+        match values.get(oid?) {
+            Some(Scalar::Int(v, _)) => Some(*v),
+            _ => None,
+        }
+    }
+
+    fn clean_model(&self, model: &str) -> String {
+        let mut m = model.trim();
+        for prefix in &self.model_strip_prefix {
+            if m.len() >= prefix.len() && m[..prefix.len()].eq_ignore_ascii_case(prefix) {
+                m = m[prefix.len()..].trim_start();
+            }
+        }
+        m.to_owned()
+    }
+}
+
+/// A printable text value: trimmed, NULs and control characters removed; None
+/// when empty.
+fn text_of(value: Option<&Scalar>) -> Option<String> {
+    let Some(Scalar::Text(bytes)) = value else {
+        return None;
+    };
+    let text: String = String::from_utf8_lossy(bytes)
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+fn scalar_type(value: &Scalar) -> &'static str {
+    match value {
+        Scalar::Int(..) => "a number",
+        Scalar::Text(_) => "an OCTET STRING",
+        Scalar::ObjectId(_) => "an OBJECT IDENTIFIER",
+        Scalar::Other(name) => name,
+    }
+}
+
+/// All loaded profiles, by id.
+#[derive(Debug, Clone, Default)]
+pub struct Profiles {
+    by_id: BTreeMap<String, Profile>,
+}
+
+impl Profiles {
+    pub fn new(profiles: Vec<Profile>) -> Profiles {
+        Profiles {
+            by_id: profiles.into_iter().map(|p| (p.id.clone(), p)).collect(),
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Profile> {
+        self.by_id.get(id)
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.by_id.keys().map(String::as_str)
+    }
+
+    /// The profile whose sysObjectID prefix is the longest match.
+    pub fn choose(&self, sys_object_id: &Oid) -> Option<&Profile> {
+        self.by_id
+            .values()
+            .filter_map(|p| p.match_prefix.as_ref().map(|prefix| (prefix, p)))
+            .filter(|(prefix, _)| sys_object_id.starts_with(prefix))
+            .max_by_key(|(prefix, _)| prefix.arcs().len())
+            .map(|(_, p)| p)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Tests of profile loading and evaluation.

@@ -1,0 +1,454 @@
+//! The SNMP client edge: v1, v2c and v3 requests over one shared UDP socket per
+//! address family, with per-request timeout and retries, and failures sorted
+//! into the causes the collector records.
+//!
+//! It knows OIDs and values, never meters, profiles or billing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_snmp::{
+    Auth, Client, EngineCache, Error as LibError, ErrorStatus, Retry, UdpHandle, UdpTransport,
+    UsmConfig, Value,
+};
+use tokio::sync::OnceCell;
+
+use crate::config::{self, Credentials, DeviceEntry, Version};
+use crate::meters::ValueKind;
+use crate::profile::{Oid, Scalar};
+
+/// Why a request failed, as recorded in the database and printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cause {
+    /// No (valid) answer in time; includes a wrong v1/v2c community.
+    Timeout,
+    /// The transport said the port is closed (ICMP port unreachable).
+    Refused,
+    /// Another network failure: no route, name not resolved.
+    Unreachable,
+    /// An SNMPv3 report: wrong digest, unknown user, decryption error.
+    Authentication,
+    /// An answer that could not be decoded or does not fit the request.
+    Malformed,
+    /// The agent answered with an error status (genErr, noAccess, …).
+    AgentError,
+}
+
+impl Cause {
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::Timeout => "timeout",
+            Cause::Refused => "refused",
+            Cause::Unreachable => "unreachable",
+            Cause::Authentication => "authentication",
+            Cause::Malformed => "malformed",
+            Cause::AgentError => "agent_error",
+        }
+    }
+}
+
+/// A failed SNMP exchange. The detail never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {detail}", cause.name())]
+pub struct Error {
+    pub cause: Cause,
+    pub detail: String,
+}
+
+/// Settings shared by every request.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub timeout: Duration,
+    pub retries: u32,
+    /// Most OIDs in one GET; a tooBig answer halves it.
+    pub max_oids_per_request: usize,
+    /// GETBULK max-repetitions for table columns.
+    pub max_repetitions: u32,
+    /// SO_RCVBUF of the shared socket.
+    pub recv_buffer: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            timeout: Duration::from_secs(2),
+            retries: 1,
+            max_oids_per_request: 48,
+            max_repetitions: 16,
+            recv_buffer: 4 << 20,
+        }
+    }
+}
+
+/// The client side: shared sockets and the SNMPv3 engine cache.
+pub struct Snmp {
+    options: Options,
+    v4: OnceCell<UdpTransport>,
+    v6: OnceCell<UdpTransport>,
+    engines: Arc<EngineCache>,
+    des: Option<async_snmp::DesSaltState>,
+}
+
+/// One device entry's session.
+pub struct Session {
+    client: Client<UdpHandle>,
+    version: Version,
+    options: Options,
+}
+
+impl Snmp {
+    /// `des` is the durable DES salt state; without it DES privacy is refused.
+    pub fn new(options: Options, des: Option<async_snmp::DesSaltState>) -> Snmp {
+        Snmp {
+            options,
+            v4: OnceCell::new(),
+            v6: OnceCell::new(),
+            engines: Arc::new(EngineCache::new()),
+            des,
+        }
+    }
+
+    async fn transport(&self, v6: bool) -> Result<&UdpTransport, Error> {
+        let (cell, bind) = if v6 {
+            (&self.v6, "[::]:0")
+        } else {
+            (&self.v4, "0.0.0.0:0")
+        };
+        cell.get_or_try_init(|| async {
+            UdpTransport::builder()
+                .bind(bind)
+                .recv_buffer_size(self.options.recv_buffer)
+                .build()
+                .await
+                .map_err(|e| Error {
+                    cause: Cause::Unreachable,
+                    detail: format!("cannot open a UDP socket on {bind}: {e}"),
+                })
+        })
+        .await
+    }
+
+    /// Opens a session to a device entry (resolves the name; no packet is sent).
+    pub async fn session(&self, entry: &DeviceEntry) -> Result<Session, Error> {
+        let target = resolve(&entry.address, self.options.timeout).await?;
+        let transport = self.transport(target.is_ipv6()).await?;
+        let auth = self.auth(entry)?;
+        let retry = Retry::fixed(self.options.retries, Duration::ZERO).map_err(|e| Error {
+            cause: Cause::Malformed,
+            detail: format!("bad retry setting: {e}"),
+        })?;
+        let mut builder = Client::builder(target, auth)
+            .request_timeout(self.options.timeout)
+            .retry(retry)
+            .max_oids_per_request(self.options.max_oids_per_request)
+            .engine_cache(self.engines.clone());
+        if let Credentials::V3(v3) = &entry.credentials {
+            builder = builder
+                .allow_unauthenticated_v3_time_correction(v3.allow_unauthenticated_time_correction);
+            if let Some(des) = &self.des {
+                builder = builder.des_salt_state(des.clone());
+            }
+        }
+        let client = builder.build_with(transport).await.map_err(classify)?;
+        Ok(Session {
+            client,
+            version: entry.version,
+            options: self.options,
+        })
+    }
+
+    fn auth(&self, entry: &DeviceEntry) -> Result<Auth, Error> {
+        let v3 = match &entry.credentials {
+            Credentials::Community(c) => {
+                let community = c.expose().as_bytes().to_vec();
+                return Ok(match entry.version {
+                    Version::V1 => Auth::v1(community),
+                    _ => Auth::v2c(community),
+                });
+            }
+            Credentials::V3(v3) => v3,
+        };
+        let bad = |e: async_snmp::CryptoError| Error {
+            cause: Cause::Authentication,
+            detail: format!("SNMPv3 settings rejected: {e}"),
+        };
+        let usm = UsmConfig::new(v3.user.clone().into_bytes()).context_name(v3.context.clone().into_bytes());
+        let usm = match (&v3.auth, &v3.privacy) {
+            (None, _) => usm,
+            (Some((a, pass)), None) => usm.auth(auth_protocol(*a), pass.expose()).map_err(bad)?,
+            (Some((a, apass)), Some((p, ppass))) => usm
+                .auth_priv(auth_protocol(*a), apass.expose(), priv_protocol(*p), ppass.expose())
+                .map_err(bad)?,
+        };
+        Ok(Auth::Usm(usm))
+    }
+}
+
+fn auth_protocol(p: config::AuthProtocol) -> async_snmp::AuthProtocol {
+    use async_snmp::AuthProtocol as A;
+    match p {
+        config::AuthProtocol::Md5 => A::Md5,
+        config::AuthProtocol::Sha1 => A::Sha1,
+        config::AuthProtocol::Sha224 => A::Sha224,
+        config::AuthProtocol::Sha256 => A::Sha256,
+        config::AuthProtocol::Sha384 => A::Sha384,
+        config::AuthProtocol::Sha512 => A::Sha512,
+    }
+}
+
+fn priv_protocol(p: config::PrivProtocol) -> async_snmp::PrivProtocol {
+    use async_snmp::PrivProtocol as P;
+    match p {
+        config::PrivProtocol::Des => P::Des,
+        config::PrivProtocol::Aes128 => P::Aes128,
+        config::PrivProtocol::Aes192 => P::Aes192Blumenthal,
+        config::PrivProtocol::Aes256 => P::Aes256Blumenthal,
+        config::PrivProtocol::Aes192c => P::Aes192Reeder,
+        config::PrivProtocol::Aes256c => P::Aes256Reeder,
+    }
+}
+
+async fn resolve(address: &str, timeout: Duration) -> Result<std::net::SocketAddr, Error> {
+    let unreachable = |detail: String| Error {
+        cause: Cause::Unreachable,
+        detail,
+    };
+    let lookup = tokio::time::timeout(timeout, tokio::net::lookup_host(address.to_owned()))
+        .await
+        .map_err(|_| unreachable(format!("looking up {address} took longer than {timeout:?}")))?
+        .map_err(|e| unreachable(format!("cannot resolve {address}: {e}")))?;
+    let mut addrs: Vec<_> = lookup.collect();
+    addrs.sort_by_key(|a| a.is_ipv6());
+    addrs
+        .into_iter()
+        .next()
+        .ok_or_else(|| unreachable(format!("{address} resolves to no address")))
+}
+
+impl Session {
+    /// GETs scalars, as few requests as the agent allows. OIDs the agent does not
+    /// have (noSuchObject, noSuchInstance, endOfMibView; v1 noSuchName) are left
+    /// out of the answer, never an error.
+    pub async fn get(&self, oids: &[Oid]) -> Result<HashMap<Oid, Scalar>, Error> {
+        let mut wanted: Vec<async_snmp::Oid> =
+            oids.iter().map(|o| async_snmp::Oid::from_slice(o.arcs())).collect();
+        let mut out = HashMap::new();
+        // v1 agents answer noSuchName for a whole request: drop that OID and resend.
+        for _ in 0..=oids.len() {
+            if wanted.is_empty() {
+                return Ok(out);
+            }
+            match self.client.get_many(&wanted).await {
+                Ok(response) => {
+                    if !response.anomalies.is_empty() {
+                        return Err(malformed(format!(
+                            "the answer does not match the request: {:?}",
+                            response.anomalies
+                        )));
+                    }
+                    for vb in response.varbinds {
+                        if let Some(scalar) = to_scalar(&vb.value) {
+                            out.insert(Oid::new(vb.oid.arcs().to_vec()), scalar);
+                        }
+                    }
+                    return Ok(out);
+                }
+                Err(e) => match no_such_name(&e, &wanted) {
+                    Some(missing) => wanted.retain(|o| *o != missing),
+                    None => return Err(classify(e)),
+                },
+            }
+        }
+        Err(malformed("the agent kept answering noSuchName".into()))
+    }
+
+    /// Reads table columns (GETBULK; GETNEXT on v1) and returns every
+    /// (OID, value) inside them. Stops at the end of each column.
+    pub async fn columns(&self, columns: &[Oid]) -> Result<Vec<(Oid, Scalar)>, Error> {
+        let mut cursors: Vec<(Oid, Oid)> = columns.iter().map(|c| (c.clone(), c.clone())).collect();
+        let mut out = Vec::new();
+        // A guard against agents that never end a column.
+        for _ in 0..1000 {
+            if cursors.is_empty() {
+                return Ok(out);
+            }
+            let next: Vec<async_snmp::Oid> = cursors
+                .iter()
+                .map(|(_, at)| async_snmp::Oid::from_slice(at.arcs()))
+                .collect();
+            let varbinds = match self.step(&next).await {
+                Ok(v) => v,
+                Err(e) => match no_such_name(&e, &next) {
+                    // v1: GETNEXT past the end of the MIB.
+                    Some(done) => {
+                        cursors.retain(|(_, at)| async_snmp::Oid::from_slice(at.arcs()) != done);
+                        continue;
+                    }
+                    None => return Err(classify(e)),
+                },
+            };
+            cursors = advance(&cursors, &varbinds, &mut out)?;
+        }
+        Err(malformed("a table never ended (more than 1000 requests)".into()))
+    }
+
+    async fn step(&self, next: &[async_snmp::Oid]) -> Result<Vec<async_snmp::VarBind>, Box<LibError>> {
+        if self.version == Version::V1 {
+            Ok(self.client.get_next_many(next).await?.varbinds)
+        } else {
+            self.client.get_bulk(next, 0, self.options.max_repetitions).await
+        }
+    }
+}
+
+/// Files the GETBULK/GETNEXT answer (row-major: repetition r, column c) and
+/// returns the cursors of the columns that go on.
+fn advance(
+    cursors: &[(Oid, Oid)],
+    varbinds: &[async_snmp::VarBind],
+    out: &mut Vec<(Oid, Scalar)>,
+) -> Result<Vec<(Oid, Oid)>, Error> {
+    let width = cursors.len();
+    if varbinds.is_empty() {
+        return Err(malformed("an empty answer to a table request".into()));
+    }
+    let mut live: Vec<Option<Oid>> = cursors.iter().map(|(_, at)| Some(at.clone())).collect();
+    for (i, vb) in varbinds.iter().enumerate() {
+        let col = i % width;
+        let (root, _) = &cursors[col];
+        let Some(last) = &live[col] else { continue };
+        let oid = Oid::new(vb.oid.arcs().to_vec());
+        let ended = matches!(vb.value, Value::EndOfMibView) || !oid.starts_with(root);
+        if ended {
+            live[col] = None;
+            continue;
+        }
+        if oid <= *last {
+            return Err(malformed(format!("the agent went backwards in a table: {oid} after {last}")));
+        }
+        if let Some(scalar) = to_scalar(&vb.value) {
+            out.push((oid.clone(), scalar));
+        }
+        live[col] = Some(oid);
+    }
+    Ok(cursors
+        .iter()
+        .zip(live)
+        .filter_map(|((root, _), at)| at.map(|at| (root.clone(), at)))
+        .collect())
+}
+
+/// The OID a v1 noSuchName error points at.
+fn no_such_name(e: &LibError, sent: &[async_snmp::Oid]) -> Option<async_snmp::Oid> {
+    match e.exchange_source() {
+        LibError::Snmp {
+            status: ErrorStatus::NoSuchName,
+            oid,
+            index,
+            ..
+        } => oid
+            .as_deref()
+            .cloned()
+            .or_else(|| sent.get((*index as usize).checked_sub(1)?).cloned()),
+        _ => None,
+    }
+}
+
+fn to_scalar(value: &Value) -> Option<Scalar> {
+    Some(match value {
+        Value::Integer(v) => Scalar::Int(i64::from(*v), ValueKind::Integer),
+        Value::Counter32(v) => Scalar::Int(i64::from(*v), ValueKind::Counter32),
+        Value::Gauge32(v) | Value::UInteger32(v) => Scalar::Int(i64::from(*v), ValueKind::Gauge32),
+        Value::Counter64(v) => match i64::try_from(*v) {
+            Ok(v) => Scalar::Int(v, ValueKind::Counter64),
+            Err(_) => Scalar::Other("a Counter64 beyond 2^63"),
+        },
+        Value::TimeTicks(_) => Scalar::Other("TimeTicks"),
+        Value::OctetString(bytes) => Scalar::Text(bytes.to_vec()),
+        Value::ObjectIdentifier(oid) => Scalar::ObjectId(Oid::new(oid.arcs().to_vec())),
+        Value::NoSuchObject | Value::NoSuchInstance | Value::EndOfMibView | Value::Null => {
+            return None;
+        }
+        Value::IpAddress(_) => Scalar::Other("an IpAddress"),
+        _ => Scalar::Other("an unexpected SNMP type"),
+    })
+}
+
+fn malformed(detail: String) -> Error {
+    Error {
+        cause: Cause::Malformed,
+        detail,
+    }
+}
+
+/// Sorts a library error into a cause, with a detail free of secrets.
+pub fn classify(e: Box<LibError>) -> Error {
+    use async_snmp::v3::ReportStatus as R;
+    let source = e.exchange_source();
+    let (cause, detail) = match source {
+        LibError::Timeout { elapsed, retries, .. } => (
+            Cause::Timeout,
+            format!("no answer within {elapsed:?} ({retries} retries); a wrong community also looks like this"),
+        ),
+        LibError::Network { source, .. } if source.kind() == std::io::ErrorKind::ConnectionRefused => {
+            (Cause::Refused, "the port is closed (connection refused)".into())
+        }
+        LibError::Network { source, .. } => (Cause::Unreachable, format!("network error: {source}")),
+        LibError::Auth { .. } => (Cause::Authentication, "the answer failed authentication".into()),
+        LibError::Report { status, .. } => match status.as_ref() {
+            R::WrongDigest { .. } => (Cause::Authentication, "wrong digest: the authentication password is wrong".into()),
+            R::UnknownUserName { .. } => (Cause::Authentication, "unknown user name".into()),
+            R::DecryptionError { .. } => (Cause::Authentication, "decryption error: the privacy password or protocol is wrong".into()),
+            R::UnsupportedSecurityLevel { .. } => (Cause::Authentication, "the agent does not support this security level for the user".into()),
+            other => (Cause::Authentication, format!("SNMPv3 report: {other}")),
+        },
+        LibError::Snmp { status, index, .. } => (Cause::AgentError, format!("the agent answered {status} at varbind {index}")),
+        LibError::Decode(d) => (Cause::Malformed, format!("cannot decode the answer: {d}")),
+        LibError::MalformedResponse { .. } | LibError::ResponseShape { .. } => {
+            (Cause::Malformed, "the answer does not fit the request".into())
+        }
+        LibError::ConstructionTimeout { .. } => (Cause::Timeout, "no answer to SNMPv3 engine discovery".into()),
+        other => (Cause::Malformed, format!("{} failure: {}", other.kind(), other.kind())),
+    };
+    Error { cause, detail }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vb(oid: &str, value: Value) -> async_snmp::VarBind {
+        async_snmp::VarBind {
+            oid: async_snmp::Oid::parse(oid).unwrap(),
+            value,
+        }
+    }
+
+    #[test]
+    fn advance_files_rows_and_ends_columns() {
+        let c5: Oid = "1.3.6.1.2.1.43.11.1.1.5".parse().unwrap();
+        let c9: Oid = "1.3.6.1.2.1.43.11.1.1.9".parse().unwrap();
+        let cursors = vec![(c5.clone(), c5.clone()), (c9.clone(), c9.clone())];
+        let answer = [
+            vb("1.3.6.1.2.1.43.11.1.1.5.1.1", Value::Integer(3)),
+            vb("1.3.6.1.2.1.43.11.1.1.9.1.1", Value::Integer(80)),
+            vb("1.3.6.1.2.1.43.11.1.1.6.1.1", Value::Integer(0)),
+            vb("1.3.6.1.2.1.43.11.1.1.9.1.4", Value::Integer(-2)),
+        ];
+        let mut out = Vec::new();
+        let next = advance(&cursors, &answer, &mut out).unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].1.to_string(), "1.3.6.1.2.1.43.11.1.1.9.1.4");
+    }
+
+    #[test]
+    fn advance_rejects_an_agent_that_goes_backwards() {
+        let c5: Oid = "1.3.6.1.2.1.43.11.1.1.5".parse().unwrap();
+        let at: Oid = "1.3.6.1.2.1.43.11.1.1.5.1.3".parse().unwrap();
+        let answer = [vb("1.3.6.1.2.1.43.11.1.1.5.1.2", Value::Integer(3))];
+        let err = advance(&[(c5, at)], &answer, &mut Vec::new()).unwrap_err();
+        assert_eq!(err.cause, Cause::Malformed);
+    }
+}

@@ -1,0 +1,187 @@
+//! The latest stored state of every device and entry, kept in memory so a round
+//! can decide what changed without reading the database. Loaded once at open;
+//! updated only after a round's transaction commits.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, params};
+
+use crate::meters::{Meter, PendingDrop, ValueKind};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct SupplyRow {
+    pub description: String,
+    pub kind: String,
+    pub colour: Option<String>,
+    pub level: i64,
+    pub max: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct InfoRow {
+    pub model: Option<String>,
+    pub sys_descr: Option<String>,
+    pub sys_object_id: Option<String>,
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct DeviceState {
+    /// Last polled value of each meter, by meter code.
+    pub meters: [Option<(u64, ValueKind)>; Meter::ALL.len()],
+    pub pending: HashMap<Meter, PendingDrop>,
+    pub supplies: HashMap<u32, SupplyRow>,
+    pub info: Option<InfoRow>,
+    pub last_entry: Option<i64>,
+    pub last_poll: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct EntryState {
+    pub id: i64,
+    pub last_device: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct Cache {
+    pub entries: HashMap<String, EntryState>,
+    pub devices: HashMap<String, i64>,
+    pub state: HashMap<i64, DeviceState>,
+    pub supply_sets: HashMap<String, i64>,
+}
+
+impl Cache {
+    pub fn load(conn: &Connection) -> rusqlite::Result<Cache> {
+        let mut cache = Cache::default();
+        let mut stmt = conn.prepare("SELECT id, key FROM entries")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
+            let (id, key) = row?;
+            cache.entries.insert(key, EntryState { id, last_device: None });
+        }
+        let mut stmt = conn.prepare("SELECT id, serial FROM devices")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
+            let (id, serial) = row?;
+            cache.devices.insert(serial, id);
+            cache.state.insert(id, load_device(conn, id)?);
+        }
+        let mut stmt = conn.prepare("SELECT id, indices FROM supply_sets")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
+            let (id, indices) = row?;
+            cache.supply_sets.insert(indices, id);
+        }
+        load_pending(conn, &mut cache)?;
+        cache.link_entries();
+        Ok(cache)
+    }
+
+    /// Each entry's last device is the device most recently polled through it.
+    fn link_entries(&mut self) {
+        let mut latest: HashMap<i64, (i64, i64)> = HashMap::new();
+        for (device, st) in &self.state {
+            if let (Some(entry), Some(at)) = (st.last_entry, st.last_poll) {
+                let slot = latest.entry(entry).or_insert((at, *device));
+                if at > slot.0 {
+                    *slot = (at, *device);
+                }
+            }
+        }
+        for e in self.entries.values_mut() {
+            e.last_device = latest.get(&e.id).map(|(_, d)| *d);
+        }
+    }
+}
+
+fn load_device(conn: &Connection, id: i64) -> rusqlite::Result<DeviceState> {
+    let mut st = DeviceState::default();
+    let mut last = conn.prepare_cached(
+        "SELECT value, kind FROM meter_values WHERE device_id = ?1 AND meter = ?2 AND source = 0
+         ORDER BY at DESC LIMIT 1",
+    )?;
+    for meter in Meter::ALL {
+        let mut rows = last.query(params![id, meter.code()])?;
+        if let Some(r) = rows.next()? {
+            let kind = ValueKind::from_code(r.get(1)?).unwrap_or(ValueKind::Integer);
+            st.meters[usize::from(meter.code())] = Some((r.get::<_, i64>(0)? as u64, kind));
+        }
+    }
+    let mut poll = conn.prepare_cached(
+        "SELECT at, entry_id FROM polls WHERE device_id = ?1 ORDER BY at DESC LIMIT 1",
+    )?;
+    let mut rows = poll.query(params![id])?;
+    if let Some(r) = rows.next()? {
+        st.last_poll = Some(r.get(0)?);
+        st.last_entry = Some(r.get(1)?);
+    }
+    let mut supplies = conn.prepare_cached(
+        "SELECT idx, description, kind, colour, level, max FROM supply_values sv
+         WHERE device_id = ?1
+           AND at = (SELECT max(at) FROM supply_values WHERE device_id = sv.device_id AND idx = sv.idx)",
+    )?;
+    for row in supplies.query_map(params![id], |r| {
+        Ok((
+            r.get::<_, u32>(0)?,
+            SupplyRow {
+                description: r.get(1)?,
+                kind: r.get(2)?,
+                colour: r.get(3)?,
+                level: r.get(4)?,
+                max: r.get(5)?,
+            },
+        ))
+    })? {
+        let (idx, row) = row?;
+        st.supplies.insert(idx, row);
+    }
+    let mut info = conn.prepare_cached(
+        "SELECT model, sys_descr, sys_object_id, profile FROM device_info
+         WHERE device_id = ?1 ORDER BY at DESC LIMIT 1",
+    )?;
+    let mut rows = info.query(params![id])?;
+    if let Some(r) = rows.next()? {
+        st.info = Some(InfoRow {
+            model: r.get(0)?,
+            sys_descr: r.get(1)?,
+            sys_object_id: r.get(2)?,
+            profile: r.get(3)?,
+        });
+    }
+    Ok(st)
+}
+
+/// A drop is pending while its device and meter's latest reset/wrap/glitch event
+/// is a suspicion.
+fn load_pending(conn: &Connection, cache: &mut Cache) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT device_id, meter, kind, before, after FROM events
+         WHERE kind IN ('suspected_reset', 'suspected_wrap', 'confirmed_reset', 'confirmed_wrap', 'glitch')
+         ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, i64>(4)?,
+        ))
+    })?;
+    for row in rows {
+        let (device, meter, kind, before, after) = row?;
+        let (Some(meter), Some(st)) = (Meter::from_code(meter), cache.state.get_mut(&device)) else {
+            continue;
+        };
+        if kind.starts_with("suspected") {
+            st.pending.insert(
+                meter,
+                PendingDrop {
+                    before: before as u64,
+                    low: after as u64,
+                    wrap: kind == "suspected_wrap",
+                },
+            );
+        } else {
+            st.pending.remove(&meter);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! Storage: the only module with SQL. One SQLite file (WAL, synchronous=FULL),
+//! migrated at start-up; every poll round written in one transaction;
+//! append-only — readings are never updated or deleted.
+//!
+//! Growth follows change, not polls: a meter or supply value is stored only when
+//! it differs from the device's previous value, and every poll records which
+//! meters it returned, so the meters at any poll are exactly what was polled.
+
+mod cache;
+mod read;
+mod write;
+
+use std::path::Path;
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub use read::{Event, Failure, Reading, StoredSupply};
+pub use write::{DeviceReading, Outcome, PollRecord, RoundSummary};
+
+use cache::Cache;
+
+/// A storage failure. Exit code 1.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database {path}: {action}: {source}")]
+    Sqlite {
+        path: String,
+        action: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("database {path} has schema version {found}, newer than this telleverk knows ({known}); use a newer telleverk")]
+    TooNew { path: String, found: i64, known: i64 },
+    #[error("database {path}: cannot create its folder: {source}")]
+    Folder {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where a stored value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Polled = 0,
+    Manual = 1,
+    Vendor = 2,
+    Final = 3,
+    Start = 4,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Polled => "polled",
+            Source::Manual => "manual",
+            Source::Vendor => "vendor",
+            Source::Final => "final",
+            Source::Start => "start",
+        }
+    }
+
+    pub fn from_code(code: i64) -> Option<Source> {
+        [
+            Source::Polled,
+            Source::Manual,
+            Source::Vendor,
+            Source::Final,
+            Source::Start,
+        ]
+        .into_iter()
+        .find(|s| *s as i64 == code)
+    }
+}
+
+const MIGRATIONS: [&str; 1] = [include_str!("schema.sql")];
+
+/// An open database with the in-memory state the collector compares against.
+pub struct Store {
+    conn: Connection,
+    path: String,
+    cache: Cache,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database.
+    pub fn open(path: &Path) -> Result<Store, Error> {
+        let shown = path.display().to_string();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Folder {
+                path: shown.clone(),
+                source,
+            })?;
+        }
+        let sql = |action: &'static str| {
+            let path = shown.clone();
+            move |source| Error::Sqlite {
+                path,
+                action,
+                source,
+            }
+        };
+        let mut conn = Connection::open(path).map_err(sql("open"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sql("set busy timeout"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql("switch to WAL"))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql("set synchronous=FULL"))?;
+        migrate(&mut conn, &shown)?;
+        let cache = Cache::load(&conn).map_err(sql("load the latest values"))?;
+        Ok(Store {
+            conn,
+            path: shown,
+            cache,
+        })
+    }
+
+    fn err(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        move |source| Error::Sqlite {
+            path: self.path.clone(),
+            action,
+            source,
+        }
+    }
+
+    /// Reads the durable DES salt epoch, for SNMPv3 DES privacy.
+    pub fn des_epoch(&self) -> Result<Option<u32>, Error> {
+        self.conn
+            .query_row("SELECT engine_boots FROM des_salt WHERE id = 1", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()
+            .map(|v| v.and_then(|v| u32::try_from(v).ok()))
+            .map_err(self.err("read the DES salt epoch"))
+    }
+
+    /// Moves the DES salt epoch from `previous` to `next` (compare-and-set);
+    /// false when another process moved it first.
+    pub fn set_des_epoch(&self, previous: Option<u32>, next: u32) -> Result<bool, Error> {
+        let changed = match previous {
+            None => self.conn.execute(
+                "INSERT OR IGNORE INTO des_salt (id, engine_boots) VALUES (1, ?1)",
+                params![next],
+            ),
+            Some(prev) => self.conn.execute(
+                "UPDATE des_salt SET engine_boots = ?2 WHERE id = 1 AND engine_boots = ?1",
+                params![prev, next],
+            ),
+        }
+        .map_err(self.err("store the DES salt epoch"))?;
+        Ok(changed == 1)
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &str) -> Result<(), Error> {
+    let sql = |action: &'static str| {
+        move |source| Error::Sqlite {
+            path: path.to_owned(),
+            action,
+            source,
+        }
+    };
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(sql("read the schema version"))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(Error::TooNew {
+            path: path.to_owned(),
+            found: version,
+            known,
+        });
+    }
+    for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction().map_err(sql("begin a migration"))?;
+        tx.execute_batch(migration).map_err(sql("migrate the schema"))?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)
+            .map_err(sql("record the schema version"))?;
+        tx.commit().map_err(sql("commit a migration"))?;
+    }
+    Ok(())
+}
+
+/// Unix milliseconds of an instant.
+pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+/// The instant of Unix milliseconds.
+pub(crate) fn instant(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}

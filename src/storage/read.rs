@@ -1,0 +1,208 @@
+//! Reading back: a device's readings at every poll (rebuilt from the stored
+//! changes), its events and failures.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+use super::{Error, Source, Store, instant, millis};
+use crate::meters::{Meter, MeterSet, MeterValue, ValueKind};
+
+/// Something that happened to a device or entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    pub serial: Option<String>,
+    /// swap, move, serial_mismatch, suspected_reset, confirmed_reset,
+    /// suspected_wrap, confirmed_wrap, glitch.
+    pub kind: String,
+    pub meter: Option<Meter>,
+    pub before: Option<u64>,
+    pub after: Option<u64>,
+    pub detail: String,
+}
+
+/// A failed (or partial) poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub at: DateTime<Utc>,
+    pub entry_key: String,
+    pub cause: String,
+    pub detail: String,
+}
+
+/// A supply level as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSupply {
+    pub index: u32,
+    pub description: String,
+    pub kind: String,
+    pub colour: Option<String>,
+    pub level: i64,
+    pub max: i64,
+}
+
+/// A device's meters at one instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    pub at: DateTime<Utc>,
+    pub source: Source,
+    /// The entry it was polled through (polled readings only).
+    pub entry_key: Option<String>,
+    pub meters: MeterSet,
+    pub device_status: Option<i64>,
+    pub printer_status: Option<i64>,
+    pub errors: Option<u16>,
+}
+
+impl Store {
+    /// Every reading of a device between `from` and `to` (inclusive), oldest
+    /// first; None when the serial is unknown. A poll's meters are the latest
+    /// polled values at or before it, for exactly the meters it returned.
+    pub fn readings(
+        &self,
+        serial: &str,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Option<Vec<Reading>>, Error> {
+        let Some(device) = self.cache.devices.get(serial).copied() else {
+            return Ok(None);
+        };
+        let (from, to) = (from.map_or(i64::MIN, millis), to.map_or(i64::MAX, millis));
+        let history = self.meter_history(device, to).map_err(self.err("read meter values"))?;
+        let keys: HashMap<i64, String> = self.cache.entries.iter().map(|(k, e)| (e.id, k.clone())).collect();
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT at, entry_id, meters, device_status, printer_status, errors FROM polls
+                 WHERE device_id = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY at",
+            )
+            .map_err(self.err("read polls"))?;
+        let rows = stmt
+            .query_map(params![device, from, to], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get(3)?, r.get(4)?, r.get::<_, Option<i64>>(5)?))
+            })
+            .map_err(self.err("read polls"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at, entry, mask, device_status, printer_status, errors) = row.map_err(self.err("read polls"))?;
+            let mut meters = MeterSet::new();
+            for meter in Meter::ALL.into_iter().filter(|m| mask & (1 << m.code()) != 0) {
+                if let Some((value, kind)) = history.get(&meter).and_then(|h| latest_at(h, at)) {
+                    meters.insert(MeterValue { meter, value, kind });
+                }
+            }
+            out.push(Reading {
+                at: instant(at),
+                source: Source::Polled,
+                entry_key: keys.get(&entry).cloned(),
+                meters,
+                device_status,
+                printer_status,
+                errors: errors.and_then(|e| u16::try_from(e).ok()),
+            });
+        }
+        Ok(Some(out))
+    }
+
+    /// Polled values of every meter up to `to`, per meter in time order.
+    fn meter_history(&self, device: i64, to: i64) -> rusqlite::Result<HashMap<Meter, Vec<(i64, u64, ValueKind)>>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT meter, at, value, kind FROM meter_values
+             WHERE device_id = ?1 AND source = 0 AND at <= ?2 ORDER BY meter, at",
+        )?;
+        let mut out: HashMap<Meter, Vec<(i64, u64, ValueKind)>> = HashMap::new();
+        let rows = stmt.query_map(params![device, to], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+        })?;
+        for row in rows {
+            let (meter, at, value, kind) = row?;
+            if let Some(meter) = Meter::from_code(meter) {
+                let kind = ValueKind::from_code(kind).unwrap_or(ValueKind::Integer);
+                out.entry(meter).or_default().push((at, value as u64, kind));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The events of a device, oldest first.
+    pub fn events(&self, serial: &str) -> Result<Vec<Event>, Error> {
+        let Some(device) = self.cache.devices.get(serial).copied() else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT at, kind, meter, before, after, detail FROM events WHERE device_id = ?1 ORDER BY id")
+            .map_err(self.err("read events"))?;
+        let rows = stmt
+            .query_map(params![device], |r| {
+                Ok(Event {
+                    at: instant(r.get(0)?),
+                    serial: Some(serial.to_owned()),
+                    kind: r.get(1)?,
+                    meter: r.get::<_, Option<i64>>(2)?.and_then(Meter::from_code),
+                    before: r.get::<_, Option<i64>>(3)?.map(|v| v as u64),
+                    after: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
+                    detail: r.get(5)?,
+                })
+            })
+            .map_err(self.err("read events"))?;
+        rows.collect::<Result<_, _>>().map_err(self.err("read events"))
+    }
+
+    /// The latest supply rows of a device, by index.
+    pub fn supplies(&self, serial: &str) -> Vec<StoredSupply> {
+        let Some(st) = self.cache.devices.get(serial).and_then(|d| self.cache.state.get(d)) else {
+            return Vec::new();
+        };
+        let mut out: Vec<StoredSupply> = st
+            .supplies
+            .iter()
+            .map(|(index, s)| StoredSupply {
+                index: *index,
+                description: s.description.clone(),
+                kind: s.kind.clone(),
+                colour: s.colour.clone(),
+                level: s.level,
+                max: s.max,
+            })
+            .collect();
+        out.sort_by_key(|s| s.index);
+        out
+    }
+
+    /// Failed and partial polls, oldest first.
+    pub fn failures(&self) -> Result<Vec<Failure>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT f.at, e.key, f.cause, f.detail FROM poll_failures f JOIN entries e ON e.id = f.entry_id ORDER BY f.id",
+            )
+            .map_err(self.err("read failures"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Failure {
+                    at: instant(r.get(0)?),
+                    entry_key: r.get(1)?,
+                    cause: r.get(2)?,
+                    detail: r.get(3)?,
+                })
+            })
+            .map_err(self.err("read failures"))?;
+        rows.collect::<Result<_, _>>().map_err(self.err("read failures"))
+    }
+
+    /// The serials known to the database.
+    pub fn serials(&self) -> Vec<String> {
+        let mut s: Vec<String> = self.cache.devices.keys().cloned().collect();
+        s.sort();
+        s
+    }
+}
+
+/// The latest (value, kind) at or before `at` in a time-ordered history.
+fn latest_at(history: &[(i64, u64, ValueKind)], at: i64) -> Option<(u64, ValueKind)> {
+    let n = history.partition_point(|(t, _, _)| *t <= at);
+    n.checked_sub(1).map(|i| (history[i].1, history[i].2))
+}

@@ -1,0 +1,358 @@
+//! Writing one poll round: every record of the round in one transaction.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Transaction, params};
+
+use super::cache::{DeviceState, EntryState, InfoRow, SupplyRow};
+use super::read::Event;
+use super::{Error, Source, Store, millis};
+use crate::meters::{Judgement, Meter, MeterSet, judge};
+use crate::supplies::Supply;
+
+/// The result of polling one device entry once.
+#[derive(Debug, Clone)]
+pub struct PollRecord {
+    /// When the device's answer arrived.
+    pub at: DateTime<Utc>,
+    pub entry_key: String,
+    pub address: String,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Ok(Box<DeviceReading>),
+    Failed { cause: String, detail: String },
+}
+
+/// What a successful poll read.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceReading {
+    pub serial: String,
+    /// The serial the config names for this entry, when it differs.
+    pub configured_serial: Option<String>,
+    pub model: Option<String>,
+    pub sys_descr: Option<String>,
+    pub sys_object_id: Option<String>,
+    pub profile: Option<String>,
+    pub meters: MeterSet,
+    /// None when the supplies table could not be read.
+    pub supplies: Option<Vec<Supply>>,
+    pub device_status: Option<i64>,
+    pub printer_status: Option<i64>,
+    pub errors: Option<u16>,
+    /// What was missing or wrong; a non-empty list records a `partial` failure.
+    pub problems: Vec<String>,
+}
+
+/// What a round stored.
+#[derive(Debug, Clone, Default)]
+pub struct RoundSummary {
+    pub polls: usize,
+    pub failures: usize,
+    pub meter_values: usize,
+    pub supply_values: usize,
+    pub events: Vec<Event>,
+}
+
+/// Changes to the cache, applied only once the transaction has committed.
+#[derive(Default)]
+struct Pending {
+    entries: HashMap<String, EntryState>,
+    devices: HashMap<String, i64>,
+    state: HashMap<i64, DeviceState>,
+    supply_sets: HashMap<String, i64>,
+}
+
+impl Store {
+    /// Stores a round of poll results in one transaction.
+    pub fn write_round(&mut self, records: &[PollRecord]) -> Result<RoundSummary, Error> {
+        let path = self.path.clone();
+        let sql = |action: &'static str| {
+            let path = path.clone();
+            move |source| Error::Sqlite {
+                path,
+                action,
+                source,
+            }
+        };
+        let tx = self.conn.transaction().map_err(sql("begin a round"))?;
+        let mut w = Writer {
+            tx: &tx,
+            cache: &self.cache,
+            pending: Pending::default(),
+            summary: RoundSummary::default(),
+        };
+        for record in records {
+            w.record(record).map_err(sql("store a poll"))?;
+        }
+        let Writer {
+            pending, summary, ..
+        } = w;
+        tx.commit().map_err(sql("commit a round"))?;
+        self.cache.entries.extend(pending.entries);
+        self.cache.devices.extend(pending.devices);
+        self.cache.state.extend(pending.state);
+        self.cache.supply_sets.extend(pending.supply_sets);
+        Ok(summary)
+    }
+}
+
+struct Writer<'a> {
+    tx: &'a Transaction<'a>,
+    cache: &'a super::cache::Cache,
+    pending: Pending,
+    summary: RoundSummary,
+}
+
+impl Writer<'_> {
+    fn record(&mut self, r: &PollRecord) -> rusqlite::Result<()> {
+        let entry = self.entry(&r.entry_key, &r.address, r.at)?;
+        match &r.outcome {
+            Outcome::Failed { cause, detail } => {
+                self.failure(millis(r.at), entry.id, None, cause, detail)?;
+            }
+            Outcome::Ok(reading) => self.reading(r, entry, reading)?,
+        }
+        Ok(())
+    }
+
+    fn entry(&mut self, key: &str, address: &str, at: DateTime<Utc>) -> rusqlite::Result<EntryState> {
+        if let Some(e) = self.pending.entries.get(key).or_else(|| self.cache.entries.get(key)) {
+            return Ok(*e);
+        }
+        self.tx
+            .prepare_cached("INSERT INTO entries (key, address, first_seen) VALUES (?1, ?2, ?3)")?
+            .execute(params![key, address, millis(at)])?;
+        let e = EntryState {
+            id: self.tx.last_insert_rowid(),
+            last_device: None,
+        };
+        self.pending.entries.insert(key.to_owned(), e);
+        Ok(e)
+    }
+
+    fn device(&mut self, serial: &str, at: i64) -> rusqlite::Result<(i64, DeviceState)> {
+        let known = self.pending.devices.get(serial).or_else(|| self.cache.devices.get(serial));
+        if let Some(id) = known.copied() {
+            let st = self
+                .pending
+                .state
+                .remove(&id)
+                .or_else(|| self.cache.state.get(&id).cloned())
+                .unwrap_or_default();
+            return Ok((id, st));
+        }
+        self.tx
+            .prepare_cached("INSERT INTO devices (serial, first_seen) VALUES (?1, ?2)")?
+            .execute(params![serial, at])?;
+        let id = self.tx.last_insert_rowid();
+        self.pending.devices.insert(serial.to_owned(), id);
+        Ok((id, DeviceState::default()))
+    }
+
+    fn reading(&mut self, r: &PollRecord, entry: EntryState, d: &DeviceReading) -> rusqlite::Result<()> {
+        let (device, mut st) = self.device(&d.serial, millis(r.at))?;
+        // Two polls of one device never share an instant.
+        let at = st.last_poll.map_or(millis(r.at), |last| millis(r.at).max(last + 1));
+        self.identity_events(r, at, entry, device, &st, d)?;
+        self.info(device, at, &mut st, d)?;
+        let mask = self.meters(device, entry.id, at, &mut st, &d.serial, &d.meters)?;
+        let supply_set = match &d.supplies {
+            Some(list) => Some(self.supplies(device, at, &mut st, list)?),
+            None => None,
+        };
+        self.tx
+            .prepare_cached(
+                "INSERT INTO polls (device_id, at, entry_id, meters, supply_set, device_status, printer_status, errors)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![device, at, entry.id, mask, supply_set, d.device_status, d.printer_status, d.errors])?;
+        self.summary.polls += 1;
+        if !d.problems.is_empty() {
+            self.failure(at, entry.id, Some(device), "partial", &d.problems.join("; "))?;
+        }
+        st.last_poll = Some(at);
+        st.last_entry = Some(entry.id);
+        self.pending.state.insert(device, st);
+        let mut e = entry;
+        e.last_device = Some(device);
+        self.pending.entries.insert(r.entry_key.clone(), e);
+        Ok(())
+    }
+
+    fn identity_events(
+        &mut self,
+        r: &PollRecord,
+        at: i64,
+        entry: EntryState,
+        device: i64,
+        st: &DeviceState,
+        d: &DeviceReading,
+    ) -> rusqlite::Result<()> {
+        if let Some(previous) = entry.last_device.filter(|p| *p != device) {
+            let old = self.serial_of(previous);
+            let detail = format!("serial {} now answers at {} where {old} answered before", d.serial, r.entry_key);
+            self.event(at, Some(entry.id), Some(device), "swap", None, &d.serial, &detail)?;
+        }
+        if let Some(previous) = st.last_entry.filter(|p| *p != entry.id) {
+            let old = self.entry_key_of(previous);
+            let detail = format!("serial {} moved from {old} to {}", d.serial, r.entry_key);
+            self.event(at, Some(entry.id), Some(device), "move", None, &d.serial, &detail)?;
+        }
+        if let Some(configured) = &d.configured_serial {
+            let detail = format!("the config names serial {configured} for {}, but the device reports {}", r.entry_key, d.serial);
+            self.event(at, Some(entry.id), Some(device), "serial_mismatch", None, &d.serial, &detail)?;
+        }
+        Ok(())
+    }
+
+    fn serial_of(&self, device: i64) -> String {
+        self.pending
+            .devices
+            .iter()
+            .chain(self.cache.devices.iter())
+            .find(|(_, id)| **id == device)
+            .map_or_else(|| format!("device #{device}"), |(s, _)| s.clone())
+    }
+
+    fn entry_key_of(&self, entry: i64) -> String {
+        self.pending
+            .entries
+            .iter()
+            .chain(self.cache.entries.iter())
+            .find(|(_, e)| e.id == entry)
+            .map_or_else(|| format!("entry #{entry}"), |(k, _)| k.clone())
+    }
+
+    fn info(&mut self, device: i64, at: i64, st: &mut DeviceState, d: &DeviceReading) -> rusqlite::Result<()> {
+        let info = InfoRow {
+            model: d.model.clone(),
+            sys_descr: d.sys_descr.clone(),
+            sys_object_id: d.sys_object_id.clone(),
+            profile: d.profile.clone(),
+        };
+        if st.info.as_ref() != Some(&info) {
+            self.tx
+                .prepare_cached("INSERT INTO device_info (device_id, at, model, sys_descr, sys_object_id, profile) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+                .execute(params![device, at, info.model, info.sys_descr, info.sys_object_id, info.profile])?;
+            st.info = Some(info);
+        }
+        Ok(())
+    }
+
+    /// Stores changed meters, judges drops, and returns the poll's meter mask.
+    fn meters(
+        &mut self,
+        device: i64,
+        entry: i64,
+        at: i64,
+        st: &mut DeviceState,
+        serial: &str,
+        meters: &MeterSet,
+    ) -> rusqlite::Result<i64> {
+        let mut mask = 0i64;
+        for mv in meters.iter() {
+            let slot = usize::from(mv.meter.code());
+            mask |= 1 << slot;
+            let previous = st.meters[slot];
+            let (found, pending) = judge(previous.map(|p| p.0), st.pending.get(&mv.meter).copied(), mv.value, mv.kind);
+            for j in found {
+                self.judgement(at, entry, device, serial, mv.meter, j)?;
+            }
+            match pending {
+                Some(p) => st.pending.insert(mv.meter, p),
+                None => st.pending.remove(&mv.meter),
+            };
+            if previous != Some((mv.value, mv.kind)) {
+                self.tx
+                    .prepare_cached("INSERT INTO meter_values (device_id, meter, at, source, value, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+                    .execute(params![device, mv.meter.code(), at, Source::Polled as i64, mv.value as i64, mv.kind.code()])?;
+                self.summary.meter_values += 1;
+                st.meters[slot] = Some((mv.value, mv.kind));
+            }
+        }
+        Ok(mask)
+    }
+
+    fn judgement(&mut self, at: i64, entry: i64, device: i64, serial: &str, meter: Meter, j: Judgement) -> rusqlite::Result<()> {
+        let (kind, before, low, what) = match j {
+            Judgement::SuspectedReset { before, low } => ("suspected_reset", before, low, "went down: suspected reset, to be confirmed by the next reading"),
+            Judgement::SuspectedWrap { before, low } => ("suspected_wrap", before, low, "went down from the top half of Counter32: suspected wrap"),
+            Judgement::ConfirmedReset { before, low } => ("confirmed_reset", before, low, "stayed below the value before the drop: reset confirmed"),
+            Judgement::ConfirmedWrap { before, low } => ("confirmed_wrap", before, low, "went on counting after the wrap: wrap confirmed"),
+            Judgement::Glitch { before, low } => ("glitch", before, low, "is back at or above the value before the drop: the low reading was a glitch"),
+        };
+        let detail = format!("{meter} {what} ({before} → {low})");
+        self.event_values(at, Some(entry), Some(device), kind, Some(meter), serial, &detail, before, low)
+    }
+
+    fn supplies(&mut self, device: i64, at: i64, st: &mut DeviceState, list: &[Supply]) -> rusqlite::Result<i64> {
+        let mut indices: Vec<u32> = list.iter().map(|s| s.index).collect();
+        indices.sort_unstable();
+        let key = indices.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let set = match self.pending.supply_sets.get(&key).or_else(|| self.cache.supply_sets.get(&key)) {
+            Some(id) => *id,
+            None => {
+                self.tx.prepare_cached("INSERT INTO supply_sets (indices) VALUES (?1)")?.execute(params![key])?;
+                let id = self.tx.last_insert_rowid();
+                self.pending.supply_sets.insert(key, id);
+                id
+            }
+        };
+        for s in list {
+            let row = SupplyRow {
+                description: s.description.clone(),
+                kind: s.kind.clone(),
+                colour: s.colour.clone(),
+                level: s.level,
+                max: s.max,
+            };
+            if st.supplies.get(&s.index) != Some(&row) {
+                self.tx
+                    .prepare_cached("INSERT INTO supply_values (device_id, idx, at, description, kind, colour, level, max) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
+                    .execute(params![device, s.index, at, row.description, row.kind, row.colour, row.level, row.max])?;
+                self.summary.supply_values += 1;
+                st.supplies.insert(s.index, row);
+            }
+        }
+        Ok(set)
+    }
+
+    fn failure(&mut self, at: i64, entry: i64, device: Option<i64>, cause: &str, detail: &str) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached("INSERT INTO poll_failures (at, entry_id, device_id, cause, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![at, entry, device, cause, detail])?;
+        self.summary.failures += 1;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn event(&mut self, at: i64, entry: Option<i64>, device: Option<i64>, kind: &str, meter: Option<Meter>, serial: &str, detail: &str) -> rusqlite::Result<()> {
+        self.insert_event(at, entry, device, kind, meter, serial, detail, None, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn event_values(&mut self, at: i64, entry: Option<i64>, device: Option<i64>, kind: &str, meter: Option<Meter>, serial: &str, detail: &str, before: u64, after: u64) -> rusqlite::Result<()> {
+        self.insert_event(at, entry, device, kind, meter, serial, detail, Some(before), Some(after))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert_event(&mut self, at: i64, entry: Option<i64>, device: Option<i64>, kind: &str, meter: Option<Meter>, serial: &str, detail: &str, before: Option<u64>, after: Option<u64>) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached("INSERT INTO events (at, entry_id, device_id, kind, meter, before, after, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
+            .execute(params![at, entry, device, kind, meter.map(Meter::code), before.map(|v| v as i64), after.map(|v| v as i64), detail])?;
+        self.summary.events.push(Event {
+            at: super::instant(at),
+            serial: Some(serial.to_owned()),
+            kind: kind.to_owned(),
+            meter,
+            before,
+            after,
+            detail: detail.to_owned(),
+        });
+        Ok(())
+    }
+}

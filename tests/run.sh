@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The test command of telleverk: `bash tests/run.sh [extra cargo test arguments]`.
+#
+# 1. Installs what the integration tests need, if missing (idempotent, quick when
+#    already done): Debian's snmpd and net-snmp tools (apt), and snmpsim in a venv
+#    under the target dir (PyPI).
+# 2. Runs `cargo fmt --check`, `cargo clippy --all-targets -- -D warnings` and
+#    `cargo test`, in that order, stopping at the first failure.
+#
+# Works unattended (CI=true, no stdin) as root, or as a user with sudo.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+# Pinned: the test harness relies on snmpsim 1.2.2's options and behaviour.
+readonly SNMPSIM_REQUIREMENTS="snmpsim==1.2.2 pysmi cryptography"
+
+step() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo -n "$@"
+    else
+        echo "tests/run.sh: need root (or sudo) to run: $*" >&2
+        return 1
+    fi
+}
+
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+
+# Installs Debian packages without prompts and without starting their services
+# (snmpd's service would otherwise start on machines with an init system).
+apt_install() {
+    step "apt-get install $*"
+    local policy=/usr/sbin/policy-rc.d added_policy=false
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+        as_root chmod 0755 "$policy"
+        added_policy=true
+    fi
+    local status=0
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q || status=$?
+    if [ "$status" -eq 0 ]; then
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+            --no-install-recommends "$@" || status=$?
+    fi
+    if [ "$added_policy" = true ]; then
+        as_root rm -f "$policy"
+    fi
+    return "$status"
+}
+
+install_system_packages() {
+    local packages=()
+    have snmpd || packages+=(snmpd)
+    have snmpget || packages+=(snmp)
+    [ -x /usr/bin/python3 ] || packages+=(python3)
+    # Debian's python3 needs python3-venv (which brings ensurepip) to create venvs.
+    if [ ! -x /usr/bin/python3 ] || ! /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null; then
+        packages+=(python3-venv)
+    fi
+    if [ "${#packages[@]}" -gt 0 ]; then
+        apt_install "${packages[@]}"
+    fi
+}
+
+# The venv lives under the target dir: not committed, kept between runs. It is
+# built from Debian's /usr/bin/python3 (not e.g. pyenv's) and is recreated when
+# the requirements change or a previous attempt failed halfway.
+install_snmpsim() {
+    local target_dir="${CARGO_TARGET_DIR:-target}"
+    case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+    local venv="$target_dir/test-tools/venv"
+    local stamp="$venv/.telleverk-requirements"
+    SNMPSIM="$venv/bin/snmpsim-command-responder"
+    if [ -x "$SNMPSIM" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$SNMPSIM_REQUIREMENTS" ]; then
+        return 0
+    fi
+    step "creating $venv with $SNMPSIM_REQUIREMENTS"
+    rm -rf "$venv"
+    mkdir -p "$(dirname "$venv")"
+    if ! /usr/bin/python3 -m venv "$venv" ||
+        ! PIP_NO_INPUT=1 "$venv/bin/pip" install -q --disable-pip-version-check \
+            $SNMPSIM_REQUIREMENTS; then
+        rm -rf "$venv"
+        echo "tests/run.sh: installing snmpsim failed" >&2
+        return 1
+    fi
+    printf '%s' "$SNMPSIM_REQUIREMENTS" >"$stamp"
+}
+
+# CI images with a minimal rustup profile lack rustfmt and clippy.
+install_rust_components() {
+    if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1; then
+        return 0
+    fi
+    step "rustup component add rustfmt clippy"
+    rustup component add rustfmt clippy
+}
+
+install_system_packages
+install_snmpsim
+install_rust_components
+
+export TELLEVERK_SNMPSIM="$SNMPSIM"
+export MIBS=
+
+step "cargo fmt --check"
+cargo fmt --check
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+step "cargo test"
+cargo test "$@"
