@@ -87,9 +87,10 @@ pub struct V3 {
     pub auth: Option<(AuthProtocol, Secret)>,
     pub privacy: Option<(PrivProtocol, Secret)>,
     pub context: String,
-    /// Accept one unauthenticated notInTimeWindow report (RFC 3414 says agents
-    /// must authenticate it; some devices do not). Off by default.
-    pub allow_unauthenticated_time_correction: bool,
+    /// Accept the agent's unauthenticated reports: wrong digest, unknown user
+    /// and decryption errors can only come unauthenticated, so with this off
+    /// a wrong password shows as a timeout. On by default (ARCHITECTURE.md).
+    pub accept_unauthenticated_reports: bool,
 }
 
 /// How an entry authenticates.
@@ -193,7 +194,7 @@ struct RawV3 {
     privacy_password: Option<Spanned<String>>,
     privacy_password_env: Option<Spanned<String>>,
     context: Option<String>,
-    allow_unauthenticated_time_correction: Option<bool>,
+    accept_unauthenticated_reports: Option<bool>,
 }
 
 /// Reads, checks and resolves a configuration file.

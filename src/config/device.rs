@@ -114,7 +114,7 @@ impl Ctx<'_> {
             auth,
             privacy,
             context: v.context.clone().unwrap_or_default(),
-            allow_unauthenticated_time_correction: v.allow_unauthenticated_time_correction.unwrap_or(false),
+            accept_unauthenticated_reports: v.accept_unauthenticated_reports.unwrap_or(true),
         })
     }
 

@@ -1,1 +1,212 @@
-//! Tests of configuration checking.
+//! Tests of configuration checking: every error names the key and the line.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "KM_COMMUNITY" => Some("s3cret-community".into()),
+        "KM_AUTH" => Some("authpass-from-env".into()),
+        _ => None,
+    }
+}
+
+fn parse_text(text: &str) -> Result<Config, ConfigError> {
+    parse(Path::new("/etc/telleverk/telleverk.toml"), text, &env)
+}
+
+fn error_of(text: &str) -> ConfigError {
+    match parse_text(text) {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn the_full_example_resolves() {
+    let c = parse_text(
+        r#"
+[storage]
+path = "data/telleverk.db"
+
+[collector]
+interval = "15m"
+concurrency = 64
+timeout = "1500ms"
+retries = 2
+
+[[device]]
+address = "10.20.0.31"
+version = "2c"
+community = "public"
+serial = "AA2M021115700"
+location = "Oslo 3rd floor"
+large_counts_double = true
+
+[[device]]
+address = "printer.example.com:1161"
+[device.v3]
+user = "telleverk"
+auth_protocol = "sha256"
+auth_password_env = "KM_AUTH"
+privacy_protocol = "aes128"
+privacy_password = "privpass-123"
+context = "bizhub"
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.storage_path, Path::new("/etc/telleverk/data/telleverk.db"));
+    assert_eq!(c.collector.interval, Duration::from_secs(900));
+    assert_eq!(c.collector.timeout, Duration::from_millis(1500));
+    assert_eq!(c.collector.concurrency, 64);
+    assert_eq!(c.collector.retries, 2);
+    assert_eq!(c.devices.len(), 2);
+    assert_eq!(c.devices[0].address, "10.20.0.31:161");
+    assert_eq!(c.devices[0].version, Version::V2c);
+    assert!(c.devices[0].large_counts_double);
+    assert_eq!(c.devices[1].address, "printer.example.com:1161");
+    assert_eq!(c.devices[1].version, Version::V3);
+    let Credentials::V3(v3) = &c.devices[1].credentials else {
+        panic!("expected v3")
+    };
+    assert_eq!(v3.auth.as_ref().unwrap().0, AuthProtocol::Sha256);
+    assert_eq!(v3.auth.as_ref().unwrap().1.expose(), "authpass-from-env");
+    assert_eq!(v3.privacy.as_ref().unwrap().0, PrivProtocol::Aes128);
+    assert_eq!(v3.context, "bizhub");
+}
+
+#[test]
+fn defaults_apply_and_no_devices_is_fine() {
+    let c = parse_text("").unwrap();
+    assert_eq!(c.storage_path, Path::new("/etc/telleverk/telleverk.db"));
+    assert_eq!(c.collector.interval, Duration::from_secs(900));
+    assert_eq!(c.collector.concurrency, 256);
+    assert_eq!(c.collector.timeout, Duration::from_secs(2));
+    assert_eq!(c.collector.retries, 1);
+    assert!(c.devices.is_empty());
+    assert!(c.profiles.get("konica-minolta-bizhub").is_some());
+}
+
+#[test]
+fn unknown_keys_are_named_with_their_line() {
+    let e = error_of("[collector]\ninterval = \"1m\"\nintervall = \"2m\"\n");
+    assert_eq!(e.line, Some(3));
+    assert!(e.message.contains("intervall"), "{e}");
+    let e = error_of("[[device]]\naddress = \"10.0.0.1\"\ncommunity = \"x\"\nserail = \"A\"\n");
+    assert_eq!(e.line, Some(4));
+    assert!(e.message.contains("serail"), "{e}");
+}
+
+#[test]
+fn bad_addresses_are_rejected() {
+    for bad in ["10.0.0.300", "host name", "10.0.0.1:0", "10.0.0.1:99999", "fe80::1::2", "", "-x.example"] {
+        let text = format!("[[device]]\naddress = \"{bad}\"\ncommunity = \"public\"\n");
+        let e = error_of(&text);
+        assert_eq!(e.key, "device[0].address", "{bad}: {e}");
+        assert_eq!(e.line, Some(2), "{bad}");
+    }
+    let ok = ["[::1]:1161", "::1", "localhost", "10.0.0.1:1161"];
+    let want = ["[::1]:1161", "[::1]:161", "localhost:161", "10.0.0.1:1161"];
+    for (a, w) in ok.iter().zip(want) {
+        let c = parse_text(&format!("[[device]]\naddress = \"{a}\"\ncommunity = \"public\"\n")).unwrap();
+        assert_eq!(c.devices[0].address, w);
+    }
+}
+
+#[test]
+fn missing_secrets_are_errors_that_do_not_print_secrets() {
+    let e = error_of("[[device]]\naddress = \"10.0.0.1\"\ncommunity_env = \"NOPE\"\n");
+    assert_eq!(e.key, "device[0].community_env");
+    assert!(e.message.contains("NOPE"));
+    let e = error_of("[[device]]\naddress = \"10.0.0.1\"\n");
+    assert_eq!(e.key, "device[0].community");
+    let e = error_of(
+        "[[device]]\naddress = \"10.0.0.1\"\n[device.v3]\nuser = \"u\"\nauth_protocol = \"sha1\"\n",
+    );
+    assert_eq!(e.key, "device[0].v3.auth_password");
+    let e = error_of(
+        "[[device]]\naddress = \"10.0.0.1\"\n[device.v3]\nuser = \"u\"\nauth_protocol = \"sha1\"\nauth_password = \"short\"\n",
+    );
+    assert!(e.message.contains("8 characters"));
+    assert!(!e.to_string().contains("short"), "{e}");
+    // A resolved secret never shows in Debug output.
+    let c = parse_text("[[device]]\naddress = \"10.0.0.1\"\ncommunity_env = \"KM_COMMUNITY\"\n").unwrap();
+    assert!(!format!("{c:?}").contains("s3cret-community"));
+    assert!(!c.devices[0].key.contains("s3cret"));
+}
+
+#[test]
+fn community_and_v3_exclude_each_other() {
+    let e = error_of(
+        "[[device]]\naddress = \"10.0.0.1\"\ncommunity = \"public\"\n[device.v3]\nuser = \"u\"\n",
+    );
+    assert_eq!(e.key, "device[0].community");
+    assert_eq!(e.line, Some(3));
+    let e = error_of("[[device]]\naddress = \"10.0.0.1\"\nversion = \"3\"\n");
+    assert_eq!(e.key, "device[0].version");
+    let e = error_of("[[device]]\naddress = \"10.0.0.1\"\nversion = \"2\"\ncommunity = \"p\"\n");
+    assert_eq!(e.key, "device[0].version");
+    let e = error_of(
+        "[[device]]\naddress = \"10.0.0.1\"\n[device.v3]\nuser = \"u\"\nprivacy_protocol = \"aes\"\nprivacy_password = \"12345678\"\n",
+    );
+    assert_eq!(e.key, "device[0].v3.privacy_protocol");
+    let e = error_of(
+        "[[device]]\naddress = \"10.0.0.1\"\n[device.v3]\nuser = \"u\"\nauth_protocol = \"sha3\"\nauth_password = \"12345678\"\n",
+    );
+    assert_eq!(e.key, "device[0].v3.auth_protocol");
+    assert_eq!(e.line, Some(5));
+}
+
+#[test]
+fn large_counts_double_needs_a_serial_and_serials_must_agree() {
+    let e = error_of("[[device]]\naddress = \"10.0.0.1\"\ncommunity = \"p\"\nlarge_counts_double = true\n");
+    assert_eq!(e.key, "device[0].large_counts_double");
+    assert_eq!(e.line, Some(4));
+    let e = error_of(
+        "[[device]]\naddress = \"10.0.0.1\"\ncommunity = \"a\"\nserial = \"S1\"\nlarge_counts_double = true\n\
+         [[device]]\naddress = \"10.0.0.2\"\ncommunity = \"a\"\nserial = \"S1\"\n",
+    );
+    assert_eq!(e.key, "device[1].large_counts_double");
+    assert_eq!(e.line, Some(6));
+}
+
+#[test]
+fn one_address_may_serve_several_entries_but_not_the_same_one_twice() {
+    let c = parse_text(
+        "[[device]]\naddress = \"10.0.0.1\"\ncommunity = \"a\"\n\
+         [[device]]\naddress = \"10.0.0.1\"\ncommunity = \"b\"\n\
+         [[device]]\naddress = \"10.0.0.1\"\n[device.v3]\nuser = \"u\"\ncontext = \"c1\"\n\
+         [[device]]\naddress = \"10.0.0.1\"\n[device.v3]\nuser = \"u\"\ncontext = \"c2\"\n",
+    )
+    .unwrap();
+    let keys: std::collections::HashSet<_> = c.devices.iter().map(|d| d.key.clone()).collect();
+    assert_eq!(keys.len(), 4);
+    let e = error_of(
+        "[[device]]\naddress = \"10.0.0.1\"\ncommunity = \"a\"\n[[device]]\naddress = \"10.0.0.1:161\"\ncommunity = \"a\"\n",
+    );
+    assert_eq!(e.key, "device[1]");
+    assert!(e.message.contains("device[0]"));
+}
+
+#[test]
+fn collector_values_are_checked() {
+    let e = error_of("[collector]\ninterval = \"soon\"\n");
+    assert_eq!(e.key, "collector.interval");
+    let e = error_of("[collector]\nconcurrency = 0\n");
+    assert_eq!(e.key, "collector.concurrency");
+    let e = error_of("[collector]\ntimeout = \"0s\"\n");
+    assert_eq!(e.key, "collector.timeout");
+    let e = error_of("[collector]\nretries = 11\n");
+    assert_eq!(e.key, "collector.retries");
+    let e = error_of("[collector]\nretries = \"one\"\n");
+    assert_eq!(e.line, Some(2));
+}
+
+#[test]
+fn unknown_profiles_are_named() {
+    let e = error_of("[[device]]\naddress = \"10.0.0.1\"\ncommunity = \"a\"\nprofile = \"ricoh\"\n");
+    assert_eq!(e.key, "device[0].profile");
+    assert!(e.message.contains("konica-minolta-bizhub"));
+}

@@ -1,1 +1,141 @@
-//! Tests of profile loading and evaluation.
+//! Tests of profile loading and evaluation. Expected values are written by hand.
+
+use std::collections::HashMap;
+
+use super::*;
+use crate::meters::{Meter, ValueKind};
+
+const K: &str = "1.3.6.1.4.1.18334.1.1.1.5.7.2";
+
+fn oid(s: &str) -> Oid {
+    s.parse().unwrap()
+}
+
+fn int(v: i64) -> Scalar {
+    Scalar::Int(v, ValueKind::Integer)
+}
+
+fn built_in() -> Profiles {
+    load_profiles(None).unwrap()
+}
+
+#[test]
+fn longest_prefix_wins() {
+    let p = built_in();
+    assert_eq!(p.choose(&oid("1.3.6.1.4.1.18334.1.2.1.2.1.143.1.3")).unwrap().id, "konica-minolta-bizhub");
+    assert_eq!(p.choose(&oid("1.3.6.1.4.1.11.2.3.9.1")).unwrap().id, "printer-mib");
+    assert!(p.choose(&oid("1.3.6.1.2.1.99")).is_none());
+}
+
+#[test]
+fn bizhub_counters_evaluate_as_domain_says() {
+    let p = built_in();
+    let km = p.get("konica-minolta-bizhub").unwrap();
+    let mut v: HashMap<Oid, Scalar> = HashMap::new();
+    let cell = |col: u32, colour: u32, func: u32| oid(&format!("{K}.2.1.{col}.{colour}.{func}"));
+    v.insert(oid("1.3.6.1.4.1.18334.1.1.1.1.6.2.1.0"), Scalar::Text(b"KONICA MINOLTA bizhub C300i".to_vec()));
+    v.insert(oid("1.3.6.1.2.1.43.5.1.1.17.1"), Scalar::Text(b"AA2M021115700\0".to_vec()));
+    v.insert(oid(&format!("{K}.1.1.0")), int(10_000));
+    v.insert(cell(5, 1, 1), int(1000)); // bw copy
+    v.insert(cell(5, 1, 2), int(5000)); // bw print
+    v.insert(cell(5, 2, 1), int(300)); // full colour copy
+    v.insert(cell(5, 3, 1), int(20)); // single colour copy
+    v.insert(cell(5, 4, 1), int(-1)); // no two-colour copy
+    v.insert(cell(5, 2, 2), int(3500)); // full colour print
+    v.insert(cell(5, 3, 2), int(-1));
+    v.insert(cell(5, 4, 2), int(-1));
+    v.insert(cell(7, 1, 1), int(40));
+    v.insert(cell(7, 1, 2), int(60));
+    v.insert(cell(7, 2, 2), int(7));
+    v.insert(oid("1.3.6.1.2.1.25.3.5.1.2.1"), Scalar::Text(vec![0x01]));
+    let ev = km.evaluate(&v);
+    assert_eq!(ev.model.as_deref(), Some("bizhub C300i"));
+    assert_eq!(ev.serial.as_deref(), Some("AA2M021115700"));
+    let m = &ev.meters;
+    assert_eq!(m.value(Meter::Total), Some(10_000));
+    assert_eq!(m.value(Meter::BwCopy), Some(1000));
+    assert_eq!(m.value(Meter::ColourCopy), Some(320)); // 300 + 20, two-colour absent
+    assert_eq!(m.value(Meter::ColourPrint), Some(3500));
+    assert_eq!(m.value(Meter::SingleColourCopy), Some(20));
+    assert_eq!(m.value(Meter::TwoColourCopy), None);
+    assert_eq!(m.value(Meter::BwLarge), Some(100)); // 40 + 60
+    assert_eq!(m.value(Meter::ColourLarge), Some(7));
+    assert_eq!(m.value(Meter::BwTotal), Some(6000)); // 1000 + 5000, derived
+    assert_eq!(m.value(Meter::ColourTotal), Some(3820)); // 320 + 3500
+    assert_eq!(m.get(Meter::BwTotal).unwrap().kind, ValueKind::Derived);
+    assert_eq!(m.value(Meter::Duplex), None);
+    assert_eq!(ev.error_octets, Some(vec![0x01]));
+    assert!(ev.problems.is_empty(), "{:?}", ev.problems);
+}
+
+#[test]
+fn wrong_types_and_unlisted_negatives_are_problems_not_values() {
+    let p = built_in();
+    let km = p.get("konica-minolta-bizhub").unwrap();
+    let mut v = HashMap::new();
+    v.insert(oid(&format!("{K}.1.1.0")), Scalar::Text(b"12".to_vec()));
+    v.insert(oid(&format!("{K}.2.1.5.1.1")), int(-7));
+    let ev = km.evaluate(&v);
+    assert_eq!(ev.meters.value(Meter::Total), None);
+    assert_eq!(ev.meters.value(Meter::BwCopy), None);
+    assert_eq!(ev.problems.len(), 2, "{:?}", ev.problems);
+    assert!(ev.problems[0].contains("OCTET STRING"));
+}
+
+#[test]
+fn a_directory_profile_extends_and_errors_name_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("acme.toml"),
+        "id = \"acme\"\nextends = \"printer-mib\"\nsys_object_id_prefix = \"1.3.6.1.4.1.99999.\"\n\
+         [identity]\nserial = \"1.3.6.1.4.1.99999.3.0\"\n[meters]\ntotal = \"1.3.6.1.4.1.99999.2.1.0\"\n\
+         colour_total = { first_of = [\"1.3.6.1.4.1.99999.2.9.0\", \"1.3.6.1.4.1.99999.2.2.0\"] }\n",
+    )
+    .unwrap();
+    let p = load_profiles(Some(dir.path())).unwrap();
+    let acme = p.choose(&oid("1.3.6.1.4.1.99999.1.7")).unwrap();
+    assert_eq!(acme.id, "acme");
+    // Inherited from printer-mib:
+    assert!(acme.supplies.is_some());
+    assert_eq!(acme.device_status, Some(oid("1.3.6.1.2.1.25.3.2.1.5.1")));
+    assert_eq!(acme.serial, vec![oid("1.3.6.1.4.1.99999.3.0")]);
+
+    std::fs::write(dir.path().join("bad.toml"), "id = \"bad\"\n[meters]\nbw_totl = \"1.3.6.1\"\n").unwrap();
+    let e = load_profiles(Some(dir.path())).unwrap_err();
+    assert!(e.file.ends_with("bad.toml"));
+    assert_eq!(e.key, "meters.bw_totl");
+
+    std::fs::write(dir.path().join("bad.toml"), "id = \"bad\"\n[meters]\ntotal = { sum = [\"1.3.x\"] }\n").unwrap();
+    let e = load_profiles(Some(dir.path())).unwrap_err();
+    assert_eq!(e.key, "meters.total.sum[0]");
+
+    std::fs::write(dir.path().join("bad.toml"), "id = \"bad\"\nextends = \"nope\"\n").unwrap();
+    let e = load_profiles(Some(dir.path())).unwrap_err();
+    assert_eq!(e.key, "extends");
+
+    std::fs::write(dir.path().join("bad.toml"), "id = \"bad\"\nsys_object_id_prefx = \"1.3\"\n").unwrap();
+    let e = load_profiles(Some(dir.path())).unwrap_err();
+    assert!(e.message.contains("sys_object_id_prefx"), "{e}");
+    assert_eq!(e.key, "line 2");
+}
+
+#[test]
+fn extends_cycles_are_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.toml"), "id = \"a\"\nextends = \"b\"\n").unwrap();
+    std::fs::write(dir.path().join("b.toml"), "id = \"b\"\nextends = \"a\"\n").unwrap();
+    let e = load_profiles(Some(dir.path())).unwrap_err();
+    assert_eq!(e.key, "extends");
+    assert!(e.message.contains("circle"));
+}
+
+#[test]
+fn scalar_oids_have_no_duplicates() {
+    let p = built_in();
+    let oids = p.get("konica-minolta-bizhub").unwrap().scalar_oids();
+    let unique: std::collections::HashSet<_> = oids.iter().collect();
+    assert_eq!(unique.len(), oids.len());
+    // sysDescr, sysObjectID, 2 model, serial, 3 status, 3 general + 8 page
+    // cells + 8 large cells = 27.
+    assert_eq!(oids.len(), 27);
+}

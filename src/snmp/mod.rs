@@ -144,8 +144,7 @@ impl Snmp {
             .max_oids_per_request(self.options.max_oids_per_request)
             .engine_cache(self.engines.clone());
         if let Credentials::V3(v3) = &entry.credentials {
-            builder = builder
-                .allow_unauthenticated_v3_time_correction(v3.allow_unauthenticated_time_correction);
+            builder = builder.allow_unauthenticated_v3_time_correction(v3.accept_unauthenticated_reports);
             if let Some(des) = &self.des {
                 builder = builder.des_salt_state(des.clone());
             }
@@ -268,6 +267,9 @@ impl Session {
     pub async fn columns(&self, columns: &[Oid]) -> Result<Vec<(Oid, Scalar)>, Error> {
         let mut cursors: Vec<(Oid, Oid)> = columns.iter().map(|c| (c.clone(), c.clone())).collect();
         let mut out = Vec::new();
+        // Some agents answer GETBULK with genErr or tooBig (seen with net-snmp
+        // over v3): then walk on with GETNEXT.
+        let mut bulk = self.version != Version::V1;
         // A guard against agents that never end a column.
         for _ in 0..1000 {
             if cursors.is_empty() {
@@ -277,8 +279,13 @@ impl Session {
                 .iter()
                 .map(|(_, at)| async_snmp::Oid::from_slice(at.arcs()))
                 .collect();
-            let varbinds = match self.step(&next).await {
+            let varbinds = match self.step(&next, bulk).await {
                 Ok(v) => v,
+                Err(e) if bulk && matches!(e.exchange_source(), LibError::Snmp { .. }) => {
+                    tracing::debug!("GETBULK refused ({e}); walking with GETNEXT");
+                    bulk = false;
+                    continue;
+                }
                 Err(e) => match no_such_name(&e, &next) {
                     // v1: GETNEXT past the end of the MIB.
                     Some(done) => {
@@ -293,11 +300,11 @@ impl Session {
         Err(malformed("a table never ended (more than 1000 requests)".into()))
     }
 
-    async fn step(&self, next: &[async_snmp::Oid]) -> Result<Vec<async_snmp::VarBind>, Box<LibError>> {
-        if self.version == Version::V1 {
-            Ok(self.client.get_next_many(next).await?.varbinds)
-        } else {
+    async fn step(&self, next: &[async_snmp::Oid], bulk: bool) -> Result<Vec<async_snmp::VarBind>, Box<LibError>> {
+        if bulk {
             self.client.get_bulk(next, 0, self.options.max_repetitions).await
+        } else {
+            Ok(self.client.get_next_many(next).await?.varbinds)
         }
     }
 }
