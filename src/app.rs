@@ -37,7 +37,11 @@ pub fn snmp_client(config: &Config, store: &Store) -> anyhow::Result<Snmp> {
     let uses_des = config.devices.iter().any(|d| {
         matches!(&d.credentials, Credentials::V3(v3) if matches!(v3.privacy, Some((PrivProtocol::Des, _))))
     });
-    let des = if uses_des { Some(des_state(store)?) } else { None };
+    let des = if uses_des {
+        Some(des_state(store)?)
+    } else {
+        None
+    };
     Ok(Snmp::new(options, des))
 }
 
@@ -54,7 +58,10 @@ fn des_state(store: &Store) -> anyhow::Result<DesSaltState> {
     };
     let state = match previous {
         None => DesSaltState::install(cas),
-        Some(epoch) => DesSaltState::restart(PersistedDesSaltState::new(epoch).context("stored DES salt epoch")?, cas),
+        Some(epoch) => DesSaltState::restart(
+            PersistedDesSaltState::new(epoch).context("stored DES salt epoch")?,
+            cas,
+        ),
     };
     state.context("cannot set up SNMPv3 DES privacy")
 }
@@ -63,7 +70,11 @@ fn des_state(store: &Store) -> anyhow::Result<DesSaltState> {
 /// summary (a table, or one JSON object per entry and line).
 pub async fn poll_once(config: Config, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     if config.devices.is_empty() {
-        writeln!(out, "no devices configured in {}: nothing polled", config.file.display())?;
+        writeln!(
+            out,
+            "no devices configured in {}: nothing polled",
+            config.file.display()
+        )?;
         return Ok(());
     }
     let store = open_store(&config)?;
@@ -120,12 +131,25 @@ pub fn readings(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     if !Path::new(&config.storage_path).exists() {
-        return Err(InputError(format!("no database at {} yet: run `telleverk poll --once` first", config.storage_path.display())).into());
+        return Err(InputError(format!(
+            "no database at {} yet: run `telleverk poll --once` first",
+            config.storage_path.display()
+        ))
+        .into());
     }
     let store = open_store(config)?;
     let Some(readings) = store.readings(serial, from, to)? else {
         let known = store.serials();
-        return Err(InputError(format!("no device with serial `{serial}` in {} (known: {})", config.storage_path.display(), if known.is_empty() { "none".to_owned() } else { known.join(", ") })).into());
+        return Err(InputError(format!(
+            "no device with serial `{serial}` in {} (known: {})",
+            config.storage_path.display(),
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        ))
+        .into());
     };
     if json {
         for r in &readings {

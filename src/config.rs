@@ -262,7 +262,10 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn line(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
     }
 
     fn at<T>(&self, spanned: &Spanned<T>, key: &str, message: impl Into<String>) -> ConfigError {
@@ -283,10 +286,22 @@ impl Ctx<'_> {
         }
     }
 
-    fn duration(&self, v: &Option<Spanned<String>>, key: &str, default: Duration) -> Result<Duration, ConfigError> {
+    fn duration(
+        &self,
+        v: &Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
         let Some(v) = v else { return Ok(default) };
         let d = humantime::parse_duration(v.get_ref().trim()).map_err(|e| {
-            self.at(v, key, format!("`{}` is not a duration like \"15m\" or \"2s\": {e}", v.get_ref()))
+            self.at(
+                v,
+                key,
+                format!(
+                    "`{}` is not a duration like \"15m\" or \"2s\": {e}",
+                    v.get_ref()
+                ),
+            )
         })?;
         if d.is_zero() {
             return Err(self.at(v, key, "must be greater than zero"));
@@ -295,12 +310,18 @@ impl Ctx<'_> {
     }
 
     fn collector(&self, raw: &RawCollector) -> Result<Collector, ConfigError> {
-        let interval = self.duration(&raw.interval, "collector.interval", Duration::from_secs(900))?;
+        let interval = self.duration(
+            &raw.interval,
+            "collector.interval",
+            Duration::from_secs(900),
+        )?;
         let timeout = self.duration(&raw.timeout, "collector.timeout", Duration::from_secs(2))?;
         let concurrency = match &raw.concurrency {
             None => 256,
             Some(c) if (1..=65_536).contains(c.get_ref()) => *c.get_ref() as usize,
-            Some(c) => return Err(self.at(c, "collector.concurrency", "must be between 1 and 65536")),
+            Some(c) => {
+                return Err(self.at(c, "collector.concurrency", "must be between 1 and 65536"));
+            }
         };
         let retries = match &raw.retries {
             None => 1,
@@ -324,7 +345,11 @@ impl Ctx<'_> {
         table: &str,
     ) -> Result<Option<Secret>, ConfigError> {
         match (literal, env_name) {
-            (Some(l), Some(_)) => Err(self.at(l, &format!("{table}.{key}"), format!("give `{key}` or `{key}_env`, not both"))),
+            (Some(l), Some(_)) => Err(self.at(
+                l,
+                &format!("{table}.{key}"),
+                format!("give `{key}` or `{key}_env`, not both"),
+            )),
             (Some(l), None) => Ok(Some(Secret::new(l.get_ref().clone()))),
             (None, Some(var)) => match (self.env)(var.get_ref()) {
                 Some(value) => Ok(Some(Secret::new(value))),

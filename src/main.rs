@@ -13,7 +13,11 @@ use telleverk::app::{self, InputError};
 use telleverk::config::{self, ConfigError};
 
 #[derive(Parser)]
-#[command(name = "telleverk", version, about = "Polls Konica Minolta MFPs over SNMP and keeps every meter reading")]
+#[command(
+    name = "telleverk",
+    version,
+    about = "Polls Konica Minolta MFPs over SNMP and keeps every meter reading"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -77,7 +81,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let mut stdout = std::io::stdout().lock();
     match cli.command {
         Command::Poll { config, json, .. } => {
@@ -96,7 +102,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 app::serve(config, rx).await
             })
         }
-        Command::Readings { config, serial, from, to, json } => {
+        Command::Readings {
+            config,
+            serial,
+            from,
+            to,
+            json,
+        } => {
             let config = config::load(&config)?;
             app::readings(&config, &serial, from, to, json, &mut stdout)
         }

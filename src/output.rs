@@ -30,9 +30,18 @@ pub fn poll_json(r: &PollRecord) -> Value {
             if let Some(supplies) = &d.supplies {
                 obj.insert("supplies".into(), json!(supplies));
             }
-            obj.insert("device_status".into(), json!(status::device_status_name(d.device_status)));
-            obj.insert("printer_status".into(), json!(status::printer_status_name(d.printer_status)));
-            obj.insert("printer_errors".into(), json!(status::error_names(d.errors.unwrap_or(0))));
+            obj.insert(
+                "device_status".into(),
+                json!(status::device_status_name(d.device_status)),
+            );
+            obj.insert(
+                "printer_status".into(),
+                json!(status::printer_status_name(d.printer_status)),
+            );
+            obj.insert(
+                "printer_errors".into(),
+                json!(status::error_names(d.errors.unwrap_or(0))),
+            );
             if !d.problems.is_empty() {
                 obj.insert("warnings".into(), json!(d.problems));
             }
@@ -43,16 +52,31 @@ pub fn poll_json(r: &PollRecord) -> Value {
 
 /// Meters as `{"bw_copy": 3672, …}`; absent meters are left out.
 pub fn meters_json(meters: &MeterSet) -> Value {
-    Value::Object(meters.iter().map(|m| (m.meter.name().to_owned(), json!(m.value))).collect())
+    Value::Object(
+        meters
+            .iter()
+            .map(|m| (m.meter.name().to_owned(), json!(m.value)))
+            .collect(),
+    )
 }
 
 /// A summary table of a round, one row per entry.
 pub fn poll_table(records: &[PollRecord]) -> String {
-    let mut rows = vec![[
-        "ADDRESS", "SERIAL", "MODEL", "STATUS", "B/W", "COLOUR", "TOTAL", "LOWEST SUPPLY", "ERRORS",
-    ]
-    .map(String::from)
-    .to_vec()];
+    let mut rows = vec![
+        [
+            "ADDRESS",
+            "SERIAL",
+            "MODEL",
+            "STATUS",
+            "B/W",
+            "COLOUR",
+            "TOTAL",
+            "LOWEST SUPPLY",
+            "ERRORS",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
     for r in records {
         rows.push(match &r.outcome {
             Outcome::Failed { cause, detail } => vec![
@@ -67,10 +91,17 @@ pub fn poll_table(records: &[PollRecord]) -> String {
                 detail.clone(),
             ],
             Outcome::Ok(d) => {
-                let n = |m| d.meters.value(m).map_or("-".to_owned(), |v: u64| v.to_string());
+                let n = |m| {
+                    d.meters
+                        .value(m)
+                        .map_or("-".to_owned(), |v: u64| v.to_string())
+                };
                 let mut errors = status::error_names(d.errors.unwrap_or(0)).join(",");
                 if !d.problems.is_empty() {
-                    errors = format!("{errors}{}partial", if errors.is_empty() { "" } else { "," });
+                    errors = format!(
+                        "{errors}{}partial",
+                        if errors.is_empty() { "" } else { "," }
+                    );
                 }
                 vec![
                     r.address.clone(),
@@ -101,7 +132,10 @@ pub fn lowest_supply(supplies: &[Supply]) -> String {
 
 /// Readings as a table: one row per reading, one column per meter seen.
 pub fn readings_table(readings: &[Reading]) -> String {
-    let mut meters: Vec<crate::meters::Meter> = readings.iter().flat_map(|r| r.meters.iter().map(|m| m.meter)).collect();
+    let mut meters: Vec<crate::meters::Meter> = readings
+        .iter()
+        .flat_map(|r| r.meters.iter().map(|m| m.meter))
+        .collect();
     meters.sort();
     meters.dedup();
     let mut header = vec!["TAKEN AT".to_owned(), "SOURCE".to_owned()];
@@ -109,7 +143,11 @@ pub fn readings_table(readings: &[Reading]) -> String {
     let mut rows = vec![header];
     for r in readings {
         let mut row = vec![r.at.to_rfc3339(), r.source.name().to_owned()];
-        row.extend(meters.iter().map(|m| r.meters.value(*m).map_or("-".to_owned(), |v| v.to_string())));
+        row.extend(
+            meters
+                .iter()
+                .map(|m| r.meters.value(*m).map_or("-".to_owned(), |v| v.to_string())),
+        );
         rows.push(row);
     }
     table(&rows)
@@ -132,7 +170,13 @@ pub fn reading_json(serial: &str, r: &Reading) -> Value {
 pub fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for row in rows {

@@ -33,10 +33,14 @@ pub async fn poll_round(
     let limit = Arc::new(Semaphore::new(config.collector.concurrency));
     let mut tasks = JoinSet::new();
     for (i, entry) in config.devices.iter().enumerate() {
-        let (config, snmp, hints, limit) = (config.clone(), snmp.clone(), hints.clone(), limit.clone());
+        let (config, snmp, hints, limit) =
+            (config.clone(), snmp.clone(), hints.clone(), limit.clone());
         let entry = entry.clone();
         tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await.expect("the semaphore is never closed");
+            let _permit = limit
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
             let hint = hints.lock().expect("hints lock").get(&entry.key).cloned();
             let (record, used) = poll_entry(&snmp, &entry, &config.profiles, hint.as_deref()).await;
             let mut hints = hints.lock().expect("hints lock");

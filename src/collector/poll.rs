@@ -25,11 +25,9 @@ pub async fn poll_entry(
         address: entry.address.clone(),
         outcome,
     };
-    let failed = |cause: &str, detail: String| {
-        Outcome::Failed {
-            cause: cause.to_owned(),
-            detail,
-        }
+    let failed = |cause: &str, detail: String| Outcome::Failed {
+        cause: cause.to_owned(),
+        detail,
     };
     let session = match snmp.session(entry).await {
         Ok(s) => s,
@@ -49,7 +47,10 @@ pub async fn poll_entry(
                 "the device reports no serial number (profile {}); set `serial` in its [[device]] entry",
                 profile.id
             );
-            return (record(failed("no_serial", detail)), Some(profile.id.clone()));
+            return (
+                record(failed("no_serial", detail)),
+                Some(profile.id.clone()),
+            );
         }
     };
     let supplies = match &profile.supplies {
@@ -81,7 +82,11 @@ pub async fn poll_entry(
     (rec, Some(profile.id.clone()))
 }
 
-type Found<'p> = (&'p Profile, HashMap<Oid, Scalar>, chrono::DateTime<chrono::Utc>);
+type Found<'p> = (
+    &'p Profile,
+    HashMap<Oid, Scalar>,
+    chrono::DateTime<chrono::Utc>,
+);
 
 /// Reads the scalars of the right profile: in one request when the hint (or the
 /// entry's fixed profile) is still right, else identity first.
@@ -100,12 +105,17 @@ async fn scalars<'p>(
     let values = get(session, &first).await?;
     let at = clock::now();
     let Some(oid) = oid_of(&values) else {
-        return Err(("malformed", "the device did not return sysObjectID.0".to_owned()));
+        return Err((
+            "malformed",
+            "the device did not return sysObjectID.0".to_owned(),
+        ));
     };
     let profile = match fixed.or_else(|| profiles.choose(&oid)) {
         Some(p) => p,
         None => {
-            let detail = format!("no profile matches sysObjectID {oid}; add one to the profiles directory or set `profile` in the [[device]] entry");
+            let detail = format!(
+                "no profile matches sysObjectID {oid}; add one to the profiles directory or set `profile` in the [[device]] entry"
+            );
             return Err(("no_profile", detail));
         }
     };
@@ -116,8 +126,14 @@ async fn scalars<'p>(
     Ok((profile, values, clock::now()))
 }
 
-async fn get(session: &Session, oids: &[Oid]) -> Result<HashMap<Oid, Scalar>, (&'static str, String)> {
-    session.get(oids).await.map_err(|e| (e.cause.name(), e.detail))
+async fn get(
+    session: &Session,
+    oids: &[Oid],
+) -> Result<HashMap<Oid, Scalar>, (&'static str, String)> {
+    session
+        .get(oids)
+        .await
+        .map_err(|e| (e.cause.name(), e.detail))
 }
 
 fn oid_of(values: &HashMap<Oid, Scalar>) -> Option<Oid> {
@@ -161,7 +177,10 @@ pub fn build_supplies(spec: &SuppliesSpec, rows: &[(Oid, Scalar)]) -> Vec<Supply
             (SuppliesSpec::COLORANT_INDEX, Scalar::Int(v, _)) => row.colorant_index = Some(*v),
             (SuppliesSpec::TYPE, Scalar::Int(v, _)) => row.type_code = Some(*v),
             (SuppliesSpec::DESCRIPTION, Scalar::Text(t)) => {
-                let d: String = String::from_utf8_lossy(t).chars().filter(|c| !c.is_control()).collect();
+                let d: String = String::from_utf8_lossy(t)
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .collect();
                 row.description = Some(d.trim().to_owned());
             }
             (SuppliesSpec::MAX, Scalar::Int(v, _)) => row.max = Some(*v),
@@ -169,5 +188,7 @@ pub fn build_supplies(spec: &SuppliesSpec, rows: &[(Oid, Scalar)]) -> Vec<Supply
             _ => {}
         }
     }
-    raw.values().filter_map(|r| supplies::from_raw(r, &colorants)).collect()
+    raw.values()
+        .filter_map(|r| supplies::from_raw(r, &colorants))
+        .collect()
 }

@@ -29,30 +29,50 @@ impl Ctx<'_> {
         let credentials = match (&d.v3, version) {
             (Some(v3), _) => {
                 if let Some(c) = d.community.as_ref().or(d.community_env.as_ref()) {
-                    return Err(self.at(c, &format!("{table}.community"), "cannot be used together with [device.v3]"));
+                    return Err(self.at(
+                        c,
+                        &format!("{table}.community"),
+                        "cannot be used together with [device.v3]",
+                    ));
                 }
                 Credentials::V3(self.v3(v3, &format!("{table}.v3"))?)
             }
-            (None, _) => match self.secret(&d.community, &d.community_env, "community", &table)? {
-                Some(c) => Credentials::Community(c),
-                None => return Err(self.at(raw, &format!("{table}.community"), "is required for SNMP v1/v2c (or `community_env`, or a [device.v3] table)")),
-            },
+            (None, _) => {
+                match self.secret(&d.community, &d.community_env, "community", &table)? {
+                    Some(c) => Credentials::Community(c),
+                    None => return Err(self.at(
+                        raw,
+                        &format!("{table}.community"),
+                        "is required for SNMP v1/v2c (or `community_env`, or a [device.v3] table)",
+                    )),
+                }
+            }
         };
         let serial = match &d.serial {
-            Some(s) if s.get_ref().trim().is_empty() => return Err(self.at(s, &format!("{table}.serial"), "must not be empty")),
+            Some(s) if s.get_ref().trim().is_empty() => {
+                return Err(self.at(s, &format!("{table}.serial"), "must not be empty"));
+            }
             Some(s) => Some(s.get_ref().trim().to_owned()),
             None => None,
         };
         if let Some(flag) = &d.large_counts_double
             && serial.is_none()
         {
-            return Err(self.at(flag, &format!("{table}.large_counts_double"), "needs `serial` in the same entry: the setting belongs to one device"));
+            return Err(self.at(
+                flag,
+                &format!("{table}.large_counts_double"),
+                "needs `serial` in the same entry: the setting belongs to one device",
+            ));
         }
         if let Some(p) = &d.profile
             && profiles.get(p.get_ref()).is_none()
         {
             let known: Vec<&str> = profiles.ids().collect();
-            return Err(self.at(p, &format!("{table}.profile"), format!("no profile `{}` (known: {})", p.get_ref(), known.join(", "))));
+            return Err(self.at(
+                p,
+                &format!("{table}.profile"),
+                format!("no profile `{}` (known: {})", p.get_ref(), known.join(", ")),
+            ));
         }
         let key = entry_key(&address_text, version, &credentials);
         Ok(DeviceEntry {
@@ -68,7 +88,12 @@ impl Ctx<'_> {
         })
     }
 
-    fn version(&self, d: &RawDevice, table: &str, raw: &Spanned<RawDevice>) -> Result<Version, ConfigError> {
+    fn version(
+        &self,
+        d: &RawDevice,
+        table: &str,
+        raw: &Spanned<RawDevice>,
+    ) -> Result<Version, ConfigError> {
         let key = format!("{table}.version");
         let version = match &d.version {
             None if d.v3.is_some() => Version::V3,
@@ -77,12 +102,22 @@ impl Ctx<'_> {
                 "1" => Version::V1,
                 "2c" => Version::V2c,
                 "3" => Version::V3,
-                other => return Err(self.at(v, &key, format!("`{other}` is not a version: use \"1\", \"2c\" or \"3\""))),
+                other => {
+                    return Err(self.at(
+                        v,
+                        &key,
+                        format!("`{other}` is not a version: use \"1\", \"2c\" or \"3\""),
+                    ));
+                }
             },
         };
         match (version, &d.v3, &d.version) {
-            (Version::V3, None, _) => Err(self.at(raw, &key, "version \"3\" needs a [device.v3] table")),
-            (Version::V1 | Version::V2c, Some(_), Some(v)) => Err(self.at(v, &key, "a [device.v3] table means version \"3\"")),
+            (Version::V3, None, _) => {
+                Err(self.at(raw, &key, "version \"3\" needs a [device.v3] table"))
+            }
+            (Version::V1 | Version::V2c, Some(_), Some(v)) => {
+                Err(self.at(v, &key, "a [device.v3] table means version \"3\""))
+            }
             _ => Ok(version),
         }
     }
@@ -96,18 +131,34 @@ impl Ctx<'_> {
         };
         let auth_protocol = match &v.auth_protocol {
             None => None,
-            Some(p) => parse_auth(p.get_ref()).map_err(|m| self.at(p, &format!("{table}.auth_protocol"), m))?,
+            Some(p) => parse_auth(p.get_ref())
+                .map_err(|m| self.at(p, &format!("{table}.auth_protocol"), m))?,
         };
-        let auth_password = self.secret(&v.auth_password, &v.auth_password_env, "auth_password", table)?;
+        let auth_password = self.secret(
+            &v.auth_password,
+            &v.auth_password_env,
+            "auth_password",
+            table,
+        )?;
         let privacy_protocol = match &v.privacy_protocol {
             None => None,
-            Some(p) => parse_priv(p.get_ref()).map_err(|m| self.at(p, &format!("{table}.privacy_protocol"), m))?,
+            Some(p) => parse_priv(p.get_ref())
+                .map_err(|m| self.at(p, &format!("{table}.privacy_protocol"), m))?,
         };
-        let privacy_password = self.secret(&v.privacy_password, &v.privacy_password_env, "privacy_password", table)?;
+        let privacy_password = self.secret(
+            &v.privacy_password,
+            &v.privacy_password_env,
+            "privacy_password",
+            table,
+        )?;
         let auth = self.paired(auth_protocol, auth_password, raw, table, "auth")?;
         let privacy = self.paired(privacy_protocol, privacy_password, raw, table, "privacy")?;
         if privacy.is_some() && auth.is_none() {
-            return Err(self.at(raw, &format!("{table}.privacy_protocol"), "privacy needs authentication: set `auth_protocol` and `auth_password`"));
+            return Err(self.at(
+                raw,
+                &format!("{table}.privacy_protocol"),
+                "privacy needs authentication: set `auth_protocol` and `auth_password`",
+            ));
         }
         Ok(V3 {
             user,
@@ -131,14 +182,28 @@ impl Ctx<'_> {
         let pass_key = format!("{table}.{what}_password");
         match (protocol, password) {
             (None, None) => Ok(None),
-            (Some(_), None) => Err(self.at(raw, &pass_key, format!("is required when `{what}_protocol` is set (or `{what}_password_env`)"))),
-            (None, Some(_)) => Err(self.at(raw, &proto_key, format!("is required when `{what}_password` is set"))),
-            (Some(_), Some(p)) if p.expose().len() < 8 => Err(self.at(raw, &pass_key, "must be at least 8 characters (RFC 3414)")),
+            (Some(_), None) => Err(self.at(
+                raw,
+                &pass_key,
+                format!("is required when `{what}_protocol` is set (or `{what}_password_env`)"),
+            )),
+            (None, Some(_)) => Err(self.at(
+                raw,
+                &proto_key,
+                format!("is required when `{what}_password` is set"),
+            )),
+            (Some(_), Some(p)) if p.expose().len() < 8 => {
+                Err(self.at(raw, &pass_key, "must be at least 8 characters (RFC 3414)"))
+            }
             (Some(proto), Some(p)) => Ok(Some((proto, p))),
         }
     }
 
-    pub(super) fn check_devices(&self, devices: &[DeviceEntry], raw: &[Spanned<RawDevice>]) -> Result<(), ConfigError> {
+    pub(super) fn check_devices(
+        &self,
+        devices: &[DeviceEntry],
+        raw: &[Spanned<RawDevice>],
+    ) -> Result<(), ConfigError> {
         let mut keys: HashMap<&str, usize> = HashMap::new();
         let mut by_serial: HashMap<&str, &DeviceEntry> = HashMap::new();
         for d in devices {
@@ -148,12 +213,22 @@ impl Ctx<'_> {
             let Some(serial) = &d.serial else { continue };
             if let Some(other) = by_serial.insert(serial, d) {
                 let disagree = [
-                    ("large_counts_double", other.large_counts_double != d.large_counts_double),
+                    (
+                        "large_counts_double",
+                        other.large_counts_double != d.large_counts_double,
+                    ),
                     ("location", other.location != d.location),
                     ("profile", other.profile != d.profile),
                 ];
                 if let Some((key, _)) = disagree.iter().find(|(_, differs)| *differs) {
-                    return Err(self.at(&raw[d.index], &format!("device[{}].{key}", d.index), format!("device[{}] names the same serial `{serial}` with a different `{key}`", other.index)));
+                    return Err(self.at(
+                        &raw[d.index],
+                        &format!("device[{}].{key}", d.index),
+                        format!(
+                            "device[{}] names the same serial `{serial}` with a different `{key}`",
+                            other.index
+                        ),
+                    ));
                 }
             }
         }
@@ -180,7 +255,9 @@ pub(crate) fn parse_address(text: &str) -> Result<String, String> {
     }
     let (host, port) = match text.rsplit_once(':') {
         Some((h, p)) => {
-            let port: u16 = p.parse().map_err(|_| bad("the port must be a number from 1 to 65535"))?;
+            let port: u16 = p
+                .parse()
+                .map_err(|_| bad("the port must be a number from 1 to 65535"))?;
             if port == 0 {
                 return Err(bad("port 0"));
             }
@@ -192,12 +269,19 @@ pub(crate) fn parse_address(text: &str) -> Result<String, String> {
         return Err(bad("an IPv6 address with a port is written [addr]:port"));
     }
     let label_ok = |l: &str| {
-        !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     };
     if host.len() > 253 || !host.trim_end_matches('.').split('.').all(label_ok) {
         return Err(bad("not an IP address or host name"));
     }
-    if host.split('.').all(|l| l.chars().all(|c| c.is_ascii_digit())) {
+    if host
+        .split('.')
+        .all(|l| l.chars().all(|c| c.is_ascii_digit()))
+    {
         return Err(bad("not a valid IPv4 address"));
     }
     Ok(format!("{host}:{port}"))
@@ -212,7 +296,11 @@ fn parse_auth(name: &str) -> Result<Option<AuthProtocol>, String> {
         "sha256" => AuthProtocol::Sha256,
         "sha384" => AuthProtocol::Sha384,
         "sha512" => AuthProtocol::Sha512,
-        _ => return Err(format!("`{name}` is not one of none, md5, sha1, sha224, sha256, sha384, sha512")),
+        _ => {
+            return Err(format!(
+                "`{name}` is not one of none, md5, sha1, sha224, sha256, sha384, sha512"
+            ));
+        }
     }))
 }
 
@@ -225,7 +313,11 @@ fn parse_priv(name: &str) -> Result<Option<PrivProtocol>, String> {
         "aes256" => PrivProtocol::Aes256,
         "aes192c" => PrivProtocol::Aes192c,
         "aes256c" => PrivProtocol::Aes256c,
-        _ => return Err(format!("`{name}` is not one of none, des, aes128, aes192, aes256, aes192c, aes256c")),
+        _ => {
+            return Err(format!(
+                "`{name}` is not one of none, des, aes128, aes192, aes256, aes192c, aes256c"
+            ));
+        }
     }))
 }
 
@@ -242,4 +334,3 @@ fn entry_key(address: &str, version: Version, credentials: &Credentials) -> Stri
         }
     }
 }
-

@@ -57,7 +57,10 @@ context = "bizhub"
 "#,
     )
     .unwrap();
-    assert_eq!(c.storage_path, Path::new("/etc/telleverk/data/telleverk.db"));
+    assert_eq!(
+        c.storage_path,
+        Path::new("/etc/telleverk/data/telleverk.db")
+    );
     assert_eq!(c.collector.interval, Duration::from_secs(900));
     assert_eq!(c.collector.timeout, Duration::from_millis(1500));
     assert_eq!(c.collector.concurrency, 64);
@@ -101,7 +104,15 @@ fn unknown_keys_are_named_with_their_line() {
 
 #[test]
 fn bad_addresses_are_rejected() {
-    for bad in ["10.0.0.300", "host name", "10.0.0.1:0", "10.0.0.1:99999", "fe80::1::2", "", "-x.example"] {
+    for bad in [
+        "10.0.0.300",
+        "host name",
+        "10.0.0.1:0",
+        "10.0.0.1:99999",
+        "fe80::1::2",
+        "",
+        "-x.example",
+    ] {
         let text = format!("[[device]]\naddress = \"{bad}\"\ncommunity = \"public\"\n");
         let e = error_of(&text);
         assert_eq!(e.key, "device[0].address", "{bad}: {e}");
@@ -110,7 +121,10 @@ fn bad_addresses_are_rejected() {
     let ok = ["[::1]:1161", "::1", "localhost", "10.0.0.1:1161"];
     let want = ["[::1]:1161", "[::1]:161", "localhost:161", "10.0.0.1:1161"];
     for (a, w) in ok.iter().zip(want) {
-        let c = parse_text(&format!("[[device]]\naddress = \"{a}\"\ncommunity = \"public\"\n")).unwrap();
+        let c = parse_text(&format!(
+            "[[device]]\naddress = \"{a}\"\ncommunity = \"public\"\n"
+        ))
+        .unwrap();
         assert_eq!(c.devices[0].address, w);
     }
 }
@@ -132,7 +146,8 @@ fn missing_secrets_are_errors_that_do_not_print_secrets() {
     assert!(e.message.contains("8 characters"));
     assert!(!e.to_string().contains("short"), "{e}");
     // A resolved secret never shows in Debug output.
-    let c = parse_text("[[device]]\naddress = \"10.0.0.1\"\ncommunity_env = \"KM_COMMUNITY\"\n").unwrap();
+    let c = parse_text("[[device]]\naddress = \"10.0.0.1\"\ncommunity_env = \"KM_COMMUNITY\"\n")
+        .unwrap();
     assert!(!format!("{c:?}").contains("s3cret-community"));
     assert!(!c.devices[0].key.contains("s3cret"));
 }
@@ -161,7 +176,9 @@ fn community_and_v3_exclude_each_other() {
 
 #[test]
 fn large_counts_double_needs_a_serial_and_serials_must_agree() {
-    let e = error_of("[[device]]\naddress = \"10.0.0.1\"\ncommunity = \"p\"\nlarge_counts_double = true\n");
+    let e = error_of(
+        "[[device]]\naddress = \"10.0.0.1\"\ncommunity = \"p\"\nlarge_counts_double = true\n",
+    );
     assert_eq!(e.key, "device[0].large_counts_double");
     assert_eq!(e.line, Some(4));
     let e = error_of(
@@ -206,7 +223,8 @@ fn collector_values_are_checked() {
 
 #[test]
 fn unknown_profiles_are_named() {
-    let e = error_of("[[device]]\naddress = \"10.0.0.1\"\ncommunity = \"a\"\nprofile = \"ricoh\"\n");
+    let e =
+        error_of("[[device]]\naddress = \"10.0.0.1\"\ncommunity = \"a\"\nprofile = \"ricoh\"\n");
     assert_eq!(e.key, "device[0].profile");
     assert!(e.message.contains("konica-minolta-bizhub"));
 }

@@ -76,7 +76,10 @@ impl Meter {
 
     /// The meter with this database code.
     pub fn from_code(code: i64) -> Option<Meter> {
-        Meter::ALL.iter().copied().find(|m| i64::from(m.code()) == code)
+        Meter::ALL
+            .iter()
+            .copied()
+            .find(|m| i64::from(m.code()) == code)
     }
 
     /// True for the meters that count colour pages (used to tell a mono device).
@@ -103,7 +106,9 @@ impl fmt::Display for Meter {
 
 /// The name is not one of the canonical meters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown meter `{0}` (known: total, bw_total, colour_total, bw_copy, bw_print, colour_copy, colour_print, bw_large, colour_large, duplex, scan_total, single_colour_copy, single_colour_print, two_colour_copy, two_colour_print)")]
+#[error(
+    "unknown meter `{0}` (known: total, bw_total, colour_total, bw_copy, bw_print, colour_copy, colour_print, bw_large, colour_large, duplex, scan_total, single_colour_copy, single_colour_print, two_colour_copy, two_colour_print)"
+)]
 pub struct UnknownMeter(pub String);
 
 impl FromStr for Meter {
@@ -273,15 +278,30 @@ pub struct PendingDrop {
 pub enum Judgement {
     /// The meter went down: a suspected reset (or wrap), to be confirmed by the
     /// next reading.
-    SuspectedReset { before: u64, low: u64 },
-    SuspectedWrap { before: u64, low: u64 },
+    SuspectedReset {
+        before: u64,
+        low: u64,
+    },
+    SuspectedWrap {
+        before: u64,
+        low: u64,
+    },
     /// The reading after a drop is below the value before it: the reset (or
     /// wrap) is confirmed.
-    ConfirmedReset { before: u64, low: u64 },
-    ConfirmedWrap { before: u64, low: u64 },
+    ConfirmedReset {
+        before: u64,
+        low: u64,
+    },
+    ConfirmedWrap {
+        before: u64,
+        low: u64,
+    },
     /// The reading after a drop is back at or above the value before it: the
     /// low reading was a glitch, left out of usage.
-    Glitch { before: u64, low: u64 },
+    Glitch {
+        before: u64,
+        low: u64,
+    },
 }
 
 /// Judges a new reading `new` of a meter of `kind` whose previous reading was
@@ -346,7 +366,7 @@ pub fn judge(
 /// has wrapped (DOMAIN.md, "Wrap or reset"); INTEGER counters never wrap.
 pub fn is_wrap(before: u64, after: u64, kind: ValueKind) -> bool {
     const HALF: u64 = 1 << 31;
-    kind == ValueKind::Counter32 && before >= HALF && before < (1 << 32) && after < HALF
+    kind == ValueKind::Counter32 && (HALF..1 << 32).contains(&before) && after < HALF
 }
 
 #[cfg(test)]

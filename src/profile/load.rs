@@ -144,7 +144,10 @@ fn resolve(
         return Err(err(
             &partial.file,
             "extends",
-            format!("`extends` goes round in a circle: {} → {id}", chain.join(" → ")),
+            format!(
+                "`extends` goes round in a circle: {} → {id}",
+                chain.join(" → ")
+            ),
         ));
     }
     let Some(parent_id) = &partial.extends else {
@@ -214,7 +217,8 @@ fn parse_profile(file: &str, text: &str) -> Result<Partial, ProfileError> {
         return Err(err(file, "id", "must not be empty"));
     }
     let oid = |key: &str, text: &str| -> Result<Oid, ProfileError> {
-        text.parse::<Oid>().map_err(|e| err(file, key, e.to_string()))
+        text.parse::<Oid>()
+            .map_err(|e| err(file, key, e.to_string()))
     };
     let opt_oid = |key: &str, text: &Option<String>| -> Result<Option<Oid>, ProfileError> {
         text.as_deref().map(|t| oid(key, t)).transpose()
@@ -224,9 +228,9 @@ fn parse_profile(file: &str, text: &str) -> Result<Partial, ProfileError> {
     let mut meters = BTreeMap::new();
     for (name, value) in raw.meters.iter().flatten() {
         let key = format!("meters.{name}");
-        let meter: Meter = name.parse().map_err(|e: crate::meters::UnknownMeter| {
-            err(file, &key, e.to_string())
-        })?;
+        let meter: Meter = name
+            .parse()
+            .map_err(|e: crate::meters::UnknownMeter| err(file, &key, e.to_string()))?;
         meters.insert(meter, meter_spec(file, &key, value)?);
     }
     let supplies = match &raw.supplies {
@@ -242,14 +246,31 @@ fn parse_profile(file: &str, text: &str) -> Result<Partial, ProfileError> {
         description: raw.description.clone().unwrap_or_default(),
         match_prefix: opt_oid("sys_object_id_prefix", &raw.sys_object_id_prefix)?,
         absent: raw.absent.clone().unwrap_or_default(),
-        model: oid_list(file, "identity.model", identity.and_then(|i| i.model.as_ref()))?,
+        model: oid_list(
+            file,
+            "identity.model",
+            identity.and_then(|i| i.model.as_ref()),
+        )?,
         model_strip_prefix: identity
             .and_then(|i| i.model_strip_prefix.clone())
             .unwrap_or_default(),
-        serial: oid_list(file, "identity.serial", identity.and_then(|i| i.serial.as_ref()))?,
-        device_status: opt_oid("status.device_status", &status.and_then(|s| s.device_status.clone()))?,
-        printer_status: opt_oid("status.printer_status", &status.and_then(|s| s.printer_status.clone()))?,
-        error_state: opt_oid("status.error_state", &status.and_then(|s| s.error_state.clone()))?,
+        serial: oid_list(
+            file,
+            "identity.serial",
+            identity.and_then(|i| i.serial.as_ref()),
+        )?,
+        device_status: opt_oid(
+            "status.device_status",
+            &status.and_then(|s| s.device_status.clone()),
+        )?,
+        printer_status: opt_oid(
+            "status.printer_status",
+            &status.and_then(|s| s.printer_status.clone()),
+        )?,
+        error_state: opt_oid(
+            "status.error_state",
+            &status.and_then(|s| s.error_state.clone()),
+        )?,
         meters,
         supplies,
     };
@@ -268,7 +289,8 @@ fn oid_list(file: &str, key: &str, value: Option<&toml::Value>) -> Result<Vec<Oi
         let text = v
             .as_str()
             .ok_or_else(|| err(file, key, "expected an OID string or a list of OID strings"))?;
-        text.parse::<Oid>().map_err(|e| err(file, key, e.to_string()))
+        text.parse::<Oid>()
+            .map_err(|e| err(file, key, e.to_string()))
     };
     match value {
         None => Ok(Vec::new()),
@@ -278,8 +300,7 @@ fn oid_list(file: &str, key: &str, value: Option<&toml::Value>) -> Result<Vec<Oi
 }
 
 fn meter_spec(file: &str, key: &str, value: &toml::Value) -> Result<MeterSpec, ProfileError> {
-    const FORMS: &str =
-        "expected an OID string, { sum = [ … ] } or { first_of = [ … ] } (parts are OIDs or such tables)";
+    const FORMS: &str = "expected an OID string, { sum = [ … ] } or { first_of = [ … ] } (parts are OIDs or such tables)";
     match value {
         toml::Value::String(text) => text
             .parse::<Oid>()

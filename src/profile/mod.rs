@@ -146,7 +146,9 @@ impl Profile {
     /// are simply not in the map).
     pub fn evaluate(&self, values: &HashMap<Oid, Scalar>) -> Evaluated {
         let mut ev = Evaluated {
-            model: self.first_text(&self.model, values).map(|m| self.clean_model(&m)),
+            model: self
+                .first_text(&self.model, values)
+                .map(|m| self.clean_model(&m)),
             serial: self.first_text(&self.serial, values),
             ..Evaluated::default()
         };
@@ -155,10 +157,13 @@ impl Profile {
         }
         ev.device_status = self.int_at(self.device_status.as_ref(), values);
         ev.printer_status = self.int_at(self.printer_status.as_ref(), values);
-        ev.error_octets = self.error_state.as_ref().and_then(|oid| match values.get(oid) {
-            Some(Scalar::Text(bytes)) => Some(bytes.clone()),
-            _ => None,
-        });
+        ev.error_octets = self
+            .error_state
+            .as_ref()
+            .and_then(|oid| match values.get(oid) {
+                Some(Scalar::Text(bytes)) => Some(bytes.clone()),
+                _ => None,
+            });
         for (meter, spec) in &self.meters {
             if let Some((value, kind)) = self.eval_spec(*meter, spec, values, &mut ev.problems) {
                 ev.meters.insert(MeterValue {

@@ -22,8 +22,16 @@ fn built_in() -> Profiles {
 #[test]
 fn longest_prefix_wins() {
     let p = built_in();
-    assert_eq!(p.choose(&oid("1.3.6.1.4.1.18334.1.2.1.2.1.143.1.3")).unwrap().id, "konica-minolta-bizhub");
-    assert_eq!(p.choose(&oid("1.3.6.1.4.1.11.2.3.9.1")).unwrap().id, "printer-mib");
+    assert_eq!(
+        p.choose(&oid("1.3.6.1.4.1.18334.1.2.1.2.1.143.1.3"))
+            .unwrap()
+            .id,
+        "konica-minolta-bizhub"
+    );
+    assert_eq!(
+        p.choose(&oid("1.3.6.1.4.1.11.2.3.9.1")).unwrap().id,
+        "printer-mib"
+    );
     assert!(p.choose(&oid("1.3.6.1.2.1.99")).is_none());
 }
 
@@ -33,8 +41,14 @@ fn bizhub_counters_evaluate_as_domain_says() {
     let km = p.get("konica-minolta-bizhub").unwrap();
     let mut v: HashMap<Oid, Scalar> = HashMap::new();
     let cell = |col: u32, colour: u32, func: u32| oid(&format!("{K}.2.1.{col}.{colour}.{func}"));
-    v.insert(oid("1.3.6.1.4.1.18334.1.1.1.1.6.2.1.0"), Scalar::Text(b"KONICA MINOLTA bizhub C300i".to_vec()));
-    v.insert(oid("1.3.6.1.2.1.43.5.1.1.17.1"), Scalar::Text(b"AA2M021115700\0".to_vec()));
+    v.insert(
+        oid("1.3.6.1.4.1.18334.1.1.1.1.6.2.1.0"),
+        Scalar::Text(b"KONICA MINOLTA bizhub C300i".to_vec()),
+    );
+    v.insert(
+        oid("1.3.6.1.2.1.43.5.1.1.17.1"),
+        Scalar::Text(b"AA2M021115700\0".to_vec()),
+    );
     v.insert(oid(&format!("{K}.1.1.0")), int(10_000));
     v.insert(cell(5, 1, 1), int(1000)); // bw copy
     v.insert(cell(5, 1, 2), int(5000)); // bw print
@@ -100,20 +114,36 @@ fn a_directory_profile_extends_and_errors_name_file_and_key() {
     assert_eq!(acme.device_status, Some(oid("1.3.6.1.2.1.25.3.2.1.5.1")));
     assert_eq!(acme.serial, vec![oid("1.3.6.1.4.1.99999.3.0")]);
 
-    std::fs::write(dir.path().join("bad.toml"), "id = \"bad\"\n[meters]\nbw_totl = \"1.3.6.1\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "id = \"bad\"\n[meters]\nbw_totl = \"1.3.6.1\"\n",
+    )
+    .unwrap();
     let e = load_profiles(Some(dir.path())).unwrap_err();
     assert!(e.file.ends_with("bad.toml"));
     assert_eq!(e.key, "meters.bw_totl");
 
-    std::fs::write(dir.path().join("bad.toml"), "id = \"bad\"\n[meters]\ntotal = { sum = [\"1.3.x\"] }\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "id = \"bad\"\n[meters]\ntotal = { sum = [\"1.3.x\"] }\n",
+    )
+    .unwrap();
     let e = load_profiles(Some(dir.path())).unwrap_err();
     assert_eq!(e.key, "meters.total.sum[0]");
 
-    std::fs::write(dir.path().join("bad.toml"), "id = \"bad\"\nextends = \"nope\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "id = \"bad\"\nextends = \"nope\"\n",
+    )
+    .unwrap();
     let e = load_profiles(Some(dir.path())).unwrap_err();
     assert_eq!(e.key, "extends");
 
-    std::fs::write(dir.path().join("bad.toml"), "id = \"bad\"\nsys_object_id_prefx = \"1.3\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "id = \"bad\"\nsys_object_id_prefx = \"1.3\"\n",
+    )
+    .unwrap();
     let e = load_profiles(Some(dir.path())).unwrap_err();
     assert!(e.message.contains("sys_object_id_prefx"), "{e}");
     assert_eq!(e.key, "line 2");

@@ -144,7 +144,8 @@ impl Snmp {
             .max_oids_per_request(self.options.max_oids_per_request)
             .engine_cache(self.engines.clone());
         if let Credentials::V3(v3) = &entry.credentials {
-            builder = builder.allow_unauthenticated_v3_time_correction(v3.accept_unauthenticated_reports);
+            builder =
+                builder.allow_unauthenticated_v3_time_correction(v3.accept_unauthenticated_reports);
             if let Some(des) = &self.des {
                 builder = builder.des_salt_state(des.clone());
             }
@@ -172,12 +173,18 @@ impl Snmp {
             cause: Cause::Authentication,
             detail: format!("SNMPv3 settings rejected: {e}"),
         };
-        let usm = UsmConfig::new(v3.user.clone().into_bytes()).context_name(v3.context.clone().into_bytes());
+        let usm = UsmConfig::new(v3.user.clone().into_bytes())
+            .context_name(v3.context.clone().into_bytes());
         let usm = match (&v3.auth, &v3.privacy) {
             (None, _) => usm,
             (Some((a, pass)), None) => usm.auth(auth_protocol(*a), pass.expose()).map_err(bad)?,
             (Some((a, apass)), Some((p, ppass))) => usm
-                .auth_priv(auth_protocol(*a), apass.expose(), priv_protocol(*p), ppass.expose())
+                .auth_priv(
+                    auth_protocol(*a),
+                    apass.expose(),
+                    priv_protocol(*p),
+                    ppass.expose(),
+                )
                 .map_err(bad)?,
         };
         Ok(Auth::Usm(usm))
@@ -230,8 +237,10 @@ impl Session {
     /// have (noSuchObject, noSuchInstance, endOfMibView; v1 noSuchName) are left
     /// out of the answer, never an error.
     pub async fn get(&self, oids: &[Oid]) -> Result<HashMap<Oid, Scalar>, Error> {
-        let mut wanted: Vec<async_snmp::Oid> =
-            oids.iter().map(|o| async_snmp::Oid::from_slice(o.arcs())).collect();
+        let mut wanted: Vec<async_snmp::Oid> = oids
+            .iter()
+            .map(|o| async_snmp::Oid::from_slice(o.arcs()))
+            .collect();
         let mut out = HashMap::new();
         // v1 agents answer noSuchName for a whole request: drop that OID and resend.
         for _ in 0..=oids.len() {
@@ -297,12 +306,20 @@ impl Session {
             };
             cursors = advance(&cursors, &varbinds, &mut out)?;
         }
-        Err(malformed("a table never ended (more than 1000 requests)".into()))
+        Err(malformed(
+            "a table never ended (more than 1000 requests)".into(),
+        ))
     }
 
-    async fn step(&self, next: &[async_snmp::Oid], bulk: bool) -> Result<Vec<async_snmp::VarBind>, Box<LibError>> {
+    async fn step(
+        &self,
+        next: &[async_snmp::Oid],
+        bulk: bool,
+    ) -> Result<Vec<async_snmp::VarBind>, Box<LibError>> {
         if bulk {
-            self.client.get_bulk(next, 0, self.options.max_repetitions).await
+            self.client
+                .get_bulk(next, 0, self.options.max_repetitions)
+                .await
         } else {
             Ok(self.client.get_next_many(next).await?.varbinds)
         }
@@ -332,7 +349,9 @@ fn advance(
             continue;
         }
         if oid <= *last {
-            return Err(malformed(format!("the agent went backwards in a table: {oid} after {last}")));
+            return Err(malformed(format!(
+                "the agent went backwards in a table: {oid} after {last}"
+            )));
         }
         if let Some(scalar) = to_scalar(&vb.value) {
             out.push((oid.clone(), scalar));
@@ -390,33 +409,66 @@ fn malformed(detail: String) -> Error {
 }
 
 /// Sorts a library error into a cause, with a detail free of secrets.
-pub fn classify(e: Box<LibError>) -> Error {
+pub fn classify(e: impl std::ops::Deref<Target = LibError>) -> Error {
     use async_snmp::v3::ReportStatus as R;
     let source = e.exchange_source();
     let (cause, detail) = match source {
-        LibError::Timeout { elapsed, retries, .. } => (
+        LibError::Timeout {
+            elapsed, retries, ..
+        } => (
             Cause::Timeout,
-            format!("no answer within {elapsed:?} ({retries} retries); a wrong community also looks like this"),
+            format!(
+                "no answer within {elapsed:?} ({retries} retries); a wrong community also looks like this"
+            ),
         ),
-        LibError::Network { source, .. } if source.kind() == std::io::ErrorKind::ConnectionRefused => {
-            (Cause::Refused, "the port is closed (connection refused)".into())
+        LibError::Network { source, .. }
+            if source.kind() == std::io::ErrorKind::ConnectionRefused =>
+        {
+            (
+                Cause::Refused,
+                "the port is closed (connection refused)".into(),
+            )
         }
-        LibError::Network { source, .. } => (Cause::Unreachable, format!("network error: {source}")),
-        LibError::Auth { .. } => (Cause::Authentication, "the answer failed authentication".into()),
+        LibError::Network { source, .. } => {
+            (Cause::Unreachable, format!("network error: {source}"))
+        }
+        LibError::Auth { .. } => (
+            Cause::Authentication,
+            "the answer failed authentication".into(),
+        ),
         LibError::Report { status, .. } => match status.as_ref() {
-            R::WrongDigest { .. } => (Cause::Authentication, "wrong digest: the authentication password is wrong".into()),
+            R::WrongDigest { .. } => (
+                Cause::Authentication,
+                "wrong digest: the authentication password is wrong".into(),
+            ),
             R::UnknownUserName { .. } => (Cause::Authentication, "unknown user name".into()),
-            R::DecryptionError { .. } => (Cause::Authentication, "decryption error: the privacy password or protocol is wrong".into()),
-            R::UnsupportedSecurityLevel { .. } => (Cause::Authentication, "the agent does not support this security level for the user".into()),
+            R::DecryptionError { .. } => (
+                Cause::Authentication,
+                "decryption error: the privacy password or protocol is wrong".into(),
+            ),
+            R::UnsupportedSecurityLevel { .. } => (
+                Cause::Authentication,
+                "the agent does not support this security level for the user".into(),
+            ),
             other => (Cause::Authentication, format!("SNMPv3 report: {other}")),
         },
-        LibError::Snmp { status, index, .. } => (Cause::AgentError, format!("the agent answered {status} at varbind {index}")),
+        LibError::Snmp { status, index, .. } => (
+            Cause::AgentError,
+            format!("the agent answered {status} at varbind {index}"),
+        ),
         LibError::Decode(d) => (Cause::Malformed, format!("cannot decode the answer: {d}")),
-        LibError::MalformedResponse { .. } | LibError::ResponseShape { .. } => {
-            (Cause::Malformed, "the answer does not fit the request".into())
-        }
-        LibError::ConstructionTimeout { .. } => (Cause::Timeout, "no answer to SNMPv3 engine discovery".into()),
-        other => (Cause::Malformed, format!("{} failure: {}", other.kind(), other.kind())),
+        LibError::MalformedResponse { .. } | LibError::ResponseShape { .. } => (
+            Cause::Malformed,
+            "the answer does not fit the request".into(),
+        ),
+        LibError::ConstructionTimeout { .. } => (
+            Cause::Timeout,
+            "no answer to SNMPv3 engine discovery".into(),
+        ),
+        other => (
+            Cause::Malformed,
+            format!("{} failure: {}", other.kind(), other.kind()),
+        ),
     };
     Error { cause, detail }
 }

@@ -56,7 +56,13 @@ impl Cache {
         let mut stmt = conn.prepare("SELECT id, key FROM entries")?;
         for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
             let (id, key) = row?;
-            cache.entries.insert(key, EntryState { id, last_device: None });
+            cache.entries.insert(
+                key,
+                EntryState {
+                    id,
+                    last_device: None,
+                },
+            );
         }
         let mut stmt = conn.prepare("SELECT id, serial FROM devices")?;
         for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
@@ -167,7 +173,8 @@ fn load_pending(conn: &Connection, cache: &mut Cache) -> rusqlite::Result<()> {
     })?;
     for row in rows {
         let (device, meter, kind, before, after) = row?;
-        let (Some(meter), Some(st)) = (Meter::from_code(meter), cache.state.get_mut(&device)) else {
+        let (Some(meter), Some(st)) = (Meter::from_code(meter), cache.state.get_mut(&device))
+        else {
             continue;
         };
         if kind.starts_with("suspected") {

@@ -30,8 +30,14 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
-    #[error("database {path} has schema version {found}, newer than this telleverk knows ({known}); use a newer telleverk")]
-    TooNew { path: String, found: i64, known: i64 },
+    #[error(
+        "database {path} has schema version {found}, newer than this telleverk knows ({known}); use a newer telleverk"
+    )]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
     #[error("database {path}: cannot create its folder: {source}")]
     Folder {
         path: String,
@@ -175,7 +181,8 @@ fn migrate(conn: &mut Connection, path: &str) -> Result<(), Error> {
     }
     for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction().map_err(sql("begin a migration"))?;
-        tx.execute_batch(migration).map_err(sql("migrate the schema"))?;
+        tx.execute_batch(migration)
+            .map_err(sql("migrate the schema"))?;
         tx.pragma_update(None, "user_version", i as i64 + 1)
             .map_err(sql("record the schema version"))?;
         tx.commit().map_err(sql("commit a migration"))?;

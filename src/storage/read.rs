@@ -70,8 +70,15 @@ impl Store {
             return Ok(None);
         };
         let (from, to) = (from.map_or(i64::MIN, millis), to.map_or(i64::MAX, millis));
-        let history = self.meter_history(device, to).map_err(self.err("read meter values"))?;
-        let keys: HashMap<i64, String> = self.cache.entries.iter().map(|(k, e)| (e.id, k.clone())).collect();
+        let history = self
+            .meter_history(device, to)
+            .map_err(self.err("read meter values"))?;
+        let keys: HashMap<i64, String> = self
+            .cache
+            .entries
+            .iter()
+            .map(|(k, e)| (e.id, k.clone()))
+            .collect();
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -81,14 +88,25 @@ impl Store {
             .map_err(self.err("read polls"))?;
         let rows = stmt
             .query_map(params![device, from, to], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get(3)?, r.get(4)?, r.get::<_, Option<i64>>(5)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                ))
             })
             .map_err(self.err("read polls"))?;
         let mut out = Vec::new();
         for row in rows {
-            let (at, entry, mask, device_status, printer_status, errors) = row.map_err(self.err("read polls"))?;
+            let (at, entry, mask, device_status, printer_status, errors) =
+                row.map_err(self.err("read polls"))?;
             let mut meters = MeterSet::new();
-            for meter in Meter::ALL.into_iter().filter(|m| mask & (1 << m.code()) != 0) {
+            for meter in Meter::ALL
+                .into_iter()
+                .filter(|m| mask & (1 << m.code()) != 0)
+            {
                 if let Some((value, kind)) = history.get(&meter).and_then(|h| latest_at(h, at)) {
                     meters.insert(MeterValue { meter, value, kind });
                 }
@@ -107,14 +125,19 @@ impl Store {
     }
 
     /// Polled values of every meter up to `to`, per meter in time order.
-    fn meter_history(&self, device: i64, to: i64) -> rusqlite::Result<HashMap<Meter, Vec<(i64, u64, ValueKind)>>> {
+    fn meter_history(&self, device: i64, to: i64) -> rusqlite::Result<HashMap<Meter, History>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT meter, at, value, kind FROM meter_values
              WHERE device_id = ?1 AND source = 0 AND at <= ?2 ORDER BY meter, at",
         )?;
         let mut out: HashMap<Meter, Vec<(i64, u64, ValueKind)>> = HashMap::new();
         let rows = stmt.query_map(params![device, to], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
         })?;
         for row in rows {
             let (meter, at, value, kind) = row?;
@@ -148,12 +171,18 @@ impl Store {
                 })
             })
             .map_err(self.err("read events"))?;
-        rows.collect::<Result<_, _>>().map_err(self.err("read events"))
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("read events"))
     }
 
     /// The latest supply rows of a device, by index.
     pub fn supplies(&self, serial: &str) -> Vec<StoredSupply> {
-        let Some(st) = self.cache.devices.get(serial).and_then(|d| self.cache.state.get(d)) else {
+        let Some(st) = self
+            .cache
+            .devices
+            .get(serial)
+            .and_then(|d| self.cache.state.get(d))
+        else {
             return Vec::new();
         };
         let mut out: Vec<StoredSupply> = st
@@ -190,7 +219,8 @@ impl Store {
                 })
             })
             .map_err(self.err("read failures"))?;
-        rows.collect::<Result<_, _>>().map_err(self.err("read failures"))
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("read failures"))
     }
 
     /// The serials known to the database.
@@ -200,6 +230,9 @@ impl Store {
         s
     }
 }
+
+/// A meter's stored values: (at, value, kind), oldest first.
+type History = Vec<(i64, u64, ValueKind)>;
 
 /// The latest (value, kind) at or before `at` in a time-ordered history.
 fn latest_at(history: &[(i64, u64, ValueKind)], at: i64) -> Option<(u64, ValueKind)> {

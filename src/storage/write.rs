@@ -119,8 +119,18 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn entry(&mut self, key: &str, address: &str, at: DateTime<Utc>) -> rusqlite::Result<EntryState> {
-        if let Some(e) = self.pending.entries.get(key).or_else(|| self.cache.entries.get(key)) {
+    fn entry(
+        &mut self,
+        key: &str,
+        address: &str,
+        at: DateTime<Utc>,
+    ) -> rusqlite::Result<EntryState> {
+        if let Some(e) = self
+            .pending
+            .entries
+            .get(key)
+            .or_else(|| self.cache.entries.get(key))
+        {
             return Ok(*e);
         }
         self.tx
@@ -135,7 +145,11 @@ impl Writer<'_> {
     }
 
     fn device(&mut self, serial: &str, at: i64) -> rusqlite::Result<(i64, DeviceState)> {
-        let known = self.pending.devices.get(serial).or_else(|| self.cache.devices.get(serial));
+        let known = self
+            .pending
+            .devices
+            .get(serial)
+            .or_else(|| self.cache.devices.get(serial));
         if let Some(id) = known.copied() {
             let st = self
                 .pending
@@ -153,10 +167,17 @@ impl Writer<'_> {
         Ok((id, DeviceState::default()))
     }
 
-    fn reading(&mut self, r: &PollRecord, entry: EntryState, d: &DeviceReading) -> rusqlite::Result<()> {
+    fn reading(
+        &mut self,
+        r: &PollRecord,
+        entry: EntryState,
+        d: &DeviceReading,
+    ) -> rusqlite::Result<()> {
         let (device, mut st) = self.device(&d.serial, millis(r.at))?;
         // Two polls of one device never share an instant.
-        let at = st.last_poll.map_or(millis(r.at), |last| millis(r.at).max(last + 1));
+        let at = st
+            .last_poll
+            .map_or(millis(r.at), |last| millis(r.at).max(last + 1));
         self.identity_events(r, at, entry, device, &st, d)?;
         self.info(device, at, &mut st, d)?;
         let mask = self.meters(device, entry.id, at, &mut st, &d.serial, &d.meters)?;
@@ -172,7 +193,13 @@ impl Writer<'_> {
             .execute(params![device, at, entry.id, mask, supply_set, d.device_status, d.printer_status, d.errors])?;
         self.summary.polls += 1;
         if !d.problems.is_empty() {
-            self.failure(at, entry.id, Some(device), "partial", &d.problems.join("; "))?;
+            self.failure(
+                at,
+                entry.id,
+                Some(device),
+                "partial",
+                &d.problems.join("; "),
+            )?;
         }
         st.last_poll = Some(at);
         st.last_entry = Some(entry.id);
@@ -194,17 +221,47 @@ impl Writer<'_> {
     ) -> rusqlite::Result<()> {
         if let Some(previous) = entry.last_device.filter(|p| *p != device) {
             let old = self.serial_of(previous);
-            let detail = format!("serial {} now answers at {} where {old} answered before", d.serial, r.entry_key);
-            self.event(at, Some(entry.id), Some(device), "swap", None, &d.serial, &detail)?;
+            let detail = format!(
+                "serial {} now answers at {} where {old} answered before",
+                d.serial, r.entry_key
+            );
+            self.event(
+                at,
+                Some(entry.id),
+                Some(device),
+                "swap",
+                None,
+                &d.serial,
+                &detail,
+            )?;
         }
         if let Some(previous) = st.last_entry.filter(|p| *p != entry.id) {
             let old = self.entry_key_of(previous);
             let detail = format!("serial {} moved from {old} to {}", d.serial, r.entry_key);
-            self.event(at, Some(entry.id), Some(device), "move", None, &d.serial, &detail)?;
+            self.event(
+                at,
+                Some(entry.id),
+                Some(device),
+                "move",
+                None,
+                &d.serial,
+                &detail,
+            )?;
         }
         if let Some(configured) = &d.configured_serial {
-            let detail = format!("the config names serial {configured} for {}, but the device reports {}", r.entry_key, d.serial);
-            self.event(at, Some(entry.id), Some(device), "serial_mismatch", None, &d.serial, &detail)?;
+            let detail = format!(
+                "the config names serial {configured} for {}, but the device reports {}",
+                r.entry_key, d.serial
+            );
+            self.event(
+                at,
+                Some(entry.id),
+                Some(device),
+                "serial_mismatch",
+                None,
+                &d.serial,
+                &detail,
+            )?;
         }
         Ok(())
     }
@@ -227,7 +284,13 @@ impl Writer<'_> {
             .map_or_else(|| format!("entry #{entry}"), |(k, _)| k.clone())
     }
 
-    fn info(&mut self, device: i64, at: i64, st: &mut DeviceState, d: &DeviceReading) -> rusqlite::Result<()> {
+    fn info(
+        &mut self,
+        device: i64,
+        at: i64,
+        st: &mut DeviceState,
+        d: &DeviceReading,
+    ) -> rusqlite::Result<()> {
         let info = InfoRow {
             model: d.model.clone(),
             sys_descr: d.sys_descr.clone(),
@@ -258,7 +321,12 @@ impl Writer<'_> {
             let slot = usize::from(mv.meter.code());
             mask |= 1 << slot;
             let previous = st.meters[slot];
-            let (found, pending) = judge(previous.map(|p| p.0), st.pending.get(&mv.meter).copied(), mv.value, mv.kind);
+            let (found, pending) = judge(
+                previous.map(|p| p.0),
+                st.pending.get(&mv.meter).copied(),
+                mv.value,
+                mv.kind,
+            );
             for j in found {
                 self.judgement(at, entry, device, serial, mv.meter, j)?;
             }
@@ -277,26 +345,86 @@ impl Writer<'_> {
         Ok(mask)
     }
 
-    fn judgement(&mut self, at: i64, entry: i64, device: i64, serial: &str, meter: Meter, j: Judgement) -> rusqlite::Result<()> {
+    fn judgement(
+        &mut self,
+        at: i64,
+        entry: i64,
+        device: i64,
+        serial: &str,
+        meter: Meter,
+        j: Judgement,
+    ) -> rusqlite::Result<()> {
         let (kind, before, low, what) = match j {
-            Judgement::SuspectedReset { before, low } => ("suspected_reset", before, low, "went down: suspected reset, to be confirmed by the next reading"),
-            Judgement::SuspectedWrap { before, low } => ("suspected_wrap", before, low, "went down from the top half of Counter32: suspected wrap"),
-            Judgement::ConfirmedReset { before, low } => ("confirmed_reset", before, low, "stayed below the value before the drop: reset confirmed"),
-            Judgement::ConfirmedWrap { before, low } => ("confirmed_wrap", before, low, "went on counting after the wrap: wrap confirmed"),
-            Judgement::Glitch { before, low } => ("glitch", before, low, "is back at or above the value before the drop: the low reading was a glitch"),
+            Judgement::SuspectedReset { before, low } => (
+                "suspected_reset",
+                before,
+                low,
+                "went down: suspected reset, to be confirmed by the next reading",
+            ),
+            Judgement::SuspectedWrap { before, low } => (
+                "suspected_wrap",
+                before,
+                low,
+                "went down from the top half of Counter32: suspected wrap",
+            ),
+            Judgement::ConfirmedReset { before, low } => (
+                "confirmed_reset",
+                before,
+                low,
+                "stayed below the value before the drop: reset confirmed",
+            ),
+            Judgement::ConfirmedWrap { before, low } => (
+                "confirmed_wrap",
+                before,
+                low,
+                "went on counting after the wrap: wrap confirmed",
+            ),
+            Judgement::Glitch { before, low } => (
+                "glitch",
+                before,
+                low,
+                "is back at or above the value before the drop: the low reading was a glitch",
+            ),
         };
         let detail = format!("{meter} {what} ({before} → {low})");
-        self.event_values(at, Some(entry), Some(device), kind, Some(meter), serial, &detail, before, low)
+        self.event_values(
+            at,
+            Some(entry),
+            Some(device),
+            kind,
+            Some(meter),
+            serial,
+            &detail,
+            before,
+            low,
+        )
     }
 
-    fn supplies(&mut self, device: i64, at: i64, st: &mut DeviceState, list: &[Supply]) -> rusqlite::Result<i64> {
+    fn supplies(
+        &mut self,
+        device: i64,
+        at: i64,
+        st: &mut DeviceState,
+        list: &[Supply],
+    ) -> rusqlite::Result<i64> {
         let mut indices: Vec<u32> = list.iter().map(|s| s.index).collect();
         indices.sort_unstable();
-        let key = indices.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-        let set = match self.pending.supply_sets.get(&key).or_else(|| self.cache.supply_sets.get(&key)) {
+        let key = indices
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let set = match self
+            .pending
+            .supply_sets
+            .get(&key)
+            .or_else(|| self.cache.supply_sets.get(&key))
+        {
             Some(id) => *id,
             None => {
-                self.tx.prepare_cached("INSERT INTO supply_sets (indices) VALUES (?1)")?.execute(params![key])?;
+                self.tx
+                    .prepare_cached("INSERT INTO supply_sets (indices) VALUES (?1)")?
+                    .execute(params![key])?;
                 let id = self.tx.last_insert_rowid();
                 self.pending.supply_sets.insert(key, id);
                 id
@@ -321,7 +449,14 @@ impl Writer<'_> {
         Ok(set)
     }
 
-    fn failure(&mut self, at: i64, entry: i64, device: Option<i64>, cause: &str, detail: &str) -> rusqlite::Result<()> {
+    fn failure(
+        &mut self,
+        at: i64,
+        entry: i64,
+        device: Option<i64>,
+        cause: &str,
+        detail: &str,
+    ) -> rusqlite::Result<()> {
         self.tx
             .prepare_cached("INSERT INTO poll_failures (at, entry_id, device_id, cause, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?
             .execute(params![at, entry, device, cause, detail])?;
@@ -330,17 +465,58 @@ impl Writer<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn event(&mut self, at: i64, entry: Option<i64>, device: Option<i64>, kind: &str, meter: Option<Meter>, serial: &str, detail: &str) -> rusqlite::Result<()> {
+    fn event(
+        &mut self,
+        at: i64,
+        entry: Option<i64>,
+        device: Option<i64>,
+        kind: &str,
+        meter: Option<Meter>,
+        serial: &str,
+        detail: &str,
+    ) -> rusqlite::Result<()> {
         self.insert_event(at, entry, device, kind, meter, serial, detail, None, None)
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn event_values(&mut self, at: i64, entry: Option<i64>, device: Option<i64>, kind: &str, meter: Option<Meter>, serial: &str, detail: &str, before: u64, after: u64) -> rusqlite::Result<()> {
-        self.insert_event(at, entry, device, kind, meter, serial, detail, Some(before), Some(after))
+    fn event_values(
+        &mut self,
+        at: i64,
+        entry: Option<i64>,
+        device: Option<i64>,
+        kind: &str,
+        meter: Option<Meter>,
+        serial: &str,
+        detail: &str,
+        before: u64,
+        after: u64,
+    ) -> rusqlite::Result<()> {
+        self.insert_event(
+            at,
+            entry,
+            device,
+            kind,
+            meter,
+            serial,
+            detail,
+            Some(before),
+            Some(after),
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn insert_event(&mut self, at: i64, entry: Option<i64>, device: Option<i64>, kind: &str, meter: Option<Meter>, serial: &str, detail: &str, before: Option<u64>, after: Option<u64>) -> rusqlite::Result<()> {
+    fn insert_event(
+        &mut self,
+        at: i64,
+        entry: Option<i64>,
+        device: Option<i64>,
+        kind: &str,
+        meter: Option<Meter>,
+        serial: &str,
+        detail: &str,
+        before: Option<u64>,
+        after: Option<u64>,
+    ) -> rusqlite::Result<()> {
         self.tx
             .prepare_cached("INSERT INTO events (at, entry_id, device_id, kind, meter, before, after, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
             .execute(params![at, entry, device, kind, meter.map(Meter::code), before.map(|v| v as i64), after.map(|v| v as i64), detail])?;

@@ -6,8 +6,8 @@
 //!   Its v3 users are [`test_users()`].
 //! - [`Snmpd`]: one Debian net-snmp `snmpd` per test. It answers the system group
 //!   itself; the Printer-MIB, hrDevice and Konica Minolta subtrees come from a
-//!   values file (`tests/data/live_values.py`) that [`Snmpd::set_values`] rewrites
-//!   between two polls.
+//!   values file in snmprec format, served by `tests/data/live_values.py`, which
+//!   [`Snmpd::set_values`] rewrites between two polls.
 //! - [`GarbageAgent`]: a UDP socket answering every datagram with malformed bytes.
 //!
 //! Agents run under a small `sh` supervisor that kills them as soon as its stdin
@@ -18,6 +18,7 @@
 
 use std::ffi::OsString;
 use std::fs::{self, File};
+use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -307,7 +308,8 @@ struct Supervised {
     name: &'static str,
     child: Child,
     stdin: Option<ChildStdin>,
-    log: PathBuf,
+    /// The log, opened for reading: still readable after the supervisor deleted it.
+    log: File,
 }
 
 impl Supervised {
@@ -323,6 +325,7 @@ impl Supervised {
     ) -> Supervised {
         let stdout = File::create(log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
         let stderr = stdout.try_clone().expect("duplicate the log file handle");
+        let log = File::open(log).unwrap_or_else(|e| panic!("open {}: {e}", log.display()));
         let mut child = Command::new("/bin/sh")
             .args(["-c", SUPERVISOR, "telleverk-supervisor"])
             .arg(program)
@@ -338,7 +341,7 @@ impl Supervised {
             name,
             child,
             stdin,
-            log: log.to_owned(),
+            log,
         }
     }
 
@@ -369,7 +372,11 @@ impl Supervised {
     }
 
     fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_else(|e| format!("(no log: {e})"))
+        let mut text = String::new();
+        match (&self.log).read_to_string(&mut text) {
+            Ok(_) => text,
+            Err(e) => format!("(unreadable log: {e})"),
+        }
     }
 
     /// Closes the supervisor's stdin (it then kills the agent) and waits for it.
@@ -406,12 +413,7 @@ pub fn snmpsim() -> &'static Snmpsim {
 impl Snmpsim {
     fn start() -> Snmpsim {
         let program = snmpsim_program();
-        // Never dropped (statics are not): the supervisor deletes it at exit.
-        let dir = tempfile::Builder::new()
-            .prefix("telleverk-snmpsim-")
-            .tempdir()
-            .expect("create a temporary directory")
-            .keep();
+        let dir = kept_temp_dir("telleverk-snmpsim-");
         let port = free_udp_port();
         let args = snmpsim_args(&dir, port);
         // As root, snmpsim insists on switching to another user unless told not to;
@@ -448,6 +450,17 @@ fn snmpsim_args(dir: &Path, port: u16) -> Vec<String> {
     args.push(format!("--cache-dir={}", cache.display()));
     args.push(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"));
     args
+}
+
+/// A new directory in the system's temporary directory that is not deleted when
+/// dropped: its agent's supervisor deletes it when the agent ends, even if the
+/// test process was killed.
+fn kept_temp_dir(prefix: &str) -> PathBuf {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("create a temporary directory")
+        .keep()
 }
 
 /// `$TELLEVERK_SNMPSIM`, else where `tests/run.sh` installs it.
@@ -532,37 +545,27 @@ pub struct Snmpd {
     values_path: PathBuf,
     writes: AtomicUsize,
     process: Supervised,
-    dir: tempfile::TempDir,
+    dir: PathBuf,
 }
 
 impl Snmpd {
     /// Starts snmpd on a free port and waits until it answers.
     pub fn start(options: SnmpdOptions) -> Snmpd {
         let program = find_program("snmpd");
-        let dir = tempfile::Builder::new()
-            .prefix("telleverk-snmpd-")
-            .tempdir()
-            .expect("create a temporary directory");
+        let dir = kept_temp_dir("telleverk-snmpd-");
         let port = free_udp_port();
-        let values_path = dir.path().join("values.snmprec");
+        let values_path = dir.join("values.snmprec");
         write_file(&values_path, &options.values);
-        let conf = dir.path().join("snmpd.conf");
+        let conf = dir.join("snmpd.conf");
         write_file(&conf, &snmpd_conf(&options, port, &values_path));
-        let args = snmpd_args(&conf, &dir.path().join("snmpd.pid"));
+        let args = snmpd_args(&conf, &dir.join("snmpd.pid"));
         let envs = [
-            (
-                "SNMP_PERSISTENT_DIR",
-                dir.path().join("persist").into_os_string(),
-            ),
+            ("SNMP_PERSISTENT_DIR", dir.join("persist").into_os_string()),
             ("MIBS", OsString::new()),
+            ("TELLEVERK_CLEANUP_DIR", dir.clone().into_os_string()),
         ];
-        let mut process = Supervised::spawn(
-            "snmpd",
-            &program,
-            &args,
-            &envs,
-            &dir.path().join("snmpd.log"),
-        );
+        let mut process =
+            Supervised::spawn("snmpd", &program, &args, &envs, &dir.join("snmpd.log"));
         process.wait_ready(port);
         Snmpd {
             port,
@@ -577,7 +580,7 @@ impl Snmpd {
     /// sees either the old or the new values, never a mix.
     pub fn set_values(&self, text: &str) {
         let n = self.writes.fetch_add(1, Ordering::Relaxed);
-        let temporary = self.dir.path().join(format!("values.snmprec.{n}.tmp"));
+        let temporary = self.dir.join(format!("values.snmprec.{n}.tmp"));
         write_file(&temporary, text);
         fs::rename(&temporary, &self.values_path).expect("replace the values file");
     }
@@ -590,7 +593,7 @@ impl Snmpd {
 
 impl Drop for Snmpd {
     fn drop(&mut self) {
-        // Before `dir` is deleted (fields drop after this).
+        // The supervisor deletes `dir` once snmpd has ended.
         self.process.stop();
     }
 }
