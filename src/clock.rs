@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
-/// Now, in UTC.
+/// Now, in UTC, to the millisecond: the precision every instant is stored at.
 pub fn now() -> DateTime<Utc> {
-    Utc::now()
+    let now = Utc::now();
+    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
 }

@@ -25,7 +25,7 @@ pub fn poll_json(r: &PollRecord) -> Value {
             obj.insert("serial".into(), json!(d.serial));
             obj.insert("model".into(), json!(d.model));
             obj.insert("status".into(), json!("ok"));
-            obj.insert("at".into(), json!(r.at.to_rfc3339()));
+            obj.insert("at".into(), json!(instant(r.at)));
             obj.insert("meters".into(), meters_json(&d.meters));
             if let Some(supplies) = &d.supplies {
                 obj.insert("supplies".into(), json!(supplies));
@@ -142,7 +142,7 @@ pub fn readings_table(readings: &[Reading]) -> String {
     header.extend(meters.iter().map(|m| m.name().to_uppercase()));
     let mut rows = vec![header];
     for r in readings {
-        let mut row = vec![r.at.to_rfc3339(), r.source.name().to_owned()];
+        let mut row = vec![instant(r.at), r.source.name().to_owned()];
         row.extend(
             meters
                 .iter()
@@ -157,13 +157,18 @@ pub fn readings_table(readings: &[Reading]) -> String {
 pub fn reading_json(serial: &str, r: &Reading) -> Value {
     json!({
         "serial": serial,
-        "taken_at": r.at.to_rfc3339(),
+        "taken_at": instant(r.at),
         "source": r.source.name(),
         "entry": r.entry_key,
         "meters": meters_json(&r.meters),
         "device_status": status::device_status_name(r.device_status),
         "printer_errors": status::error_names(r.errors.unwrap_or(0)),
     })
+}
+
+/// An instant as RFC 3339 UTC with milliseconds, as stored.
+pub fn instant(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Left-aligned columns separated by two spaces.

@@ -63,8 +63,9 @@ pub struct Options {
     pub retries: u32,
     /// Most OIDs in one GET; a tooBig answer halves it.
     pub max_oids_per_request: usize,
-    /// GETBULK max-repetitions for table columns.
-    pub max_repetitions: u32,
+    /// Most varbinds asked for in one GETBULK (columns × repetitions); agents
+    /// such as snmpsim drop larger requests silently.
+    pub max_bulk_varbinds: u32,
     /// SO_RCVBUF of the shared socket.
     pub recv_buffer: usize,
 }
@@ -75,7 +76,7 @@ impl Default for Options {
             timeout: Duration::from_secs(2),
             retries: 1,
             max_oids_per_request: 48,
-            max_repetitions: 16,
+            max_bulk_varbinds: 48,
             recv_buffer: 4 << 20,
         }
     }
@@ -277,7 +278,7 @@ impl Session {
         let mut cursors: Vec<(Oid, Oid)> = columns.iter().map(|c| (c.clone(), c.clone())).collect();
         let mut out = Vec::new();
         // Some agents answer GETBULK with genErr or tooBig (seen with net-snmp
-        // over v3): then walk on with GETNEXT.
+        // over v3) or not at all: then walk on with GETNEXT.
         let mut bulk = self.version != Version::V1;
         // A guard against agents that never end a column.
         for _ in 0..1000 {
@@ -290,7 +291,13 @@ impl Session {
                 .collect();
             let varbinds = match self.step(&next, bulk).await {
                 Ok(v) => v,
-                Err(e) if bulk && matches!(e.exchange_source(), LibError::Snmp { .. }) => {
+                Err(e)
+                    if bulk
+                        && matches!(
+                            e.exchange_source(),
+                            LibError::Snmp { .. } | LibError::Timeout { .. }
+                        ) =>
+                {
                     tracing::debug!("GETBULK refused ({e}); walking with GETNEXT");
                     bulk = false;
                     continue;
@@ -317,9 +324,8 @@ impl Session {
         bulk: bool,
     ) -> Result<Vec<async_snmp::VarBind>, Box<LibError>> {
         if bulk {
-            self.client
-                .get_bulk(next, 0, self.options.max_repetitions)
-                .await
+            let repetitions = (self.options.max_bulk_varbinds / next.len().max(1) as u32).max(1);
+            self.client.get_bulk(next, 0, repetitions).await
         } else {
             Ok(self.client.get_next_many(next).await?.varbinds)
         }

@@ -1,6 +1,9 @@
 //! Integration tests of telleverk against real SNMP agents.
 
 mod agents;
+mod cli;
+mod history;
+mod poll;
 
 mod harness {
     //! Smoke tests of the agents themselves (tests/it/agents.rs), checked with

@@ -1,0 +1,116 @@
+//! Running the real `telleverk` binary on a temporary folder: configs, the
+//! database file, exit codes and JSON output.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A temporary folder holding a config and its database.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    pub fn new() -> Workdir {
+        Workdir {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.path().join("telleverk.db")
+    }
+
+    /// Writes `telleverk.toml` with short timeouts and the given device entries.
+    pub fn config(&self, devices: &str) -> PathBuf {
+        self.config_with("[collector]\ntimeout = \"1s\"\nretries = 0\n", devices)
+    }
+
+    pub fn config_with(&self, head: &str, devices: &str) -> PathBuf {
+        let path = self.path().join("telleverk.toml");
+        std::fs::write(&path, format!("{head}\n{devices}")).expect("write config");
+        path
+    }
+
+    /// Runs telleverk with these arguments.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_telleverk"))
+            .args(args)
+            .current_dir(self.path())
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run telleverk")
+    }
+
+    /// `poll --once --json`, which must exit 0; one object per entry.
+    pub fn poll(&self) -> Vec<Value> {
+        let out = self.run(&["poll", "--once", "--json", "--config", "telleverk.toml"]);
+        assert_eq!(out.status.code(), Some(0), "poll failed: {}", text(&out));
+        json_lines(&out)
+    }
+
+    /// `readings --json` of one serial.
+    pub fn readings(&self, serial: &str) -> Vec<Value> {
+        let out = self.run(&[
+            "readings",
+            "--json",
+            "--config",
+            "telleverk.toml",
+            "--serial",
+            serial,
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "readings failed: {}",
+            text(&out)
+        );
+        json_lines(&out)
+    }
+}
+
+pub fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// Stdout and stderr, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A `[[device]]` entry polling `community` at `port` on 127.0.0.1.
+pub fn v2c(port: u16, community: &str) -> String {
+    format!("[[device]]\naddress = \"127.0.0.1:{port}\"\ncommunity = \"{community}\"\n")
+}
+
+/// The meters of a poll result as (name, value) pairs, sorted.
+pub fn meters(v: &Value) -> Vec<(String, u64)> {
+    let mut m: Vec<(String, u64)> = v["meters"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no meters in {v}"))
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().expect("a count")))
+        .collect();
+    m.sort();
+    m
+}
+
+/// Hand-written expected meters, sorted like [`meters`].
+pub fn expect(pairs: &[(&str, u64)]) -> Vec<(String, u64)> {
+    let mut m: Vec<(String, u64)> = pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+    m.sort();
+    m
+}
