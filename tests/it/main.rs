@@ -4,6 +4,7 @@ mod agents;
 mod cli;
 mod history;
 mod poll;
+mod tidy;
 
 mod harness {
     //! Smoke tests of the agents themselves (tests/it/agents.rs), checked with
