@@ -23,6 +23,21 @@ pub struct Event {
     pub detail: String,
 }
 
+impl Event {
+    /// An event without meter values; `at` in Unix milliseconds.
+    pub(crate) fn new(at: i64, serial: &str, kind: &str, detail: String) -> Event {
+        Event {
+            at: instant(at),
+            serial: Some(serial.to_owned()),
+            kind: kind.to_owned(),
+            meter: None,
+            before: None,
+            after: None,
+            detail,
+        }
+    }
+}
+
 /// A failed (or partial) poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {

@@ -225,28 +225,12 @@ impl Writer<'_> {
                 "serial {} now answers at {} where {old} answered before",
                 d.serial, r.entry_key
             );
-            self.event(
-                at,
-                Some(entry.id),
-                Some(device),
-                "swap",
-                None,
-                &d.serial,
-                &detail,
-            )?;
+            self.event(entry.id, device, Event::new(at, &d.serial, "swap", detail))?;
         }
         if let Some(previous) = st.last_entry.filter(|p| *p != entry.id) {
             let old = self.entry_key_of(previous);
             let detail = format!("serial {} moved from {old} to {}", d.serial, r.entry_key);
-            self.event(
-                at,
-                Some(entry.id),
-                Some(device),
-                "move",
-                None,
-                &d.serial,
-                &detail,
-            )?;
+            self.event(entry.id, device, Event::new(at, &d.serial, "move", detail))?;
         }
         if let Some(configured) = &d.configured_serial {
             let detail = format!(
@@ -254,13 +238,9 @@ impl Writer<'_> {
                 r.entry_key, d.serial
             );
             self.event(
-                at,
-                Some(entry.id),
-                Some(device),
-                "serial_mismatch",
-                None,
-                &d.serial,
-                &detail,
+                entry.id,
+                device,
+                Event::new(at, &d.serial, "serial_mismatch", detail),
             )?;
         }
         Ok(())
@@ -387,17 +367,11 @@ impl Writer<'_> {
             ),
         };
         let detail = format!("{meter} {what} ({before} → {low})");
-        self.event_values(
-            at,
-            Some(entry),
-            Some(device),
-            kind,
-            Some(meter),
-            serial,
-            &detail,
-            before,
-            low,
-        )
+        let mut event = Event::new(at, serial, kind, detail);
+        event.meter = Some(meter);
+        event.before = Some(before);
+        event.after = Some(low);
+        self.event(entry, device, event)
     }
 
     fn supplies(
@@ -464,71 +438,11 @@ impl Writer<'_> {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn event(
-        &mut self,
-        at: i64,
-        entry: Option<i64>,
-        device: Option<i64>,
-        kind: &str,
-        meter: Option<Meter>,
-        serial: &str,
-        detail: &str,
-    ) -> rusqlite::Result<()> {
-        self.insert_event(at, entry, device, kind, meter, serial, detail, None, None)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn event_values(
-        &mut self,
-        at: i64,
-        entry: Option<i64>,
-        device: Option<i64>,
-        kind: &str,
-        meter: Option<Meter>,
-        serial: &str,
-        detail: &str,
-        before: u64,
-        after: u64,
-    ) -> rusqlite::Result<()> {
-        self.insert_event(
-            at,
-            entry,
-            device,
-            kind,
-            meter,
-            serial,
-            detail,
-            Some(before),
-            Some(after),
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn insert_event(
-        &mut self,
-        at: i64,
-        entry: Option<i64>,
-        device: Option<i64>,
-        kind: &str,
-        meter: Option<Meter>,
-        serial: &str,
-        detail: &str,
-        before: Option<u64>,
-        after: Option<u64>,
-    ) -> rusqlite::Result<()> {
+    fn event(&mut self, entry: i64, device: i64, e: Event) -> rusqlite::Result<()> {
         self.tx
             .prepare_cached("INSERT INTO events (at, entry_id, device_id, kind, meter, before, after, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
-            .execute(params![at, entry, device, kind, meter.map(Meter::code), before.map(|v| v as i64), after.map(|v| v as i64), detail])?;
-        self.summary.events.push(Event {
-            at: super::instant(at),
-            serial: Some(serial.to_owned()),
-            kind: kind.to_owned(),
-            meter,
-            before,
-            after,
-            detail: detail.to_owned(),
-        });
+            .execute(params![millis(e.at), entry, device, e.kind, e.meter.map(Meter::code), e.before.map(|v| v as i64), e.after.map(|v| v as i64), e.detail])?;
+        self.summary.events.push(e);
         Ok(())
     }
 }
