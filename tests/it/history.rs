@@ -284,3 +284,95 @@ fn serve_polls_on_schedule_and_stops_cleanly_on_sigterm() {
             .all(|r| r["meters"]["total"] == json!(85_614))
     );
 }
+
+/// A UDP proxy to an agent that forwards GETs and drops every GETNEXT and
+/// GETBULK (v1/v2c), so table walks fail while scalars arrive.
+struct TableDroppingProxy {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl TableDroppingProxy {
+    fn start(agent: u16) -> TableDroppingProxy {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            let upstream = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            upstream
+                .set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let mut buf = [0u8; 65_535];
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok((n, client)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                if matches!(pdu_tag(&buf[..n]), Some(0xA1 | 0xA5)) {
+                    continue;
+                }
+                upstream.send_to(&buf[..n], ("127.0.0.1", agent)).unwrap();
+                let mut reply = [0u8; 65_535];
+                if let Ok(m) = upstream.recv(&mut reply) {
+                    socket.send_to(&reply[..m], client).unwrap();
+                }
+            }
+        });
+        TableDroppingProxy { port, stop }
+    }
+}
+
+impl Drop for TableDroppingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The PDU tag of a v1/v2c message: SEQUENCE { version, community, PDU }.
+fn pdu_tag(msg: &[u8]) -> Option<u8> {
+    // Skips one TLV header at `at`, returning the offset of its contents and length.
+    fn header(msg: &[u8], at: usize) -> Option<(usize, usize)> {
+        let first = *msg.get(at + 1)?;
+        if first < 0x80 {
+            return Some((at + 2, usize::from(first)));
+        }
+        let n = usize::from(first & 0x7f);
+        let len = msg
+            .get(at + 2..at + 2 + n)?
+            .iter()
+            .fold(0usize, |acc, b| acc << 8 | usize::from(*b));
+        Some((at + 2 + n, len))
+    }
+    let (body, _) = header(msg, 0)?;
+    let (version, vlen) = header(msg, body)?;
+    let (community, clen) = header(msg, version + vlen)?;
+    msg.get(community + clen).copied()
+}
+
+#[test]
+fn a_failed_table_walk_still_stores_the_reading_and_records_partial() {
+    let agent = c300i_snmpd();
+    let proxy = TableDroppingProxy::start(agent.port);
+    let w = Workdir::new();
+    w.config(&v2c(proxy.port, "public"));
+    let p = &w.poll()[0];
+    assert_eq!(p["status"], "ok", "{p}");
+    assert_eq!(p["meters"]["total"], 85_614);
+    assert!(p.get("supplies").is_none(), "{p}");
+    assert!(
+        p["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("supplies table not read"),
+        "{p}"
+    );
+    assert_eq!(w.readings("AA2J021004711").len(), 1);
+    let store = Store::open(&w.db()).unwrap();
+    let failures = store.failures().unwrap();
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].cause, "partial");
+    assert!(store.supplies("AA2J021004711").is_empty());
+}
