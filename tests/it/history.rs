@@ -376,3 +376,19 @@ fn a_failed_table_walk_still_stores_the_reading_and_records_partial() {
     assert_eq!(failures[0].cause, "partial");
     assert!(store.supplies("AA2J021004711").is_empty());
 }
+
+#[test]
+fn a_configured_serial_that_disagrees_with_the_device_is_recorded_not_obeyed() {
+    let agent = c300i_snmpd();
+    let w = Workdir::new();
+    w.config(&format!(
+        "{}serial = \"AA2J000000000\"\n",
+        v2c(agent.port, "public")
+    ));
+    let p = &w.poll()[0];
+    // The device's own serial identifies it; the disagreement is an event.
+    assert_eq!(p["serial"], "AA2J021004711");
+    let e = events(&w, "AA2J021004711");
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].0, "serial_mismatch");
+}
