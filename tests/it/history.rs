@@ -285,15 +285,15 @@ fn serve_polls_on_schedule_and_stops_cleanly_on_sigterm() {
     );
 }
 
-/// A UDP proxy to an agent that forwards GETs and drops every GETNEXT and
-/// GETBULK (v1/v2c), so table walks fail while scalars arrive.
-struct TableDroppingProxy {
+/// A UDP proxy to an agent that can drop every GETNEXT and GETBULK (v1/v2c), so
+/// table walks fail while scalars arrive, and can delay every answer.
+struct Proxy {
     port: u16,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl TableDroppingProxy {
-    fn start(agent: u16) -> TableDroppingProxy {
+impl Proxy {
+    fn start(agent: u16, drop_tables: bool, delay: Duration) -> Proxy {
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         socket
             .set_read_timeout(Some(Duration::from_millis(50)))
@@ -311,9 +311,10 @@ impl TableDroppingProxy {
                 let Ok((n, client)) = socket.recv_from(&mut buf) else {
                     continue;
                 };
-                if matches!(pdu_tag(&buf[..n]), Some(0xA1 | 0xA5)) {
+                if drop_tables && matches!(pdu_tag(&buf[..n]), Some(0xA1 | 0xA5)) {
                     continue;
                 }
+                std::thread::sleep(delay);
                 upstream.send_to(&buf[..n], ("127.0.0.1", agent)).unwrap();
                 let mut reply = [0u8; 65_535];
                 if let Ok(m) = upstream.recv(&mut reply) {
@@ -321,11 +322,11 @@ impl TableDroppingProxy {
                 }
             }
         });
-        TableDroppingProxy { port, stop }
+        Proxy { port, stop }
     }
 }
 
-impl Drop for TableDroppingProxy {
+impl Drop for Proxy {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
@@ -355,7 +356,7 @@ fn pdu_tag(msg: &[u8]) -> Option<u8> {
 #[test]
 fn a_failed_table_walk_still_stores_the_reading_and_records_partial() {
     let agent = c300i_snmpd();
-    let proxy = TableDroppingProxy::start(agent.port);
+    let proxy = Proxy::start(agent.port, true, Duration::ZERO);
     let w = Workdir::new();
     w.config(&v2c(proxy.port, "public"));
     let p = &w.poll()[0];
@@ -391,4 +392,34 @@ fn a_configured_serial_that_disagrees_with_the_device_is_recorded_not_obeyed() {
     let e = events(&w, "AA2J021004711");
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].0, "serial_mismatch");
+}
+
+#[test]
+fn a_slow_device_delays_nobody_past_its_own_timeout() {
+    let agent = c300i_snmpd();
+    let slow = Proxy::start(agent.port, false, Duration::from_secs(4));
+    let w = Workdir::new();
+    w.config(&format!(
+        "{}{}",
+        v2c(slow.port, "public"),
+        v2c(agent.port, "public")
+    ));
+    let started = chrono::Utc::now();
+    let polled = w.poll();
+    let finished = chrono::Utc::now();
+    assert_eq!(polled[0]["error"], "timeout");
+    assert_eq!(polled[1]["status"], "ok");
+    // The healthy device was read long before the slow one's 1 s timeout ran
+    // out, and the round ended with that timeout, not the 4 s delay.
+    let at: chrono::DateTime<chrono::Utc> = polled[1]["at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        at - started < chrono::Duration::milliseconds(900),
+        "healthy device read after {}",
+        at - started
+    );
+    assert!(
+        finished - started < chrono::Duration::milliseconds(3500),
+        "round took {}",
+        finished - started
+    );
 }
