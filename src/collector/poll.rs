@@ -67,7 +67,7 @@ pub async fn poll_entry(
         configured_serial: entry.serial.clone().filter(|c| *c != serial),
         serial,
         model: ev.model,
-        sys_descr: text(values.get(&crate::profile::sys_descr())),
+        sys_descr: crate::profile::text_of(values.get(&crate::profile::sys_descr())),
         sys_object_id: oid_of(&values).map(|o| o.to_string()),
         profile: Some(profile.id.clone()),
         meters: ev.meters,
@@ -139,16 +139,6 @@ async fn get(
 fn oid_of(values: &HashMap<Oid, Scalar>) -> Option<Oid> {
     match values.get(&sys_object_id()) {
         Some(Scalar::ObjectId(oid)) => Some(oid.clone()),
-        _ => None,
-    }
-}
-
-fn text(value: Option<&Scalar>) -> Option<String> {
-    match value {
-        Some(Scalar::Text(bytes)) => {
-            let t = String::from_utf8_lossy(bytes).trim().to_owned();
-            (!t.is_empty()).then_some(t)
-        }
         _ => None,
     }
 }

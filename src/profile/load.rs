@@ -330,6 +330,6 @@ fn meter_spec(file: &str, key: &str, value: &toml::Value) -> Result<MeterSpec, P
 }
 
 /// The 1-based line of a byte offset.
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
+pub fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }

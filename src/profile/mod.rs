@@ -10,7 +10,7 @@ mod oid;
 
 use std::collections::{BTreeMap, HashMap};
 
-pub use load::{ProfileError, load_profiles};
+pub use load::{ProfileError, line_of, load_profiles};
 pub use oid::{BadOid, Oid};
 
 use crate::meters::{Meter, MeterSet, MeterValue, ValueKind};
@@ -252,7 +252,7 @@ impl Profile {
 
 /// A printable text value: trimmed, NULs and control characters removed; None
 /// when empty.
-fn text_of(value: Option<&Scalar>) -> Option<String> {
+pub fn text_of(value: Option<&Scalar>) -> Option<String> {
     let Some(Scalar::Text(bytes)) = value else {
         return None;
     };

@@ -99,14 +99,7 @@ impl Store {
                 source,
             })?;
         }
-        let sql = |action: &'static str| {
-            let path = shown.clone();
-            move |source| Error::Sqlite {
-                path,
-                action,
-                source,
-            }
-        };
+        let sql = |action| sql_error(&shown, action);
         let mut conn = Connection::open(path).map_err(sql("open"))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sql("set busy timeout"))?;
@@ -124,11 +117,7 @@ impl Store {
     }
 
     fn err(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> Error + '_ {
-        move |source| Error::Sqlite {
-            path: self.path.clone(),
-            action,
-            source,
-        }
+        sql_error(&self.path, action)
     }
 
     /// Reads the durable DES salt epoch, for SNMPv3 DES privacy.
@@ -161,13 +150,7 @@ impl Store {
 }
 
 fn migrate(conn: &mut Connection, path: &str) -> Result<(), Error> {
-    let sql = |action: &'static str| {
-        move |source| Error::Sqlite {
-            path: path.to_owned(),
-            action,
-            source,
-        }
-    };
+    let sql = |action| sql_error(path, action);
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(sql("read the schema version"))?;
@@ -188,6 +171,16 @@ fn migrate(conn: &mut Connection, path: &str) -> Result<(), Error> {
         tx.commit().map_err(sql("commit a migration"))?;
     }
     Ok(())
+}
+
+/// Turns an SQLite error into an [`Error`] naming the file and what failed.
+fn sql_error(path: &str, action: &'static str) -> impl Fn(rusqlite::Error) -> Error + use<> {
+    let path = path.to_owned();
+    move |source| Error::Sqlite {
+        path: path.clone(),
+        action,
+        source,
+    }
 }
 
 /// Unix milliseconds of an instant.

@@ -70,14 +70,7 @@ impl Store {
     /// Stores a round of poll results in one transaction.
     pub fn write_round(&mut self, records: &[PollRecord]) -> Result<RoundSummary, Error> {
         let path = self.path.clone();
-        let sql = |action: &'static str| {
-            let path = path.clone();
-            move |source| Error::Sqlite {
-                path,
-                action,
-                source,
-            }
-        };
+        let sql = |action| super::sql_error(&path, action);
         let tx = self.conn.transaction().map_err(sql("begin a round"))?;
         let mut w = Writer {
             tx: &tx,
