@@ -10,20 +10,43 @@ use async_snmp::{DesSaltState, PersistedDesSaltState};
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
+use crate::clock::Clock;
 use crate::collector::{self, ProfileHints};
 use crate::config::{Config, Credentials, PrivProtocol};
 use crate::output;
 use crate::snmp::{Options, Snmp};
-use crate::storage::Store;
+use crate::storage::{Purpose, Store};
 
 /// A usage or input error (exit code 2), as opposed to a runtime failure (1).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct InputError(pub String);
 
+mod fleet;
+
+pub use fleet::{Simulate, demo, simulate};
+
 /// Opens the configured database.
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(Store::open(&config.storage_path)?)
+}
+
+/// Opens the configured database to write real readings into: never a demo's.
+fn open_production_store(config: &Config) -> anyhow::Result<Store> {
+    let store = open_store(config)?;
+    store.claim(Purpose::Production)?;
+    Ok(store)
+}
+
+/// Whether an error is the user's to fix (exit code 2): a bad config, a bad
+/// argument, or a database that is for something else.
+pub fn is_input_error(e: &anyhow::Error) -> bool {
+    e.is::<crate::config::ConfigError>()
+        || e.is::<InputError>()
+        || matches!(
+            e.downcast_ref::<crate::storage::Error>(),
+            Some(crate::storage::Error::Purpose { .. })
+        )
 }
 
 /// The SNMP client for a config; DES privacy gets its durable salt state from
@@ -77,12 +100,19 @@ pub async fn poll_once(config: Config, json: bool, out: &mut dyn Write) -> anyho
         )?;
         return Ok(());
     }
-    let store = open_store(&config)?;
+    let store = open_production_store(&config)?;
     let snmp = Arc::new(snmp_client(&config, &store)?);
     let store = Arc::new(Mutex::new(store));
     let config = Arc::new(config);
     let (_keep, mut never) = watch::channel(false);
-    let records = collector::poll_round(&config, &snmp, &ProfileHints::default(), &mut never).await;
+    let records = collector::poll_round(
+        &config,
+        &snmp,
+        &ProfileHints::default(),
+        Clock::System,
+        &mut never,
+    )
+    .await;
     let summary = collector::store_round(&store, records.clone()).await?;
     if json {
         for r in &records {
@@ -100,7 +130,8 @@ pub async fn poll_once(config: Config, json: bool, out: &mut dyn Write) -> anyho
             summary.events.len()
         )?;
         for e in &summary.events {
-            writeln!(out, "event: {} {}", e.kind, e.detail)?;
+            let serial = e.serial.as_deref().unwrap_or("-");
+            writeln!(out, "event: {} {serial}: {}", e.kind, e.detail)?;
         }
     }
     Ok(())
@@ -109,7 +140,7 @@ pub async fn poll_once(config: Config, json: bool, out: &mut dyn Write) -> anyho
 /// `telleverk serve`: polls every interval until `shutdown` turns true, then
 /// finishes the write in flight and returns.
 pub async fn serve(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-    let store = open_store(&config)?;
+    let store = open_production_store(&config)?;
     let snmp = Arc::new(snmp_client(&config, &store)?);
     let store = Arc::new(Mutex::new(store));
     tracing::info!(
@@ -118,7 +149,15 @@ pub async fn serve(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::R
         database = %config.storage_path.display(),
         "telleverk serving"
     );
-    collector::run(Arc::new(config), snmp, store, shutdown).await
+    collector::run(
+        Arc::new(config),
+        snmp,
+        store,
+        Clock::System,
+        shutdown,
+        collector::log_round,
+    )
+    .await
 }
 
 /// `telleverk readings`: a device's stored readings.

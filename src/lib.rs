@@ -8,6 +8,7 @@ pub mod config;
 pub mod meters;
 pub mod output;
 pub mod profile;
+pub mod sim;
 pub mod snmp;
 pub mod status;
 pub mod storage;

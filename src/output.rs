@@ -120,6 +120,56 @@ pub fn poll_table(records: &[PollRecord]) -> String {
     table(&rows)
 }
 
+/// The demo's table, read at a glance: one row per device with its counters,
+/// its lowest toner and its state.
+pub fn glance_table(records: &[PollRecord]) -> String {
+    let mut rows = vec![
+        ["SERIAL", "MODEL", "B/W", "COLOUR", "LOWEST TONER", "STATUS"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for r in records {
+        rows.push(match &r.outcome {
+            Outcome::Failed { cause, .. } => vec![
+                format!("({})", r.address),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                format!("no answer: {cause}"),
+            ],
+            Outcome::Ok(d) => {
+                let n = |m| d.meters.value(m).map_or("-".to_owned(), |v| v.to_string());
+                let mut state = status::device_status_name(d.device_status).to_owned();
+                let errors = status::error_names(d.errors.unwrap_or(0));
+                if !errors.is_empty() {
+                    state = format!("{state}: {}", errors.join(", "));
+                }
+                vec![
+                    d.serial.clone(),
+                    d.model.clone().unwrap_or_default(),
+                    n(crate::meters::Meter::BwTotal),
+                    n(crate::meters::Meter::ColourTotal),
+                    d.supplies.as_deref().map(lowest_toner).unwrap_or_default(),
+                    state,
+                ]
+            }
+        });
+    }
+    table(&rows)
+}
+
+/// "cyan 7%": the toner with the lowest percentage, if any has one.
+pub fn lowest_toner(supplies: &[Supply]) -> String {
+    supplies
+        .iter()
+        .filter(|s| s.kind.starts_with("toner"))
+        .filter_map(|s| s.percent.map(|p| (p, s)))
+        .min_by_key(|(p, _)| *p)
+        .map(|(p, s)| format!("{} {p}%", s.colour.as_deref().unwrap_or("toner")))
+        .unwrap_or_default()
+}
+
 /// "black toner 12%": the supply with the lowest percentage, if any has one.
 pub fn lowest_supply(supplies: &[Supply]) -> String {
     supplies

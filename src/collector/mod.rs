@@ -13,6 +13,7 @@ use tokio::time::MissedTickBehavior;
 
 pub use poll::poll_entry;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::snmp::Snmp;
 use crate::storage::{PollRecord, RoundSummary, Store};
@@ -28,6 +29,7 @@ pub async fn poll_round(
     config: &Arc<Config>,
     snmp: &Arc<Snmp>,
     hints: &ProfileHints,
+    clock: Clock,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Vec<PollRecord> {
     let limit = Arc::new(Semaphore::new(config.collector.concurrency));
@@ -42,7 +44,8 @@ pub async fn poll_round(
                 .await
                 .expect("the semaphore is never closed");
             let hint = hints.lock().expect("hints lock").get(&entry.key).cloned();
-            let (record, used) = poll_entry(&snmp, &entry, &config.profiles, hint.as_deref()).await;
+            let (record, used) =
+                poll_entry(&snmp, &entry, &config.profiles, hint.as_deref(), &clock).await;
             let mut hints = hints.lock().expect("hints lock");
             match used {
                 Some(profile) => hints.insert(entry.key.clone(), profile),
@@ -84,13 +87,22 @@ pub async fn store_round(
     Ok(summary)
 }
 
+/// What happened in one round, for whoever watches the collector.
+pub struct Round<'a> {
+    pub records: &'a [PollRecord],
+    pub summary: &'a RoundSummary,
+    pub elapsed: std::time::Duration,
+}
+
 /// Polls every `interval` until `shutdown` fires; the round in flight then
-/// stores what it has before this returns.
+/// stores what it has before this returns. `on_round` sees every stored round.
 pub async fn run(
     config: Arc<Config>,
     snmp: Arc<Snmp>,
     store: Arc<Mutex<Store>>,
+    clock: Clock,
     mut shutdown: watch::Receiver<bool>,
+    mut on_round: impl FnMut(Round<'_>),
 ) -> anyhow::Result<()> {
     if config.devices.is_empty() {
         tracing::warn!("no devices configured: nothing to poll");
@@ -107,20 +119,28 @@ pub async fn run(
             return Ok(());
         }
         let started = std::time::Instant::now();
-        let records = poll_round(&config, &snmp, &hints, &mut shutdown).await;
-        let n = records.len();
-        let summary = store_round(&store, records).await?;
-        tracing::info!(
-            devices = n,
-            ok = summary.polls,
-            failures = summary.failures,
-            meter_values = summary.meter_values,
-            events = summary.events.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "poll round stored"
-        );
+        let records = poll_round(&config, &snmp, &hints, clock, &mut shutdown).await;
+        let summary = store_round(&store, records.clone()).await?;
+        on_round(Round {
+            records: &records,
+            summary: &summary,
+            elapsed: started.elapsed(),
+        });
         if *shutdown.borrow() {
             return Ok(());
         }
     }
+}
+
+/// Logs a stored round: what `serve` does with each.
+pub fn log_round(round: Round<'_>) {
+    tracing::info!(
+        devices = round.records.len(),
+        ok = round.summary.polls,
+        failures = round.summary.failures,
+        meter_values = round.summary.meter_values,
+        events = round.summary.events.len(),
+        elapsed_ms = round.elapsed.as_millis() as u64,
+        "poll round stored"
+    );
 }

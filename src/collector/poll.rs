@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::clock;
+use crate::clock::Clock;
 use crate::config::DeviceEntry;
 use crate::profile::{Oid, Profile, Profiles, Scalar, SuppliesSpec, sys_object_id};
 use crate::snmp::{Session, Snmp};
@@ -18,9 +18,10 @@ pub async fn poll_entry(
     entry: &DeviceEntry,
     profiles: &Profiles,
     hint: Option<&str>,
+    clock: &Clock,
 ) -> (PollRecord, Option<String>) {
     let record = |outcome| PollRecord {
-        at: clock::now(),
+        at: clock.now(),
         entry_key: entry.key.clone(),
         address: entry.address.clone(),
         outcome,
@@ -33,7 +34,7 @@ pub async fn poll_entry(
         Ok(s) => s,
         Err(e) => return (record(failed(e.cause.name(), e.detail)), None),
     };
-    let (profile, values, at) = match scalars(&session, entry, profiles, hint).await {
+    let (profile, values, at) = match scalars(&session, entry, profiles, hint, clock).await {
         Ok(found) => found,
         Err((cause, detail)) => return (record(failed(cause, detail)), None),
     };
@@ -95,6 +96,7 @@ async fn scalars<'p>(
     entry: &DeviceEntry,
     profiles: &'p Profiles,
     hint: Option<&str>,
+    clock: &Clock,
 ) -> Result<Found<'p>, (&'static str, String)> {
     let fixed = entry.profile.as_deref().and_then(|id| profiles.get(id));
     let guess = fixed.or_else(|| hint.and_then(|id| profiles.get(id)));
@@ -103,7 +105,7 @@ async fn scalars<'p>(
         None => vec![crate::profile::sys_descr(), sys_object_id()],
     };
     let values = get(session, &first).await?;
-    let at = clock::now();
+    let at = clock.now();
     let Some(oid) = oid_of(&values) else {
         return Err((
             "malformed",
@@ -123,7 +125,7 @@ async fn scalars<'p>(
         return Ok((profile, values, at));
     }
     let values = get(session, &profile.scalar_oids()).await?;
-    Ok((profile, values, clock::now()))
+    Ok((profile, values, clock.now()))
 }
 
 async fn get(

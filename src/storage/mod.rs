@@ -38,12 +38,42 @@ pub enum Error {
         found: i64,
         known: i64,
     },
+    #[error(
+        "database {path} is a {found} database; {wanted} readings never go into it: give another path"
+    )]
+    Purpose {
+        path: String,
+        found: String,
+        wanted: Purpose,
+    },
     #[error("database {path}: cannot create its folder: {source}")]
     Folder {
         path: String,
         #[source]
         source: std::io::Error,
     },
+}
+
+/// What a database holds: the readings of real devices, or the demo's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Production,
+    Demo,
+}
+
+impl Purpose {
+    pub fn name(self) -> &'static str {
+        match self {
+            Purpose::Production => "production",
+            Purpose::Demo => "demo",
+        }
+    }
+}
+
+impl std::fmt::Display for Purpose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Where a stored value came from.
@@ -80,7 +110,7 @@ impl Source {
     }
 }
 
-const MIGRATIONS: [&str; 1] = [include_str!("schema.sql")];
+const MIGRATIONS: [&str; 2] = [include_str!("schema.sql"), include_str!("schema2.sql")];
 
 /// An open database with the in-memory state the collector compares against.
 pub struct Store {
@@ -118,6 +148,57 @@ impl Store {
 
     fn err(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> Error + '_ {
         sql_error(&self.path, action)
+    }
+
+    /// Marks the database as being for `purpose`, or fails when it is for the
+    /// other one. A database from before marking counts as production when it
+    /// holds polls.
+    pub fn claim(&self, purpose: Purpose) -> Result<(), Error> {
+        let found: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'purpose'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(self.err("read the database's purpose"))?;
+        let found = match found {
+            Some(found) => found,
+            None => {
+                let polled: bool = self
+                    .conn
+                    .query_row("SELECT EXISTS (SELECT 1 FROM polls)", [], |r| r.get(0))
+                    .map_err(self.err("read the database's purpose"))?;
+                if polled {
+                    Purpose::Production.name().to_owned()
+                } else {
+                    purpose.name().to_owned()
+                }
+            }
+        };
+        if found != purpose.name() {
+            return Err(Error::Purpose {
+                path: self.path.clone(),
+                found,
+                wanted: purpose,
+            });
+        }
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('purpose', ?1)",
+                params![found],
+            )
+            .map_err(self.err("record the database's purpose"))?;
+        Ok(())
+    }
+
+    /// The time of the latest poll stored, if any.
+    pub fn latest_poll(&self) -> Result<Option<DateTime<Utc>>, Error> {
+        self.conn
+            .query_row("SELECT MAX(at) FROM polls", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .map(|ms| ms.map(instant))
+            .map_err(self.err("read the latest poll"))
     }
 
     /// Reads the durable DES salt epoch, for SNMPv3 DES privacy.

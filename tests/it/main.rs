@@ -4,6 +4,7 @@ mod agents;
 mod cli;
 mod history;
 mod poll;
+mod sim;
 mod tidy;
 
 mod harness {

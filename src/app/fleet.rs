@@ -1,0 +1,270 @@
+//! The simulated fleet's commands: `telleverk simulate` serves it for other
+//! tools; `telleverk demo` serves it in-process on fast simulated time and
+//! polls it into a database of its own.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Datelike, NaiveTime, TimeDelta, TimeZone, Utc};
+use chrono_tz::Europe::Oslo;
+use tokio::sync::watch;
+
+use super::InputError;
+use crate::clock::{self, Clock};
+use crate::collector::{self, Round};
+use crate::config;
+use crate::output;
+use crate::sim::model::Fleet;
+use crate::sim::{Polling, Versions, agent, config_text};
+use crate::storage::{Purpose, Store};
+
+/// What `telleverk simulate` was asked for.
+#[derive(Debug, Clone)]
+pub struct Simulate {
+    pub devices: usize,
+    pub listen: String,
+    pub delay: Duration,
+    pub slow_delay: Duration,
+    pub seed: u64,
+    pub write_config: Option<PathBuf>,
+    pub quirks: bool,
+    /// Simulated time at the start (default: now).
+    pub start: Option<DateTime<Utc>>,
+    /// How many times faster than real time the simulated clock runs.
+    pub speed: u32,
+    pub versions: Versions,
+}
+
+/// The timeout the written config gives the collector.
+const WRITTEN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `telleverk simulate`: serves the fleet until `shutdown`.
+pub async fn simulate(
+    args: Simulate,
+    mut shutdown: watch::Receiver<bool>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    if args.devices == 0 {
+        return Err(InputError("--devices must be at least 1".into()).into());
+    }
+    let clock = Clock::simulated(args.start.unwrap_or_else(clock::now), args.speed);
+    let fleet = Fleet::new(args.seed, args.devices, clock.now(), args.quirks);
+    let options = agent::Options {
+        listen: args.listen.clone(),
+        delay: args.delay,
+        slow_delay: args.slow_delay,
+    };
+    let running = agent::start(fleet.clone(), clock, &options).await?;
+    writeln!(
+        out,
+        "serving {} simulated bizhubs on {} (seed {}, reply delay {}, quirks {})",
+        args.devices,
+        running.address,
+        args.seed,
+        humantime::format_duration(args.delay),
+        if args.quirks {
+            format!(
+                "on: slow devices answer after {}",
+                humantime::format_duration(args.slow_delay)
+            )
+        } else {
+            "off".to_owned()
+        }
+    )?;
+    writeln!(
+        out,
+        "v1/v2c community or v3 context: dev-00001 … {}; v3 user {} (SHA-256 {:?}, AES-128 {:?})",
+        fleet.devices.last().map_or("", |d| d.community.as_str()),
+        agent::V3_USER,
+        agent::V3_AUTH_PASSWORD,
+        agent::V3_PRIV_PASSWORD,
+    )?;
+    if let Some(path) = &args.write_config {
+        let polling = Polling {
+            storage: "telleverk-sim.db".into(),
+            interval: Duration::from_secs(60),
+            concurrency: 256,
+            timeout: WRITTEN_TIMEOUT,
+            versions: args.versions,
+        };
+        write_atomically(path, &config_text(&fleet, running.address, &polling))?;
+        writeln!(out, "config written to {}", path.display())?;
+    }
+    writeln!(out, "Ctrl-C stops")?;
+    out.flush()?;
+    let _ = shutdown.wait_for(|stop| *stop).await;
+    running.stop().await;
+    Ok(())
+}
+
+fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Simulated time in the demo: one real second is half an hour, so a working
+/// week (Monday 07:00 to Friday 17:00) takes under four minutes.
+const DEMO_SPEED: u32 = 1800;
+const DEMO_SEED: u64 = 1;
+
+/// `telleverk demo`: the fleet on fast simulated time, polled every two
+/// seconds into `db`, a table printed each round, until `shutdown`.
+pub async fn demo(
+    devices: usize,
+    db: &Path,
+    shutdown: watch::Receiver<bool>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    if devices == 0 {
+        return Err(InputError("--devices must be at least 1".into()).into());
+    }
+    let db = std::path::absolute(db).with_context(|| format!("bad path {}", db.display()))?;
+    let store = Store::open(&db)?;
+    store.claim(Purpose::Demo)?;
+    let origin = demo_origin(clock::now(), store.latest_poll()?);
+    let clock = Clock::simulated(origin, DEMO_SPEED);
+    let fleet = Fleet::new(DEMO_SEED, devices, origin, true);
+    let options = agent::Options {
+        listen: "127.0.0.1:0".into(),
+        delay: Duration::from_millis(20),
+        slow_delay: Duration::from_millis(750),
+    };
+    let running = agent::start(fleet.clone(), clock, &options).await?;
+    let folder = tempfile::tempdir().context("cannot make a temporary folder")?;
+    let config_path = folder.path().join("telleverk-demo.toml");
+    let polling = Polling {
+        storage: db.display().to_string(),
+        interval: Duration::from_secs(2),
+        concurrency: 64,
+        timeout: Duration::from_secs(1),
+        versions: Versions::Mixed,
+    };
+    write_atomically(
+        &config_path,
+        &config_text(&fleet, running.address, &polling),
+    )?;
+    let config = config::load(&config_path)?;
+    writeln!(
+        out,
+        "telleverk demo: {devices} simulated bizhubs on {}, polled every 2 s into {}\n\
+         simulated time starts {} and runs {DEMO_SPEED}× (1 s = 30 min); Ctrl-C stops",
+        running.address,
+        db.display(),
+        oslo_time(origin),
+    )?;
+    out.flush()?;
+    let snmp = Arc::new(super::snmp_client(&config, &store)?);
+    let store = Arc::new(Mutex::new(store));
+    let mut round = 0;
+    let result = collector::run(
+        Arc::new(config),
+        snmp,
+        store,
+        clock,
+        shutdown,
+        |r: Round<'_>| {
+            round += 1;
+            let _ = print_round(out, round, clock.now(), &r).and_then(|()| out.flush());
+        },
+    )
+    .await;
+    running.stop().await;
+    writeln!(out, "demo stopped; its readings stay in {}", db.display())?;
+    result
+}
+
+/// Where simulated time starts: Monday 07:00 (Oslo) two weeks back, so a long
+/// demo still stays in the past; or just after the demo database's latest
+/// poll, so a second run carries on where the first stopped.
+fn demo_origin(now: DateTime<Utc>, latest: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    let today = now.with_timezone(&Oslo).date_naive() - TimeDelta::days(14);
+    let monday = today - TimeDelta::days(i64::from(today.weekday().num_days_from_monday()));
+    let seven = NaiveTime::from_hms_opt(7, 0, 0).expect("a valid time");
+    let start = Oslo
+        .from_local_datetime(&monday.and_time(seven))
+        .earliest()
+        .map_or(now, |t| t.with_timezone(&Utc));
+    match latest {
+        Some(latest) if latest >= start => latest + TimeDelta::minutes(1),
+        _ => start,
+    }
+}
+
+fn oslo_time(at: DateTime<Utc>) -> String {
+    at.with_timezone(&Oslo)
+        .format("%a %d %b %Y %H:%M Oslo")
+        .to_string()
+}
+
+fn print_round(
+    out: &mut dyn Write,
+    round: u64,
+    now: DateTime<Utc>,
+    r: &Round<'_>,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "\n── round {round} · {} (simulated) · {} of {} answered · {:.1} s",
+        oslo_time(now),
+        r.summary.polls,
+        r.records.len(),
+        r.elapsed.as_secs_f64()
+    )?;
+    write!(out, "{}", output::glance_table(r.records))?;
+    // One line per device and kind of event, however many meters it touched.
+    let mut shown: Vec<(&str, &str)> = Vec::new();
+    for e in &r.summary.events {
+        let key = (e.kind.as_str(), e.serial.as_deref().unwrap_or(""));
+        if shown.contains(&key) {
+            continue;
+        }
+        shown.push(key);
+        let more = r
+            .summary
+            .events
+            .iter()
+            .filter(|o| (o.kind.as_str(), o.serial.as_deref().unwrap_or("")) == key)
+            .count()
+            - 1;
+        let more = match more {
+            0 => String::new(),
+            n => format!(" (and {n} more meters)"),
+        };
+        writeln!(out, "event: {} {}: {}{more}", key.1, key.0, e.detail)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_starts_on_a_monday_morning_two_weeks_back_or_after_its_last_poll() {
+        // Saturday 2026-11-21 12:00 Oslo: two weeks back is Saturday 7 Nov,
+        // whose Monday is 2 November; 07:00 CET is 06:00 UTC.
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 11, 0, 0).unwrap();
+        let start = Utc.with_ymd_and_hms(2026, 11, 2, 6, 0, 0).unwrap();
+        assert_eq!(demo_origin(now, None), start);
+        let earlier = Utc.with_ymd_and_hms(2026, 10, 1, 6, 0, 0).unwrap();
+        assert_eq!(demo_origin(now, Some(earlier)), start);
+        let later = Utc.with_ymd_and_hms(2026, 11, 4, 9, 30, 0).unwrap();
+        assert_eq!(
+            demo_origin(now, Some(later)),
+            Utc.with_ymd_and_hms(2026, 11, 4, 9, 31, 0).unwrap()
+        );
+    }
+}

@@ -1,0 +1,292 @@
+//! Serves a simulated fleet over real SNMP (async-snmp's agent) on one UDP
+//! port: a v1/v2c request picks its device by community, a v3 request by
+//! context name (one USM user for all). Every request waits its reply delay,
+//! counted from when it arrived, so a slow device delays nobody else.
+//!
+//! Knows nothing of the collector or storage; takes the time from a [`Clock`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use async_snmp::agent::Agent;
+use async_snmp::handler::{
+    BoxFuture, GetNextResult, GetResult, HandlerResult, MibHandler, RequestContext, SecurityName,
+};
+use async_snmp::{AuthProtocol, AuthoritativeEngine, Oid, PrivProtocol, VarBind};
+use bytes::Bytes;
+
+use super::model::{Device, Fleet, Quirk, Slot, State, Value, mib};
+use crate::clock::Clock;
+
+/// The SNMPv3 user every simulated device accepts (SHA-256, AES-128).
+pub const V3_USER: &str = "telleverk-sim";
+pub const V3_AUTH_PASSWORD: &str = "sim-auth-password";
+pub const V3_PRIV_PASSWORD: &str = "sim-priv-password";
+
+/// How the fleet answers.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where to listen, e.g. `127.0.0.1:16100` (port 0: any free port).
+    pub listen: String,
+    /// The reply delay of every healthy device.
+    pub delay: Duration,
+    /// The reply delay of a slow device.
+    pub slow_delay: Duration,
+}
+
+/// A fleet being served; stops when dropped or [`Running::stop`]ped.
+pub struct Running {
+    pub address: SocketAddr,
+    agent: Arc<Agent>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops answering and waits until the agent is down.
+    pub async fn stop(mut self) {
+        self.agent.cancel();
+        let _ = (&mut self.task).await;
+    }
+
+    /// Waits until the agent stops by itself (it does not, unless it fails).
+    pub async fn wait(&mut self) -> anyhow::Result<()> {
+        (&mut self.task)
+            .await
+            .context("the simulator's agent task failed")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.agent.cancel();
+    }
+}
+
+/// Starts serving `fleet` with time from `clock`.
+pub async fn start(fleet: Fleet, clock: Clock, options: &Options) -> anyhow::Result<Running> {
+    let communities: Vec<Vec<u8>> = fleet
+        .devices
+        .iter()
+        .map(|d| d.community.clone().into_bytes())
+        .collect();
+    let engine = AuthoritativeEngine::install(b"telleverk-sim".to_vec(), |_| {
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .context("cannot set up the simulator's SNMPv3 engine")?;
+    let handler = Arc::new(FleetMib::new(fleet, clock, options));
+    let agent = Agent::builder()
+        .bind(options.listen.clone())
+        .communities(communities)
+        .authoritative_engine(engine)
+        .usm_user(V3_USER, |u| {
+            u.auth_priv(
+                AuthProtocol::Sha256,
+                V3_AUTH_PASSWORD.as_bytes(),
+                PrivProtocol::Aes128,
+                V3_PRIV_PASSWORD.as_bytes(),
+            )
+        })
+        .context("cannot set up the simulator's SNMPv3 user")?
+        .handler(Oid::from_slice(&[1, 3, 6, 1]), handler)
+        .max_concurrent_requests(None)
+        .allow_all_access()
+        .build()
+        .await
+        .with_context(|| format!("cannot start the simulator on {}", options.listen))?;
+    let agent = Arc::new(agent);
+    let address = agent.local_addr();
+    let runner = agent.clone();
+    let task = tokio::spawn(async move {
+        if let Err(e) = runner.run().await {
+            tracing::error!("the simulator stopped: {e}");
+        }
+    });
+    Ok(Running {
+        address,
+        agent,
+        task,
+    })
+}
+
+/// The MIB of every device of the fleet.
+struct FleetMib {
+    fleet: Fleet,
+    clock: Clock,
+    colour: Vec<(Oid, Slot)>,
+    mono: Vec<(Oid, Slot)>,
+    by_name: HashMap<Bytes, usize>,
+    delay: Duration,
+    slow_delay: Duration,
+    live: Vec<Mutex<Live>>,
+}
+
+/// What a device remembers between requests.
+#[derive(Default)]
+struct Live {
+    boot: Boot,
+    /// The state answered to the last request (by request id), so every value
+    /// of one answer is from the same instant.
+    answered: Option<(i32, Arc<State>)>,
+}
+
+/// The booting device: it starts booting at the fleet's boot time, answers one
+/// reading (a request that includes the total counter) with zeros, and is up
+/// again from the next request on.
+#[derive(Default, Clone, Copy, PartialEq)]
+enum Boot {
+    #[default]
+    Waiting,
+    Booting {
+        read_in: Option<i32>,
+    },
+    Done,
+}
+
+impl FleetMib {
+    fn new(fleet: Fleet, clock: Clock, options: &Options) -> FleetMib {
+        let table = |colour| {
+            mib(colour)
+                .into_iter()
+                .map(|(arcs, slot)| (Oid::from_slice(&arcs), slot))
+                .collect()
+        };
+        let by_name = fleet
+            .devices
+            .iter()
+            .map(|d| (Bytes::from(d.community.clone()), d.index))
+            .collect();
+        let live = fleet.devices.iter().map(|_| Mutex::default()).collect();
+        FleetMib {
+            colour: table(true),
+            mono: table(false),
+            by_name,
+            delay: options.delay,
+            slow_delay: options.slow_delay,
+            live,
+            fleet,
+            clock,
+        }
+    }
+
+    /// The device a request is for: by community, or by v3 context name.
+    fn device(&self, ctx: &RequestContext) -> Option<&Device> {
+        let name = match ctx.security_name() {
+            SecurityName::Community(c) => Bytes::copy_from_slice(c.as_bytes()),
+            SecurityName::Usm(_) => ctx.context_name().clone(),
+        };
+        self.by_name.get(&name).map(|i| &self.fleet.devices[*i])
+    }
+
+    async fn wait(&self, ctx: &RequestContext, device: &Device) {
+        let delay = match device.quirk {
+            Some(Quirk::Slow) => self.slow_delay,
+            _ => self.delay,
+        };
+        tokio::time::sleep_until(ctx.received_at() + delay).await;
+    }
+
+    fn table(&self, device: &Device) -> &[(Oid, Slot)] {
+        if device.model.colour {
+            &self.colour
+        } else {
+            &self.mono
+        }
+    }
+
+    /// The device's state for this request (the same for all its varbinds).
+    fn state(&self, ctx: &RequestContext, device: &Device, slot: Slot) -> Arc<State> {
+        let mut live = self.live[device.index].lock().expect("device lock");
+        let request = ctx.request_id();
+        let now = self.clock.now();
+        if device.quirk == Some(Quirk::Boots) {
+            live.boot = match live.boot {
+                Boot::Waiting if now >= self.fleet.boot_at() => Boot::Booting { read_in: None },
+                Boot::Booting { read_in: Some(r) } if r != request => Boot::Done,
+                other => other,
+            };
+            if let (Boot::Booting { read_in: None }, Slot::KmGeneral(1)) = (live.boot, slot) {
+                live.boot = Boot::Booting {
+                    read_in: Some(request),
+                };
+            }
+        }
+        match &live.answered {
+            Some((r, state)) if *r == request => state.clone(),
+            _ => {
+                let booting = matches!(live.boot, Boot::Booting { .. });
+                let state = Arc::new(self.fleet.state(device, now, booting));
+                live.answered = Some((request, state.clone()));
+                state
+            }
+        }
+    }
+
+    fn value(
+        &self,
+        ctx: &RequestContext,
+        device: &Device,
+        slot: Slot,
+    ) -> Option<async_snmp::Value> {
+        let state = self.state(ctx, device, slot);
+        device.value(slot, &state).map(to_snmp)
+    }
+}
+
+impl MibHandler for FleetMib {
+    fn get<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        oid: &'a Oid,
+    ) -> BoxFuture<'a, HandlerResult<GetResult>> {
+        Box::pin(async move {
+            let Some(device) = self.device(ctx) else {
+                return Ok(GetResult::NoSuchObject);
+            };
+            self.wait(ctx, device).await;
+            let table = self.table(device);
+            let found = table
+                .binary_search_by(|(o, _)| o.cmp(oid))
+                .ok()
+                .and_then(|i| self.value(ctx, device, table[i].1));
+            Ok(found.map_or(GetResult::NoSuchObject, GetResult::Value))
+        })
+    }
+
+    fn get_next<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        oid: &'a Oid,
+    ) -> BoxFuture<'a, HandlerResult<GetNextResult>> {
+        Box::pin(async move {
+            let Some(device) = self.device(ctx) else {
+                return Ok(GetNextResult::EndOfMibView);
+            };
+            self.wait(ctx, device).await;
+            let table = self.table(device);
+            let first = table.partition_point(|(o, _)| o <= oid);
+            for (next, slot) in &table[first..] {
+                if let Some(value) = self.value(ctx, device, *slot) {
+                    return Ok(GetNextResult::Value(VarBind::new(next.clone(), value)));
+                }
+            }
+            Ok(GetNextResult::EndOfMibView)
+        })
+    }
+}
+
+fn to_snmp(value: Value) -> async_snmp::Value {
+    use async_snmp::Value as V;
+    match value {
+        Value::Int(v) => V::Integer(i32::try_from(v).unwrap_or(i32::MAX)),
+        Value::Text(t) => V::OctetString(Bytes::from(t)),
+        Value::Octets(o) => V::OctetString(Bytes::from(o)),
+        Value::Oid(o) => {
+            V::ObjectIdentifier(Oid::parse(&o).unwrap_or_else(|_| Oid::from_slice(&[0, 0])))
+        }
+        Value::Counter32(c) => V::Counter32(c),
+        Value::Ticks(t) => V::TimeTicks(t),
+    }
+}

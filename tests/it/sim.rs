@@ -1,0 +1,331 @@
+//! The simulated fleet (`telleverk simulate`) polled by net-snmp's tools and by
+//! telleverk itself, its quirks seen as events, and `telleverk demo`.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::agents::{free_udp_port, net_snmp};
+use crate::cli::{Workdir, json_lines, text};
+
+const KM_TOTAL: &str = "1.3.6.1.4.1.18334.1.1.1.5.7.2.1.1.0";
+const KM_FUNCTION_PAGES: &str = "1.3.6.1.4.1.18334.1.1.1.5.7.2.2.1.5";
+const SERIAL: &str = "1.3.6.1.2.1.43.5.1.1.17.1";
+const SUPPLY_LEVELS: &str = "1.3.6.1.2.1.43.11.1.1.9";
+
+/// Wednesday 2026-11-18 10:00 Oslo: a working morning.
+const WEDNESDAY_10: &str = "2026-11-18T09:00:00Z";
+
+/// A running `telleverk` child (simulate or demo) whose stdout lines arrive on
+/// a channel; stopped with SIGINT when dropped.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(work: &Workdir, args: &[&str]) -> Running {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_telleverk"))
+            .args(args)
+            .current_dir(work.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start telleverk");
+        let lines = forward(child.stdout.take().expect("stdout"));
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (at most `limit`) for a line containing `needle`.
+    fn wait_for(&mut self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!(
+            "no line with {needle:?} in {limit:?}; got:\n{}",
+            self.seen.join("\n")
+        );
+    }
+
+    /// SIGINT, then the exit code and the rest of the output.
+    fn interrupt(&mut self) -> (Option<i32>, String) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "telleverk ignored SIGINT");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        self.seen.extend(self.lines.try_iter());
+        (status.code(), self.seen.join("\n"))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn forward(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Starts `telleverk simulate` on a free port, writing `sim.toml` in `work`.
+fn simulate(work: &Workdir, extra: &[&str]) -> (Running, u16) {
+    let port = free_udp_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec![
+        "simulate",
+        "--listen",
+        &listen,
+        "--write-config",
+        "sim.toml",
+    ];
+    args.extend(extra);
+    let mut sim = Running::start(work, &args);
+    sim.wait_for("Ctrl-C stops", Duration::from_secs(20));
+    (sim, port)
+}
+
+/// The value of one `OID = TYPE: VALUE` line of net-snmp's numeric output.
+fn value_of(output: &str, oid: &str) -> String {
+    output
+        .lines()
+        .find(|l| l.starts_with(&format!(".{oid} = ")))
+        .unwrap_or_else(|| panic!("{oid} not in:\n{output}"))
+        .split_once(": ")
+        .map(|(_, v)| v.trim_matches('"').to_owned())
+        .unwrap_or_default()
+}
+
+fn integers(output: &str) -> Vec<i64> {
+    output
+        .lines()
+        .filter_map(|l| l.split_once("INTEGER: "))
+        .map(|(_, v)| v.trim().parse().expect("an integer"))
+        .collect()
+}
+
+fn poll_json(work: &Workdir, config: &str) -> Vec<Value> {
+    let out = work.run(&["poll", "--once", "--json", "--config", config]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    json_lines(&out)
+}
+
+#[test]
+fn net_snmp_and_telleverk_read_the_same_values_from_the_simulator() {
+    let work = Workdir::new();
+    let (_sim, port) = simulate(
+        &work,
+        &[
+            "--devices",
+            "20",
+            "--delay",
+            "5ms",
+            "--slow-delay",
+            "100ms",
+            "--snmp-version",
+            "mixed",
+            "--start",
+            WEDNESDAY_10,
+            "--speed",
+            "0",
+        ],
+    );
+    let target = format!("127.0.0.1:{port}");
+    // v2c: the function counters of a colour device add up to its total.
+    let got = net_snmp(
+        "snmpget",
+        &["-v2c", "-c", "dev-00001", &target, KM_TOTAL, SERIAL],
+    );
+    let total: i64 = value_of(&got, KM_TOTAL).parse().unwrap();
+    let serial = value_of(&got, SERIAL);
+    let cells = integers(&net_snmp(
+        "snmpbulkwalk",
+        &["-v2c", "-c", "dev-00001", &target, KM_FUNCTION_PAGES],
+    ));
+    assert_eq!(cells.len(), 8, "4 colour modes × copy/print");
+    assert_eq!(cells.iter().sum::<i64>(), total);
+    // The mono device (position 1) answers -1 for every colour cell.
+    let mono = integers(&net_snmp(
+        "snmpbulkwalk",
+        &["-v2c", "-c", "dev-00002", &target, KM_FUNCTION_PAGES],
+    ));
+    assert_eq!(&mono[2..], &[-1; 6]);
+    // v1 (GETNEXT walk) and v3 (context) reach their own devices.
+    let v1 = net_snmp(
+        "snmpwalk",
+        &["-v1", "-c", "dev-00006", &target, SUPPLY_LEVELS],
+    );
+    assert_eq!(integers(&v1).len(), 11, "{v1}");
+    let v3 = net_snmp(
+        "snmpget",
+        &[
+            "-v3",
+            "-l",
+            "authPriv",
+            "-u",
+            "telleverk-sim",
+            "-a",
+            "SHA-256",
+            "-A",
+            "sim-auth-password",
+            "-x",
+            "AES",
+            "-X",
+            "sim-priv-password",
+            "-n",
+            "dev-00011",
+            &target,
+            SERIAL,
+        ],
+    );
+    let v3_serial = value_of(&v3, SERIAL);
+    assert_ne!(v3_serial, serial);
+
+    // telleverk polls the written config: all 20 answer, with the same values.
+    let polled = poll_json(&work, "sim.toml");
+    assert_eq!(polled.len(), 20);
+    assert!(polled.iter().all(|p| p["status"] == "ok"), "{polled:?}");
+    assert_eq!(polled[0]["serial"], serial.as_str());
+    assert_eq!(polled[0]["meters"]["total"], total);
+    assert_eq!(polled[10]["serial"], v3_serial.as_str());
+    assert!(polled[1]["meters"].get("colour_total").is_none());
+    assert_eq!(polled[0]["supplies"].as_array().unwrap().len(), 11);
+    let mut serials: Vec<&str> = polled
+        .iter()
+        .map(|p| p["serial"].as_str().unwrap())
+        .collect();
+    serials.sort();
+    serials.dedup();
+    assert_eq!(serials.len(), 20);
+}
+
+#[test]
+fn the_booting_and_the_resetting_device_show_up_as_events() {
+    let work = Workdir::new();
+    // 1 real second = 30 simulated minutes: the boot is 2 s in, the reset 4 s.
+    let started = Instant::now();
+    let (_sim, _) = simulate(
+        &work,
+        &[
+            "--devices",
+            "5",
+            "--delay",
+            "1ms",
+            "--slow-delay",
+            "50ms",
+            "--start",
+            WEDNESDAY_10,
+            "--speed",
+            "1800",
+        ],
+    );
+    let at = |secs: f64| {
+        let when = started + Duration::from_secs_f64(secs);
+        std::thread::sleep(when.saturating_duration_since(Instant::now()));
+    };
+    let mut events = Vec::new();
+    for when in [0.5, 2.5, 3.0, 4.5, 5.0] {
+        at(when);
+        let out = work.run(&["poll", "--once", "--config", "sim.toml"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        events.extend(
+            stdout
+                .lines()
+                .filter(|l| l.starts_with("event:"))
+                .map(String::from),
+        );
+    }
+    let serial_of = |index: usize| {
+        let polled = poll_json(&work, "sim.toml");
+        polled[index]["serial"].as_str().unwrap().to_owned()
+    };
+    let (resets, boots) = (serial_of(3), serial_of(4));
+    let has = |kind: &str, serial: &str| {
+        events
+            .iter()
+            .any(|e| e.starts_with(&format!("event: {kind} ")) && e.contains(serial))
+    };
+    assert!(has("glitch", &boots), "{events:#?}");
+    assert!(has("confirmed_reset", &resets), "{events:#?}");
+    assert!(!has("confirmed_reset", &boots), "{events:#?}");
+    let others: Vec<&String> = events
+        .iter()
+        .filter(|e| !e.contains(&resets) && !e.contains(&boots))
+        .collect();
+    assert!(others.is_empty(), "{others:#?}");
+}
+
+#[test]
+fn the_demo_polls_its_own_database_and_stops_on_ctrl_c() {
+    let work = Workdir::new();
+    let mut demo = Running::start(&work, &["demo", "--devices", "5", "--db", "demo.db"]);
+    demo.wait_for("simulated time starts", Duration::from_secs(20));
+    demo.wait_for("── round 2", Duration::from_secs(30));
+    let row = demo.wait_for("bizhub", Duration::from_secs(10));
+    assert!(row.split_whitespace().count() >= 5, "{row}");
+    let (code, output) = demo.interrupt();
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("demo stopped"), "{output}");
+    let store = telleverk::storage::Store::open(&work.path().join("demo.db")).unwrap();
+    assert_eq!(store.serials().len(), 5);
+    let serial = &store.serials()[0];
+    assert!(store.readings(serial, None, None).unwrap().unwrap().len() >= 2);
+    drop(store);
+
+    // poll and serve never write into a demo database ...
+    let config: PathBuf = work.config_with(
+        "[storage]\npath = \"demo.db\"\n",
+        "[[device]]\naddress = \"127.0.0.1:9\"\ncommunity = \"x\"\n",
+    );
+    let out = work.run(&["poll", "--once", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("is a demo database"), "{}", text(&out));
+    // ... and the demo never into a production one.
+    let prod = Workdir::new();
+    prod.config("[[device]]\naddress = \"127.0.0.1:9\"\ncommunity = \"x\"\n");
+    let out = prod.run(&["poll", "--once", "--config", "telleverk.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = prod.run(&["demo", "--db", "telleverk.db"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("is a production database"),
+        "{}",
+        text(&out)
+    );
+}
