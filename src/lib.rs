@@ -7,6 +7,7 @@ pub mod collector;
 pub mod config;
 pub mod meters;
 pub mod output;
+pub mod process;
 pub mod profile;
 pub mod sim;
 pub mod snmp;

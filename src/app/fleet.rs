@@ -76,11 +76,12 @@ pub async fn simulate(
     )?;
     writeln!(
         out,
-        "v1/v2c community or v3 context: dev-00001 … {}; v3 user {} (SHA-256 {:?}, AES-128 {:?})",
-        fleet.devices.last().map_or("", |d| d.community.as_str()),
+        "v3 user {} (SHA-256 {:?}, AES-128 {:?}), contexts dev-00001 … {}; \
+         v1/v2c communities: see the written config",
         agent::V3_USER,
         agent::V3_AUTH_PASSWORD,
         agent::V3_PRIV_PASSWORD,
+        fleet.devices.last().map_or("", |d| d.context.as_str()),
     )?;
     if let Some(path) = &args.write_config {
         let polling = Polling {

@@ -7,7 +7,7 @@ mod poll;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 
@@ -22,7 +22,9 @@ use crate::storage::{PollRecord, RoundSummary, Store};
 /// identity and meters in one request.
 pub type ProfileHints = Arc<Mutex<HashMap<String, String>>>;
 
-/// Polls every entry once and returns the records in config order. When
+/// Polls every entry once and returns the records in config order. At most
+/// `concurrency` polls run at once, and a poll's task is made only when it can
+/// start, so a round's memory follows the concurrency, not the fleet. When
 /// `shutdown` fires, polls still running are abandoned and what finished is
 /// returned.
 pub async fn poll_round(
@@ -32,30 +34,28 @@ pub async fn poll_round(
     clock: Clock,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Vec<PollRecord> {
-    let limit = Arc::new(Semaphore::new(config.collector.concurrency));
     let mut tasks = JoinSet::new();
-    for (i, entry) in config.devices.iter().enumerate() {
-        let (config, snmp, hints, limit) =
-            (config.clone(), snmp.clone(), hints.clone(), limit.clone());
-        let entry = entry.clone();
-        tasks.spawn(async move {
-            let _permit = limit
-                .acquire_owned()
-                .await
-                .expect("the semaphore is never closed");
-            let hint = hints.lock().expect("hints lock").get(&entry.key).cloned();
-            let (record, used) =
-                poll_entry(&snmp, &entry, &config.profiles, hint.as_deref(), &clock).await;
-            let mut hints = hints.lock().expect("hints lock");
-            match used {
-                Some(profile) => hints.insert(entry.key.clone(), profile),
-                None => hints.remove(&entry.key),
-            };
-            (i, record)
-        });
-    }
     let mut done: Vec<(usize, PollRecord)> = Vec::with_capacity(config.devices.len());
+    let mut entries = config.devices.iter().enumerate();
     loop {
+        if tasks.len() < config.collector.concurrency.max(1)
+            && let Some((i, entry)) = entries.next()
+        {
+            let (config, snmp, hints) = (config.clone(), snmp.clone(), hints.clone());
+            let entry = entry.clone();
+            tasks.spawn(async move {
+                let hint = hints.lock().expect("hints lock").get(&entry.key).cloned();
+                let (record, used) =
+                    poll_entry(&snmp, &entry, &config.profiles, hint.as_deref(), &clock).await;
+                let mut hints = hints.lock().expect("hints lock");
+                match used {
+                    Some(profile) => hints.insert(entry.key.clone(), profile),
+                    None => hints.remove(&entry.key),
+                };
+                (i, record)
+            });
+            continue;
+        }
         tokio::select! {
             next = tasks.join_next() => match next {
                 Some(Ok(result)) => done.push(result),
@@ -73,18 +73,18 @@ pub async fn poll_round(
     done.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Writes a round on a blocking thread.
+/// Writes a round on a blocking thread; hands the records back.
 pub async fn store_round(
     store: &Arc<Mutex<Store>>,
     records: Vec<PollRecord>,
-) -> anyhow::Result<RoundSummary> {
+) -> anyhow::Result<(RoundSummary, Vec<PollRecord>)> {
     let store = store.clone();
-    let summary = tokio::task::spawn_blocking(move || {
+    let (summary, records) = tokio::task::spawn_blocking(move || {
         let mut store = store.lock().expect("store lock");
-        store.write_round(&records)
+        store.write_round(&records).map(|s| (s, records))
     })
     .await??;
-    Ok(summary)
+    Ok((summary, records))
 }
 
 /// What happened in one round, for whoever watches the collector.
@@ -120,7 +120,7 @@ pub async fn run(
         }
         let started = std::time::Instant::now();
         let records = poll_round(&config, &snmp, &hints, clock, &mut shutdown).await;
-        let summary = store_round(&store, records.clone()).await?;
+        let (summary, records) = store_round(&store, records).await?;
         on_round(Round {
             records: &records,
             summary: &summary,

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::clock::Clock;
-use crate::config::DeviceEntry;
+use crate::config::{DeviceEntry, Version};
 use crate::profile::{Oid, Profile, Profiles, Scalar, SuppliesSpec, sys_object_id};
 use crate::snmp::{Session, Snmp};
 use crate::status;
@@ -100,9 +100,14 @@ async fn scalars<'p>(
 ) -> Result<Found<'p>, (&'static str, String)> {
     let fixed = entry.profile.as_deref().and_then(|id| profiles.get(id));
     let guess = fixed.or_else(|| hint.and_then(|id| profiles.get(id)));
-    let first: Vec<Oid> = match guess {
-        Some(p) => p.scalar_oids(),
-        None => vec![crate::profile::sys_descr(), sys_object_id()],
+    // Not knowing the profile yet, ask for every profile's scalars at once when
+    // they fit one request; not over v1, where each OID the device lacks costs a
+    // resend (noSuchName).
+    let every = profiles.all_scalar_oids();
+    let (first, asked_all): (Vec<Oid>, bool) = match guess {
+        Some(p) => (p.scalar_oids(), false),
+        None if entry.version != Version::V1 && every.len() <= session.max_oids() => (every, true),
+        None => (vec![crate::profile::sys_descr(), sys_object_id()], false),
     };
     let values = get(session, &first).await?;
     let at = clock.now();
@@ -121,7 +126,7 @@ async fn scalars<'p>(
             return Err(("no_profile", detail));
         }
     };
-    if guess.is_some_and(|g| g.id == profile.id) {
+    if asked_all || guess.is_some_and(|g| g.id == profile.id) {
         return Ok((profile, values, at));
     }
     let values = get(session, &profile.scalar_oids()).await?;

@@ -290,6 +290,15 @@ impl Profiles {
         self.by_id.get(id)
     }
 
+    /// Every scalar OID of every profile, once each, in OID order: what a first
+    /// poll can ask for in one request before it knows the profile.
+    pub fn all_scalar_oids(&self) -> Vec<Oid> {
+        let mut all: Vec<Oid> = self.by_id.values().flat_map(Profile::scalar_oids).collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.by_id.keys().map(String::as_str)
     }

@@ -92,6 +92,9 @@ pub async fn start(fleet: Fleet, clock: Clock, options: &Options) -> anyhow::Res
         .context("cannot set up the simulator's SNMPv3 user")?
         .handler(Oid::from_slice(&[1, 3, 6, 1]), handler)
         .max_concurrent_requests(None)
+        // The engine and USM statistics handlers would be asked for the next
+        // OID of every GETBULK varbind too; a printer fleet needs none of them.
+        .without_builtin_handlers()
         .allow_all_access()
         .build()
         .await
@@ -156,7 +159,9 @@ impl FleetMib {
         let by_name = fleet
             .devices
             .iter()
-            .map(|d| (Bytes::from(d.community.clone()), d.index))
+            .flat_map(|d| {
+                [d.community.clone(), d.context.clone()].map(|n| (Bytes::from(n), d.index))
+            })
             .collect();
         let live = fleet.devices.iter().map(|_| Mutex::default()).collect();
         FleetMib {
@@ -171,7 +176,9 @@ impl FleetMib {
         }
     }
 
-    /// The device a request is for: by community, or by v3 context name.
+    /// The device a request is for: by community, or by v3 context name. (A
+    /// community that is another device's context name finds nobody: the
+    /// agent only lets configured communities through.)
     fn device(&self, ctx: &RequestContext) -> Option<&Device> {
         let name = match ctx.security_name() {
             SecurityName::Community(c) => Bytes::copy_from_slice(c.as_bytes()),
@@ -185,7 +192,10 @@ impl FleetMib {
             Some(Quirk::Slow) => self.slow_delay,
             _ => self.delay,
         };
-        tokio::time::sleep_until(ctx.received_at() + delay).await;
+        let due = ctx.received_at() + delay;
+        if tokio::time::Instant::now() < due {
+            tokio::time::sleep_until(due).await;
+        }
     }
 
     fn table(&self, device: &Device) -> &[(Oid, Slot)] {

@@ -75,7 +75,7 @@ pub fn config_text(fleet: &Fleet, address: SocketAddr, polling: &Polling) -> Str
                 agent::V3_USER,
                 agent::V3_AUTH_PASSWORD,
                 agent::V3_PRIV_PASSWORD,
-                d.community
+                d.context
             ),
             _ => writeln!(
                 out,

@@ -113,8 +113,11 @@ pub struct Device {
     pub index: usize,
     pub serial: String,
     pub model: &'static Model,
-    /// The v1/v2c community and the v3 context that address this device.
+    /// The v1/v2c community that addresses this device.
     pub community: String,
+    /// The v3 context that addresses it (`dev-00042`: contexts are at most 32
+    /// octets).
+    pub context: String,
     pub location: String,
     pub quirk: Option<Quirk>,
     daily_pages: u64,
@@ -396,6 +399,18 @@ fn mix(parts: &[u64]) -> u64 {
     z
 }
 
+/// `dev-00042-` and a word of 4 to 120 letters: the community of device 42. The words' lengths differ because the SNMP agent compares a
+/// request's community with every configured one in constant time, except
+/// those of another length: with 10 000 devices of one length that scan was
+/// most of the simulator's work.
+fn community(seed: u64, index: usize) -> String {
+    let len = draw(seed, index, 12, 4, 120) as usize;
+    let word: String = (0..len)
+        .map(|i| char::from(b'a' + (mix(&[seed, index as u64, 200 + i as u64]) % 26) as u8))
+        .collect();
+    format!("dev-{:05}-{word}", index + 1)
+}
+
 /// A number in `lo..=hi` drawn for (seed, device, what).
 fn draw(seed: u64, index: usize, what: u64, lo: u64, hi: u64) -> u64 {
     lo + mix(&[seed, index as u64, what]) % (hi - lo + 1)
@@ -425,7 +440,8 @@ impl Device {
             index,
             serial: format!("{}{:03}{:06}", model.serial_prefix, seed % 1000, index + 1),
             model,
-            community: format!("dev-{:05}", index + 1),
+            community: community(seed, index),
+            context: format!("dev-{:05}", index + 1),
             location: LOCATIONS[draw(seed, index, 3, 0, 7) as usize].to_owned(),
             quirk,
             daily_pages,
@@ -542,9 +558,10 @@ impl Device {
 
     /// The value `slot` shows in `state`; None when the device lacks it.
     pub fn value(&self, slot: Slot, state: &State) -> Option<Value> {
-        let full_name = format!("KONICA MINOLTA {}", self.model.name);
         Some(match slot {
-            Slot::SysDescr | Slot::HrDeviceDescr | Slot::KmModel => Value::Text(full_name),
+            Slot::SysDescr | Slot::HrDeviceDescr | Slot::KmModel => {
+                Value::Text(format!("KONICA MINOLTA {}", self.model.name))
+            }
             Slot::SysObjectId => Value::Oid(self.model.sys_object_id.to_owned()),
             Slot::SysUpTime => Value::Ticks((state.uptime_s.wrapping_mul(100) % (1 << 32)) as u32),
             Slot::SysName => Value::Text(format!("KM{}", &self.serial[self.serial.len() - 6..])),

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_snmp::{
@@ -89,6 +90,7 @@ pub struct Snmp {
     v6: OnceCell<UdpTransport>,
     engines: Arc<EngineCache>,
     des: Option<async_snmp::DesSaltState>,
+    requests: Arc<AtomicU64>,
 }
 
 /// One device entry's session.
@@ -96,6 +98,7 @@ pub struct Session {
     client: Client<UdpHandle>,
     version: Version,
     options: Options,
+    requests: Arc<AtomicU64>,
 }
 
 impl Snmp {
@@ -107,7 +110,14 @@ impl Snmp {
             v6: OnceCell::new(),
             engines: Arc::new(EngineCache::new()),
             des,
+            requests: Arc::default(),
         }
+    }
+
+    /// How many GET, GETNEXT and GETBULK requests the sessions have made so
+    /// far (a retry after a timeout is not counted again).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
     }
 
     async fn transport(&self, v6: bool) -> Result<&UdpTransport, Error> {
@@ -156,6 +166,7 @@ impl Snmp {
             client,
             version: entry.version,
             options: self.options,
+            requests: self.requests.clone(),
         })
     }
 
@@ -248,6 +259,7 @@ impl Session {
             if wanted.is_empty() {
                 return Ok(out);
             }
+            self.count(wanted.len().div_ceil(self.options.max_oids_per_request));
             match self.client.get_many(&wanted).await {
                 Ok(response) => {
                     if !response.anomalies.is_empty() {
@@ -318,11 +330,21 @@ impl Session {
         ))
     }
 
+    /// The most OIDs one GET carries.
+    pub fn max_oids(&self) -> usize {
+        self.options.max_oids_per_request
+    }
+
+    fn count(&self, requests: usize) {
+        self.requests.fetch_add(requests as u64, Ordering::Relaxed);
+    }
+
     async fn step(
         &self,
         next: &[async_snmp::Oid],
         bulk: bool,
     ) -> Result<Vec<async_snmp::VarBind>, Box<LibError>> {
+        self.count(1);
         if bulk {
             let repetitions = (self.options.max_bulk_varbinds / next.len().max(1) as u32).max(1);
             self.client.get_bulk(next, 0, repetitions).await

@@ -120,6 +120,21 @@ fn simulate(work: &Workdir, extra: &[&str]) -> (Running, u16) {
     (sim, port)
 }
 
+/// The community (or v3 context) of every device in the written `sim.toml`.
+fn communities(work: &Workdir) -> Vec<String> {
+    let text = std::fs::read_to_string(work.path().join("sim.toml")).unwrap();
+    let config: toml::Table = toml::from_str(&text).unwrap();
+    config["device"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let name = d.get("community").or_else(|| d["v3"].get("context"));
+            name.and_then(|n| n.as_str()).unwrap().to_owned()
+        })
+        .collect()
+}
+
 /// The value of one `OID = TYPE: VALUE` line of net-snmp's numeric output.
 fn value_of(output: &str, oid: &str) -> String {
     output
@@ -166,30 +181,29 @@ fn net_snmp_and_telleverk_read_the_same_values_from_the_simulator() {
         ],
     );
     let target = format!("127.0.0.1:{port}");
+    let names = communities(&work);
+    let name = |i: usize| names[i].as_str();
     // v2c: the function counters of a colour device add up to its total.
     let got = net_snmp(
         "snmpget",
-        &["-v2c", "-c", "dev-00001", &target, KM_TOTAL, SERIAL],
+        &["-v2c", "-c", name(0), &target, KM_TOTAL, SERIAL],
     );
     let total: i64 = value_of(&got, KM_TOTAL).parse().unwrap();
     let serial = value_of(&got, SERIAL);
     let cells = integers(&net_snmp(
         "snmpbulkwalk",
-        &["-v2c", "-c", "dev-00001", &target, KM_FUNCTION_PAGES],
+        &["-v2c", "-c", name(0), &target, KM_FUNCTION_PAGES],
     ));
     assert_eq!(cells.len(), 8, "4 colour modes × copy/print");
     assert_eq!(cells.iter().sum::<i64>(), total);
     // The mono device (position 1) answers -1 for every colour cell.
     let mono = integers(&net_snmp(
         "snmpbulkwalk",
-        &["-v2c", "-c", "dev-00002", &target, KM_FUNCTION_PAGES],
+        &["-v2c", "-c", name(1), &target, KM_FUNCTION_PAGES],
     ));
     assert_eq!(&mono[2..], &[-1; 6]);
     // v1 (GETNEXT walk) and v3 (context) reach their own devices.
-    let v1 = net_snmp(
-        "snmpwalk",
-        &["-v1", "-c", "dev-00006", &target, SUPPLY_LEVELS],
-    );
+    let v1 = net_snmp("snmpwalk", &["-v1", "-c", name(5), &target, SUPPLY_LEVELS]);
     assert_eq!(integers(&v1).len(), 11, "{v1}");
     let v3 = net_snmp(
         "snmpget",
