@@ -67,35 +67,52 @@ struct Pending {
 }
 
 impl Store {
-    /// Stores a round of poll results in one transaction.
+    /// Stores a round of poll results in one transaction. The states of the
+    /// devices polled move from the cache into the round and back once it has
+    /// committed (no copy of the fleet's state per round); if the round fails,
+    /// the cache is loaded afresh from what the database holds.
     pub fn write_round(&mut self, records: &[PollRecord]) -> Result<RoundSummary, Error> {
         let path = self.path.clone();
         let sql = |action| super::sql_error(&path, action);
-        let tx = self.conn.transaction().map_err(sql("begin a round"))?;
-        let mut w = Writer {
-            tx: &tx,
-            cache: &self.cache,
-            pending: Pending::default(),
-            summary: RoundSummary::default(),
-        };
-        for record in records {
-            w.record(record).map_err(sql("store a poll"))?;
+        let written = (|| {
+            let tx = self.conn.transaction().map_err(sql("begin a round"))?;
+            let mut w = Writer {
+                tx: &tx,
+                cache: &mut self.cache,
+                pending: Pending::default(),
+                summary: RoundSummary::default(),
+            };
+            for record in records {
+                w.record(record).map_err(sql("store a poll"))?;
+            }
+            let Writer {
+                pending, summary, ..
+            } = w;
+            tx.commit().map_err(sql("commit a round"))?;
+            Ok((pending, summary))
+        })();
+        match written {
+            Ok((pending, summary)) => {
+                self.cache.entries.extend(pending.entries);
+                self.cache.devices.extend(pending.devices);
+                self.cache.state.extend(pending.state);
+                self.cache.supply_sets.extend(pending.supply_sets);
+                Ok(summary)
+            }
+            Err(e) => {
+                self.cache = super::cache::Cache::load(&self.conn).unwrap_or_else(|reload| {
+                    tracing::error!("cannot reload {} after a failed round: {reload}", self.path);
+                    super::cache::Cache::default()
+                });
+                Err(e)
+            }
         }
-        let Writer {
-            pending, summary, ..
-        } = w;
-        tx.commit().map_err(sql("commit a round"))?;
-        self.cache.entries.extend(pending.entries);
-        self.cache.devices.extend(pending.devices);
-        self.cache.state.extend(pending.state);
-        self.cache.supply_sets.extend(pending.supply_sets);
-        Ok(summary)
     }
 }
 
 struct Writer<'a> {
     tx: &'a Transaction<'a>,
-    cache: &'a super::cache::Cache,
+    cache: &'a mut super::cache::Cache,
     pending: Pending,
     summary: RoundSummary,
 }
@@ -148,7 +165,7 @@ impl Writer<'_> {
                 .pending
                 .state
                 .remove(&id)
-                .or_else(|| self.cache.state.get(&id).cloned())
+                .or_else(|| self.cache.state.remove(&id))
                 .unwrap_or_default();
             return Ok((id, st));
         }
