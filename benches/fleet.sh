@@ -52,6 +52,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.
 # CPU seconds (user + system) a running process has used.
 cpu_of() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
 log() { echo "$*" | tee -a "$RESULTS"; }
+# Arithmetic to two decimals.
+calc() { printf '%.2f' "$(echo "$*" | bc -l)"; }
 
 {
     echo "# benches/fleet.sh — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -88,7 +90,7 @@ telleverk_round() {
     start=$(date +%s.%N)
     round=$("$BIN" poll --once --config "$WORK/bench.toml" | grep -E '^(round:|[0-9]+ of)' | tr '\n' ' ')
     end=$(date +%s.%N)
-    log "telleverk $label: $n devices, concurrency $conc, $db db: process wall $(echo "$end - $start" | bc) s; $round; simulator CPU $(echo "$(cpu_of "$SIM_PID") - $sim_before" | bc) s"
+    log "telleverk${label:+ ($label)}: $n devices, concurrency $conc, $db db: process wall $(calc "$end - $start") s; $round; simulator CPU $(calc "$(cpu_of "$SIM_PID") - $sim_before") s"
 }
 
 SCALARS="1.3.6.1.2.1.1.1.0 1.3.6.1.2.1.1.2.0 1.3.6.1.4.1.18334.1.1.1.1.6.2.1.0 1.3.6.1.2.1.25.3.2.1.3.1
@@ -120,7 +122,7 @@ EOF
     local times
     times=$( { time xargs -P 256 -n 1 "$WORK/one.sh" < "$WORK/communities" 2>"$WORK/netsnmp.err"; } 2>&1 ) || true
     read -r wall user sys <<<"$times"
-    log "net-snmp: $n devices, xargs -P 256 (3 processes per device): wall $wall s, CPU $(echo "$user + $sys" | bc) s (user $user, sys $sys); errors $(wc -l < "$WORK/netsnmp.err"); simulator CPU $(echo "$(cpu_of "$SIM_PID") - $sim_before" | bc) s"
+    log "net-snmp: $n devices, xargs -P 256 (3 processes per device): wall $wall s, CPU $(calc "$user + $sys") s (user $user, sys $sys); errors $(wc -l < "$WORK/netsnmp.err"); simulator CPU $(calc "$(cpu_of "$SIM_PID") - $sim_before") s"
 }
 
 # prometheus-snmp-exporter 0.21: one module per device (0.21 keeps the
@@ -197,7 +199,7 @@ exporter_round() {
     read -r wall user sys <<<"$times"
     local rss
     rss=$(awk '/VmHWM/ {printf "%.1f", $2 / 1000}' "/proc/$pid/status")
-    log "prometheus-snmp-exporter $(prometheus-snmp-exporter --version 2>&1 | awk 'NR==1 {print $3}'): $n devices, curl through xargs -P 256: wall $wall s, exporter CPU $(echo "$(cpu_of "$pid") - $exp_before" | bc) s, curl CPU $(echo "$user + $sys" | bc) s, exporter peak RSS $rss MB; failed scrapes $(wc -l < "$WORK/curl.err"); simulator CPU $(echo "$(cpu_of "$SIM_PID") - $sim_before" | bc) s"
+    log "prometheus-snmp-exporter $(prometheus-snmp-exporter --version 2>&1 | awk 'NR==1 {print $3}'): $n devices, curl through xargs -P 256: wall $wall s, exporter CPU $(calc "$(cpu_of "$pid") - $exp_before") s, curl CPU $(calc "$user + $sys") s, exporter peak RSS $rss MB; failed scrapes $(wc -l < "$WORK/curl.err"); simulator CPU $(calc "$(cpu_of "$SIM_PID") - $sim_before") s"
     if [ -s "$WORK/curl.err" ]; then head -3 "$WORK/curl.err"; fi
     grep -m3 -i 'level=\(warn\|error\)' "$WORK/exporter.log" || true
     kill "$pid"

@@ -42,37 +42,7 @@ enum Command {
         config: PathBuf,
     },
     /// Serve a simulated bizhub fleet over SNMP on one UDP port until stopped.
-    Simulate {
-        /// How many devices (told apart by community, or by v3 context).
-        #[arg(long)]
-        devices: usize,
-        #[arg(long, default_value = "127.0.0.1:16100")]
-        listen: String,
-        /// The reply delay of every healthy device.
-        #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
-        delay: std::time::Duration,
-        /// The reply delay of the slow devices: near the written config's 2 s timeout.
-        #[arg(long, default_value = "1500ms", value_parser = humantime::parse_duration)]
-        slow_delay: std::time::Duration,
-        /// The same seed gives the same fleet.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Write a telleverk config that polls the fleet to this file.
-        #[arg(long)]
-        write_config: Option<PathBuf>,
-        /// Every device healthy: no slow, resetting or booting device.
-        #[arg(long)]
-        no_quirks: bool,
-        /// The SNMP version(s) the written config polls with.
-        #[arg(long, value_enum, default_value = "2c")]
-        snmp_version: telleverk::sim::Versions,
-        /// Simulated time at the start (RFC 3339; default now).
-        #[arg(long)]
-        start: Option<DateTime<Utc>>,
-        /// Simulated time runs this many times as fast as real time (0 stands still).
-        #[arg(long, default_value_t = 1)]
-        speed: u32,
-    },
+    Simulate(app::Simulate),
     /// Poll a simulated fleet on fast simulated time into a demo database, printing each round.
     Demo {
         #[arg(long, default_value_t = 20)]
@@ -134,30 +104,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = config::load(&config)?;
             runtime.block_on(async { app::serve(config, stop_on_signal()).await })
         }
-        Command::Simulate {
-            devices,
-            listen,
-            delay,
-            slow_delay,
-            seed,
-            write_config,
-            no_quirks,
-            snmp_version,
-            start,
-            speed,
-        } => {
-            let args = app::Simulate {
-                devices,
-                listen,
-                delay,
-                slow_delay,
-                seed,
-                write_config,
-                quirks: !no_quirks,
-                start,
-                speed,
-                versions: snmp_version,
-            };
+        Command::Simulate(args) => {
             runtime.block_on(async { app::simulate(args, stop_on_signal(), &mut stdout).await })
         }
         Command::Demo { devices, db } => {

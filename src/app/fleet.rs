@@ -21,21 +21,38 @@ use crate::sim::model::Fleet;
 use crate::sim::{Polling, Versions, agent, config_text};
 use crate::storage::{Purpose, Store};
 
-/// What `telleverk simulate` was asked for.
-#[derive(Debug, Clone)]
+/// What `telleverk simulate` was asked for (its command-line arguments).
+#[derive(Debug, Clone, clap::Args)]
 pub struct Simulate {
+    /// How many devices (told apart by community, or by v3 context).
+    #[arg(long)]
     pub devices: usize,
+    #[arg(long, default_value = "127.0.0.1:16100")]
     pub listen: String,
+    /// The reply delay of every healthy device.
+    #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
     pub delay: Duration,
+    /// The reply delay of the slow devices: near the written config's 2 s timeout.
+    #[arg(long, default_value = "1500ms", value_parser = humantime::parse_duration)]
     pub slow_delay: Duration,
+    /// The same seed gives the same fleet.
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Write a telleverk config that polls the fleet to this file.
+    #[arg(long)]
     pub write_config: Option<PathBuf>,
-    pub quirks: bool,
-    /// Simulated time at the start (default: now).
-    pub start: Option<DateTime<Utc>>,
-    /// How many times faster than real time the simulated clock runs.
-    pub speed: u32,
+    /// Every device healthy: no slow, resetting or booting device.
+    #[arg(long)]
+    pub no_quirks: bool,
+    /// The SNMP version(s) the written config polls with.
+    #[arg(long = "snmp-version", value_enum, default_value = "2c")]
     pub versions: Versions,
+    /// Simulated time at the start (RFC 3339; default now).
+    #[arg(long)]
+    pub start: Option<DateTime<Utc>>,
+    /// Simulated time runs this many times as fast as real time (0 stands still).
+    #[arg(long, default_value_t = 1)]
+    pub speed: u32,
 }
 
 /// The timeout the written config gives the collector.
@@ -51,7 +68,7 @@ pub async fn simulate(
         return Err(InputError("--devices must be at least 1".into()).into());
     }
     let clock = Clock::simulated(args.start.unwrap_or_else(clock::now), args.speed);
-    let fleet = Fleet::new(args.seed, args.devices, clock.now(), args.quirks);
+    let fleet = Fleet::new(args.seed, args.devices, clock.now(), !args.no_quirks);
     let options = agent::Options {
         listen: args.listen.clone(),
         delay: args.delay,
@@ -65,7 +82,7 @@ pub async fn simulate(
         running.address,
         args.seed,
         humantime::format_duration(args.delay),
-        if args.quirks {
+        if !args.no_quirks {
             format!(
                 "on: slow devices answer after {}",
                 humantime::format_duration(args.slow_delay)
