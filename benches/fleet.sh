@@ -55,9 +55,11 @@ log() { echo "$*" | tee -a "$RESULTS"; }
 # Arithmetic to two decimals.
 calc() { printf '%.2f' "$(echo "$*" | bc -l)"; }
 
+COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git diff --quiet HEAD -- . ':!benches/results' 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
 {
     echo "# benches/fleet.sh — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+    echo "commit: $COMMIT"
     echo "nproc: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
     echo "command: bash benches/fleet.sh (DEVICES_SMALL=$DEVICES_SMALL DEVICES_BIG=$DEVICES_BIG DELAY=$DELAY)"
     echo "net.core.rmem_max: $(cat /proc/sys/net/core/rmem_max)"
