@@ -50,13 +50,6 @@ impl Running {
         self.agent.cancel();
         let _ = (&mut self.task).await;
     }
-
-    /// Waits until the agent stops by itself (it does not, unless it fails).
-    pub async fn wait(&mut self) -> anyhow::Result<()> {
-        (&mut self.task)
-            .await
-            .context("the simulator's agent task failed")
-    }
 }
 
 impl Drop for Running {
