@@ -106,7 +106,9 @@ async fn scalars<'p>(
     let every = profiles.all_scalar_oids();
     let (first, asked_all): (Vec<Oid>, bool) = match guess {
         Some(p) => (p.scalar_oids(), false),
-        None if entry.version != Version::V1 && every.len() <= session.max_oids() => (every, true),
+        None if entry.version != Version::V1 && every.len() <= session.max_oids() => {
+            (every.to_vec(), true)
+        }
         None => (vec![crate::profile::sys_descr(), sys_object_id()], false),
     };
     let values = get(session, &first).await?;

@@ -277,12 +277,18 @@ fn scalar_type(value: &Scalar) -> &'static str {
 #[derive(Debug, Clone, Default)]
 pub struct Profiles {
     by_id: BTreeMap<String, Profile>,
+    /// Every scalar OID of every profile, once each, in OID order.
+    all_scalars: Vec<Oid>,
 }
 
 impl Profiles {
     pub fn new(profiles: Vec<Profile>) -> Profiles {
+        let mut all_scalars: Vec<Oid> = profiles.iter().flat_map(Profile::scalar_oids).collect();
+        all_scalars.sort();
+        all_scalars.dedup();
         Profiles {
             by_id: profiles.into_iter().map(|p| (p.id.clone(), p)).collect(),
+            all_scalars,
         }
     }
 
@@ -292,11 +298,8 @@ impl Profiles {
 
     /// Every scalar OID of every profile, once each, in OID order: what a first
     /// poll can ask for in one request before it knows the profile.
-    pub fn all_scalar_oids(&self) -> Vec<Oid> {
-        let mut all: Vec<Oid> = self.by_id.values().flat_map(Profile::scalar_oids).collect();
-        all.sort();
-        all.dedup();
-        all
+    pub fn all_scalar_oids(&self) -> &[Oid] {
+        &self.all_scalars
     }
 
     pub fn ids(&self) -> impl Iterator<Item = &str> {
