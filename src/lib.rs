@@ -2,9 +2,12 @@
 //! reading and checks the service contract's money. See ARCHITECTURE.md.
 
 pub mod app;
+pub mod billing;
 pub mod clock;
 pub mod collector;
 pub mod config;
+pub mod contract;
+pub mod estimate;
 pub mod meters;
 pub mod output;
 pub mod process;

@@ -7,6 +7,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+pub mod series;
+
 /// A canonical meter (DOMAIN.md, "Meters"). The discriminant is the stable code
 /// stored in the database: never reorder, only append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -161,6 +163,57 @@ impl ValueKind {
         ]
         .into_iter()
         .find(|k| i64::from(k.code()) == code)
+    }
+}
+
+/// Where a reading came from: a poll, or a person (DOMAIN.md, "Technician
+/// readings"). The discriminant is the stable code stored in the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Polled = 0,
+    Manual = 1,
+    Vendor = 2,
+    Final = 3,
+    Start = 4,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Polled => "polled",
+            Source::Manual => "manual",
+            Source::Vendor => "vendor",
+            Source::Final => "final",
+            Source::Start => "start",
+        }
+    }
+
+    pub fn from_code(code: i64) -> Option<Source> {
+        [
+            Source::Polled,
+            Source::Manual,
+            Source::Vendor,
+            Source::Final,
+            Source::Start,
+        ]
+        .into_iter()
+        .find(|s| *s as i64 == code)
+    }
+}
+
+impl FromStr for Source {
+    type Err = String;
+    /// The sources a person may give (not `polled`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "manual" => Ok(Source::Manual),
+            "vendor" => Ok(Source::Vendor),
+            "final" => Ok(Source::Final),
+            "start" => Ok(Source::Start),
+            other => Err(format!(
+                "unknown source `{other}` (use manual, vendor, final or start)"
+            )),
+        }
     }
 }
 

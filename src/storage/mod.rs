@@ -15,6 +15,7 @@ use std::path::Path;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub use crate::meters::Source;
 pub use read::{Event, Failure, Reading, StoredSupply};
 pub use write::{DeviceReading, Outcome, PollRecord, RoundSummary};
 
@@ -73,40 +74,6 @@ impl Purpose {
 impl std::fmt::Display for Purpose {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-/// Where a stored value came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Polled = 0,
-    Manual = 1,
-    Vendor = 2,
-    Final = 3,
-    Start = 4,
-}
-
-impl Source {
-    pub fn name(self) -> &'static str {
-        match self {
-            Source::Polled => "polled",
-            Source::Manual => "manual",
-            Source::Vendor => "vendor",
-            Source::Final => "final",
-            Source::Start => "start",
-        }
-    }
-
-    pub fn from_code(code: i64) -> Option<Source> {
-        [
-            Source::Polled,
-            Source::Manual,
-            Source::Vendor,
-            Source::Final,
-            Source::Start,
-        ]
-        .into_iter()
-        .find(|s| *s as i64 == code)
     }
 }
 

@@ -1,0 +1,385 @@
+//! Every invoice the vendor sends, in order: a-konto on a half's first day,
+//! A3 and settlement on a period's end (advance); arrears each quarter and a
+//! settlement of the minimum volume each year (arrears). Then deferral.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::{BoundaryValue, DeviceHistory, Engine};
+use crate::contract::{Billing, Class, Contract, Nok, PeriodKind, Prices, dates::day_before};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum InvoiceKind {
+    // Declared in the order of invoices issued on one date.
+    Arrears,
+    A3,
+    Settlement,
+    AKonto,
+}
+
+impl InvoiceKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            InvoiceKind::Arrears => "arrears",
+            InvoiceKind::A3 => "a3",
+            InvoiceKind::Settlement => "settlement",
+            InvoiceKind::AKonto => "a_konto",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineClass {
+    Bw,
+    Colour,
+    BwA3,
+    ColourA3,
+    Fixed,
+    EstimationFee,
+}
+
+impl LineClass {
+    pub fn name(self) -> &'static str {
+        match self {
+            LineClass::Bw => "bw",
+            LineClass::Colour => "colour",
+            LineClass::BwA3 => "bw_a3",
+            LineClass::ColourA3 => "colour_a3",
+            LineClass::Fixed => "fixed",
+            LineClass::EstimationFee => "estimation_fee",
+        }
+    }
+
+    fn a4(class: Class) -> LineClass {
+        match class {
+            Class::Bw => LineClass::Bw,
+            Class::Colour => LineClass::Colour,
+        }
+    }
+
+    fn a3(class: Class) -> LineClass {
+        match class {
+            Class::Bw => LineClass::BwA3,
+            Class::Colour => LineClass::ColourA3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub description: String,
+    pub class: LineClass,
+    /// None on fixed-fee and estimation-fee lines.
+    pub pages: Option<Decimal>,
+    pub unit_price: Decimal,
+    /// Months of a fixed-fee line.
+    pub months: Option<u32>,
+    pub amount: Nok,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Due,
+    Deferred,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invoice {
+    pub kind: InvoiceKind,
+    pub period_start: NaiveDate,
+    /// Exclusive.
+    pub period_end: NaiveDate,
+    pub issue_date: NaiveDate,
+    pub lines: Vec<Line>,
+    pub carried_in: Nok,
+    pub total: Nok,
+    pub status: Status,
+    /// Some closing value is an estimate.
+    pub estimated: bool,
+    pub boundary_values: Vec<BoundaryValue>,
+}
+
+/// Every invoice of `contract` issued up to and including `until`, in order.
+pub fn invoices(
+    contract: &Contract,
+    histories: &[DeviceHistory],
+    until: NaiveDate,
+) -> Vec<Invoice> {
+    let empty = DeviceHistory::default();
+    let mut engine = Engine::new(contract, histories, &empty);
+    let mut out = Vec::new();
+    match contract.billing {
+        Billing::Advance => {
+            for half in contract.periods_until(PeriodKind::Half, until) {
+                out.push(a_konto(contract, half.start, half.end));
+                if contract.any_a3_priced() && half.end <= until {
+                    out.push(a3_invoice(&mut engine, half.start, half.end));
+                }
+            }
+        }
+        Billing::Arrears => {
+            for quarter in contract.periods_until(PeriodKind::Quarter, until) {
+                if quarter.end <= until {
+                    out.push(arrears(&mut engine, quarter.start, quarter.end));
+                }
+            }
+        }
+    }
+    let minimum = Class::BOTH.iter().any(|c| contract.minimum(*c) > 0);
+    if contract.billing == Billing::Advance || minimum {
+        for year in contract.periods_until(PeriodKind::Year, until) {
+            if year.end <= until {
+                out.push(settlement(&mut engine, year.start, year.end));
+            }
+        }
+    }
+    out.sort_by_key(|i| (i.issue_date, i.kind));
+    defer(contract, &mut out);
+    out
+}
+
+fn invoice(
+    kind: InvoiceKind,
+    start: NaiveDate,
+    end: NaiveDate,
+    issue: NaiveDate,
+    lines: Vec<Line>,
+) -> Invoice {
+    Invoice {
+        kind,
+        period_start: start,
+        period_end: end,
+        issue_date: issue,
+        lines,
+        carried_in: Nok::ZERO,
+        total: Nok::ZERO,
+        status: Status::Due,
+        estimated: false,
+        boundary_values: Vec::new(),
+    }
+}
+
+fn fixed_line(contract: &Contract, start: NaiveDate, end: NaiveDate, months: u32) -> Option<Line> {
+    let fee = contract.fixed_fee_monthly;
+    (!fee.is_zero()).then(|| Line {
+        description: format!("fixed fees {start} – {end}: {months} months × {fee}"),
+        class: LineClass::Fixed,
+        pages: None,
+        unit_price: fee.0,
+        months: Some(months),
+        amount: Nok::round(fee.0 * Decimal::from(months)),
+    })
+}
+
+fn page_line(description: String, class: LineClass, pages: Decimal, unit_price: Decimal) -> Line {
+    Line {
+        description,
+        class,
+        pages: Some(pages),
+        unit_price,
+        months: None,
+        amount: Nok::round(pages * unit_price),
+    }
+}
+
+/// Fixed fees for 6 months and half the committed volume at the prices in
+/// force on the issue date.
+fn a_konto(contract: &Contract, start: NaiveDate, end: NaiveDate) -> Invoice {
+    let prices = contract.prices_on(start);
+    let mut lines: Vec<Line> = fixed_line(contract, start, end, 6).into_iter().collect();
+    for class in Class::BOTH {
+        if let Some(committed) = contract.committed(class) {
+            let pages = Decimal::from(committed) / Decimal::TWO;
+            lines.push(page_line(
+                format!(
+                    "{} prepaid: half of {committed} committed pages",
+                    label(class)
+                ),
+                LineClass::a4(class),
+                pages,
+                prices.a4(class),
+            ));
+        }
+    }
+    invoice(InvoiceKind::AKonto, start, end, start, lines)
+}
+
+/// A3 pages of the half at actual use, per price version.
+fn a3_invoice(engine: &mut Engine, start: NaiveDate, end: NaiveDate) -> Invoice {
+    let contract = engine.contract;
+    let mut lines = Vec::new();
+    for class in Class::BOTH.into_iter().filter(|c| contract.a3_priced(*c)) {
+        lines.extend(a3_lines(engine, class, start, end));
+    }
+    closing(engine, invoice(InvoiceKind::A3, start, end, end, lines))
+}
+
+fn a3_lines(engine: &mut Engine, class: Class, start: NaiveDate, end: NaiveDate) -> Vec<Line> {
+    let mut lines = Vec::new();
+    for (from, to, prices) in engine.contract.price_segments(start, end) {
+        let pages = engine.class_pages(class, from, to).a3;
+        let price = prices.a3(class).unwrap_or_default();
+        lines.push(page_line(
+            format!("{} A3 pages {from} – {to}", label(class)),
+            LineClass::a3(class),
+            Decimal::from(pages),
+            price,
+        ));
+    }
+    lines
+}
+
+/// Actual use of the quarter at the prices in force, plus 3 months of fees.
+fn arrears(engine: &mut Engine, start: NaiveDate, end: NaiveDate) -> Invoice {
+    let contract = engine.contract;
+    let mut lines = Vec::new();
+    for class in Class::BOTH {
+        for (from, to, prices) in contract.price_segments(start, end) {
+            let pages = engine.class_pages(class, from, to).counted;
+            lines.push(page_line(
+                format!(
+                    "{} {} {from} – {to}",
+                    label(class),
+                    counted_label(contract, class)
+                ),
+                LineClass::a4(class),
+                Decimal::from(pages),
+                prices.a4(class),
+            ));
+        }
+        if contract.a3_priced(class) {
+            lines.extend(a3_lines(engine, class, start, end));
+        }
+    }
+    lines.extend(fixed_line(contract, start, end, 3));
+    closing(
+        engine,
+        invoice(InvoiceKind::Arrears, start, end, end, lines),
+    )
+}
+
+/// The contract year: pages beyond the prepaid volume (advance) at the price in
+/// force when printed, the prepaid volume covering the year's first pages;
+/// pages added to reach the minimum at the year-end price. No credit.
+fn settlement(engine: &mut Engine, start: NaiveDate, end: NaiveDate) -> Invoice {
+    let contract = engine.contract;
+    let year_end_prices = contract.prices_on(day_before(end));
+    let mut lines = Vec::new();
+    for class in Class::BOTH {
+        let segments = contract.price_segments(start, end);
+        let used: Vec<(NaiveDate, NaiveDate, Prices, u64)> = segments
+            .into_iter()
+            .map(|(from, to, prices)| {
+                (
+                    from,
+                    to,
+                    prices,
+                    engine.class_pages(class, from, to).counted,
+                )
+            })
+            .collect();
+        let actual: u64 = used.iter().map(|u| u.3).sum();
+        // Arrears billed every page already: only the minimum is settled.
+        let prepaid = match contract.billing {
+            Billing::Advance => contract.committed(class).unwrap_or(0),
+            Billing::Arrears => actual,
+        };
+        if contract.billing == Billing::Advance {
+            let mut left = prepaid;
+            for (from, to, prices, pages) in &used {
+                let beyond = pages.saturating_sub(left);
+                left = left.saturating_sub(*pages);
+                lines.push(page_line(
+                    format!(
+                        "{} pages beyond the prepaid volume {from} – {to}",
+                        label(class)
+                    ),
+                    LineClass::a4(class),
+                    Decimal::from(beyond),
+                    prices.a4(class),
+                ));
+            }
+        }
+        let shortfall = contract.minimum(class).saturating_sub(actual.max(prepaid));
+        if shortfall > 0 {
+            lines.push(page_line(
+                format!(
+                    "{} pages to the minimum volume of {} ({actual} used)",
+                    label(class),
+                    contract.minimum(class)
+                ),
+                LineClass::a4(class),
+                Decimal::from(shortfall),
+                year_end_prices.a4(class),
+            ));
+        }
+    }
+    closing(
+        engine,
+        invoice(InvoiceKind::Settlement, start, end, end, lines),
+    )
+}
+
+/// Adds the closing values and one estimation-fee line per device whose
+/// closing values include an estimate.
+fn closing(engine: &mut Engine, mut inv: Invoice) -> Invoice {
+    let values = engine.closing_values(inv.period_start, inv.period_end);
+    let mut estimated_serials: Vec<&str> = values
+        .iter()
+        .filter(|v| v.boundary.method.is_estimate())
+        .map(|v| v.serial.as_str())
+        .collect();
+    estimated_serials.dedup();
+    inv.estimated = !estimated_serials.is_empty();
+    let fee = engine.contract.estimation_fee;
+    if !fee.is_zero() {
+        for serial in estimated_serials {
+            inv.lines.push(Line {
+                description: format!("estimation fee {serial}: closing reading estimated"),
+                class: LineClass::EstimationFee,
+                pages: None,
+                unit_price: fee.0,
+                months: None,
+                amount: fee,
+            });
+        }
+    }
+    inv.boundary_values = values;
+    inv
+}
+
+/// Totals, carried amounts and deferral: an invoice whose total including
+/// what was carried in is at or below the limit is deferred and carried into
+/// the next; a terminated contract's last invoice never is.
+fn defer(contract: &Contract, invoices: &mut [Invoice]) {
+    let last_of_ended = contract
+        .end()
+        .and_then(|end| invoices.iter().rposition(|i| i.issue_date == end));
+    let mut carried = Nok::ZERO;
+    for (n, inv) in invoices.iter_mut().enumerate() {
+        inv.carried_in = carried;
+        inv.total = inv.lines.iter().map(|l| l.amount).sum::<Nok>() + carried;
+        if inv.total <= contract.defer_at_or_below && Some(n) != last_of_ended {
+            inv.status = Status::Deferred;
+            carried = inv.total;
+        } else {
+            inv.status = Status::Due;
+            carried = Nok::ZERO;
+        }
+    }
+}
+
+fn label(class: Class) -> &'static str {
+    match class {
+        Class::Bw => "b/w",
+        Class::Colour => "colour",
+    }
+}
+
+fn counted_label(contract: &Contract, class: Class) -> &'static str {
+    if contract.a3_priced(class) {
+        "A4 pages"
+    } else {
+        "A4-equivalent pages"
+    }
+}

@@ -1,0 +1,305 @@
+//! The money: usage per contract and period from the judged meter series,
+//! invoices (a-konto, settlement, arrears, A3) with deferral, and the 15 % rule
+//! (DOMAIN.md, "Contracts", "Decisions").
+//!
+//! Pure: takes the contract, the devices' readings and a date; returns
+//! invoices and findings. A billing discrepancy is data, not an error. It never
+//! reads the clock, a socket or the database.
+
+mod invoice;
+mod json;
+mod reconcile;
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+use crate::contract::{Class, Contract, Membership, midnight};
+use crate::estimate::{Boundary, value_at};
+use crate::meters::series::{Point, Series, sort_points};
+use crate::meters::{Meter, Source};
+
+pub use invoice::{Invoice, InvoiceKind, Line, LineClass, Status, invoices};
+pub use json::{invoices_json, price_text, standing_json};
+pub use reconcile::{ClassStanding, PeriodStanding, Standing, reconcile};
+
+/// The four meters billing reads, in this order.
+pub const BILLING_METERS: [Meter; 4] = [
+    Meter::BwTotal,
+    Meter::BwLarge,
+    Meter::ColourTotal,
+    Meter::ColourLarge,
+];
+
+/// What the engine knows of one device: its readings of the billing meters.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceHistory {
+    pub serial: String,
+    /// The device counts each large page twice in its own totals.
+    pub large_counts_double: bool,
+    /// Points of [`BILLING_METERS`], each sorted.
+    pub meters: [Vec<Point>; 4],
+}
+
+impl DeviceHistory {
+    /// Builds the history from points of any meters. A mono device (no colour
+    /// meter at all) without `bw_total` uses its `total`.
+    pub fn new(
+        serial: &str,
+        large_counts_double: bool,
+        points: HashMap<Meter, Vec<Point>>,
+    ) -> DeviceHistory {
+        let mut points = points;
+        let mono = !points.iter().any(|(m, p)| m.is_colour() && !p.is_empty());
+        let mut meters: [Vec<Point>; 4] = Default::default();
+        for (slot, meter) in BILLING_METERS.iter().enumerate() {
+            meters[slot] = points.remove(meter).unwrap_or_default();
+        }
+        if meters[0].is_empty() && mono {
+            meters[0] = points.remove(&Meter::Total).unwrap_or_default();
+        }
+        for m in &mut meters {
+            sort_points(m);
+        }
+        DeviceHistory {
+            serial: serial.to_owned(),
+            large_counts_double,
+            meters,
+        }
+    }
+}
+
+/// A meter value at a boundary, as shown with an invoice or a standing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundaryValue {
+    pub serial: String,
+    pub meter: Meter,
+    pub boundary: Boundary,
+    /// The readings it rests on: (at, value, source).
+    pub basis: Vec<(i64, u64, Source)>,
+}
+
+/// Pages no reading measured, or a window without readings.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GapFound {
+    pub serial: String,
+    pub meter: Meter,
+    pub from: i64,
+    pub to: i64,
+    pub reason: &'static str,
+}
+
+/// The pages of one class in a window, summed over the devices.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClassPages {
+    /// Pages counted towards the commitment: A4-equivalents, or A4 pages
+    /// only where the class has an A3 price.
+    pub counted: u64,
+    /// A3 pages, where the class has an A3 price (else 0).
+    pub a3: u64,
+}
+
+/// One membership's judged series and the boundary values computed so far.
+struct Member<'a> {
+    membership: &'a Membership,
+    history: &'a DeviceHistory,
+    series: [Series<'a>; 4],
+    memo: HashMap<(usize, i64), Option<Boundary>>,
+}
+
+/// Usage of one contract, worked out lazily from the devices' series.
+pub(crate) struct Engine<'a> {
+    pub contract: &'a Contract,
+    members: Vec<Member<'a>>,
+    pub gaps: Vec<GapFound>,
+}
+
+impl<'a> Engine<'a> {
+    /// Devices of the contract without a history have no readings at all.
+    pub fn new(
+        contract: &'a Contract,
+        histories: &'a [DeviceHistory],
+        empty: &'a DeviceHistory,
+    ) -> Engine<'a> {
+        let by_serial: HashMap<&str, &DeviceHistory> =
+            histories.iter().map(|h| (h.serial.as_str(), h)).collect();
+        let members = contract
+            .devices
+            .iter()
+            .map(|m| {
+                let history = by_serial.get(m.serial.as_str()).copied().unwrap_or(empty);
+                Member {
+                    membership: m,
+                    history,
+                    series: std::array::from_fn(|i| Series::new(&history.meters[i])),
+                    memo: HashMap::new(),
+                }
+            })
+            .collect();
+        Engine {
+            contract,
+            members,
+            gaps: Vec::new(),
+        }
+    }
+
+    /// Instants of the part of `[from, to)` member `idx` is in the contract.
+    fn window(&self, idx: usize, from: NaiveDate, to: NaiveDate) -> Option<(i64, i64)> {
+        self.contract
+            .window(self.members[idx].membership, from, to)
+            .map(|(s, e)| (midnight(s), midnight(e)))
+    }
+
+    fn boundary(&mut self, idx: usize, slot: usize, at: i64) -> Option<Boundary> {
+        let trailing = self.contract.trailing_days;
+        let m = &mut self.members[idx];
+        m.memo
+            .entry((slot, at))
+            .or_insert_with(|| value_at(&m.series[slot], at, trailing))
+            .clone()
+    }
+
+    fn serial(&self, idx: usize) -> &str {
+        &self.members[idx].membership.serial
+    }
+
+    fn gap(&mut self, idx: usize, slot: usize, from: i64, to: i64, reason: &'static str) {
+        let gap = GapFound {
+            serial: self.serial(idx).to_owned(),
+            meter: BILLING_METERS[slot],
+            from,
+            to,
+            reason,
+        };
+        if !self.gaps.contains(&gap) {
+            self.gaps.push(gap);
+        }
+    }
+
+    /// Pages of one meter in `[s, e)`. Before the first reading nothing is
+    /// invented: use counts from it, and the time before is a gap.
+    fn usage(&mut self, idx: usize, slot: usize, s: i64, e: i64) -> u64 {
+        let series = &self.members[idx].series[slot];
+        if series.is_empty() {
+            if self.has_readings(idx) {
+                // The device never reports this meter: it has none.
+                return 0;
+            }
+            self.gap(idx, slot, s, e, "no readings");
+            return 0;
+        }
+        let start = match self.boundary(idx, slot, s) {
+            Some(b) => b.cum,
+            None => {
+                let series = &self.members[idx].series[slot];
+                let first = series.first().map(|i| (series.points[i].at, series.cum(i)));
+                match first {
+                    Some((at, cum)) if at < e => {
+                        self.gap(idx, slot, s, at, "before the first reading");
+                        cum
+                    }
+                    _ => {
+                        self.gap(idx, slot, s, e, "no readings");
+                        return 0;
+                    }
+                }
+            }
+        };
+        let end = self.boundary(idx, slot, e).map_or(start, |b| b.cum);
+        u64::try_from(end - start).unwrap_or(0)
+    }
+
+    fn has_readings(&self, idx: usize) -> bool {
+        self.members[idx]
+            .history
+            .meters
+            .iter()
+            .any(|m| !m.is_empty())
+    }
+
+    /// Pages of a class in `[from, to)` over every device.
+    pub fn class_pages(&mut self, class: Class, from: NaiveDate, to: NaiveDate) -> ClassPages {
+        let mut total = ClassPages::default();
+        for idx in 0..self.members.len() {
+            let Some((s, e)) = self.window(idx, from, to) else {
+                continue;
+            };
+            let (total_slot, large_slot) = slots(class);
+            let all = self.usage(idx, total_slot, s, e);
+            let large = self.usage(idx, large_slot, s, e);
+            let p = self.count(idx, class, all, large);
+            total.counted += p.counted;
+            total.a3 += p.a3;
+        }
+        total
+    }
+
+    /// The A3 rule (§4.9.1) for one device's usage of a class.
+    fn count(&self, idx: usize, class: Class, all: u64, large: u64) -> ClassPages {
+        let double = self.members[idx].history.large_counts_double;
+        if self.contract.a3_priced(class) {
+            let a4 = all.saturating_sub(if double { 2 * large } else { large });
+            ClassPages {
+                counted: a4,
+                a3: large,
+            }
+        } else {
+            ClassPages {
+                counted: if double { all } else { all + large },
+                a3: 0,
+            }
+        }
+    }
+
+    /// The closing values of every device in the contract during `[from, to)`
+    /// at the end of its window in it.
+    pub fn closing_values(&mut self, from: NaiveDate, to: NaiveDate) -> Vec<BoundaryValue> {
+        let mut out = Vec::new();
+        for idx in 0..self.members.len() {
+            if let Some((_, e)) = self.window(idx, from, to) {
+                out.extend(self.values_at(idx, e));
+            }
+        }
+        out
+    }
+
+    /// The values of every meter a member has at `at`.
+    fn values_at(&mut self, idx: usize, at: i64) -> Vec<BoundaryValue> {
+        let mut out = Vec::new();
+        for (slot, meter) in BILLING_METERS.into_iter().enumerate() {
+            if let Some(boundary) = self.boundary(idx, slot, at) {
+                let series = &self.members[idx].series[slot];
+                let basis = boundary
+                    .basis
+                    .iter()
+                    .map(|i| {
+                        let p = series.points[*i];
+                        (p.at, p.value, p.source)
+                    })
+                    .collect();
+                out.push(BoundaryValue {
+                    serial: self.serial(idx).to_owned(),
+                    meter,
+                    boundary,
+                    basis,
+                });
+            }
+        }
+        out
+    }
+
+    pub fn n_members(&self) -> usize {
+        self.members.len()
+    }
+}
+
+/// The series slots of a class: (total, large).
+fn slots(class: Class) -> (usize, usize) {
+    match class {
+        Class::Bw => (0, 1),
+        Class::Colour => (2, 3),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,283 @@
+//! The contract's standing on a date: every period so far against the
+//! commitment (the 15 % rule, with a run-rate projection of the running one),
+//! the notice deadline and renewal, boundary values, gaps and counter events.
+
+use chrono::NaiveDate;
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use super::{BILLING_METERS, BoundaryValue, DeviceHistory, Engine, GapFound};
+use crate::contract::dates::{DAY_MS, midnight};
+use crate::contract::{Class, Contract, Period, PeriodKind, Prices};
+use crate::meters::Meter;
+use crate::meters::series::SeriesEvent;
+
+/// One class in one period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassStanding {
+    /// The period's share of the annual commitment (exact); None: none.
+    pub committed: Option<Decimal>,
+    pub actual: u64,
+    /// The running period at its end by run-rate; None for closed ones.
+    pub projected: Option<u64>,
+    /// Rounded to 2 decimals; from `actual` (closed) or `projected` (running).
+    pub deviation_pct: Option<Decimal>,
+    /// |deviation| is more than the threshold (tested exactly).
+    pub breach: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeriodStanding {
+    pub period: Period,
+    pub running: bool,
+    pub bw: ClassStanding,
+    pub colour: ClassStanding,
+}
+
+/// A counter event found in a device's readings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventFound {
+    pub serial: String,
+    pub meter: Meter,
+    pub event: SeriesEvent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    pub contract: String,
+    pub at: NaiveDate,
+    pub periods: Vec<PeriodStanding>,
+    /// (deadline, the expiry it is for) while the contract renews.
+    pub notice: Option<(NaiveDate, NaiveDate)>,
+    /// The prices from that expiry on.
+    pub renewal_prices: Option<Prices>,
+    /// The end, when notice was given.
+    pub ends: Option<NaiveDate>,
+    pub boundary_values: Vec<BoundaryValue>,
+    pub gaps: Vec<GapFound>,
+    pub events: Vec<EventFound>,
+}
+
+/// The standing of `contract` on `at` (00:00 Oslo that day).
+pub fn reconcile(contract: &Contract, histories: &[DeviceHistory], at: NaiveDate) -> Standing {
+    let empty = DeviceHistory::default();
+    let mut engine = Engine::new(contract, histories, &empty);
+    let mut periods: Vec<Period> = contract.periods_until(contract.billing_period(), at);
+    periods.extend(contract.periods_until(PeriodKind::Year, at));
+    periods.sort_by_key(|p| (p.end, p.kind.months()));
+    let mut out = Vec::new();
+    let mut boundary_values = Vec::new();
+    for period in periods {
+        let running = period.start <= at && at < period.end;
+        let standing = if running {
+            engine.running(period, midnight(at))
+        } else {
+            engine.closed(period)
+        };
+        boundary_values.extend(engine.opening_values(period.start, period.end));
+        if !running {
+            boundary_values.extend(engine.closing_values(period.start, period.end));
+        }
+        out.push(standing);
+    }
+    boundary_values.sort_by(|a, b| {
+        (a.boundary.at, &a.serial, a.meter).cmp(&(b.boundary.at, &b.serial, b.meter))
+    });
+    boundary_values.dedup_by(|a, b| {
+        a.boundary.at == b.boundary.at && a.serial == b.serial && a.meter == b.meter
+    });
+    let until = midnight(at);
+    let events = engine.events(until);
+    let mut gaps = engine.reset_gaps(until);
+    gaps.extend(engine.gaps.iter().filter(|g| g.from < until).cloned());
+    gaps.sort();
+    gaps.dedup();
+    let notice = contract
+        .next_deadline(at)
+        .map(|(expiry, deadline)| (deadline, expiry));
+    Standing {
+        contract: contract.id.clone(),
+        at,
+        periods: out,
+        renewal_prices: notice.map(|(_, expiry)| contract.prices_on(expiry)),
+        notice,
+        ends: contract.end(),
+        boundary_values,
+        gaps,
+        events,
+    }
+}
+
+impl Engine<'_> {
+    fn closed(&mut self, period: Period) -> PeriodStanding {
+        let class = |engine: &mut Self, class: Class| {
+            let actual = engine.class_pages(class, period.start, period.end).counted;
+            engine.standing(class, period.kind, actual, None, false)
+        };
+        PeriodStanding {
+            period,
+            running: false,
+            bw: class(self, Class::Bw),
+            colour: class(self, Class::Colour),
+        }
+    }
+
+    fn running(&mut self, period: Period, cutoff: i64) -> PeriodStanding {
+        let bw = self.running_class(period, Class::Bw, cutoff);
+        let colour = self.running_class(period, Class::Colour, cutoff);
+        PeriodStanding {
+            period,
+            running: true,
+            bw,
+            colour,
+        }
+    }
+
+    /// Use so far from readings at or before `cutoff`, and the projection: per
+    /// device, use ÷ real time to its last reading × its window's real length;
+    /// a device with no reading 24 hours into the window adds its use as is.
+    fn running_class(&mut self, period: Period, class: Class, cutoff: i64) -> ClassStanding {
+        let (total_slot, large_slot) = super::slots(class);
+        let mut actual = 0u64;
+        let mut projected = Decimal::ZERO;
+        let mut any_projection = false;
+        for idx in 0..self.n_members() {
+            let Some((s, e)) = self.window(idx, period.start, period.end) else {
+                continue;
+            };
+            let Some((all, last_at)) = self.used_until(idx, total_slot, s, cutoff) else {
+                continue;
+            };
+            let large = self
+                .used_until(idx, large_slot, s, cutoff)
+                .map_or(0, |u| u.0);
+            let pages = self.count(idx, class, all, large).counted;
+            actual += pages;
+            let elapsed = last_at - s;
+            if elapsed >= DAY_MS {
+                any_projection = true;
+                projected += Decimal::from(pages) * Decimal::from(e - s) / Decimal::from(elapsed);
+            } else {
+                projected += Decimal::from(pages);
+            }
+        }
+        let projected = any_projection.then(|| {
+            let rounded =
+                projected.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+            u64::try_from(rounded.mantissa()).unwrap_or(0)
+        });
+        let mut standing = self.standing(class, period.kind, actual, projected, true);
+        standing.projected = projected;
+        standing
+    }
+
+    /// Pages of a meter from `s` to the last included reading at or before
+    /// `cutoff` (and after `s`), with that reading's time.
+    fn used_until(&mut self, idx: usize, slot: usize, s: i64, cutoff: i64) -> Option<(u64, i64)> {
+        let series = &self.members[idx].series[slot];
+        let last = series.at_or_before(cutoff)?;
+        let (last_at, last_cum) = (series.points[last].at, series.cum(last));
+        if last_at <= s {
+            return None;
+        }
+        let start = match self.boundary(idx, slot, s) {
+            Some(b) => b.cum,
+            None => {
+                let series = &self.members[idx].series[slot];
+                series.first().map_or(last_cum, |i| series.cum(i))
+            }
+        };
+        Some((u64::try_from(last_cum - start).unwrap_or(0), last_at))
+    }
+
+    fn standing(
+        &self,
+        class: Class,
+        kind: PeriodKind,
+        actual: u64,
+        projected: Option<u64>,
+        running: bool,
+    ) -> ClassStanding {
+        let committed = self
+            .contract
+            .committed(class)
+            .map(|c| Decimal::from(c) / Decimal::from(kind.per_year()));
+        let measured = if running { projected } else { Some(actual) };
+        let (deviation_pct, breach) = match (committed, measured) {
+            (Some(c), Some(m)) => {
+                let diff = Decimal::from(m) - c;
+                let mut pct = (diff * Decimal::ONE_HUNDRED / c)
+                    .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+                pct.rescale(2);
+                let breach =
+                    diff.abs() * Decimal::ONE_HUNDRED > self.contract.deviation_threshold_pct * c;
+                (Some(pct), breach)
+            }
+            _ => (None, false),
+        };
+        ClassStanding {
+            committed,
+            actual,
+            projected: None,
+            deviation_pct,
+            breach,
+        }
+    }
+
+    /// The values of every member at the start of its window in `[from, to)`.
+    fn opening_values(&mut self, from: NaiveDate, to: NaiveDate) -> Vec<BoundaryValue> {
+        let mut out = Vec::new();
+        for idx in 0..self.n_members() {
+            if let Some((s, _)) = self.window(idx, from, to) {
+                out.extend(self.values_at(idx, s));
+            }
+        }
+        out
+    }
+
+    /// Counter events up to `until` while the device was in the contract.
+    fn events(&self, until: i64) -> Vec<EventFound> {
+        let mut out = Vec::new();
+        for m in &self.members {
+            let from = m
+                .membership
+                .from
+                .map_or(midnight(self.contract.start), midnight);
+            let to = m.membership.until.map_or(until, |u| midnight(u).min(until));
+            for (slot, series) in m.series.iter().enumerate() {
+                for e in series.events.iter().filter(|e| e.at >= from && e.at <= to) {
+                    out.push(EventFound {
+                        serial: m.membership.serial.clone(),
+                        meter: BILLING_METERS[slot],
+                        event: *e,
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.event.at, &a.serial, a.meter).cmp(&(b.event.at, &b.serial, b.meter)));
+        out
+    }
+
+    /// Reset gaps up to `until` while the device was in the contract.
+    fn reset_gaps(&self, until: i64) -> Vec<GapFound> {
+        let mut out = Vec::new();
+        for m in &self.members {
+            let from = m
+                .membership
+                .from
+                .map_or(midnight(self.contract.start), midnight);
+            let to = m.membership.until.map_or(until, |u| midnight(u).min(until));
+            for (slot, series) in m.series.iter().enumerate() {
+                for g in series.gaps_in(from, to) {
+                    out.push(GapFound {
+                        serial: m.membership.serial.clone(),
+                        meter: BILLING_METERS[slot],
+                        from: g.from,
+                        to: g.to,
+                        reason: "counter reset",
+                    });
+                }
+            }
+        }
+        out
+    }
+}

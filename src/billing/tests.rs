@@ -1,0 +1,649 @@
+//! Data-driven tests of the money: contracts and readings in, invoice lines
+//! and standings out, every expected figure worked out by hand in a comment.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use rust_decimal::Decimal;
+
+use super::*;
+use crate::contract::dates::local_instant;
+use crate::contract::tests::{d, dec, k1, k2};
+use crate::contract::{Nok, PriceVersion};
+use crate::meters::ValueKind;
+
+const SERIAL: &str = "AA2M021115700";
+
+fn t(local: &str) -> i64 {
+    let s = if local.len() == 10 {
+        format!("{local} 00:00")
+    } else {
+        local.to_owned()
+    };
+    let naive = NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M").unwrap();
+    local_instant(naive).unwrap().timestamp_millis()
+}
+
+/// Readings of (bw_total, bw_large, colour_total, colour_large) at local times.
+fn history(serial: &str, rows: &[(&str, [u64; 4])]) -> DeviceHistory {
+    history_from(serial, rows, Source::Manual)
+}
+
+fn history_from(serial: &str, rows: &[(&str, [u64; 4])], source: Source) -> DeviceHistory {
+    let mut points: HashMap<Meter, Vec<Point>> = HashMap::new();
+    for (at, values) in rows {
+        for (meter, value) in BILLING_METERS.iter().zip(values) {
+            points.entry(*meter).or_default().push(Point {
+                at: t(at),
+                value: *value,
+                source,
+                kind: ValueKind::Integer,
+            });
+        }
+    }
+    DeviceHistory::new(serial, false, points)
+}
+
+fn k1_readings() -> Vec<DeviceHistory> {
+    vec![history(
+        SERIAL,
+        &[
+            ("2025-01-01", [100_000, 5_000, 20_000, 1_000]),
+            ("2025-07-01", [131_000, 6_000, 27_500, 1_500]),
+            ("2026-01-01", [158_000, 6_900, 33_000, 1_800]),
+        ],
+    )]
+}
+
+/// (kind, issue date, total, status) of every invoice.
+fn summary(invoices: &[Invoice]) -> Vec<(&'static str, String, String, Status)> {
+    invoices
+        .iter()
+        .map(|i| {
+            (
+                i.kind.name(),
+                i.issue_date.to_string(),
+                i.total.to_string(),
+                i.status,
+            )
+        })
+        .collect()
+}
+
+/// (class, pages, unit price, amount) of every line.
+fn lines(inv: &Invoice) -> Vec<(&'static str, Option<String>, String, String)> {
+    inv.lines
+        .iter()
+        .map(|l| {
+            (
+                l.class.name(),
+                l.pages.map(|p| p.normalize().to_string()),
+                l.unit_price.normalize().to_string(),
+                l.amount.to_string(),
+            )
+        })
+        .collect()
+}
+
+fn s(x: &str) -> String {
+    x.to_owned()
+}
+
+fn ps(x: &str) -> Option<String> {
+    Some(x.to_owned())
+}
+
+/// (actual, projected, deviation, breach) of a class standing.
+fn class(c: &ClassStanding) -> (u64, Option<u64>, Option<String>, bool) {
+    (
+        c.actual,
+        c.projected,
+        c.deviation_pct.map(|d| d.to_string()),
+        c.breach,
+    )
+}
+
+#[test]
+fn k1_invoices_a_konto_and_settlement() {
+    let inv = invoices(&k1(), &k1_readings(), d("2026-01-01"));
+    assert_eq!(
+        summary(&inv),
+        [
+            // 1 200.00 + 30 000 × 0.045 + 6 000 × 0.45 = 5 250.00
+            ("a_konto", s("2025-01-01"), s("5250.00"), Status::Due),
+            ("a_konto", s("2025-07-01"), s("5250.00"), Status::Due),
+            // b/w 59 900 − 60 000 prepaid: nothing; colour 13 800 − 12 000 =
+            // 1 800 × 0.45 = 810.00. Settlement before the next a-konto.
+            ("settlement", s("2026-01-01"), s("810.00"), Status::Due),
+            ("a_konto", s("2026-01-01"), s("5250.00"), Status::Due),
+        ]
+    );
+    assert_eq!(
+        lines(&inv[0]),
+        [
+            ("fixed", None, s("200"), s("1200.00")),
+            ("bw", ps("30000"), s("0.045"), s("1350.00")),
+            ("colour", ps("6000"), s("0.45"), s("2700.00")),
+        ]
+    );
+    assert_eq!(
+        lines(&inv[2]),
+        [
+            ("bw", ps("0"), s("0.045"), s("0.00")),
+            ("colour", ps("1800"), s("0.45"), s("810.00")),
+        ]
+    );
+    assert!(inv[0].boundary_values.is_empty());
+    let closing = &inv[2].boundary_values;
+    assert_eq!(closing.len(), 4);
+    assert_eq!(closing[0].boundary.value, 158_000);
+    assert_eq!(closing[0].boundary.method, crate::estimate::Method::Exact);
+    assert!(!inv[2].estimated);
+}
+
+#[test]
+fn k1_standing_and_the_15_percent_rule() {
+    let st = reconcile(&k1(), &k1_readings(), d("2026-01-01"));
+    let rows: Vec<_> = st
+        .periods
+        .iter()
+        .map(|p| {
+            (
+                p.period.kind.name(),
+                p.period.start.to_string(),
+                p.running,
+                class(&p.bw),
+                class(&p.colour),
+            )
+        })
+        .collect();
+    let c = |a, dev: &str, breach| (a, None, Some(dev.to_owned()), breach);
+    assert_eq!(
+        rows,
+        [
+            // b/w 31 000 + 1 000 = 32 000 of 30 000: +6.67 %; colour 7 500 +
+            // 500 = 8 000 of 6 000: +33.33 %, a breach.
+            (
+                "half",
+                s("2025-01-01"),
+                false,
+                c(32_000, "6.67", false),
+                c(8_000, "33.33", true)
+            ),
+            // b/w 27 000 + 900 = 27 900: −7.00 %; colour 5 500 + 300 = 5 800: −3.33 %.
+            (
+                "half",
+                s("2025-07-01"),
+                false,
+                c(27_900, "-7.00", false),
+                c(5_800, "-3.33", false)
+            ),
+            // b/w 59 900 of 60 000: −0.17 %; colour 13 800 of 12 000: exactly
+            // +15.00 %, inside.
+            (
+                "year",
+                s("2025-01-01"),
+                false,
+                c(59_900, "-0.17", false),
+                c(13_800, "15.00", false)
+            ),
+            // The half running on 2026-01-01 has no reading after its start:
+            // nothing used, no projection.
+            (
+                "half",
+                s("2026-01-01"),
+                true,
+                (0, None, None, false),
+                (0, None, None, false)
+            ),
+            (
+                "year",
+                s("2026-01-01"),
+                true,
+                (0, None, None, false),
+                (0, None, None, false)
+            ),
+        ]
+    );
+    assert_eq!(st.notice.map(|n| n.0.to_string()), Some(s("2029-08-31")));
+    // 0.045 × 1.3 = 0.0585; 0.45 × 1.3 = 0.585
+    assert_eq!(st.renewal_prices.map(|p| p.bw), Some(dec("0.0585")));
+    assert!(st.gaps.is_empty() && st.events.is_empty());
+}
+
+fn k2_readings() -> Vec<DeviceHistory> {
+    vec![history(
+        SERIAL,
+        &[
+            ("2025-03-15", [10_000, 400, 2_000, 100]),
+            ("2025-06-15", [14_200, 600, 2_350, 130]),
+        ],
+    )]
+}
+
+#[test]
+fn k2_arrears_with_a3_priced() {
+    let inv = invoices(&k2(), &k2_readings(), d("2025-06-15"));
+    assert_eq!(
+        summary(&inv),
+        [("arrears", s("2025-06-15"), s("1310.00"), Status::Due)]
+    );
+    assert_eq!(
+        lines(&inv[0]),
+        [
+            // b/w A4: 4 200 − 200 = 4 000 × 0.05 = 200.00; A3 200 × 0.10 = 20.00
+            ("bw", ps("4000"), s("0.05"), s("200.00")),
+            ("bw_a3", ps("200"), s("0.1"), s("20.00")),
+            // colour A4: 350 − 30 = 320 × 0.50 = 160.00; A3 30 × 1.00 = 30.00
+            ("colour", ps("320"), s("0.5"), s("160.00")),
+            ("colour_a3", ps("30"), s("1"), s("30.00")),
+            ("fixed", None, s("300"), s("900.00")),
+        ]
+    );
+    let st = reconcile(&k2(), &k2_readings(), d("2025-06-15"));
+    let q = &st.periods[0];
+    assert_eq!((q.period.kind.name(), q.running), ("quarter", false));
+    // 4 000 of 16 000 / 4 = 4 000: 0.00 %; 320 of 400: −20.00 %, a breach.
+    assert_eq!(class(&q.bw), (4_000, None, Some(s("0.00")), false));
+    assert_eq!(class(&q.colour), (320, None, Some(s("-20.00")), true));
+}
+
+#[test]
+fn running_period_is_projected_by_run_rate() {
+    // K1 from 2025-01-01; on 2025-04-01 the last reading is 2025-03-01 (59 days,
+    // 1 416 real hours in; no DST yet). b/w 6 000 + 0 large → 6 000 ×
+    // 4 343 h (the half: 181 days, less 1 h for DST) / 1 416 h = 18 402.54 →
+    // 18 403; of 30 000: −38.66 %, a breach.
+    let h = vec![history(
+        SERIAL,
+        &[
+            ("2025-01-01", [0, 0, 0, 0]),
+            ("2025-03-01", [6_000, 0, 1_000, 0]),
+            // After the date asked: not used for the running period.
+            ("2025-05-01", [90_000, 0, 9_000, 0]),
+        ],
+    )];
+    let st = reconcile(&k1(), &h, d("2025-04-01"));
+    let half = &st.periods[0];
+    assert!(half.running);
+    assert_eq!(half.bw.actual, 6_000);
+    assert_eq!(half.bw.projected, Some(18_403));
+    assert_eq!(
+        half.bw.deviation_pct.map(|d| d.to_string()),
+        Some(s("-38.66"))
+    );
+    assert!(half.bw.breach);
+    // colour 1 000 × 4 343 / 1 416 = 3 067.09 → 3 067 of 6 000: −48.88 %.
+    assert_eq!(half.colour.projected, Some(3_067));
+}
+
+#[test]
+fn less_than_a_day_into_the_period_gives_no_projection() {
+    let h = vec![history(
+        SERIAL,
+        &[
+            ("2025-01-01", [0, 0, 0, 0]),
+            ("2025-01-01 20:00", [50, 0, 0, 0]),
+        ],
+    )];
+    let st = reconcile(&k1(), &h, d("2025-01-02"));
+    assert_eq!(class(&st.periods[0].bw), (50, None, None, false));
+}
+
+#[test]
+fn a_reset_inside_a_period_counts_both_counters_and_reports_the_gap() {
+    // Arrears K2 quarter 2025-03-15 – 06-15 with A3 priced; no large pages.
+    // Old counter 10 000 → 12 000 (2025-05-01), reset, new counter 300
+    // (2025-05-02), 1 500 (2025-06-15). b/w A4 = 2 000 + 1 500 = 3 500 × 0.05
+    // = 175.00; 1 day of pages between is unmeasured.
+    let h = vec![history(
+        SERIAL,
+        &[
+            ("2025-03-15", [10_000, 0, 0, 0]),
+            ("2025-05-01", [12_000, 0, 0, 0]),
+            ("2025-05-02", [300, 0, 0, 0]),
+            ("2025-06-15", [1_500, 0, 0, 0]),
+        ],
+    )];
+    let inv = invoices(&k2(), &h, d("2025-06-15"));
+    assert_eq!(
+        lines(&inv[0])[0],
+        ("bw", ps("3500"), s("0.05"), s("175.00"))
+    );
+    let st = reconcile(&k2(), &h, d("2025-06-15"));
+    let reset_gaps: Vec<_> = st
+        .gaps
+        .iter()
+        .filter(|g| g.meter == Meter::BwTotal)
+        .collect();
+    assert_eq!(reset_gaps.len(), 1);
+    assert_eq!(
+        (reset_gaps[0].from, reset_gaps[0].to),
+        (t("2025-05-01"), t("2025-05-02"))
+    );
+    assert_eq!(reset_gaps[0].reason, "counter reset");
+    assert!(
+        st.events
+            .iter()
+            .any(|e| e.event.kind.name() == "reset" && e.meter == Meter::BwTotal)
+    );
+}
+
+#[test]
+fn a_zero_while_booting_is_left_out() {
+    // Polls: 10 000 at the start, 0 while booting on 2025-04-01, 11 000 the
+    // next day, 14 000 at the end: 4 000 pages, the zero is a glitch.
+    let h = vec![history_from(
+        SERIAL,
+        &[
+            ("2025-03-15", [10_000, 0, 0, 0]),
+            ("2025-04-01 08:00", [0, 0, 0, 0]),
+            ("2025-04-02", [11_000, 0, 0, 0]),
+            ("2025-06-15", [14_000, 0, 0, 0]),
+        ],
+        Source::Polled,
+    )];
+    let inv = invoices(&k2(), &h, d("2025-06-15"));
+    assert_eq!(
+        lines(&inv[0])[0],
+        ("bw", ps("4000"), s("0.05"), s("200.00"))
+    );
+    let st = reconcile(&k2(), &h, d("2025-06-15"));
+    assert!(st.events.iter().any(|e| e.event.kind.name() == "glitch"));
+    assert!(st.gaps.is_empty());
+}
+
+#[test]
+fn a_mid_period_price_change_splits_the_usage() {
+    // K2 with a new version from 2025-05-01: b/w 0.0600. Readings 10 000 on
+    // 03-15, 12 000 on 05-01, 14 000 on 06-15 (no large pages):
+    // 2 000 × 0.05 = 100.00 and 2 000 × 0.06 = 120.00.
+    let mut c = k2();
+    let mut p = c.prices[0].prices;
+    p.bw = dec("0.0600");
+    c.prices.push(PriceVersion {
+        from: d("2025-05-01"),
+        prices: p,
+    });
+    let h = vec![history(
+        SERIAL,
+        &[
+            ("2025-03-15", [10_000, 0, 0, 0]),
+            ("2025-05-01", [12_000, 0, 0, 0]),
+            ("2025-06-15", [14_000, 0, 0, 0]),
+        ],
+    )];
+    let inv = invoices(&c, &h, d("2025-06-15"));
+    let bw: Vec<_> = lines(&inv[0]).into_iter().filter(|l| l.0 == "bw").collect();
+    assert_eq!(
+        bw,
+        [
+            ("bw", ps("2000"), s("0.05"), s("100.00")),
+            ("bw", ps("2000"), s("0.06"), s("120.00"))
+        ]
+    );
+}
+
+#[test]
+fn settlement_prices_excess_when_printed_and_minimum_at_year_end() {
+    // K1 with a price change on 2025-07-01 (b/w 0.0500, colour 0.5000) and a
+    // colour minimum of 20 000. Prepaid 60 000 b/w covers the first pages:
+    // first half 50 000, second 30 000 → excess 0 in H1 (10 000 prepaid left),
+    // 20 000 in H2 × 0.05 = 1 000.00. Colour 8 000 + 5 000 = 13 000 used; 12 000
+    // prepaid covers H1's 8 000 and 4 000 of H2: 1 000 × 0.50 = 500.00; then
+    // the minimum 20 000 − 13 000 = 7 000 × 0.50 (year-end price) = 3 500.00.
+    let mut c = k1();
+    c.minimum_colour = 20_000;
+    let p = crate::contract::Prices {
+        bw: dec("0.0500"),
+        colour: dec("0.5000"),
+        bw_a3: None,
+        colour_a3: None,
+    };
+    c.prices.push(PriceVersion {
+        from: d("2025-07-01"),
+        prices: p,
+    });
+    let h = vec![history(
+        SERIAL,
+        &[
+            ("2025-01-01", [0, 0, 0, 0]),
+            ("2025-07-01", [50_000, 0, 8_000, 0]),
+            ("2026-01-01", [80_000, 0, 13_000, 0]),
+        ],
+    )];
+    let inv = invoices(&c, &h, d("2026-01-01"));
+    let settlement = inv
+        .iter()
+        .find(|i| i.kind == InvoiceKind::Settlement)
+        .unwrap();
+    assert_eq!(
+        lines(settlement),
+        [
+            ("bw", ps("0"), s("0.045"), s("0.00")),
+            ("bw", ps("20000"), s("0.05"), s("1000.00")),
+            ("colour", ps("0"), s("0.45"), s("0.00")),
+            ("colour", ps("1000"), s("0.5"), s("500.00")),
+            ("colour", ps("7000"), s("0.5"), s("3500.00")),
+        ]
+    );
+    assert_eq!(settlement.total.to_string(), "5000.00");
+    // The a-konto of the second half uses the version in force then:
+    // 1 200 + 30 000 × 0.05 + 6 000 × 0.5 = 5 700.00.
+    assert_eq!(inv[1].total.to_string(), "5700.00");
+}
+
+#[test]
+fn small_invoices_are_deferred_and_carried() {
+    // Arrears, no fixed fee, 0.05 per page: quarters of 1 000, 1 000 and 3 000
+    // pages = 50.00 (deferred), 50.00 + 50.00 = 100.00 (at the limit:
+    // deferred), 150.00 + 100.00 = 250.00 due.
+    let mut c = k2();
+    c.fixed_fee_monthly = Nok::ZERO;
+    c.prices[0].prices.bw_a3 = None;
+    c.prices[0].prices.colour_a3 = None;
+    let h = vec![history(
+        SERIAL,
+        &[
+            ("2025-03-15", [0, 0, 0, 0]),
+            ("2025-06-15", [1_000, 0, 0, 0]),
+            ("2025-09-15", [2_000, 0, 0, 0]),
+            ("2025-12-15", [5_000, 0, 0, 0]),
+        ],
+    )];
+    let inv = invoices(&c, &h, d("2025-12-15"));
+    assert_eq!(
+        summary(&inv),
+        [
+            ("arrears", s("2025-06-15"), s("50.00"), Status::Deferred),
+            ("arrears", s("2025-09-15"), s("100.00"), Status::Deferred),
+            ("arrears", s("2025-12-15"), s("250.00"), Status::Due),
+        ]
+    );
+    assert_eq!(inv[2].carried_in.to_string(), "100.00");
+}
+
+#[test]
+fn a_terminated_contracts_last_invoice_is_never_deferred() {
+    // K2 terminated in time: ends 2028-03-15. Its last quarter has no use and
+    // no fee: 0.00, due all the same.
+    let mut c = k2();
+    c.fixed_fee_monthly = Nok::ZERO;
+    c.terminated_on = Some(d("2027-10-01"));
+    assert_eq!(c.end(), Some(d("2028-03-15")));
+    let inv = invoices(&c, &[], d("2029-01-01"));
+    assert_eq!(inv.len(), 12);
+    assert_eq!(inv[10].status, Status::Deferred);
+    assert_eq!(
+        (inv[11].issue_date, inv[11].status),
+        (d("2028-03-15"), Status::Due)
+    );
+}
+
+#[test]
+fn an_estimated_closing_value_carries_a_fee_per_device() {
+    // Two devices; the second's last reading is 10 days before the quarter's
+    // end, so its closing value is extrapolated: one fee line of 75.00.
+    let mut c = k2();
+    c.estimation_fee = "75.00".parse().unwrap();
+    c.devices.push(crate::contract::Membership {
+        serial: "B".into(),
+        from: None,
+        until: None,
+    });
+    let mut h = k2_readings();
+    h.push(history(
+        "B",
+        &[("2025-03-15", [0, 0, 0, 0]), ("2025-06-05", [820, 0, 0, 0])],
+    ));
+    let inv = invoices(&c, &h, d("2025-06-15"));
+    assert!(inv[0].estimated);
+    let fees: Vec<_> = lines(&inv[0])
+        .into_iter()
+        .filter(|l| l.0 == "estimation_fee")
+        .collect();
+    assert_eq!(fees, [("estimation_fee", None, s("75"), s("75.00"))]);
+    // B: 820 pages over 82 days = 10 a day; 10 days on: 920. b/w A4 pooled:
+    // 4 000 + 920 = 4 920 × 0.05 = 246.00.
+    assert_eq!(
+        lines(&inv[0])[0],
+        ("bw", ps("4920"), s("0.05"), s("246.00"))
+    );
+    let b = inv[0]
+        .boundary_values
+        .iter()
+        .find(|v| v.serial == "B" && v.meter == Meter::BwTotal)
+        .unwrap();
+    assert_eq!(
+        (b.boundary.value, b.boundary.method.name()),
+        (920, "extrapolation")
+    );
+}
+
+#[test]
+fn a_device_added_later_counts_from_its_from_date() {
+    // K1 with B joining on 2025-04-01 (readings from 2025-03-01: the pages of
+    // March do not count). B: 1 000 on 03-01, 2 000 on 04-01, 5 000 on 07-01 →
+    // 3 000 in the first half. The first device adds 32 000: 35 000 b/w.
+    let mut c = k1();
+    c.devices.push(crate::contract::Membership {
+        serial: "B".into(),
+        from: Some(d("2025-04-01")),
+        until: None,
+    });
+    let mut h = k1_readings();
+    h.push(history(
+        "B",
+        &[
+            ("2025-03-01", [1_000, 0, 0, 0]),
+            ("2025-04-01", [2_000, 0, 0, 0]),
+            ("2025-07-01", [5_000, 0, 0, 0]),
+        ],
+    ));
+    let st = reconcile(&c, &h, d("2025-07-01"));
+    assert_eq!(st.periods[0].bw.actual, 35_000);
+}
+
+#[test]
+fn a_device_without_readings_is_a_gap_not_an_invention() {
+    let mut c = k1();
+    c.devices.push(crate::contract::Membership {
+        serial: "NOREAD".into(),
+        from: None,
+        until: None,
+    });
+    let st = reconcile(&c, &k1_readings(), d("2025-07-01"));
+    assert_eq!(st.periods[0].bw.actual, 32_000);
+    let gaps: Vec<_> = st.gaps.iter().filter(|g| g.serial == "NOREAD").collect();
+    assert!(!gaps.is_empty());
+    assert!(gaps.iter().all(|g| g.reason == "no readings"));
+}
+
+#[test]
+fn a_leap_year_contract_starting_on_29_february() {
+    // Start 2024-02-29: halves start 08-29, 2025-02-28, 08-29 (always from the
+    // start, clamped). Readings on those dates make each half exact.
+    let mut c = k1();
+    c.start = d("2024-02-29");
+    c.prices[0].from = c.start;
+    let h = vec![history(
+        SERIAL,
+        &[
+            ("2024-02-29", [0, 0, 0, 0]),
+            ("2024-08-29", [30_000, 0, 6_000, 0]),
+            ("2025-02-28", [60_000, 0, 12_000, 0]),
+        ],
+    )];
+    let st = reconcile(&c, &h, d("2025-02-28"));
+    let rows: Vec<_> = st
+        .periods
+        .iter()
+        .map(|p| {
+            (
+                p.period.kind.name(),
+                p.period.start.to_string(),
+                p.period.end.to_string(),
+                p.bw.actual,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows[..3],
+        [
+            ("half", s("2024-02-29"), s("2024-08-29"), 30_000),
+            ("half", s("2024-08-29"), s("2025-02-28"), 30_000),
+            ("year", s("2024-02-29"), s("2025-02-28"), 60_000),
+        ]
+    );
+    assert_eq!(st.periods[0].bw.deviation_pct, Some(Decimal::ZERO));
+}
+
+#[test]
+fn large_counts_double_devices_are_not_doubled_again() {
+    // K1 half: 31 000 b/w including 1 000 large pages counted twice by the
+    // device: A4-eq = 31 000 (not 32 000).
+    let mut h = k1_readings();
+    h[0].large_counts_double = true;
+    let st = reconcile(&k1(), &h, d("2025-07-01"));
+    assert_eq!(st.periods[0].bw.actual, 31_000);
+    // With A3 priced (K2) such a device: A4 = 4 200 − 2 × 200 = 3 800.
+    let mut h2 = k2_readings();
+    h2[0].large_counts_double = true;
+    let inv = invoices(&k2(), &h2, d("2025-06-15"));
+    assert_eq!(
+        lines(&inv[0])[0],
+        ("bw", ps("3800"), s("0.05"), s("190.00"))
+    );
+}
+
+#[test]
+fn no_commitment_means_no_deviation_and_fixed_fees_only() {
+    let mut c = k1();
+    c.committed_bw = None;
+    c.committed_colour = Some(0);
+    let inv = invoices(&c, &k1_readings(), d("2025-01-01"));
+    assert_eq!(lines(&inv[0]), [("fixed", None, s("200"), s("1200.00"))]);
+    let st = reconcile(&c, &k1_readings(), d("2026-01-01"));
+    assert_eq!(class(&st.periods[0].bw), (32_000, None, None, false));
+    assert_eq!(st.periods[0].bw.committed, None);
+}
+
+#[test]
+fn a_mono_device_bills_its_total_as_bw() {
+    let mut points: HashMap<Meter, Vec<Point>> = HashMap::new();
+    for (at, v) in [("2025-03-15", 1_000u64), ("2025-06-15", 3_000)] {
+        points.entry(Meter::Total).or_default().push(Point {
+            at: t(at),
+            value: v,
+            source: Source::Polled,
+            kind: ValueKind::Integer,
+        });
+    }
+    let h = vec![DeviceHistory::new(SERIAL, false, points)];
+    let inv = invoices(&k2(), &h, d("2025-06-15"));
+    assert_eq!(
+        lines(&inv[0])[0],
+        ("bw", ps("2000"), s("0.05"), s("100.00"))
+    );
+    assert_eq!(lines(&inv[0])[2], ("colour", ps("0"), s("0.5"), s("0.00")));
+}

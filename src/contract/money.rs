@@ -1,0 +1,83 @@
+//! Money: exact decimal NOK, never floating point.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+/// An amount of NOK. Amounts on invoice lines are rounded to øre half away
+/// from zero ([`Nok::round`]); configured amounts are kept as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+pub struct Nok(pub Decimal);
+
+impl Nok {
+    pub const ZERO: Nok = Nok(Decimal::ZERO);
+
+    /// `value` rounded to øre, half away from zero.
+    pub fn round(value: Decimal) -> Nok {
+        Nok(value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.0.is_zero()
+    }
+}
+
+impl std::ops::Add for Nok {
+    type Output = Nok;
+    fn add(self, other: Nok) -> Nok {
+        Nok(self.0 + other.0)
+    }
+}
+
+impl std::iter::Sum for Nok {
+    fn sum<I: Iterator<Item = Nok>>(iter: I) -> Nok {
+        iter.fold(Nok::ZERO, |a, b| a + b)
+    }
+}
+
+/// Always two decimals: `5250.00`.
+impl fmt::Display for Nok {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut v = self.0;
+        v.rescale(2);
+        write!(f, "{v}")
+    }
+}
+
+impl FromStr for Nok {
+    type Err = String;
+    /// A decimal string with at most 2 decimals, like `200.00` or `200`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let v = Decimal::from_str_exact(s.trim())
+            .map_err(|_| format!("`{s}` is not an amount like \"200.00\""))?;
+        if v.scale() > 2 && v.normalize().scale() > 2 {
+            return Err(format!("`{s}` has more than 2 decimals (øre)"));
+        }
+        Ok(Nok(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_half_away_from_zero_to_ore() {
+        let r = |s: &str| Nok::round(Decimal::from_str_exact(s).unwrap()).to_string();
+        assert_eq!(r("1.005"), "1.01");
+        assert_eq!(r("1.004999"), "1.00");
+        assert_eq!(r("-1.005"), "-1.01");
+        assert_eq!(r("1350"), "1350.00");
+        assert_eq!(r("2.5"), "2.50");
+    }
+
+    #[test]
+    fn parses_amounts_of_whole_ore() {
+        assert_eq!("200.00".parse::<Nok>().unwrap().to_string(), "200.00");
+        assert_eq!("200".parse::<Nok>().unwrap().to_string(), "200.00");
+        assert_eq!("1.500".parse::<Nok>().unwrap().to_string(), "1.50");
+        assert!("1.005".parse::<Nok>().is_err());
+        assert!("abc".parse::<Nok>().is_err());
+    }
+}

@@ -1,0 +1,363 @@
+//! One meter's readings over time, judged as a whole: which low readings were
+//! glitches, where a counter was reset, wrapped or swapped by a technician, and
+//! the running count of pages ("cumulative") that carries on across those
+//! breaks (DOMAIN.md, "Counter resets", "Glitches", "Wrap or reset").
+//!
+//! The points are never changed: a series keeps, beside them, the indices left
+//! out and the offset that turns each raw value into the cumulative count.
+
+use super::{Source, ValueKind, is_wrap};
+
+/// One reading of one meter. `at` is Unix milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Point {
+    pub at: i64,
+    pub value: u64,
+    pub source: Source,
+    pub kind: ValueKind,
+}
+
+/// The order of points at one instant: readings, then a technician's `final`,
+/// then `start` (DOMAIN.md, "Same reading twice").
+pub fn sort_points(points: &mut [Point]) {
+    points.sort_by_key(|p| (p.at, source_rank(p.source)));
+}
+
+fn source_rank(source: Source) -> u8 {
+    match source {
+        Source::Final => 1,
+        Source::Start => 2,
+        _ => 0,
+    }
+}
+
+/// What the series says happened to the counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A confirmed reset or board swap: counting goes on from the new counter.
+    Reset,
+    /// The last reading went down and nothing confirms or rules out a reset yet:
+    /// the reading is left out until one does.
+    SuspectedReset,
+    /// A low reading followed by one back at or above the value before it:
+    /// kept, flagged and left out of usage.
+    Glitch,
+    /// A Counter32 wrap: no pages lost.
+    Wrap,
+}
+
+impl EventKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Reset => "reset",
+            EventKind::SuspectedReset => "suspected_reset",
+            EventKind::Glitch => "glitch",
+            EventKind::Wrap => "wrap",
+        }
+    }
+}
+
+/// An event at the reading `at` that went from `before` to `after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeriesEvent {
+    pub at: i64,
+    pub kind: EventKind,
+    pub before: u64,
+    pub after: u64,
+}
+
+/// Pages that no reading measured: between the last reading of an old counter
+/// and the first of the new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    pub from: i64,
+    pub to: i64,
+}
+
+/// A judged series over sorted points (see [`sort_points`]).
+#[derive(Debug, Clone)]
+pub struct Series<'a> {
+    pub points: &'a [Point],
+    /// Indices left out of usage (glitches, unconfirmed drops), ascending.
+    excluded: Vec<usize>,
+    /// (first index, offset): from that index on, cumulative = raw + offset.
+    segments: Vec<(usize, i128)>,
+    pub events: Vec<SeriesEvent>,
+    pub gaps: Vec<Gap>,
+}
+
+impl<'a> Series<'a> {
+    /// Judges `points` (sorted). A counter that only grows is one segment and
+    /// costs one pass.
+    pub fn new(points: &'a [Point]) -> Series<'a> {
+        let mut s = Series {
+            points,
+            excluded: Vec::new(),
+            segments: vec![(0, 0)],
+            events: Vec::new(),
+            gaps: Vec::new(),
+        };
+        let mut last: Option<usize> = None;
+        let mut offset: i128 = 0;
+        for i in 0..points.len() {
+            let p = points[i];
+            let Some(l) = last else {
+                last = Some(i);
+                continue;
+            };
+            let lp = points[l];
+            let cum_last = i128::from(lp.value) + offset;
+            let new_offset = if p.source == Source::Start {
+                if lp.source != Source::Final {
+                    s.gaps.push(Gap {
+                        from: lp.at,
+                        to: p.at,
+                    });
+                }
+                s.event(p.at, EventKind::Reset, lp.value, p.value);
+                Some(cum_last - i128::from(p.value))
+            } else if p.value >= lp.value {
+                None
+            } else if lp.source == Source::Final {
+                // The technician's final reading confirms the swap: the new
+                // counter starts from 0 and nothing went unmeasured.
+                s.event(p.at, EventKind::Reset, lp.value, p.value);
+                Some(cum_last)
+            } else {
+                match s.judge_drop(i, lp) {
+                    Drop::LeftOut => continue,
+                    Drop::Wrap => Some(cum_last + (1 << 32) - i128::from(lp.value)),
+                    Drop::Reset => {
+                        s.gaps.push(Gap {
+                            from: lp.at,
+                            to: p.at,
+                        });
+                        Some(cum_last)
+                    }
+                }
+            };
+            if let Some(o) = new_offset {
+                offset = o;
+                s.segments.push((i, o));
+            }
+            last = Some(i);
+        }
+        s
+    }
+
+    fn event(&mut self, at: i64, kind: EventKind, before: u64, after: u64) {
+        self.events.push(SeriesEvent {
+            at,
+            kind,
+            before,
+            after,
+        });
+    }
+
+    /// Point `i` is below the last accepted point `lp`: the next point tells
+    /// a glitch from a reset or wrap; with none, the drop waits, left out.
+    fn judge_drop(&mut self, i: usize, lp: Point) -> Drop {
+        let p = self.points[i];
+        let confirmed = match self.points.get(i + 1) {
+            None => {
+                self.excluded.push(i);
+                self.event(p.at, EventKind::SuspectedReset, lp.value, p.value);
+                return Drop::LeftOut;
+            }
+            Some(next) => next.source == Source::Start || next.value < lp.value,
+        };
+        if !confirmed {
+            self.excluded.push(i);
+            self.event(p.at, EventKind::Glitch, lp.value, p.value);
+            return Drop::LeftOut;
+        }
+        if is_wrap(lp.value, p.value, p.kind) {
+            self.event(p.at, EventKind::Wrap, lp.value, p.value);
+            Drop::Wrap
+        } else {
+            self.event(p.at, EventKind::Reset, lp.value, p.value);
+            Drop::Reset
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.first().is_none()
+    }
+
+    pub fn is_included(&self, i: usize) -> bool {
+        self.excluded.binary_search(&i).is_err()
+    }
+
+    /// The offset of the segment point `i` belongs to.
+    pub fn offset(&self, i: usize) -> i128 {
+        let n = self.segments.partition_point(|(start, _)| *start <= i);
+        self.segments[n.saturating_sub(1)].1
+    }
+
+    /// The cumulative count at point `i`.
+    pub fn cum(&self, i: usize) -> i128 {
+        i128::from(self.points[i].value) + self.offset(i)
+    }
+
+    /// The last included point at or before `at`.
+    pub fn at_or_before(&self, at: i64) -> Option<usize> {
+        let mut n = self.points.partition_point(|p| p.at <= at);
+        while n > 0 {
+            n -= 1;
+            if self.is_included(n) {
+                return Some(n);
+            }
+        }
+        None
+    }
+
+    /// The first included point at or after `at`.
+    pub fn at_or_after(&self, at: i64) -> Option<usize> {
+        let start = self.points.partition_point(|p| p.at < at);
+        (start..self.points.len()).find(|i| self.is_included(*i))
+    }
+
+    pub fn first(&self) -> Option<usize> {
+        (0..self.points.len()).find(|i| self.is_included(*i))
+    }
+
+    pub fn last(&self) -> Option<usize> {
+        self.at_or_before(i64::MAX)
+    }
+
+    /// Reset gaps that overlap `[from, to)`.
+    pub fn gaps_in(&self, from: i64, to: i64) -> impl Iterator<Item = Gap> + '_ {
+        self.gaps
+            .iter()
+            .copied()
+            .filter(move |g| g.from < to && g.to > from)
+    }
+}
+
+enum Drop {
+    LeftOut,
+    Wrap,
+    Reset,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600_000;
+
+    fn points(values: &[(i64, u64, Source)]) -> Vec<Point> {
+        values
+            .iter()
+            .map(|(h, value, source)| Point {
+                at: h * H,
+                value: *value,
+                source: *source,
+                kind: ValueKind::Integer,
+            })
+            .collect()
+    }
+
+    fn cums(s: &Series) -> Vec<Option<i128>> {
+        (0..s.points.len())
+            .map(|i| s.is_included(i).then(|| s.cum(i)))
+            .collect()
+    }
+
+    use Source::{Final, Manual, Polled, Start};
+
+    #[test]
+    fn a_growing_counter_is_its_own_cumulative() {
+        let p = points(&[(0, 100, Polled), (1, 150, Polled), (2, 150, Manual)]);
+        let s = Series::new(&p);
+        assert_eq!(cums(&s), [Some(100), Some(150), Some(150)]);
+        assert!(s.events.is_empty() && s.gaps.is_empty());
+    }
+
+    #[test]
+    fn a_zero_while_booting_is_a_glitch_left_out() {
+        let p = points(&[(0, 1000, Polled), (1, 0, Polled), (2, 1010, Polled)]);
+        let s = Series::new(&p);
+        assert_eq!(cums(&s), [Some(1000), None, Some(1010)]);
+        assert_eq!(s.events[0].kind, EventKind::Glitch);
+        assert!(s.gaps.is_empty());
+    }
+
+    #[test]
+    fn a_confirmed_reset_counts_on_from_zero_and_leaves_a_gap() {
+        // 1000 → reset → 30, 50: usage across = (1000 − 1000) + 50 from the new
+        // counter; cumulative at 50 = 1000 + 50.
+        let p = points(&[(0, 1000, Polled), (5, 30, Polled), (6, 50, Polled)]);
+        let s = Series::new(&p);
+        assert_eq!(cums(&s), [Some(1000), Some(1030), Some(1050)]);
+        assert_eq!(s.events[0].kind, EventKind::Reset);
+        assert_eq!(s.gaps, [Gap { from: 0, to: 5 * H }]);
+    }
+
+    #[test]
+    fn a_drop_with_nothing_after_it_waits() {
+        let p = points(&[(0, 1000, Polled), (1, 10, Polled)]);
+        let s = Series::new(&p);
+        assert_eq!(cums(&s), [Some(1000), None]);
+        assert_eq!(s.events[0].kind, EventKind::SuspectedReset);
+        assert_eq!(s.last(), Some(0));
+    }
+
+    #[test]
+    fn technician_final_and_start_bridge_a_board_swap() {
+        // Old board read 1000 then final 1040 at hour 3; new board starts at
+        // 20 and reads 70: cumulative 1040 at the swap, then 1040 + 50.
+        let p = points(&[
+            (0, 1000, Polled),
+            (3, 1040, Final),
+            (3, 20, Start),
+            (4, 70, Polled),
+        ]);
+        let s = Series::new(&p);
+        assert_eq!(cums(&s), [Some(1000), Some(1040), Some(1040), Some(1090)]);
+        assert!(s.gaps.is_empty());
+        assert_eq!(s.events.len(), 1);
+    }
+
+    #[test]
+    fn a_start_without_final_leaves_the_pages_before_it_unmeasured() {
+        let p = points(&[(0, 1000, Polled), (3, 20, Start), (4, 70, Polled)]);
+        let s = Series::new(&p);
+        assert_eq!(cums(&s), [Some(1000), Some(1000), Some(1050)]);
+        assert_eq!(s.gaps, [Gap { from: 0, to: 3 * H }]);
+    }
+
+    #[test]
+    fn a_drop_right_after_final_is_confirmed_without_a_gap() {
+        let p = points(&[(0, 1000, Final), (1, 5, Polled)]);
+        let s = Series::new(&p);
+        assert_eq!(cums(&s), [Some(1000), Some(1005)]);
+        assert!(s.gaps.is_empty());
+    }
+
+    #[test]
+    fn a_counter32_wrap_loses_no_pages() {
+        let mut p = points(&[
+            (0, 4_294_967_000, Polled),
+            (1, 100, Polled),
+            (2, 300, Polled),
+        ]);
+        for x in &mut p {
+            x.kind = ValueKind::Counter32;
+        }
+        let s = Series::new(&p);
+        // 4 294 967 296 − 4 294 967 000 = 296 pages to the wrap, then 100.
+        assert_eq!(s.cum(1), 4_294_967_000 + 296 + 100);
+        assert_eq!(s.events[0].kind, EventKind::Wrap);
+        assert!(s.gaps.is_empty());
+    }
+
+    #[test]
+    fn neighbours_skip_left_out_points() {
+        let p = points(&[(0, 1000, Polled), (1, 0, Polled), (2, 1010, Polled)]);
+        let s = Series::new(&p);
+        assert_eq!(s.at_or_before(H), Some(0));
+        assert_eq!(s.at_or_after(H), Some(2));
+        assert_eq!(s.first(), Some(0));
+    }
+}
