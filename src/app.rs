@@ -22,8 +22,10 @@ use crate::storage::{Purpose, Store};
 #[error("{0}")]
 pub struct InputError(pub String);
 
+mod billing;
 mod fleet;
 
+pub use billing::{import_readings, invoices, reconcile};
 pub use fleet::{Simulate, demo, simulate};
 
 /// Opens the configured database.

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::contract::Contract;
 use crate::profile::{Profiles, load_profiles};
 
 /// A secret (community, password): its value never appears in Debug or Display.
@@ -132,7 +133,36 @@ pub struct Config {
     pub storage_path: PathBuf,
     pub collector: Collector,
     pub devices: Vec<DeviceEntry>,
+    /// `[[device]]` entries with a serial and no address: read by hand.
+    pub hand_read: Vec<HandDevice>,
+    pub contracts: Vec<Contract>,
     pub profiles: Profiles,
+}
+
+/// A device read by hand (no SNMP address): only its per-device settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandDevice {
+    pub serial: String,
+    pub location: Option<String>,
+    pub large_counts_double: bool,
+}
+
+impl Config {
+    /// The contract with this id.
+    pub fn contract(&self, id: &str) -> Option<&Contract> {
+        self.contracts.iter().find(|c| c.id == id)
+    }
+
+    /// True when the device with this serial counts large pages twice.
+    pub fn large_counts_double(&self, serial: &str) -> bool {
+        self.devices
+            .iter()
+            .any(|d| d.serial.as_deref() == Some(serial) && d.large_counts_double)
+            || self
+                .hand_read
+                .iter()
+                .any(|d| d.serial == serial && d.large_counts_double)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,6 +176,8 @@ struct RawConfig {
     profiles: RawProfiles,
     #[serde(default)]
     device: Vec<Spanned<RawDevice>>,
+    #[serde(default)]
+    contract: Vec<Spanned<contract::RawContract>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -241,15 +273,22 @@ pub fn parse(
         message: e.to_string(),
     })?;
     let mut devices = Vec::new();
+    let mut hand_read = Vec::new();
     for (index, raw_device) in raw.device.iter().enumerate() {
-        devices.push(ctx.device(index, raw_device, &profiles)?);
+        match ctx.hand_device(index, raw_device)? {
+            Some(hand) => hand_read.push(hand),
+            None => devices.push(ctx.device(index, raw_device, &profiles)?),
+        }
     }
     ctx.check_devices(&devices, &raw.device)?;
+    let contracts = ctx.contracts(&raw.contract)?;
     Ok(Config {
         file: path.to_path_buf(),
         storage_path,
         collector,
         devices,
+        hand_read,
+        contracts,
         profiles,
     })
 }
@@ -364,7 +403,11 @@ impl Ctx<'_> {
     }
 }
 
+mod contract;
 mod device;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod contract_tests;

@@ -8,6 +8,7 @@ pub mod collector;
 pub mod config;
 pub mod contract;
 pub mod estimate;
+pub mod import;
 pub mod meters;
 pub mod output;
 pub mod process;

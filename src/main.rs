@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 
@@ -66,6 +66,39 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Import manual, vendor or technician readings from a CSV file
+    /// (`serial,taken_at,meter,value[,source]`); all or nothing.
+    ImportReadings {
+        #[arg(long)]
+        config: PathBuf,
+        /// The CSV file (`,` or `;` delimited, UTF-8).
+        file: PathBuf,
+    },
+    /// Every invoice of a contract issued up to and including a date.
+    Invoices {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        contract: String,
+        /// A date (YYYY-MM-DD), meaning 00:00 Europe/Oslo.
+        #[arg(long)]
+        until: NaiveDate,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A contract's standing on a date: periods against the commitment (15 % rule),
+    /// projections, notice deadline, estimates, gaps and counter events.
+    Reconcile {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        contract: String,
+        /// A date (YYYY-MM-DD), meaning 00:00 Europe/Oslo.
+        #[arg(long)]
+        at: NaiveDate,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -119,6 +152,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let config = config::load(&config)?;
             app::readings(&config, &serial, from, to, json, &mut stdout)
+        }
+        Command::ImportReadings { config, file } => {
+            let config = config::load(&config)?;
+            app::import_readings(&config, &file, &mut stdout)
+        }
+        Command::Invoices {
+            config,
+            contract,
+            until,
+            json,
+        } => {
+            let config = config::load(&config)?;
+            app::invoices(&config, &contract, until, json, &mut stdout)
+        }
+        Command::Reconcile {
+            config,
+            contract,
+            at,
+            json,
+        } => {
+            let config = config::load(&config)?;
+            app::reconcile(&config, &contract, at, json, &mut stdout)
         }
     }
 }

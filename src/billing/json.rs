@@ -3,6 +3,7 @@
 //! numbers, dates as `YYYY-MM-DD`, instants as RFC 3339 in Oslo time.
 
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 
 use super::reconcile::EventFound;
@@ -115,7 +116,8 @@ fn class_json(c: &ClassStanding) -> Value {
         "committed": c.committed.map_or(Value::Null, number),
         "actual": c.actual,
         "projected": c.projected,
-        "deviation_pct": c.deviation_pct.map_or(Value::Null, number),
+        // Always a float, so 15 % reads 15.0 like 6.67 does.
+        "deviation_pct": c.deviation_pct.and_then(|d| d.to_f64()),
         "breach": c.breach,
     })
 }

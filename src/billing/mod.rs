@@ -9,6 +9,7 @@
 mod invoice;
 mod json;
 mod reconcile;
+mod text;
 
 use std::collections::HashMap;
 
@@ -22,6 +23,7 @@ use crate::meters::{Meter, Source};
 pub use invoice::{Invoice, InvoiceKind, Line, LineClass, Status, invoices};
 pub use json::{invoices_json, price_text, standing_json};
 pub use reconcile::{ClassStanding, PeriodStanding, Standing, reconcile};
+pub use text::{invoices_text, standing_text};
 
 /// The four meters billing reads, in this order.
 pub const BILLING_METERS: [Meter; 4] = [

@@ -6,12 +6,51 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use super::{
-    AuthProtocol, ConfigError, Credentials, Ctx, DeviceEntry, PrivProtocol, RawDevice, RawV3,
-    Secret, V3, Version,
+    AuthProtocol, ConfigError, Credentials, Ctx, DeviceEntry, HandDevice, PrivProtocol, RawDevice,
+    RawV3, Secret, V3, Version,
 };
 use crate::profile::Profiles;
 
 impl Ctx<'_> {
+    /// An entry with a serial and no address is a device read by hand; it may
+    /// carry per-device settings but no SNMP keys.
+    pub(super) fn hand_device(
+        &self,
+        index: usize,
+        raw: &Spanned<RawDevice>,
+    ) -> Result<Option<HandDevice>, ConfigError> {
+        let d = raw.get_ref();
+        let (None, Some(serial)) = (&d.address, &d.serial) else {
+            return Ok(None);
+        };
+        let table = format!("device[{index}]");
+        let snmp_key = [
+            ("version", d.version.is_some()),
+            ("community", d.community.is_some()),
+            ("community_env", d.community_env.is_some()),
+            ("profile", d.profile.is_some()),
+            ("v3", d.v3.is_some()),
+        ]
+        .into_iter()
+        .find(|(_, set)| *set);
+        if let Some((key, _)) = snmp_key {
+            return Err(self.at(
+                raw,
+                &format!("{table}.address"),
+                format!("is required with `{key}`; without an address the entry is a device read by hand"),
+            ));
+        }
+        let serial_text = serial.get_ref().trim();
+        if serial_text.is_empty() {
+            return Err(self.at(serial, &format!("{table}.serial"), "must not be empty"));
+        }
+        Ok(Some(HandDevice {
+            serial: serial_text.to_owned(),
+            location: d.location.clone(),
+            large_counts_double: d.large_counts_double.as_ref().is_some_and(|f| *f.get_ref()),
+        }))
+    }
+
     pub(super) fn device(
         &self,
         index: usize,

@@ -7,6 +7,7 @@
 //! meters it returned, so the meters at any poll are exactly what was polled.
 
 mod cache;
+mod manual;
 mod read;
 mod write;
 
@@ -16,6 +17,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use crate::meters::Source;
+pub use manual::{Conflict, ImportError, ImportSummary};
 pub use read::{Event, Failure, Reading, StoredSupply};
 pub use write::{DeviceReading, Outcome, PollRecord, RoundSummary};
 

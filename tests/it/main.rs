@@ -1,6 +1,7 @@
 //! Integration tests of telleverk against real SNMP agents.
 
 mod agents;
+mod billing;
 mod cli;
 mod history;
 mod poll;

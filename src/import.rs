@@ -1,0 +1,698 @@
+//! Parsing and validation of a CSV file of meter readings, entered by hand or
+//! sent by the vendor, for `telleverk import-readings`.
+//!
+//! The file has the header `serial,taken_at,meter,value[,source]`, separated
+//! by `,` or `;`. The whole file is checked before anything is returned: the
+//! first bad row is an error that names its line and column, and a file with
+//! an error gives nothing to import.
+//!
+//! Pure: takes the file's text, returns values. It never opens a file, reads
+//! the time of day or touches the database.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use csv::StringRecord;
+
+use crate::contract::dates::local_instant;
+use crate::meters::{Meter, Source};
+
+/// The columns of the file, in order; the last one may be left out.
+const COLUMNS: [&str; 5] = ["serial", "taken_at", "meter", "value", "source"];
+
+/// The header as the error messages show it.
+const EXPECTED_HEADER: &str = "serial,taken_at,meter,value[,source]";
+
+/// What is wrong with the file, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column `{column}`: {message}")]
+pub struct CsvError {
+    /// The 1-based line in the file; the header is line 1.
+    pub line: usize,
+    /// The column's name, or `(row)` or `(header)`.
+    pub column: String,
+    pub message: String,
+}
+
+/// One reading of one meter from the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRow {
+    /// The 1-based line in the file the reading came from.
+    pub line: usize,
+    pub serial: String,
+    pub at: DateTime<Utc>,
+    pub meter: Meter,
+    pub value: u64,
+    pub source: Source,
+}
+
+/// The readings of a valid file, in file order, without repeated rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    pub rows: Vec<ImportRow>,
+    /// How many rows repeated an earlier row exactly and were left out.
+    pub duplicates_skipped: usize,
+}
+
+/// Parses and checks a whole file of readings. The first bad row is the
+/// error; rows that repeat an earlier row exactly are skipped and counted.
+pub fn parse_readings(text: &str) -> Result<Parsed, CsvError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .delimiter(delimiter(text))
+        .from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let width = read_header(&mut records, text)?;
+    let mut seen = Seen::default();
+    let mut parsed = Parsed {
+        rows: Vec::new(),
+        duplicates_skipped: 0,
+    };
+    for record in records {
+        let record = record.map_err(read_error)?;
+        if is_blank(&record) {
+            continue;
+        }
+        let row = parse_row(&record, line_of(&record, text), width)?;
+        if seen.admit(&row)? {
+            parsed.rows.push(row);
+        } else {
+            parsed.duplicates_skipped += 1;
+        }
+    }
+    Ok(parsed)
+}
+
+/// Parses a time of reading: RFC 3339 with an offset, `YYYY-MM-DD` (00:00
+/// Europe/Oslo) or `YYYY-MM-DD HH:MM` (Europe/Oslo). A local time that does
+/// not exist or occurs twice is an error that asks for an offset.
+pub fn parse_taken_at(text: &str) -> Result<DateTime<Utc>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("the time is empty".to_owned());
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return local_to_utc(date.and_time(chrono::NaiveTime::MIN));
+    }
+    if let Ok(local) = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M") {
+        return local_to_utc(local);
+    }
+    match DateTime::parse_from_rfc3339(text) {
+        Ok(t) => Ok(t.with_timezone(&Utc)),
+        Err(_) => Err(format!(
+            "`{text}` is not a time: use RFC 3339 with an offset \
+             (2025-07-01T00:00:00+02:00), YYYY-MM-DD or YYYY-MM-DD HH:MM (Europe/Oslo)"
+        )),
+    }
+}
+
+/// A Europe/Oslo wall-clock time as an instant.
+fn local_to_utc(local: NaiveDateTime) -> Result<DateTime<Utc>, String> {
+    local_instant(local).map(|t| t.with_timezone(&Utc))
+}
+
+/// The delimiter of the file: `;` when the header line has one, else `,`.
+fn delimiter(text: &str) -> u8 {
+    let header = text.lines().next().unwrap_or("");
+    if header.contains(';') { b';' } else { b',' }
+}
+
+/// Reads and checks the header; returns how many columns the rows must have.
+fn read_header(records: &mut csv::StringRecordsIter<&[u8]>, text: &str) -> Result<usize, CsvError> {
+    match records.next() {
+        Some(header) => {
+            let header = header.map_err(read_error)?;
+            check_header(&header, line_of(&header, text))
+        }
+        None => {
+            let message = format!("the file is empty: expected the header `{EXPECTED_HEADER}`");
+            Err(header_error(1, message))
+        }
+    }
+}
+
+/// Checks the header, read on `line`, and returns how many columns the rows
+/// must have. The header must be the first line.
+fn check_header(record: &StringRecord, line: usize) -> Result<usize, CsvError> {
+    if line != 1 {
+        let message = format!("the first line is empty: expected the header `{EXPECTED_HEADER}`");
+        return Err(header_error(1, message));
+    }
+    let width = record.len();
+    let names_match = record
+        .iter()
+        .zip(COLUMNS)
+        .all(|(found, expected)| found.eq_ignore_ascii_case(expected));
+    if (width == 4 || width == 5) && names_match {
+        return Ok(width);
+    }
+    let found: Vec<&str> = record.iter().collect();
+    Err(header_error(
+        line,
+        format!(
+            "expected the header `{EXPECTED_HEADER}`, found `{}`",
+            found.join(",")
+        ),
+    ))
+}
+
+/// An error in the header.
+fn header_error(line: usize, message: String) -> CsvError {
+    CsvError {
+        line,
+        column: "(header)".to_owned(),
+        message,
+    }
+}
+
+/// An error of the CSV reader itself, at the record it stopped on.
+fn read_error(error: csv::Error) -> CsvError {
+    let line = error.position().map_or(1, |p| to_line(p.line()));
+    CsvError {
+        line,
+        column: "(row)".to_owned(),
+        message: error.to_string(),
+    }
+}
+
+/// Whether a record holds nothing: an empty line, or one of only spaces and
+/// delimiters as spreadsheets write them.
+fn is_blank(record: &StringRecord) -> bool {
+    record.iter().all(str::is_empty)
+}
+
+/// The 1-based line a record starts on. The reader gives the position where
+/// it began to look for the record, so the line breaks it passed over first
+/// (empty lines, the `\n` of a `\r\n`) are counted here.
+fn line_of(record: &StringRecord, text: &str) -> usize {
+    let Some(position) = record.position() else {
+        return 1;
+    };
+    let start = usize::try_from(position.byte()).unwrap_or(usize::MAX);
+    let passed_over = text
+        .as_bytes()
+        .get(start..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .filter(|b| **b == b'\n')
+        .count();
+    to_line(position.line()) + passed_over
+}
+
+/// A line number from the CSV reader as a `usize`.
+fn to_line(line: u64) -> usize {
+    usize::try_from(line).unwrap_or(usize::MAX)
+}
+
+/// Parses one row, on `line`, of a file whose header had `width` columns.
+fn parse_row(record: &StringRecord, line: usize, width: usize) -> Result<ImportRow, CsvError> {
+    if record.len() != width {
+        return Err(CsvError {
+            line,
+            column: "(row)".to_owned(),
+            message: format!(
+                "expected {width} fields ({}), found {}",
+                COLUMNS[..width].join(", "),
+                record.len()
+            ),
+        });
+    }
+    let cell = |i: usize| record.get(i).unwrap_or("");
+    let fail = |column: &'static str| {
+        move |message: String| CsvError {
+            line,
+            column: column.to_owned(),
+            message,
+        }
+    };
+    Ok(ImportRow {
+        line,
+        serial: parse_serial(cell(0)).map_err(fail("serial"))?,
+        at: parse_taken_at(cell(1)).map_err(fail("taken_at"))?,
+        meter: parse_meter(cell(2)).map_err(fail("meter"))?,
+        value: parse_value(cell(3)).map_err(fail("value"))?,
+        source: parse_source(cell(4)).map_err(fail("source"))?,
+    })
+}
+
+/// A serial number: anything but empty.
+fn parse_serial(text: &str) -> Result<String, String> {
+    let serial = text.trim();
+    if serial.is_empty() {
+        return Err("the serial number is empty".to_owned());
+    }
+    Ok(serial.to_owned())
+}
+
+/// A canonical meter name.
+fn parse_meter(text: &str) -> Result<Meter, String> {
+    let name = text.trim();
+    if name.is_empty() {
+        return Err("the meter is empty".to_owned());
+    }
+    name.parse::<Meter>().map_err(|e| e.to_string())
+}
+
+/// A count of pages: digits only, with no sign, decimals or separators.
+fn parse_value(text: &str) -> Result<u64, String> {
+    let digits = text.trim();
+    if digits.is_empty() {
+        return Err("the value is empty: give a whole number of pages".to_owned());
+    }
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "`{digits}` is not a whole number of pages \
+             (digits only: no sign, decimals or thousands separators)"
+        ));
+    }
+    digits
+        .parse::<u64>()
+        .map_err(|_| format!("`{digits}` is too large for a meter"))
+}
+
+/// A source a person may give; an empty cell or a missing column is `manual`.
+fn parse_source(text: &str) -> Result<Source, String> {
+    match text.trim() {
+        "" => Ok(Source::Manual),
+        name => name.parse::<Source>(),
+    }
+}
+
+/// The key of a reading: serial, meter, instant and source.
+type Key = (String, Meter, DateTime<Utc>, &'static str);
+
+/// The readings seen so far, each with its line and value.
+#[derive(Default)]
+struct Seen(HashMap<Key, (usize, u64)>);
+
+impl Seen {
+    /// Whether the row is new. A row that repeats an earlier one exactly is
+    /// not; one that gives its key another value is an error.
+    fn admit(&mut self, row: &ImportRow) -> Result<bool, CsvError> {
+        let key = (row.serial.clone(), row.meter, row.at, row.source.name());
+        match self.0.entry(key) {
+            Entry::Vacant(entry) => {
+                entry.insert((row.line, row.value));
+                Ok(true)
+            }
+            Entry::Occupied(entry) => {
+                let (line, value) = *entry.get();
+                if value == row.value {
+                    return Ok(false);
+                }
+                Err(CsvError {
+                    line: row.line,
+                    column: "value".to_owned(),
+                    message: format!(
+                        "{} conflicts with {value} on line {line} for the same serial, \
+                         meter, instant and source",
+                        row.value
+                    ),
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "serial,taken_at,meter,value,source\n";
+
+    /// The instant of an RFC 3339 text, for expected values.
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// The error of a file that must not parse.
+    fn error_of(text: &str) -> CsvError {
+        match parse_readings(text) {
+            Ok(parsed) => panic!("expected an error for {text:?}, got {parsed:?}"),
+            Err(e) => e,
+        }
+    }
+
+    /// The lines, serials, meters, values and sources of the parsed rows.
+    fn summary(parsed: &Parsed) -> Vec<(usize, &str, Meter, u64, Source)> {
+        parsed
+            .rows
+            .iter()
+            .map(|r| (r.line, r.serial.as_str(), r.meter, r.value, r.source))
+            .collect()
+    }
+
+    #[test]
+    fn a_comma_file_gives_its_rows_in_file_order() {
+        let text = format!(
+            "{HEADER}A1,2025-07-01,bw_total,1200,manual\n\
+             A1,2025-07-01,colour_total,300,vendor\n\
+             B2,2025-07-02T12:00:00Z,total,5,final\n"
+        );
+        let parsed = parse_readings(&text).unwrap();
+        assert_eq!(
+            summary(&parsed),
+            vec![
+                (2, "A1", Meter::BwTotal, 1200, Source::Manual),
+                (3, "A1", Meter::ColourTotal, 300, Source::Vendor),
+                (4, "B2", Meter::Total, 5, Source::Final),
+            ]
+        );
+        assert_eq!(parsed.rows[2].at, utc("2025-07-02T12:00:00Z"));
+        assert_eq!(parsed.duplicates_skipped, 0);
+    }
+
+    #[test]
+    fn a_semicolon_file_parses_like_a_comma_file() {
+        let comma = format!("{HEADER}A1,2025-01-15 08:30,bw_total,1200,vendor\n");
+        let semicolon = comma.replace(',', ";");
+        assert!(semicolon.contains(';') && !semicolon.contains(','));
+        let expected = parse_readings(&comma).unwrap();
+        assert_eq!(parse_readings(&semicolon).unwrap(), expected);
+        assert_eq!(expected.rows.len(), 1);
+    }
+
+    #[test]
+    fn a_semicolon_file_may_have_commas_inside_cells() {
+        let text = "serial;taken_at;meter;value\nSN,1;2025-07-01;bw_total;7\n";
+        let parsed = parse_readings(text).unwrap();
+        assert_eq!(parsed.rows[0].serial, "SN,1");
+        assert_eq!(parsed.rows[0].value, 7);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let text = format!("\u{feff}{HEADER}A1,2025-07-01,bw_total,1200,manual\n");
+        let parsed = parse_readings(&text).unwrap();
+        assert_eq!(
+            summary(&parsed),
+            vec![(2, "A1", Meter::BwTotal, 1200, Source::Manual)]
+        );
+    }
+
+    #[test]
+    fn the_header_ignores_case_and_spaces_and_crlf_is_accepted() {
+        let text = " Serial ; TAKEN_AT;Meter ;value;Source\r\nA1;2025-07-01;duplex;3;start\r\n";
+        let parsed = parse_readings(text).unwrap();
+        assert_eq!(
+            summary(&parsed),
+            vec![(2, "A1", Meter::Duplex, 3, Source::Start)]
+        );
+    }
+
+    #[test]
+    fn the_source_column_is_optional_and_defaults_to_manual() {
+        let without = "serial,taken_at,meter,value\nA1,2025-07-01,bw_total,10\n";
+        let empty_cell = format!("{HEADER}A1,2025-07-01,bw_total,10,\n");
+        for text in [without.to_owned(), empty_cell] {
+            let parsed = parse_readings(&text).unwrap();
+            assert_eq!(parsed.rows.len(), 1, "{text}");
+            assert_eq!(parsed.rows[0].source, Source::Manual, "{text}");
+        }
+    }
+
+    #[test]
+    fn taken_at_forms_give_the_right_instant() {
+        let cases = [
+            ("2025-07-01", "2025-06-30T22:00:00Z"),
+            ("2025-01-15", "2025-01-14T23:00:00Z"),
+            ("2025-01-15 08:30", "2025-01-15T07:30:00Z"),
+            ("2025-07-01 08:30", "2025-07-01T06:30:00Z"),
+            ("2025-07-01T00:00:00+02:00", "2025-06-30T22:00:00Z"),
+            ("2025-07-01T00:00:00Z", "2025-07-01T00:00:00Z"),
+            ("2025-03-30 01:59", "2025-03-30T00:59:00Z"),
+            ("2025-03-30 03:00", "2025-03-30T01:00:00Z"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_taken_at(text), Ok(utc(expected)), "{text}");
+        }
+    }
+
+    #[test]
+    fn taken_at_column_gives_the_same_instant_as_the_helper() {
+        let text = format!("{HEADER}A1,2025-01-15 08:30,bw_total,1,manual\n");
+        let parsed = parse_readings(&text).unwrap();
+        assert_eq!(parsed.rows[0].at, utc("2025-01-15T07:30:00Z"));
+    }
+
+    #[test]
+    fn dst_gap_and_repeat_are_rejected_but_accepted_with_an_offset() {
+        for local in ["2025-03-30 02:30", "2025-10-26 02:30"] {
+            let error = parse_taken_at(local).unwrap_err();
+            assert!(error.contains("give it with an offset"), "{local}: {error}");
+        }
+        let cases = [
+            ("2025-03-30T02:30:00+01:00", "2025-03-30T01:30:00Z"),
+            ("2025-10-26T02:30:00+02:00", "2025-10-26T00:30:00Z"),
+            ("2025-10-26T02:30:00+01:00", "2025-10-26T01:30:00Z"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_taken_at(text), Ok(utc(expected)), "{text}");
+        }
+    }
+
+    #[test]
+    fn other_time_forms_are_rejected() {
+        let cases = [
+            "",
+            "2025-07-01T00:00:00",
+            "01.07.2025",
+            "2025-07-01 08:30:00",
+            "2025-02-30",
+            "yesterday",
+        ];
+        for text in cases {
+            assert!(parse_taken_at(text).is_err(), "{text:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn bad_rows_name_their_line_and_column() {
+        // (rows after the header, line, column, a part of the message)
+        let cases = [
+            (
+                "A1,2025-07-01,bw_totl,1,manual",
+                2,
+                "meter",
+                "unknown meter `bw_totl` (known: total",
+            ),
+            ("A1,2025-07-01,,1,manual", 2, "meter", "empty"),
+            (
+                "A1,2025-07-01,bw_total,-5,manual",
+                2,
+                "value",
+                "`-5` is not a whole number",
+            ),
+            (
+                "A1,2025-07-01,bw_total,+5,manual",
+                2,
+                "value",
+                "`+5` is not a whole number",
+            ),
+            (
+                "A1,2025-07-01,bw_total,12.5,manual",
+                2,
+                "value",
+                "`12.5` is not a whole number",
+            ),
+            (
+                "A1,2025-07-01,bw_total,12a,manual",
+                2,
+                "value",
+                "`12a` is not a whole number of pages",
+            ),
+            (
+                "A1,2025-07-01,bw_total,\"1,200\",manual",
+                2,
+                "value",
+                "`1,200`",
+            ),
+            ("A1,2025-07-01,bw_total,,manual", 2, "value", "empty"),
+            (
+                "A1,2025-07-01,bw_total,99999999999999999999,manual",
+                2,
+                "value",
+                "too large",
+            ),
+            (
+                "A1,2025-07-01,bw_total,1,polled",
+                2,
+                "source",
+                "unknown source `polled`",
+            ),
+            (
+                "A1,2025-07-01,bw_total,1,Manual",
+                2,
+                "source",
+                "unknown source `Manual`",
+            ),
+            (" ,2025-07-01,bw_total,1,manual", 2, "serial", "empty"),
+            (
+                "A1,2025-13-01,bw_total,1,manual",
+                2,
+                "taken_at",
+                "`2025-13-01` is not a time",
+            ),
+            (
+                "A1,2025-03-30 02:30,bw_total,1,manual",
+                2,
+                "taken_at",
+                "with an offset",
+            ),
+            (
+                "A1,2025-10-26 02:30,bw_total,1,manual",
+                2,
+                "taken_at",
+                "with an offset",
+            ),
+            ("A1,2025-07-01,bw_total,1", 2, "(row)", "expected 5 fields"),
+            ("A1,2025-07-01,bw_total,1,manual,x", 2, "(row)", "found 6"),
+            (
+                "A1,2025-07-01,bw_total,1,manual\nA1,2025-07-02,x,1,",
+                3,
+                "meter",
+                "`x`",
+            ),
+            (
+                "A1,2025-07-01,bw_total,1,manual\n\nA1,2025-07-02,bw_total,1",
+                4,
+                "(row)",
+                "fields",
+            ),
+        ];
+        for (rows, line, column, message) in cases {
+            let error = error_of(&format!("{HEADER}{rows}\n"));
+            assert_eq!(
+                (error.line, error.column.as_str()),
+                (line, column),
+                "{rows}: {error}"
+            );
+            assert!(error.message.contains(message), "{rows}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_header_is_an_error_on_line_1() {
+        let cases = [
+            "",
+            "serial,time,meter,value",
+            "serial,taken_at,meter",
+            "serial,taken_at,value,meter",
+            "serial,taken_at,meter,value,source,note",
+            "A1,2025-07-01,bw_total,1",
+        ];
+        for header in cases {
+            let error = error_of(&format!("{header}\nA1,2025-07-01,bw_total,1\n"));
+            assert_eq!(
+                (error.line, error.column.as_str()),
+                (1, "(header)"),
+                "{header}"
+            );
+            assert!(error.message.contains(EXPECTED_HEADER), "{header}: {error}");
+        }
+        assert_eq!(error_of("").line, 1);
+    }
+
+    #[test]
+    fn an_identical_duplicate_is_skipped_and_counted() {
+        let row = "A1,2025-07-01,bw_total,1200,manual\n";
+        let text = format!("{HEADER}{row}A1,2025-07-01,total,1500,manual\n{row}{row}");
+        let parsed = parse_readings(&text).unwrap();
+        assert_eq!(parsed.duplicates_skipped, 2);
+        assert_eq!(
+            summary(&parsed),
+            vec![
+                (2, "A1", Meter::BwTotal, 1200, Source::Manual),
+                (3, "A1", Meter::Total, 1500, Source::Manual),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_same_instant_written_two_ways_is_a_duplicate() {
+        let text = format!(
+            "{HEADER}A1,2025-07-01,bw_total,1200,manual\n\
+             A1,2025-06-30T22:00:00Z,bw_total,1200,manual\n"
+        );
+        assert_eq!(parse_readings(&text).unwrap().duplicates_skipped, 1);
+    }
+
+    #[test]
+    fn a_conflicting_duplicate_names_both_lines() {
+        let text = format!(
+            "{HEADER}A1,2025-07-01,bw_total,1100,manual\n\
+             A1,2025-07-01,bw_total,1100,vendor\n\
+             A1,2025-07-01,bw_total,1200,manual\n"
+        );
+        assert_eq!(
+            error_of(&text).to_string(),
+            "line 4, column `value`: 1200 conflicts with 1100 on line 2 \
+             for the same serial, meter, instant and source"
+        );
+    }
+
+    #[test]
+    fn different_serials_meters_instants_or_sources_are_different_keys() {
+        let text = format!(
+            "{HEADER}A1,2025-07-01,bw_total,1,manual\n\
+             A2,2025-07-01,bw_total,2,manual\n\
+             A1,2025-07-01,total,3,manual\n\
+             A1,2025-07-02,bw_total,4,manual\n\
+             A1,2025-07-01,bw_total,5,vendor\n"
+        );
+        let parsed = parse_readings(&text).unwrap();
+        assert_eq!(parsed.rows.len(), 5);
+        assert_eq!(parsed.duplicates_skipped, 0);
+    }
+
+    #[test]
+    fn final_and_start_at_the_same_instant_are_both_kept() {
+        let text = format!(
+            "{HEADER}A1,2025-07-01,bw_total,1200,final\n\
+             A1,2025-07-01,bw_total,0,start\n"
+        );
+        let parsed = parse_readings(&text).unwrap();
+        assert_eq!(
+            summary(&parsed),
+            vec![
+                (2, "A1", Meter::BwTotal, 1200, Source::Final),
+                (3, "A1", Meter::BwTotal, 0, Source::Start),
+            ]
+        );
+        assert_eq!(parsed.rows[0].at, parsed.rows[1].at);
+    }
+
+    #[test]
+    fn empty_lines_are_skipped_and_line_numbers_stay_true() {
+        let text = format!(
+            "{HEADER}\nA1,2025-07-01,bw_total,1,manual\n\n   \n,,,,\nA1,2025-07-02,bw_total,2,manual\n\n"
+        );
+        let parsed = parse_readings(&text).unwrap();
+        assert_eq!(
+            summary(&parsed),
+            vec![
+                (3, "A1", Meter::BwTotal, 1, Source::Manual),
+                (7, "A1", Meter::BwTotal, 2, Source::Manual),
+            ]
+        );
+        let header_only = parse_readings(HEADER).unwrap();
+        assert!(header_only.rows.is_empty());
+    }
+
+    #[test]
+    fn an_error_displays_its_line_and_column() {
+        let error = error_of(&format!("{HEADER}A1,2025-07-01,bw_total,12a,manual\n"));
+        assert_eq!(
+            error.to_string(),
+            "line 2, column `value`: `12a` is not a whole number of pages \
+             (digits only: no sign, decimals or thousands separators)"
+        );
+    }
+}

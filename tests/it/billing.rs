@@ -1,0 +1,349 @@
+//! The billing commands end to end: DOMAIN.md's worked examples from TOML and
+//! CSV (tests/data/billing) through `import-readings`, `invoices --json` and
+//! `reconcile --json` on a real SQLite file, exact to the øre.
+
+use serde_json::{Value, json};
+
+use super::cli::{Workdir, text};
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/billing");
+
+/// A workdir holding the billing config and the CSV files.
+fn workdir() -> Workdir {
+    let w = Workdir::new();
+    for file in ["contracts.toml", "k1.csv", "k2.csv", "estimates.csv"] {
+        std::fs::copy(format!("{DATA}/{file}"), w.path().join(file)).expect("copy test data");
+    }
+    w
+}
+
+fn import(w: &Workdir, csv: &str) -> String {
+    let out = w.run(&["import-readings", "--config", "contracts.toml", csv]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    text(&out)
+}
+
+fn json_of(w: &Workdir, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["--config", "contracts.toml", "--json"]);
+    let out = w.run(&all);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+/// (kind, issue date, total, status) of every invoice.
+fn summary(invoices: &Value) -> Vec<(String, String, String, String)> {
+    invoices["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let s = |k: &str| i[k].as_str().unwrap().to_owned();
+            (s("kind"), s("issue_date"), s("total"), s("status"))
+        })
+        .collect()
+}
+
+fn row(kind: &str, issued: &str, total: &str, status: &str) -> (String, String, String, String) {
+    (kind.into(), issued.into(), total.into(), status.into())
+}
+
+#[test]
+fn k1_advance_from_toml_and_csv() {
+    let w = workdir();
+    assert!(import(&w, "k1.csv").contains("imported 12 readings"));
+    let inv = json_of(
+        &w,
+        &["invoices", "--contract", "K1", "--until", "2026-01-01"],
+    );
+    assert_eq!(
+        summary(&inv),
+        [
+            // 1 200.00 + 30 000 × 0.045 + 6 000 × 0.45 = 5 250.00
+            row("a_konto", "2025-01-01", "5250.00", "due"),
+            row("a_konto", "2025-07-01", "5250.00", "due"),
+            // colour 13 800 − 12 000 prepaid = 1 800 × 0.45 = 810.00; b/w none.
+            row("settlement", "2026-01-01", "810.00", "due"),
+            row("a_konto", "2026-01-01", "5250.00", "due"),
+        ]
+    );
+    let first = &inv["invoices"][0];
+    assert_eq!(
+        first["lines"],
+        json!([
+            {"description": "fixed fees 2025-01-01 – 2025-07-01: 6 months × 200.00", "class": "fixed", "pages": null, "unit_price": "200.00", "amount": "1200.00", "months": 6},
+            {"description": "b/w prepaid: half of 60000 committed pages", "class": "bw", "pages": 30000, "unit_price": "0.0450", "amount": "1350.00"},
+            {"description": "colour prepaid: half of 12000 committed pages", "class": "colour", "pages": 6000, "unit_price": "0.4500", "amount": "2700.00"},
+        ])
+    );
+    assert_eq!(first["period_end"], "2025-07-01");
+    assert_eq!(first["boundary_values"], json!([]));
+    let settlement = &inv["invoices"][2];
+    assert_eq!(settlement["lines"][0]["amount"], "0.00");
+    assert_eq!(settlement["lines"][1]["pages"], 1800);
+    assert_eq!(settlement["estimated"], false);
+    assert_eq!(
+        settlement["boundary_values"][0],
+        json!({"serial": "AA2M021115700", "at": "2026-01-01T00:00:00+01:00", "meter": "bw_total", "value": 158000, "method": "exact",
+               "basis": [{"taken_at": "2026-01-01T00:00:00+01:00", "value": 158000, "source": "manual"}]})
+    );
+
+    let st = json_of(&w, &["reconcile", "--contract", "K1", "--at", "2026-01-01"]);
+    let p = &st["periods"];
+    // First half: b/w 32 000 (+6.67 %), colour 8 000 (+33.33 %, a breach).
+    assert_eq!(
+        p[0],
+        json!({"kind": "half", "start": "2025-01-01", "end": "2025-07-01", "running": false,
+               "bw": {"committed": 30000, "actual": 32000, "projected": null, "deviation_pct": 6.67, "breach": false},
+               "colour": {"committed": 6000, "actual": 8000, "projected": null, "deviation_pct": 33.33, "breach": true}})
+    );
+    // Second half: 27 900 (−7.00 %), 5 800 (−3.33 %).
+    assert_eq!(
+        (
+            p[1]["bw"]["actual"].clone(),
+            p[1]["bw"]["deviation_pct"].clone()
+        ),
+        (json!(27900), json!(-7.0))
+    );
+    assert_eq!(
+        (
+            p[1]["colour"]["actual"].clone(),
+            p[1]["colour"]["deviation_pct"].clone()
+        ),
+        (json!(5800), json!(-3.33))
+    );
+    // The year: 59 900 (−0.17 %), 13 800 (exactly +15.00 %: inside).
+    assert_eq!(p[2]["kind"], "year");
+    assert_eq!(
+        (
+            p[2]["bw"]["actual"].clone(),
+            p[2]["bw"]["deviation_pct"].clone()
+        ),
+        (json!(59900), json!(-0.17))
+    );
+    assert_eq!(
+        p[2]["colour"],
+        json!({"committed": 12000, "actual": 13800, "projected": null, "deviation_pct": 15.0, "breach": false})
+    );
+    assert_eq!(p[3]["running"], true);
+    assert_eq!(st["notice_deadline"], "2029-08-31");
+    assert_eq!(
+        st["renewal"],
+        json!({"date": "2030-01-01", "prices": {"bw": "0.0585", "colour": "0.5850"}})
+    );
+    assert_eq!(st["gaps"], json!([]));
+    assert_eq!(st["events"], json!([]));
+}
+
+#[test]
+fn k2_arrears_with_a3_from_toml_and_csv() {
+    let w = workdir();
+    import(&w, "k2.csv");
+    let inv = json_of(
+        &w,
+        &["invoices", "--contract", "K2", "--until", "2025-06-15"],
+    );
+    assert_eq!(
+        summary(&inv),
+        [row("arrears", "2025-06-15", "1310.00", "due")]
+    );
+    let lines: Vec<(String, Value, String)> = inv["invoices"][0]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["class"].as_str().unwrap().to_owned(),
+                l["pages"].clone(),
+                l["amount"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            // 4 000 × 0.05; 200 × 0.10; 320 × 0.50; 30 × 1.00; 3 × 300.00
+            ("bw".into(), json!(4000), "200.00".into()),
+            ("bw_a3".into(), json!(200), "20.00".into()),
+            ("colour".into(), json!(320), "160.00".into()),
+            ("colour_a3".into(), json!(30), "30.00".into()),
+            ("fixed".into(), Value::Null, "900.00".into()),
+        ]
+    );
+    // The opening values came from the vendor.
+    let st = json_of(&w, &["reconcile", "--contract", "K2", "--at", "2025-06-15"]);
+    let q = &st["periods"][0];
+    assert_eq!(q["kind"], "quarter");
+    assert_eq!(
+        q["bw"],
+        json!({"committed": 4000, "actual": 4000, "projected": null, "deviation_pct": 0.0, "breach": false})
+    );
+    assert_eq!(
+        q["colour"],
+        json!({"committed": 400, "actual": 320, "projected": null, "deviation_pct": -20.0, "breach": true})
+    );
+    let opening = st["boundary_values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["at"] == "2025-03-15T00:00:00+01:00")
+        .unwrap();
+    assert_eq!(opening["basis"][0]["source"], "vendor");
+}
+
+#[test]
+fn estimates_by_interpolation_and_extrapolation_carry_fees() {
+    let w = workdir();
+    import(&w, "estimates.csv");
+    let inv = json_of(
+        &w,
+        &["invoices", "--contract", "K3", "--until", "2025-07-01"],
+    );
+    let q = &inv["invoices"][0];
+    assert_eq!(q["estimated"], true);
+    let closing: Vec<(String, u64, String)> = q["boundary_values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["serial"].as_str().unwrap().to_owned(),
+                v["value"].as_u64().unwrap(),
+                v["method"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        closing,
+        [
+            // 130 000 + 2 400 × 10/20 days = 131 200
+            ("EST-INTERP".into(), 131_200, "interpolation".into()),
+            // 130 000 + 240 h × 9 000 / 2 159 h = 131 000.46 → 131 000
+            ("EST-EXTRA".into(), 131_000, "extrapolation".into()),
+        ]
+    );
+    // Use: EST-INTERP 131 200 − 128 000 = 3 200; EST-EXTRA from 04-01, where
+    // 121 000 + 9 000 × 215 h / 2 159 h = 121 896, to 131 000: 9 104. Pooled
+    // 12 304 × 0.05 = 615.20; colour 0.00; two estimation fees of 50.00.
+    assert_eq!(q["lines"][0]["pages"], 12304);
+    assert_eq!(q["lines"][0]["amount"], "615.20");
+    let fees = q["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["class"] == "estimation_fee")
+        .count();
+    assert_eq!(fees, 2);
+    assert_eq!(q["total"], "715.20");
+
+    // A real reading arriving later replaces the extrapolation: 131 050 on
+    // 07-01 makes EST-EXTRA exact and its fee goes.
+    std::fs::write(
+        w.path().join("late.csv"),
+        "serial,taken_at,meter,value\nEST-EXTRA,2025-07-01,bw_total,131050\n",
+    )
+    .unwrap();
+    import(&w, "late.csv");
+    let inv = json_of(
+        &w,
+        &["invoices", "--contract", "K3", "--until", "2025-07-01"],
+    );
+    let q = &inv["invoices"][0];
+    // 3 200 + (131 050 − 121 896) = 12 354 × 0.05 = 617.70 + one fee = 667.70
+    assert_eq!(q["lines"][0]["pages"], 12354);
+    assert_eq!(q["total"], "667.70");
+}
+
+#[test]
+fn a_bad_row_imports_nothing_and_names_line_and_column() {
+    let w = workdir();
+    let bad = "serial,taken_at,meter,value\nAA2M021115700,2025-01-01,bw_total,100\nAA2M021115700,2025-03-30 02:30,bw_total,200\n";
+    std::fs::write(w.path().join("bad.csv"), bad).unwrap();
+    let out = w.run(&["import-readings", "--config", "contracts.toml", "bad.csv"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let msg = text(&out);
+    assert!(
+        msg.contains("line 3") && msg.contains("taken_at") && msg.contains("nothing was imported"),
+        "{msg}"
+    );
+    // Nothing stored: the first row is not there either.
+    let inv = w.run(&[
+        "reconcile",
+        "--config",
+        "contracts.toml",
+        "--contract",
+        "K1",
+        "--at",
+        "2025-02-01",
+    ]);
+    assert_eq!(
+        inv.status.code(),
+        Some(2),
+        "no database yet: {}",
+        text(&inv)
+    );
+
+    import(&w, "k1.csv");
+    let conflict = "serial;taken_at;meter;value\nAA2M021115700;2025-01-01;bw_total;100001\n";
+    std::fs::write(w.path().join("conflict.csv"), conflict).unwrap();
+    let out = w.run(&[
+        "import-readings",
+        "--config",
+        "contracts.toml",
+        "conflict.csv",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("already stored as 100000, not 100001"),
+        "{}",
+        text(&out)
+    );
+    let st = json_of(&w, &["reconcile", "--contract", "K1", "--at", "2026-01-01"]);
+    assert_eq!(st["periods"][0]["bw"]["actual"], 32000);
+}
+
+#[test]
+fn an_unknown_contract_or_a_bad_contract_config_exits_2() {
+    let w = workdir();
+    import(&w, "k1.csv");
+    let out = w.run(&[
+        "invoices",
+        "--config",
+        "contracts.toml",
+        "--contract",
+        "K9",
+        "--until",
+        "2026-01-01",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("no contract `K9`") && text(&out).contains("K1, K2, K3"),
+        "{}",
+        text(&out)
+    );
+    let config = std::fs::read_to_string(w.path().join("contracts.toml")).unwrap();
+    std::fs::write(
+        w.path().join("contracts.toml"),
+        config.replacen(
+            "fixed_fee_monthly = \"200.00\"",
+            "fixed_fee_monthly = 200.00",
+            1,
+        ),
+    )
+    .unwrap();
+    let out = w.run(&[
+        "invoices",
+        "--config",
+        "contracts.toml",
+        "--contract",
+        "K1",
+        "--until",
+        "2026-01-01",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("contract[0].fixed_fee_monthly") && text(&out).contains("TOML float"),
+        "{}",
+        text(&out)
+    );
+}
