@@ -4,6 +4,7 @@
 //! bench also writes its raw output to `benches/results/` with the commit,
 //! date, `nproc` and command line.
 
+mod billing;
 mod ingest;
 
 use std::io::Write;
@@ -15,7 +16,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     // `cargo bench` passes `--bench`; a name filter may follow.
     let filter = args.iter().skip(1).find(|a| !a.starts_with("--"));
-    let benches: [Bench; 1] = [("ingest", ingest::run)];
+    let benches: [Bench; 2] = [("ingest", ingest::run), ("billing", billing::run)];
     for (name, bench) in benches {
         if filter.is_some_and(|f| !name.contains(f.as_str())) {
             continue;

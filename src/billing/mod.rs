@@ -104,9 +104,13 @@ pub struct ClassPages {
 /// One membership's judged series and the boundary values computed so far.
 struct Member<'a> {
     membership: &'a Membership,
+    /// The membership's `from` and `until` as instants (open: MIN, MAX).
+    from: i64,
+    until: i64,
     history: &'a DeviceHistory,
     series: [Series<'a>; 4],
-    memo: HashMap<(usize, i64), Option<Boundary>>,
+    /// Per meter slot: (instant, value there), sorted by instant.
+    memo: [Vec<(i64, Option<Boundary>)>; 4],
 }
 
 /// Usage of one contract, worked out lazily from the devices' series.
@@ -125,19 +129,26 @@ impl<'a> Engine<'a> {
     ) -> Engine<'a> {
         let by_serial: HashMap<&str, &DeviceHistory> =
             histories.iter().map(|h| (h.serial.as_str(), h)).collect();
-        let members = contract
+        let mut members: Vec<Member> = contract
             .devices
             .iter()
             .map(|m| {
                 let history = by_serial.get(m.serial.as_str()).copied().unwrap_or(empty);
                 Member {
                     membership: m,
+                    from: m.from.map_or(i64::MIN, midnight),
+                    until: m.until.map_or(i64::MAX, midnight),
                     history,
-                    series: std::array::from_fn(|i| Series::new(&history.meters[i])),
-                    memo: HashMap::new(),
+                    series: std::array::from_fn(|i| Series::empty(&history.meters[i])),
+                    memo: Default::default(),
                 }
             })
             .collect();
+        let dates = key_dates(contract);
+        in_parallel(&mut members, |m| {
+            m.series = std::array::from_fn(|i| Series::new(&m.history.meters[i]));
+            m.prefetch(contract, &dates);
+        });
         Engine {
             contract,
             members,
@@ -146,19 +157,17 @@ impl<'a> Engine<'a> {
     }
 
     /// Instants of the part of `[from, to)` member `idx` is in the contract.
-    fn window(&self, idx: usize, from: NaiveDate, to: NaiveDate) -> Option<(i64, i64)> {
-        self.contract
-            .window(self.members[idx].membership, from, to)
-            .map(|(s, e)| (midnight(s), midnight(e)))
+    /// The part of `[from, to)` (instants) member `idx` is in the contract.
+    fn window(&self, idx: usize, from: i64, to: i64) -> Option<(i64, i64)> {
+        let m = &self.members[idx];
+        let (s, e) = (from.max(m.from), to.min(m.until));
+        (s < e).then_some((s, e))
     }
 
-    fn boundary(&mut self, idx: usize, slot: usize, at: i64) -> Option<Boundary> {
+    fn boundary(&mut self, idx: usize, slot: usize, at: i64) -> Option<&Boundary> {
         let trailing = self.contract.trailing_days;
         let m = &mut self.members[idx];
-        m.memo
-            .entry((slot, at))
-            .or_insert_with(|| value_at(&m.series[slot], at, trailing))
-            .clone()
+        memoised(&mut m.memo[slot], &m.series[slot], at, trailing).as_ref()
     }
 
     fn serial(&self, idx: usize) -> &str {
@@ -190,8 +199,8 @@ impl<'a> Engine<'a> {
             self.gap(idx, slot, s, e, "no readings");
             return 0;
         }
-        let start = match self.boundary(idx, slot, s) {
-            Some(b) => b.cum,
+        let start = match self.boundary(idx, slot, s).map(|b| b.cum) {
+            Some(cum) => cum,
             None => {
                 let series = &self.members[idx].series[slot];
                 let first = series.first().map(|i| (series.points[i].at, series.cum(i)));
@@ -221,6 +230,7 @@ impl<'a> Engine<'a> {
 
     /// Pages of a class in `[from, to)` over every device.
     pub fn class_pages(&mut self, class: Class, from: NaiveDate, to: NaiveDate) -> ClassPages {
+        let (from, to) = (midnight(from), midnight(to));
         let mut total = ClassPages::default();
         for idx in 0..self.members.len() {
             let Some((s, e)) = self.window(idx, from, to) else {
@@ -256,6 +266,7 @@ impl<'a> Engine<'a> {
     /// The closing values of every device in the contract during `[from, to)`
     /// at the end of its window in it.
     pub fn closing_values(&mut self, from: NaiveDate, to: NaiveDate) -> Vec<BoundaryValue> {
+        let (from, to) = (midnight(from), midnight(to));
         let mut out = Vec::new();
         for idx in 0..self.members.len() {
             if let Some((_, e)) = self.window(idx, from, to) {
@@ -269,7 +280,7 @@ impl<'a> Engine<'a> {
     fn values_at(&mut self, idx: usize, at: i64) -> Vec<BoundaryValue> {
         let mut out = Vec::new();
         for (slot, meter) in BILLING_METERS.into_iter().enumerate() {
-            if let Some(boundary) = self.boundary(idx, slot, at) {
+            if let Some(boundary) = self.boundary(idx, slot, at).cloned() {
                 let series = &self.members[idx].series[slot];
                 let basis = boundary
                     .basis
@@ -293,6 +304,76 @@ impl<'a> Engine<'a> {
     pub fn n_members(&self) -> usize {
         self.members.len()
     }
+}
+
+impl Member<'_> {
+    /// Computes the values at every date the contract will ask for, within
+    /// the member's window, ahead (and on its own thread).
+    fn prefetch(&mut self, contract: &Contract, dates: &[NaiveDate]) {
+        let m = self.membership;
+        let inside =
+            |d: &NaiveDate| m.from.is_none_or(|f| *d >= f) && m.until.is_none_or(|u| *d <= u);
+        let mut instants: Vec<i64> = dates
+            .iter()
+            .filter(|d| inside(d))
+            .map(|d| midnight(*d))
+            .collect();
+        instants.extend(m.from.iter().chain(m.until.iter()).map(|d| midnight(*d)));
+        for (memo, series) in self.memo.iter_mut().zip(&self.series) {
+            for at in &instants {
+                memoised(memo, series, *at, contract.trailing_days);
+            }
+        }
+    }
+}
+
+/// The value at `at` from `memo`, computed and kept on first use.
+fn memoised<'m>(
+    memo: &'m mut Vec<(i64, Option<Boundary>)>,
+    series: &Series,
+    at: i64,
+    trailing_days: u32,
+) -> &'m Option<Boundary> {
+    let i = match memo.binary_search_by_key(&at, |(t, _)| *t) {
+        Ok(i) => i,
+        Err(i) => {
+            memo.insert(i, (at, value_at(series, at, trailing_days)));
+            i
+        }
+    };
+    &memo[i].1
+}
+
+/// The dates whose boundary values most answers need: billing-period
+/// boundaries to the first renewal (or the end), price changes, the renewal.
+/// Any other date is computed on demand.
+fn key_dates(contract: &Contract) -> Vec<NaiveDate> {
+    let last = contract.end().unwrap_or(contract.renewal_date());
+    let mut dates: Vec<NaiveDate> = (0..)
+        .map(|k| contract.period(contract.billing_period(), k).start)
+        .take_while(|d| *d <= last)
+        .collect();
+    dates.extend(contract.prices.iter().map(|v| v.from));
+    dates.push(contract.renewal_date());
+    dates.sort();
+    dates.dedup();
+    dates
+}
+
+/// Runs `work` on every item, split over the machine's cores.
+fn in_parallel<T: Send>(items: &mut [T], work: impl Fn(&mut T) + Sync) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || items.len() < 64 {
+        items.iter_mut().for_each(work);
+        return;
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        for part in items.chunks_mut(chunk) {
+            let work = &work;
+            scope.spawn(move || part.iter_mut().for_each(work));
+        }
+    });
 }
 
 /// The series slots of a class: (total, large).

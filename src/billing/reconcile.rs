@@ -2,6 +2,8 @@
 //! commitment (the 15 % rule, with a run-rate projection of the running one),
 //! the notice deadline and renewal, boundary values, gaps and counter events.
 
+use std::collections::HashSet;
+
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -65,26 +67,15 @@ pub fn reconcile(contract: &Contract, histories: &[DeviceHistory], at: NaiveDate
     periods.extend(contract.periods_until(PeriodKind::Year, at));
     periods.sort_by_key(|p| (p.end, p.kind.months()));
     let mut out = Vec::new();
-    let mut boundary_values = Vec::new();
     for period in periods {
         let running = period.start <= at && at < period.end;
-        let standing = if running {
+        out.push(if running {
             engine.running(period, midnight(at))
         } else {
             engine.closed(period)
-        };
-        boundary_values.extend(engine.opening_values(period.start, period.end));
-        if !running {
-            boundary_values.extend(engine.closing_values(period.start, period.end));
-        }
-        out.push(standing);
+        });
     }
-    boundary_values.sort_by(|a, b| {
-        (a.boundary.at, &a.serial, a.meter).cmp(&(b.boundary.at, &b.serial, b.meter))
-    });
-    boundary_values.dedup_by(|a, b| {
-        a.boundary.at == b.boundary.at && a.serial == b.serial && a.meter == b.meter
-    });
+    let boundary_values = engine.standing_values(&out);
     let until = midnight(at);
     let events = engine.events(until);
     let mut gaps = engine.reset_gaps(until);
@@ -137,11 +128,12 @@ impl Engine<'_> {
     /// a device with no reading 24 hours into the window adds its use as is.
     fn running_class(&mut self, period: Period, class: Class, cutoff: i64) -> ClassStanding {
         let (total_slot, large_slot) = super::slots(class);
+        let (start, end) = (midnight(period.start), midnight(period.end));
         let mut actual = 0u64;
         let mut projected = Decimal::ZERO;
         let mut any_projection = false;
         for idx in 0..self.n_members() {
-            let Some((s, e)) = self.window(idx, period.start, period.end) else {
+            let Some((s, e)) = self.window(idx, start, end) else {
                 continue;
             };
             let Some((all, last_at)) = self.used_until(idx, total_slot, s, cutoff) else {
@@ -179,8 +171,8 @@ impl Engine<'_> {
         if last_at <= s {
             return None;
         }
-        let start = match self.boundary(idx, slot, s) {
-            Some(b) => b.cum,
+        let start = match self.boundary(idx, slot, s).map(|b| b.cum) {
+            Some(cum) => cum,
             None => {
                 let series = &self.members[idx].series[slot];
                 series.first().map_or(last_cum, |i| series.cum(i))
@@ -223,15 +215,53 @@ impl Engine<'_> {
         }
     }
 
-    /// The values of every member at the start of its window in `[from, to)`.
-    fn opening_values(&mut self, from: NaiveDate, to: NaiveDate) -> Vec<BoundaryValue> {
-        let mut out = Vec::new();
-        for idx in 0..self.n_members() {
-            if let Some((s, _)) = self.window(idx, from, to) {
-                out.extend(self.values_at(idx, s));
+    /// The values at the start of every period and the end of every closed
+    /// one, per device, ordered by instant and serial.
+    fn standing_values(&mut self, periods: &[PeriodStanding]) -> Vec<BoundaryValue> {
+        let spans: Vec<(i64, i64, bool)> = periods
+            .iter()
+            .map(|p| (midnight(p.period.start), midnight(p.period.end), p.running))
+            .collect();
+        let mut serials: Vec<&str> = self
+            .members
+            .iter()
+            .map(|m| m.membership.serial.as_str())
+            .collect();
+        serials.sort_unstable();
+        serials.dedup();
+        let repeated = serials.len() < self.n_members();
+        let ranks: Vec<usize> = (0..self.n_members())
+            .map(|idx| serials.partition_point(|s| *s < self.serial(idx)))
+            .collect();
+        let mut values: Vec<Option<BoundaryValue>> = Vec::new();
+        let mut keys: Vec<(i64, usize, usize)> = Vec::new();
+        for (idx, rank) in ranks.into_iter().enumerate() {
+            let mut instants: Vec<i64> = Vec::new();
+            for (start, end, running) in &spans {
+                if let Some((s, e)) = self.window(idx, *start, *end) {
+                    instants.push(s);
+                    if !running {
+                        instants.push(e);
+                    }
+                }
+            }
+            instants.sort_unstable();
+            instants.dedup();
+            for at in instants {
+                for v in self.values_at(idx, at) {
+                    keys.push((at, rank, values.len()));
+                    values.push(Some(v));
+                }
             }
         }
-        out
+        keys.sort_by_key(|(at, rank, _)| (*at, *rank));
+        let mut seen = HashSet::new();
+        keys.into_iter()
+            .filter_map(|(at, rank, i)| {
+                let v = values[i].take()?;
+                (!repeated || seen.insert((at, rank, v.meter))).then_some(v)
+            })
+            .collect()
     }
 
     /// Counter events up to `until` while the device was in the contract.

@@ -87,16 +87,25 @@ pub struct Series<'a> {
 }
 
 impl<'a> Series<'a> {
-    /// Judges `points` (sorted). A counter that only grows is one segment and
-    /// costs one pass.
-    pub fn new(points: &'a [Point]) -> Series<'a> {
-        let mut s = Series {
+    /// A series over `points` not judged yet: every point included, one
+    /// segment (a placeholder until [`Series::new`] runs).
+    pub fn empty(points: &'a [Point]) -> Series<'a> {
+        Series {
             points,
             excluded: Vec::new(),
             segments: vec![(0, 0)],
             events: Vec::new(),
             gaps: Vec::new(),
-        };
+        }
+    }
+
+    /// Judges `points` (sorted). A counter that only grows is one segment and
+    /// costs one pass.
+    pub fn new(points: &'a [Point]) -> Series<'a> {
+        let mut s = Series::empty(points);
+        if only_grows(points) {
+            return s;
+        }
         let mut last: Option<usize> = None;
         let mut offset: i128 = 0;
         for i in 0..points.len() {
@@ -232,6 +241,13 @@ impl<'a> Series<'a> {
             .copied()
             .filter(move |g| g.from < to && g.to > from)
     }
+}
+
+/// True when no value goes down and no technician reading is among the points:
+/// the raw values are the cumulative count.
+fn only_grows(points: &[Point]) -> bool {
+    let technician = |p: &Point| matches!(p.source, Source::Final | Source::Start);
+    points.windows(2).all(|w| w[1].value >= w[0].value) && !points.iter().any(technician)
 }
 
 enum Drop {
