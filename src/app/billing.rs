@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use super::{InputError, open_production_store, open_store};
 use crate::billing::{self, BILLING_METERS, DeviceHistory};
 use crate::config::Config;
-use crate::contract::Contract;
+use crate::contract::{Contract, midnight};
 use crate::import::parse_readings;
 use crate::meters::Meter;
 use crate::storage::{ImportError, Store};
@@ -51,7 +51,7 @@ pub fn invoices(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let contract = find_contract(config, id)?;
-    let histories = histories(config, contract)?;
+    let histories = histories(config, contract, until)?;
     let invoices = billing::invoices(contract, &histories, until);
     if json {
         writeln!(
@@ -74,7 +74,7 @@ pub fn reconcile(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let contract = find_contract(config, id)?;
-    let histories = histories(config, contract)?;
+    let histories = histories(config, contract, at)?;
     let standing = billing::reconcile(contract, &histories, at);
     if json {
         writeln!(
@@ -104,8 +104,13 @@ fn find_contract<'a>(config: &'a Config, id: &str) -> anyhow::Result<&'a Contrac
     })
 }
 
-/// The readings of every device of the contract, from the database.
-fn histories(config: &Config, contract: &Contract) -> anyhow::Result<Vec<DeviceHistory>> {
+/// The readings of every device of the contract that an answer on `date`
+/// needs, from the database: those around the boundaries, not every poll.
+fn histories(
+    config: &Config,
+    contract: &Contract,
+    date: NaiveDate,
+) -> anyhow::Result<Vec<DeviceHistory>> {
     if !config.storage_path.exists() {
         return Err(InputError(format!(
             "no database at {} yet: poll or import readings first",
@@ -119,9 +124,13 @@ fn histories(config: &Config, contract: &Contract) -> anyhow::Result<Vec<DeviceH
     let mut serials: Vec<&str> = contract.devices.iter().map(|m| m.serial.as_str()).collect();
     serials.sort_unstable();
     serials.dedup();
+    let instants: Vec<i64> = billing::needed_dates(contract, date)
+        .into_iter()
+        .map(midnight)
+        .collect();
     let mut out = Vec::new();
     for serial in serials {
-        let points = store.meter_points(serial, &meters)?;
+        let points = store.billing_points(serial, &meters, &instants, contract.trailing_days)?;
         out.push(DeviceHistory::new(
             serial,
             config.large_counts_double(serial),

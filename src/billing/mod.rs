@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
-use crate::contract::{Class, Contract, Membership, midnight};
+use crate::contract::{Class, Contract, Membership, PeriodKind, midnight};
 use crate::estimate::{Boundary, value_at};
 use crate::meters::series::{Point, Series, sort_points};
 use crate::meters::{Meter, Source};
@@ -69,6 +69,25 @@ impl DeviceHistory {
             meters,
         }
     }
+}
+
+/// The dates whose meter values an answer on `date` (invoices until it, or the
+/// standing on it) can ask for: storage reads the readings around these.
+pub fn needed_dates(contract: &Contract, date: NaiveDate) -> Vec<NaiveDate> {
+    let mut dates = vec![date];
+    for kind in [contract.billing_period(), PeriodKind::Year] {
+        for p in contract.periods_until(kind, date) {
+            dates.extend([p.start, p.end]);
+        }
+    }
+    dates.extend(contract.prices.iter().map(|v| v.from));
+    dates.push(contract.renewal_date());
+    for m in &contract.devices {
+        dates.extend(m.from.iter().chain(m.until.iter()));
+    }
+    dates.sort();
+    dates.dedup();
+    dates
 }
 
 /// A meter value at a boundary, as shown with an invoice or a standing.

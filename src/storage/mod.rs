@@ -6,6 +6,7 @@
 //! it differs from the device's previous value, and every poll records which
 //! meters it returned, so the meters at any poll are exactly what was polled.
 
+mod around;
 mod cache;
 mod manual;
 mod read;

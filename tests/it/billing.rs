@@ -347,3 +347,173 @@ fn an_unknown_contract_or_a_bad_contract_config_exits_2() {
         text(&out)
     );
 }
+
+mod sparse {
+    //! Storage reads only the readings around boundaries and drops; the engine
+    //! must come to exactly the same answers as from every poll.
+
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+    use telleverk::billing::{self, BILLING_METERS, DeviceHistory, needed_dates};
+    use telleverk::config;
+    use telleverk::contract::midnight;
+    use telleverk::import::parse_readings;
+    use telleverk::meters::{Meter, MeterSet, MeterValue, ValueKind};
+    use telleverk::storage::{DeviceReading, Outcome, PollRecord, Store};
+
+    const SERIAL: &str = "POLLED0001";
+
+    fn poll(at: DateTime<Utc>, values: [u64; 4]) -> PollRecord {
+        let mut meters = MeterSet::new();
+        for (meter, value) in BILLING_METERS.iter().zip(values) {
+            meters.insert(MeterValue {
+                meter: *meter,
+                value,
+                kind: ValueKind::Integer,
+            });
+        }
+        PollRecord {
+            at,
+            entry_key: "127.0.0.1:161 v2c community#000000000000".into(),
+            address: "127.0.0.1:161".into(),
+            outcome: Outcome::Ok(Box::new(DeviceReading {
+                serial: SERIAL.into(),
+                meters,
+                ..Default::default()
+            })),
+        }
+    }
+
+    /// Polls every 6 hours through 2025 and into 2026 with a boot glitch, a
+    /// counter reset, and a 12-day outage around 2025-07-01; page counts grow
+    /// on weekdays. Plus a vendor reading in the outage.
+    fn fill(store: &mut Store) {
+        let start = Utc.with_ymd_and_hms(2024, 12, 30, 23, 0, 0).unwrap();
+        let mut v = [50_000u64, 2_000, 9_000, 300];
+        let mut vendor = 0;
+        for step in 0..(4 * 420) {
+            let at = start + Duration::hours(6 * step);
+            let day = step / 4;
+            if day % 7 < 5 {
+                v = [v[0] + 61, v[1] + 3, v[2] + 17, v[3] + 1];
+            }
+            if (176..188).contains(&day) {
+                // The outage around 1 July: the device prints on, unread,
+                // but for the vendor's reading on 29 June at 13:00 (11:00 UTC).
+                if at == Utc.with_ymd_and_hms(2025, 6, 29, 11, 0, 0).unwrap() {
+                    vendor = v[0];
+                }
+                continue;
+            }
+            let mut values = v;
+            if step == 400 {
+                values = [0, 0, 0, 0]; // booting: a glitch
+            }
+            if step == 800 {
+                v = [120, 2, 30, 0]; // the board was replaced: a reset
+                values = v;
+            }
+            store.write_round(&[poll(at, values)]).unwrap();
+        }
+        assert!(vendor > 0);
+        let csv = format!(
+            "serial,taken_at,meter,value,source\n{SERIAL},2025-06-29 13:00,bw_total,{vendor},vendor\n"
+        );
+        store
+            .import_readings(&parse_readings(&csv).unwrap().rows)
+            .unwrap();
+    }
+
+    /// Point indices differ between the two reads; the readings they name
+    /// (`basis`) are compared instead.
+    fn forget_indices(v: &mut billing::BoundaryValue) {
+        v.boundary.basis.clear();
+    }
+
+    #[test]
+    fn sparse_reads_give_the_same_money_as_every_poll() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[[contract]]\nid = \"P\"\ndevices = [\"{SERIAL}\"]\nstart = \"2025-01-01\"\nterm_months = 12\nbilling = \"advance\"\ncommitted_bw = 10000\ncommitted_colour = 3000\nestimation_fee = \"25.00\"\n[[contract.price]]\nfrom = \"2025-01-01\"\nbw = \"0.05\"\ncolour = \"0.50\"\n[[contract.price]]\nfrom = \"2025-10-01\"\nbw = \"0.06\"\ncolour = \"0.55\"\n"
+        );
+        let cfg = config::parse(&dir.path().join("t.toml"), &text, &|_| None).unwrap();
+        let contract = cfg.contract("P").unwrap();
+        let mut store = Store::open(&dir.path().join("t.db")).unwrap();
+        fill(&mut store);
+        let mut meters = BILLING_METERS.to_vec();
+        meters.push(Meter::Total);
+        for date in [
+            "2025-04-15",
+            "2025-07-01",
+            "2025-09-30",
+            "2026-01-01",
+            "2026-02-10",
+        ] {
+            let date = date.parse().unwrap();
+            let full = vec![DeviceHistory::new(
+                SERIAL,
+                false,
+                store.meter_points(SERIAL, &meters).unwrap(),
+            )];
+            let instants: Vec<i64> = needed_dates(contract, date)
+                .into_iter()
+                .map(midnight)
+                .collect();
+            let sparse_points = store
+                .billing_points(SERIAL, &meters, &instants, contract.trailing_days)
+                .unwrap();
+            let n_sparse: usize = sparse_points.values().map(Vec::len).sum();
+            let sparse = vec![DeviceHistory::new(SERIAL, false, sparse_points)];
+            let n_full: usize = full[0].meters.iter().map(Vec::len).sum();
+            assert!(
+                n_sparse * 10 < n_full,
+                "{date}: sparse {n_sparse} of {n_full} points"
+            );
+            let standing = |h| {
+                let mut s = billing::reconcile(contract, h, date);
+                s.boundary_values.iter_mut().for_each(forget_indices);
+                s
+            };
+            assert_eq!(standing(&full), standing(&sparse), "standing on {date}");
+            let invoices = |h| {
+                let mut all = billing::invoices(contract, h, date);
+                all.iter_mut()
+                    .flat_map(|i| i.boundary_values.iter_mut())
+                    .for_each(forget_indices);
+                all
+            };
+            assert_eq!(invoices(&full), invoices(&sparse), "invoices until {date}");
+        }
+        // The history has what it should: a glitch, a reset with its gap, and
+        // estimated values at 1 July from the outage (vendor reading 2 days
+        // before it; the next poll 10 days after).
+        let date = "2026-01-01".parse().unwrap();
+        let instants: Vec<i64> = needed_dates(contract, date)
+            .into_iter()
+            .map(midnight)
+            .collect();
+        let sparse = vec![DeviceHistory::new(
+            SERIAL,
+            false,
+            store
+                .billing_points(SERIAL, &meters, &instants, 90)
+                .unwrap(),
+        )];
+        let st = billing::reconcile(contract, &sparse, date);
+        let kinds: Vec<&str> = st.events.iter().map(|e| e.event.kind.name()).collect();
+        assert!(
+            kinds.contains(&"glitch") && kinds.contains(&"reset"),
+            "{kinds:?}"
+        );
+        assert!(st.gaps.iter().any(|g| g.reason == "counter reset"));
+        let july = st
+            .boundary_values
+            .iter()
+            .find(|v| {
+                v.boundary.at == midnight("2025-07-01".parse().unwrap())
+                    && v.meter == Meter::BwTotal
+            })
+            .unwrap();
+        assert_eq!(july.boundary.method.name(), "interpolation");
+        assert_eq!(july.basis[0].2.name(), "vendor");
+    }
+}

@@ -1,0 +1,172 @@
+//! The readings billing needs, and no more: around each boundary instant, around
+//! each counter drop the collector recorded, around the trailing window's
+//! start, the first and last polls, and every reading a person entered with the
+//! polls either side of it. The engine judges these exactly as it would judge
+//! every poll: every drop, its neighbours and every boundary's neighbours are
+//! among them, and between two of them the counter only grows.
+
+use std::collections::HashMap;
+
+use rusqlite::params;
+
+use super::{Error, Source, Store};
+use crate::contract::dates::calendar_days_before;
+use crate::meters::series::{Point, sort_points};
+use crate::meters::{Meter, ValueKind};
+
+/// Event kinds that mark a drop in polled values.
+const DROP_EVENTS: &str =
+    "'suspected_reset','confirmed_reset','suspected_wrap','confirmed_wrap','glitch'";
+
+impl Store {
+    /// The points of `meters` a device's billing needs at `instants` (Unix
+    /// milliseconds), with `trailing_days` of history behind an extrapolation.
+    pub fn billing_points(
+        &self,
+        serial: &str,
+        meters: &[Meter],
+        instants: &[i64],
+        trailing_days: u32,
+    ) -> Result<HashMap<Meter, Vec<Point>>, Error> {
+        let mut out = HashMap::new();
+        let Some(device) = self.cache.devices.get(serial).copied() else {
+            return Ok(out);
+        };
+        for meter in meters {
+            let points = self
+                .points_around(device, *meter, instants, trailing_days)
+                .map_err(self.err("read the readings around the boundaries"))?;
+            if !points.is_empty() {
+                out.insert(*meter, points);
+            }
+        }
+        Ok(out)
+    }
+
+    fn points_around(
+        &self,
+        device: i64,
+        meter: Meter,
+        instants: &[i64],
+        trailing_days: u32,
+    ) -> rusqlite::Result<Vec<Point>> {
+        let entered = self.entered(device, meter)?;
+        let mut polls: Vec<i64> = Vec::new();
+        let mut around = |t: i64, n: i64| -> rusqlite::Result<()> {
+            polls.extend(self.poll_times(device, meter, t, n, true)?);
+            polls.extend(self.poll_times(device, meter, t, n, false)?);
+            Ok(())
+        };
+        for t in instants {
+            around(*t, 1)?;
+        }
+        for t in self.drop_times(device, meter)? {
+            around(t, 2)?;
+        }
+        // A reading entered by hand may itself be a drop or be followed by
+        // one: the two polls after it decide between glitch and reset.
+        for p in &entered {
+            around(p.at, 2)?;
+        }
+        around(i64::MIN, 1)?;
+        around(i64::MAX, 1)?;
+        let mut points = self.polled_values(device, meter, &mut polls)?;
+        points.extend(entered);
+        // The trailing window starts a calendar period before the last reading.
+        if let Some(last) = points.iter().map(|p| p.at).max() {
+            let anchor = calendar_days_before(last, u64::from(trailing_days));
+            let mut extra = self.poll_times(device, meter, anchor, 1, true)?;
+            extra.extend(self.poll_times(device, meter, anchor, 1, false)?);
+            extra.retain(|t| !polls.contains(t));
+            points.extend(self.polled_values(device, meter, &mut extra)?);
+        }
+        sort_points(&mut points);
+        points.dedup_by(|a, b| a.at == b.at && a.source == b.source);
+        Ok(points)
+    }
+
+    /// Up to `n` times of polls that returned `meter`, at or before `t`
+    /// (`before`) or at or after it.
+    fn poll_times(
+        &self,
+        device: i64,
+        meter: Meter,
+        t: i64,
+        n: i64,
+        before: bool,
+    ) -> rusqlite::Result<Vec<i64>> {
+        let sql = if before {
+            "SELECT at FROM polls WHERE device_id = ?1 AND at <= ?2 AND (meters >> ?3) & 1 = 1 ORDER BY at DESC LIMIT ?4"
+        } else {
+            "SELECT at FROM polls WHERE device_id = ?1 AND at >= ?2 AND (meters >> ?3) & 1 = 1 ORDER BY at LIMIT ?4"
+        };
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params![device, t, meter.code(), n], |r| r.get(0))?;
+        rows.collect()
+    }
+
+    /// Times of the polls at which the collector saw this meter go down (or
+    /// confirmed or ruled out such a drop).
+    fn drop_times(&self, device: i64, meter: Meter) -> rusqlite::Result<Vec<i64>> {
+        let sql = format!(
+            "SELECT at FROM events WHERE device_id = ?1 AND meter = ?2 AND kind IN ({DROP_EVENTS})"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![device, meter.code()], |r| r.get(0))?;
+        rows.collect()
+    }
+
+    /// Every reading of this meter a person entered.
+    fn entered(&self, device: i64, meter: Meter) -> rusqlite::Result<Vec<Point>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT at, source, value, kind FROM meter_values WHERE device_id = ?1 AND meter = ?2 AND source != 0",
+        )?;
+        let rows = stmt.query_map(params![device, meter.code()], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at, source, value, kind) = row?;
+            out.push(Point {
+                at,
+                value: value as u64,
+                source: Source::from_code(source).unwrap_or(Source::Manual),
+                kind: ValueKind::from_code(kind).unwrap_or(ValueKind::Manual),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The meter's value at each poll time: the latest polled value at or
+    /// before it.
+    fn polled_values(
+        &self,
+        device: i64,
+        meter: Meter,
+        times: &mut Vec<i64>,
+    ) -> rusqlite::Result<Vec<Point>> {
+        times.sort_unstable();
+        times.dedup();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT value, kind FROM meter_values WHERE device_id = ?1 AND meter = ?2 AND source = 0 AND at <= ?3 ORDER BY at DESC LIMIT 1",
+        )?;
+        let mut out = Vec::with_capacity(times.len());
+        for at in times.iter() {
+            let mut rows = stmt.query(params![device, meter.code(), at])?;
+            if let Some(row) = rows.next()? {
+                out.push(Point {
+                    at: *at,
+                    value: row.get::<_, i64>(0)? as u64,
+                    source: Source::Polled,
+                    kind: ValueKind::from_code(row.get(1)?).unwrap_or(ValueKind::Integer),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
