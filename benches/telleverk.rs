@@ -6,6 +6,7 @@
 
 mod billing;
 mod ingest;
+mod reconcile_db;
 
 use std::io::Write;
 
@@ -16,7 +17,11 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     // `cargo bench` passes `--bench`; a name filter may follow.
     let filter = args.iter().skip(1).find(|a| !a.starts_with("--"));
-    let benches: [Bench; 2] = [("ingest", ingest::run), ("billing", billing::run)];
+    let benches: [Bench; 3] = [
+        ("ingest", ingest::run),
+        ("billing", billing::run),
+        ("reconcile_db", reconcile_db::run),
+    ];
     for (name, bench) in benches {
         if filter.is_some_and(|f| !name.contains(f.as_str())) {
             continue;

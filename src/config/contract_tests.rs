@@ -200,3 +200,14 @@ fn a_hand_read_device_may_not_carry_snmp_keys() {
     let e = parse_text(&text).unwrap_err();
     assert_eq!(e.key, "device[0].address");
 }
+
+#[test]
+fn the_example_config_file_resolves_with_its_contract() {
+    let text = include_str!("../../config/telleverk.toml");
+    let env = |name: &str| Some(format!("{name}-value-for-the-test"));
+    let c = parse(Path::new("config/telleverk.toml"), text, &env).unwrap();
+    let k1 = c.contract("K1").unwrap();
+    assert_eq!(k1.prices.len(), 2);
+    assert_eq!(c.hand_read.len(), 1);
+    assert!(c.large_counts_double("A7PU011002345"));
+}

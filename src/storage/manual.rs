@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Error, Source, Store, millis};
+use super::{Error, Store, millis};
 use crate::import::ImportRow;
 use crate::meters::series::Point;
 use crate::meters::{Meter, ValueKind};
@@ -113,7 +113,8 @@ impl Store {
         Ok(summary)
     }
 
-    /// Every reading of `meters` of a device, polled and entered, per meter.
+    /// Every reading of `meters` of a device, polled and entered, per meter
+    /// (billing reads fewer: see `billing_points`; this one is the yardstick).
     /// A poll is a reading of each meter it returned, at the latest polled
     /// value (DOMAIN.md: "Every successful poll is a reading").
     pub fn meter_points(
@@ -122,9 +123,6 @@ impl Store {
         meters: &[Meter],
     ) -> Result<HashMap<Meter, Vec<Point>>, Error> {
         let mut out: HashMap<Meter, Vec<Point>> = HashMap::new();
-        let Some(device) = self.cache.devices.get(serial).copied() else {
-            return Ok(out);
-        };
         for reading in self.readings(serial, None, None)?.unwrap_or_default() {
             for mv in reading
                 .meters
@@ -134,39 +132,8 @@ impl Store {
                 out.entry(mv.meter).or_default().push(Point {
                     at: millis(reading.at),
                     value: mv.value,
-                    source: Source::Polled,
+                    source: reading.source,
                     kind: mv.kind,
-                });
-            }
-        }
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT meter, at, source, value, kind FROM meter_values WHERE device_id = ?1 AND source != 0 ORDER BY at")
-            .map_err(self.err("read entered readings"))?;
-        let rows = stmt
-            .query_map(params![device], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                ))
-            })
-            .map_err(self.err("read entered readings"))?;
-        for row in rows {
-            let (meter, at, source, value, kind) =
-                row.map_err(self.err("read entered readings"))?;
-            let (Some(meter), Some(source)) = (Meter::from_code(meter), Source::from_code(source))
-            else {
-                continue;
-            };
-            if meters.contains(&meter) {
-                out.entry(meter).or_default().push(Point {
-                    at,
-                    value: value as u64,
-                    source,
-                    kind: ValueKind::from_code(kind).unwrap_or(ValueKind::Manual),
                 });
             }
         }

@@ -136,7 +136,62 @@ impl Store {
                 errors: errors.and_then(|e| u16::try_from(e).ok()),
             });
         }
+        out.extend(
+            self.entered_readings(device, from, to)
+                .map_err(self.err("read entered readings"))?,
+        );
+        out.sort_by_key(|r| r.at);
         Ok(Some(out))
+    }
+
+    /// Readings entered by people between `from` and `to`, one per instant
+    /// and source.
+    fn entered_readings(&self, device: i64, from: i64, to: i64) -> rusqlite::Result<Vec<Reading>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT at, source, meter, value, kind FROM meter_values
+             WHERE device_id = ?1 AND source != 0 AND at BETWEEN ?2 AND ?3 ORDER BY at, source",
+        )?;
+        let rows = stmt.query_map(params![device, from, to], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        let mut out: Vec<Reading> = Vec::new();
+        for row in rows {
+            let (at, source, meter, value, kind) = row?;
+            let (Some(source), Some(meter)) = (Source::from_code(source), Meter::from_code(meter))
+            else {
+                continue;
+            };
+            let mv = MeterValue {
+                meter,
+                value: value as u64,
+                kind: ValueKind::from_code(kind).unwrap_or(ValueKind::Manual),
+            };
+            match out.last_mut() {
+                Some(last) if last.at == instant(at) && last.source == source => {
+                    last.meters.insert(mv)
+                }
+                _ => {
+                    let mut meters = MeterSet::new();
+                    meters.insert(mv);
+                    out.push(Reading {
+                        at: instant(at),
+                        source,
+                        entry_key: None,
+                        meters,
+                        device_status: None,
+                        printer_status: None,
+                        errors: None,
+                    });
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Polled values of every meter up to `to`, per meter in time order.

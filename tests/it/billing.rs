@@ -182,6 +182,21 @@ fn k2_arrears_with_a3_from_toml_and_csv() {
         q["colour"],
         json!({"committed": 400, "actual": 320, "projected": null, "deviation_pct": -20.0, "breach": true})
     );
+    // `readings` shows what was imported, with its source.
+    let out = w.run(&[
+        "readings",
+        "--config",
+        "contracts.toml",
+        "--serial",
+        "A7PU011002345",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let sources: Vec<Value> = super::cli::json_lines(&out)
+        .iter()
+        .map(|r| r["source"].clone())
+        .collect();
+    assert_eq!(sources, [json!("vendor"), json!("manual")]);
     let opening = st["boundary_values"]
         .as_array()
         .unwrap()

@@ -1,0 +1,156 @@
+//! Why: `telleverk reconcile` must answer from a real database quickly because
+//! it reads only the readings around each boundary, never the whole table. The
+//! issue's target: 100 devices with 5 years of 15-minute polls in working
+//! hours, end to end (process start to JSON printed), under 5 s.
+//!
+//! Sizes: 100 devices polled every 15 minutes 08:00–16:00 Oslo on weekdays
+//! from 2025-01-01 to 2029-12-31 (≈ 33 polls a day, ≈ 4.3 M polls, four
+//! changed meters each), written through `Store::write_round` like the
+//! collector writes. The database is kept in `target/bench-data/` and reused
+//! while the generator is unchanged (it takes a few minutes to build).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use chrono_tz::Europe::Oslo;
+use telleverk::billing::BILLING_METERS;
+use telleverk::meters::{MeterSet, MeterValue, ValueKind};
+use telleverk::storage::{DeviceReading, Outcome, PollRecord, Store};
+
+const DEVICES: usize = 100;
+const VERSION: &str = "v1";
+
+pub fn run() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    let _ = std::fs::create_dir_all(&dir);
+    let db = dir.join(format!("reconcile-{DEVICES}x5y-{VERSION}.db"));
+    let mut report = String::new();
+    if !db.exists() {
+        let t = Instant::now();
+        let polls = generate(&db);
+        report.push_str(&format!(
+            "generated {polls} polls in {:.0} s\n",
+            t.elapsed().as_secs_f64()
+        ));
+    }
+    let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+    let config = write_config(&dir, &db);
+    let mut times = Vec::new();
+    let mut output_len = 0;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_telleverk"))
+            .args(["reconcile", "--config"])
+            .arg(&config)
+            .args(["--contract", "FLEET", "--at", "2029-12-15", "--json"])
+            .output()
+            .expect("run telleverk");
+        times.push(t.elapsed().as_secs_f64());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        output_len = out.stdout.len();
+    }
+    times.sort_by(f64::total_cmp);
+    report.push_str(&format!(
+        "telleverk reconcile --json, end to end on SQLite: {DEVICES} devices, 5 years of 15-minute polls in working hours\n\
+         database {:.0} MB; output {output_len} bytes\n\
+         wall time min {:.3} s, median {:.3} s of 3 (target < 5 s)",
+        size as f64 / 1e6,
+        times[0],
+        times[1]
+    ));
+    report
+}
+
+/// Writes the polls a day at a time (one transaction per day) and returns
+/// how many.
+fn generate(db: &Path) -> usize {
+    let tmp = db.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut store = Store::open(&tmp).expect("open bench database");
+    let mut values: Vec<[u64; 4]> = (0..DEVICES as u64)
+        .map(|i| [10_000 + i * 1_000, 100, 2_000 + i * 10, 10])
+        .collect();
+    let mut day = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default();
+    let end = NaiveDate::from_ymd_opt(2030, 1, 1).unwrap_or_default();
+    let mut polls = 0;
+    while day < end {
+        if !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+            let mut round = Vec::with_capacity(DEVICES * 33);
+            for slot in 0..33 {
+                let at = local(day, 8, 0) + Duration::minutes(15 * slot);
+                for (i, v) in values.iter_mut().enumerate() {
+                    let step = 1 + (i as u64 + slot as u64) % 5;
+                    *v = [
+                        v[0] + step,
+                        v[1] + step / 4,
+                        v[2] + step / 2,
+                        v[3] + step / 5,
+                    ];
+                    round.push(poll(i, at, *v));
+                }
+            }
+            polls += round.len();
+            store.write_round(&round).expect("write a day");
+        }
+        day = day.succ_opt().unwrap_or(end);
+    }
+    drop(store);
+    for suffix in ["", "-wal", "-shm"] {
+        let from = PathBuf::from(format!("{}{suffix}", tmp.display()));
+        let to = PathBuf::from(format!("{}{suffix}", db.display()));
+        let _ = std::fs::rename(from, to);
+    }
+    polls
+}
+
+fn local(day: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
+    let naive = day.and_hms_opt(h, m, 0).unwrap_or_default();
+    Oslo.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+fn poll(i: usize, at: DateTime<Utc>, v: [u64; 4]) -> PollRecord {
+    let mut meters = MeterSet::new();
+    for (meter, value) in BILLING_METERS.iter().zip(v) {
+        meters.insert(MeterValue {
+            meter: *meter,
+            value,
+            kind: ValueKind::Counter32,
+        });
+    }
+    PollRecord {
+        at,
+        entry_key: format!("10.0.{}.{}:161 v2c bench", i / 250, i % 250),
+        address: format!("10.0.{}.{}:161", i / 250, i % 250),
+        outcome: Outcome::Ok(Box::new(DeviceReading {
+            serial: serial(i),
+            meters,
+            ..Default::default()
+        })),
+    }
+}
+
+fn serial(i: usize) -> String {
+    format!("BENCH{i:05}")
+}
+
+/// A config with one advance contract over every device.
+fn write_config(dir: &Path, db: &Path) -> PathBuf {
+    let devices: Vec<String> = (0..DEVICES).map(|i| format!("\"{}\"", serial(i))).collect();
+    let text = format!(
+        "[storage]\npath = \"{}\"\n\n[[contract]]\nid = \"FLEET\"\ndevices = [{}]\nstart = \"2025-01-01\"\nterm_months = 60\nbilling = \"advance\"\ncommitted_bw = 2000000\ncommitted_colour = 300000\nfixed_fee_monthly = \"20000.00\"\n\n[[contract.price]]\nfrom = \"2025-01-01\"\nbw = \"0.0450\"\ncolour = \"0.4500\"\n\n[[contract.price]]\nfrom = \"2027-01-01\"\nbw = \"0.0470\"\ncolour = \"0.4700\"\n",
+        db.display(),
+        devices.join(", ")
+    );
+    let path = dir.join("reconcile-bench.toml");
+    std::fs::write(&path, text).expect("write bench config");
+    path
+}
