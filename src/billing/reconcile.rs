@@ -82,6 +82,7 @@ pub fn reconcile(contract: &Contract, histories: &[DeviceHistory], at: NaiveDate
     gaps.extend(engine.gaps.iter().filter(|g| g.from < until).cloned());
     gaps.sort();
     gaps.dedup();
+    let gaps = merge_gaps(gaps);
     let notice = contract
         .next_deadline(at)
         .map(|(expiry, deadline)| (deadline, expiry));
@@ -137,6 +138,11 @@ impl Engine<'_> {
                 continue;
             };
             let Some((all, last_at)) = self.used_until(idx, total_slot, s, cutoff) else {
+                if !self.has_readings(idx) {
+                    for slot in [total_slot, large_slot] {
+                        self.gap(idx, slot, s, cutoff.min(e), "no readings");
+                    }
+                }
                 continue;
             };
             let large = self
@@ -310,4 +316,24 @@ impl Engine<'_> {
         }
         out
     }
+}
+
+/// Joins gaps of one device, meter and reason that touch or overlap (a device
+/// without readings is one gap, not one per period). `gaps` is sorted.
+fn merge_gaps(gaps: Vec<GapFound>) -> Vec<GapFound> {
+    let mut out: Vec<GapFound> = Vec::new();
+    for g in gaps {
+        match out.last_mut() {
+            Some(last)
+                if last.serial == g.serial
+                    && last.meter == g.meter
+                    && last.reason == g.reason
+                    && g.from <= last.to =>
+            {
+                last.to = last.to.max(g.to);
+            }
+            _ => out.push(g),
+        }
+    }
+    out
 }

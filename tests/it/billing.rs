@@ -270,6 +270,33 @@ fn estimates_by_interpolation_and_extrapolation_carry_fees() {
 }
 
 #[test]
+fn notice_deadlines_of_domain_examples() {
+    let w = workdir();
+    import(&w, "k1.csv");
+    for (id, deadline, renewal) in [
+        ("N1", "2027-02-28", "2027-07-01"),
+        ("N2", "2027-02-28", "2027-07-15"),
+    ] {
+        let st = json_of(&w, &["reconcile", "--contract", id, "--at", "2026-06-01"]);
+        assert_eq!(st["notice_deadline"], deadline, "{id}");
+        // After the term, per-page prices rise by 30 %: 0.05 → 0.065.
+        assert_eq!(st["renewal"]["date"], renewal, "{id}");
+        assert_eq!(st["renewal"]["prices"]["bw"], "0.0650", "{id}");
+        // No readings at all: nothing is invented, the gap is reported.
+        assert_eq!(st["periods"][0]["bw"]["actual"], 0);
+        // One gap per meter over the whole contract so far, not one per period.
+        assert_eq!(
+            st["gaps"].as_array().unwrap().len(),
+            4,
+            "{id}: {}",
+            st["gaps"]
+        );
+        assert_eq!(st["gaps"][0]["reason"], "no readings", "{id}");
+        assert_eq!(st["gaps"][0]["to"], "2026-06-01T00:00:00+02:00", "{id}");
+    }
+}
+
+#[test]
 fn a_bad_row_imports_nothing_and_names_line_and_column() {
     let w = workdir();
     let bad = "serial,taken_at,meter,value\nAA2M021115700,2025-01-01,bw_total,100\nAA2M021115700,2025-03-30 02:30,bw_total,200\n";
