@@ -80,7 +80,11 @@ impl std::fmt::Display for Purpose {
     }
 }
 
-const MIGRATIONS: [&str; 2] = [include_str!("schema.sql"), include_str!("schema2.sql")];
+const MIGRATIONS: [&str; 3] = [
+    include_str!("schema.sql"),
+    include_str!("schema2.sql"),
+    include_str!("schema3.sql"),
+];
 
 /// An open database with the in-memory state the collector compares against.
 pub struct Store {

@@ -148,7 +148,7 @@ impl Store {
     /// and source.
     fn entered_readings(&self, device: i64, from: i64, to: i64) -> rusqlite::Result<Vec<Reading>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT at, source, meter, value, kind FROM meter_values
+            "SELECT at, source, meter, value, kind FROM meter_values INDEXED BY meter_values_entered
              WHERE device_id = ?1 AND source != 0 AND at BETWEEN ?2 AND ?3 ORDER BY at, source",
         )?;
         let rows = stmt.query_map(params![device, from, to], |r| {
