@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::{BILLING_METERS, BoundaryValue, DeviceHistory, Engine, GapFound};
+use super::{BILLING_METERS, BoundaryValue, DeviceHistory, Engine, GapFound, Member};
 use crate::contract::dates::{DAY_MS, midnight};
 use crate::contract::{Class, Contract, Period, PeriodKind, Prices};
 use crate::meters::Meter;
@@ -270,23 +270,30 @@ impl Engine<'_> {
             .collect()
     }
 
+    /// Each member's judged series with the span `[from, to]` it was in the
+    /// contract up to `until`, per meter slot.
+    fn member_series(&self, until: i64) -> impl Iterator<Item = (&Member<'_>, usize, i64, i64)> {
+        let start = midnight(self.contract.start);
+        self.members.iter().flat_map(move |m| {
+            (0..BILLING_METERS.len())
+                .map(move |slot| (m, slot, m.from.max(start), m.until.min(until)))
+        })
+    }
+
     /// Counter events up to `until` while the device was in the contract.
     fn events(&self, until: i64) -> Vec<EventFound> {
         let mut out = Vec::new();
-        for m in &self.members {
-            let from = m
-                .membership
-                .from
-                .map_or(midnight(self.contract.start), midnight);
-            let to = m.membership.until.map_or(until, |u| midnight(u).min(until));
-            for (slot, series) in m.series.iter().enumerate() {
-                for e in series.events.iter().filter(|e| e.at >= from && e.at <= to) {
-                    out.push(EventFound {
-                        serial: m.membership.serial.clone(),
-                        meter: BILLING_METERS[slot],
-                        event: *e,
-                    });
-                }
+        for (m, slot, from, to) in self.member_series(until) {
+            for e in m.series[slot]
+                .events
+                .iter()
+                .filter(|e| e.at >= from && e.at <= to)
+            {
+                out.push(EventFound {
+                    serial: m.membership.serial.clone(),
+                    meter: BILLING_METERS[slot],
+                    event: *e,
+                });
             }
         }
         out.sort_by(|a, b| (a.event.at, &a.serial, a.meter).cmp(&(b.event.at, &b.serial, b.meter)));
@@ -296,22 +303,15 @@ impl Engine<'_> {
     /// Reset gaps up to `until` while the device was in the contract.
     fn reset_gaps(&self, until: i64) -> Vec<GapFound> {
         let mut out = Vec::new();
-        for m in &self.members {
-            let from = m
-                .membership
-                .from
-                .map_or(midnight(self.contract.start), midnight);
-            let to = m.membership.until.map_or(until, |u| midnight(u).min(until));
-            for (slot, series) in m.series.iter().enumerate() {
-                for g in series.gaps_in(from, to) {
-                    out.push(GapFound {
-                        serial: m.membership.serial.clone(),
-                        meter: BILLING_METERS[slot],
-                        from: g.from,
-                        to: g.to,
-                        reason: "counter reset",
-                    });
-                }
+        for (m, slot, from, to) in self.member_series(until) {
+            for g in m.series[slot].gaps_in(from, to) {
+                out.push(GapFound {
+                    serial: m.membership.serial.clone(),
+                    meter: BILLING_METERS[slot],
+                    from: g.from,
+                    to: g.to,
+                    reason: "counter reset",
+                });
             }
         }
         out
