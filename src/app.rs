@@ -25,7 +25,7 @@ pub struct InputError(pub String);
 mod billing;
 mod fleet;
 
-pub use billing::{import_readings, invoices, reconcile};
+pub use billing::{find_contract, histories, import_readings, invoices, reconcile};
 pub use fleet::{Simulate, demo, simulate};
 
 /// Opens the configured database.
@@ -158,27 +158,84 @@ fn resources() -> String {
     format!("{cpu}, {rss}")
 }
 
-/// `telleverk serve`: polls every interval until `shutdown` turns true, then
-/// finishes the write in flight and returns.
+/// `telleverk serve`: binds `[http] listen`, then runs as [`serve_on`].
 pub async fn serve(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} ([http] listen)", config.http.listen))?;
+    serve_on(config, listener, Clock::System, shutdown).await
+}
+
+/// Runs the collector and the API side by side until `shutdown` turns true:
+/// the collector finishes the write in flight, the API the requests in flight.
+pub async fn serve_on(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    clock: Clock,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let store = open_production_store(&config)?;
     let snmp = Arc::new(snmp_client(&config, &store)?);
     let store = Arc::new(Mutex::new(store));
+    let config = Arc::new(config);
+    let state = Arc::new(crate::http::Inner::new(
+        config.clone(),
+        store.clone(),
+        clock,
+    ));
     tracing::info!(
         devices = config.devices.len(),
         interval = ?config.collector.interval,
         database = %config.storage_path.display(),
+        api = %listener.local_addr()?,
+        tokens = config.http.tokens.len(),
         "telleverk serving"
     );
-    collector::run(
-        Arc::new(config),
-        snmp,
-        store,
-        Clock::System,
-        shutdown,
-        collector::log_round,
-    )
-    .await
+    if config.http.tokens.is_empty() {
+        tracing::warn!("no [[http.token]] configured: every /api/v1 request will be refused");
+    }
+    let api = crate::http::serve(listener, state.clone(), shutdown.clone());
+    let notify = state.clone();
+    let collector = collector::run(config, snmp, store, clock, shutdown, move |round| {
+        collector::log_round(round);
+        notify.changed.notify_one();
+    });
+    tokio::try_join!(api, collector)?;
+    tracing::info!("telleverk stopped");
+    Ok(())
+}
+
+/// `telleverk token new`: a fresh random token, printed once, and the config
+/// block that holds only its hash.
+pub fn token_new(name: &str, role: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+    let name = name.trim();
+    if name.is_empty() || name.contains('"') || name.contains('\\') {
+        return Err(InputError(
+            "--name must be a non-empty name without quotes or backslashes".into(),
+        )
+        .into());
+    }
+    let role = crate::config::Role::parse(role.trim()).ok_or_else(|| {
+        InputError(format!(
+            "--role `{role}` is not a role: use viewer, operator or admin"
+        ))
+    })?;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("no randomness from the system: {e}"))?;
+    let token: String = std::iter::once("tlv_".to_owned())
+        .chain(bytes.iter().map(|b| format!("{b:02x}")))
+        .collect();
+    let hash = crate::config::hash_text(&crate::config::token_hash(&token));
+    writeln!(out, "token (shown only now; give it to {name}): {token}")?;
+    writeln!(out)?;
+    writeln!(out, "Paste into the config; it keeps only the hash:")?;
+    writeln!(out)?;
+    writeln!(out, "[[http.token]]")?;
+    writeln!(out, "name = \"{name}\"")?;
+    writeln!(out, "role = \"{}\"", role.name())?;
+    writeln!(out, "hash = \"{hash}\"")?;
+    Ok(())
 }
 
 /// `telleverk readings`: a device's stored readings.
@@ -199,7 +256,7 @@ pub fn readings(
     }
     let store = open_store(config)?;
     let Some(readings) = store.readings(serial, from, to)? else {
-        let known = store.serials();
+        let known = store.serials()?;
         return Err(InputError(format!(
             "no device with serial `{serial}` in {} (known: {})",
             config.storage_path.display(),

@@ -137,6 +137,8 @@ pub struct Config {
     pub hand_read: Vec<HandDevice>,
     pub contracts: Vec<Contract>,
     pub profiles: Profiles,
+    pub http: Http,
+    pub alerts: Alerts,
 }
 
 /// A device read by hand (no SNMP address): only its per-device settings.
@@ -178,6 +180,10 @@ struct RawConfig {
     device: Vec<Spanned<RawDevice>>,
     #[serde(default)]
     contract: Vec<Spanned<contract::RawContract>>,
+    #[serde(default)]
+    http: http::RawHttp,
+    #[serde(default)]
+    alerts: http::RawAlerts,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -282,6 +288,8 @@ pub fn parse(
     }
     ctx.check_devices(&devices, &raw.device)?;
     let contracts = ctx.contracts(&raw.contract)?;
+    let http = ctx.http(&raw.http)?;
+    let alerts = ctx.alerts(&raw.alerts)?;
     Ok(Config {
         file: path.to_path_buf(),
         storage_path,
@@ -290,6 +298,8 @@ pub fn parse(
         hand_read,
         contracts,
         profiles,
+        http,
+        alerts,
     })
 }
 
@@ -405,6 +415,9 @@ impl Ctx<'_> {
 
 mod contract;
 mod device;
+mod http;
+
+pub use http::{Alerts, Http, Role, Token, hash_text, token_hash};
 
 #[cfg(test)]
 mod tests;

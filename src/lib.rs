@@ -1,6 +1,7 @@
 //! telleverk: polls leased Konica Minolta MFPs over SNMP, keeps every meter
 //! reading and checks the service contract's money. See ARCHITECTURE.md.
 
+pub mod alerts;
 pub mod app;
 pub mod billing;
 pub mod clock;
@@ -8,6 +9,7 @@ pub mod collector;
 pub mod config;
 pub mod contract;
 pub mod estimate;
+pub mod http;
 pub mod import;
 pub mod meters;
 pub mod output;

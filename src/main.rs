@@ -36,11 +36,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Poll every `interval` until SIGINT or SIGTERM.
+    /// Poll every `interval` and serve the web API until SIGINT or SIGTERM.
     Serve {
         #[arg(long)]
         config: PathBuf,
     },
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Serve a simulated bizhub fleet over SNMP on one UDP port until stopped.
     Simulate(app::Simulate),
     /// Poll a simulated fleet on fast simulated time into a demo database, printing each round.
@@ -101,6 +104,19 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a new random API token once, and the `[[http.token]]` block
+    /// (with only its hash) to paste into the config.
+    New {
+        #[arg(long)]
+        name: String,
+        /// viewer, operator or admin.
+        #[arg(long)]
+        role: String,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -136,6 +152,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { config } => {
             let config = config::load(&config)?;
             runtime.block_on(async { app::serve(config, stop_on_signal()).await })
+        }
+        Command::Token(TokenCommand::New { name, role }) => {
+            app::token_new(&name, &role, &mut stdout)
         }
         Command::Simulate(args) => {
             runtime.block_on(async { app::simulate(args, stop_on_signal(), &mut stdout).await })

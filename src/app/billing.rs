@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::contract::{Contract, midnight};
 use crate::import::parse_readings;
 use crate::meters::Meter;
-use crate::storage::{ImportError, Store};
+use crate::storage::{ImportError, Reader, Store};
 
 /// `telleverk import-readings`: validates the whole file, then stores it in
 /// one transaction (all or nothing).
@@ -51,7 +51,7 @@ pub fn invoices(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let contract = find_contract(config, id)?;
-    let histories = histories(config, contract, until)?;
+    let histories = histories(&*existing_store(config)?, config, contract, until)?;
     let invoices = billing::invoices(contract, &histories, until);
     if json {
         writeln!(
@@ -74,7 +74,7 @@ pub fn reconcile(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let contract = find_contract(config, id)?;
-    let histories = histories(config, contract, at)?;
+    let histories = histories(&*existing_store(config)?, config, contract, at)?;
     let standing = billing::reconcile(contract, &histories, at);
     if json {
         writeln!(
@@ -88,7 +88,7 @@ pub fn reconcile(
     Ok(())
 }
 
-fn find_contract<'a>(config: &'a Config, id: &str) -> anyhow::Result<&'a Contract> {
+pub fn find_contract<'a>(config: &'a Config, id: &str) -> anyhow::Result<&'a Contract> {
     config.contract(id).ok_or_else(|| {
         let known: Vec<&str> = config.contracts.iter().map(|c| c.id.as_str()).collect();
         InputError(format!(
@@ -104,13 +104,8 @@ fn find_contract<'a>(config: &'a Config, id: &str) -> anyhow::Result<&'a Contrac
     })
 }
 
-/// The readings of every device of the contract that an answer on `date`
-/// needs, from the database: those around the boundaries, not every poll.
-fn histories(
-    config: &Config,
-    contract: &Contract,
-    date: NaiveDate,
-) -> anyhow::Result<Vec<DeviceHistory>> {
+/// The configured database, which must exist.
+fn existing_store(config: &Config) -> anyhow::Result<Store> {
     if !config.storage_path.exists() {
         return Err(InputError(format!(
             "no database at {} yet: poll or import readings first",
@@ -118,7 +113,17 @@ fn histories(
         ))
         .into());
     }
-    let store: Store = open_store(config)?;
+    open_store(config)
+}
+
+/// The readings of every device of the contract that an answer on `date`
+/// needs, from the database: those around the boundaries, not every poll.
+pub fn histories(
+    reader: &Reader,
+    config: &Config,
+    contract: &Contract,
+    date: NaiveDate,
+) -> Result<Vec<DeviceHistory>, crate::storage::Error> {
     let mut meters: Vec<Meter> = BILLING_METERS.to_vec();
     meters.push(Meter::Total);
     let mut serials: Vec<&str> = contract.devices.iter().map(|m| m.serial.as_str()).collect();
@@ -130,7 +135,7 @@ fn histories(
         .collect();
     let mut out = Vec::new();
     for serial in serials {
-        let points = store.billing_points(serial, &meters, &instants, contract.trailing_days)?;
+        let points = reader.billing_points(serial, &meters, &instants, contract.trailing_days)?;
         out.push(DeviceHistory::new(
             serial,
             config.large_counts_double(serial),

@@ -228,3 +228,128 @@ fn unknown_profiles_are_named() {
     assert_eq!(e.key, "device[0].profile");
     assert!(e.message.contains("konica-minolta-bizhub"));
 }
+
+const HASH: &str = "sha256:5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8";
+
+#[test]
+fn http_tokens_and_alerts_resolve() {
+    let text = format!(
+        "[http]\nlisten = \"0.0.0.0:9090\"\n\
+         [[http.token]]\nname = \"facilities\"\nrole = \"viewer\"\nhash = \"{HASH}\"\n\
+         [[http.token]]\nname = \"ops\"\nrole = \"admin\"\ntoken_env = \"OPS_TOKEN\"\n\
+         [alerts]\nsupply_low_pct = 15\n"
+    );
+    let env = |name: &str| (name == "OPS_TOKEN").then(|| "a-long-enough-token-from-env".to_owned());
+    let c = parse(Path::new("/etc/telleverk/telleverk.toml"), &text, &env).unwrap();
+    assert_eq!(c.http.listen.to_string(), "0.0.0.0:9090");
+    // sha256("password"), as the hash says.
+    assert_eq!(c.http.tokens[0].hash, token_hash("password"));
+    assert_eq!(
+        (c.http.tokens[0].role, c.http.tokens[1].role),
+        (Role::Viewer, Role::Admin)
+    );
+    assert_eq!(
+        c.http.tokens[1].hash,
+        token_hash("a-long-enough-token-from-env")
+    );
+    assert_eq!(
+        (
+            c.alerts.supply_low_pct,
+            c.alerts.reading_due_days,
+            c.alerts.notice_warning_days
+        ),
+        (15, 3, 90)
+    );
+    assert!(
+        !format!("{c:?}").contains("5e8848"),
+        "Debug never shows a hash"
+    );
+    let d = parse_text("").unwrap();
+    assert_eq!(d.http.listen.to_string(), "127.0.0.1:8080");
+    assert!(d.http.tokens.is_empty());
+}
+
+#[test]
+fn http_and_alert_mistakes_are_named() {
+    let token = |body: &str| format!("[[http.token]]\n{body}\n");
+    let cases = [
+        (
+            "[http]\nlisten = \"localhost\"\n".to_owned(),
+            "http.listen",
+            "not an address",
+        ),
+        (
+            token(&format!("name = \"a\"\nrole = \"root\"\nhash = \"{HASH}\"")),
+            "http.token[0].role",
+            "`root` is not a role",
+        ),
+        (
+            token("name = \"a\"\nrole = \"viewer\"\nhash = \"abc\""),
+            "http.token[0].hash",
+            "SHA-256",
+        ),
+        (
+            token("name = \"a\"\nrole = \"viewer\""),
+            "http.token[0].hash",
+            "is required",
+        ),
+        (
+            token("role = \"viewer\"\nhash = \"abc\""),
+            "http.token[0].name",
+            "is required",
+        ),
+        (
+            token("name = \"a\"\nrole = \"viewer\"\ntoken_env = \"NOT_SET\""),
+            "http.token[0].token_env",
+            "`NOT_SET` is not set",
+        ),
+        (
+            token("name = \"a\"\nrole = \"viewer\"\ntoken_env = \"KM_COMMUNITY\""),
+            "http.token[0].token_env",
+            "shorter than 20",
+        ),
+        (
+            format!(
+                "{}{}",
+                token(&format!(
+                    "name = \"a\"\nrole = \"viewer\"\nhash = \"{HASH}\""
+                )),
+                token(&format!(
+                    "name = \"a\"\nrole = \"admin\"\nhash = \"{}\"",
+                    HASH.replace("5e88", "5e89")
+                ))
+            ),
+            "http.token[1].name",
+            "also the name",
+        ),
+        (
+            format!(
+                "{}{}",
+                token(&format!(
+                    "name = \"a\"\nrole = \"viewer\"\nhash = \"{HASH}\""
+                )),
+                token(&format!(
+                    "name = \"b\"\nrole = \"admin\"\nhash = \"{HASH}\""
+                ))
+            ),
+            "http.token[1]",
+            "the same token",
+        ),
+        (
+            "[alerts]\nsupply_low_pct = 101\n".to_owned(),
+            "alerts.supply_low_pct",
+            "between 0 and 100",
+        ),
+        (
+            "[alerts]\nsoon = 1\n".to_owned(),
+            "(syntax)",
+            "unknown field",
+        ),
+    ];
+    for (text, key, message) in cases {
+        let e = error_of(&text);
+        assert_eq!(e.key, key, "{text}: {e}");
+        assert!(e.message.contains(message), "{text}: {e}");
+        assert!(e.line.is_some(), "{text}: {e}");
+    }
+}

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use rusqlite::params;
 
-use super::{Error, Source, Store};
+use super::{Error, Reader, Source};
 use crate::contract::dates::calendar_days_before;
 use crate::meters::series::{Point, sort_points};
 use crate::meters::{Meter, ValueKind};
@@ -18,7 +18,7 @@ use crate::meters::{Meter, ValueKind};
 const DROP_EVENTS: &str =
     "'suspected_reset','confirmed_reset','suspected_wrap','confirmed_wrap','glitch'";
 
-impl Store {
+impl Reader {
     /// The points of `meters` a device's billing needs at `instants` (Unix
     /// milliseconds), with `trailing_days` of history behind an extrapolation.
     pub fn billing_points(
@@ -29,7 +29,7 @@ impl Store {
         trailing_days: u32,
     ) -> Result<HashMap<Meter, Vec<Point>>, Error> {
         let mut out = HashMap::new();
-        let Some(device) = self.cache.devices.get(serial).copied() else {
+        let Some(device) = self.device_id(serial)? else {
             return Ok(out);
         };
         for meter in meters {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Error, Store, millis};
+use super::{Error, Reader, Store, millis};
 use crate::import::ImportRow;
 use crate::meters::series::Point;
 use crate::meters::{Meter, ValueKind};
@@ -49,9 +49,13 @@ impl Store {
     /// before with the same value is skipped; a different value is a
     /// [`Conflict`] and nothing is stored.
     pub fn import_readings(&mut self, rows: &[ImportRow]) -> Result<ImportSummary, ImportError> {
-        let path = self.path.clone();
+        let path = self.db.path.clone();
         let sql = |action| super::sql_error(&path, action);
-        let tx = self.conn.transaction().map_err(sql("begin the import"))?;
+        let tx = self
+            .db
+            .conn
+            .transaction()
+            .map_err(sql("begin the import"))?;
         let mut summary = ImportSummary::default();
         let mut new_devices: HashMap<String, i64> = HashMap::new();
         for row in rows {
@@ -112,7 +116,9 @@ impl Store {
         self.cache.devices.extend(new_devices);
         Ok(summary)
     }
+}
 
+impl Reader {
     /// Every reading of `meters` of a device, polled and entered, per meter
     /// (billing reads fewer: see `billing_points`; this one is the yardstick).
     /// A poll is a reading of each meter it returned, at the latest polled

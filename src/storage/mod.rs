@@ -8,6 +8,7 @@
 
 mod around;
 mod cache;
+mod fleet;
 mod manual;
 mod read;
 mod write;
@@ -18,6 +19,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use crate::meters::Source;
+pub use fleet::{DeviceRow, EntryFailure, EntryRow, Pool};
 pub use manual::{Conflict, ImportError, ImportSummary};
 pub use read::{Event, Failure, Reading, StoredSupply};
 pub use write::{DeviceReading, Outcome, PollRecord, RoundSummary};
@@ -49,6 +51,14 @@ pub enum Error {
         path: String,
         found: String,
         wanted: Purpose,
+    },
+    #[error(
+        "database {path} has schema version {found}, older than this telleverk's ({known}); `telleverk serve` or `poll` migrates it"
+    )]
+    NotMigrated {
+        path: String,
+        found: i64,
+        known: i64,
     },
     #[error("database {path}: cannot create its folder: {source}")]
     Folder {
@@ -87,10 +97,25 @@ const MIGRATIONS: [&str; 3] = [
 ];
 
 /// An open database with the in-memory state the collector compares against.
+/// Every read of [`Reader`] works on it too.
 pub struct Store {
+    db: Reader,
+    cache: Cache,
+}
+
+/// A connection that reads: the API's readers share nothing with the
+/// collector's [`Store`] but the file (SQLite's WAL lets them read while it
+/// writes).
+pub struct Reader {
     conn: Connection,
     path: String,
-    cache: Cache,
+}
+
+impl std::ops::Deref for Store {
+    type Target = Reader;
+    fn deref(&self) -> &Reader {
+        &self.db
+    }
 }
 
 impl Store {
@@ -114,14 +139,9 @@ impl Store {
         migrate(&mut conn, &shown)?;
         let cache = Cache::load(&conn).map_err(sql("load the latest values"))?;
         Ok(Store {
-            conn,
-            path: shown,
+            db: Reader { conn, path: shown },
             cache,
         })
-    }
-
-    fn err(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> Error + '_ {
-        sql_error(&self.path, action)
     }
 
     /// Marks the database as being for `purpose`, or fails when it is for the
@@ -151,7 +171,7 @@ impl Store {
         };
         if found != purpose.name() {
             return Err(Error::Purpose {
-                path: self.path.clone(),
+                path: self.db.path.clone(),
                 found,
                 wanted: purpose,
             });
@@ -165,6 +185,60 @@ impl Store {
         Ok(())
     }
 
+    /// The path of the database file, as shown in messages.
+    pub fn path(&self) -> &str {
+        &self.db.path
+    }
+}
+
+impl Reader {
+    /// Opens an existing database to read: no migration and no writes. A
+    /// database that is missing or of another schema version is an error.
+    pub fn open(path: &Path) -> Result<Reader, Error> {
+        let shown = path.display().to_string();
+        let sql = |action| sql_error(&shown, action);
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sql("open to read"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sql("set busy timeout"))?;
+        conn.pragma_update(None, "query_only", true)
+            .map_err(sql("make the connection read-only"))?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(sql("read the schema version"))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(Error::TooNew {
+                path: shown,
+                found: version,
+                known,
+            });
+        }
+        if version < known {
+            return Err(Error::NotMigrated {
+                path: shown,
+                found: version,
+                known,
+            });
+        }
+        Ok(Reader { conn, path: shown })
+    }
+
+    fn err(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        sql_error(&self.path, action)
+    }
+
+    /// The database id of a serial, if the database knows it.
+    fn device_id(&self, serial: &str) -> Result<Option<i64>, Error> {
+        self.conn
+            .prepare_cached("SELECT id FROM devices WHERE serial = ?1")
+            .and_then(|mut s| s.query_row(params![serial], |r| r.get(0)).optional())
+            .map_err(self.err("look up a serial"))
+    }
+
     /// The time of the latest poll stored, if any.
     pub fn latest_poll(&self) -> Result<Option<DateTime<Utc>>, Error> {
         self.conn
@@ -174,7 +248,9 @@ impl Store {
             .map(|ms| ms.map(instant))
             .map_err(self.err("read the latest poll"))
     }
+}
 
+impl Store {
     /// Reads the durable DES salt epoch, for SNMPv3 DES privacy.
     pub fn des_epoch(&self) -> Result<Option<u32>, Error> {
         self.conn

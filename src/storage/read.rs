@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
-use super::{Error, Source, Store, instant, millis};
+use super::{Error, Reader, Source, Store, instant, millis};
 use crate::meters::{Meter, MeterSet, MeterValue, ValueKind};
 
 /// Something that happened to a device or entry.
@@ -71,7 +71,7 @@ pub struct Reading {
     pub errors: Option<u16>,
 }
 
-impl Store {
+impl Reader {
     /// Every reading of a device between `from` and `to` (inclusive), oldest
     /// first; None when the serial is unknown. A poll's meters are the latest
     /// polled values at or before it, for exactly the meters it returned.
@@ -81,19 +81,14 @@ impl Store {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> Result<Option<Vec<Reading>>, Error> {
-        let Some(device) = self.cache.devices.get(serial).copied() else {
+        let Some(device) = self.device_id(serial)? else {
             return Ok(None);
         };
         let (from, to) = (from.map_or(i64::MIN, millis), to.map_or(i64::MAX, millis));
         let history = self
             .meter_history(device, to)
             .map_err(self.err("read meter values"))?;
-        let keys: HashMap<i64, String> = self
-            .cache
-            .entries
-            .iter()
-            .map(|(k, e)| (e.id, k.clone()))
-            .collect();
+        let keys = self.entry_keys().map_err(self.err("read entries"))?;
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -221,7 +216,7 @@ impl Store {
 
     /// The events of a device, oldest first.
     pub fn events(&self, serial: &str) -> Result<Vec<Event>, Error> {
-        let Some(device) = self.cache.devices.get(serial).copied() else {
+        let Some(device) = self.device_id(serial)? else {
             return Ok(Vec::new());
         };
         let mut stmt = self
@@ -245,30 +240,17 @@ impl Store {
             .map_err(self.err("read events"))
     }
 
-    /// The latest supply rows of a device, by index.
-    pub fn supplies(&self, serial: &str) -> Vec<StoredSupply> {
-        let Some(st) = self
-            .cache
-            .devices
-            .get(serial)
-            .and_then(|d| self.cache.state.get(d))
-        else {
-            return Vec::new();
-        };
-        let mut out: Vec<StoredSupply> = st
-            .supplies
-            .iter()
-            .map(|(index, s)| StoredSupply {
-                index: *index,
-                description: s.description.clone(),
-                kind: s.kind.clone(),
-                colour: s.colour.clone(),
-                level: s.level,
-                max: s.max,
-            })
-            .collect();
-        out.sort_by_key(|s| s.index);
-        out
+    /// The serials known to the database.
+    pub fn serials(&self) -> Result<Vec<String>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT serial FROM devices ORDER BY serial")
+            .map_err(self.err("read serials"))?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(self.err("read serials"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("read serials"))
     }
 
     /// Failed and partial polls, oldest first.
@@ -293,11 +275,39 @@ impl Store {
             .map_err(self.err("read failures"))
     }
 
-    /// The serials known to the database.
-    pub fn serials(&self) -> Vec<String> {
-        let mut s: Vec<String> = self.cache.devices.keys().cloned().collect();
-        s.sort();
-        s
+    /// Entry ids and their keys.
+    fn entry_keys(&self) -> rusqlite::Result<HashMap<i64, String>> {
+        let mut stmt = self.conn.prepare_cached("SELECT id, key FROM entries")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    }
+}
+
+impl Store {
+    /// The latest supply rows of a device, by index.
+    pub fn supplies(&self, serial: &str) -> Vec<StoredSupply> {
+        let Some(st) = self
+            .cache
+            .devices
+            .get(serial)
+            .and_then(|d| self.cache.state.get(d))
+        else {
+            return Vec::new();
+        };
+        let mut out: Vec<StoredSupply> = st
+            .supplies
+            .iter()
+            .map(|(index, s)| StoredSupply {
+                index: *index,
+                description: s.description.clone(),
+                kind: s.kind.clone(),
+                colour: s.colour.clone(),
+                level: s.level,
+                max: s.max,
+            })
+            .collect();
+        out.sort_by_key(|s| s.index);
+        out
     }
 }
 

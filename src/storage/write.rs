@@ -72,10 +72,10 @@ impl Store {
     /// committed (no copy of the fleet's state per round); if the round fails,
     /// the cache is loaded afresh from what the database holds.
     pub fn write_round(&mut self, records: &[PollRecord]) -> Result<RoundSummary, Error> {
-        let path = self.path.clone();
+        let path = self.db.path.clone();
         let sql = |action| super::sql_error(&path, action);
         let written = (|| {
-            let tx = self.conn.transaction().map_err(sql("begin a round"))?;
+            let tx = self.db.conn.transaction().map_err(sql("begin a round"))?;
             let mut w = Writer {
                 tx: &tx,
                 cache: &mut self.cache,
@@ -100,8 +100,11 @@ impl Store {
                 Ok(summary)
             }
             Err(e) => {
-                self.cache = super::cache::Cache::load(&self.conn).unwrap_or_else(|reload| {
-                    tracing::error!("cannot reload {} after a failed round: {reload}", self.path);
+                self.cache = super::cache::Cache::load(&self.db.conn).unwrap_or_else(|reload| {
+                    tracing::error!(
+                        "cannot reload {} after a failed round: {reload}",
+                        self.db.path
+                    );
                     super::cache::Cache::default()
                 });
                 Err(e)

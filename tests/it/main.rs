@@ -1,6 +1,7 @@
 //! Integration tests of telleverk against real SNMP agents.
 
 mod agents;
+mod api;
 mod billing;
 mod cli;
 mod history;

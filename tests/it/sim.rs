@@ -317,8 +317,8 @@ fn the_demo_polls_its_own_database_and_stops_on_ctrl_c() {
     assert_eq!(code, Some(0), "{output}");
     assert!(output.contains("demo stopped"), "{output}");
     let store = telleverk::storage::Store::open(&work.path().join("demo.db")).unwrap();
-    assert_eq!(store.serials().len(), 5);
-    let serial = &store.serials()[0];
+    assert_eq!(store.serials().unwrap().len(), 5);
+    let serial = &store.serials().unwrap()[0];
     assert!(store.readings(serial, None, None).unwrap().unwrap().len() >= 2);
     drop(store);
 

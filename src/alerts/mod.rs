@@ -1,0 +1,253 @@
+//! Which alerts are open: from a device's latest state, a contract's standing
+//! and today's date. Pure: the caller gathers the facts and says what time it
+//! is; an alert is data, never an error.
+
+use chrono::NaiveDate;
+
+use crate::billing::Standing;
+use crate::config::Alerts;
+use crate::contract::dates::{DAY_MS, midnight};
+use crate::contract::{Class, Contract, PeriodKind};
+use crate::supplies::Supply;
+
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    SupplyEmpty,
+    SupplyLow,
+    DeviceDown,
+    Unreachable,
+    Stale,
+    ReadingDue,
+    ProjectedBreach,
+    NoticeDeadline,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::SupplyEmpty => "supply_empty",
+            Kind::SupplyLow => "supply_low",
+            Kind::DeviceDown => "device_down",
+            Kind::Unreachable => "unreachable",
+            Kind::Stale => "stale",
+            Kind::ReadingDue => "reading_due",
+            Kind::ProjectedBreach => "projected_breach",
+            Kind::NoticeDeadline => "notice_deadline",
+        }
+    }
+
+    pub const ALL: [Kind; 8] = [
+        Kind::SupplyEmpty,
+        Kind::SupplyLow,
+        Kind::DeviceDown,
+        Kind::Unreachable,
+        Kind::Stale,
+        Kind::ReadingDue,
+        Kind::ProjectedBreach,
+        Kind::NoticeDeadline,
+    ];
+}
+
+/// One open alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub kind: Kind,
+    pub serial: Option<String>,
+    pub contract: Option<String>,
+    /// When the condition began, where known (Unix milliseconds).
+    pub since: Option<i64>,
+    pub message: String,
+}
+
+/// What is known of one device now.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceFacts<'a> {
+    pub serial: &'a str,
+    /// True when telleverk polls it (false: read by hand).
+    pub polled: bool,
+    /// The latest successful poll.
+    pub last_poll: Option<i64>,
+    /// A failure of its entry after the latest poll: (at, cause).
+    pub failure: Option<(i64, &'a str)>,
+    /// hrDeviceStatus at the latest poll (5: down).
+    pub device_status: Option<i64>,
+    pub supplies: &'a [Supply],
+}
+
+/// hrDeviceStatus `down`.
+const HR_DOWN: i64 = 5;
+
+/// A device's open alerts at `now` (Unix milliseconds); `interval_ms` is the
+/// poll interval (stale after two without an answer).
+pub fn device_alerts(
+    f: &DeviceFacts<'_>,
+    settings: &Alerts,
+    interval_ms: i64,
+    now: i64,
+) -> Vec<Alert> {
+    let alert = |kind, since, message: String| Alert {
+        kind,
+        serial: Some(f.serial.to_owned()),
+        contract: None,
+        since,
+        message,
+    };
+    let mut out = Vec::new();
+    for s in f.supplies {
+        let name = if s.description.is_empty() {
+            s.kind.as_str()
+        } else {
+            s.description.as_str()
+        };
+        match s.percent {
+            Some(0) => out.push(alert(Kind::SupplyEmpty, None, format!("{name} is empty"))),
+            Some(p) if p <= i64::from(settings.supply_low_pct) => out.push(alert(
+                Kind::SupplyLow,
+                None,
+                format!("{name} is at {p} % (low at {} %)", settings.supply_low_pct),
+            )),
+            _ => {}
+        }
+    }
+    if !f.polled {
+        return out;
+    }
+    if let Some((at, cause)) = f.failure {
+        out.push(alert(
+            Kind::Unreachable,
+            Some(at),
+            format!("no answer since the last poll: {cause}"),
+        ));
+    } else if f.device_status == Some(HR_DOWN) {
+        out.push(alert(
+            Kind::DeviceDown,
+            f.last_poll,
+            "the device reports itself down".to_owned(),
+        ));
+    }
+    match f.last_poll {
+        Some(at) if now - at > 2 * interval_ms => out.push(alert(
+            Kind::Stale,
+            Some(at),
+            format!("no successful poll in {} minutes", (now - at) / 60_000),
+        )),
+        None => out.push(alert(
+            Kind::Stale,
+            None,
+            "never polled successfully".to_owned(),
+        )),
+        _ => {}
+    }
+    out
+}
+
+/// The billing boundaries of a contract (the ends of its billing periods)
+/// from `from` on, up to `until`.
+fn boundaries(contract: &Contract, from: NaiveDate, until: NaiveDate) -> Vec<NaiveDate> {
+    let kind = contract.billing_period();
+    let end = contract.end();
+    (0..)
+        .map(|k| contract.period(kind, k).end)
+        .skip_while(|b| *b < from)
+        .take_while(|b| *b <= until && end.is_none_or(|e| *b <= e))
+        .collect()
+}
+
+/// A device without a reading within `reading_due_days` before a billing
+/// boundary that is at most that many days away (or passed less than that
+/// many days ago): its value at the boundary will be an estimate unless
+/// someone reads it. `last_reading` is the device's latest reading of any
+/// source (Unix milliseconds).
+pub fn reading_due(
+    contract: &Contract,
+    serial: &str,
+    last_reading: Option<i64>,
+    settings: &Alerts,
+    today: NaiveDate,
+) -> Option<Alert> {
+    let days = i64::from(settings.reading_due_days);
+    let window = chrono::Days::new(settings.reading_due_days.into());
+    let from = today.checked_sub_days(window)?;
+    let until = today.checked_add_days(window)?;
+    let boundary = *boundaries(contract, from, until).first()?;
+    let member = contract.devices.iter().any(|m| {
+        m.serial == serial
+            && m.from.is_none_or(|f| f < boundary)
+            && m.until.is_none_or(|u| boundary <= u)
+    });
+    let wanted_from = midnight(boundary) - days * DAY_MS;
+    if !member || last_reading.is_some_and(|at| at >= wanted_from) {
+        return None;
+    }
+    Some(Alert {
+        kind: Kind::ReadingDue,
+        serial: Some(serial.to_owned()),
+        contract: Some(contract.id.clone()),
+        since: Some(wanted_from),
+        message: format!(
+            "no reading since {} and the billing boundary {boundary} is near: \
+             without one its value will be estimated",
+            boundary.checked_sub_days(window).unwrap_or(boundary)
+        ),
+    })
+}
+
+/// The notice deadline, when it is at most `notice_warning_days` away.
+pub fn notice_deadline(contract: &Contract, settings: &Alerts, today: NaiveDate) -> Option<Alert> {
+    let (expiry, deadline) = contract.next_deadline(today)?;
+    let left = (deadline - today).num_days();
+    if left > i64::from(settings.notice_warning_days) {
+        return None;
+    }
+    Some(Alert {
+        kind: Kind::NoticeDeadline,
+        serial: None,
+        contract: Some(contract.id.clone()),
+        since: None,
+        message: format!(
+            "written notice to end the contract at {expiry} must be given by {deadline} \
+             ({left} days); otherwise it renews for a year at raised prices"
+        ),
+    })
+}
+
+/// A breach of the deviation threshold projected for a running period (the
+/// customer must warn the vendor).
+pub fn projected_breaches(contract: &Contract, standing: &Standing) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for p in standing.periods.iter().filter(|p| p.running) {
+        for (class, c) in [(Class::Bw, &p.bw), (Class::Colour, &p.colour)] {
+            // Only a projection from readings can warn; with none, there is
+            // nothing to project (reconcile shows the gaps).
+            let (true, Some(pct), Some(projected)) = (c.breach, c.deviation_pct, c.projected)
+            else {
+                continue;
+            };
+            let kind = match p.period.kind {
+                PeriodKind::Quarter => "quarter",
+                PeriodKind::Half => "half-year",
+                PeriodKind::Year => "contract year",
+            };
+            out.push(Alert {
+                kind: Kind::ProjectedBreach,
+                serial: None,
+                contract: Some(contract.id.clone()),
+                since: None,
+                message: format!(
+                    "{} use in the {kind} {}–{} is projected at {} pages, {pct} % from the \
+                     commitment (threshold {} %): the vendor must be warned",
+                    class.name(),
+                    p.period.start,
+                    p.period.end,
+                    projected,
+                    contract.deviation_threshold_pct
+                ),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

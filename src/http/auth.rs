@@ -1,0 +1,126 @@
+//! Bearer tokens and roles. A handler states the role it needs by the caller
+//! type it takes ([`Viewer`], [`Operator`], [`Admin`]): no token or an unknown
+//! one is 401, a role that may not is 403.
+
+use std::marker::PhantomData;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::config::{Role, token_hash};
+
+/// The role a handler needs.
+pub trait Needs {
+    const ROLE: Role;
+}
+
+pub struct ViewerRole;
+pub struct OperatorRole;
+pub struct AdminRole;
+
+impl Needs for ViewerRole {
+    const ROLE: Role = Role::Viewer;
+}
+impl Needs for OperatorRole {
+    const ROLE: Role = Role::Operator;
+}
+impl Needs for AdminRole {
+    const ROLE: Role = Role::Admin;
+}
+
+/// A caller whose token grants at least `N::ROLE`.
+pub struct Caller<N: Needs> {
+    /// The token's name, for the log.
+    pub name: String,
+    needs: PhantomData<N>,
+}
+
+pub type Viewer = Caller<ViewerRole>;
+pub type Operator = Caller<OperatorRole>;
+pub type Admin = Caller<AdminRole>;
+
+/// 401 with the header that says how to authenticate.
+pub struct Unauthorized(ApiError);
+
+impl IntoResponse for Unauthorized {
+    fn into_response(self) -> Response {
+        let mut response = self.0.into_response();
+        response
+            .headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response
+    }
+}
+
+/// Why a request was refused.
+pub enum Refused {
+    Unauthorized(Unauthorized),
+    Forbidden(ApiError),
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::Unauthorized(u) => u.into_response(),
+            Refused::Forbidden(e) => e.into_response(),
+        }
+    }
+}
+
+fn unauthorized(message: &str) -> Refused {
+    Refused::Unauthorized(Unauthorized(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        message,
+    )))
+}
+
+impl<N: Needs + Send + Sync> FromRequestParts<AppState> for Caller<N> {
+    type Rejection = Refused;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Refused> {
+        let Some(header) = parts.headers.get(AUTHORIZATION) else {
+            return Err(unauthorized(
+                "this needs a token: send `Authorization: Bearer <token>`",
+            ));
+        };
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| {
+                let (scheme, token) = h.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .filter(|t| !t.is_empty());
+        let Some(token) = token else {
+            return Err(unauthorized(
+                "the Authorization header is not `Bearer <token>`",
+            ));
+        };
+        let hash = token_hash(token);
+        let Some(known) = state.config.http.tokens.iter().find(|t| t.hash == hash) else {
+            return Err(unauthorized("the token is not known"));
+        };
+        if known.role < N::ROLE {
+            return Err(Refused::Forbidden(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "the token `{}` has the role {}; this needs {}",
+                    known.name,
+                    known.role.name(),
+                    N::ROLE.name()
+                ),
+            )));
+        }
+        Ok(Caller {
+            name: known.name.clone(),
+            needs: PhantomData,
+        })
+    }
+}

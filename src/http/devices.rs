@@ -1,0 +1,556 @@
+//! `/api/v1/devices`: the list (from the fleet view), one device, its
+//! readings, and readings entered by people.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::{Operator, Viewer};
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::params;
+use super::view::{DeviceView, FleetView};
+use super::{AppState, blocking};
+use crate::alerts::Alert;
+use crate::contract::dates::rfc3339;
+use crate::import::{ImportRow, parse_taken_at};
+use crate::meters::{Meter, Source};
+use crate::status;
+use crate::storage::{ImportError, Reading};
+use crate::supplies::Supply;
+
+/// A page of devices.
+#[derive(Serialize, ToSchema)]
+pub struct DevicePage {
+    pub items: Vec<DeviceSummary>,
+    /// The serial to pass as `after` for the next page; null on the last.
+    pub next: Option<String>,
+}
+
+/// A device in the list.
+#[derive(Serialize, ToSchema)]
+pub struct DeviceSummary {
+    pub serial: String,
+    pub model: Option<String>,
+    pub location: Option<String>,
+    /// The address it last answered on.
+    pub address: Option<String>,
+    /// The latest reading of any source (RFC 3339, Europe/Oslo offset).
+    pub last_reading_at: Option<String>,
+    /// Whether its latest poll was answered; null for a device read by hand.
+    pub reachable: Option<bool>,
+    /// No successful poll within two poll intervals; null for a device read by hand.
+    pub stale: Option<bool>,
+    pub lowest_supply: Option<SupplyLevel>,
+    pub open_alerts: usize,
+}
+
+/// A supply's latest level. `level` and `max` are as reported (−1 no limit,
+/// −2 unknown, −3 some remaining); `percent` is null then.
+#[derive(Serialize, ToSchema)]
+pub struct SupplyLevel {
+    pub index: u32,
+    pub description: String,
+    pub kind: String,
+    pub colour: Option<String>,
+    pub level: i64,
+    pub max: i64,
+    pub percent: Option<i64>,
+}
+
+impl From<&Supply> for SupplyLevel {
+    fn from(s: &Supply) -> SupplyLevel {
+        SupplyLevel {
+            index: s.index,
+            description: s.description.clone(),
+            kind: s.kind.clone(),
+            colour: s.colour.clone(),
+            level: s.level,
+            max: s.max,
+            percent: s.percent,
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Devices per page, 1 to 1000 (default 100).
+    #[param(example = "100")]
+    limit: Option<String>,
+    /// Start after this serial (the `next` of the previous page).
+    after: Option<String>,
+}
+
+/// The devices, by serial, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices",
+    tag = "devices",
+    params(ListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of devices", body = DevicePage),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 401, description = "No token or an unknown one", body = ErrorBody),
+    )
+)]
+pub async fn list(
+    _caller: Viewer,
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> ApiResult<Json<DevicePage>> {
+    let Query(q) = query?;
+    let limit = params::limit("limit", &q.limit, 100, 1000)?;
+    let view = state.view();
+    let now = state.clock.now().timestamp_millis();
+    let interval = state.config.collector.interval.as_millis() as i64;
+    let start = match q.after.as_deref() {
+        Some(after) => view
+            .devices
+            .partition_point(|d| d.row.serial.as_str() <= after),
+        None => 0,
+    };
+    let page = &view.devices[start.min(view.devices.len())..];
+    let items: Vec<DeviceSummary> = page
+        .iter()
+        .take(limit)
+        .map(|d| summary(d, now, interval))
+        .collect();
+    let next = (page.len() > limit).then(|| page[limit - 1].row.serial.clone());
+    Ok(Json(DevicePage { items, next }))
+}
+
+fn summary(d: &DeviceView, now: i64, interval: i64) -> DeviceSummary {
+    let last = d.row.last_poll.max(d.row.last_entered);
+    DeviceSummary {
+        serial: d.row.serial.clone(),
+        model: d.row.model.clone(),
+        location: d.location.clone(),
+        address: d.row.address.clone(),
+        last_reading_at: last.map(|t| rfc3339(t.timestamp_millis())),
+        reachable: d
+            .polled
+            .then(|| d.row.last_poll.is_some() && d.row.failure_since.is_none()),
+        stale: d.polled.then(|| {
+            d.row
+                .last_poll
+                .is_none_or(|t| now - t.timestamp_millis() > 2 * interval)
+        }),
+        lowest_supply: d
+            .supplies
+            .iter()
+            .filter(|s| s.percent.is_some())
+            .min_by_key(|s| s.percent)
+            .map(SupplyLevel::from),
+        open_alerts: d.open_alerts,
+    }
+}
+
+/// One device in full.
+#[derive(Serialize, ToSchema)]
+pub struct DeviceDetail {
+    #[serde(flatten)]
+    pub summary: DeviceSummary,
+    /// The entry (SNMP endpoint) it last answered through.
+    pub entry: Option<String>,
+    /// The latest successful poll.
+    pub last_poll_at: Option<String>,
+    pub status: Option<DeviceStatus>,
+    /// Meter name → value at the latest reading.
+    pub meters: BTreeMap<String, u64>,
+    pub supplies: Vec<SupplyLevel>,
+    pub alerts: Vec<AlertItem>,
+    /// Resets, glitches, wraps, swaps, moves and serial mismatches, oldest first.
+    pub events: Vec<EventItem>,
+    /// The latest failed or partial polls of its entry (at most 20), newest first.
+    pub failures: Vec<FailureItem>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeviceStatus {
+    /// hrDeviceStatus by name.
+    pub device: String,
+    /// hrPrinterStatus by name.
+    pub printer: String,
+    /// hrPrinterDetectedErrorState bits by name.
+    pub errors: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventItem {
+    pub at: String,
+    /// swap, move, serial_mismatch, suspected_reset, confirmed_reset,
+    /// suspected_wrap, confirmed_wrap, glitch.
+    pub kind: String,
+    pub meter: Option<String>,
+    pub before: Option<u64>,
+    pub after: Option<u64>,
+    pub detail: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FailureItem {
+    pub at: String,
+    /// timeout, refused, auth, malformed, partial, …
+    pub cause: String,
+    pub detail: String,
+}
+
+/// An open alert.
+#[derive(Serialize, ToSchema)]
+pub struct AlertItem {
+    /// supply_empty, supply_low, device_down, unreachable, stale,
+    /// reading_due, projected_breach, notice_deadline.
+    pub kind: String,
+    pub serial: Option<String>,
+    pub contract: Option<String>,
+    pub since: Option<String>,
+    pub message: String,
+}
+
+impl From<&Alert> for AlertItem {
+    fn from(a: &Alert) -> AlertItem {
+        AlertItem {
+            kind: a.kind.name().to_owned(),
+            serial: a.serial.clone(),
+            contract: a.contract.clone(),
+            since: a.since.map(rfc3339),
+            message: a.message.clone(),
+        }
+    }
+}
+
+/// Looks a serial up in the view: 404 when neither the database nor the
+/// config knows it.
+fn known<'a>(view: &'a FleetView, serial: &str) -> ApiResult<&'a DeviceView> {
+    view.device(serial)
+        .ok_or_else(|| ApiError::not_found(format!("no device with serial `{serial}`")))
+}
+
+/// One device: latest meters, supplies, status, alerts, events and failures.
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/{serial}",
+    tag = "devices",
+    params(("serial" = String, Path, description = "The device's serial number", example = "A7PU011002345")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The device", body = DeviceDetail),
+        (status = 401, description = "No token or an unknown one", body = ErrorBody),
+        (status = 404, description = "No such serial", body = ErrorBody),
+    )
+)]
+pub async fn detail(
+    _caller: Viewer,
+    State(state): State<AppState>,
+    Path(serial): Path<String>,
+) -> ApiResult<Json<DeviceDetail>> {
+    let view = state.view();
+    let device = known(&view, &serial)?.clone();
+    let now = state.clock.now().timestamp_millis();
+    let interval = state.config.collector.interval.as_millis() as i64;
+    let alerts: Vec<AlertItem> = view
+        .alerts
+        .iter()
+        .filter(|a| a.serial.as_deref() == Some(serial.as_str()))
+        .map(AlertItem::from)
+        .collect();
+    let st = state.clone();
+    let (latest, events, failures) = blocking(move || {
+        st.pool.read(|r| {
+            let latest = r
+                .readings(
+                    &device.row.serial,
+                    device.row.last_poll.max(device.row.last_entered),
+                    None,
+                )?
+                .unwrap_or_default();
+            let events = r.events(&device.row.serial)?;
+            let failures = match &device.row.entry_key {
+                Some(key) => r.entry_failures(key, 20)?,
+                None => Vec::new(),
+            };
+            Ok::<_, ApiError>((latest, events, failures))
+        })
+    })
+    .await?;
+    let device = known(&view, &serial)?;
+    let mut meters = BTreeMap::new();
+    for reading in &latest {
+        for mv in reading.meters.iter() {
+            meters.insert(mv.meter.name().to_owned(), mv.value);
+        }
+    }
+    Ok(Json(DeviceDetail {
+        summary: summary(device, now, interval),
+        entry: device.row.entry_key.clone(),
+        last_poll_at: device.row.last_poll.map(|t| rfc3339(t.timestamp_millis())),
+        status: device.row.last_poll.map(|_| DeviceStatus {
+            device: status::device_status_name(device.row.device_status).to_owned(),
+            printer: status::printer_status_name(device.row.printer_status).to_owned(),
+            errors: status::error_names(device.row.errors.unwrap_or(0)),
+        }),
+        meters,
+        supplies: device.supplies.iter().map(SupplyLevel::from).collect(),
+        alerts,
+        events: events
+            .into_iter()
+            .map(|e| EventItem {
+                at: rfc3339(e.at.timestamp_millis()),
+                kind: e.kind,
+                meter: e.meter.map(|m| m.name().to_owned()),
+                before: e.before,
+                after: e.after,
+                detail: e.detail,
+            })
+            .collect(),
+        failures: failures
+            .into_iter()
+            .map(|f| FailureItem {
+                at: rfc3339(f.at.timestamp_millis()),
+                cause: f.cause,
+                detail: f.detail,
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReadingsQuery {
+    /// Readings at or after: RFC 3339, or YYYY-MM-DD[ HH:MM] in Europe/Oslo time.
+    #[param(example = "2025-01-01")]
+    from: Option<String>,
+    /// Readings at or before (same forms).
+    #[param(example = "2030-01-01")]
+    to: Option<String>,
+    /// At most this many readings, 1 to 10000 (default 1000), oldest first.
+    limit: Option<String>,
+}
+
+/// A device's readings.
+#[derive(Serialize, ToSchema)]
+pub struct ReadingPage {
+    pub serial: String,
+    pub items: Vec<ReadingItem>,
+    /// The `from` for the next page (the time of the first reading left
+    /// out); null when all are here.
+    pub next: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReadingItem {
+    pub taken_at: String,
+    /// polled, manual, vendor, final or start.
+    pub source: String,
+    /// Meter name → value.
+    pub meters: BTreeMap<String, u64>,
+}
+
+fn reading_item(r: &Reading) -> ReadingItem {
+    ReadingItem {
+        taken_at: rfc3339(r.at.timestamp_millis()),
+        source: r.source.name().to_owned(),
+        meters: r
+            .meters
+            .iter()
+            .map(|m| (m.meter.name().to_owned(), m.value))
+            .collect(),
+    }
+}
+
+/// A device's readings with their source, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/{serial}/readings",
+    tag = "devices",
+    params(("serial" = String, Path, description = "The device's serial number", example = "A7PU011002345"), ReadingsQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The readings", body = ReadingPage),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 401, description = "No token or an unknown one", body = ErrorBody),
+        (status = 404, description = "No such serial", body = ErrorBody),
+    )
+)]
+pub async fn readings(
+    _caller: Viewer,
+    State(state): State<AppState>,
+    Path(serial): Path<String>,
+    query: Result<Query<ReadingsQuery>, QueryRejection>,
+) -> ApiResult<Json<ReadingPage>> {
+    let Query(q) = query?;
+    let from = params::opt_instant("from", &q.from)?;
+    let to = params::opt_instant("to", &q.to)?;
+    let limit = params::limit("limit", &q.limit, 1000, 10_000)?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(ApiError::parameter("to", "is before `from`"));
+    }
+    known(&state.view(), &serial)?;
+    let st = state.clone();
+    let key = serial.clone();
+    let all = blocking(move || {
+        st.pool
+            .read(|r| Ok::<_, ApiError>(r.readings(&key, from, to)?.unwrap_or_default()))
+    })
+    .await?;
+    let next = all.get(limit).map(|r| rfc3339(r.at.timestamp_millis()));
+    Ok(Json(ReadingPage {
+        serial,
+        items: all.iter().take(limit).map(reading_item).collect(),
+        next,
+    }))
+}
+
+/// A reading entered by a person.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewReading {
+    /// RFC 3339, or YYYY-MM-DD[ HH:MM] in Europe/Oslo time (a local time that
+    /// does not exist or occurs twice needs an offset).
+    #[schema(example = "2026-06-30T16:00:00+02:00")]
+    pub taken_at: String,
+    /// Meter name → value (a whole number, 0 or more).
+    #[schema(example = json!({"bw_total": 123456, "colour_total": 23456}))]
+    pub meters: BTreeMap<String, serde_json::Value>,
+    /// manual (default), vendor, final or start.
+    #[schema(example = "manual")]
+    pub source: Option<String>,
+}
+
+/// What an entered reading did.
+#[derive(Serialize, ToSchema)]
+pub struct Entered {
+    pub serial: String,
+    pub taken_at: String,
+    pub source: String,
+    /// Meter values stored now.
+    pub stored: usize,
+    /// Meter values stored before with the same value (nothing changed).
+    pub already_stored: usize,
+}
+
+/// Enters a reading (operator): validated like the CSV import; a different
+/// value for the same serial, meter, instant and source is a conflict.
+#[utoipa::path(
+    post,
+    path = "/api/v1/devices/{serial}/readings",
+    tag = "devices",
+    params(("serial" = String, Path, description = "The device's serial number", example = "A7PU011002345")),
+    request_body = NewReading,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Stored", body = Entered),
+        (status = 200, description = "Already stored with the same values", body = Entered),
+        (status = 400, description = "Not JSON of this shape", body = ErrorBody),
+        (status = 401, description = "No token or an unknown one", body = ErrorBody),
+        (status = 403, description = "The token's role may not enter readings", body = ErrorBody),
+        (status = 409, description = "A different value is stored for the same serial, meter, instant and source", body = ErrorBody),
+        (status = 422, description = "An invalid reading: unknown meter, bad value, ambiguous local time", body = ErrorBody),
+    )
+)]
+pub async fn enter_reading(
+    caller: Operator,
+    State(state): State<AppState>,
+    Path(serial): Path<String>,
+    body: Result<Json<NewReading>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Entered>)> {
+    let Json(body) = body?;
+    known(&state.view(), &serial)?;
+    let rows = import_rows(&serial, &body)?;
+    let source = rows[0].source;
+    let taken_at = rows[0].at;
+    let store = state.store.clone();
+    let summary = blocking(move || {
+        let mut store = store.lock().expect("store lock");
+        store.import_readings(&rows).map_err(|e| match e {
+            ImportError::Conflict(c) => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!(
+                    "{} {} at {} ({}) is already stored as {}, not {}; nothing was stored",
+                    c.serial,
+                    c.meter,
+                    rfc3339(taken_at.timestamp_millis()),
+                    c.source_name,
+                    c.stored,
+                    c.given
+                ),
+            ),
+            ImportError::Storage(s) => s.into(),
+        })
+    })
+    .await?;
+    tracing::info!(token = %caller.name, %serial, stored = summary.stored, "reading entered");
+    state.changed.notify_one();
+    let status = if summary.stored > 0 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(Entered {
+            serial,
+            taken_at: rfc3339(taken_at.timestamp_millis()),
+            source: source.name().to_owned(),
+            stored: summary.stored,
+            already_stored: summary.already_stored,
+        }),
+    ))
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_reading", message)
+}
+
+/// The import rows of an entered reading, checked as the CSV import checks.
+fn import_rows(serial: &str, body: &NewReading) -> ApiResult<Vec<ImportRow>> {
+    let serial = serial.trim();
+    if serial.is_empty() {
+        return Err(invalid("the serial is empty".into()));
+    }
+    let at: DateTime<Utc> =
+        parse_taken_at(&body.taken_at).map_err(|m| invalid(format!("`taken_at`: {m}")))?;
+    let source: Source = match body.source.as_deref() {
+        None => Source::Manual,
+        Some(s) => s
+            .trim()
+            .parse()
+            .map_err(|m| invalid(format!("`source`: {m}")))?,
+    };
+    if body.meters.is_empty() {
+        return Err(invalid("`meters`: give at least one meter".into()));
+    }
+    let mut rows = Vec::new();
+    for (name, value) in &body.meters {
+        let meter: Meter = name
+            .parse()
+            .map_err(|e| invalid(format!("`meters`: {e}")))?;
+        let value = value
+            .as_u64()
+            .filter(|v| i64::try_from(*v).is_ok())
+            .ok_or_else(|| {
+                invalid(format!(
+                    "`meters.{name}`: {value} is not a whole number from 0 up"
+                ))
+            })?;
+        rows.push(ImportRow {
+            line: 1,
+            serial: serial.to_owned(),
+            at,
+            meter,
+            value,
+            source,
+        });
+    }
+    Ok(rows)
+}

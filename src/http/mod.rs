@@ -1,0 +1,149 @@
+//! The web API (axum): routes, bearer-token roles, the OpenAPI document made
+//! from the same handlers, and the error → status mapping. Reads go to a pool
+//! of read connections on blocking threads; entered readings go through the
+//! collector's [`Store`], so one writer owns the database. The device list is
+//! served from an in-memory view of the fleet, rebuilt after every poll round,
+//! every entered reading and every minute.
+//!
+//! Never here: SQL, billing rules, or a secret in an answer.
+
+mod auth;
+mod billing;
+mod devices;
+mod error;
+mod params;
+mod system;
+mod view;
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::{ApiError, ErrorBody};
+pub use view::FleetView;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::storage::{Pool, Store};
+
+/// What every handler shares.
+pub struct Inner {
+    pub config: Arc<Config>,
+    /// Read connections.
+    pub pool: Pool,
+    /// The one writer (shared with the collector).
+    pub store: Arc<Mutex<Store>>,
+    /// The fleet as last read, for the device list.
+    pub view: RwLock<Arc<FleetView>>,
+    /// Wakes the task that rebuilds the view.
+    pub changed: Notify,
+    pub clock: Clock,
+}
+
+pub type AppState = Arc<Inner>;
+
+impl Inner {
+    pub fn new(config: Arc<Config>, store: Arc<Mutex<Store>>, clock: Clock) -> Inner {
+        Inner {
+            pool: Pool::new(&config.storage_path),
+            config,
+            store,
+            view: RwLock::new(Arc::new(FleetView::default())),
+            changed: Notify::new(),
+            clock,
+        }
+    }
+
+    /// Today in Europe/Oslo.
+    pub fn today(&self) -> chrono::NaiveDate {
+        crate::contract::dates::local_date(self.clock.now().timestamp_millis())
+    }
+
+    /// The fleet view as last built.
+    pub fn view(&self) -> Arc<FleetView> {
+        self.view.read().expect("view lock").clone()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "telleverk",
+        description = "Meter readings, contracts and money of leased Konica Minolta MFPs. \
+                       Every path under /api/v1 needs `Authorization: Bearer <token>`."
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The routes and the OpenAPI document they make.
+pub fn router(state: AppState) -> Router {
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(system::healthz))
+        .routes(routes!(devices::list))
+        .routes(routes!(devices::detail))
+        .routes(routes!(devices::readings, devices::enter_reading))
+        .routes(routes!(billing::contracts))
+        .routes(routes!(billing::reconciliation))
+        .routes(routes!(billing::invoices))
+        .routes(routes!(system::alerts))
+        .routes(routes!(system::config))
+        .routes(routes!(system::openapi))
+        .with_state(state.clone())
+        .split_for_parts();
+    let openapi = Arc::new(openapi);
+    router
+        .layer(axum::Extension(openapi))
+        .fallback(system::not_found)
+        .method_not_allowed_fallback(system::method_not_allowed)
+}
+
+/// Serves the API on `listener` until `shutdown` turns true; requests in
+/// flight are finished first. Rebuilds the fleet view when told and every
+/// minute.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    view::rebuild(&state).await;
+    let refresher = tokio::spawn(view::refresh_loop(state.clone(), shutdown.clone()));
+    let app = router(state);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            while !*shutdown.borrow() {
+                if shutdown.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await;
+    refresher.abort();
+    result.map_err(Into::into)
+}
+
+/// Runs blocking work (SQLite, billing) off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await?
+}

@@ -1,0 +1,227 @@
+//! Health, the configuration (secrets redacted), the OpenAPI document, and
+//! the JSON answers for unknown paths and methods.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::{Extension, Json};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::auth::{Admin, Viewer};
+use super::devices::AlertItem;
+use super::error::{ApiError, ErrorBody};
+use crate::config::{Credentials, Version};
+
+/// Liveness.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// Always "ok" when the service answers.
+    pub status: String,
+    pub version: String,
+    /// Devices in the fleet view.
+    pub devices: usize,
+    /// When the fleet view was last built (RFC 3339); null before the first build.
+    pub view_built_at: Option<String>,
+}
+
+/// Whether the service is up (no token needed).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "system",
+    responses((status = 200, description = "The service is up", body = Health))
+)]
+pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    let view = state.view();
+    Json(Health {
+        status: "ok".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        devices: view.devices.len(),
+        view_built_at: view.built_at.map(crate::contract::dates::rfc3339),
+    })
+}
+
+/// The open alerts.
+#[derive(Serialize, ToSchema)]
+pub struct AlertList {
+    pub items: Vec<AlertItem>,
+}
+
+/// Every open alert: supplies low or empty, devices down, unreachable or
+/// stale, readings due near a billing boundary, projected breaches of the
+/// deviation threshold, notice deadlines near.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts",
+    tag = "alerts",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The open alerts", body = AlertList),
+        (status = 401, description = "No token or an unknown one", body = ErrorBody),
+    )
+)]
+pub async fn alerts(_caller: Viewer, State(state): State<AppState>) -> Json<AlertList> {
+    let view = state.view();
+    let mut items: Vec<&crate::alerts::Alert> = view.alerts.iter().collect();
+    items.sort_by(|a, b| (a.kind, &a.serial, &a.contract).cmp(&(b.kind, &b.serial, &b.contract)));
+    Json(AlertList {
+        items: items.into_iter().map(AlertItem::from).collect(),
+    })
+}
+
+/// The configuration as resolved, without secrets.
+#[derive(Serialize, ToSchema)]
+pub struct ConfigView {
+    pub file: String,
+    pub database: String,
+    pub collector: CollectorView,
+    pub devices: Vec<DeviceEntryView>,
+    /// Devices read by hand.
+    pub hand_read: Vec<String>,
+    /// Contract ids (GET /api/v1/contracts has them in full).
+    pub contracts: Vec<String>,
+    pub http: HttpView,
+    pub alerts: AlertSettingsView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CollectorView {
+    pub interval_seconds: u64,
+    pub concurrency: usize,
+    pub timeout_ms: u64,
+    pub retries: u32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeviceEntryView {
+    pub address: String,
+    /// 1, 2c or 3.
+    pub version: String,
+    /// Always "(redacted)" for a community; the v3 user name otherwise.
+    pub credentials: String,
+    pub serial: Option<String>,
+    pub location: Option<String>,
+    pub profile: Option<String>,
+    pub large_counts_double: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HttpView {
+    pub listen: String,
+    /// Token names and roles; never a token or its hash.
+    pub tokens: Vec<TokenView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenView {
+    pub name: String,
+    pub role: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AlertSettingsView {
+    pub supply_low_pct: u32,
+    pub reading_due_days: u32,
+    pub notice_warning_days: u32,
+}
+
+/// The configuration in force, secrets redacted (admin).
+#[utoipa::path(
+    get,
+    path = "/api/v1/config",
+    tag = "system",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The configuration", body = ConfigView),
+        (status = 401, description = "No token or an unknown one", body = ErrorBody),
+        (status = 403, description = "Only an admin may see the configuration", body = ErrorBody),
+    )
+)]
+pub async fn config(_caller: Admin, State(state): State<AppState>) -> Json<ConfigView> {
+    let c = &state.config;
+    Json(ConfigView {
+        file: c.file.display().to_string(),
+        database: c.storage_path.display().to_string(),
+        collector: CollectorView {
+            interval_seconds: c.collector.interval.as_secs(),
+            concurrency: c.collector.concurrency,
+            timeout_ms: c.collector.timeout.as_millis() as u64,
+            retries: c.collector.retries,
+        },
+        devices: c
+            .devices
+            .iter()
+            .map(|d| DeviceEntryView {
+                address: d.address.clone(),
+                version: match d.version {
+                    Version::V1 => "1",
+                    Version::V2c => "2c",
+                    Version::V3 => "3",
+                }
+                .to_owned(),
+                credentials: match &d.credentials {
+                    Credentials::Community(_) => "community (redacted)".to_owned(),
+                    Credentials::V3(v3) => format!("v3 user {} (passwords redacted)", v3.user),
+                },
+                serial: d.serial.clone(),
+                location: d.location.clone(),
+                profile: d.profile.clone(),
+                large_counts_double: d.large_counts_double,
+            })
+            .collect(),
+        hand_read: c.hand_read.iter().map(|d| d.serial.clone()).collect(),
+        contracts: c.contracts.iter().map(|k| k.id.clone()).collect(),
+        http: HttpView {
+            listen: c.http.listen.to_string(),
+            tokens: c
+                .http
+                .tokens
+                .iter()
+                .map(|t| TokenView {
+                    name: t.name.clone(),
+                    role: t.role.name().to_owned(),
+                })
+                .collect(),
+        },
+        alerts: AlertSettingsView {
+            supply_low_pct: c.alerts.supply_low_pct,
+            reading_due_days: c.alerts.reading_due_days,
+            notice_warning_days: c.alerts.notice_warning_days,
+        },
+    })
+}
+
+/// The OpenAPI 3 document of this API.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "system",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object),
+        (status = 401, description = "No token or an unknown one", body = ErrorBody),
+    )
+)]
+pub async fn openapi(
+    _caller: Viewer,
+    Extension(doc): Extension<Arc<utoipa::openapi::OpenApi>>,
+) -> Json<utoipa::openapi::OpenApi> {
+    Json((*doc).clone())
+}
+
+/// Any path that is not a route.
+pub async fn not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no such path: {}", uri.path()))
+}
+
+/// A route asked with a method it does not have.
+pub async fn method_not_allowed(uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not take this method", uri.path()),
+    )
+}

@@ -1,0 +1,264 @@
+//! The fleet view: every device (from the database and the config) with its
+//! location, supplies and open alerts, and every open alert of the contracts.
+//! Built on a blocking thread from one read connection; swapped in whole, so
+//! a request sees one consistent view and never waits for the database.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use tokio::sync::watch;
+
+use super::AppState;
+use crate::alerts::{self, Alert, DeviceFacts};
+use crate::billing;
+use crate::config::Config;
+use crate::contract::dates::local_date;
+use crate::storage::{DeviceRow, EntryRow, Reader, StoredSupply};
+use crate::supplies::{Supply, percent};
+
+/// How often the view is rebuilt when nothing else asks.
+const REFRESH: Duration = Duration::from_secs(60);
+
+/// The fleet as last read.
+#[derive(Debug, Default)]
+pub struct FleetView {
+    /// By serial.
+    pub devices: Vec<DeviceView>,
+    /// Every open alert: devices, entries that never answered, contracts.
+    pub alerts: Vec<Alert>,
+    /// When it was built (Unix milliseconds); None before the first build.
+    pub built_at: Option<i64>,
+}
+
+/// One device in the view.
+#[derive(Debug, Clone)]
+pub struct DeviceView {
+    pub row: DeviceRow,
+    pub location: Option<String>,
+    /// Polled over SNMP (false: read by hand).
+    pub polled: bool,
+    pub supplies: Vec<Supply>,
+    pub open_alerts: usize,
+}
+
+impl FleetView {
+    /// The device with this serial.
+    pub fn device(&self, serial: &str) -> Option<&DeviceView> {
+        self.devices
+            .binary_search_by(|d| d.row.serial.as_str().cmp(serial))
+            .ok()
+            .map(|i| &self.devices[i])
+    }
+}
+
+/// A stored supply row as a supply.
+pub fn supply(s: &StoredSupply) -> Supply {
+    Supply {
+        index: s.index,
+        description: s.description.clone(),
+        kind: s.kind.clone(),
+        colour: s.colour.clone(),
+        level: s.level,
+        max: s.max,
+        percent: percent(s.level, s.max),
+    }
+}
+
+/// Rebuilds the view now; a failure is logged and the old view kept.
+pub async fn rebuild(state: &AppState) {
+    let st = state.clone();
+    let built = tokio::task::spawn_blocking(move || {
+        let now = st.clock.now().timestamp_millis();
+        st.pool
+            .read(|reader| build(reader, &st.config, now).map_err(anyhow::Error::from))
+    })
+    .await;
+    match built {
+        Ok(Ok(view)) => *state.view.write().expect("view lock") = Arc::new(view),
+        Ok(Err(e)) => tracing::error!("cannot rebuild the fleet view: {e:#}"),
+        Err(e) => tracing::error!("cannot rebuild the fleet view: {e}"),
+    }
+}
+
+/// Rebuilds the view when told (a round stored, a reading entered) and every
+/// minute, until `shutdown`.
+pub async fn refresh_loop(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = state.changed.notified() => {}
+            _ = tokio::time::sleep(REFRESH) => {}
+            _ = shutdown.changed() => return,
+        }
+        rebuild(&state).await;
+    }
+}
+
+/// Builds the view from the database and the config at `now`.
+pub fn build(
+    reader: &Reader,
+    config: &Config,
+    now: i64,
+) -> Result<FleetView, crate::storage::Error> {
+    let mut rows: BTreeMap<String, DeviceRow> = reader
+        .fleet()?
+        .into_iter()
+        .map(|r| (r.serial.clone(), r))
+        .collect();
+    for serial in configured_serials(config) {
+        rows.entry(serial.clone())
+            .or_insert_with(|| empty_row(serial));
+    }
+    let entries = reader.entries()?;
+    let interval = i64::try_from(config.collector.interval.as_millis()).unwrap_or(i64::MAX / 4);
+    let today = local_date(now);
+    let mut alerts = Vec::new();
+    let mut devices = Vec::with_capacity(rows.len());
+    for (_, row) in rows {
+        let polled = row.entry_key.is_some()
+            || config
+                .devices
+                .iter()
+                .any(|d| d.serial.as_deref() == Some(&row.serial));
+        let supplies: Vec<Supply> = row.supplies.iter().map(supply).collect();
+        let facts = DeviceFacts {
+            serial: &row.serial,
+            polled,
+            last_poll: row.last_poll.map(|t| t.timestamp_millis()),
+            failure: row
+                .failure_since
+                .as_ref()
+                .map(|f| (f.at.timestamp_millis(), f.cause.as_str())),
+            device_status: row.device_status,
+            supplies: &supplies,
+        };
+        let mut own = alerts::device_alerts(&facts, &config.alerts, interval, now);
+        let last_reading = row
+            .last_poll
+            .max(row.last_entered)
+            .map(|t| t.timestamp_millis());
+        own.extend(config.contracts.iter().filter_map(|c| {
+            alerts::reading_due(c, &row.serial, last_reading, &config.alerts, today)
+        }));
+        devices.push(DeviceView {
+            location: location(config, &row),
+            polled,
+            supplies,
+            open_alerts: own.len(),
+            row,
+        });
+        alerts.extend(own);
+    }
+    alerts.extend(silent_entries(config, &entries, &devices));
+    alerts.extend(contract_alerts(reader, config, today));
+    Ok(FleetView {
+        devices,
+        alerts,
+        built_at: Some(now),
+    })
+}
+
+/// The serials the config names: bound entries, hand-read devices, contract members.
+fn configured_serials(config: &Config) -> Vec<String> {
+    let mut out: Vec<String> = config
+        .devices
+        .iter()
+        .filter_map(|d| d.serial.clone())
+        .collect();
+    out.extend(config.hand_read.iter().map(|d| d.serial.clone()));
+    out.extend(
+        config
+            .contracts
+            .iter()
+            .flat_map(|c| c.devices.iter().map(|m| m.serial.clone())),
+    );
+    out
+}
+
+fn empty_row(serial: String) -> DeviceRow {
+    DeviceRow {
+        serial,
+        model: None,
+        last_poll: None,
+        last_entered: None,
+        entry_key: None,
+        address: None,
+        failure_since: None,
+        device_status: None,
+        printer_status: None,
+        errors: None,
+        supplies: Vec::new(),
+    }
+}
+
+/// The configured location: the entry it answered through, else an entry or
+/// hand-read device bound to its serial.
+fn location(config: &Config, row: &DeviceRow) -> Option<String> {
+    let by_entry = row
+        .entry_key
+        .as_ref()
+        .and_then(|k| config.devices.iter().find(|d| &d.key == k))
+        .and_then(|d| d.location.clone());
+    by_entry
+        .or_else(|| {
+            config
+                .devices
+                .iter()
+                .find(|d| d.serial.as_deref() == Some(&row.serial))
+                .and_then(|d| d.location.clone())
+        })
+        .or_else(|| {
+            config
+                .hand_read
+                .iter()
+                .find(|d| d.serial == row.serial)
+                .and_then(|d| d.location.clone())
+        })
+}
+
+/// Configured entries that have never answered as any device: unreachable.
+fn silent_entries(config: &Config, entries: &[EntryRow], devices: &[DeviceView]) -> Vec<Alert> {
+    config
+        .devices
+        .iter()
+        .filter(|d| {
+            !devices
+                .iter()
+                .any(|v| v.row.entry_key.as_deref() == Some(&d.key))
+        })
+        .filter_map(|d| {
+            let failure = entries
+                .iter()
+                .find(|e| e.key == d.key)?
+                .last_failure
+                .as_ref()?;
+            Some(Alert {
+                kind: alerts::Kind::Unreachable,
+                serial: d.serial.clone(),
+                contract: None,
+                since: Some(failure.at.timestamp_millis()),
+                message: format!("{} has never answered: {}", d.address, failure.cause),
+            })
+        })
+        .collect()
+}
+
+/// Notice deadlines and projected breaches of every contract today.
+fn contract_alerts(reader: &Reader, config: &Config, today: NaiveDate) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for contract in &config.contracts {
+        out.extend(alerts::notice_deadline(contract, &config.alerts, today));
+        if contract.start > today {
+            continue;
+        }
+        match crate::app::histories(reader, config, contract, today) {
+            Ok(histories) => {
+                let standing = billing::reconcile(contract, &histories, today);
+                out.extend(alerts::projected_breaches(contract, &standing));
+            }
+            Err(e) => tracing::error!("alerts of contract {}: {e}", contract.id),
+        }
+    }
+    out
+}

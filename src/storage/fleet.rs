@@ -1,0 +1,275 @@
+//! The fleet at a glance: per device its latest poll, model, supplies, entered
+//! readings and the latest failure of the entry it answers through. Read in
+//! one pass for the API's device list; the [`Pool`] hands out read connections.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Error, Reader, StoredSupply, instant};
+
+/// One device as the database last saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    pub serial: String,
+    pub model: Option<String>,
+    /// The latest successful poll.
+    pub last_poll: Option<DateTime<Utc>>,
+    /// The latest reading a person entered (manual, vendor, final, start).
+    pub last_entered: Option<DateTime<Utc>>,
+    /// The entry the latest poll came through, and its address.
+    pub entry_key: Option<String>,
+    pub address: Option<String>,
+    /// The latest failure of that entry after the latest poll: the device
+    /// has not answered since (`partial` polls answered, so they never count).
+    pub failure_since: Option<EntryFailure>,
+    pub device_status: Option<i64>,
+    pub printer_status: Option<i64>,
+    pub errors: Option<u16>,
+    pub supplies: Vec<StoredSupply>,
+}
+
+/// A failed poll of an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryFailure {
+    pub at: DateTime<Utc>,
+    pub cause: String,
+    pub detail: String,
+}
+
+/// The latest state of an entry (an SNMP endpoint), answered or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRow {
+    pub key: String,
+    pub address: String,
+    pub last_failure: Option<EntryFailure>,
+}
+
+impl Reader {
+    /// Every device the database knows, by serial.
+    pub fn fleet(&self) -> Result<Vec<DeviceRow>, Error> {
+        self.fleet_rows().map_err(self.err("read the fleet"))
+    }
+
+    /// Every entry with its latest failure, by key.
+    pub fn entries(&self) -> Result<Vec<EntryRow>, Error> {
+        self.entry_rows().map_err(self.err("read the entries"))
+    }
+
+    fn entry_rows(&self) -> rusqlite::Result<Vec<EntryRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, key, address FROM entries ORDER BY key")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, key, address) = row?;
+            out.push(EntryRow {
+                key,
+                address,
+                last_failure: self.last_failure(id)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The latest `limit` failures of an entry, newest first.
+    pub fn entry_failures(&self, key: &str, limit: usize) -> Result<Vec<EntryFailure>, Error> {
+        (|| {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT f.at, f.cause, f.detail FROM poll_failures f JOIN entries e ON e.id = f.entry_id
+                 WHERE e.key = ?1 ORDER BY f.at DESC, f.id DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![key, limit as i64], |r| {
+                Ok(EntryFailure {
+                    at: instant(r.get(0)?),
+                    cause: r.get(1)?,
+                    detail: r.get(2)?,
+                })
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })()
+        .map_err(self.err("read an entry's failures"))
+    }
+
+    fn last_failure(&self, entry: i64) -> rusqlite::Result<Option<EntryFailure>> {
+        self.conn
+            .prepare_cached(
+                "SELECT at, cause, detail FROM poll_failures WHERE entry_id = ?1
+                 ORDER BY at DESC, id DESC LIMIT 1",
+            )?
+            .query_row(params![entry], |r| {
+                Ok(EntryFailure {
+                    at: instant(r.get(0)?),
+                    cause: r.get(1)?,
+                    detail: r.get(2)?,
+                })
+            })
+            .optional()
+    }
+
+    /// Entry id → (key, address).
+    fn entry_map(&self) -> rusqlite::Result<HashMap<i64, (String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, key, address FROM entries")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
+        rows.collect()
+    }
+
+    fn fleet_rows(&self) -> rusqlite::Result<Vec<DeviceRow>> {
+        let entries = self.entry_map()?;
+        let devices: Vec<(i64, String)> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT id, serial FROM devices ORDER BY serial")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut out = Vec::with_capacity(devices.len());
+        for (id, serial) in devices {
+            out.push(self.device_row(id, serial, &entries)?);
+        }
+        Ok(out)
+    }
+
+    fn device_row(
+        &self,
+        id: i64,
+        serial: String,
+        entries: &HashMap<i64, (String, String)>,
+    ) -> rusqlite::Result<DeviceRow> {
+        let poll = self
+            .conn
+            .prepare_cached(
+                "SELECT at, entry_id, device_status, printer_status, errors FROM polls
+                 WHERE device_id = ?1 ORDER BY at DESC LIMIT 1",
+            )?
+            .query_row(params![id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                ))
+            })
+            .optional()?;
+        let model: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT model FROM device_info WHERE device_id = ?1 ORDER BY at DESC LIMIT 1",
+            )?
+            .query_row(params![id], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let last_entered: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT MAX(at) FROM meter_values INDEXED BY meter_values_entered
+                 WHERE device_id = ?1 AND source != 0",
+            )?
+            .query_row(params![id], |r| r.get(0))?;
+        let mut row = DeviceRow {
+            serial,
+            model,
+            last_poll: None,
+            last_entered: last_entered.map(instant),
+            entry_key: None,
+            address: None,
+            failure_since: None,
+            device_status: None,
+            printer_status: None,
+            errors: None,
+            supplies: self.latest_supplies(id)?,
+        };
+        if let Some((at, entry, device_status, printer_status, errors)) = poll {
+            row.last_poll = Some(instant(at));
+            if let Some((key, address)) = entries.get(&entry) {
+                row.entry_key = Some(key.clone());
+                row.address = Some(address.clone());
+            }
+            row.failure_since = self
+                .last_failure(entry)?
+                .filter(|f| f.at.timestamp_millis() > at);
+            row.device_status = device_status;
+            row.printer_status = printer_status;
+            row.errors = errors.and_then(|e| u16::try_from(e).ok());
+        }
+        Ok(row)
+    }
+
+    /// The latest row of each supply index of a device.
+    fn latest_supplies(&self, device: i64) -> rusqlite::Result<Vec<StoredSupply>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT idx, description, kind, colour, level, max FROM supply_values sv
+             WHERE device_id = ?1
+               AND at = (SELECT max(at) FROM supply_values WHERE device_id = sv.device_id AND idx = sv.idx)
+             ORDER BY idx",
+        )?;
+        let rows = stmt.query_map(params![device], |r| {
+            Ok(StoredSupply {
+                index: r.get(0)?,
+                description: r.get(1)?,
+                kind: r.get(2)?,
+                colour: r.get(3)?,
+                level: r.get(4)?,
+                max: r.get(5)?,
+            })
+        })?;
+        rows.collect()
+    }
+
+    /// One device's row, or None when the database does not know the serial.
+    pub fn device(&self, serial: &str) -> Result<Option<DeviceRow>, Error> {
+        let Some(id) = self.device_id(serial)? else {
+            return Ok(None);
+        };
+        let entries = self.entry_map().map_err(self.err("read the entries"))?;
+        self.device_row(id, serial.to_owned(), &entries)
+            .map(Some)
+            .map_err(self.err("read a device"))
+    }
+}
+
+/// Read connections to one database, opened on demand and kept for reuse.
+pub struct Pool {
+    path: PathBuf,
+    idle: Mutex<Vec<Reader>>,
+}
+
+/// How many idle connections a pool keeps.
+const POOL_IDLE: usize = 8;
+
+impl Pool {
+    pub fn new(path: &Path) -> Pool {
+        Pool {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` on a read connection (blocking: call it off the async threads).
+    pub fn read<T, E: From<Error>>(&self, f: impl FnOnce(&Reader) -> Result<T, E>) -> Result<T, E> {
+        let reader = self.idle.lock().expect("pool lock").pop();
+        let reader = match reader {
+            Some(r) => r,
+            None => Reader::open(&self.path)?,
+        };
+        let result = f(&reader);
+        let mut idle = self.idle.lock().expect("pool lock");
+        if idle.len() < POOL_IDLE {
+            idle.push(reader);
+        }
+        result
+    }
+}

@@ -1,0 +1,678 @@
+//! The web API: the real service (`app::serve_on`) on port 0 with a temporary
+//! database, polling snmpsim over UDP, called over HTTP.
+
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use telleverk::clock::Clock;
+use telleverk::config::{hash_text, token_hash};
+
+use super::agents::snmpsim;
+use super::cli::{Workdir, text, v2c};
+
+pub const VIEWER: &str = "viewer-token-for-the-tests-0001";
+pub const OPERATOR: &str = "operator-token-for-the-tests-0002";
+pub const ADMIN: &str = "admin-token-for-the-tests-0003";
+
+pub const C300I: &str = "AA2J021004711";
+pub const MONO: &str = "AAK6021017342";
+pub const HAND: &str = "HANDREAD0001";
+
+/// The `[[http.token]]` blocks of the three test tokens.
+fn token_blocks() -> String {
+    [("viewer", VIEWER), ("operator", OPERATOR), ("admin", ADMIN)]
+        .iter()
+        .map(|(role, token)| {
+            format!(
+                "[[http.token]]\nname = \"{role}-user\"\nrole = \"{role}\"\nhash = \"{}\"\n",
+                hash_text(&token_hash(token))
+            )
+        })
+        .collect()
+}
+
+/// Two bizhubs polled from snmpsim, one device read by hand, one contract.
+pub fn fleet_config() -> String {
+    let port = snmpsim().port;
+    format!(
+        "{}{}[[device]]\nserial = \"{HAND}\"\nlocation = \"Bergen, read by hand\"\n\n\
+         [[contract]]\nid = \"K1\"\ndevices = [\"{C300I}\", \"{HAND}\"]\nstart = \"2025-01-01\"\n\
+         term_months = 60\nbilling = \"advance\"\ncommitted_bw = 60000\ncommitted_colour = 12000\n\
+         fixed_fee_monthly = \"200.00\"\n\n[[contract.price]]\nfrom = \"2025-01-01\"\n\
+         bw = \"0.0450\"\ncolour = \"0.4500\"\n",
+        v2c(port, "bizhub-c300i").replace(
+            "[[device]]\n",
+            "[[device]]\nlocation = \"Oslo 3rd floor\"\n"
+        ),
+        v2c(port, "bizhub-4050i"),
+    )
+}
+
+/// The running service.
+pub struct App {
+    pub base: String,
+    /// The folder of the config and database, removed when the app is dropped.
+    _work: Workdir,
+    shutdown: Option<watch::Sender<bool>>,
+    thread: Option<JoinHandle<anyhow::Result<()>>>,
+    agent: ureq::Agent,
+}
+
+/// An HTTP answer: status and JSON body (Null when the body is not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub text: String,
+    pub content_type: String,
+}
+
+impl App {
+    /// Starts the service with `devices` (config text after the head) on a
+    /// clock that runs in real time from `origin`.
+    pub fn spawn(devices: &str, origin: DateTime<Utc>) -> App {
+        let work = Workdir::new();
+        let head = format!(
+            "[collector]\ninterval = \"1s\"\ntimeout = \"1s\"\nretries = 0\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n{}",
+            token_blocks()
+        );
+        let path: PathBuf = work.config_with(&head, devices);
+        let config = telleverk::config::load(&path).expect("the test config loads");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+        listener.set_nonblocking(true).unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = watch::channel(false);
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                telleverk::app::serve_on(config, listener, Clock::simulated(origin, 1), rx).await
+            })
+        });
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        App {
+            base,
+            _work: work,
+            shutdown: Some(tx),
+            thread: Some(thread),
+            agent,
+        }
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> Answer {
+        let url = format!("{}{path}", self.base);
+        let response = match (method, body) {
+            ("GET", _) => {
+                let mut r = self.agent.get(&url);
+                if let Some(t) = token {
+                    r = r.header("Authorization", &format!("Bearer {t}"));
+                }
+                r.call()
+            }
+            (_, body) => {
+                let mut r = match method {
+                    "POST" => self.agent.post(&url),
+                    "PUT" => self.agent.put(&url),
+                    other => panic!("no {other} in these tests"),
+                };
+                if let Some(t) = token {
+                    r = r.header("Authorization", &format!("Bearer {t}"));
+                }
+                r.header("Content-Type", "application/json")
+                    .send(body.unwrap_or(""))
+            }
+        };
+        let mut response = response.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            body,
+            text,
+            content_type,
+        }
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Answer {
+        self.request("GET", path, Some(token), None)
+    }
+
+    pub fn post(&self, path: &str, token: &str, body: &Value) -> Answer {
+        self.request("POST", path, Some(token), Some(&body.to_string()))
+    }
+
+    /// Waits until `ok` holds for GET `path` (the view rebuilds after each round).
+    pub fn wait_for(&self, path: &str, ok: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let a = self.get(path, VIEWER);
+            if a.status == 200 && ok(&a.body) {
+                return a.body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gave up waiting on {path}: {a:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits for the first poll round of every polled device.
+    pub fn wait_for_fleet(&self) -> Value {
+        self.wait_for("/api/v1/devices", |b| {
+            b["items"]
+                .as_array()
+                .is_some_and(|items| items.iter().filter(|d| d["reachable"] == true).count() == 2)
+        })
+    }
+
+    /// Asks the service to stop and waits for it: it must stop cleanly.
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        self.stop_inner()
+    }
+
+    fn stop_inner(&mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(true);
+        }
+        match self.thread.take() {
+            Some(t) => t.join().expect("the service thread does not panic"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.stop_inner();
+    }
+}
+
+/// 2026-06-29 10:00 in Oslo: two days before K1's half-year boundary.
+pub fn june_29() -> DateTime<Utc> {
+    "2026-06-29T08:00:00Z".parse().unwrap()
+}
+
+/// Every route: (method, path, body, the least role that may).
+fn routes() -> Vec<(&'static str, String, Option<Value>, &'static str)> {
+    vec![
+        ("GET", "/api/v1/devices?limit=100".into(), None, "viewer"),
+        ("GET", format!("/api/v1/devices/{C300I}"), None, "viewer"),
+        (
+            "GET",
+            format!("/api/v1/devices/{C300I}/readings?from=2026-01-01"),
+            None,
+            "viewer",
+        ),
+        (
+            "POST",
+            format!("/api/v1/devices/{HAND}/readings"),
+            Some(
+                json!({"taken_at": "2026-06-28", "meters": {"bw_total": 1000}, "source": "manual"}),
+            ),
+            "operator",
+        ),
+        ("GET", "/api/v1/contracts".into(), None, "viewer"),
+        (
+            "GET",
+            "/api/v1/contracts/K1/reconciliation?at=2026-06-29".into(),
+            None,
+            "viewer",
+        ),
+        (
+            "GET",
+            "/api/v1/contracts/K1/invoices?until=2026-07-01".into(),
+            None,
+            "viewer",
+        ),
+        ("GET", "/api/v1/alerts".into(), None, "viewer"),
+        ("GET", "/api/v1/config".into(), None, "admin"),
+        ("GET", "/api/v1/openapi.json".into(), None, "viewer"),
+    ]
+}
+
+#[test]
+fn every_role_on_every_route() {
+    let app = App::spawn(&fleet_config(), june_29());
+    app.wait_for_fleet();
+    let rank = |role: &str| {
+        ["viewer", "operator", "admin"]
+            .iter()
+            .position(|r| *r == role)
+            .unwrap()
+    };
+    let callers = [
+        ("none", None),
+        ("wrong", Some("not-a-token-anyone-has-0000")),
+        ("viewer", Some(VIEWER)),
+        ("operator", Some(OPERATOR)),
+        ("admin", Some(ADMIN)),
+    ];
+    for (method, path, body, least) in routes() {
+        for (who, token) in callers {
+            let body = body.as_ref().map(|b| b.to_string());
+            let a = app.request(method, &path, token, body.as_deref());
+            let expected: &[u16] = match who {
+                "none" | "wrong" => &[401],
+                role if rank(role) < rank(least) => &[403],
+                _ => &[200, 201],
+            };
+            assert!(expected.contains(&a.status), "{who} {method} {path}: {a:?}");
+            assert!(
+                a.content_type.starts_with("application/json"),
+                "{who} {method} {path}: {a:?}"
+            );
+            if a.status >= 400 {
+                let code = a.body["error"]["code"].as_str().unwrap_or_default();
+                assert_eq!(
+                    code,
+                    if a.status == 401 {
+                        "unauthorized"
+                    } else {
+                        "forbidden"
+                    },
+                    "{a:?}"
+                );
+                assert!(
+                    !a.text.contains(ADMIN) && !a.text.contains("sha256:"),
+                    "{a:?}"
+                );
+            }
+        }
+    }
+    // Health needs no token.
+    let health = app.request("GET", "/healthz", None, None);
+    assert_eq!(
+        (health.status, health.body["status"].clone()),
+        (200, json!("ok"))
+    );
+    app.stop().expect("clean shutdown");
+}
+
+#[test]
+fn the_api_shows_the_polled_fleet_and_takes_readings() {
+    let app = App::spawn(&fleet_config(), june_29());
+    let list = app.wait_for_fleet();
+    let items = list["items"].as_array().unwrap();
+    let serials: Vec<&str> = items
+        .iter()
+        .map(|d| d["serial"].as_str().unwrap())
+        .collect();
+    assert_eq!(serials, [C300I, MONO, HAND], "sorted by serial");
+    let c300i = &items[0];
+    assert_eq!(c300i["model"], "bizhub C300i");
+    assert_eq!(c300i["location"], "Oslo 3rd floor");
+    assert_eq!(c300i["address"], format!("127.0.0.1:{}", snmpsim().port));
+    assert_eq!(
+        (c300i["reachable"].clone(), c300i["stale"].clone()),
+        (json!(true), json!(false))
+    );
+    assert!(
+        c300i["last_reading_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-06-29T10:0"),
+        "{c300i}"
+    );
+    assert!(c300i["lowest_supply"]["percent"].is_i64(), "{c300i}");
+    let hand = &items[2];
+    assert_eq!(
+        (
+            hand["reachable"].clone(),
+            hand["stale"].clone(),
+            hand["location"].clone()
+        ),
+        (Value::Null, Value::Null, json!("Bergen, read by hand"))
+    );
+    // No reading of the hand-read device 2 days before K1's boundary: due.
+    assert_eq!(hand["open_alerts"], 1, "{hand}");
+
+    // Paging.
+    let first = app.get("/api/v1/devices?limit=2", VIEWER).body;
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    assert_eq!(first["next"], MONO);
+    let rest = app
+        .get(&format!("/api/v1/devices?limit=2&after={MONO}"), VIEWER)
+        .body;
+    assert_eq!(rest["items"][0]["serial"], HAND);
+    assert_eq!(rest["next"], Value::Null);
+
+    // One device in full: recording values (tests/data/README.md).
+    let d = app.get(&format!("/api/v1/devices/{C300I}"), VIEWER).body;
+    assert_eq!(d["meters"]["total"], 85_614, "{d}");
+    assert_eq!(d["meters"]["bw_print"], 48_211, "{d}");
+    assert_eq!(d["status"]["device"], "warning");
+    assert_eq!(d["status"]["errors"], json!(["service_requested"]));
+    assert!(d["supplies"].as_array().unwrap().len() >= 4, "{d}");
+    assert_eq!(d["failures"], json!([]));
+
+    // An entered reading: stored, shown with its source, and it closes the alert.
+    let entered = app.post(
+        &format!("/api/v1/devices/{HAND}/readings"),
+        OPERATOR,
+        &json!({"taken_at": "2026-06-29 09:00", "meters": {"bw_total": 5000, "colour_total": 700}, "source": "vendor"}),
+    );
+    assert_eq!(entered.status, 201, "{entered:?}");
+    assert_eq!(entered.body["stored"], 2);
+    assert_eq!(entered.body["taken_at"], "2026-06-29T09:00:00+02:00");
+    let again = app.post(
+        &format!("/api/v1/devices/{HAND}/readings"),
+        OPERATOR,
+        &json!({"taken_at": "2026-06-29T07:00:00Z", "meters": {"bw_total": 5000}, "source": "vendor"}),
+    );
+    assert_eq!(
+        (again.status, again.body["already_stored"].clone()),
+        (200, json!(1)),
+        "{again:?}"
+    );
+    let readings = app
+        .get(&format!("/api/v1/devices/{HAND}/readings"), VIEWER)
+        .body;
+    assert_eq!(
+        readings["items"],
+        json!([{"taken_at": "2026-06-29T09:00:00+02:00", "source": "vendor", "meters": {"bw_total": 5000, "colour_total": 700}}])
+    );
+    app.wait_for("/api/v1/devices?after=AAZ", |b| {
+        b["items"][0]["open_alerts"] == 0
+    });
+    let polled = app
+        .get(
+            &format!("/api/v1/devices/{C300I}/readings?from=2026-06-29&limit=1"),
+            VIEWER,
+        )
+        .body;
+    assert_eq!(polled["items"][0]["source"], "polled");
+    assert_eq!(polled["items"][0]["meters"]["total"], 85_614);
+
+    // The contract and the engine's answers, as the CLI gives them.
+    let contracts = app.get("/api/v1/contracts", VIEWER).body;
+    assert_eq!(contracts["items"][0]["id"], "K1");
+    assert_eq!(contracts["items"][0]["prices"][0]["bw"], "0.0450");
+    let standing = app
+        .get("/api/v1/contracts/K1/reconciliation?at=2026-06-29", VIEWER)
+        .body;
+    assert_eq!(standing["contract"], "K1");
+    assert_eq!(standing["at"], "2026-06-29");
+    // Last day 2029-12-31; 4 whole calendar months before (Sep–Dec): 2029-08-31.
+    assert_eq!(standing["notice_deadline"], "2029-08-31");
+    let invoices = app
+        .get("/api/v1/contracts/K1/invoices?until=2026-01-01", VIEWER)
+        .body;
+    let kinds: Vec<&str> = invoices["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["a_konto", "a_konto", "settlement", "a_konto"]);
+    // 6 × 200.00 + 30 000 × 0.0450 + 6 000 × 0.4500 = 1 200 + 1 350 + 2 700.
+    assert_eq!(invoices["invoices"][0]["total"], "5250.00");
+
+    // Admin: the config without secrets.
+    let config = app.get("/api/v1/config", ADMIN);
+    assert_eq!(
+        config.body["http"]["tokens"][2],
+        json!({"name": "admin-user", "role": "admin"})
+    );
+    assert!(
+        !config.text.contains("bizhub-c300i") && !config.text.contains("sha256"),
+        "{}",
+        config.text
+    );
+    app.stop().expect("clean shutdown");
+}
+
+/// (method, path, body, status, error code, a word the message must name).
+type BadCase = (
+    &'static str,
+    String,
+    Option<Value>,
+    u16,
+    &'static str,
+    &'static str,
+);
+
+#[test]
+fn bad_requests_get_named_errors_and_change_nothing() {
+    let app = App::spawn(&fleet_config(), june_29());
+    app.wait_for_fleet();
+    let readings_path = format!("/api/v1/devices/{HAND}/readings");
+    let first = app.post(
+        &readings_path,
+        OPERATOR,
+        &json!({"taken_at": "2026-06-28", "meters": {"bw_total": 1000}}),
+    );
+    assert_eq!(first.status, 201, "{first:?}");
+    let before = app.get(&readings_path, VIEWER).body;
+    let cases: Vec<BadCase> = vec![
+        (
+            "GET",
+            "/api/v1/devices?limit=abc".into(),
+            None,
+            400,
+            "bad_parameter",
+            "`limit`",
+        ),
+        (
+            "GET",
+            "/api/v1/devices?limit=1001".into(),
+            None,
+            400,
+            "bad_parameter",
+            "`limit`",
+        ),
+        (
+            "GET",
+            format!("{readings_path}?from=yesterday"),
+            None,
+            400,
+            "bad_parameter",
+            "`from`",
+        ),
+        (
+            "GET",
+            format!("{readings_path}?from=2026-02-01&to=2026-01-01"),
+            None,
+            400,
+            "bad_parameter",
+            "`to`",
+        ),
+        (
+            "GET",
+            "/api/v1/contracts/K1/reconciliation?at=2026-13-01".into(),
+            None,
+            400,
+            "bad_parameter",
+            "`at`",
+        ),
+        (
+            "GET",
+            "/api/v1/contracts/K1/invoices?until=1.1.2026".into(),
+            None,
+            400,
+            "bad_parameter",
+            "`until`",
+        ),
+        (
+            "GET",
+            "/api/v1/devices/NOSUCHSERIAL".into(),
+            None,
+            404,
+            "not_found",
+            "NOSUCHSERIAL",
+        ),
+        (
+            "GET",
+            "/api/v1/contracts/K9/invoices".into(),
+            None,
+            404,
+            "not_found",
+            "K9",
+        ),
+        (
+            "GET",
+            "/api/v1/nothing-here".into(),
+            None,
+            404,
+            "not_found",
+            "/api/v1/nothing-here",
+        ),
+        (
+            "PUT",
+            "/api/v1/devices".into(),
+            Some(json!({})),
+            405,
+            "method_not_allowed",
+            "/api/v1/devices",
+        ),
+        (
+            "POST",
+            readings_path.clone(),
+            Some(json!({"taken_at": "2026-06-28", "meters": {"bw_total": 1001}})),
+            409,
+            "conflict",
+            "1000",
+        ),
+        (
+            "POST",
+            readings_path.clone(),
+            Some(json!({"taken_at": "2026-06-28", "meters": {"pages": 1}})),
+            422,
+            "invalid_reading",
+            "unknown meter `pages`",
+        ),
+        (
+            "POST",
+            readings_path.clone(),
+            Some(json!({"taken_at": "2026-10-25 02:30", "meters": {"bw_total": 1}})),
+            422,
+            "invalid_reading",
+            "occurs twice",
+        ),
+        (
+            "POST",
+            readings_path.clone(),
+            Some(json!({"taken_at": "2026-06-28", "meters": {"bw_total": -5}})),
+            422,
+            "invalid_reading",
+            "bw_total",
+        ),
+        (
+            "POST",
+            readings_path.clone(),
+            Some(json!({"taken_at": "2026-06-28", "meters": {"bw_total": 1}, "source": "polled"})),
+            422,
+            "invalid_reading",
+            "source",
+        ),
+        (
+            "POST",
+            readings_path.clone(),
+            Some(json!({"taken_at": "2026-06-28", "meters": {}})),
+            422,
+            "invalid_reading",
+            "meters",
+        ),
+        (
+            "POST",
+            readings_path.clone(),
+            Some(json!({"meters": {"bw_total": 1}})),
+            400,
+            "bad_body",
+            "taken_at",
+        ),
+        (
+            "POST",
+            "/api/v1/devices/NOSUCHSERIAL/readings".into(),
+            Some(json!({"taken_at": "2026-06-28", "meters": {"bw_total": 1}})),
+            404,
+            "not_found",
+            "NOSUCHSERIAL",
+        ),
+    ];
+    for (method, path, body, status, code, names) in cases {
+        let body = body.map(|b| b.to_string());
+        let a = app.request(method, &path, Some(ADMIN), body.as_deref());
+        assert_eq!(a.status, status, "{method} {path}: {a:?}");
+        assert_eq!(a.body["error"]["code"], code, "{method} {path}: {a:?}");
+        let message = a.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(names),
+            "{method} {path}: `{message}` should name {names}"
+        );
+    }
+    let broken = app.request("POST", &readings_path, Some(OPERATOR), Some("{not json"));
+    assert_eq!(
+        (broken.status, broken.body["error"]["code"].clone()),
+        (400, json!("bad_body")),
+        "{broken:?}"
+    );
+    assert_eq!(
+        app.get(&readings_path, VIEWER).body,
+        before,
+        "nothing stored changed"
+    );
+    app.stop().expect("clean shutdown");
+}
+
+#[test]
+fn token_new_prints_a_token_whose_block_lets_it_in() {
+    let w = Workdir::new();
+    let out = w.run(&["token", "new", "--name", "facilities", "--role", "viewer"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    let token = printed
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(token.starts_with("tlv_") && token.len() == 68, "{printed}");
+    let block = &printed[printed.find("[[http.token]]").expect("a block")..];
+    assert!(block.contains(&hash_text(&token_hash(&token))), "{printed}");
+    assert!(!block.contains(&token), "the block holds only the hash");
+    let again = w.run(&["token", "new", "--name", "facilities", "--role", "viewer"]);
+    assert_ne!(
+        String::from_utf8_lossy(&again.stdout),
+        printed,
+        "a fresh token each time"
+    );
+    let bad = w.run(&["token", "new", "--name", "x", "--role", "root"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("`root` is not a role"),
+        "{}",
+        text(&bad)
+    );
+
+    let app = App::spawn(block, june_29());
+    assert_eq!(app.get("/api/v1/contracts", &token).status, 200);
+    assert_eq!(app.get("/api/v1/contracts", &token[..60]).status, 401);
+}
