@@ -24,9 +24,11 @@ pub struct InputError(pub String);
 
 mod billing;
 mod fleet;
+mod reports;
 
 pub use billing::{find_contract, histories, import_readings, invoices, reconcile};
 pub use fleet::{Simulate, demo, simulate};
+pub use reports::{counter_report, vendor_rows};
 
 /// Opens the configured database.
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {

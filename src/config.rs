@@ -155,6 +155,44 @@ impl Config {
         self.contracts.iter().find(|c| c.id == id)
     }
 
+    /// Where a device stands: the location of the entry it answers through,
+    /// else of an entry or hand-read device bound to its serial.
+    pub fn location(&self, serial: &str, entry_key: Option<&str>) -> Option<String> {
+        let by_entry = entry_key
+            .and_then(|k| self.devices.iter().find(|d| d.key == k))
+            .and_then(|d| d.location.clone());
+        by_entry
+            .or_else(|| {
+                self.devices
+                    .iter()
+                    .find(|d| d.serial.as_deref() == Some(serial))
+                    .and_then(|d| d.location.clone())
+            })
+            .or_else(|| {
+                self.hand_read
+                    .iter()
+                    .find(|d| d.serial == serial)
+                    .and_then(|d| d.location.clone())
+            })
+    }
+
+    /// Every serial the config names: bound entries, hand-read devices and
+    /// contract members (unsorted, may repeat).
+    pub fn serials(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .devices
+            .iter()
+            .filter_map(|d| d.serial.clone())
+            .collect();
+        out.extend(self.hand_read.iter().map(|d| d.serial.clone()));
+        out.extend(
+            self.contracts
+                .iter()
+                .flat_map(|c| c.devices.iter().map(|m| m.serial.clone())),
+        );
+        out
+    }
+
     /// True when the device with this serial counts large pages twice.
     pub fn large_counts_double(&self, serial: &str) -> bool {
         self.devices

@@ -15,6 +15,7 @@ pub mod meters;
 pub mod output;
 pub mod process;
 pub mod profile;
+pub mod report;
 pub mod sim;
 pub mod snmp;
 pub mod status;

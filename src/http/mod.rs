@@ -12,6 +12,7 @@ mod billing;
 mod devices;
 mod error;
 mod params;
+mod reports;
 mod system;
 mod view;
 
@@ -105,6 +106,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(billing::contracts))
         .routes(routes!(billing::reconciliation))
         .routes(routes!(billing::invoices))
+        .routes(routes!(reports::counters))
+        .routes(routes!(reports::vendor_billing))
         .routes(routes!(system::alerts))
         .routes(routes!(system::config))
         .routes(routes!(system::openapi))

@@ -106,7 +106,7 @@ pub fn build(
         .into_iter()
         .map(|r| (r.serial.clone(), r))
         .collect();
-    for serial in configured_serials(config) {
+    for serial in config.serials() {
         rows.entry(serial.clone())
             .or_insert_with(|| empty_row(serial));
     }
@@ -142,7 +142,7 @@ pub fn build(
             alerts::reading_due(c, &row.serial, last_reading, &config.alerts, today)
         }));
         devices.push(DeviceView {
-            location: location(config, &row),
+            location: config.location(&row.serial, row.entry_key.as_deref()),
             polled,
             supplies,
             open_alerts: own.len(),
@@ -159,23 +159,6 @@ pub fn build(
     })
 }
 
-/// The serials the config names: bound entries, hand-read devices, contract members.
-fn configured_serials(config: &Config) -> Vec<String> {
-    let mut out: Vec<String> = config
-        .devices
-        .iter()
-        .filter_map(|d| d.serial.clone())
-        .collect();
-    out.extend(config.hand_read.iter().map(|d| d.serial.clone()));
-    out.extend(
-        config
-            .contracts
-            .iter()
-            .flat_map(|c| c.devices.iter().map(|m| m.serial.clone())),
-    );
-    out
-}
-
 fn empty_row(serial: String) -> DeviceRow {
     DeviceRow {
         serial,
@@ -190,31 +173,6 @@ fn empty_row(serial: String) -> DeviceRow {
         errors: None,
         supplies: Vec::new(),
     }
-}
-
-/// The configured location: the entry it answered through, else an entry or
-/// hand-read device bound to its serial.
-fn location(config: &Config, row: &DeviceRow) -> Option<String> {
-    let by_entry = row
-        .entry_key
-        .as_ref()
-        .and_then(|k| config.devices.iter().find(|d| &d.key == k))
-        .and_then(|d| d.location.clone());
-    by_entry
-        .or_else(|| {
-            config
-                .devices
-                .iter()
-                .find(|d| d.serial.as_deref() == Some(&row.serial))
-                .and_then(|d| d.location.clone())
-        })
-        .or_else(|| {
-            config
-                .hand_read
-                .iter()
-                .find(|d| d.serial == row.serial)
-                .and_then(|d| d.location.clone())
-        })
 }
 
 /// Configured entries that have never answered as any device: unreachable.

@@ -2,7 +2,7 @@
 //! readings and the latest failure of the entry it answers through. Read in
 //! one pass for the API's device list; the [`Pool`] hands out read connections.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -32,6 +32,13 @@ pub struct DeviceRow {
     pub supplies: Vec<StoredSupply>,
 }
 
+/// Who a device is: its model and the entry it last answered through.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub model: Option<String>,
+    pub entry_key: Option<String>,
+}
+
 /// A failed poll of an entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryFailure {
@@ -52,6 +59,30 @@ impl Reader {
     /// Every device the database knows, by serial.
     pub fn fleet(&self) -> Result<Vec<DeviceRow>, Error> {
         self.fleet_rows().map_err(self.err("read the fleet"))
+    }
+
+    /// Every device's model and latest entry, by serial, in one query.
+    pub fn identities(&self) -> Result<BTreeMap<String, Identity>, Error> {
+        (|| {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT d.serial,
+                    (SELECT model FROM device_info WHERE device_id = d.id ORDER BY at DESC LIMIT 1),
+                    (SELECT e.key FROM polls p JOIN entries e ON e.id = p.entry_id
+                     WHERE p.device_id = d.id ORDER BY p.at DESC LIMIT 1)
+                 FROM devices d",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Identity {
+                        model: r.get(1)?,
+                        entry_key: r.get(2)?,
+                    },
+                ))
+            })?;
+            rows.collect::<rusqlite::Result<BTreeMap<_, _>>>()
+        })()
+        .map_err(self.err("read the devices' identities"))
     }
 
     /// Every entry with its latest failure, by key.

@@ -19,7 +19,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use crate::meters::Source;
-pub use fleet::{DeviceRow, EntryFailure, EntryRow, Pool};
+pub use fleet::{DeviceRow, EntryFailure, EntryRow, Identity, Pool};
 pub use manual::{Conflict, ImportError, ImportSummary};
 pub use read::{Event, Failure, Reading, StoredSupply};
 pub use write::{DeviceReading, Outcome, PollRecord, RoundSummary};

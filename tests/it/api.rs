@@ -250,6 +250,18 @@ fn routes() -> Vec<(&'static str, String, Option<Value>, &'static str)> {
             None,
             "viewer",
         ),
+        (
+            "GET",
+            "/api/v1/reports/counters?from=2026-06-01&to=2026-06-29&format=csv".into(),
+            None,
+            "viewer",
+        ),
+        (
+            "GET",
+            "/api/v1/exports/vendor-billing?at=2026-06-29".into(),
+            None,
+            "viewer",
+        ),
         ("GET", "/api/v1/alerts".into(), None, "viewer"),
         ("GET", "/api/v1/config".into(), None, "admin"),
         ("GET", "/api/v1/openapi.json".into(), None, "viewer"),
@@ -283,8 +295,10 @@ fn every_role_on_every_route() {
                 _ => &[200, 201],
             };
             assert!(expected.contains(&a.status), "{who} {method} {path}: {a:?}");
+            let file = a.status < 300 && (path.contains("csv") || path.contains("vendor-billing"));
+            let wanted = if file { "text/csv" } else { "application/json" };
             assert!(
-                a.content_type.starts_with("application/json"),
+                a.content_type.starts_with(wanted),
                 "{who} {method} {path}: {a:?}"
             );
             if a.status >= 400 {
@@ -675,4 +689,140 @@ fn token_new_prints_a_token_whose_block_lets_it_in() {
     let app = App::spawn(block, june_29());
     assert_eq!(app.get("/api/v1/contracts", &token).status, 200);
     assert_eq!(app.get("/api/v1/contracts", &token[..60]).status, 401);
+}
+
+/// Readings entered for the fleet of [`fleet_config`] before the reports:
+/// the hand-read device by the vendor on 2026-05-29 (4 000) and by hand on
+/// 2026-06-28 (4 900); the C300i's b/w total by hand on 2026-06-28 (61 000).
+fn enter_history(app: &App) {
+    for (serial, taken_at, value, source) in [
+        (HAND, "2026-05-29", 4_000, "vendor"),
+        (HAND, "2026-06-28", 4_900, "manual"),
+        (C300I, "2026-06-28", 61_000, "manual"),
+    ] {
+        let a = app.post(
+            &format!("/api/v1/devices/{serial}/readings"),
+            OPERATOR,
+            &json!({"taken_at": taken_at, "meters": {"bw_total": value}, "source": source}),
+        );
+        assert_eq!(a.status, 201, "{a:?}");
+    }
+}
+
+#[test]
+fn the_vendor_export_never_hides_an_estimate() {
+    let app = App::spawn(&fleet_config(), june_29());
+    app.wait_for_fleet();
+    enter_history(&app);
+    // At 2026-06-29 00:00 Oslo:
+    // - the C300i between the manual 61 000 a day before and its first poll
+    //   (61 084 = 12 873 + 48 211) at 10:00: 61 000 + 84 × 24/34 = 61 059,
+    //   both within 24 hours: bracketed; its other meters have no reading
+    //   before the date, so no row;
+    // - the hand-read device a day after its last reading, at the rate since
+    //   the vendor's reading: 900 pages in 30 days, so 4 900 + 30 = 4 930 by
+    //   extrapolation, resting on the vendor and the manual reading.
+    // The mono 4050i is in no contract.
+    let csv = app.get("/api/v1/exports/vendor-billing?at=2026-06-29", VIEWER);
+    assert_eq!(csv.status, 200, "{csv:?}");
+    assert_eq!(csv.content_type, "text/csv; charset=utf-8");
+    assert_eq!(
+        csv.text,
+        "\u{feff}serial;model;contract;meter;reading_date;value;source;method\r\n\
+         AA2J021004711;bizhub C300i;K1;bw_total;2026-06-29;61059;manual+polled;bracketed\r\n\
+         HANDREAD0001;;K1;bw_total;2026-06-29;4930;vendor+manual;extrapolation\r\n"
+    );
+    let json = app.get(
+        "/api/v1/exports/vendor-billing?at=2026-06-29&format=json",
+        VIEWER,
+    );
+    assert_eq!(
+        json.body[1],
+        json!({"serial": HAND, "model": "", "contract": "K1", "meter": "bw_total",
+               "reading_date": "2026-06-29", "value": 4930, "source": "vendor+manual",
+               "method": "extrapolation"})
+    );
+    assert_eq!(json.body.as_array().unwrap().len(), 2);
+    let bad = app.get("/api/v1/exports/vendor-billing", VIEWER);
+    assert_eq!(
+        (bad.status, bad.body["error"]["message"].clone()),
+        (400, json!("`at`: is required (YYYY-MM-DD)"))
+    );
+}
+
+#[test]
+fn the_counter_report_as_json_and_csv() {
+    let app = App::spawn(&fleet_config(), june_29());
+    app.wait_for_fleet();
+    enter_history(&app);
+    // 28 → 29 June: the C300i's b/w from 61 000 (exact) to 61 059
+    // (bracketed, as in the vendor export): 59 pages, 59 A4-equivalents (no
+    // large pages known yet); the hand-read device 4 900 → 4 930: 30. Meters
+    // first read after the start have no values and no use.
+    let empty = |serial: &str, model: &str, location: &str, contract: &str, meter: &str| {
+        format!("{serial};{model};{location};{contract};{meter};2026-06-28;;;2026-06-29;;;;;\r\n")
+    };
+    let c300i = |m| empty(C300I, "bizhub C300i", "Oslo 3rd floor", "K1", m);
+    let mono = |m| empty(MONO, "bizhub 4050i", "", "", m);
+    let expected = [
+        "\u{feff}serial;model;location;contract;meter;from;from_value;from_method;to;to_value;to_method;usage;a4_equivalents;pages_per_day\r\n".to_owned(),
+        c300i("total"),
+        format!("{C300I};bizhub C300i;Oslo 3rd floor;K1;bw_total;2026-06-28;61000;exact;2026-06-29;61059;bracketed;59;59;59,00\r\n"),
+        c300i("bw_large"),
+        c300i("colour_total"),
+        c300i("colour_large"),
+        mono("total"),
+        mono("bw_total"),
+        mono("bw_large"),
+        format!("{HAND};;Bergen, read by hand;K1;bw_total;2026-06-28;4900;exact;2026-06-29;4930;extrapolation;30;30;30,00\r\n"),
+    ]
+    .concat();
+    let csv = app.get(
+        "/api/v1/reports/counters?from=2026-06-28&to=2026-06-29&format=csv",
+        VIEWER,
+    );
+    assert_eq!(
+        (csv.status, csv.content_type.as_str()),
+        (200, "text/csv; charset=utf-8"),
+        "{csv:?}"
+    );
+    assert_eq!(csv.text, expected);
+    let comma = app.get(
+        "/api/v1/reports/counters?from=2026-06-28&to=2026-06-29&format=csv&csv_delimiter=,",
+        VIEWER,
+    );
+    assert!(comma.text.contains("\r\nHANDREAD0001,,\"Bergen, read by hand\",K1,bw_total,2026-06-28,4900,exact,2026-06-29,4930,extrapolation,30,30,30.00\r\n"), "{}", comma.text);
+    let json = app
+        .get(
+            "/api/v1/reports/counters?from=2026-06-28&to=2026-06-29",
+            VIEWER,
+        )
+        .body;
+    assert_eq!(
+        json["devices"][2]["a4_equivalents"],
+        json!({"bw": 30, "colour": null})
+    );
+    assert_eq!(
+        json["devices"][2]["meters"][0]["to"],
+        json!({"value": 4930, "method": "extrapolation"})
+    );
+    for (query, names) in [
+        ("from=2026-06-29&to=2026-06-28", "`to`"),
+        ("to=2026-06-29", "`from`"),
+        ("from=2026-06-28&to=2026-06-29&format=pdf", "`format`"),
+        (
+            "from=2026-06-28&to=2026-06-29&format=csv&csv_delimiter=tab",
+            "`csv_delimiter`",
+        ),
+    ] {
+        let a = app.get(&format!("/api/v1/reports/counters?{query}"), VIEWER);
+        assert_eq!(a.status, 400, "{query}: {a:?}");
+        assert!(
+            a.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(names),
+            "{query}: {a:?}"
+        );
+    }
 }

@@ -1,0 +1,98 @@
+//! Gathers what the counter report and the vendor export need from the
+//! database and the config, and hands it to the pure `report` formatters.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+
+use crate::billing::{BILLING_METERS, DeviceHistory};
+use crate::config::Config;
+use crate::contract::{Contract, midnight};
+use crate::report::counters::{CounterInput, DeviceCounters, REPORT_METERS, device_counters};
+use crate::report::vendor::{VendorRow, device_rows, member_on, sort_rows};
+use crate::storage::{Error, Identity, Reader};
+
+/// The trailing window of a device outside every contract.
+const DEFAULT_TRAILING_DAYS: u32 = 90;
+
+/// The vendor's billing import on `date`: every device in a contract that
+/// day, every billing meter it has, sorted by serial and meter.
+pub fn vendor_rows(
+    reader: &Reader,
+    config: &Config,
+    date: NaiveDate,
+) -> Result<Vec<VendorRow>, Error> {
+    let identities = reader.identities()?;
+    let mut meters = BILLING_METERS.to_vec();
+    meters.push(crate::meters::Meter::Total);
+    let at = [midnight(date)];
+    let mut rows = Vec::new();
+    for contract in &config.contracts {
+        let serials: BTreeSet<&str> = contract
+            .devices
+            .iter()
+            .map(|m| m.serial.as_str())
+            .filter(|s| member_on(contract, s, date))
+            .collect();
+        for serial in serials {
+            let points = reader.billing_points(serial, &meters, &at, contract.trailing_days)?;
+            let history = DeviceHistory::new(serial, config.large_counts_double(serial), points);
+            let model = identities.get(serial).and_then(|i| i.model.as_deref());
+            rows.extend(device_rows(contract, &history, model, date));
+        }
+    }
+    sort_rows(&mut rows);
+    Ok(rows)
+}
+
+/// The contract a device is in over `[from, to)`: the one it is in on
+/// `from`, else on the period's last day.
+fn contract_of<'a>(
+    config: &'a Config,
+    serial: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Option<&'a Contract> {
+    let last = to.pred_opt().unwrap_or(to);
+    config
+        .contracts
+        .iter()
+        .find(|c| member_on(c, serial, from))
+        .or_else(|| config.contracts.iter().find(|c| member_on(c, serial, last)))
+}
+
+/// The counter report from `from` to `to`: every device the database or the
+/// config knows, by serial.
+pub fn counter_report(
+    reader: &Reader,
+    config: &Config,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<DeviceCounters>, Error> {
+    let mut identities: BTreeMap<String, Identity> = reader.identities()?;
+    for serial in config.serials() {
+        identities.entry(serial).or_default();
+    }
+    let instants = [midnight(from), midnight(to)];
+    let mut out = Vec::with_capacity(identities.len());
+    for (serial, identity) in &identities {
+        let contract = contract_of(config, serial, from, to);
+        let trailing_days = contract.map_or(DEFAULT_TRAILING_DAYS, |c| c.trailing_days);
+        let points = reader.billing_points(serial, &REPORT_METERS, &instants, trailing_days)?;
+        let location = config.location(serial, identity.entry_key.as_deref());
+        out.push(device_counters(
+            &CounterInput {
+                serial,
+                model: identity.model.as_deref(),
+                location: location.as_deref(),
+                contract: contract.map(|c| c.id.as_str()),
+                large_counts_double: config.large_counts_double(serial),
+                trailing_days,
+                points: &points,
+            },
+            from,
+            to,
+        ));
+    }
+    Ok(out)
+}

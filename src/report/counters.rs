@@ -1,0 +1,237 @@
+//! The counter report: per device, each meter's value at the start and the
+//! end of a period (00:00 Europe/Oslo on each date) with how it was found,
+//! the use between, the A4-equivalents of each class (an A3 page counts as
+//! two A4) and pages per day.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde_json::{Value, json};
+
+use super::{CsvStyle, csv_bytes, value_with_sources};
+use crate::contract::midnight;
+use crate::estimate::Boundary;
+use crate::meters::Meter;
+use crate::meters::series::Point;
+
+/// The meters the report shows, in this order.
+pub const REPORT_METERS: [Meter; 5] = [
+    Meter::Total,
+    Meter::BwTotal,
+    Meter::BwLarge,
+    Meter::ColourTotal,
+    Meter::ColourLarge,
+];
+
+pub const HEADER: [&str; 14] = [
+    "serial",
+    "model",
+    "location",
+    "contract",
+    "meter",
+    "from",
+    "from_value",
+    "from_method",
+    "to",
+    "to_value",
+    "to_method",
+    "usage",
+    "a4_equivalents",
+    "pages_per_day",
+];
+
+/// What the report needs of one device.
+#[derive(Debug, Clone)]
+pub struct CounterInput<'a> {
+    pub serial: &'a str,
+    pub model: Option<&'a str>,
+    pub location: Option<&'a str>,
+    pub contract: Option<&'a str>,
+    pub large_counts_double: bool,
+    pub trailing_days: u32,
+    pub points: &'a HashMap<Meter, Vec<Point>>,
+}
+
+/// A meter's values at both ends and the use between.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeterUsage {
+    pub meter: Meter,
+    pub from: Option<Boundary>,
+    pub to: Option<Boundary>,
+    /// None when either end has no value (before the first reading).
+    pub usage: Option<i128>,
+    /// On the row of a class's total: that class's A4-equivalents.
+    pub a4_equivalents: Option<i128>,
+}
+
+/// One device of the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCounters {
+    pub serial: String,
+    pub model: Option<String>,
+    pub location: Option<String>,
+    pub contract: Option<String>,
+    pub meters: Vec<MeterUsage>,
+    pub a4_bw: Option<i128>,
+    pub a4_colour: Option<i128>,
+}
+
+/// The counters of one device between `from` and `to`.
+pub fn device_counters(input: &CounterInput<'_>, from: NaiveDate, to: NaiveDate) -> DeviceCounters {
+    let (t0, t1) = (midnight(from), midnight(to));
+    let mut meters: Vec<MeterUsage> = REPORT_METERS
+        .iter()
+        .filter_map(|meter| {
+            let points = input.points.get(meter).filter(|p| !p.is_empty())?;
+            let start = value_with_sources(points, t0, input.trailing_days).map(|(b, _)| b);
+            let end = value_with_sources(points, t1, input.trailing_days).map(|(b, _)| b);
+            let usage = start.as_ref().zip(end.as_ref()).map(|(a, b)| b.cum - a.cum);
+            Some(MeterUsage {
+                meter: *meter,
+                from: start,
+                to: end,
+                usage,
+                a4_equivalents: None,
+            })
+        })
+        .collect();
+    let has = |m: Meter| meters.iter().any(|u| u.meter == m);
+    let mono = !has(Meter::ColourTotal) && !has(Meter::ColourLarge);
+    let bw_total = if !has(Meter::BwTotal) && mono {
+        Meter::Total
+    } else {
+        Meter::BwTotal
+    };
+    let a4_bw = a4(
+        &mut meters,
+        bw_total,
+        Meter::BwLarge,
+        input.large_counts_double,
+    );
+    let a4_colour = a4(
+        &mut meters,
+        Meter::ColourTotal,
+        Meter::ColourLarge,
+        input.large_counts_double,
+    );
+    DeviceCounters {
+        serial: input.serial.to_owned(),
+        model: input.model.map(str::to_owned),
+        location: input.location.map(str::to_owned),
+        contract: input.contract.map(str::to_owned),
+        meters,
+        a4_bw,
+        a4_colour,
+    }
+}
+
+/// A class's A4-equivalents: its pages plus its large pages once more,
+/// unless the device already counts them twice. Set on the total's row.
+fn a4(meters: &mut [MeterUsage], total: Meter, large: Meter, counts_double: bool) -> Option<i128> {
+    let usage = |m: Meter| meters.iter().find(|u| u.meter == m).and_then(|u| u.usage);
+    let pages = usage(total)?;
+    let extra = if counts_double {
+        0
+    } else {
+        usage(large).unwrap_or(0)
+    };
+    let a4 = pages + extra;
+    if let Some(row) = meters.iter_mut().find(|u| u.meter == total) {
+        row.a4_equivalents = Some(a4);
+    }
+    Some(a4)
+}
+
+/// Pages a day over the period, to 2 decimals (half away from zero).
+fn per_day(usage: i128, from: NaiveDate, to: NaiveDate) -> Option<Decimal> {
+    let days = (to - from).num_days();
+    if days <= 0 {
+        return None;
+    }
+    let usage = Decimal::from_i128_with_scale(usage, 0);
+    let mut p = (usage / Decimal::from(days))
+        .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    p.rescale(2);
+    Some(p)
+}
+
+fn boundary_json(b: &Option<Boundary>) -> Value {
+    match b {
+        Some(b) => json!({"value": b.value, "method": b.method.name()}),
+        None => Value::Null,
+    }
+}
+
+/// The JSON report.
+pub fn counters_json(from: NaiveDate, to: NaiveDate, devices: &[DeviceCounters]) -> Value {
+    json!({
+        "from": from.to_string(),
+        "to": to.to_string(),
+        "devices": devices.iter().map(|d| json!({
+            "serial": d.serial,
+            "model": d.model,
+            "location": d.location,
+            "contract": d.contract,
+            "meters": d.meters.iter().map(|u| json!({
+                "meter": u.meter.name(),
+                "from": boundary_json(&u.from),
+                "to": boundary_json(&u.to),
+                "usage": u.usage.and_then(|n| i64::try_from(n).ok()),
+                "pages_per_day": u.usage.and_then(|n| per_day(n, from, to)).map(|p| p.to_string()),
+            })).collect::<Vec<_>>(),
+            "a4_equivalents": {
+                "bw": d.a4_bw.and_then(|n| i64::try_from(n).ok()),
+                "colour": d.a4_colour.and_then(|n| i64::try_from(n).ok()),
+            },
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The rows of the report: one per device and meter, as text.
+pub fn counter_rows(
+    style: CsvStyle,
+    from: NaiveDate,
+    to: NaiveDate,
+    devices: &[DeviceCounters],
+) -> Vec<Vec<String>> {
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    let mut rows = Vec::new();
+    for d in devices {
+        for u in &d.meters {
+            rows.push(vec![
+                d.serial.clone(),
+                opt(d.model.clone()),
+                opt(d.location.clone()),
+                opt(d.contract.clone()),
+                u.meter.name().to_owned(),
+                from.to_string(),
+                opt(u.from.as_ref().map(|b| b.value.to_string())),
+                opt(u.from.as_ref().map(|b| b.method.name().to_owned())),
+                to.to_string(),
+                opt(u.to.as_ref().map(|b| b.value.to_string())),
+                opt(u.to.as_ref().map(|b| b.method.name().to_owned())),
+                opt(u.usage.map(|n| n.to_string())),
+                opt(u.a4_equivalents.map(|n| n.to_string())),
+                opt(u
+                    .usage
+                    .and_then(|n| per_day(n, from, to))
+                    .map(|p| style.decimal(&p.to_string()))),
+            ]);
+        }
+    }
+    rows
+}
+
+/// The CSV report (BOM; `;` and decimal comma, or `,` and decimal point).
+pub fn counters_csv(
+    style: CsvStyle,
+    from: NaiveDate,
+    to: NaiveDate,
+    devices: &[DeviceCounters],
+) -> Vec<u8> {
+    csv_bytes(style, &HEADER, &counter_rows(style, from, to, devices))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,177 @@
+//! The counter report pinned in both CSV styles and JSON.
+
+use super::*;
+use crate::contract::dates::HOUR_MS;
+use crate::contract::tests::d;
+use crate::meters::series::Point;
+use crate::meters::{Source, ValueKind};
+
+const FROM: &str = "2026-10-01";
+const TO: &str = "2026-11-01"; // 31 days
+
+/// A colour device polled an hour either side of each midnight, 2 pages
+/// apart, so the value at midnight is bracketed: start + 1.
+/// b/w 10 000 → 13 100 (large 200 → 300), colour 1 000 → 1 620 (large 0),
+/// total 11 000 → 14 720.
+fn colour_points() -> HashMap<Meter, Vec<Point>> {
+    let (t0, t1) = (midnight(d(FROM)), midnight(d(TO)));
+    let polled = |at, value| Point {
+        at,
+        value,
+        source: Source::Polled,
+        kind: ValueKind::Counter32,
+    };
+    let around = |a: u64, b: u64| {
+        vec![
+            polled(t0 - HOUR_MS, a),
+            polled(t0 + HOUR_MS, a + 2),
+            polled(t1 - HOUR_MS, b),
+            polled(t1 + HOUR_MS, b + 2),
+        ]
+    };
+    HashMap::from([
+        (Meter::Total, around(11_000, 14_720)),
+        (Meter::BwTotal, around(10_000, 13_100)),
+        (Meter::BwLarge, around(200, 300)),
+        (Meter::ColourTotal, around(1_000, 1_620)),
+        (
+            Meter::ColourLarge,
+            vec![polled(t0 - HOUR_MS, 0), polled(t1 + HOUR_MS, 0)],
+        ),
+    ])
+}
+
+/// A mono device with only `total`, read by hand on both dates: 5 000 → 5 310.
+fn mono_points() -> HashMap<Meter, Vec<Point>> {
+    let manual = |date, value| Point {
+        at: midnight(d(date)),
+        value,
+        source: Source::Manual,
+        kind: ValueKind::Manual,
+    };
+    HashMap::from([(Meter::Total, vec![manual(FROM, 5_000), manual(TO, 5_310)])])
+}
+
+fn report(double: bool) -> Vec<DeviceCounters> {
+    let (colour, mono) = (colour_points(), mono_points());
+    let input = |serial, points, location, contract| CounterInput {
+        serial,
+        model: Some("bizhub C300i"),
+        location,
+        contract,
+        large_counts_double: double,
+        trailing_days: 90,
+        points,
+    };
+    vec![
+        device_counters(
+            &input(
+                "AA2J021004711",
+                &colour,
+                Some("Oslo; 3rd floor"),
+                Some("K1"),
+            ),
+            d(FROM),
+            d(TO),
+        ),
+        device_counters(&input("MONO1", &mono, None, None), d(FROM), d(TO)),
+    ]
+}
+
+// usage and pages a day: total 3 720 (120.00), b/w 3 100 (100.00), b/w large
+// 100 (3.2258… → 3.23), colour 620 (20.00), colour large 0; A4-equivalents
+// b/w 3 100 + 100 = 3 200 and colour 620 + 0 = 620; mono 310 (10.00).
+const SEMICOLON: &str = "\u{feff}serial;model;location;contract;meter;from;from_value;from_method;to;to_value;to_method;usage;a4_equivalents;pages_per_day\r\n\
+AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;total;2026-10-01;11001;bracketed;2026-11-01;14721;bracketed;3720;;120,00\r\n\
+AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;bw_total;2026-10-01;10001;bracketed;2026-11-01;13101;bracketed;3100;3200;100,00\r\n\
+AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;bw_large;2026-10-01;201;bracketed;2026-11-01;301;bracketed;100;;3,23\r\n\
+AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;colour_total;2026-10-01;1001;bracketed;2026-11-01;1621;bracketed;620;620;20,00\r\n\
+AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;colour_large;2026-10-01;0;interpolation;2026-11-01;0;interpolation;0;;0,00\r\n\
+MONO1;bizhub C300i;;;total;2026-10-01;5000;exact;2026-11-01;5310;exact;310;310;10,00\r\n";
+
+#[test]
+fn the_csv_for_norwegian_excel_is_pinned() {
+    let csv = counters_csv(CsvStyle::Semicolon, d(FROM), d(TO), &report(false));
+    assert_eq!(String::from_utf8(csv).unwrap(), SEMICOLON);
+}
+
+#[test]
+fn the_comma_style_uses_a_decimal_point() {
+    let csv = String::from_utf8(counters_csv(
+        CsvStyle::Comma,
+        d(FROM),
+        d(TO),
+        &report(false),
+    ))
+    .unwrap();
+    let expected = SEMICOLON
+        .replace(';', ",")
+        .replace("\"Oslo, 3rd floor\"", "Oslo; 3rd floor")
+        .replace("120,00", "120.00")
+        .replace("100,00", "100.00")
+        .replace("3,23", "3.23")
+        .replace("20,00", "20.00")
+        .replace("0,00", "0.00")
+        .replace("10,00", "10.00");
+    assert_eq!(csv, expected);
+}
+
+#[test]
+fn a_device_counting_large_pages_twice_is_not_doubled_again() {
+    let r = report(true);
+    assert_eq!(
+        (r[0].a4_bw, r[0].a4_colour, r[1].a4_bw),
+        (Some(3_100), Some(620), Some(310))
+    );
+    let r = report(false);
+    assert_eq!(
+        (r[0].a4_bw, r[0].a4_colour, r[1].a4_colour),
+        (Some(3_200), Some(620), None)
+    );
+}
+
+#[test]
+fn the_json_report_names_every_method() {
+    let json = counters_json(d(FROM), d(TO), &report(false));
+    assert_eq!(
+        json["devices"][0]["a4_equivalents"],
+        json!({"bw": 3200, "colour": 620})
+    );
+    assert_eq!(
+        json["devices"][0]["meters"][1],
+        json!({"meter": "bw_total", "from": {"value": 10_001, "method": "bracketed"},
+               "to": {"value": 13_101, "method": "bracketed"}, "usage": 3100, "pages_per_day": "100.00"})
+    );
+    assert_eq!(json["devices"][1]["contract"], Value::Null);
+}
+
+#[test]
+fn before_the_first_reading_there_is_no_value_and_no_usage() {
+    let late = HashMap::from([(
+        Meter::Total,
+        vec![Point {
+            at: midnight(d("2026-10-15")),
+            value: 100,
+            source: Source::Polled,
+            kind: ValueKind::Counter32,
+        }],
+    )]);
+    let input = CounterInput {
+        serial: "NEW1",
+        model: None,
+        location: None,
+        contract: None,
+        large_counts_double: false,
+        trailing_days: 90,
+        points: &late,
+    };
+    let c = device_counters(&input, d(FROM), d(TO));
+    assert_eq!(c.meters[0].from, None);
+    assert_eq!(c.meters[0].usage, None);
+    assert_eq!(c.a4_bw, None);
+    // The end value is extrapolated from one reading: no rate, so 100.
+    assert_eq!(
+        c.meters[0].to.as_ref().map(|b| (b.value, b.method.name())),
+        Some((100, "extrapolation"))
+    );
+}

@@ -1,0 +1,88 @@
+//! Reports as bytes: the counter report and the vendor's billing import, as
+//! CSV (for Norwegian Excel by default), JSON and, later, XLSX.
+//!
+//! Pure: takes readings and dates, returns rows and bytes; never reads the
+//! clock, the database or a file.
+
+pub mod counters;
+pub mod vendor;
+
+use crate::estimate::{Boundary, value_at};
+use crate::meters::Source;
+use crate::meters::series::{Point, Series};
+
+/// The byte-order mark Excel needs to read UTF-8.
+pub const BOM: &str = "\u{feff}";
+
+/// How numbers and fields are written in a CSV file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsvStyle {
+    /// `;` between fields and a decimal comma (Norwegian Excel).
+    Semicolon,
+    /// `,` between fields and a decimal point.
+    Comma,
+}
+
+impl CsvStyle {
+    /// The style of a `csv_delimiter` setting: ";" or ",".
+    pub fn parse(text: &str) -> Option<CsvStyle> {
+        match text {
+            ";" => Some(CsvStyle::Semicolon),
+            "," => Some(CsvStyle::Comma),
+            _ => None,
+        }
+    }
+
+    pub fn delimiter(self) -> u8 {
+        match self {
+            CsvStyle::Semicolon => b';',
+            CsvStyle::Comma => b',',
+        }
+    }
+
+    /// A decimal number as this style writes it.
+    pub fn decimal(self, text: &str) -> String {
+        match self {
+            CsvStyle::Semicolon => text.replace('.', ","),
+            CsvStyle::Comma => text.to_owned(),
+        }
+    }
+}
+
+/// Writes rows as CSV with a BOM; every field is already text.
+pub fn csv_bytes(style: CsvStyle, header: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
+    let mut out = BOM.as_bytes().to_vec();
+    {
+        let mut writer = csv::WriterBuilder::new()
+            .delimiter(style.delimiter())
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(&mut out);
+        // Writing to a Vec cannot fail.
+        let _ = writer.write_record(header);
+        for row in rows {
+            let _ = writer.write_record(row);
+        }
+        let _ = writer.flush();
+    }
+    out
+}
+
+/// A meter's value at `at` and the sources of the readings it rests on
+/// (distinct, in time order, joined by `+`).
+pub fn value_with_sources(
+    points: &[Point],
+    at: i64,
+    trailing_days: u32,
+) -> Option<(Boundary, String)> {
+    let series = Series::new(points);
+    let boundary = value_at(&series, at, trailing_days)?;
+    let mut sources: Vec<Source> = Vec::new();
+    for i in &boundary.basis {
+        let s = series.points[*i].source;
+        if !sources.contains(&s) {
+            sources.push(s);
+        }
+    }
+    let names: Vec<&str> = sources.iter().map(|s| s.name()).collect();
+    Some((boundary, names.join("+")))
+}
