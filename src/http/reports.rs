@@ -16,6 +16,7 @@ use super::{AppState, blocking, params};
 use crate::report::CsvStyle;
 use crate::report::counters::{counters_csv, counters_json};
 use crate::report::vendor::{vendor_csv, vendor_json};
+use crate::report::xlsx::counters_xlsx;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -26,11 +27,21 @@ pub struct CountersQuery {
     /// The day after the last (YYYY-MM-DD), later than `from`.
     #[param(example = "2026-06-01")]
     to: Option<String>,
-    /// json (default) or csv.
+    /// json (default), csv or xlsx.
     #[param(example = "csv")]
     format: Option<String>,
     /// CSV only: ";" (default, decimal comma) or "," (decimal point).
     csv_delimiter: Option<String>,
+}
+
+/// The media type of an Excel workbook.
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The formats of the counter report.
+enum Format {
+    Json,
+    Csv(CsvStyle),
+    Xlsx,
 }
 
 /// A file answer.
@@ -65,7 +76,8 @@ fn required_date(name: &str, value: &Option<String>) -> ApiResult<NaiveDate> {
     responses(
         (status = 200, description = "The report", content(
             (CountersSchema = "application/json"),
-            (String = "text/csv")
+            (String = "text/csv"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         )),
         (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 401, description = "No token or an unknown one", body = ErrorBody),
@@ -85,18 +97,19 @@ pub async fn counters(
             format!("{to} is not after `from` ({from})"),
         ));
     }
-    let csv = match q.format.as_deref().map(str::trim) {
-        None | Some("") | Some("json") => None,
-        Some("csv") => Some(match q.csv_delimiter.as_deref() {
+    let format = match q.format.as_deref().map(str::trim) {
+        None | Some("") | Some("json") => Format::Json,
+        Some("csv") => Format::Csv(match q.csv_delimiter.as_deref() {
             None | Some("") => CsvStyle::Semicolon,
             Some(d) => CsvStyle::parse(d).ok_or_else(|| {
                 ApiError::parameter("csv_delimiter", format!("`{d}` is not \";\" or \",\""))
             })?,
         }),
+        Some("xlsx") => Format::Xlsx,
         Some(other) => {
             return Err(ApiError::parameter(
                 "format",
-                format!("`{other}` is not json or csv"),
+                format!("`{other}` is not json, csv or xlsx"),
             ));
         }
     };
@@ -106,12 +119,17 @@ pub async fn counters(
             .read(|r| crate::app::counter_report(r, &st.config, from, to).map_err(ApiError::from))
     })
     .await?;
-    Ok(match csv {
-        None => Json(counters_json(from, to, &devices)).into_response(),
-        Some(style) => file(
+    Ok(match format {
+        Format::Json => Json(counters_json(from, to, &devices)).into_response(),
+        Format::Csv(style) => file(
             "text/csv; charset=utf-8",
             format!("counters_{from}_{to}.csv"),
             counters_csv(style, from, to, &devices),
+        ),
+        Format::Xlsx => file(
+            XLSX,
+            format!("counters_{from}_{to}.xlsx"),
+            counters_xlsx(from, to, &devices).map_err(ApiError::internal)?,
         ),
     })
 }

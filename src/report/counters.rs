@@ -144,7 +144,7 @@ fn a4(meters: &mut [MeterUsage], total: Meter, large: Meter, counts_double: bool
 }
 
 /// Pages a day over the period, to 2 decimals (half away from zero).
-fn per_day(usage: i128, from: NaiveDate, to: NaiveDate) -> Option<Decimal> {
+pub(crate) fn per_day(usage: i128, from: NaiveDate, to: NaiveDate) -> Option<Decimal> {
     let days = (to - from).num_days();
     if days <= 0 {
         return None;

@@ -1,11 +1,12 @@
 //! Reports as bytes: the counter report and the vendor's billing import, as
-//! CSV (for Norwegian Excel by default), JSON and, later, XLSX.
+//! CSV (for Norwegian Excel by default), JSON and XLSX.
 //!
 //! Pure: takes readings and dates, returns rows and bytes; never reads the
 //! clock, the database or a file.
 
 pub mod counters;
 pub mod vendor;
+pub mod xlsx;
 
 use crate::estimate::{Boundary, value_at};
 use crate::meters::Source;

@@ -70,6 +70,7 @@ pub struct Answer {
     pub body: Value,
     pub text: String,
     pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 impl App {
@@ -148,13 +149,20 @@ impl App {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Answer {
             status,
             body,
             text,
             content_type,
+            bytes,
         }
     }
 
@@ -792,6 +800,24 @@ fn the_counter_report_as_json_and_csv() {
         VIEWER,
     );
     assert!(comma.text.contains("\r\nHANDREAD0001,,\"Bergen, read by hand\",K1,bw_total,2026-06-28,4900,exact,2026-06-29,4930,extrapolation,30,30,30.00\r\n"), "{}", comma.text);
+    let xlsx = app.get(
+        "/api/v1/reports/counters?from=2026-06-28&to=2026-06-29&format=xlsx",
+        VIEWER,
+    );
+    assert_eq!(
+        xlsx.content_type,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(xlsx.bytes)).expect("a zip");
+    let mut sheet = String::new();
+    std::io::Read::read_to_string(
+        &mut archive.by_name("xl/worksheets/sheet1.xml").unwrap(),
+        &mut sheet,
+    )
+    .unwrap();
+    // Ten rows under the header; the hand-read device's 4 930 as a number.
+    assert!(sheet.contains("<autoFilter ref=\"A1:N10\"/>"), "{sheet}");
+    assert!(sheet.contains("<v>4930</v>"), "{sheet}");
     let json = app
         .get(
             "/api/v1/reports/counters?from=2026-06-28&to=2026-06-29",

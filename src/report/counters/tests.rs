@@ -175,3 +175,44 @@ fn before_the_first_reading_there_is_no_value_and_no_usage() {
         Some((100, "extrapolation"))
     );
 }
+
+/// The named part of an XLSX file (a zip archive), as text.
+fn xlsx_part(bytes: &[u8], name: &str) -> String {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("an xlsx is a zip");
+    let mut part = archive
+        .by_name(name)
+        .unwrap_or_else(|_| panic!("no {name}"));
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut part, &mut text).unwrap();
+    text
+}
+
+#[test]
+fn the_workbook_is_pinned() {
+    // Reviewed by hand: a bold header row (style 1) frozen above the data
+    // (`pane ySplit="1"`), an autofilter over A1:N7, dates as Excel serials
+    // (46296 = 2026-10-01, 46327 = 2026-11-01) with `yyyy-mm-dd` (style 2),
+    // counts as numbers with `#,##0` (style 3), pages a day with `#,##0.00`
+    // (style 4), empty cells where the CSV has empty fields.
+    let bytes = crate::report::xlsx::counters_xlsx(d(FROM), d(TO), &report(false)).unwrap();
+    assert_eq!(
+        xlsx_part(&bytes, "xl/worksheets/sheet1.xml"),
+        include_str!("snapshots/sheet1.xml")
+    );
+    assert_eq!(
+        xlsx_part(&bytes, "xl/sharedStrings.xml"),
+        include_str!("snapshots/sharedStrings.xml")
+    );
+    let styles = xlsx_part(&bytes, "xl/styles.xml");
+    assert!(
+        styles.contains(
+            "<numFmts count=\"3\"><numFmt numFmtId=\"164\" formatCode=\"yyyy-mm-dd\"/>\
+             <numFmt numFmtId=\"165\" formatCode=\"#,##0\"/><numFmt numFmtId=\"166\" formatCode=\"#,##0.00\"/></numFmts>"
+        ),
+        "{styles}"
+    );
+    assert!(
+        styles.contains("<b/>"),
+        "a bold font for the header: {styles}"
+    );
+}
