@@ -199,6 +199,7 @@ pub async fn serve_on(
     let api = crate::http::serve(listener, state.clone(), shutdown.clone());
     let notify = state.clone();
     let collector = collector::run(config, snmp, store, clock, shutdown, move |round| {
+        notify.metrics.record(&round);
         collector::log_round(round);
         notify.changed.notify_one();
     });

@@ -11,6 +11,7 @@ mod auth;
 mod billing;
 mod devices;
 mod error;
+mod metrics;
 mod params;
 mod reports;
 mod system;
@@ -27,6 +28,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{ApiError, ErrorBody};
+pub use metrics::Metrics;
 pub use view::FleetView;
 
 use crate::clock::Clock;
@@ -44,6 +46,8 @@ pub struct Inner {
     pub view: RwLock<Arc<FleetView>>,
     /// Wakes the task that rebuilds the view.
     pub changed: Notify,
+    /// The collector's counters since start.
+    pub metrics: Metrics,
     pub clock: Clock,
 }
 
@@ -57,6 +61,7 @@ impl Inner {
             store,
             view: RwLock::new(Arc::new(FleetView::default())),
             changed: Notify::new(),
+            metrics: Metrics::default(),
             clock,
         }
     }
@@ -100,6 +105,7 @@ impl utoipa::Modify for BearerAuth {
 pub fn router(state: AppState) -> Router {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
+        .routes(routes!(metrics::metrics))
         .routes(routes!(devices::list))
         .routes(routes!(devices::detail))
         .routes(routes!(devices::readings, devices::enter_reading))

@@ -374,6 +374,40 @@ fn the_api_shows_the_polled_fleet_and_takes_readings() {
     // No reading of the hand-read device 2 days before K1's boundary: due.
     assert_eq!(hand["open_alerts"], 1, "{hand}");
 
+    // Prometheus metrics, without a token.
+    let metrics = app.request("GET", "/metrics", None, None);
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .content_type
+            .starts_with("text/plain; version=0.0.4"),
+        "{metrics:?}"
+    );
+    for line in [
+        format!("telleverk_device_reachable{{serial=\"{C300I}\"}} 1"),
+        format!(
+            "telleverk_supply_level_percent{{serial=\"{C300I}\",index=\"1\",supply=\"Toner (Cyan)\",kind=\"toner\",colour=\"cyan\"}} 62"
+        ),
+        "telleverk_open_alerts{kind=\"reading_due\"} 1".to_owned(),
+        "# TYPE telleverk_poll_failures_total counter".to_owned(),
+    ] {
+        assert!(
+            metrics.text.lines().any(|l| l == line),
+            "no `{line}` in:\n{}",
+            metrics.text
+        );
+    }
+    let ok_polls: u64 = metrics
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("telleverk_polls_total{result=\"ok\"} "))
+        .and_then(|n| n.parse().ok())
+        .expect("a count of polls");
+    assert!(
+        ok_polls >= 2,
+        "both bizhubs polled at least once: {ok_polls}"
+    );
+
     // Paging.
     let first = app.get("/api/v1/devices?limit=2", VIEWER).body;
     assert_eq!(first["items"].as_array().unwrap().len(), 2);

@@ -1,0 +1,200 @@
+//! `GET /metrics`: Prometheus text exposition (version 0.0.4) of the
+//! collector's counters since start and the fleet view's gauges: polls,
+//! failures by cause, round durations, each device's last successful poll,
+//! reachability and supply levels, and open alerts by kind.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+
+use super::AppState;
+use super::view::FleetView;
+use crate::collector::Round;
+use crate::storage::Outcome;
+
+/// What the collector did since the service started.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Counts>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Counts {
+    rounds: u64,
+    polls_ok: u64,
+    failures: BTreeMap<String, u64>,
+    round_seconds_total: f64,
+    last_round_seconds: f64,
+}
+
+impl Metrics {
+    /// Counts a stored round.
+    pub fn record(&self, round: &Round<'_>) {
+        let mut c = self.inner.lock().expect("metrics lock");
+        c.rounds += 1;
+        for r in round.records {
+            match &r.outcome {
+                Outcome::Ok(_) => c.polls_ok += 1,
+                Outcome::Failed { cause, .. } => *c.failures.entry(cause.clone()).or_default() += 1,
+            }
+        }
+        let secs = round.elapsed.as_secs_f64();
+        c.round_seconds_total += secs;
+        c.last_round_seconds = secs;
+    }
+}
+
+/// The Prometheus metrics (no token needed, like `/healthz`).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "system",
+    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String))
+)]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let counts = state.metrics.inner.lock().expect("metrics lock").clone();
+    let text = render(&counts, &state.view());
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+}
+
+/// A label value with `\`, `"` and newlines escaped.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn head(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn render(c: &Counts, view: &FleetView) -> String {
+    let mut out = String::new();
+    head(
+        &mut out,
+        "telleverk_poll_rounds_total",
+        "counter",
+        "Poll rounds stored since start.",
+    );
+    let _ = writeln!(out, "telleverk_poll_rounds_total {}", c.rounds);
+    head(
+        &mut out,
+        "telleverk_polls_total",
+        "counter",
+        "Polls of device entries since start, by result.",
+    );
+    let failed: u64 = c.failures.values().sum();
+    let _ = writeln!(out, "telleverk_polls_total{{result=\"ok\"}} {}", c.polls_ok);
+    let _ = writeln!(out, "telleverk_polls_total{{result=\"failed\"}} {failed}");
+    head(
+        &mut out,
+        "telleverk_poll_failures_total",
+        "counter",
+        "Failed polls since start, by cause.",
+    );
+    for (cause, n) in &c.failures {
+        let _ = writeln!(
+            out,
+            "telleverk_poll_failures_total{{cause=\"{}\"}} {n}",
+            label(cause)
+        );
+    }
+    head(
+        &mut out,
+        "telleverk_poll_round_duration_seconds_total",
+        "counter",
+        "Time spent in poll rounds since start.",
+    );
+    let _ = writeln!(
+        out,
+        "telleverk_poll_round_duration_seconds_total {}",
+        c.round_seconds_total
+    );
+    head(
+        &mut out,
+        "telleverk_poll_round_last_duration_seconds",
+        "gauge",
+        "Duration of the latest poll round.",
+    );
+    let _ = writeln!(
+        out,
+        "telleverk_poll_round_last_duration_seconds {}",
+        c.last_round_seconds
+    );
+    device_gauges(&mut out, view);
+    out
+}
+
+fn device_gauges(out: &mut String, view: &FleetView) {
+    head(
+        out,
+        "telleverk_device_last_success_timestamp_seconds",
+        "gauge",
+        "Unix time of each device's latest successful poll.",
+    );
+    for d in &view.devices {
+        if let Some(at) = d.row.last_poll {
+            let _ = writeln!(
+                out,
+                "telleverk_device_last_success_timestamp_seconds{{serial=\"{}\"}} {:.3}",
+                label(&d.row.serial),
+                at.timestamp_millis() as f64 / 1000.0
+            );
+        }
+    }
+    head(
+        out,
+        "telleverk_device_reachable",
+        "gauge",
+        "1 when a polled device answered its latest poll, else 0.",
+    );
+    for d in view.devices.iter().filter(|d| d.polled) {
+        let up = d.row.last_poll.is_some() && d.row.failure_since.is_none();
+        let _ = writeln!(
+            out,
+            "telleverk_device_reachable{{serial=\"{}\"}} {}",
+            label(&d.row.serial),
+            u8::from(up)
+        );
+    }
+    head(
+        out,
+        "telleverk_supply_level_percent",
+        "gauge",
+        "Supply levels in percent (supplies that report one).",
+    );
+    for d in &view.devices {
+        for s in &d.supplies {
+            if let Some(p) = s.percent {
+                let _ = writeln!(
+                    out,
+                    "telleverk_supply_level_percent{{serial=\"{}\",index=\"{}\",supply=\"{}\",kind=\"{}\",colour=\"{}\"}} {p}",
+                    label(&d.row.serial),
+                    s.index,
+                    label(&s.description),
+                    label(&s.kind),
+                    label(s.colour.as_deref().unwrap_or(""))
+                );
+            }
+        }
+    }
+    head(
+        out,
+        "telleverk_open_alerts",
+        "gauge",
+        "Open alerts by kind.",
+    );
+    for kind in crate::alerts::Kind::ALL {
+        let n = view.alerts.iter().filter(|a| a.kind == kind).count();
+        let _ = writeln!(out, "telleverk_open_alerts{{kind=\"{}\"}} {n}", kind.name());
+    }
+}
