@@ -327,6 +327,39 @@ fn every_role_on_every_route() {
             }
         }
     }
+    // The OpenAPI document lists every route with its method, and every
+    // route under /api/v1 with the bearer scheme.
+    let doc = app.get("/api/v1/openapi.json", VIEWER).body;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let mut documented: Vec<String> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            documented.push(format!("{} {path}", method.to_uppercase()));
+            let secured = op["security"][0].get("bearer").is_some();
+            assert_eq!(secured, path.starts_with("/api/v1"), "{method} {path}");
+        }
+    }
+    documented.sort();
+    let mut expected: Vec<String> = routes()
+        .iter()
+        .map(|(method, path, _, _)| {
+            let path = path
+                .split('?')
+                .next()
+                .unwrap()
+                .replace(C300I, "{serial}")
+                .replace(HAND, "{serial}");
+            format!("{method} {}", path.replace("/K1/", "/{id}/"))
+        })
+        .chain(["GET /healthz".to_owned(), "GET /metrics".to_owned()])
+        .collect();
+    expected.sort();
+    assert_eq!(documented, expected);
+
     // Health needs no token.
     let health = app.request("GET", "/healthz", None, None);
     assert_eq!(
