@@ -453,6 +453,7 @@ pub struct Entered {
         (status = 400, description = "Not JSON of this shape", body = ErrorBody),
         (status = 401, description = "No token or an unknown one", body = ErrorBody),
         (status = 403, description = "The token's role may not enter readings", body = ErrorBody),
+        (status = 404, description = "Neither the database nor the config knows the serial", body = ErrorBody),
         (status = 409, description = "A different value is stored for the same serial, meter, instant and source", body = ErrorBody),
         (status = 422, description = "An invalid reading: unknown meter, bad value, ambiguous local time", body = ErrorBody),
     )
