@@ -127,7 +127,7 @@ pub fn device_alerts(
         ));
     }
     match f.last_poll {
-        Some(at) if now - at > 2 * interval_ms => out.push(alert(
+        Some(at) if is_stale(Some(at), interval_ms, now) => out.push(alert(
             Kind::Stale,
             Some(at),
             format!("no successful poll in {} minutes", (now - at) / 60_000),
@@ -140,6 +140,11 @@ pub fn device_alerts(
         _ => {}
     }
     out
+}
+
+/// No successful poll within two poll intervals before `now` (or none ever).
+pub fn is_stale(last_poll: Option<i64>, interval_ms: i64, now: i64) -> bool {
+    last_poll.is_none_or(|at| now - at > 2 * interval_ms)
 }
 
 /// The billing boundaries of a contract (the ends of its billing periods)

@@ -7,11 +7,10 @@ use std::path::Path;
 use chrono::NaiveDate;
 
 use super::{InputError, open_production_store, open_store};
-use crate::billing::{self, BILLING_METERS, DeviceHistory};
+use crate::billing::{self, DeviceHistory, HISTORY_METERS};
 use crate::config::Config;
 use crate::contract::{Contract, midnight};
 use crate::import::parse_readings;
-use crate::meters::Meter;
 use crate::storage::{ImportError, Reader, Store};
 
 /// `telleverk import-readings`: validates the whole file, then stores it in
@@ -124,8 +123,6 @@ pub fn histories(
     contract: &Contract,
     date: NaiveDate,
 ) -> Result<Vec<DeviceHistory>, crate::storage::Error> {
-    let mut meters: Vec<Meter> = BILLING_METERS.to_vec();
-    meters.push(Meter::Total);
     let mut serials: Vec<&str> = contract.devices.iter().map(|m| m.serial.as_str()).collect();
     serials.sort_unstable();
     serials.dedup();
@@ -135,7 +132,8 @@ pub fn histories(
         .collect();
     let mut out = Vec::new();
     for serial in serials {
-        let points = reader.billing_points(serial, &meters, &instants, contract.trailing_days)?;
+        let points =
+            reader.billing_points(serial, &HISTORY_METERS, &instants, contract.trailing_days)?;
         out.push(DeviceHistory::new(
             serial,
             config.large_counts_double(serial),

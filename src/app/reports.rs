@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 
-use crate::billing::{BILLING_METERS, DeviceHistory};
+use crate::billing::{DeviceHistory, HISTORY_METERS};
 use crate::config::Config;
 use crate::contract::{Contract, midnight};
 use crate::report::counters::{CounterInput, DeviceCounters, REPORT_METERS, device_counters};
@@ -23,8 +23,6 @@ pub fn vendor_rows(
     date: NaiveDate,
 ) -> Result<Vec<VendorRow>, Error> {
     let identities = reader.identities()?;
-    let mut meters = BILLING_METERS.to_vec();
-    meters.push(crate::meters::Meter::Total);
     let at = [midnight(date)];
     let mut rows = Vec::new();
     for contract in &config.contracts {
@@ -35,7 +33,8 @@ pub fn vendor_rows(
             .filter(|s| member_on(contract, s, date))
             .collect();
         for serial in serials {
-            let points = reader.billing_points(serial, &meters, &at, contract.trailing_days)?;
+            let points =
+                reader.billing_points(serial, &HISTORY_METERS, &at, contract.trailing_days)?;
             let history = DeviceHistory::new(serial, config.large_counts_double(serial), points);
             let model = identities.get(serial).and_then(|i| i.model.as_deref());
             rows.extend(device_rows(contract, &history, model, date));

@@ -33,6 +33,16 @@ pub const BILLING_METERS: [Meter; 4] = [
     Meter::ColourLarge,
 ];
 
+/// The meters a [`DeviceHistory`] is built from: the billing meters, and
+/// `total` for a mono device without `bw_total`.
+pub const HISTORY_METERS: [Meter; 5] = [
+    Meter::BwTotal,
+    Meter::BwLarge,
+    Meter::ColourTotal,
+    Meter::ColourLarge,
+    Meter::Total,
+];
+
 /// What the engine knows of one device: its readings of the billing meters.
 #[derive(Debug, Clone, Default)]
 pub struct DeviceHistory {

@@ -134,13 +134,9 @@ fn summary(d: &DeviceView, now: i64, interval: i64) -> DeviceSummary {
         location: d.location.clone(),
         address: d.row.address.clone(),
         last_reading_at: last.map(|t| rfc3339(t.timestamp_millis())),
-        reachable: d
-            .polled
-            .then(|| d.row.last_poll.is_some() && d.row.failure_since.is_none()),
+        reachable: d.polled.then(|| d.reachable()),
         stale: d.polled.then(|| {
-            d.row
-                .last_poll
-                .is_none_or(|t| now - t.timestamp_millis() > 2 * interval)
+            crate::alerts::is_stale(d.row.last_poll.map(|t| t.timestamp_millis()), interval, now)
         }),
         lowest_supply: d
             .supplies

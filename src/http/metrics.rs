@@ -158,7 +158,7 @@ fn device_gauges(out: &mut String, view: &FleetView) {
         "1 when a polled device answered its latest poll, else 0.",
     );
     for d in view.devices.iter().filter(|d| d.polled) {
-        let up = d.row.last_poll.is_some() && d.row.failure_since.is_none();
+        let up = d.reachable();
         let _ = writeln!(
             out,
             "telleverk_device_reachable{{serial=\"{}\"}} {}",

@@ -43,6 +43,13 @@ pub struct DeviceView {
     pub open_alerts: usize,
 }
 
+impl DeviceView {
+    /// A polled device that answered its latest poll.
+    pub fn reachable(&self) -> bool {
+        self.row.last_poll.is_some() && self.row.failure_since.is_none()
+    }
+}
+
 impl FleetView {
     /// The device with this serial.
     pub fn device(&self, serial: &str) -> Option<&DeviceView> {

@@ -91,25 +91,15 @@ impl Reader {
     }
 
     fn entry_rows(&self) -> rusqlite::Result<Vec<EntryRow>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, key, address FROM entries ORDER BY key")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
         let mut out = Vec::new();
-        for row in rows {
-            let (id, key, address) = row?;
+        for (id, (key, address)) in self.entry_map()? {
             out.push(EntryRow {
                 key,
                 address,
                 last_failure: self.last_failure(id)?,
             });
         }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
 
@@ -120,13 +110,7 @@ impl Reader {
                 "SELECT f.at, f.cause, f.detail FROM poll_failures f JOIN entries e ON e.id = f.entry_id
                  WHERE e.key = ?1 ORDER BY f.at DESC, f.id DESC LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![key, limit as i64], |r| {
-                Ok(EntryFailure {
-                    at: instant(r.get(0)?),
-                    cause: r.get(1)?,
-                    detail: r.get(2)?,
-                })
-            })?;
+            let rows = stmt.query_map(params![key, limit as i64], failure_row)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })()
         .map_err(self.err("read an entry's failures"))
@@ -138,13 +122,7 @@ impl Reader {
                 "SELECT at, cause, detail FROM poll_failures WHERE entry_id = ?1
                  ORDER BY at DESC, id DESC LIMIT 1",
             )?
-            .query_row(params![entry], |r| {
-                Ok(EntryFailure {
-                    at: instant(r.get(0)?),
-                    cause: r.get(1)?,
-                    detail: r.get(2)?,
-                })
-            })
+            .query_row(params![entry], failure_row)
             .optional()
     }
 
@@ -270,6 +248,15 @@ impl Reader {
             .map(Some)
             .map_err(self.err("read a device"))
     }
+}
+
+/// A row of `at, cause, detail` from poll_failures.
+fn failure_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntryFailure> {
+    Ok(EntryFailure {
+        at: instant(r.get(0)?),
+        cause: r.get(1)?,
+        detail: r.get(2)?,
+    })
 }
 
 /// Read connections to one database, opened on demand and kept for reuse.

@@ -395,7 +395,7 @@ mod sparse {
     //! must come to exactly the same answers as from every poll.
 
     use chrono::{DateTime, Duration, TimeZone, Utc};
-    use telleverk::billing::{self, BILLING_METERS, DeviceHistory, needed_dates};
+    use telleverk::billing::{self, BILLING_METERS, DeviceHistory, HISTORY_METERS, needed_dates};
     use telleverk::config;
     use telleverk::contract::midnight;
     use telleverk::import::parse_readings;
@@ -481,8 +481,7 @@ mod sparse {
         let contract = cfg.contract("P").unwrap();
         let mut store = Store::open(&dir.path().join("t.db")).unwrap();
         fill(&mut store);
-        let mut meters = BILLING_METERS.to_vec();
-        meters.push(Meter::Total);
+        let meters = HISTORY_METERS;
         for date in [
             "2025-04-15",
             "2025-07-01",
