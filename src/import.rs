@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use csv::StringRecord;
@@ -87,13 +88,80 @@ pub fn parse_readings(text: &str) -> Result<Parsed, CsvError> {
     Ok(parsed)
 }
 
+/// The regular expression of a date, `YYYY-MM-DD`, in the years 2000 to 2099:
+/// it admits exactly the calendar's days (29 February in leap years only).
+macro_rules! date_re {
+    () => {
+        concat!(
+            "(?:20[0-9]{2}-(?:",
+            "(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])",
+            "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)",
+            "|02-(?:0[1-9]|1[0-9]|2[0-8]))",
+            "|20(?:[02468][048]|[13579][26])-02-29)"
+        )
+    };
+}
+
+/// An hour and minute, `HH:MM`.
+macro_rules! hour_minute_re {
+    () => {
+        "(?:[01][0-9]|2[0-3]):[0-5][0-9]"
+    };
+}
+
+/// The text of a date (a day in 2000–2099). The API's OpenAPI document gives
+/// this same pattern, so what it promises and what is accepted are one rule.
+pub const DATE_PATTERN: &str = concat!("^", date_re!(), "$");
+
+/// The text of a time of reading: a date; a date and `HH:MM` (Europe/Oslo);
+/// or RFC 3339 with `T`, seconds, up to 9 decimals and `Z` or an offset.
+pub const TIME_PATTERN: &str = concat!(
+    "^",
+    date_re!(),
+    "(?: ",
+    hour_minute_re!(),
+    "|T",
+    hour_minute_re!(),
+    ":[0-5][0-9](?:\\.[0-9]{1,9})?(?:Z|[+-]",
+    hour_minute_re!(),
+    "))?$"
+);
+
+/// The largest meter value a person or a file may give: 10¹² − 1 pages. No
+/// printer comes near it; a larger number is a typo.
+pub const MAX_ENTERED_VALUE: u64 = 999_999_999_999;
+
+static DATE_RE: LazyLock<regex_lite::Regex> =
+    LazyLock::new(|| regex_lite::Regex::new(DATE_PATTERN).expect("DATE_PATTERN is valid"));
+static TIME_RE: LazyLock<regex_lite::Regex> =
+    LazyLock::new(|| regex_lite::Regex::new(TIME_PATTERN).expect("TIME_PATTERN is valid"));
+
+/// Parses a date written `YYYY-MM-DD` (2000–2099), nothing around it.
+pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    DATE_RE
+        .is_match(text)
+        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| format!("`{text}` is not a date (YYYY-MM-DD, 2000 to 2099)"))
+}
+
 /// Parses a time of reading: RFC 3339 with an offset, `YYYY-MM-DD` (00:00
-/// Europe/Oslo) or `YYYY-MM-DD HH:MM` (Europe/Oslo). A local time that does
-/// not exist or occurs twice is an error that asks for an offset.
+/// Europe/Oslo) or `YYYY-MM-DD HH:MM` (Europe/Oslo), in 2000–2099, nothing
+/// around it. A local time that does not exist or occurs twice is an error
+/// that asks for an offset.
 pub fn parse_taken_at(text: &str) -> Result<DateTime<Utc>, String> {
-    let text = text.trim();
     if text.is_empty() {
         return Err("the time is empty".to_owned());
+    }
+    let not_a_time = || {
+        format!(
+            "`{text}` is not a time: use RFC 3339 with an offset \
+             (2025-07-01T00:00:00+02:00), YYYY-MM-DD or YYYY-MM-DD HH:MM \
+             (Europe/Oslo), in the years 2000 to 2099"
+        )
+    };
+    if !TIME_RE.is_match(text) {
+        return Err(not_a_time());
     }
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return local_to_utc(date.and_time(chrono::NaiveTime::MIN));
@@ -101,13 +169,9 @@ pub fn parse_taken_at(text: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(local) = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M") {
         return local_to_utc(local);
     }
-    match DateTime::parse_from_rfc3339(text) {
-        Ok(t) => Ok(t.with_timezone(&Utc)),
-        Err(_) => Err(format!(
-            "`{text}` is not a time: use RFC 3339 with an offset \
-             (2025-07-01T00:00:00+02:00), YYYY-MM-DD or YYYY-MM-DD HH:MM (Europe/Oslo)"
-        )),
-    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| not_a_time())
 }
 
 /// A Europe/Oslo wall-clock time as an instant.
@@ -233,7 +297,7 @@ fn parse_row(record: &StringRecord, line: usize, width: usize) -> Result<ImportR
     Ok(ImportRow {
         line,
         serial: parse_serial(cell(0)).map_err(fail("serial"))?,
-        at: parse_taken_at(cell(1)).map_err(fail("taken_at"))?,
+        at: parse_taken_at(cell(1).trim()).map_err(fail("taken_at"))?,
         meter: parse_meter(cell(2)).map_err(fail("meter"))?,
         value: parse_value(cell(3)).map_err(fail("value"))?,
         source: parse_source(cell(4)).map_err(fail("source"))?,
@@ -272,7 +336,9 @@ fn parse_value(text: &str) -> Result<u64, String> {
     }
     digits
         .parse::<u64>()
-        .map_err(|_| format!("`{digits}` is too large for a meter"))
+        .ok()
+        .filter(|v| *v <= MAX_ENTERED_VALUE)
+        .ok_or_else(|| format!("`{digits}` is too large for a meter (at most {MAX_ENTERED_VALUE})"))
 }
 
 /// A source a person may give; an empty cell or a missing column is `manual`.
@@ -459,6 +525,66 @@ mod tests {
     }
 
     #[test]
+    fn the_date_pattern_admits_exactly_the_days_of_2000_to_2099() {
+        // Every text of the shape dddd-dd-dd with a plausible year, month
+        // 00–13 and day 00–32: the pattern agrees with the calendar.
+        for year in [1999, 2000, 2001, 2023, 2024, 2025, 2096, 2099, 2100] {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    let text = format!("{year:04}-{month:02}-{day:02}");
+                    let real = NaiveDate::from_ymd_opt(year, month, day).is_some()
+                        && (2000..=2099).contains(&year);
+                    assert_eq!(parse_date(&text).is_ok(), real, "{text}");
+                    assert_eq!(parse_taken_at(&text).is_ok(), real, "{text}");
+                }
+            }
+        }
+        // Every leap day of the century, and no other 29 February.
+        for year in 2000..=2099 {
+            let text = format!("{year}-02-29");
+            let leap = NaiveDate::from_ymd_opt(year, 2, 29).is_some();
+            assert_eq!(parse_date(&text).is_ok(), leap, "{text}");
+        }
+        for text in [
+            " 2025-07-01",
+            "2025-07-01 ",
+            "2025-7-1",
+            "+2025-07-01",
+            "2025-07-01\n",
+        ] {
+            assert!(parse_date(text).is_err(), "{text:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn the_time_pattern_admits_what_chrono_reads() {
+        let accepted = [
+            "2025-07-01T08:30:00.5Z",
+            "2025-07-01T08:30:00.123456789+02:00",
+            "2025-07-01T23:59:59-23:59",
+            "2025-07-01 23:59",
+        ];
+        for text in accepted {
+            assert!(parse_taken_at(text).is_ok(), "{text}");
+        }
+        let rejected = [
+            "2025-07-01t08:30:00Z",
+            "2025-07-01T08:30:00z",
+            "2025-07-01 08:30:00Z",
+            "2025-07-01T08:30:60Z",
+            "2025-07-01T24:00:00Z",
+            "2025-07-01T08:30:00.1234567890Z",
+            "2025-07-01T08:30:00+24:00",
+            "2025-07-01 24:00",
+            " 2025-07-01 08:30",
+            "1999-12-31T23:00:00Z",
+        ];
+        for text in rejected {
+            assert!(parse_taken_at(text).is_err(), "{text:?} was accepted");
+        }
+    }
+
+    #[test]
     fn other_time_forms_are_rejected() {
         let cases = [
             "",
@@ -516,7 +642,7 @@ mod tests {
             ),
             ("A1,2025-07-01,bw_total,,manual", 2, "value", "empty"),
             (
-                "A1,2025-07-01,bw_total,99999999999999999999,manual",
+                "A1,2025-07-01,bw_total,1000000000000,manual",
                 2,
                 "value",
                 "too large",

@@ -3,7 +3,7 @@
 #
 # 1. Installs what the integration tests need, if missing (idempotent, quick when
 #    already done): Debian's snmpd and net-snmp tools (apt), and snmpsim in a venv
-#    under the target dir (PyPI).
+#    under the target dir (PyPI), with schemathesis and aiosmtpd.
 # 2. Runs `cargo fmt --check`, `cargo clippy --all-targets -- -D warnings` and
 #    `cargo test`, in that order, stopping at the first failure.
 #
@@ -12,8 +12,11 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-# Pinned: the test harness relies on snmpsim 1.2.2's options and behaviour.
-readonly SNMPSIM_REQUIREMENTS="snmpsim==1.2.2 pysmi cryptography"
+# The Python test tools, in one venv. Pinned: the harness relies on snmpsim
+# 1.2.2's options and behaviour, on schemathesis 4's command line and checks
+# (the API's conformance test) and on aiosmtpd 1.4's handlers (the SMTP sink
+# the scheduled reports are mailed to).
+readonly PYTHON_REQUIREMENTS="snmpsim==1.2.2 pysmi cryptography schemathesis==4.32.5 aiosmtpd==1.4.6"
 
 step() { printf '==> %s\n' "$*" >&2; }
 
@@ -69,26 +72,26 @@ install_system_packages() {
 # The venv lives under the target dir: not committed, kept between runs. It is
 # built from Debian's /usr/bin/python3 (not e.g. pyenv's) and is recreated when
 # the requirements change or a previous attempt failed halfway.
-install_snmpsim() {
+install_python_tools() {
     local target_dir="${CARGO_TARGET_DIR:-target}"
     case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
     local venv="$target_dir/test-tools/venv"
     local stamp="$venv/.telleverk-requirements"
     SNMPSIM="$venv/bin/snmpsim-command-responder"
-    if [ -x "$SNMPSIM" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$SNMPSIM_REQUIREMENTS" ]; then
+    if [ -x "$SNMPSIM" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$PYTHON_REQUIREMENTS" ]; then
         return 0
     fi
-    step "creating $venv with $SNMPSIM_REQUIREMENTS"
+    step "creating $venv with $PYTHON_REQUIREMENTS"
     rm -rf "$venv"
     mkdir -p "$(dirname "$venv")"
     if ! /usr/bin/python3 -m venv "$venv" ||
         ! PIP_NO_INPUT=1 "$venv/bin/pip" install -q --disable-pip-version-check \
-            $SNMPSIM_REQUIREMENTS; then
+            $PYTHON_REQUIREMENTS; then
         rm -rf "$venv"
-        echo "tests/run.sh: installing snmpsim failed" >&2
+        echo "tests/run.sh: installing the Python test tools failed" >&2
         return 1
     fi
-    printf '%s' "$SNMPSIM_REQUIREMENTS" >"$stamp"
+    printf '%s' "$PYTHON_REQUIREMENTS" >"$stamp"
 }
 
 # CI images with a minimal rustup profile lack rustfmt and clippy.
@@ -101,10 +104,12 @@ install_rust_components() {
 }
 
 install_system_packages
-install_snmpsim
+install_python_tools
 install_rust_components
 
 export TELLEVERK_SNMPSIM="$SNMPSIM"
+export TELLEVERK_SCHEMATHESIS="$(dirname "$SNMPSIM")/schemathesis"
+export TELLEVERK_PYTHON="$(dirname "$SNMPSIM")/python"
 export MIBS=
 
 step "cargo fmt --check"

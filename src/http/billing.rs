@@ -8,6 +8,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Viewer;
@@ -130,12 +131,21 @@ fn find(state: &AppState, id: &str) -> ApiResult<Contract> {
         .ok_or_else(|| ApiError::not_found(format!("no contract `{id}`")))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Deserialize)]
 pub struct AtQuery {
-    /// The date (YYYY-MM-DD, 00:00 Europe/Oslo); default today.
-    #[param(example = "2026-06-01")]
     at: Option<String>,
+}
+
+impl IntoParams for AtQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![params::query(
+            "at",
+            false,
+            "The date (00:00 Europe/Oslo); today when left out",
+            params::date_schema(),
+            Some(serde_json::json!("2026-06-01")),
+        )]
+    }
 }
 
 /// A contract's standing on a date: every period against the commitment,
@@ -175,12 +185,21 @@ pub async fn reconciliation(
     Ok(Json(standing))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Deserialize)]
 pub struct UntilQuery {
-    /// Invoices issued up to and including this date (YYYY-MM-DD); default today.
-    #[param(example = "2026-07-01")]
     until: Option<String>,
+}
+
+impl IntoParams for UntilQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![params::query(
+            "until",
+            false,
+            "Invoices issued up to and including this date; today when left out",
+            params::date_schema(),
+            Some(serde_json::json!("2026-07-01")),
+        )]
+    }
 }
 
 /// Every invoice of a contract issued up to a date.

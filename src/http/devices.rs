@@ -9,6 +9,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Operator, Viewer};
@@ -18,7 +20,7 @@ use super::view::{DeviceView, FleetView};
 use super::{AppState, blocking};
 use crate::alerts::Alert;
 use crate::contract::dates::rfc3339;
-use crate::import::{ImportRow, parse_taken_at};
+use crate::import::{ImportRow, MAX_ENTERED_VALUE, parse_taken_at};
 use crate::meters::{Meter, Source};
 use crate::status;
 use crate::storage::{ImportError, Reading};
@@ -77,14 +79,31 @@ impl From<&Supply> for SupplyLevel {
     }
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Deserialize)]
 pub struct ListQuery {
-    /// Devices per page, 1 to 1000 (default 100).
-    #[param(example = "100")]
     limit: Option<String>,
-    /// Start after this serial (the `next` of the previous page).
     after: Option<String>,
+}
+
+impl IntoParams for ListQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            params::query(
+                "limit",
+                false,
+                "Devices per page, 1 to 1000 (default 100)",
+                params::limit_schema(1000),
+                Some(json!(100)),
+            ),
+            params::query(
+                "after",
+                false,
+                "Start after this serial (the `next` of the previous page)",
+                params::text_schema(),
+                None,
+            ),
+        ]
+    }
 }
 
 /// The devices, by serial, a page at a time.
@@ -234,7 +253,7 @@ fn known<'a>(view: &'a FleetView, serial: &str) -> ApiResult<&'a DeviceView> {
     get,
     path = "/api/v1/devices/{serial}",
     tag = "devices",
-    params(("serial" = String, Path, description = "The device's serial number", example = "A7PU011002345")),
+    params(("serial" = String, Path, description = "The device's serial number", example = "AA2J021004711")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The device", body = DeviceDetail),
@@ -317,17 +336,39 @@ pub async fn detail(
     }))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Deserialize)]
 pub struct ReadingsQuery {
-    /// Readings at or after: RFC 3339, or YYYY-MM-DD[ HH:MM] in Europe/Oslo time.
-    #[param(example = "2025-01-01")]
     from: Option<String>,
-    /// Readings at or before (same forms).
-    #[param(example = "2030-01-01")]
     to: Option<String>,
-    /// At most this many readings, 1 to 10000 (default 1000), oldest first.
     limit: Option<String>,
+}
+
+impl IntoParams for ReadingsQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            params::query(
+                "from",
+                false,
+                "Readings at or after this time",
+                params::time_schema(),
+                Some(json!("2025-01-01")),
+            ),
+            params::query(
+                "to",
+                false,
+                "Readings at or before this time",
+                params::time_schema(),
+                Some(json!("2030-01-01")),
+            ),
+            params::query(
+                "limit",
+                false,
+                "At most this many readings, oldest first: 1 to 10000 (default 1000)",
+                params::limit_schema(10_000),
+                None,
+            ),
+        ]
+    }
 }
 
 /// A device's readings.
@@ -366,7 +407,7 @@ fn reading_item(r: &Reading) -> ReadingItem {
     get,
     path = "/api/v1/devices/{serial}/readings",
     tag = "devices",
-    params(("serial" = String, Path, description = "The device's serial number", example = "A7PU011002345"), ReadingsQuery),
+    params(("serial" = String, Path, description = "The device's serial number", example = "AA2J021004711"), ReadingsQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The readings", body = ReadingPage),
@@ -385,12 +426,17 @@ pub async fn readings(
     let from = params::opt_instant("from", &q.from)?;
     let to = params::opt_instant("to", &q.to)?;
     let limit = params::limit("limit", &q.limit, 1000, 10_000)?;
+    known(&state.view(), &serial)?;
     if let (Some(f), Some(t)) = (from, to)
         && f > t
     {
-        return Err(ApiError::parameter("to", "is before `from`"));
+        // Nothing is at or after `from` and at or before `to`.
+        return Ok(Json(ReadingPage {
+            serial,
+            items: Vec::new(),
+            next: None,
+        }));
     }
-    known(&state.view(), &serial)?;
     let st = state.clone();
     let key = serial.clone();
     let all = blocking(move || {
@@ -409,16 +455,21 @@ pub async fn readings(
 /// A reading entered by a person.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "taken_at": "2026-06-30T16:00:00+02:00",
+    "meters": {"bw_total": 123456, "colour_total": 23456},
+    "source": "manual"
+}))]
 pub struct NewReading {
     /// RFC 3339, or YYYY-MM-DD[ HH:MM] in Europe/Oslo time (a local time that
     /// does not exist or occurs twice needs an offset).
-    #[schema(example = "2026-06-30T16:00:00+02:00")]
+    #[schema(schema_with = params::time_schema)]
     pub taken_at: String,
-    /// Meter name → value (a whole number, 0 or more).
-    #[schema(example = json!({"bw_total": 123456, "colour_total": 23456}))]
+    /// Meter name → value (a whole number from 0 to 999 999 999 999).
+    #[schema(schema_with = params::meters_schema)]
     pub meters: BTreeMap<String, serde_json::Value>,
-    /// manual (default), vendor, final or start.
-    #[schema(example = "manual")]
+    /// manual (default, also for null), vendor, final or start.
+    #[schema(schema_with = params::source_schema)]
     pub source: Option<String>,
 }
 
@@ -440,7 +491,7 @@ pub struct Entered {
     post,
     path = "/api/v1/devices/{serial}/readings",
     tag = "devices",
-    params(("serial" = String, Path, description = "The device's serial number", example = "A7PU011002345")),
+    params(("serial" = String, Path, description = "The device's serial number", example = "AA2J021004711")),
     request_body = NewReading,
     security(("bearer" = [])),
     responses(
@@ -509,6 +560,17 @@ fn invalid(message: String) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_reading", message)
 }
 
+/// A JSON number that is a whole number from 0 up: `7`, or `7.0` (JSON
+/// Schema counts that an integer too, and so do some clients).
+fn whole_number(value: &serde_json::Value) -> Option<u64> {
+    value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..=MAX_ENTERED_VALUE as f64).contains(f))
+            .map(|f| f as u64)
+    })
+}
+
 /// The import rows of an entered reading, checked as the CSV import checks.
 fn import_rows(serial: &str, body: &NewReading) -> ApiResult<Vec<ImportRow>> {
     let serial = serial.trim();
@@ -519,10 +581,7 @@ fn import_rows(serial: &str, body: &NewReading) -> ApiResult<Vec<ImportRow>> {
         parse_taken_at(&body.taken_at).map_err(|m| invalid(format!("`taken_at`: {m}")))?;
     let source: Source = match body.source.as_deref() {
         None => Source::Manual,
-        Some(s) => s
-            .trim()
-            .parse()
-            .map_err(|m| invalid(format!("`source`: {m}")))?,
+        Some(s) => s.parse().map_err(|m| invalid(format!("`source`: {m}")))?,
     };
     if body.meters.is_empty() {
         return Err(invalid("`meters`: give at least one meter".into()));
@@ -532,12 +591,11 @@ fn import_rows(serial: &str, body: &NewReading) -> ApiResult<Vec<ImportRow>> {
         let meter: Meter = name
             .parse()
             .map_err(|e| invalid(format!("`meters`: {e}")))?;
-        let value = value
-            .as_u64()
-            .filter(|v| i64::try_from(*v).is_ok())
+        let value = whole_number(value)
+            .filter(|v| *v <= MAX_ENTERED_VALUE)
             .ok_or_else(|| {
                 invalid(format!(
-                    "`meters.{name}`: {value} is not a whole number from 0 up"
+                    "`meters.{name}`: {value} is not a whole number from 0 to {MAX_ENTERED_VALUE}"
                 ))
             })?;
         rows.push(ImportRow {

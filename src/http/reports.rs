@@ -6,8 +6,11 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use chrono::NaiveDate;
 use serde::Deserialize;
+use serde_json::json;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Viewer;
@@ -18,20 +21,47 @@ use crate::report::counters::{counters_csv, counters_json};
 use crate::report::vendor::{vendor_csv, vendor_json};
 use crate::report::xlsx::counters_xlsx;
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Deserialize)]
 pub struct CountersQuery {
-    /// The first day (YYYY-MM-DD; values at 00:00 Europe/Oslo).
-    #[param(example = "2026-05-01")]
     from: Option<String>,
-    /// The day after the last (YYYY-MM-DD), later than `from`.
-    #[param(example = "2026-06-01")]
     to: Option<String>,
-    /// json (default), csv or xlsx.
-    #[param(example = "csv")]
     format: Option<String>,
-    /// CSV only: ";" (default, decimal comma) or "," (decimal point).
     csv_delimiter: Option<String>,
+}
+
+impl IntoParams for CountersQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            params::query(
+                "from",
+                true,
+                "The first day (values at 00:00 Europe/Oslo)",
+                params::date_schema(),
+                Some(json!("2026-05-01")),
+            ),
+            params::query(
+                "to",
+                true,
+                "The day after the last, later than `from`",
+                params::date_schema(),
+                Some(json!("2026-06-01")),
+            ),
+            params::query(
+                "format",
+                false,
+                "json (the default), csv or xlsx",
+                params::choice_schema(&params::COUNTER_FORMATS),
+                Some(json!("csv")),
+            ),
+            params::query(
+                "csv_delimiter",
+                false,
+                "CSV only: \";\" (the default, decimal comma) or \",\" (decimal point)",
+                params::choice_schema(&params::CSV_DELIMITERS),
+                None,
+            ),
+        ]
+    }
 }
 
 /// The media type of an Excel workbook.
@@ -59,11 +89,6 @@ fn file(content_type: &'static str, name: String, bytes: Vec<u8>) -> Response {
         .into_response()
 }
 
-fn required_date(name: &str, value: &Option<String>) -> ApiResult<NaiveDate> {
-    params::opt_date(name, value)?
-        .ok_or_else(|| ApiError::parameter(name, "is required (YYYY-MM-DD)"))
-}
-
 /// Per device: each meter's value at `from` and at `to` with how it was found
 /// (exact, bracketed, interpolation, extrapolation), the use between,
 /// A4-equivalents (an A3 page counts as two) and the contract.
@@ -77,7 +102,7 @@ fn required_date(name: &str, value: &Option<String>) -> ApiResult<NaiveDate> {
         (status = 200, description = "The report", content(
             (CountersSchema = "application/json"),
             (String = "text/csv"),
-            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            (XlsxFile = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         )),
         (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 401, description = "No token or an unknown one", body = ErrorBody),
@@ -89,29 +114,28 @@ pub async fn counters(
     query: Result<Query<CountersQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = query?;
-    let from = required_date("from", &q.from)?;
-    let to = required_date("to", &q.to)?;
+    let from = params::required_date("from", &q.from)?;
+    let to = params::required_date("to", &q.to)?;
     if to <= from {
         return Err(ApiError::parameter(
             "to",
             format!("{to} is not after `from` ({from})"),
         ));
     }
-    let format = match q.format.as_deref().map(str::trim) {
-        None | Some("") | Some("json") => Format::Json,
-        Some("csv") => Format::Csv(match q.csv_delimiter.as_deref() {
-            None | Some("") => CsvStyle::Semicolon,
-            Some(d) => CsvStyle::parse(d).ok_or_else(|| {
-                ApiError::parameter("csv_delimiter", format!("`{d}` is not \";\" or \",\""))
-            })?,
-        }),
-        Some("xlsx") => Format::Xlsx,
-        Some(other) => {
-            return Err(ApiError::parameter(
-                "format",
-                format!("`{other}` is not json, csv or xlsx"),
-            ));
-        }
+    let delimiter = params::choice(
+        "csv_delimiter",
+        q.csv_delimiter.as_deref().unwrap_or(";"),
+        &params::CSV_DELIMITERS,
+    )?;
+    let style = CsvStyle::parse(delimiter).unwrap_or(CsvStyle::Semicolon);
+    let format = match params::choice(
+        "format",
+        q.format.as_deref().unwrap_or("json"),
+        &params::COUNTER_FORMATS,
+    )? {
+        "csv" => Format::Csv(style),
+        "xlsx" => Format::Xlsx,
+        _ => Format::Json,
     };
     let st = state.clone();
     let devices = blocking(move || {
@@ -134,15 +158,31 @@ pub async fn counters(
     })
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Deserialize)]
 pub struct VendorQuery {
-    /// The reading date (YYYY-MM-DD): values at 00:00 Europe/Oslo.
-    #[param(example = "2026-07-01")]
     at: Option<String>,
-    /// csv (default) or json.
-    #[param(example = "json")]
     format: Option<String>,
+}
+
+impl IntoParams for VendorQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            params::query(
+                "at",
+                true,
+                "The reading date: values at 00:00 Europe/Oslo",
+                params::date_schema(),
+                Some(json!("2026-07-01")),
+            ),
+            params::query(
+                "format",
+                false,
+                "csv (the default) or json",
+                params::choice_schema(&params::VENDOR_FORMATS),
+                Some(json!("json")),
+            ),
+        ]
+    }
 }
 
 /// The vendor's billing import: one row per device in a contract on the date
@@ -169,17 +209,12 @@ pub async fn vendor_billing(
     query: Result<Query<VendorQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = query?;
-    let at = required_date("at", &q.at)?;
-    let json = match q.format.as_deref().map(str::trim) {
-        None | Some("") | Some("csv") => false,
-        Some("json") => true,
-        Some(other) => {
-            return Err(ApiError::parameter(
-                "format",
-                format!("`{other}` is not csv or json"),
-            ));
-        }
-    };
+    let at = params::required_date("at", &q.at)?;
+    let json = params::choice(
+        "format",
+        q.format.as_deref().unwrap_or("csv"),
+        &params::VENDOR_FORMATS,
+    )? == "json";
     let st = state.clone();
     let rows = blocking(move || {
         st.pool
@@ -197,7 +232,22 @@ pub async fn vendor_billing(
     })
 }
 
-// The JSON shapes `report` writes, for the OpenAPI document only.
+// The shapes `report` writes, for the OpenAPI document only.
+
+/// An Excel workbook: bytes, not JSON.
+pub struct XlsxFile;
+
+impl utoipa::PartialSchema for XlsxFile {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_media_type(XLSX)
+            .description(Some("An Excel workbook (Office Open XML)"))
+            .into()
+    }
+}
+
+impl ToSchema for XlsxFile {}
 
 /// The counter report as JSON.
 #[derive(ToSchema)]

@@ -5,6 +5,7 @@
 //! clock, the database or a file.
 
 pub mod counters;
+pub mod schedule;
 pub mod vendor;
 pub mod xlsx;
 

@@ -557,6 +557,17 @@ fn bad_requests_get_named_errors_and_change_nothing() {
         &json!({"taken_at": "2026-06-28", "meters": {"bw_total": 1000}}),
     );
     assert_eq!(first.status, 201, "{first:?}");
+    let reversed = app
+        .get(
+            &format!("{readings_path}?from=2026-06-29&to=2026-06-01"),
+            VIEWER,
+        )
+        .body;
+    assert_eq!(
+        reversed["items"],
+        json!([]),
+        "nothing is after from and before to"
+    );
     let before = app.get(&readings_path, VIEWER).body;
     let cases: Vec<BadCase> = vec![
         (
@@ -585,11 +596,27 @@ fn bad_requests_get_named_errors_and_change_nothing() {
         ),
         (
             "GET",
-            format!("{readings_path}?from=2026-02-01&to=2026-01-01"),
+            "/api/v1/devices?limit=".into(),
             None,
             400,
             "bad_parameter",
-            "`to`",
+            "`limit`",
+        ),
+        (
+            "GET",
+            "/api/v1/exports/vendor-billing?at=2100-01-01".into(),
+            None,
+            400,
+            "bad_parameter",
+            "`at`",
+        ),
+        (
+            "GET",
+            "/api/v1/reports/counters?from=2026-05-01&to=2026-06-01&format=pdf".into(),
+            None,
+            400,
+            "bad_parameter",
+            "`format`",
         ),
         (
             "GET",
@@ -678,6 +705,14 @@ fn bad_requests_get_named_errors_and_change_nothing() {
             422,
             "invalid_reading",
             "source",
+        ),
+        (
+            "POST",
+            readings_path.clone(),
+            Some(json!({"taken_at": "2026-06-28", "meters": {"bw_total": 1_000_000_000_000_u64}})),
+            422,
+            "invalid_reading",
+            "999999999999",
         ),
         (
             "POST",

@@ -6,6 +6,7 @@ mod billing;
 mod cli;
 mod history;
 mod poll;
+mod schemathesis;
 mod sim;
 mod tidy;
 
