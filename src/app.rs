@@ -197,14 +197,58 @@ pub async fn serve_on(
         tracing::warn!("no [[http.token]] configured: every /api/v1 request will be refused");
     }
     let api = crate::http::serve(listener, state.clone(), shutdown.clone());
+    let scheduler = state.runner.run_schedule(shutdown.clone());
     let notify = state.clone();
     let collector = collector::run(config, snmp, store, clock, shutdown, move |round| {
         notify.metrics.record(&round);
         collector::log_round(round);
         notify.changed.notify_one();
     });
-    tokio::try_join!(api, collector)?;
+    tokio::try_join!(api, collector, scheduler)?;
     tracing::info!("telleverk stopped");
+    Ok(())
+}
+
+/// `telleverk report run`: runs a `[[report]]` now and says what it did.
+/// A report that could not be written is an error; a mail that could not be
+/// sent is one too, though the file stays and `serve` sends it at its start.
+pub async fn report_run(config: Config, name: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+    let Some(report) = config.report(name).cloned() else {
+        let known: Vec<&str> = config.reports.iter().map(|r| r.name.as_str()).collect();
+        return Err(InputError(format!(
+            "no [[report]] named `{name}` in {} (known: {})",
+            config.file.display(),
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        ))
+        .into());
+    };
+    let store = open_production_store(&config)?;
+    let runner =
+        crate::scheduler::Runner::new(Arc::new(config), Arc::new(Mutex::new(store)), Clock::System);
+    let outcome = runner.run_now(&report).await?;
+    if let Some(error) = &outcome.error {
+        anyhow::bail!("report `{name}` ({}) failed: {error}", outcome.period);
+    }
+    if let Some(file) = &outcome.file {
+        writeln!(
+            out,
+            "report `{name}` ({}) written to {}",
+            outcome.period,
+            file.display()
+        )?;
+    }
+    match &outcome.mail {
+        None => {}
+        Some(Ok(())) => writeln!(out, "mailed to {}", report.email_to.join(", "))?,
+        Some(Err(e)) => anyhow::bail!(
+            "the file is written, but mailing it failed: {e} \
+             (`telleverk serve` tries again when it starts)"
+        ),
+    }
     Ok(())
 }
 

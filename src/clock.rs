@@ -52,6 +52,19 @@ impl Clock {
     }
 }
 
+impl Clock {
+    /// How long, in real time, until `delta` has passed on this clock (a
+    /// clock that stands still: an hour; the past: zero).
+    pub fn real_duration(&self, delta: TimeDelta) -> std::time::Duration {
+        let delta = delta.to_std().unwrap_or_default();
+        match *self {
+            Clock::System => delta,
+            Clock::Simulated { speed: 0, .. } => std::time::Duration::from_secs(3600),
+            Clock::Simulated { speed, .. } => delta / speed,
+        }
+    }
+}
+
 fn truncate(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
 }

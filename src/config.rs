@@ -139,6 +139,8 @@ pub struct Config {
     pub profiles: Profiles,
     pub http: Http,
     pub alerts: Alerts,
+    pub smtp: Option<Smtp>,
+    pub reports: Vec<Report>,
 }
 
 /// A device read by hand (no SNMP address): only its per-device settings.
@@ -150,6 +152,11 @@ pub struct HandDevice {
 }
 
 impl Config {
+    /// The `[[report]]` with this name.
+    pub fn report(&self, name: &str) -> Option<&Report> {
+        self.reports.iter().find(|r| r.name == name)
+    }
+
     /// The contract with this id.
     pub fn contract(&self, id: &str) -> Option<&Contract> {
         self.contracts.iter().find(|c| c.id == id)
@@ -222,6 +229,9 @@ struct RawConfig {
     http: http::RawHttp,
     #[serde(default)]
     alerts: http::RawAlerts,
+    smtp: Option<Spanned<report::RawSmtp>>,
+    #[serde(default)]
+    report: Vec<Spanned<report::RawReport>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -328,6 +338,8 @@ pub fn parse(
     let contracts = ctx.contracts(&raw.contract)?;
     let http = ctx.http(&raw.http)?;
     let alerts = ctx.alerts(&raw.alerts)?;
+    let smtp = raw.smtp.as_ref().map(|s| ctx.smtp(s)).transpose()?;
+    let reports = ctx.reports(&raw.report, smtp.as_ref(), &base)?;
     Ok(Config {
         file: path.to_path_buf(),
         storage_path,
@@ -338,6 +350,8 @@ pub fn parse(
         profiles,
         http,
         alerts,
+        smtp,
+        reports,
     })
 }
 
@@ -454,8 +468,10 @@ impl Ctx<'_> {
 mod contract;
 mod device;
 mod http;
+mod report;
 
 pub use http::{Alerts, Http, Role, Token, hash_text, token_hash};
+pub use report::{Report, Smtp, SmtpTls};
 
 #[cfg(test)]
 mod tests;

@@ -16,6 +16,7 @@ pub mod output;
 pub mod process;
 pub mod profile;
 pub mod report;
+pub mod scheduler;
 pub mod sim;
 pub mod snmp;
 pub mod status;

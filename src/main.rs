@@ -44,6 +44,9 @@ enum Command {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Scheduled reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Serve a simulated bizhub fleet over SNMP on one UDP port until stopped.
     Simulate(app::Simulate),
     /// Poll a simulated fleet on fast simulated time into a demo database, printing each round.
@@ -105,6 +108,17 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum ReportCommand {
+    /// Run a `[[report]]` now: write its file (and mail it) as its schedule would today.
+    Run {
+        #[arg(long)]
+        config: PathBuf,
+        /// The report's `name`.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum TokenCommand {
     /// Print a new random API token once, and the `[[http.token]]` block
     /// (with only its hash) to paste into the config.
@@ -155,6 +169,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Token(TokenCommand::New { name, role }) => {
             app::token_new(&name, &role, &mut stdout)
+        }
+        Command::Report(ReportCommand::Run { config, name }) => {
+            let config = config::load(&config)?;
+            runtime.block_on(app::report_run(config, &name, &mut stdout))
         }
         Command::Simulate(args) => {
             runtime.block_on(async { app::simulate(args, stop_on_signal(), &mut stdout).await })

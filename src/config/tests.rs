@@ -353,3 +353,142 @@ fn http_and_alert_mistakes_are_named() {
         assert!(e.line.is_some(), "{text}: {e}");
     }
 }
+
+const SMTP: &str = "[smtp]\nhost = \"smtp.example.com\"\nusername = \"telleverk\"\n\
+    password_env = \"KM_AUTH\"\nfrom = \"telleverk@example.com\"\n\n";
+
+#[test]
+fn smtp_and_reports_resolve() {
+    let text = format!(
+        "{SMTP}[[report]]\nname = \"monthly-counters\"\nschedule = \"0 6 1 * *\"\n\
+         kind = \"counters\"\nformat = \"xlsx\"\ndirectory = \"reports\"\n\
+         email_to = [\"facilities@example.com\"]\n\n\
+         [[report]]\nname = \"vendor\"\nschedule = \"0 5 * * 1-5\"\nkind = \"vendor-billing\"\n\
+         csv_delimiter = \",\"\ndirectory = \"/srv/export\"\n"
+    );
+    let c = parse_text(&text).unwrap();
+    let smtp = c.smtp.as_ref().unwrap();
+    assert_eq!((smtp.port, smtp.tls), (587, SmtpTls::StartTls), "defaults");
+    let (user, password) = smtp.login.as_ref().unwrap();
+    assert_eq!(
+        (user.as_str(), password.expose()),
+        ("telleverk", "authpass-from-env")
+    );
+    assert!(
+        !format!("{c:?}").contains("authpass-from-env"),
+        "the password never prints"
+    );
+    let monthly = c.report("monthly-counters").unwrap();
+    assert_eq!(monthly.directory, Path::new("/etc/telleverk/reports"));
+    assert_eq!(monthly.format, crate::report::schedule::Format::Xlsx);
+    assert_eq!(monthly.email_to, ["facilities@example.com"]);
+    let vendor = c.report("vendor").unwrap();
+    assert_eq!(
+        vendor.format,
+        crate::report::schedule::Format::Csv,
+        "the default"
+    );
+    assert_eq!(vendor.csv_style, crate::report::CsvStyle::Comma);
+    assert_eq!(vendor.directory, Path::new("/srv/export"));
+    assert!(vendor.email_to.is_empty());
+    let tls = parse_text(&SMTP.replace("[smtp]\n", "[smtp]\ntls = \"tls\"\n")).unwrap();
+    assert_eq!(tls.smtp.unwrap().port, 465);
+}
+
+#[test]
+fn smtp_and_report_mistakes_are_named() {
+    let report = |body: &str| {
+        format!(
+            "{SMTP}[[report]]\nname = \"r\"\nschedule = \"0 6 1 * *\"\nkind = \"counters\"\n{body}"
+        )
+    };
+    let cases = [
+        (
+            "[smtp]\nfrom = \"a@example.com\"\n".to_owned(),
+            "smtp.host",
+            "is required",
+        ),
+        (
+            SMTP.replace("telleverk@example.com", "not an address"),
+            "smtp.from",
+            "not a mail address",
+        ),
+        (
+            SMTP.replace("KM_AUTH", "NO_SUCH_VAR"),
+            "smtp.password_env",
+            "`NO_SUCH_VAR` is not set",
+        ),
+        (
+            SMTP.replace("[smtp]\n", "[smtp]\ntls = \"ssl\"\n"),
+            "smtp.tls",
+            "`ssl` is not",
+        ),
+        (
+            SMTP.replace("[smtp]\n", "[smtp]\nport = 70000\n"),
+            "smtp.port",
+            "between 1 and 65535",
+        ),
+        (
+            report("format = \"pdf\"\n"),
+            "report[0].format",
+            "use csv, xlsx, json",
+        ),
+        (
+            report("").replace("counters", "vendor-billing") + "format = \"xlsx\"\n",
+            "report[0].format",
+            "use csv, json",
+        ),
+        (
+            report("").replace("0 6 1 * *", "0 6 1 *"),
+            "report[0].schedule",
+            "give five",
+        ),
+        (
+            report("").replace("0 6 1 * *", "0 25 1 * *"),
+            "report[0].schedule",
+            "not a cron",
+        ),
+        (
+            report("").replace("\"counters\"", "\"invoices\""),
+            "report[0].kind",
+            "`invoices`",
+        ),
+        (
+            report("").replace("name = \"r\"", "name = \"a/b\""),
+            "report[0].name",
+            "cannot name",
+        ),
+        (
+            report("csv_delimiter = \"\\t\"\n"),
+            "report[0].csv_delimiter",
+            "is not \";\"",
+        ),
+        (
+            report("email_to = [\"nobody\"]\n"),
+            "report[0].email_to",
+            "`nobody`",
+        ),
+        (
+            report("email_to = [\"a@example.com\"]\n").replace(SMTP, ""),
+            "report[0].email_to",
+            "needs an [smtp] table",
+        ),
+        (
+            report("")
+                + "[[report]]\nname = \"r\"\nschedule = \"0 6 * * *\"\nkind = \"counters\"\n",
+            "report[1].name",
+            "also the name of report[0]",
+        ),
+        (
+            "[[report]]\nname = \"r\"\nkind = \"counters\"\n".to_owned(),
+            "report[0].schedule",
+            "is required",
+        ),
+    ];
+    for (text, key, message) in cases {
+        let e = error_of(&text);
+        assert_eq!(e.key, key, "{text}: {e}");
+        assert!(e.message.contains(message), "{text}: {e}");
+        assert!(e.line.is_some(), "{text}: {e}");
+    }
+}

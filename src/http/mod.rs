@@ -33,6 +33,7 @@ pub use view::FleetView;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::scheduler::Runner;
 use crate::storage::{Pool, Store};
 
 /// What every handler shares.
@@ -49,6 +50,8 @@ pub struct Inner {
     /// The collector's counters since start.
     pub metrics: Metrics,
     pub clock: Clock,
+    /// Runs reports: on the schedule, and when asked.
+    pub runner: Runner,
 }
 
 pub type AppState = Arc<Inner>;
@@ -57,6 +60,7 @@ impl Inner {
     pub fn new(config: Arc<Config>, store: Arc<Mutex<Store>>, clock: Clock) -> Inner {
         Inner {
             pool: Pool::new(&config.storage_path),
+            runner: Runner::new(config.clone(), store.clone(), clock),
             config,
             store,
             view: RwLock::new(Arc::new(FleetView::default())),
@@ -114,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(billing::invoices))
         .routes(routes!(reports::counters))
         .routes(routes!(reports::vendor_billing))
+        .routes(routes!(reports::run_report))
         .routes(routes!(system::alerts))
         .routes(routes!(system::config))
         .routes(routes!(system::openapi))

@@ -3,17 +3,18 @@
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::Viewer;
+use super::auth::{Admin, Viewer};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::{AppState, blocking, params};
 use crate::report::CsvStyle;
@@ -310,4 +311,73 @@ pub struct VendorRowSchema {
     source: String,
     /// exact, bracketed, interpolation or extrapolation.
     method: String,
+}
+
+/// What a report run did.
+#[derive(Serialize, ToSchema)]
+pub struct RunAnswer {
+    pub report: String,
+    /// YYYY-MM (counters: the month before today) or YYYY-MM-DD (vendor-billing: today).
+    pub period: String,
+    /// The file written.
+    pub file: String,
+    /// Null: the report is not mailed; true: sent; false: the send failed
+    /// (`mail_error` says why; telleverk tries again at its next start).
+    pub mailed: Option<bool>,
+    pub mail_error: Option<String>,
+}
+
+/// Runs a `[[report]]` now (admin), as its schedule would today: writes its
+/// file into its folder and mails it when it has `email_to`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports/{name}/run",
+    tag = "reports",
+    params(("name" = String, Path, description = "The report's name", example = "monthly-counters")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The file is written", body = RunAnswer),
+        (status = 401, description = "No token or an unknown one", body = ErrorBody),
+        (status = 403, description = "The token's role may not run reports", body = ErrorBody),
+        (status = 404, description = "No report of this name", body = ErrorBody),
+        (status = 500, description = "The file could not be written (the message says why)", body = ErrorBody),
+    )
+)]
+pub async fn run_report(
+    caller: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<RunAnswer>> {
+    let report = state
+        .config
+        .report(&name)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("no report `{name}`")))?;
+    tracing::info!(token = %caller.name, report = %name, "report run asked for");
+    let outcome = state
+        .runner
+        .run_now(&report)
+        .await
+        .map_err(ApiError::internal)?;
+    let file = match (&outcome.file, &outcome.error) {
+        (Some(file), _) => file.display().to_string(),
+        (None, error) => {
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "report_failed",
+                format!(
+                    "report `{name}` ({}) failed: {}",
+                    outcome.period,
+                    error.as_deref().unwrap_or("no file")
+                ),
+            ));
+        }
+    };
+    Ok(Json(RunAnswer {
+        report: outcome.report,
+        period: outcome.period,
+        file,
+        mailed: outcome.mail.as_ref().map(Result::is_ok),
+        mail_error: outcome.mail.and_then(Result::err),
+    }))
 }

@@ -85,6 +85,34 @@ pub struct ConfigView {
     pub contracts: Vec<String>,
     pub http: HttpView,
     pub alerts: AlertSettingsView,
+    /// The mail server; never its password.
+    pub smtp: Option<SmtpView>,
+    pub reports: Vec<ReportView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SmtpView {
+    pub host: String,
+    pub port: u16,
+    /// starttls, tls or none.
+    pub tls: String,
+    /// The user it logs in as; the password is never shown.
+    pub username: Option<String>,
+    pub from: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReportView {
+    pub name: String,
+    /// Cron, Europe/Oslo.
+    pub schedule: String,
+    /// counters or vendor-billing.
+    pub kind: String,
+    /// csv, xlsx or json.
+    pub format: String,
+    pub csv_delimiter: String,
+    pub directory: String,
+    pub email_to: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -191,6 +219,26 @@ pub async fn config(_caller: Admin, State(state): State<AppState>) -> Json<Confi
             reading_due_days: c.alerts.reading_due_days,
             notice_warning_days: c.alerts.notice_warning_days,
         },
+        smtp: c.smtp.as_ref().map(|s| SmtpView {
+            host: s.host.clone(),
+            port: s.port,
+            tls: s.tls.name().to_owned(),
+            username: s.login.as_ref().map(|(user, _)| user.clone()),
+            from: s.from.clone(),
+        }),
+        reports: c
+            .reports
+            .iter()
+            .map(|r| ReportView {
+                name: r.name.clone(),
+                schedule: r.schedule.text().to_owned(),
+                kind: r.kind.name().to_owned(),
+                format: r.format.name().to_owned(),
+                csv_delimiter: (r.csv_style.delimiter() as char).to_string(),
+                directory: r.directory.display().to_string(),
+                email_to: r.email_to.clone(),
+            })
+            .collect(),
     })
 }
 

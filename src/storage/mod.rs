@@ -11,6 +11,7 @@ mod cache;
 mod fleet;
 mod manual;
 mod read;
+mod runs;
 mod write;
 
 use std::path::Path;
@@ -22,6 +23,7 @@ pub use crate::meters::Source;
 pub use fleet::{DeviceRow, EntryFailure, EntryRow, Identity, Pool};
 pub use manual::{Conflict, ImportError, ImportSummary};
 pub use read::{Event, Failure, Reading, StoredSupply};
+pub use runs::{NewRun, ReportRun};
 pub use write::{DeviceReading, Outcome, PollRecord, RoundSummary};
 
 use cache::Cache;
@@ -90,10 +92,11 @@ impl std::fmt::Display for Purpose {
     }
 }
 
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     include_str!("schema.sql"),
     include_str!("schema2.sql"),
     include_str!("schema3.sql"),
+    include_str!("schema4.sql"),
 ];
 
 /// An open database with the in-memory state the collector compares against.

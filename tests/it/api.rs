@@ -1,7 +1,6 @@
 //! The web API: the real service (`app::serve_on`) on port 0 with a temporary
 //! database, polling snmpsim over UDP, called over HTTP.
 
-use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -44,7 +43,9 @@ pub fn fleet_config() -> String {
          [[contract]]\nid = \"K1\"\ndevices = [\"{C300I}\", \"{HAND}\"]\nstart = \"2025-01-01\"\n\
          term_months = 60\nbilling = \"advance\"\ncommitted_bw = 60000\ncommitted_colour = 12000\n\
          fixed_fee_monthly = \"200.00\"\n\n[[contract.price]]\nfrom = \"2025-01-01\"\n\
-         bw = \"0.0450\"\ncolour = \"0.4500\"\n",
+         bw = \"0.0450\"\ncolour = \"0.4500\"\n\n\
+         [[report]]\nname = \"monthly-counters\"\nschedule = \"0 6 1 * *\"\nkind = \"counters\"\n\
+         format = \"xlsx\"\ndirectory = \"reports\"\n",
         v2c(port, "bizhub-c300i").replace(
             "[[device]]\n",
             "[[device]]\nlocation = \"Oslo 3rd floor\"\n"
@@ -56,8 +57,9 @@ pub fn fleet_config() -> String {
 /// The running service.
 pub struct App {
     pub base: String,
-    /// The folder of the config and database, removed when the app is dropped.
-    _work: Workdir,
+    /// The folder of the config and database when the app made it, removed
+    /// when the app is dropped.
+    _work: Option<Workdir>,
     shutdown: Option<watch::Sender<bool>>,
     thread: Option<JoinHandle<anyhow::Result<()>>>,
     agent: ureq::Agent,
@@ -78,12 +80,24 @@ impl App {
     /// clock that runs in real time from `origin`.
     pub fn spawn(devices: &str, origin: DateTime<Utc>) -> App {
         let work = Workdir::new();
-        let head = format!(
+        let path = work.config_with(&App::head(), devices);
+        let mut app = App::start(&path, origin, 1);
+        app._work = Some(work);
+        app
+    }
+
+    /// The config's head: a fast collector, port 0, the three test tokens.
+    pub fn head() -> String {
+        format!(
             "[collector]\ninterval = \"1s\"\ntimeout = \"1s\"\nretries = 0\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n{}",
             token_blocks()
-        );
-        let path: PathBuf = work.config_with(&head, devices);
-        let config = telleverk::config::load(&path).expect("the test config loads");
+        )
+    }
+
+    /// Starts the service with the config at `path` on a clock that reads
+    /// `origin` now and runs `speed` times as fast as real time.
+    pub fn start(path: &std::path::Path, origin: DateTime<Utc>, speed: u32) -> App {
+        let config = telleverk::config::load(path).expect("the test config loads");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         listener.set_nonblocking(true).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -95,7 +109,8 @@ impl App {
                 .build()?;
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener)?;
-                telleverk::app::serve_on(config, listener, Clock::simulated(origin, 1), rx).await
+                telleverk::app::serve_on(config, listener, Clock::simulated(origin, speed), rx)
+                    .await
             })
         });
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -105,7 +120,7 @@ impl App {
             .into();
         App {
             base,
-            _work: work,
+            _work: None,
             shutdown: Some(tx),
             thread: Some(thread),
             agent,
@@ -271,6 +286,12 @@ fn routes() -> Vec<(&'static str, String, Option<Value>, &'static str)> {
             "viewer",
         ),
         ("GET", "/api/v1/alerts".into(), None, "viewer"),
+        (
+            "POST",
+            "/api/v1/reports/monthly-counters/run".into(),
+            None,
+            "admin",
+        ),
         ("GET", "/api/v1/config".into(), None, "admin"),
         ("GET", "/api/v1/openapi.json".into(), None, "viewer"),
     ]
@@ -353,7 +374,11 @@ fn every_role_on_every_route() {
                 .unwrap()
                 .replace(C300I, "{serial}")
                 .replace(HAND, "{serial}");
-            format!("{method} {}", path.replace("/K1/", "/{id}/"))
+            format!(
+                "{method} {}",
+                path.replace("/K1/", "/{id}/")
+                    .replace("/monthly-counters/", "/{name}/")
+            )
         })
         .chain(["GET /healthz".to_owned(), "GET /metrics".to_owned()])
         .collect();

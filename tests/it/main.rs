@@ -6,6 +6,7 @@ mod billing;
 mod cli;
 mod history;
 mod poll;
+mod reports;
 mod schemathesis;
 mod sim;
 mod tidy;

@@ -1,0 +1,329 @@
+//! Scheduled reports: each `[[report]]` runs on its cron schedule (Europe/
+//! Oslo), writes its file atomically into its folder, is recorded in the
+//! database and, with `email_to`, is mailed through `[smtp]`.
+//!
+//! At start-up, mails that failed before are sent again, and the runs missed
+//! while telleverk was down are made up, oldest first, at most
+//! [`MAX_CATCH_UP`] per report. A report telleverk has never seen before
+//! makes up nothing: its schedule starts now.
+
+mod mail;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::config::{Config, Report};
+use crate::contract::dates::local_date;
+use crate::report::counters::{counters_csv, counters_json};
+use crate::report::schedule::{Format, Kind, Period, file_name};
+use crate::report::vendor::{vendor_csv, vendor_json};
+use crate::report::xlsx::counters_xlsx;
+use crate::storage::{NewRun, Pool, Reader, Store};
+
+/// At most this many missed runs of a report are made up at start-up.
+pub const MAX_CATCH_UP: usize = 12;
+
+/// The longest the scheduler sleeps before looking at the clock again.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub report: String,
+    pub run_id: i64,
+    /// `YYYY-MM` or `YYYY-MM-DD`.
+    pub period: String,
+    /// The file written.
+    pub file: Option<PathBuf>,
+    /// Why no file was written.
+    pub error: Option<String>,
+    /// None: not mailed; Some(Ok): sent; Some(Err): the send failed (the
+    /// file stays and the mail is tried again at the next start).
+    pub mail: Option<Result<(), String>>,
+}
+
+/// Runs reports: shared by the schedule, `telleverk report run` and the API.
+pub struct Runner {
+    config: Arc<Config>,
+    store: Arc<Mutex<Store>>,
+    pool: Arc<Pool>,
+    clock: Clock,
+}
+
+impl Runner {
+    pub fn new(config: Arc<Config>, store: Arc<Mutex<Store>>, clock: Clock) -> Runner {
+        Runner {
+            pool: Arc::new(Pool::new(&config.storage_path)),
+            config,
+            store,
+            clock,
+        }
+    }
+
+    /// Runs `report` now, as asked for (not on its schedule).
+    pub async fn run_now(&self, report: &Report) -> anyhow::Result<Outcome> {
+        self.run(report, None).await
+    }
+
+    /// Runs `report` for `scheduled_at` (the time it was due), or now.
+    async fn run(
+        &self,
+        report: &Report,
+        scheduled_at: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<Outcome> {
+        let ran_at = self.clock.now();
+        let date = local_date(scheduled_at.unwrap_or(ran_at).timestamp_millis());
+        let period = Period::of_run(report.kind, date);
+        let config = self.config.clone();
+        let spec = report.clone();
+        let pool = self.pool.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            let bytes = pool.read(|r| produce(r, &config, &spec, period))?;
+            let path = write_atomically(
+                &spec.directory,
+                &file_name(&spec.name, period, spec.format),
+                &bytes,
+            )?;
+            Ok::<_, anyhow::Error>((path, bytes))
+        })
+        .await
+        .context("the report task panicked")?;
+        let (file, bytes, error) = match written {
+            Ok((path, bytes)) => (Some(path), Some(bytes), None),
+            Err(e) => (None, None, Some(format!("{e:#}"))),
+        };
+        let file_text = file.as_ref().map(|p| p.display().to_string());
+        let label = period.label();
+        let mail_to = if file.is_some() {
+            report.email_to.as_slice()
+        } else {
+            &[]
+        };
+        let run_id = self.with_store(|s| {
+            s.record_run(&NewRun {
+                name: &report.name,
+                scheduled_at,
+                ran_at,
+                period: &label,
+                file: file_text.as_deref(),
+                error: error.as_deref(),
+                mail_to,
+            })
+        })?;
+        match (&file, &error) {
+            (Some(path), _) => tracing::info!(
+                report = %report.name, period = %label, file = %path.display(),
+                scheduled = scheduled_at.is_some(), "report written"
+            ),
+            (None, Some(e)) => {
+                tracing::error!(report = %report.name, period = %label, "report failed: {e}")
+            }
+            (None, None) => {}
+        }
+        let mail = match (&file, bytes) {
+            (Some(path), Some(bytes)) if !report.email_to.is_empty() => {
+                Some(self.mail(run_id, report, path, bytes, &label).await?)
+            }
+            _ => None,
+        };
+        Ok(Outcome {
+            report: report.name.clone(),
+            run_id,
+            period: label,
+            file,
+            error,
+            mail,
+        })
+    }
+
+    /// Mails a run's file and records the attempt.
+    async fn mail(
+        &self,
+        run_id: i64,
+        report: &Report,
+        path: &Path,
+        bytes: Vec<u8>,
+        period: &str,
+    ) -> anyhow::Result<Result<(), String>> {
+        let result = match &self.config.smtp {
+            Some(smtp) => mail::send(smtp, report, path, bytes, period).await,
+            None => Err("no [smtp] table in the config".to_owned()),
+        };
+        let at = self.clock.now();
+        self.with_store(|s| s.record_mail(run_id, at, result.as_ref().err().map(String::as_str)))?;
+        match &result {
+            Ok(()) => {
+                tracing::info!(report = %report.name, period, to = %report.email_to.join(", "), "report mailed")
+            }
+            Err(e) => tracing::warn!(
+                report = %report.name, period, file = %path.display(),
+                "mailing the report failed (the file stays; telleverk tries again at its next start): {e}"
+            ),
+        }
+        Ok(result)
+    }
+
+    /// Sends again every mail that failed before, if its file is still there
+    /// and its report still mails.
+    pub async fn retry_mails(&self) -> anyhow::Result<Vec<Outcome>> {
+        let runs = self.with_store(|s| s.unmailed_runs())?;
+        let mut outcomes = Vec::new();
+        for run in runs {
+            let Some(report) = self
+                .config
+                .report(&run.name)
+                .filter(|r| !r.email_to.is_empty())
+            else {
+                continue;
+            };
+            let Some(file) = run.file.as_ref().map(PathBuf::from) else {
+                continue;
+            };
+            let mail = match std::fs::read(&file) {
+                Ok(bytes) => self.mail(run.id, report, &file, bytes, &run.period).await?,
+                Err(e) => {
+                    let message = format!("cannot read {}: {e}", file.display());
+                    let at = self.clock.now();
+                    self.with_store(|s| s.record_mail(run.id, at, Some(&message)))?;
+                    Err(message)
+                }
+            };
+            outcomes.push(Outcome {
+                report: run.name.clone(),
+                run_id: run.id,
+                period: run.period.clone(),
+                file: Some(file),
+                error: None,
+                mail: Some(mail),
+            });
+        }
+        Ok(outcomes)
+    }
+
+    /// Runs on the schedule until `shutdown` turns true: first the mails to
+    /// send again and the missed runs, then each run when it is due. A run
+    /// in progress is finished before it stops.
+    pub async fn run_schedule(&self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        if self.config.reports.is_empty() {
+            return Ok(());
+        }
+        self.retry_mails().await?;
+        let now = self.clock.now();
+        // Where each report's schedule stands: its latest scheduled run, or
+        // when telleverk first knew it.
+        let mut cursors = Vec::new();
+        for report in &self.config.reports {
+            let since = self.with_store(|s| s.know_report(&report.name, now))?;
+            let last = self.with_store(|s| s.last_scheduled_run(&report.name))?;
+            cursors.push(last.map_or(since, |l| l.max(since)));
+        }
+        loop {
+            let now = self.clock.now();
+            for (report, cursor) in self.config.reports.iter().zip(cursors.iter_mut()) {
+                let (due, skipped) = report.schedule.due(*cursor, now, MAX_CATCH_UP);
+                if skipped > 0 {
+                    tracing::warn!(
+                        report = %report.name, skipped,
+                        "more than {MAX_CATCH_UP} runs were missed: the oldest are left out"
+                    );
+                }
+                for at in due {
+                    if *shutdown.borrow() {
+                        return Ok(());
+                    }
+                    self.run(report, Some(at)).await?;
+                    *cursor = at;
+                }
+            }
+            let next = self
+                .config
+                .reports
+                .iter()
+                .zip(&cursors)
+                .filter_map(|(r, c)| r.schedule.next_after(*c))
+                .min();
+            let wait = next.map_or(MAX_SLEEP, |t| {
+                self.clock
+                    .real_duration(t - self.clock.now())
+                    .min(MAX_SLEEP)
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs `f` on the store: short inserts and reads (it may wait for the
+    /// collector to finish writing a round).
+    fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, crate::storage::Error>,
+    ) -> anyhow::Result<T> {
+        let mut store = self.store.lock().expect("store lock");
+        f(&mut store).map_err(Into::into)
+    }
+}
+
+/// The bytes of a report for `period`.
+pub fn produce(
+    reader: &Reader,
+    config: &Config,
+    report: &Report,
+    period: Period,
+) -> anyhow::Result<Vec<u8>> {
+    Ok(match (report.kind, period) {
+        (Kind::Counters, Period::Month { from, to }) => {
+            let devices = crate::app::counter_report(reader, config, from, to)?;
+            match report.format {
+                Format::Csv => counters_csv(report.csv_style, from, to, &devices),
+                Format::Xlsx => counters_xlsx(from, to, &devices)
+                    .map_err(|e| anyhow::anyhow!("cannot make the workbook: {e}"))?,
+                Format::Json => pretty(&counters_json(from, to, &devices))?,
+            }
+        }
+        (Kind::VendorBilling, Period::Day(at)) => {
+            let rows = crate::app::vendor_rows(reader, config, at)?;
+            match report.format {
+                Format::Json => pretty(&vendor_json(&rows))?,
+                _ => vendor_csv(&rows),
+            }
+        }
+        (kind, period) => anyhow::bail!("a {} report has no period {period:?}", kind.name()),
+    })
+}
+
+fn pretty(value: &serde_json::Value) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// Writes `bytes` to `dir/name` through a temporary file in the same folder
+/// and a rename: a reader sees the old file or the whole new one.
+pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let target = dir.join(name);
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    temp.write_all(bytes)
+        .and_then(|()| temp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", temp.path().display()))?;
+    temp.persist(&target)
+        .with_context(|| format!("cannot rename the file to {}", target.display()))?;
+    Ok(target)
+}
