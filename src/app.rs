@@ -30,6 +30,18 @@ pub use billing::{find_contract, histories, import_readings, invoices, reconcile
 pub use fleet::{Simulate, demo, simulate};
 pub use reports::{counter_report, vendor_rows};
 
+/// The names an error offers instead: "a, b" or "none".
+fn known_list<S: AsRef<str>>(names: &[S]) -> String {
+    if names.is_empty() {
+        return "none".to_owned();
+    }
+    names
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Opens the configured database.
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(Store::open(&config.storage_path)?)
@@ -218,11 +230,7 @@ pub async fn report_run(config: Config, name: &str, out: &mut dyn Write) -> anyh
         return Err(InputError(format!(
             "no [[report]] named `{name}` in {} (known: {})",
             config.file.display(),
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
+            known_list(&known)
         ))
         .into());
     };
@@ -307,11 +315,7 @@ pub fn readings(
         return Err(InputError(format!(
             "no device with serial `{serial}` in {} (known: {})",
             config.storage_path.display(),
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
+            known_list(&known)
         ))
         .into());
     };

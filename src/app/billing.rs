@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use super::{InputError, open_production_store, open_store};
+use super::{InputError, known_list, open_production_store, open_store};
 use crate::billing::{self, DeviceHistory, HISTORY_METERS};
 use crate::config::Config;
 use crate::contract::{Contract, midnight};
@@ -93,11 +93,7 @@ pub fn find_contract<'a>(config: &'a Config, id: &str) -> anyhow::Result<&'a Con
         InputError(format!(
             "no contract `{id}` in {} (known: {})",
             config.file.display(),
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
+            known_list(&known)
         ))
         .into()
     })
