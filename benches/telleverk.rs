@@ -4,6 +4,7 @@
 //! bench also writes its raw output to `benches/results/` with the commit,
 //! date, `nproc` and command line.
 
+mod api_seed;
 mod billing;
 mod ingest;
 mod reconcile_db;
@@ -17,10 +18,11 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     // `cargo bench` passes `--bench`; a name filter may follow.
     let filter = args.iter().skip(1).find(|a| !a.starts_with("--"));
-    let benches: [Bench; 3] = [
+    let benches: [Bench; 4] = [
         ("ingest", ingest::run),
         ("billing", billing::run),
         ("reconcile_db", reconcile_db::run),
+        ("api_seed", api_seed::run),
     ];
     for (name, bench) in benches {
         if filter.is_some_and(|f| !name.contains(f.as_str())) {

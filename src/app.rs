@@ -28,7 +28,7 @@ mod reports;
 
 pub use billing::{find_contract, histories, import_readings, invoices, reconcile};
 pub use fleet::{Simulate, demo, simulate};
-pub use reports::{counter_report, vendor_rows};
+pub use reports::{FleetIndex, counter_report, vendor_rows};
 
 /// The names an error offers instead: "a, b" or "none".
 fn known_list<S: AsRef<str>>(names: &[S]) -> String {

@@ -3,7 +3,7 @@
 //! Built on a blocking thread from one read connection; swapped in whole, so
 //! a request sees one consistent view and never waits for the database.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use super::AppState;
 use crate::alerts::{self, Alert, DeviceFacts};
+use crate::app::FleetIndex;
 use crate::billing;
 use crate::config::Config;
 use crate::contract::dates::local_date;
@@ -77,13 +78,23 @@ pub fn supply(s: &StoredSupply) -> Supply {
 pub async fn rebuild(state: &AppState) {
     let st = state.clone();
     let built = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
         let now = st.clock.now().timestamp_millis();
         st.pool
             .read(|reader| build(reader, &st.config, now).map_err(anyhow::Error::from))
+            .map(|view| (view, started.elapsed()))
     })
     .await;
     match built {
-        Ok(Ok(view)) => *state.view.write().expect("view lock") = Arc::new(view),
+        Ok(Ok((view, took))) => {
+            tracing::debug!(
+                devices = view.devices.len(),
+                alerts = view.alerts.len(),
+                ms = took.as_millis() as u64,
+                "fleet view built"
+            );
+            *state.view.write().expect("view lock") = Arc::new(view);
+        }
         Ok(Err(e)) => tracing::error!("cannot rebuild the fleet view: {e:#}"),
         Err(e) => tracing::error!("cannot rebuild the fleet view: {e}"),
     }
@@ -118,16 +129,13 @@ pub fn build(
             .or_insert_with(|| empty_row(serial));
     }
     let entries = reader.entries()?;
+    let index = FleetIndex::new(config);
     let interval = i64::try_from(config.collector.interval.as_millis()).unwrap_or(i64::MAX / 4);
     let today = local_date(now);
     let mut alerts = Vec::new();
     let mut devices = Vec::with_capacity(rows.len());
     for (_, row) in rows {
-        let polled = row.entry_key.is_some()
-            || config
-                .devices
-                .iter()
-                .any(|d| d.serial.as_deref() == Some(&row.serial));
+        let polled = row.entry_key.is_some() || index.bound(&row.serial);
         let supplies: Vec<Supply> = row.supplies.iter().map(supply).collect();
         let facts = DeviceFacts {
             serial: &row.serial,
@@ -149,7 +157,7 @@ pub fn build(
             alerts::reading_due(c, &row.serial, last_reading, &config.alerts, today)
         }));
         devices.push(DeviceView {
-            location: config.location(&row.serial, row.entry_key.as_deref()),
+            location: index.location(&row.serial, row.entry_key.as_deref()),
             polled,
             supplies,
             open_alerts: own.len(),
@@ -184,20 +192,20 @@ fn empty_row(serial: String) -> DeviceRow {
 
 /// Configured entries that have never answered as any device: unreachable.
 fn silent_entries(config: &Config, entries: &[EntryRow], devices: &[DeviceView]) -> Vec<Alert> {
+    let answered: HashSet<&str> = devices
+        .iter()
+        .filter_map(|v| v.row.entry_key.as_deref())
+        .collect();
+    let mut by_key: HashMap<&str, &EntryRow> = HashMap::with_capacity(entries.len());
+    for e in entries {
+        by_key.entry(e.key.as_str()).or_insert(e);
+    }
     config
         .devices
         .iter()
-        .filter(|d| {
-            !devices
-                .iter()
-                .any(|v| v.row.entry_key.as_deref() == Some(&d.key))
-        })
+        .filter(|d| !answered.contains(d.key.as_str()))
         .filter_map(|d| {
-            let failure = entries
-                .iter()
-                .find(|e| e.key == d.key)?
-                .last_failure
-                .as_ref()?;
+            let failure = by_key.get(d.key.as_str())?.last_failure.as_ref()?;
             Some(Alert {
                 kind: alerts::Kind::Unreachable,
                 serial: d.serial.clone(),

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::{CsvStyle, csv_bytes, value_with_sources};
 use crate::billing::{BILLING_METERS, DeviceHistory};
-use crate::contract::{Contract, midnight};
+use crate::contract::{Contract, Membership, midnight};
 use crate::estimate::Method;
 use crate::meters::Meter;
 
@@ -45,13 +45,18 @@ pub struct VendorRow {
 /// Whether a device is in a contract on `date`: joined on or before it and
 /// not gone before it (a device leaving that day gives its closing reading).
 pub fn member_on(contract: &Contract, serial: &str, date: NaiveDate) -> bool {
+    contract
+        .devices
+        .iter()
+        .any(|m| m.serial == serial && membership_on(contract, m, date))
+}
+
+/// Whether one membership of `contract` holds on `date` (see [`member_on`]).
+pub fn membership_on(contract: &Contract, m: &Membership, date: NaiveDate) -> bool {
     date >= contract.start
         && contract.end().is_none_or(|e| date <= e)
-        && contract.devices.iter().any(|m| {
-            m.serial == serial
-                && m.from.is_none_or(|f| f <= date)
-                && m.until.is_none_or(|u| date <= u)
-        })
+        && m.from.is_none_or(|f| f <= date)
+        && m.until.is_none_or(|u| date <= u)
 }
 
 /// The rows of one device of `contract` on `date`, by meter name. A meter
