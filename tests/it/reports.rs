@@ -418,3 +418,33 @@ fn the_schedule_makes_up_missed_runs_and_runs_when_due() {
     assert_eq!(files(&out).len(), 3 + 13);
     assert!(!files(&out).contains(&"daily_2026-06-12.csv".to_owned()));
 }
+
+#[test]
+fn a_report_that_cannot_be_written_is_an_error_that_names_the_folder() {
+    let work = Workdir::new();
+    // The folder is a file: nothing can be written there.
+    std::fs::write(work.path().join("blocked"), "a file, not a folder").unwrap();
+    config(
+        &work,
+        None,
+        "[[report]]\nname = \"counters\"\nschedule = \"0 6 1 * *\"\nkind = \"counters\"\n\
+         directory = \"blocked\"\n",
+    );
+    let out = work.run(&["report", "run", "--config", "telleverk.toml", "counters"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("report `counters`"), "{}", text(&out));
+    assert!(text(&out).contains("blocked"), "{}", text(&out));
+    let runs = runs(&work, "counters");
+    assert_eq!(runs.len(), 1, "the failed run is recorded");
+    assert!(runs[0].file.is_none());
+    assert!(
+        runs[0].error.as_deref().unwrap_or("").contains("blocked"),
+        "{:?}",
+        runs[0]
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("blocked")).unwrap(),
+        "a file, not a folder",
+        "nothing there was changed"
+    );
+}
