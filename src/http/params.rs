@@ -144,10 +144,12 @@ pub fn choice_schema(values: &[&str]) -> Object {
         .build()
 }
 
-/// The formats of the counter report.
-pub const COUNTER_FORMATS: [&str; 3] = ["json", "csv", "xlsx"];
-/// The formats of the vendor's billing import.
-pub const VENDOR_FORMATS: [&str; 2] = ["csv", "json"];
+/// The schema of `format`: the formats of a report kind.
+pub fn format_schema(kind: crate::report::schedule::Kind) -> Object {
+    let names: Vec<&str> = kind.formats().iter().map(|f| f.name()).collect();
+    choice_schema(&names)
+}
+
 /// The CSV delimiters.
 pub const CSV_DELIMITERS: [&str; 2] = [";", ","];
 /// The sources a person may give.

@@ -17,10 +17,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{Admin, Viewer};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::{AppState, blocking, params};
-use crate::report::CsvStyle;
-use crate::report::counters::{counters_csv, counters_json};
-use crate::report::vendor::{vendor_csv, vendor_json};
-use crate::report::xlsx::counters_xlsx;
+use crate::report::schedule::{Format, Kind};
+use crate::report::{CsvStyle, counters_file, vendor_file};
 
 #[derive(Deserialize)]
 pub struct CountersQuery {
@@ -51,7 +49,7 @@ impl IntoParams for CountersQuery {
                 "format",
                 false,
                 "json (the default), csv or xlsx",
-                params::choice_schema(&params::COUNTER_FORMATS),
+                params::format_schema(Kind::Counters),
                 Some(json!("csv")),
             ),
             params::query(
@@ -65,29 +63,21 @@ impl IntoParams for CountersQuery {
     }
 }
 
-/// The media type of an Excel workbook.
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
-/// The formats of the counter report.
-enum Format {
-    Json,
-    Csv(CsvStyle),
-    Xlsx,
+/// A format of a report kind, from the query (`default` when left out).
+fn format_of(kind: Kind, value: Option<&str>, default: Format) -> ApiResult<Format> {
+    let names: Vec<&str> = kind.formats().iter().map(|f| f.name()).collect();
+    let name = params::choice("format", value.unwrap_or(default.name()), &names)?;
+    Ok(Format::parse(name).unwrap_or(default))
 }
 
-/// A file answer.
-fn file(content_type: &'static str, name: String, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (CONTENT_TYPE, content_type.to_owned()),
-            (
-                CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
+/// An answer of a report's bytes: JSON as such, a file otherwise.
+fn answer(format: Format, name: String, bytes: Vec<u8>) -> Response {
+    let content_type = [(CONTENT_TYPE, format.content_type().to_owned())];
+    if format == Format::Json {
+        return (content_type, bytes).into_response();
+    }
+    let disposition = format!("attachment; filename=\"{name}.{}\"", format.name());
+    (content_type, [(CONTENT_DISPOSITION, disposition)], bytes).into_response()
 }
 
 /// Per device: each meter's value at `from` and at `to` with how it was found
@@ -129,34 +119,15 @@ pub async fn counters(
         &params::CSV_DELIMITERS,
     )?;
     let style = CsvStyle::parse(delimiter).unwrap_or(CsvStyle::Semicolon);
-    let format = match params::choice(
-        "format",
-        q.format.as_deref().unwrap_or("json"),
-        &params::COUNTER_FORMATS,
-    )? {
-        "csv" => Format::Csv(style),
-        "xlsx" => Format::Xlsx,
-        _ => Format::Json,
-    };
+    let format = format_of(Kind::Counters, q.format.as_deref(), Format::Json)?;
     let st = state.clone();
     let devices = blocking(move || {
         st.pool
             .read(|r| crate::app::counter_report(r, &st.config, from, to).map_err(ApiError::from))
     })
     .await?;
-    Ok(match format {
-        Format::Json => Json(counters_json(from, to, &devices)).into_response(),
-        Format::Csv(style) => file(
-            "text/csv; charset=utf-8",
-            format!("counters_{from}_{to}.csv"),
-            counters_csv(style, from, to, &devices),
-        ),
-        Format::Xlsx => file(
-            XLSX,
-            format!("counters_{from}_{to}.xlsx"),
-            counters_xlsx(from, to, &devices).map_err(ApiError::internal)?,
-        ),
-    })
+    let bytes = counters_file(format, style, from, to, &devices).map_err(ApiError::internal)?;
+    Ok(answer(format, format!("counters_{from}_{to}"), bytes))
 }
 
 #[derive(Deserialize)]
@@ -179,7 +150,7 @@ impl IntoParams for VendorQuery {
                 "format",
                 false,
                 "csv (the default) or json",
-                params::choice_schema(&params::VENDOR_FORMATS),
+                params::format_schema(Kind::VendorBilling),
                 Some(json!("json")),
             ),
         ]
@@ -211,26 +182,18 @@ pub async fn vendor_billing(
 ) -> ApiResult<Response> {
     let Query(q) = query?;
     let at = params::required_date("at", &q.at)?;
-    let json = params::choice(
-        "format",
-        q.format.as_deref().unwrap_or("csv"),
-        &params::VENDOR_FORMATS,
-    )? == "json";
+    let format = format_of(Kind::VendorBilling, q.format.as_deref(), Format::Csv)?;
     let st = state.clone();
     let rows = blocking(move || {
         st.pool
             .read(|r| crate::app::vendor_rows(r, &st.config, at).map_err(ApiError::from))
     })
     .await?;
-    Ok(if json {
-        Json(vendor_json(&rows)).into_response()
-    } else {
-        file(
-            "text/csv; charset=utf-8",
-            format!("vendor-billing_{at}.csv"),
-            vendor_csv(&rows),
-        )
-    })
+    Ok(answer(
+        format,
+        format!("vendor-billing_{at}"),
+        vendor_file(format, &rows),
+    ))
 }
 
 // The shapes `report` writes, for the OpenAPI document only.
@@ -242,7 +205,7 @@ impl utoipa::PartialSchema for XlsxFile {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .content_media_type(XLSX)
+            .content_media_type(Format::Xlsx.content_type())
             .description(Some("An Excel workbook (Office Open XML)"))
             .into()
     }

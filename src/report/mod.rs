@@ -88,3 +88,30 @@ pub fn value_with_sources(
     let names: Vec<&str> = sources.iter().map(|s| s.name()).collect();
     Some((boundary, names.join("+")))
 }
+
+/// The counter report as a file of `format` (`style` for CSV): compact JSON,
+/// CSV or an XLSX workbook.
+pub fn counters_file(
+    format: schedule::Format,
+    style: CsvStyle,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    devices: &[counters::DeviceCounters],
+) -> Result<Vec<u8>, String> {
+    Ok(match format {
+        schedule::Format::Json => counters::counters_json(from, to, devices)
+            .to_string()
+            .into_bytes(),
+        schedule::Format::Csv => counters::counters_csv(style, from, to, devices),
+        schedule::Format::Xlsx => xlsx::counters_xlsx(from, to, devices)?,
+    })
+}
+
+/// The vendor's billing import as a file: compact JSON, else the agreed CSV
+/// (it has no XLSX; `Kind::VendorBilling.formats()` says so).
+pub fn vendor_file(format: schedule::Format, rows: &[vendor::VendorRow]) -> Vec<u8> {
+    match format {
+        schedule::Format::Json => vendor::vendor_json(rows).to_string().into_bytes(),
+        _ => vendor::vendor_csv(rows),
+    }
+}

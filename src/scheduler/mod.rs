@@ -20,10 +20,8 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::config::{Config, Report};
 use crate::contract::dates::local_date;
-use crate::report::counters::{counters_csv, counters_json};
-use crate::report::schedule::{Format, Kind, Period, file_name};
-use crate::report::vendor::{vendor_csv, vendor_json};
-use crate::report::xlsx::counters_xlsx;
+use crate::report::schedule::{Kind, Period, file_name};
+use crate::report::{counters_file, vendor_file};
 use crate::storage::{NewRun, Pool, Reader, Store};
 
 /// At most this many missed runs of a report are made up at start-up.
@@ -285,28 +283,14 @@ pub fn produce(
     Ok(match (report.kind, period) {
         (Kind::Counters, Period::Month { from, to }) => {
             let devices = crate::app::counter_report(reader, config, from, to)?;
-            match report.format {
-                Format::Csv => counters_csv(report.csv_style, from, to, &devices),
-                Format::Xlsx => counters_xlsx(from, to, &devices)
-                    .map_err(|e| anyhow::anyhow!("cannot make the workbook: {e}"))?,
-                Format::Json => pretty(&counters_json(from, to, &devices))?,
-            }
+            counters_file(report.format, report.csv_style, from, to, &devices)
+                .map_err(anyhow::Error::msg)?
         }
         (Kind::VendorBilling, Period::Day(at)) => {
-            let rows = crate::app::vendor_rows(reader, config, at)?;
-            match report.format {
-                Format::Json => pretty(&vendor_json(&rows))?,
-                _ => vendor_csv(&rows),
-            }
+            vendor_file(report.format, &crate::app::vendor_rows(reader, config, at)?)
         }
         (kind, period) => anyhow::bail!("a {} report has no period {period:?}", kind.name()),
     })
-}
-
-fn pretty(value: &serde_json::Value) -> anyhow::Result<Vec<u8>> {
-    let mut bytes = serde_json::to_vec_pretty(value)?;
-    bytes.push(b'\n');
-    Ok(bytes)
 }
 
 /// Writes `bytes` to `dir/name` through a temporary file in the same folder
