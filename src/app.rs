@@ -24,11 +24,9 @@ pub struct InputError(pub String);
 
 mod billing;
 mod fleet;
-mod reports;
 
-pub use billing::{find_contract, histories, import_readings, invoices, reconcile};
+pub use billing::{find_contract, import_readings, invoices, reconcile};
 pub use fleet::{Simulate, demo, simulate};
-pub use reports::{FleetIndex, counter_report, vendor_rows};
 
 /// The names an error offers instead: "a, b" or "none".
 fn known_list<S: AsRef<str>>(names: &[S]) -> String {

@@ -9,6 +9,7 @@ pub mod collector;
 pub mod config;
 pub mod contract;
 pub mod estimate;
+pub mod gather;
 pub mod http;
 pub mod import;
 pub mod meters;

@@ -7,11 +7,12 @@ use std::path::Path;
 use chrono::NaiveDate;
 
 use super::{InputError, known_list, open_production_store, open_store};
-use crate::billing::{self, DeviceHistory, HISTORY_METERS};
+use crate::billing;
 use crate::config::Config;
-use crate::contract::{Contract, midnight};
+use crate::contract::Contract;
+use crate::gather::histories;
 use crate::import::parse_readings;
-use crate::storage::{ImportError, Reader, Store};
+use crate::storage::{ImportError, Store};
 
 /// `telleverk import-readings`: validates the whole file, then stores it in
 /// one transaction (all or nothing).
@@ -111,30 +112,3 @@ fn existing_store(config: &Config) -> anyhow::Result<Store> {
     open_store(config)
 }
 
-/// The readings of every device of the contract that an answer on `date`
-/// needs, from the database: those around the boundaries, not every poll.
-pub fn histories(
-    reader: &Reader,
-    config: &Config,
-    contract: &Contract,
-    date: NaiveDate,
-) -> Result<Vec<DeviceHistory>, crate::storage::Error> {
-    let mut serials: Vec<&str> = contract.devices.iter().map(|m| m.serial.as_str()).collect();
-    serials.sort_unstable();
-    serials.dedup();
-    let instants: Vec<i64> = billing::needed_dates(contract, date)
-        .into_iter()
-        .map(midnight)
-        .collect();
-    let mut out = Vec::new();
-    for serial in serials {
-        let points =
-            reader.billing_points(serial, &HISTORY_METERS, &instants, contract.trailing_days)?;
-        out.push(DeviceHistory::new(
-            serial,
-            config.large_counts_double(serial),
-            points,
-        ));
-    }
-    Ok(out)
-}

@@ -175,7 +175,7 @@ pub async fn reconciliation(
     let st = state.clone();
     let standing = blocking(move || {
         st.pool.read(|r| {
-            let histories = crate::app::histories(r, &st.config, &contract, at)?;
+            let histories = crate::gather::histories(r, &st.config, &contract, at)?;
             Ok::<_, ApiError>(billing::standing_json(&billing::reconcile(
                 &contract, &histories, at,
             )))
@@ -228,7 +228,7 @@ pub async fn invoices(
     let st = state.clone();
     let invoices = blocking(move || {
         st.pool.read(|r| {
-            let histories = crate::app::histories(r, &st.config, &contract, until)?;
+            let histories = crate::gather::histories(r, &st.config, &contract, until)?;
             let invoices = billing::invoices(&contract, &histories, until);
             Ok::<_, ApiError>(billing::invoices_json(&contract.id, &invoices))
         })

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{Operator, Viewer};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::params;
-use super::view::{DeviceView, FleetView};
+use crate::gather::{DeviceView, FleetView};
 use super::{AppState, blocking};
 use crate::alerts::Alert;
 use crate::contract::dates::rfc3339;

@@ -12,7 +12,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 
 use super::AppState;
-use super::view::FleetView;
+use crate::gather::FleetView;
 use crate::collector::Round;
 use crate::storage::Outcome;
 

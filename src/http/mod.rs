@@ -29,10 +29,10 @@ use utoipa_axum::routes;
 
 pub use error::{ApiError, ErrorBody};
 pub use metrics::Metrics;
-pub use view::FleetView;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::gather::FleetView;
 use crate::scheduler::Runner;
 use crate::storage::{Pool, Store};
 

@@ -123,7 +123,7 @@ pub async fn counters(
     let st = state.clone();
     let devices = blocking(move || {
         st.pool
-            .read(|r| crate::app::counter_report(r, &st.config, from, to).map_err(ApiError::from))
+            .read(|r| crate::gather::counter_report(r, &st.config, from, to).map_err(ApiError::from))
     })
     .await?;
     let bytes = counters_file(format, style, from, to, &devices).map_err(ApiError::internal)?;
@@ -186,7 +186,7 @@ pub async fn vendor_billing(
     let st = state.clone();
     let rows = blocking(move || {
         st.pool
-            .read(|r| crate::app::vendor_rows(r, &st.config, at).map_err(ApiError::from))
+            .read(|r| crate::gather::vendor_rows(r, &st.config, at).map_err(ApiError::from))
     })
     .await?;
     Ok(answer(

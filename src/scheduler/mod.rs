@@ -20,9 +20,9 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::config::{Config, Report};
 use crate::contract::dates::local_date;
-use crate::report::schedule::{Kind, Period, file_name};
-use crate::report::{counters_file, vendor_file};
-use crate::storage::{NewRun, Pool, Reader, Store};
+use crate::gather::report_bytes;
+use crate::report::schedule::{Period, file_name};
+use crate::storage::{NewRun, Pool, Store};
 
 /// At most this many missed runs of a report are made up at start-up.
 pub const MAX_CATCH_UP: usize = 12;
@@ -82,7 +82,7 @@ impl Runner {
         let spec = report.clone();
         let pool = self.pool.clone();
         let written = tokio::task::spawn_blocking(move || {
-            let bytes = pool.read(|r| produce(r, &config, &spec, period))?;
+            let bytes = pool.read(|r| report_bytes(r, &config, &spec, period))?;
             let path = write_atomically(
                 &spec.directory,
                 &file_name(&spec.name, period, spec.format),
@@ -271,26 +271,6 @@ impl Runner {
         let mut store = self.store.lock().expect("store lock");
         f(&mut store).map_err(Into::into)
     }
-}
-
-/// The bytes of a report for `period`.
-pub fn produce(
-    reader: &Reader,
-    config: &Config,
-    report: &Report,
-    period: Period,
-) -> anyhow::Result<Vec<u8>> {
-    Ok(match (report.kind, period) {
-        (Kind::Counters, Period::Month { from, to }) => {
-            let devices = crate::app::counter_report(reader, config, from, to)?;
-            counters_file(report.format, report.csv_style, from, to, &devices)
-                .map_err(anyhow::Error::msg)?
-        }
-        (Kind::VendorBilling, Period::Day(at)) => {
-            vendor_file(report.format, &crate::app::vendor_rows(reader, config, at)?)
-        }
-        (kind, period) => anyhow::bail!("a {} report has no period {period:?}", kind.name()),
-    })
 }
 
 /// Writes `bytes` to `dir/name` through a temporary file in the same folder

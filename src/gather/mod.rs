@@ -1,21 +1,26 @@
-//! Gathers what the counter report and the vendor export need from the
-//! database and the config, and hands it to the pure `report` formatters.
-//! [`FleetIndex`] looks the config up for a whole fleet (the reports and the
-//! API's fleet view).
+//! Gathering: reads the database and the config into the inputs of the pure
+//! core — a contract's device histories for billing, the fleet view, the
+//! counter report and the vendor export — for every caller alike (the CLI,
+//! the API, the scheduler, next the pages).
+//!
+//! Below `http` and `scheduler`, above `storage`, `config` and the pure core:
+//! it never imports `app`, `http` or `scheduler`, and holds no SQL.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+pub mod fleet;
+pub mod reports;
+
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 
-use crate::billing::{DeviceHistory, HISTORY_METERS};
+use crate::billing::{self, DeviceHistory, HISTORY_METERS};
 use crate::config::{Config, DeviceEntry, HandDevice};
 use crate::contract::{Contract, Membership, midnight};
-use crate::report::counters::{CounterInput, DeviceCounters, REPORT_METERS, device_counters};
-use crate::report::vendor::{VendorRow, device_rows, membership_on, sort_rows};
-use crate::storage::{Error, Identity, Reader};
+use crate::report::vendor::membership_on;
+use crate::storage::Reader;
 
-/// The trailing window of a device outside every contract.
-const DEFAULT_TRAILING_DAYS: u32 = 90;
+pub use fleet::{DeviceView, FleetView};
+pub use reports::{counter_report, report_bytes, vendor_rows};
 
 /// The config's devices by entry key and serial, and the contracts' members
 /// by serial: [`Config::location`], [`Config::large_counts_double`] and
@@ -108,82 +113,29 @@ impl<'a> FleetIndex<'a> {
     }
 }
 
-/// The vendor's billing import on `date`: every device in a contract that
-/// day, every billing meter it has, sorted by serial and meter.
-pub fn vendor_rows(
+/// The readings of every device of the contract that an answer on `date`
+/// needs, from the database: those around the boundaries, not every poll.
+pub fn histories(
     reader: &Reader,
     config: &Config,
+    contract: &Contract,
     date: NaiveDate,
-) -> Result<Vec<VendorRow>, Error> {
-    let identities = reader.identities()?;
-    let index = FleetIndex::new(config);
-    let at = [midnight(date)];
-    let mut rows = Vec::new();
-    for contract in &config.contracts {
-        let serials: BTreeSet<&str> = contract
-            .devices
-            .iter()
-            .map(|m| m.serial.as_str())
-            .filter(|s| index.member_on(contract, s, date))
-            .collect();
-        for serial in serials {
-            let points =
-                reader.billing_points(serial, &HISTORY_METERS, &at, contract.trailing_days)?;
-            let history = DeviceHistory::new(serial, index.large_counts_double(serial), points);
-            let model = identities.get(serial).and_then(|i| i.model.as_deref());
-            rows.extend(device_rows(contract, &history, model, date));
-        }
-    }
-    sort_rows(&mut rows);
-    Ok(rows)
-}
-
-/// The contract a device is in over `[from, to)`: the one it is in on
-/// `from`, else on the period's last day.
-fn contract_of<'a>(
-    index: &FleetIndex<'a>,
-    serial: &str,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Option<&'a Contract> {
-    let last = to.pred_opt().unwrap_or(to);
-    index
-        .contract_on(serial, from)
-        .or_else(|| index.contract_on(serial, last))
-}
-
-/// The counter report from `from` to `to`: every device the database or the
-/// config knows, by serial.
-pub fn counter_report(
-    reader: &Reader,
-    config: &Config,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Vec<DeviceCounters>, Error> {
-    let mut identities: BTreeMap<String, Identity> = reader.identities()?;
-    for serial in config.serials() {
-        identities.entry(serial).or_default();
-    }
-    let index = FleetIndex::new(config);
-    let instants = [midnight(from), midnight(to)];
-    let mut out = Vec::with_capacity(identities.len());
-    for (serial, identity) in &identities {
-        let contract = contract_of(&index, serial, from, to);
-        let trailing_days = contract.map_or(DEFAULT_TRAILING_DAYS, |c| c.trailing_days);
-        let points = reader.billing_points(serial, &REPORT_METERS, &instants, trailing_days)?;
-        let location = index.location(serial, identity.entry_key.as_deref());
-        out.push(device_counters(
-            &CounterInput {
-                serial,
-                model: identity.model.as_deref(),
-                location: location.as_deref(),
-                contract: contract.map(|c| c.id.as_str()),
-                large_counts_double: index.large_counts_double(serial),
-                trailing_days,
-                points: &points,
-            },
-            from,
-            to,
+) -> Result<Vec<DeviceHistory>, crate::storage::Error> {
+    let mut serials: Vec<&str> = contract.devices.iter().map(|m| m.serial.as_str()).collect();
+    serials.sort_unstable();
+    serials.dedup();
+    let instants: Vec<i64> = billing::needed_dates(contract, date)
+        .into_iter()
+        .map(midnight)
+        .collect();
+    let mut out = Vec::new();
+    for serial in serials {
+        let points =
+            reader.billing_points(serial, &HISTORY_METERS, &instants, contract.trailing_days)?;
+        out.push(DeviceHistory::new(
+            serial,
+            config.large_counts_double(serial),
+            points,
         ));
     }
     Ok(out)

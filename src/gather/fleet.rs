@@ -1,0 +1,191 @@
+//! The fleet view: every device (from the database and the config) with its
+//! location, supplies and open alerts, and every open alert of the contracts,
+//! built from one read connection at one instant. The API keeps the latest
+//! build and swaps a new one in whole (`http::view`).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::NaiveDate;
+
+use super::{FleetIndex, histories};
+use crate::alerts::{self, Alert, DeviceFacts};
+use crate::billing;
+use crate::config::Config;
+use crate::contract::dates::local_date;
+use crate::storage::{DeviceRow, EntryRow, Reader, StoredSupply};
+use crate::supplies::{Supply, percent};
+
+/// The fleet as last read.
+#[derive(Debug, Default)]
+pub struct FleetView {
+    /// By serial.
+    pub devices: Vec<DeviceView>,
+    /// Every open alert: devices, entries that never answered, contracts.
+    pub alerts: Vec<Alert>,
+    /// When it was built (Unix milliseconds); None before the first build.
+    pub built_at: Option<i64>,
+}
+
+/// One device in the view.
+#[derive(Debug, Clone)]
+pub struct DeviceView {
+    pub row: DeviceRow,
+    pub location: Option<String>,
+    /// Polled over SNMP (false: read by hand).
+    pub polled: bool,
+    pub supplies: Vec<Supply>,
+    pub open_alerts: usize,
+}
+
+impl DeviceView {
+    /// A polled device that answered its latest poll.
+    pub fn reachable(&self) -> bool {
+        self.row.last_poll.is_some() && self.row.failure_since.is_none()
+    }
+}
+
+impl FleetView {
+    /// The device with this serial.
+    pub fn device(&self, serial: &str) -> Option<&DeviceView> {
+        self.devices
+            .binary_search_by(|d| d.row.serial.as_str().cmp(serial))
+            .ok()
+            .map(|i| &self.devices[i])
+    }
+}
+
+/// A stored supply row as a supply.
+pub fn supply(s: &StoredSupply) -> Supply {
+    Supply {
+        index: s.index,
+        description: s.description.clone(),
+        kind: s.kind.clone(),
+        colour: s.colour.clone(),
+        level: s.level,
+        max: s.max,
+        percent: percent(s.level, s.max),
+    }
+}
+
+/// Builds the view from the database and the config at `now`.
+pub fn build(
+    reader: &Reader,
+    config: &Config,
+    now: i64,
+) -> Result<FleetView, crate::storage::Error> {
+    let mut rows: BTreeMap<String, DeviceRow> = reader
+        .fleet()?
+        .into_iter()
+        .map(|r| (r.serial.clone(), r))
+        .collect();
+    for serial in config.serials() {
+        rows.entry(serial.clone())
+            .or_insert_with(|| empty_row(serial));
+    }
+    let entries = reader.entries()?;
+    let index = FleetIndex::new(config);
+    let interval = i64::try_from(config.collector.interval.as_millis()).unwrap_or(i64::MAX / 4);
+    let today = local_date(now);
+    let mut alerts = Vec::new();
+    let mut devices = Vec::with_capacity(rows.len());
+    for (_, row) in rows {
+        let polled = row.entry_key.is_some() || index.bound(&row.serial);
+        let supplies: Vec<Supply> = row.supplies.iter().map(supply).collect();
+        let facts = DeviceFacts {
+            serial: &row.serial,
+            polled,
+            last_poll: row.last_poll.map(|t| t.timestamp_millis()),
+            failure: row
+                .failure_since
+                .as_ref()
+                .map(|f| (f.at.timestamp_millis(), f.cause.as_str())),
+            device_status: row.device_status,
+            supplies: &supplies,
+        };
+        let mut own = alerts::device_alerts(&facts, &config.alerts, interval, now);
+        let last_reading = row
+            .last_poll
+            .max(row.last_entered)
+            .map(|t| t.timestamp_millis());
+        own.extend(config.contracts.iter().filter_map(|c| {
+            alerts::reading_due(c, &row.serial, last_reading, &config.alerts, today)
+        }));
+        devices.push(DeviceView {
+            location: index.location(&row.serial, row.entry_key.as_deref()),
+            polled,
+            supplies,
+            open_alerts: own.len(),
+            row,
+        });
+        alerts.extend(own);
+    }
+    alerts.extend(silent_entries(config, &entries, &devices));
+    alerts.extend(contract_alerts(reader, config, today));
+    Ok(FleetView {
+        devices,
+        alerts,
+        built_at: Some(now),
+    })
+}
+
+fn empty_row(serial: String) -> DeviceRow {
+    DeviceRow {
+        serial,
+        model: None,
+        last_poll: None,
+        last_entered: None,
+        entry_key: None,
+        address: None,
+        failure_since: None,
+        device_status: None,
+        printer_status: None,
+        errors: None,
+        supplies: Vec::new(),
+    }
+}
+
+/// Configured entries that have never answered as any device: unreachable.
+fn silent_entries(config: &Config, entries: &[EntryRow], devices: &[DeviceView]) -> Vec<Alert> {
+    let answered: HashSet<&str> = devices
+        .iter()
+        .filter_map(|v| v.row.entry_key.as_deref())
+        .collect();
+    let mut by_key: HashMap<&str, &EntryRow> = HashMap::with_capacity(entries.len());
+    for e in entries {
+        by_key.entry(e.key.as_str()).or_insert(e);
+    }
+    config
+        .devices
+        .iter()
+        .filter(|d| !answered.contains(d.key.as_str()))
+        .filter_map(|d| {
+            let failure = by_key.get(d.key.as_str())?.last_failure.as_ref()?;
+            Some(Alert {
+                kind: alerts::Kind::Unreachable,
+                serial: d.serial.clone(),
+                contract: None,
+                since: Some(failure.at.timestamp_millis()),
+                message: format!("{} has never answered: {}", d.address, failure.cause),
+            })
+        })
+        .collect()
+}
+
+/// Notice deadlines and projected breaches of every contract today.
+fn contract_alerts(reader: &Reader, config: &Config, today: NaiveDate) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for contract in &config.contracts {
+        out.extend(alerts::notice_deadline(contract, &config.alerts, today));
+        if contract.start > today {
+            continue;
+        }
+        match histories(reader, config, contract, today) {
+            Ok(histories) => {
+                let standing = billing::reconcile(contract, &histories, today);
+                out.extend(alerts::projected_breaches(contract, &standing));
+            }
+            Err(e) => tracing::error!("alerts of contract {}: {e}", contract.id),
+        }
+    }
+    out
+}

@@ -1,0 +1,121 @@
+//! Gathers what the counter report and the vendor export need from the
+//! database and the config, and hands it to the pure `report` formatters;
+//! [`report_bytes`] makes a report's file.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+
+use super::FleetIndex;
+use crate::billing::{DeviceHistory, HISTORY_METERS};
+use crate::config::{Config, Report};
+use crate::contract::{Contract, midnight};
+use crate::report::counters::{CounterInput, DeviceCounters, REPORT_METERS, device_counters};
+use crate::report::schedule::{Kind, Period};
+use crate::report::vendor::{VendorRow, device_rows, sort_rows};
+use crate::report::{counters_file, vendor_file};
+use crate::storage::{Error, Identity, Reader};
+
+/// The trailing window of a device outside every contract.
+const DEFAULT_TRAILING_DAYS: u32 = 90;
+
+/// The vendor's billing import on `date`: every device in a contract that
+/// day, every billing meter it has, sorted by serial and meter.
+pub fn vendor_rows(
+    reader: &Reader,
+    config: &Config,
+    date: NaiveDate,
+) -> Result<Vec<VendorRow>, Error> {
+    let identities = reader.identities()?;
+    let index = FleetIndex::new(config);
+    let at = [midnight(date)];
+    let mut rows = Vec::new();
+    for contract in &config.contracts {
+        let serials: BTreeSet<&str> = contract
+            .devices
+            .iter()
+            .map(|m| m.serial.as_str())
+            .filter(|s| index.member_on(contract, s, date))
+            .collect();
+        for serial in serials {
+            let points =
+                reader.billing_points(serial, &HISTORY_METERS, &at, contract.trailing_days)?;
+            let history = DeviceHistory::new(serial, index.large_counts_double(serial), points);
+            let model = identities.get(serial).and_then(|i| i.model.as_deref());
+            rows.extend(device_rows(contract, &history, model, date));
+        }
+    }
+    sort_rows(&mut rows);
+    Ok(rows)
+}
+
+/// The contract a device is in over `[from, to)`: the one it is in on
+/// `from`, else on the period's last day.
+fn contract_of<'a>(
+    index: &FleetIndex<'a>,
+    serial: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Option<&'a Contract> {
+    let last = to.pred_opt().unwrap_or(to);
+    index
+        .contract_on(serial, from)
+        .or_else(|| index.contract_on(serial, last))
+}
+
+/// The counter report from `from` to `to`: every device the database or the
+/// config knows, by serial.
+pub fn counter_report(
+    reader: &Reader,
+    config: &Config,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<DeviceCounters>, Error> {
+    let mut identities: BTreeMap<String, Identity> = reader.identities()?;
+    for serial in config.serials() {
+        identities.entry(serial).or_default();
+    }
+    let index = FleetIndex::new(config);
+    let instants = [midnight(from), midnight(to)];
+    let mut out = Vec::with_capacity(identities.len());
+    for (serial, identity) in &identities {
+        let contract = contract_of(&index, serial, from, to);
+        let trailing_days = contract.map_or(DEFAULT_TRAILING_DAYS, |c| c.trailing_days);
+        let points = reader.billing_points(serial, &REPORT_METERS, &instants, trailing_days)?;
+        let location = index.location(serial, identity.entry_key.as_deref());
+        out.push(device_counters(
+            &CounterInput {
+                serial,
+                model: identity.model.as_deref(),
+                location: location.as_deref(),
+                contract: contract.map(|c| c.id.as_str()),
+                large_counts_double: index.large_counts_double(serial),
+                trailing_days,
+                points: &points,
+            },
+            from,
+            to,
+        ));
+    }
+    Ok(out)
+}
+
+/// The bytes of a `[[report]]`'s file for `period`.
+pub fn report_bytes(
+    reader: &Reader,
+    config: &Config,
+    report: &Report,
+    period: Period,
+) -> anyhow::Result<Vec<u8>> {
+    Ok(match (report.kind, period) {
+        (Kind::Counters, Period::Month { from, to }) => {
+            let devices = counter_report(reader, config, from, to)?;
+            counters_file(report.format, report.csv_style, from, to, &devices)
+                .map_err(anyhow::Error::msg)?
+        }
+        (Kind::VendorBilling, Period::Day(at)) => {
+            vendor_file(report.format, &vendor_rows(reader, config, at)?)
+        }
+        (kind, period) => anyhow::bail!("a {} report has no period {period:?}", kind.name()),
+    })
+}
