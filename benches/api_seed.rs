@@ -30,7 +30,8 @@ use std::time::Instant;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use chrono_tz::Europe::Oslo;
 use telleverk::meters::{Meter, MeterSet, MeterValue, ValueKind};
-use telleverk::storage::{DeviceReading, Outcome, PollRecord, Purpose, Store};
+use telleverk::record::{DeviceReading, Outcome, PollRecord};
+use telleverk::storage::{Purpose, Store};
 use telleverk::supplies::{Supply, percent};
 
 const DEVICES: usize = 10_000;
@@ -370,7 +371,7 @@ impl Device {
                 entry_key,
                 address,
                 outcome: Outcome::Failed {
-                    cause: "timeout".into(),
+                    cause: telleverk::record::FailureCause::Timeout,
                     detail: "no answer after 2 s".into(),
                 },
             };

@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
 use telleverk::meters::{Meter, MeterSet, MeterValue, ValueKind};
-use telleverk::storage::{DeviceReading, Outcome, PollRecord, Store};
+use telleverk::record::{DeviceReading, Outcome, PollRecord};
+use telleverk::storage::Store;
 use telleverk::supplies::Supply;
 
 const DEVICES: usize = 10_000;

@@ -17,7 +17,8 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use chrono_tz::Europe::Oslo;
 use telleverk::billing::BILLING_METERS;
 use telleverk::meters::{MeterSet, MeterValue, ValueKind};
-use telleverk::storage::{DeviceReading, Outcome, PollRecord, Store};
+use telleverk::record::{DeviceReading, Outcome, PollRecord};
+use telleverk::storage::Store;
 
 const DEVICES: usize = 100;
 const VERSION: &str = "v1";

@@ -12,9 +12,9 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::collector::{self, ProfileHints};
-use crate::config::{Config, Credentials, PrivProtocol};
+use crate::config::Config;
 use crate::output;
-use crate::snmp::{Options, Snmp};
+use crate::snmp::{Credentials, Options, PrivProtocol, Snmp};
 use crate::storage::{Purpose, Store};
 
 /// A usage or input error (exit code 2), as opposed to a runtime failure (1).
@@ -132,7 +132,7 @@ pub async fn poll_once(config: Config, json: bool, out: &mut dyn Write) -> anyho
     let (summary, records) = collector::store_round(&store, records).await?;
     if json {
         for r in &records {
-            writeln!(out, "{}", output::poll_json(r))?;
+            writeln!(out, "{}", serde_json::to_string(&output::poll_line(r))?)?;
         }
     } else {
         write!(out, "{}", output::poll_table(&records))?;
@@ -319,7 +319,11 @@ pub fn readings(
     };
     if json {
         for r in &readings {
-            writeln!(out, "{}", output::reading_json(serial, r))?;
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string(&output::reading_line(serial, r))?
+            )?;
         }
     } else {
         write!(out, "{}", output::readings_table(&readings))?;

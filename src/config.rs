@@ -4,7 +4,6 @@
 //!
 //! Every error names the file, the key and, where known, the line.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,25 +12,8 @@ use toml::Spanned;
 
 use crate::contract::Contract;
 use crate::profile::{Profiles, load_profiles};
-
-/// A secret (community, password): its value never appears in Debug or Display.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: String) -> Secret {
-        Secret(value)
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+use crate::secret::Secret;
+use crate::snmp::{Credentials, Version};
 
 /// The configuration could not be loaded. Exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -41,64 +23,6 @@ pub struct ConfigError {
     pub line: Option<usize>,
     pub key: String,
     pub message: String,
-}
-
-/// SNMP protocol version of a device entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
-    V1,
-    V2c,
-    V3,
-}
-
-impl Version {
-    pub fn name(self) -> &'static str {
-        match self {
-            Version::V1 => "1",
-            Version::V2c => "2c",
-            Version::V3 => "3",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthProtocol {
-    Md5,
-    Sha1,
-    Sha224,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrivProtocol {
-    Des,
-    Aes128,
-    Aes192,
-    Aes256,
-    Aes192c,
-    Aes256c,
-}
-
-/// SNMPv3 USM settings of one device entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct V3 {
-    pub user: String,
-    pub auth: Option<(AuthProtocol, Secret)>,
-    pub privacy: Option<(PrivProtocol, Secret)>,
-    pub context: String,
-    /// Accept the agent's unauthenticated reports: wrong digest, unknown user
-    /// and decryption errors can only come unauthenticated, so with this off
-    /// a wrong password shows as a timeout. On by default (ARCHITECTURE.md).
-    pub accept_unauthenticated_reports: bool,
-}
-
-/// How an entry authenticates.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credentials {
-    Community(Secret),
-    V3(V3),
 }
 
 /// One `[[device]]` entry: an SNMP endpoint, not necessarily one device.
@@ -138,7 +62,7 @@ pub struct Config {
     pub contracts: Vec<Contract>,
     pub profiles: Profiles,
     pub http: Http,
-    pub alerts: Alerts,
+    pub alerts: crate::alerts::Thresholds,
     pub smtp: Option<Smtp>,
     pub reports: Vec<Report>,
 }
@@ -149,6 +73,16 @@ pub struct HandDevice {
     pub serial: String,
     pub location: Option<String>,
     pub large_counts_double: bool,
+}
+
+impl DeviceEntry {
+    /// How the entry authenticates, without its secrets.
+    pub fn credentials_redacted(&self) -> String {
+        match &self.credentials {
+            Credentials::Community(_) => "community (redacted)".to_owned(),
+            Credentials::V3(v3) => format!("v3 user {} (passwords redacted)", v3.user),
+        }
+    }
 }
 
 impl Config {
@@ -470,7 +404,7 @@ mod device;
 mod http;
 mod report;
 
-pub use http::{Alerts, Http, Role, Token, hash_text, token_hash};
+pub use http::{Http, Role, Token, hash_text, token_hash};
 pub use report::{Report, Smtp, SmtpTls};
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! reading and checks the service contract's money. See ARCHITECTURE.md.
 
 pub mod alerts;
+pub mod answer;
 pub mod app;
 pub mod billing;
 pub mod clock;
@@ -13,11 +14,14 @@ pub mod gather;
 pub mod http;
 pub mod import;
 pub mod meters;
+pub mod oid;
 pub mod output;
 pub mod process;
 pub mod profile;
+pub mod record;
 pub mod report;
 pub mod scheduler;
+pub mod secret;
 pub mod sim;
 pub mod snmp;
 pub mod status;

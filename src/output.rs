@@ -3,61 +3,40 @@
 //!
 //! Pure: values in, text out.
 
-use serde_json::{Map, Value, json};
-
+use crate::answer::{FailedPoll, MeterValues, PollLine, PolledDevice, ReadingLine};
 use crate::meters::MeterSet;
+use crate::record::{Outcome, PollRecord, Reading};
 use crate::status;
-use crate::storage::{Outcome, PollRecord, Reading};
 use crate::supplies::Supply;
 
-/// One poll as a JSON object (one line of `poll --once --json`).
-pub fn poll_json(r: &PollRecord) -> Value {
+/// One poll as a JSON line of `poll --once --json`.
+pub fn poll_line(r: &PollRecord) -> PollLine {
     match &r.outcome {
-        Outcome::Failed { cause, detail } => json!({
-            "address": r.address,
-            "status": "error",
-            "error": cause,
-            "detail": detail,
+        Outcome::Failed { cause, detail } => PollLine::Failed(FailedPoll {
+            address: r.address.clone(),
+            status: "error",
+            error: *cause,
+            detail: detail.clone(),
         }),
-        Outcome::Ok(d) => {
-            let mut obj = Map::new();
-            obj.insert("address".into(), json!(r.address));
-            obj.insert("serial".into(), json!(d.serial));
-            obj.insert("model".into(), json!(d.model));
-            obj.insert("status".into(), json!("ok"));
-            obj.insert("at".into(), json!(instant(r.at)));
-            obj.insert("meters".into(), meters_json(&d.meters));
-            if let Some(supplies) = &d.supplies {
-                obj.insert("supplies".into(), json!(supplies));
-            }
-            obj.insert(
-                "device_status".into(),
-                json!(status::device_status_name(d.device_status)),
-            );
-            obj.insert(
-                "printer_status".into(),
-                json!(status::printer_status_name(d.printer_status)),
-            );
-            obj.insert(
-                "printer_errors".into(),
-                json!(status::error_names(d.errors.unwrap_or(0))),
-            );
-            if !d.problems.is_empty() {
-                obj.insert("warnings".into(), json!(d.problems));
-            }
-            Value::Object(obj)
-        }
+        Outcome::Ok(d) => PollLine::Ok(Box::new(PolledDevice {
+            address: r.address.clone(),
+            serial: d.serial.clone(),
+            model: d.model.clone(),
+            status: "ok",
+            at: instant(r.at),
+            meters: meter_values(&d.meters),
+            supplies: d.supplies.clone(),
+            device_status: status::device_status_name(d.device_status),
+            printer_status: status::printer_status_name(d.printer_status),
+            printer_errors: status::error_names(d.errors.unwrap_or(0)),
+            warnings: d.problems.clone(),
+        })),
     }
 }
 
-/// Meters as `{"bw_copy": 3672, …}`; absent meters are left out.
-pub fn meters_json(meters: &MeterSet) -> Value {
-    Value::Object(
-        meters
-            .iter()
-            .map(|m| (m.meter.name().to_owned(), json!(m.value)))
-            .collect(),
-    )
+/// Meters by name in their own order; absent meters are left out.
+pub fn meter_values(meters: &MeterSet) -> MeterValues {
+    MeterValues(meters.iter().map(|m| (m.meter.name(), m.value)).collect())
 }
 
 /// A summary table of a round, one row per entry.
@@ -203,17 +182,17 @@ pub fn readings_table(readings: &[Reading]) -> String {
     table(&rows)
 }
 
-/// One reading as a JSON object.
-pub fn reading_json(serial: &str, r: &Reading) -> Value {
-    json!({
-        "serial": serial,
-        "taken_at": instant(r.at),
-        "source": r.source.name(),
-        "entry": r.entry_key,
-        "meters": meters_json(&r.meters),
-        "device_status": status::device_status_name(r.device_status),
-        "printer_errors": status::error_names(r.errors.unwrap_or(0)),
-    })
+/// One reading as a JSON line of `readings --json`.
+pub fn reading_line(serial: &str, r: &Reading) -> ReadingLine {
+    ReadingLine {
+        serial: serial.to_owned(),
+        taken_at: instant(r.at),
+        source: r.source.name(),
+        entry: r.entry_key.clone(),
+        meters: meter_values(&r.meters),
+        device_status: status::device_status_name(r.device_status),
+        printer_errors: status::error_names(r.errors.unwrap_or(0)),
+    }
 }
 
 /// An instant as RFC 3339 UTC with milliseconds, as stored.

@@ -4,11 +4,33 @@
 
 use chrono::NaiveDate;
 
+use crate::answer::AlertItem;
 use crate::billing::Standing;
-use crate::config::Alerts;
 use crate::contract::dates::{DAY_MS, midnight};
 use crate::contract::{Class, Contract, PeriodKind};
+use crate::record::FailureCause;
 use crate::supplies::Supply;
+
+/// When an alert opens: the `[alerts]` table of the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    /// A supply at or below this percentage is low.
+    pub supply_low_pct: u32,
+    /// Warn when a device has no reading this close to a billing boundary.
+    pub reading_due_days: u32,
+    /// Warn this many days before a notice deadline.
+    pub notice_warning_days: u32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Thresholds {
+        Thresholds {
+            supply_low_pct: 10,
+            reading_due_days: 3,
+            notice_warning_days: 90,
+        }
+    }
+}
 
 /// What an alert is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -60,6 +82,19 @@ pub struct Alert {
     pub message: String,
 }
 
+impl Alert {
+    /// The alert as every answer shows it.
+    pub fn answer(&self) -> AlertItem {
+        AlertItem {
+            kind: self.kind.name().to_owned(),
+            serial: self.serial.clone(),
+            contract: self.contract.clone(),
+            since: self.since.map(crate::contract::dates::rfc3339),
+            message: self.message.clone(),
+        }
+    }
+}
+
 /// What is known of one device now.
 #[derive(Debug, Clone, Default)]
 pub struct DeviceFacts<'a> {
@@ -69,7 +104,7 @@ pub struct DeviceFacts<'a> {
     /// The latest successful poll.
     pub last_poll: Option<i64>,
     /// A failure of its entry after the latest poll: (at, cause).
-    pub failure: Option<(i64, &'a str)>,
+    pub failure: Option<(i64, FailureCause)>,
     /// hrDeviceStatus at the latest poll (5: down).
     pub device_status: Option<i64>,
     pub supplies: &'a [Supply],
@@ -82,7 +117,7 @@ const HR_DOWN: i64 = 5;
 /// poll interval (stale after two without an answer).
 pub fn device_alerts(
     f: &DeviceFacts<'_>,
-    settings: &Alerts,
+    settings: &Thresholds,
     interval_ms: i64,
     now: i64,
 ) -> Vec<Alert> {
@@ -168,7 +203,7 @@ pub fn reading_due(
     contract: &Contract,
     serial: &str,
     last_reading: Option<i64>,
-    settings: &Alerts,
+    settings: &Thresholds,
     today: NaiveDate,
 ) -> Option<Alert> {
     let days = i64::from(settings.reading_due_days);
@@ -199,7 +234,11 @@ pub fn reading_due(
 }
 
 /// The notice deadline, when it is at most `notice_warning_days` away.
-pub fn notice_deadline(contract: &Contract, settings: &Alerts, today: NaiveDate) -> Option<Alert> {
+pub fn notice_deadline(
+    contract: &Contract,
+    settings: &Thresholds,
+    today: NaiveDate,
+) -> Option<Alert> {
     let (expiry, deadline) = contract.next_deadline(today)?;
     let left = (deadline - today).num_days();
     if left > i64::from(settings.notice_warning_days) {

@@ -39,7 +39,7 @@ fn device_alerts_follow_supplies_answers_and_status() {
         device_status: Some(2),
         supplies: &supplies,
     };
-    let settings = Alerts::default();
+    let settings = Thresholds::default();
     // (case, facts, expected kinds)
     let cases: Vec<(&str, DeviceFacts, Vec<&str>)> = vec![
         (
@@ -59,7 +59,7 @@ fn device_alerts_follow_supplies_answers_and_status() {
         (
             "failed after the last poll",
             DeviceFacts {
-                failure: Some((now - MIN, "timeout")),
+                failure: Some((now - MIN, crate::record::FailureCause::Timeout)),
                 supplies: &[],
                 ..base.clone()
             },
@@ -117,7 +117,7 @@ fn device_alerts_follow_supplies_answers_and_status() {
 #[test]
 fn a_reading_is_due_near_a_billing_boundary() {
     // K1 is advance: halves end 2025-07-01 and 2026-01-01. reading_due_days 3.
-    let settings = Alerts::default();
+    let settings = Thresholds::default();
     let at = |s: &str| midnight(d(s));
     let cases = [
         // (today, last reading, open?)
@@ -173,7 +173,7 @@ fn the_notice_deadline_warns_ahead() {
     let k = k1();
     let (_, deadline) = k.next_deadline(d("2029-01-01")).unwrap();
     assert_eq!(deadline, d("2029-08-31"));
-    let settings = Alerts::default();
+    let settings = Thresholds::default();
     let open_from = deadline - chrono::Days::new(90);
     let open = notice_deadline(&k, &settings, open_from).expect("open 90 days before");
     assert!(

@@ -57,7 +57,7 @@ pub fn invoices(
         writeln!(
             out,
             "{}",
-            serde_json::to_string_pretty(&billing::invoices_json(id, &invoices))?
+            serde_json::to_string_pretty(&billing::invoices_answer(id, &invoices))?
         )?;
     } else {
         write!(out, "{}", billing::invoices_text(id, &invoices))?;
@@ -80,7 +80,7 @@ pub fn reconcile(
         writeln!(
             out,
             "{}",
-            serde_json::to_string_pretty(&billing::standing_json(&standing))?
+            serde_json::to_string_pretty(&billing::standing_answer(&standing))?
         )?;
     } else {
         write!(out, "{}", billing::standing_text(&standing))?;
@@ -111,4 +111,3 @@ fn existing_store(config: &Config) -> anyhow::Result<Store> {
     }
     open_store(config)
 }
-

@@ -1,168 +1,145 @@
-//! The JSON shapes of invoices and standings (the `--json` output and, later,
-//! the API): amounts and prices as decimal strings, pages and percentages as
-//! numbers, dates as `YYYY-MM-DD`, instants as RFC 3339 in Oslo time.
+//! The answers of the billing engine in their one shape ([`crate::answer`]):
+//! `telleverk invoices --json` and `reconcile --json`, and the API's
+//! `/contracts/{id}/invoices` and `/reconciliation`.
 
-use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use serde_json::{Value, json};
 
 use super::reconcile::EventFound;
 use super::{BoundaryValue, ClassStanding, GapFound, Invoice, LineClass, Standing, Status};
+use crate::answer::{self, Number};
 use crate::contract::dates::rfc3339;
-use crate::contract::{Nok, Prices};
+use crate::contract::{Nok, Prices, price_text};
 
-/// `{"contract": …, "invoices": […]}`.
-pub fn invoices_json(contract: &str, invoices: &[Invoice]) -> Value {
-    json!({
-        "contract": contract,
-        "invoices": invoices.iter().map(invoice_json).collect::<Vec<_>>(),
-    })
+/// The invoices of a contract.
+pub fn invoices_answer(contract: &str, invoices: &[Invoice]) -> answer::Invoices {
+    answer::Invoices {
+        contract: contract.to_owned(),
+        invoices: invoices.iter().map(invoice_answer).collect(),
+    }
 }
 
-fn invoice_json(inv: &Invoice) -> Value {
-    let lines: Vec<Value> = inv
+fn invoice_answer(inv: &Invoice) -> answer::Invoice {
+    let lines = inv
         .lines
         .iter()
-        .map(|l| {
-            let mut line = json!({
-                "description": l.description,
-                "class": l.class.name(),
-                "pages": l.pages.map_or(Value::Null, number),
-                "unit_price": match l.class {
-                    LineClass::Fixed | LineClass::EstimationFee => Nok(l.unit_price).to_string(),
-                    _ => price_text(l.unit_price),
-                },
-                "amount": l.amount.to_string(),
-            });
-            if let Some(months) = l.months {
-                line["months"] = json!(months);
-            }
-            line
+        .map(|l| answer::InvoiceLine {
+            description: l.description.clone(),
+            class: l.class.name().to_owned(),
+            pages: l.pages.map(Number),
+            unit_price: match l.class {
+                LineClass::Fixed | LineClass::EstimationFee => Nok(l.unit_price).to_string(),
+                _ => price_text(l.unit_price),
+            },
+            amount: l.amount.to_string(),
+            months: l.months,
         })
         .collect();
-    json!({
-        "kind": inv.kind.name(),
-        "period_start": inv.period_start.to_string(),
-        "period_end": inv.period_end.to_string(),
-        "issue_date": inv.issue_date.to_string(),
-        "lines": lines,
-        "carried_in": inv.carried_in.to_string(),
-        "total": inv.total.to_string(),
-        "status": match inv.status { Status::Due => "due", Status::Deferred => "deferred" },
-        "estimated": inv.estimated,
-        "boundary_values": inv.boundary_values.iter().map(boundary_json).collect::<Vec<_>>(),
-    })
-}
-
-/// A unit price keeps at least 4 decimals as configured prices are written
-/// (`0.0450`), more when an uplift makes them longer.
-pub fn price_text(price: Decimal) -> String {
-    let mut p = price.normalize();
-    if p.scale() < 4 {
-        p.rescale(4);
+    answer::Invoice {
+        kind: inv.kind.name().to_owned(),
+        period_start: inv.period_start.to_string(),
+        period_end: inv.period_end.to_string(),
+        issue_date: inv.issue_date.to_string(),
+        lines,
+        carried_in: inv.carried_in.to_string(),
+        total: inv.total.to_string(),
+        status: match inv.status {
+            Status::Due => "due",
+            Status::Deferred => "deferred",
+        }
+        .to_owned(),
+        estimated: inv.estimated,
+        boundary_values: inv.boundary_values.iter().map(boundary_answer).collect(),
     }
-    p.to_string()
 }
 
-fn boundary_json(v: &BoundaryValue) -> Value {
-    json!({
-        "serial": v.serial,
-        "at": rfc3339(v.boundary.at),
-        "meter": v.meter.name(),
-        "value": v.boundary.value,
-        "method": v.boundary.method.name(),
-        "basis": v.basis.iter().map(|(at, value, source)| json!({
-            "taken_at": rfc3339(*at),
-            "value": value,
-            "source": source.name(),
-        })).collect::<Vec<_>>(),
-    })
-}
-
-/// The standing as in `telleverk reconcile --json`.
-pub fn standing_json(s: &Standing) -> Value {
-    let periods: Vec<Value> = s
-        .periods
-        .iter()
-        .map(|p| {
-            json!({
-                "kind": p.period.kind.name(),
-                "start": p.period.start.to_string(),
-                "end": p.period.end.to_string(),
-                "running": p.running,
-                "bw": class_json(&p.bw),
-                "colour": class_json(&p.colour),
+fn boundary_answer(v: &BoundaryValue) -> answer::BoundaryValue {
+    answer::BoundaryValue {
+        serial: v.serial.clone(),
+        at: rfc3339(v.boundary.at),
+        meter: v.meter.name().to_owned(),
+        value: v.boundary.value,
+        method: v.boundary.method.name().to_owned(),
+        basis: v
+            .basis
+            .iter()
+            .map(|(at, value, source)| answer::Basis {
+                taken_at: rfc3339(*at),
+                value: *value,
+                source: source.name().to_owned(),
             })
-        })
-        .collect();
-    json!({
-        "contract": s.contract,
-        "at": s.at.to_string(),
-        "periods": periods,
-        "notice_deadline": s.notice.map(|(deadline, _)| deadline.to_string()),
-        "renewal": s.notice.zip(s.renewal_prices).map(|((_, date), prices)| json!({
-            "date": date.to_string(),
-            "prices": prices_json(&prices),
-        })),
-        "ends": s.ends.map(|e| e.to_string()),
-        "boundary_values": s.boundary_values.iter().map(boundary_json).collect::<Vec<_>>(),
-        "gaps": s.gaps.iter().map(gap_json).collect::<Vec<_>>(),
-        "events": s.events.iter().map(event_json).collect::<Vec<_>>(),
-    })
+            .collect(),
+    }
 }
 
-fn class_json(c: &ClassStanding) -> Value {
-    json!({
-        "committed": c.committed.map_or(Value::Null, number),
-        "actual": c.actual,
-        "projected": c.projected,
+/// A contract's standing.
+pub fn standing_answer(s: &Standing) -> answer::Standing {
+    answer::Standing {
+        contract: s.contract.clone(),
+        at: s.at.to_string(),
+        periods: s
+            .periods
+            .iter()
+            .map(|p| answer::PeriodStanding {
+                kind: p.period.kind.name().to_owned(),
+                start: p.period.start.to_string(),
+                end: p.period.end.to_string(),
+                running: p.running,
+                bw: class_answer(&p.bw),
+                colour: class_answer(&p.colour),
+            })
+            .collect(),
+        notice_deadline: s.notice.map(|(deadline, _)| deadline.to_string()),
+        renewal: s
+            .notice
+            .zip(s.renewal_prices)
+            .map(|((_, date), prices)| answer::Renewal {
+                date: date.to_string(),
+                prices: prices_answer(&prices),
+            }),
+        ends: s.ends.map(|e| e.to_string()),
+        boundary_values: s.boundary_values.iter().map(boundary_answer).collect(),
+        gaps: s.gaps.iter().map(gap_answer).collect(),
+        events: s.events.iter().map(event_answer).collect(),
+    }
+}
+
+fn class_answer(c: &ClassStanding) -> answer::ClassStanding {
+    answer::ClassStanding {
+        committed: c.committed.map(Number),
+        actual: c.actual,
+        projected: c.projected,
         // Always a float, so 15 % reads 15.0 like 6.67 does.
-        "deviation_pct": c.deviation_pct.and_then(|d| d.to_f64()),
-        "breach": c.breach,
-    })
-}
-
-fn prices_json(p: &Prices) -> Value {
-    let mut v = json!({ "bw": price_text(p.bw), "colour": price_text(p.colour) });
-    if let Some(a3) = p.bw_a3 {
-        v["bw_a3"] = json!(price_text(a3));
+        deviation_pct: c.deviation_pct.and_then(|d| d.to_f64()),
+        breach: c.breach,
     }
-    if let Some(a3) = p.colour_a3 {
-        v["colour_a3"] = json!(price_text(a3));
+}
+
+fn prices_answer(p: &Prices) -> answer::Prices {
+    answer::Prices {
+        bw: price_text(p.bw),
+        colour: price_text(p.colour),
+        bw_a3: p.bw_a3.map(price_text),
+        colour_a3: p.colour_a3.map(price_text),
     }
-    v
 }
 
-fn gap_json(g: &GapFound) -> Value {
-    json!({
-        "serial": g.serial,
-        "meter": g.meter.name(),
-        "from": rfc3339(g.from),
-        "to": rfc3339(g.to),
-        "reason": g.reason,
-    })
-}
-
-fn event_json(e: &EventFound) -> Value {
-    json!({
-        "serial": e.serial,
-        "meter": e.meter.name(),
-        "at": rfc3339(e.event.at),
-        "kind": e.event.kind.name(),
-        "before": e.event.before,
-        "after": e.event.after,
-    })
-}
-
-/// A decimal as a JSON number: an integer when whole.
-fn number(d: Decimal) -> Value {
-    let d = d.normalize();
-    if d.scale() == 0
-        && let Ok(i) = i64::try_from(d.mantissa())
-    {
-        return json!(i);
+fn gap_answer(g: &GapFound) -> answer::Gap {
+    answer::Gap {
+        serial: g.serial.clone(),
+        meter: g.meter.name().to_owned(),
+        from: rfc3339(g.from),
+        to: rfc3339(g.to),
+        reason: g.reason.to_owned(),
     }
-    d.to_string()
-        .parse::<serde_json::Number>()
-        .map_or(Value::Null, Value::Number)
+}
+
+fn event_answer(e: &EventFound) -> answer::SeriesEvent {
+    answer::SeriesEvent {
+        serial: e.serial.clone(),
+        meter: e.meter.name().to_owned(),
+        at: rfc3339(e.event.at),
+        kind: e.event.kind.name().to_owned(),
+        before: e.event.before,
+        after: e.event.after,
+    }
 }

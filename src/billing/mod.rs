@@ -21,7 +21,7 @@ use crate::meters::series::{Point, Series, sort_points};
 use crate::meters::{Meter, Source};
 
 pub use invoice::{Invoice, InvoiceKind, Line, LineClass, Status, invoices};
-pub use json::{invoices_json, price_text, standing_json};
+pub use json::{invoices_answer, standing_answer};
 pub use reconcile::{ClassStanding, PeriodStanding, Standing, reconcile};
 pub use text::{invoices_text, standing_text};
 

@@ -2,9 +2,9 @@
 
 use std::fmt::Write;
 
-use super::json::price_text;
 use super::{BoundaryValue, ClassStanding, Invoice, Standing, Status};
 use crate::contract::dates::rfc3339;
+use crate::contract::price_text;
 
 /// Every invoice with its lines, totals and any estimated closing values.
 pub fn invoices_text(contract: &str, invoices: &[Invoice]) -> String {

@@ -15,8 +15,9 @@ pub use poll::poll_entry;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::record::PollRecord;
 use crate::snmp::Snmp;
-use crate::storage::{PollRecord, RoundSummary, Store};
+use crate::storage::{RoundSummary, Store};
 
 /// The profile each entry answered with last time, so the next poll can read
 /// identity and meters in one request.

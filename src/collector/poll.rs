@@ -3,11 +3,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::clock::Clock;
-use crate::config::{DeviceEntry, Version};
-use crate::profile::{Oid, Profile, Profiles, Scalar, SuppliesSpec, sys_object_id};
-use crate::snmp::{Session, Snmp};
+use crate::config::DeviceEntry;
+use crate::oid::{Oid, Scalar};
+use crate::profile::{Profile, Profiles, SuppliesSpec, sys_object_id};
+use crate::record::{DeviceReading, FailureCause, Outcome, PollRecord};
+use crate::snmp::Version;
+use crate::snmp::{Cause, Session, Snmp};
 use crate::status;
-use crate::storage::{DeviceReading, Outcome, PollRecord};
 use crate::supplies::{self, RawSupply, Supply};
 
 /// Polls one entry. `hint` is the profile it answered with last time. Returns
@@ -26,13 +28,13 @@ pub async fn poll_entry(
         address: entry.address.clone(),
         outcome,
     };
-    let failed = |cause: &str, detail: String| Outcome::Failed {
-        cause: cause.to_owned(),
-        detail,
-    };
-    let session = match snmp.session(entry).await {
+    let failed = |cause: FailureCause, detail: String| Outcome::Failed { cause, detail };
+    let session = match snmp
+        .session(&entry.address, entry.version, &entry.credentials)
+        .await
+    {
         Ok(s) => s,
-        Err(e) => return (record(failed(e.cause.name(), e.detail)), None),
+        Err(e) => return (record(failed(cause_of(e.cause), e.detail)), None),
     };
     let (profile, values, at) = match scalars(&session, entry, profiles, hint, clock).await {
         Ok(found) => found,
@@ -49,7 +51,7 @@ pub async fn poll_entry(
                 profile.id
             );
             return (
-                record(failed("no_serial", detail)),
+                record(failed(FailureCause::NoSerial, detail)),
                 Some(profile.id.clone()),
             );
         }
@@ -97,7 +99,7 @@ async fn scalars<'p>(
     profiles: &'p Profiles,
     hint: Option<&str>,
     clock: &Clock,
-) -> Result<Found<'p>, (&'static str, String)> {
+) -> Result<Found<'p>, (FailureCause, String)> {
     let fixed = entry.profile.as_deref().and_then(|id| profiles.get(id));
     let guess = fixed.or_else(|| hint.and_then(|id| profiles.get(id)));
     // Not knowing the profile yet, ask for every profile's scalars at once when
@@ -115,7 +117,7 @@ async fn scalars<'p>(
     let at = clock.now();
     let Some(oid) = oid_of(&values) else {
         return Err((
-            "malformed",
+            FailureCause::Malformed,
             "the device did not return sysObjectID.0".to_owned(),
         ));
     };
@@ -125,7 +127,7 @@ async fn scalars<'p>(
             let detail = format!(
                 "no profile matches sysObjectID {oid}; add one to the profiles directory or set `profile` in the [[device]] entry"
             );
-            return Err(("no_profile", detail));
+            return Err((FailureCause::NoProfile, detail));
         }
     };
     if asked_all || guess.is_some_and(|g| g.id == profile.id) {
@@ -138,11 +140,23 @@ async fn scalars<'p>(
 async fn get(
     session: &Session,
     oids: &[Oid],
-) -> Result<HashMap<Oid, Scalar>, (&'static str, String)> {
+) -> Result<HashMap<Oid, Scalar>, (FailureCause, String)> {
     session
         .get(oids)
         .await
-        .map_err(|e| (e.cause.name(), e.detail))
+        .map_err(|e| (cause_of(e.cause), e.detail))
+}
+
+/// The stored cause of an SNMP failure.
+fn cause_of(cause: Cause) -> FailureCause {
+    match cause {
+        Cause::Timeout => FailureCause::Timeout,
+        Cause::Refused => FailureCause::Refused,
+        Cause::Unreachable => FailureCause::Unreachable,
+        Cause::Authentication => FailureCause::Authentication,
+        Cause::Malformed => FailureCause::Malformed,
+        Cause::AgentError => FailureCause::AgentError,
+    }
 }
 
 fn oid_of(values: &HashMap<Oid, Scalar>) -> Option<Oid> {

@@ -5,11 +5,10 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
-use super::{
-    AuthProtocol, ConfigError, Credentials, Ctx, DeviceEntry, HandDevice, PrivProtocol, RawDevice,
-    RawV3, Secret, V3, Version,
-};
+use super::{ConfigError, Ctx, DeviceEntry, HandDevice, RawDevice, RawV3};
 use crate::profile::Profiles;
+use crate::secret::Secret;
+use crate::snmp::{AuthProtocol, Credentials, PrivProtocol, V3, Version};
 
 impl Ctx<'_> {
     /// An entry with a serial and no address is a device read by hand; it may

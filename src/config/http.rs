@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use super::{ConfigError, Ctx};
+use crate::alerts::Thresholds;
 
 /// What a token may do. Each role may do everything the roles before it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -60,27 +61,6 @@ impl std::fmt::Debug for Token {
 pub struct Http {
     pub listen: SocketAddr,
     pub tokens: Vec<Token>,
-}
-
-/// The resolved `[alerts]` table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Alerts {
-    /// A supply at or below this percentage is low.
-    pub supply_low_pct: u32,
-    /// Warn when a device has no reading this close to a billing boundary.
-    pub reading_due_days: u32,
-    /// Warn this many days before a notice deadline.
-    pub notice_warning_days: u32,
-}
-
-impl Default for Alerts {
-    fn default() -> Alerts {
-        Alerts {
-            supply_low_pct: 10,
-            reading_due_days: 3,
-            notice_warning_days: 90,
-        }
-    }
 }
 
 /// The default listen address: loopback only.
@@ -243,14 +223,14 @@ impl Ctx<'_> {
         Ok(Token { name, role, hash })
     }
 
-    pub(super) fn alerts(&self, raw: &RawAlerts) -> Result<Alerts, ConfigError> {
-        let d = Alerts::default();
+    pub(super) fn alerts(&self, raw: &RawAlerts) -> Result<Thresholds, ConfigError> {
+        let d = Thresholds::default();
         let bounded = |v: &Option<Spanned<i64>>, key: &str, max: i64, default: u32| match v {
             None => Ok(default),
             Some(v) if (0..=max).contains(v.get_ref()) => Ok(*v.get_ref() as u32),
             Some(v) => Err(self.at(v, key, format!("must be between 0 and {max}"))),
         };
-        Ok(Alerts {
+        Ok(Thresholds {
             supply_low_pct: bounded(
                 &raw.supply_low_pct,
                 "alerts.supply_low_pct",

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{ConfigError, Ctx, Secret};
+use super::{ConfigError, Ctx};
 use crate::report::CsvStyle;
 use crate::report::schedule::{Format, Kind, Schedule, valid_name};
+use crate::secret::Secret;
 
 /// How the connection to the mail server is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
+use crate::snmp::{AuthProtocol, PrivProtocol};
 
 fn env(name: &str) -> Option<String> {
     match name {

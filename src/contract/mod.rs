@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 pub use dates::{add_months, midnight};
-pub use money::Nok;
+pub use money::{Nok, price_text};
 
 /// How the contract bills pages (§4.9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,16 @@ use rust_decimal::{Decimal, RoundingStrategy};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
 pub struct Nok(pub Decimal);
 
+/// A unit price as written: at least 4 decimals, as configured prices are
+/// (`0.0450`), more when an uplift makes them longer. Never rounded.
+pub fn price_text(price: Decimal) -> String {
+    let mut p = price.normalize();
+    if p.scale() < 4 {
+        p.rescale(4);
+    }
+    p.to_string()
+}
+
 impl Nok {
     pub const ZERO: Nok = Nok(Decimal::ZERO);
 

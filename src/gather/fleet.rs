@@ -12,8 +12,7 @@ use crate::alerts::{self, Alert, DeviceFacts};
 use crate::billing;
 use crate::config::Config;
 use crate::contract::dates::local_date;
-use crate::storage::{DeviceRow, EntryRow, Reader, StoredSupply};
-use crate::supplies::{Supply, percent};
+use crate::storage::{DeviceRow, EntryRow, Reader};
 
 /// The fleet as last read.
 #[derive(Debug, Default)]
@@ -33,7 +32,6 @@ pub struct DeviceView {
     pub location: Option<String>,
     /// Polled over SNMP (false: read by hand).
     pub polled: bool,
-    pub supplies: Vec<Supply>,
     pub open_alerts: usize,
 }
 
@@ -51,19 +49,6 @@ impl FleetView {
             .binary_search_by(|d| d.row.serial.as_str().cmp(serial))
             .ok()
             .map(|i| &self.devices[i])
-    }
-}
-
-/// A stored supply row as a supply.
-pub fn supply(s: &StoredSupply) -> Supply {
-    Supply {
-        index: s.index,
-        description: s.description.clone(),
-        kind: s.kind.clone(),
-        colour: s.colour.clone(),
-        level: s.level,
-        max: s.max,
-        percent: percent(s.level, s.max),
     }
 }
 
@@ -90,7 +75,6 @@ pub fn build(
     let mut devices = Vec::with_capacity(rows.len());
     for (_, row) in rows {
         let polled = row.entry_key.is_some() || index.bound(&row.serial);
-        let supplies: Vec<Supply> = row.supplies.iter().map(supply).collect();
         let facts = DeviceFacts {
             serial: &row.serial,
             polled,
@@ -98,9 +82,9 @@ pub fn build(
             failure: row
                 .failure_since
                 .as_ref()
-                .map(|f| (f.at.timestamp_millis(), f.cause.as_str())),
+                .map(|f| (f.at.timestamp_millis(), f.cause)),
             device_status: row.device_status,
-            supplies: &supplies,
+            supplies: &row.supplies,
         };
         let mut own = alerts::device_alerts(&facts, &config.alerts, interval, now);
         let last_reading = row
@@ -113,7 +97,6 @@ pub fn build(
         devices.push(DeviceView {
             location: index.location(&row.serial, row.entry_key.as_deref()),
             polled,
-            supplies,
             open_alerts: own.len(),
             row,
         });

@@ -5,13 +5,14 @@
 use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderValue;
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
+use crate::answer::ErrorCode;
 use crate::config::{Role, token_hash};
 
 /// The role a handler needs.
@@ -74,8 +75,7 @@ impl IntoResponse for Refused {
 
 fn unauthorized(message: &str) -> Refused {
     Refused::Unauthorized(Unauthorized(ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
+        ErrorCode::Unauthorized,
         message,
     )))
 }
@@ -108,8 +108,7 @@ impl<N: Needs + Send + Sync> FromRequestParts<AppState> for Caller<N> {
         };
         if known.role < N::ROLE {
             return Err(Refused::Forbidden(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!(
                     "the token `{}` has the role {}; this needs {}",
                     known.name,

@@ -8,76 +8,28 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Operator, Viewer};
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiResult};
 use super::params;
-use crate::gather::{DeviceView, FleetView};
 use super::{AppState, blocking};
 use crate::alerts::Alert;
+use crate::answer::{
+    AlertItem, DeviceDetail, DevicePage, DeviceStatus, DeviceSummary, Entered, EventItem,
+    FailureItem, ReadingItem, ReadingPage,
+};
+use crate::answer::{ErrorBody, ErrorCode};
 use crate::contract::dates::rfc3339;
+use crate::gather::{DeviceView, FleetView};
 use crate::import::{ImportRow, MAX_ENTERED_VALUE, parse_taken_at};
 use crate::meters::{Meter, Source};
+use crate::record::Reading;
 use crate::status;
-use crate::storage::{ImportError, Reading};
-use crate::supplies::Supply;
-
-/// A page of devices.
-#[derive(Serialize, ToSchema)]
-pub struct DevicePage {
-    pub items: Vec<DeviceSummary>,
-    /// The serial to pass as `after` for the next page; null on the last.
-    pub next: Option<String>,
-}
-
-/// A device in the list.
-#[derive(Serialize, ToSchema)]
-pub struct DeviceSummary {
-    pub serial: String,
-    pub model: Option<String>,
-    pub location: Option<String>,
-    /// The address it last answered on.
-    pub address: Option<String>,
-    /// The latest reading of any source (RFC 3339, Europe/Oslo offset).
-    pub last_reading_at: Option<String>,
-    /// Whether its latest poll was answered; null for a device read by hand.
-    pub reachable: Option<bool>,
-    /// No successful poll within two poll intervals; null for a device read by hand.
-    pub stale: Option<bool>,
-    pub lowest_supply: Option<SupplyLevel>,
-    pub open_alerts: usize,
-}
-
-/// A supply's latest level. `level` and `max` are as reported (−1 no limit,
-/// −2 unknown, −3 some remaining); `percent` is null then.
-#[derive(Serialize, ToSchema)]
-pub struct SupplyLevel {
-    pub index: u32,
-    pub description: String,
-    pub kind: String,
-    pub colour: Option<String>,
-    pub level: i64,
-    pub max: i64,
-    pub percent: Option<i64>,
-}
-
-impl From<&Supply> for SupplyLevel {
-    fn from(s: &Supply) -> SupplyLevel {
-        SupplyLevel {
-            index: s.index,
-            description: s.description.clone(),
-            kind: s.kind.clone(),
-            colour: s.colour.clone(),
-            level: s.level,
-            max: s.max,
-            percent: s.percent,
-        }
-    }
-}
+use crate::storage::ImportError;
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -158,86 +110,13 @@ fn summary(d: &DeviceView, now: i64, interval: i64) -> DeviceSummary {
             crate::alerts::is_stale(d.row.last_poll.map(|t| t.timestamp_millis()), interval, now)
         }),
         lowest_supply: d
+            .row
             .supplies
             .iter()
             .filter(|s| s.percent.is_some())
             .min_by_key(|s| s.percent)
-            .map(SupplyLevel::from),
+            .cloned(),
         open_alerts: d.open_alerts,
-    }
-}
-
-/// One device in full.
-#[derive(Serialize, ToSchema)]
-pub struct DeviceDetail {
-    #[serde(flatten)]
-    pub summary: DeviceSummary,
-    /// The entry (SNMP endpoint) it last answered through.
-    pub entry: Option<String>,
-    /// The latest successful poll.
-    pub last_poll_at: Option<String>,
-    pub status: Option<DeviceStatus>,
-    /// Meter name → value at the latest reading.
-    pub meters: BTreeMap<String, u64>,
-    pub supplies: Vec<SupplyLevel>,
-    pub alerts: Vec<AlertItem>,
-    /// Resets, glitches, wraps, swaps, moves and serial mismatches, oldest first.
-    pub events: Vec<EventItem>,
-    /// The latest failed or partial polls of its entry (at most 20), newest first.
-    pub failures: Vec<FailureItem>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct DeviceStatus {
-    /// hrDeviceStatus by name.
-    pub device: String,
-    /// hrPrinterStatus by name.
-    pub printer: String,
-    /// hrPrinterDetectedErrorState bits by name.
-    pub errors: Vec<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct EventItem {
-    pub at: String,
-    /// swap, move, serial_mismatch, suspected_reset, confirmed_reset,
-    /// suspected_wrap, confirmed_wrap, glitch.
-    pub kind: String,
-    pub meter: Option<String>,
-    pub before: Option<u64>,
-    pub after: Option<u64>,
-    pub detail: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct FailureItem {
-    pub at: String,
-    /// timeout, refused, auth, malformed, partial, …
-    pub cause: String,
-    pub detail: String,
-}
-
-/// An open alert.
-#[derive(Serialize, ToSchema)]
-pub struct AlertItem {
-    /// supply_empty, supply_low, device_down, unreachable, stale,
-    /// reading_due, projected_breach, notice_deadline.
-    pub kind: String,
-    pub serial: Option<String>,
-    pub contract: Option<String>,
-    pub since: Option<String>,
-    pub message: String,
-}
-
-impl From<&Alert> for AlertItem {
-    fn from(a: &Alert) -> AlertItem {
-        AlertItem {
-            kind: a.kind.name().to_owned(),
-            serial: a.serial.clone(),
-            contract: a.contract.clone(),
-            since: a.since.map(rfc3339),
-            message: a.message.clone(),
-        }
     }
 }
 
@@ -274,7 +153,7 @@ pub async fn detail(
         .alerts
         .iter()
         .filter(|a| a.serial.as_deref() == Some(serial.as_str()))
-        .map(AlertItem::from)
+        .map(Alert::answer)
         .collect();
     let st = state.clone();
     let (latest, events, failures) = blocking(move || {
@@ -312,7 +191,7 @@ pub async fn detail(
             errors: status::error_names(device.row.errors.unwrap_or(0)),
         }),
         meters,
-        supplies: device.supplies.iter().map(SupplyLevel::from).collect(),
+        supplies: device.row.supplies.clone(),
         alerts,
         events: events
             .into_iter()
@@ -369,25 +248,6 @@ impl IntoParams for ReadingsQuery {
             ),
         ]
     }
-}
-
-/// A device's readings.
-#[derive(Serialize, ToSchema)]
-pub struct ReadingPage {
-    pub serial: String,
-    pub items: Vec<ReadingItem>,
-    /// The `from` for the next page (the time of the first reading left
-    /// out); null when all are here.
-    pub next: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ReadingItem {
-    pub taken_at: String,
-    /// polled, manual, vendor, final or start.
-    pub source: String,
-    /// Meter name → value.
-    pub meters: BTreeMap<String, u64>,
 }
 
 fn reading_item(r: &Reading) -> ReadingItem {
@@ -473,18 +333,6 @@ pub struct NewReading {
     pub source: Option<String>,
 }
 
-/// What an entered reading did.
-#[derive(Serialize, ToSchema)]
-pub struct Entered {
-    pub serial: String,
-    pub taken_at: String,
-    pub source: String,
-    /// Meter values stored now.
-    pub stored: usize,
-    /// Meter values stored before with the same value (nothing changed).
-    pub already_stored: usize,
-}
-
 /// Enters a reading (operator): validated like the CSV import; a different
 /// value for the same serial, meter, instant and source is a conflict.
 #[utoipa::path(
@@ -521,8 +369,7 @@ pub async fn enter_reading(
         let mut store = store.lock().expect("store lock");
         store.import_readings(&rows).map_err(|e| match e {
             ImportError::Conflict(c) => ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
+                ErrorCode::Conflict,
                 format!(
                     "{} {} at {} ({}) is already stored as {}, not {}; nothing was stored",
                     c.serial,
@@ -557,7 +404,7 @@ pub async fn enter_reading(
 }
 
 fn invalid(message: String) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_reading", message)
+    ApiError::new(ErrorCode::InvalidReading, message)
 }
 
 /// A JSON number that is a whole number from 0 up: `7`, or `7.0` (JSON

@@ -6,37 +6,33 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use utoipa::ToSchema;
 
-/// `{"error": {"code": …, "message": …}}`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Stable and machine-readable: bad_parameter, bad_body, unauthorized,
-    /// forbidden, not_found, method_not_allowed, conflict, invalid_reading,
-    /// internal.
-    pub code: String,
-    /// What is wrong, for a person.
-    pub message: String,
-}
+use crate::answer::{ErrorBody, ErrorCode, ErrorDetail};
 
 /// An error answer.
 #[derive(Debug)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
+/// The status of an error code.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::BadParameter | ErrorCode::BadBody => StatusCode::BAD_REQUEST,
+        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::Conflict => StatusCode::CONFLICT,
+        ErrorCode::InvalidReading => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::ReportFailed | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError {
-            status,
             code,
             message: message.into(),
         }
@@ -44,23 +40,18 @@ impl ApiError {
 
     /// 400: a parameter is missing or malformed; the message names it.
     pub fn parameter(name: &str, message: impl std::fmt::Display) -> ApiError {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_parameter",
-            format!("`{name}`: {message}"),
-        )
+        ApiError::new(ErrorCode::BadParameter, format!("`{name}`: {message}"))
     }
 
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+        ApiError::new(ErrorCode::NotFound, message)
     }
 
     /// 500: logged here with its cause; the answer says only that it failed.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!("API request failed: {cause}");
         ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "the server could not answer; the log has the cause",
         )
     }
@@ -86,13 +77,13 @@ impl From<tokio::task::JoinError> for ApiError {
 
 impl From<QueryRejection> for ApiError {
     fn from(e: QueryRejection) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_parameter", e.body_text())
+        ApiError::new(ErrorCode::BadParameter, e.body_text())
     }
 }
 
 impl From<JsonRejection> for ApiError {
     fn from(e: JsonRejection) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_body", e.body_text())
+        ApiError::new(ErrorCode::BadBody, e.body_text())
     }
 }
 
@@ -100,11 +91,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code.to_owned(),
+                code: self.code,
                 message: self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        (status_of(self.code), Json(body)).into_response()
     }
 }
 

@@ -12,9 +12,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 
 use super::AppState;
-use crate::gather::FleetView;
 use crate::collector::Round;
-use crate::storage::Outcome;
+use crate::gather::FleetView;
+use crate::record::Outcome;
 
 /// What the collector did since the service started.
 #[derive(Debug, Default)]
@@ -26,7 +26,8 @@ pub struct Metrics {
 struct Counts {
     rounds: u64,
     polls_ok: u64,
-    failures: BTreeMap<String, u64>,
+    /// By the cause's name, so the lines come in name order.
+    failures: BTreeMap<&'static str, u64>,
     round_seconds_total: f64,
     last_round_seconds: f64,
 }
@@ -39,7 +40,7 @@ impl Metrics {
         for r in round.records {
             match &r.outcome {
                 Outcome::Ok(_) => c.polls_ok += 1,
-                Outcome::Failed { cause, .. } => *c.failures.entry(cause.clone()).or_default() += 1,
+                Outcome::Failed { cause, .. } => *c.failures.entry(cause.name()).or_default() += 1,
             }
         }
         let secs = round.elapsed.as_secs_f64();
@@ -173,7 +174,7 @@ fn device_gauges(out: &mut String, view: &FleetView) {
         "Supply levels in percent (supplies that report one).",
     );
     for d in &view.devices {
-        for s in &d.supplies {
+        for s in &d.row.supplies {
             if let Some(p) = s.percent {
                 let _ = writeln!(
                     out,

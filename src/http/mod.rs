@@ -27,9 +27,10 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use error::{ApiError, ErrorBody};
+pub use error::ApiError;
 pub use metrics::Metrics;
 
+use crate::answer::ErrorBody;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::gather::FleetView;

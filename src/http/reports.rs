@@ -4,10 +4,9 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::path::{Parameter, ParameterIn};
@@ -15,8 +14,9 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Admin, Viewer};
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiResult};
 use super::{AppState, blocking, params};
+use crate::answer::{CounterReport, ErrorBody, ErrorCode, RunAnswer, VendorRow};
 use crate::report::schedule::{Format, Kind};
 use crate::report::{CsvStyle, counters_file, vendor_file};
 
@@ -91,7 +91,7 @@ fn answer(format: Format, name: String, bytes: Vec<u8>) -> Response {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The report", content(
-            (CountersSchema = "application/json"),
+            (CounterReport = "application/json"),
             (String = "text/csv"),
             (XlsxFile = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         )),
@@ -122,8 +122,9 @@ pub async fn counters(
     let format = format_of(Kind::Counters, q.format.as_deref(), Format::Json)?;
     let st = state.clone();
     let devices = blocking(move || {
-        st.pool
-            .read(|r| crate::gather::counter_report(r, &st.config, from, to).map_err(ApiError::from))
+        st.pool.read(|r| {
+            crate::gather::counter_report(r, &st.config, from, to).map_err(ApiError::from)
+        })
     })
     .await?;
     let bytes = counters_file(format, style, from, to, &devices).map_err(ApiError::internal)?;
@@ -168,7 +169,7 @@ impl IntoParams for VendorQuery {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The import", content(
-            (Vec<VendorRowSchema> = "application/json"),
+            (Vec<VendorRow> = "application/json"),
             (String = "text/csv")
         )),
         (status = 400, description = "A bad parameter", body = ErrorBody),
@@ -196,8 +197,6 @@ pub async fn vendor_billing(
     ))
 }
 
-// The shapes `report` writes, for the OpenAPI document only.
-
 /// An Excel workbook: bytes, not JSON.
 pub struct XlsxFile;
 
@@ -212,83 +211,6 @@ impl utoipa::PartialSchema for XlsxFile {
 }
 
 impl ToSchema for XlsxFile {}
-
-/// The counter report as JSON.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct CountersSchema {
-    from: String,
-    to: String,
-    devices: Vec<CounterDeviceSchema>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct CounterDeviceSchema {
-    serial: String,
-    model: Option<String>,
-    location: Option<String>,
-    contract: Option<String>,
-    meters: Vec<CounterMeterSchema>,
-    a4_equivalents: A4Schema,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct CounterMeterSchema {
-    meter: String,
-    from: Option<ValueSchema>,
-    to: Option<ValueSchema>,
-    usage: Option<i64>,
-    /// Two decimals, as text.
-    pages_per_day: Option<String>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct ValueSchema {
-    value: u64,
-    /// exact, bracketed, interpolation or extrapolation.
-    method: String,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct A4Schema {
-    bw: Option<i64>,
-    colour: Option<i64>,
-}
-
-/// One row of the vendor import.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct VendorRowSchema {
-    serial: String,
-    model: String,
-    contract: String,
-    /// bw_total, colour_total, bw_large or colour_large.
-    meter: String,
-    reading_date: String,
-    value: u64,
-    /// polled, manual, vendor, final, start; several joined by `+`.
-    source: String,
-    /// exact, bracketed, interpolation or extrapolation.
-    method: String,
-}
-
-/// What a report run did.
-#[derive(Serialize, ToSchema)]
-pub struct RunAnswer {
-    pub report: String,
-    /// YYYY-MM (counters: the month before today) or YYYY-MM-DD (vendor-billing: today).
-    pub period: String,
-    /// The file written.
-    pub file: String,
-    /// Null: the report is not mailed; true: sent; false: the send failed
-    /// (`mail_error` says why; telleverk tries again at its next start).
-    pub mailed: Option<bool>,
-    pub mail_error: Option<String>,
-}
 
 /// Runs a `[[report]]` now (admin), as its schedule would today: writes its
 /// file into its folder and mails it when it has `email_to`.
@@ -326,8 +248,7 @@ pub async fn run_report(
         (Some(file), _) => file.display().to_string(),
         (None, error) => {
             return Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "report_failed",
+                ErrorCode::ReportFailed,
                 format!(
                     "report `{name}` ({}) failed: {}",
                     outcome.period,

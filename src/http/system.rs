@@ -4,28 +4,17 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::Uri;
 use axum::{Extension, Json};
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::{Admin, Viewer};
-use super::devices::AlertItem;
-use super::error::{ApiError, ErrorBody};
-use crate::config::{Credentials, Version};
-
-/// Liveness.
-#[derive(Serialize, ToSchema)]
-pub struct Health {
-    /// Always "ok" when the service answers.
-    pub status: String,
-    pub version: String,
-    /// Devices in the fleet view.
-    pub devices: usize,
-    /// When the fleet view was last built (RFC 3339); null before the first build.
-    pub view_built_at: Option<String>,
-}
+use super::error::ApiError;
+use crate::alerts::Alert;
+use crate::answer::{
+    AlertList, AlertSettingsView, CollectorView, ConfigView, DeviceEntryView, ErrorBody, ErrorCode,
+    Health, HttpView, ReportView, SmtpView, TokenView,
+};
 
 /// Whether the service is up (no token needed).
 #[utoipa::path(
@@ -44,12 +33,6 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
     })
 }
 
-/// The open alerts.
-#[derive(Serialize, ToSchema)]
-pub struct AlertList {
-    pub items: Vec<AlertItem>,
-}
-
 /// Every open alert: supplies low or empty, devices down, unreachable or
 /// stale, readings due near a billing boundary, projected breaches of the
 /// deviation threshold, notice deadlines near.
@@ -65,95 +48,11 @@ pub struct AlertList {
 )]
 pub async fn alerts(_caller: Viewer, State(state): State<AppState>) -> Json<AlertList> {
     let view = state.view();
-    let mut items: Vec<&crate::alerts::Alert> = view.alerts.iter().collect();
+    let mut items: Vec<&Alert> = view.alerts.iter().collect();
     items.sort_by(|a, b| (a.kind, &a.serial, &a.contract).cmp(&(b.kind, &b.serial, &b.contract)));
     Json(AlertList {
-        items: items.into_iter().map(AlertItem::from).collect(),
+        items: items.into_iter().map(Alert::answer).collect(),
     })
-}
-
-/// The configuration as resolved, without secrets.
-#[derive(Serialize, ToSchema)]
-pub struct ConfigView {
-    pub file: String,
-    pub database: String,
-    pub collector: CollectorView,
-    pub devices: Vec<DeviceEntryView>,
-    /// Devices read by hand.
-    pub hand_read: Vec<String>,
-    /// Contract ids (GET /api/v1/contracts has them in full).
-    pub contracts: Vec<String>,
-    pub http: HttpView,
-    pub alerts: AlertSettingsView,
-    /// The mail server; never its password.
-    pub smtp: Option<SmtpView>,
-    pub reports: Vec<ReportView>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SmtpView {
-    pub host: String,
-    pub port: u16,
-    /// starttls, tls or none.
-    pub tls: String,
-    /// The user it logs in as; the password is never shown.
-    pub username: Option<String>,
-    pub from: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ReportView {
-    pub name: String,
-    /// Cron, Europe/Oslo.
-    pub schedule: String,
-    /// counters or vendor-billing.
-    pub kind: String,
-    /// csv, xlsx or json.
-    pub format: String,
-    pub csv_delimiter: String,
-    pub directory: String,
-    pub email_to: Vec<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CollectorView {
-    pub interval_seconds: u64,
-    pub concurrency: usize,
-    pub timeout_ms: u64,
-    pub retries: u32,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct DeviceEntryView {
-    pub address: String,
-    /// 1, 2c or 3.
-    pub version: String,
-    /// Always "(redacted)" for a community; the v3 user name otherwise.
-    pub credentials: String,
-    pub serial: Option<String>,
-    pub location: Option<String>,
-    pub profile: Option<String>,
-    pub large_counts_double: bool,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct HttpView {
-    pub listen: String,
-    /// Token names and roles; never a token or its hash.
-    pub tokens: Vec<TokenView>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TokenView {
-    pub name: String,
-    pub role: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AlertSettingsView {
-    pub supply_low_pct: u32,
-    pub reading_due_days: u32,
-    pub notice_warning_days: u32,
 }
 
 /// The configuration in force, secrets redacted (admin).
@@ -184,16 +83,8 @@ pub async fn config(_caller: Admin, State(state): State<AppState>) -> Json<Confi
             .iter()
             .map(|d| DeviceEntryView {
                 address: d.address.clone(),
-                version: match d.version {
-                    Version::V1 => "1",
-                    Version::V2c => "2c",
-                    Version::V3 => "3",
-                }
-                .to_owned(),
-                credentials: match &d.credentials {
-                    Credentials::Community(_) => "community (redacted)".to_owned(),
-                    Credentials::V3(v3) => format!("v3 user {} (passwords redacted)", v3.user),
-                },
+                version: d.version.name().to_owned(),
+                credentials: d.credentials_redacted(),
                 serial: d.serial.clone(),
                 location: d.location.clone(),
                 profile: d.profile.clone(),
@@ -268,8 +159,7 @@ pub async fn not_found(uri: Uri) -> ApiError {
 /// A route asked with a method it does not have.
 pub async fn method_not_allowed(uri: Uri) -> ApiError {
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         format!("{} does not take this method", uri.path()),
     )
 }

@@ -52,4 +52,3 @@ pub async fn refresh_loop(state: AppState, mut shutdown: watch::Receiver<bool>) 
         rebuild(&state).await;
     }
 }
-

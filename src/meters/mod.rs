@@ -7,6 +7,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::oid::Syntax;
+
 pub mod series;
 
 /// A canonical meter (DOMAIN.md, "Meters"). The discriminant is the stable code
@@ -134,6 +136,17 @@ pub enum ValueKind {
     Gauge32 = 3,
     Derived = 4,
     Manual = 5,
+}
+
+impl From<Syntax> for ValueKind {
+    fn from(syntax: Syntax) -> ValueKind {
+        match syntax {
+            Syntax::Integer => ValueKind::Integer,
+            Syntax::Counter32 => ValueKind::Counter32,
+            Syntax::Counter64 => ValueKind::Counter64,
+            Syntax::Gauge32 => ValueKind::Gauge32,
+        }
+    }
 }
 
 impl ValueKind {

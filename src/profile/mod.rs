@@ -6,14 +6,13 @@
 //! against it are pure. This module never talks SNMP.
 
 mod load;
-mod oid;
 
 use std::collections::{BTreeMap, HashMap};
 
 pub use load::{ProfileError, line_of, load_profiles};
-pub use oid::{BadOid, Oid};
 
 use crate::meters::{Meter, MeterSet, MeterValue, ValueKind};
+use crate::oid::{Oid, Scalar};
 
 /// How a meter's value is found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,16 +99,6 @@ pub fn sys_descr() -> Oid {
 }
 pub fn sys_object_id() -> Oid {
     Oid::new(vec![1, 3, 6, 1, 2, 1, 1, 2, 0])
-}
-
-/// A value as an agent returned it, reduced to what profiles need.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scalar {
-    Int(i64, ValueKind),
-    Text(Vec<u8>),
-    ObjectId(Oid),
-    /// Any other SNMP type, by name (for error messages).
-    Other(&'static str),
 }
 
 /// What a profile makes of a device's answers.
@@ -210,7 +199,7 @@ impl Profile {
         match value? {
             Scalar::Int(v, _) if self.absent.contains(v) => None,
             Scalar::Int(v, kind) => match u64::try_from(*v) {
-                Ok(v) => Some((v, *kind)),
+                Ok(v) => Some((v, ValueKind::from(*kind))),
                 Err(_) => {
                     problems.push(format!(
                         "meter {meter}: {oid} returned {v}, a negative count not listed in the profile's `absent` values; treated as absent"

@@ -12,7 +12,7 @@ fn oid(s: &str) -> Oid {
 }
 
 fn int(v: i64) -> Scalar {
-    Scalar::Int(v, ValueKind::Integer)
+    Scalar::Int(v, crate::oid::Syntax::Integer)
 }
 
 fn built_in() -> Profiles {

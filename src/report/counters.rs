@@ -7,9 +7,9 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
-use serde_json::{Value, json};
 
 use super::{CsvStyle, csv_bytes, value_with_sources};
+use crate::answer::{A4Equivalents, CounterDevice, CounterMeter, CounterReport, EndValue};
 use crate::contract::midnight;
 use crate::estimate::Boundary;
 use crate::meters::Meter;
@@ -156,36 +156,50 @@ pub(crate) fn per_day(usage: i128, from: NaiveDate, to: NaiveDate) -> Option<Dec
     Some(p)
 }
 
-fn boundary_json(b: &Option<Boundary>) -> Value {
-    match b {
-        Some(b) => json!({"value": b.value, "method": b.method.name()}),
-        None => Value::Null,
-    }
+fn end_value(b: &Option<Boundary>) -> Option<EndValue> {
+    b.as_ref().map(|b| EndValue {
+        value: b.value,
+        method: b.method.name().to_owned(),
+    })
 }
 
-/// The JSON report.
-pub fn counters_json(from: NaiveDate, to: NaiveDate, devices: &[DeviceCounters]) -> Value {
-    json!({
-        "from": from.to_string(),
-        "to": to.to_string(),
-        "devices": devices.iter().map(|d| json!({
-            "serial": d.serial,
-            "model": d.model,
-            "location": d.location,
-            "contract": d.contract,
-            "meters": d.meters.iter().map(|u| json!({
-                "meter": u.meter.name(),
-                "from": boundary_json(&u.from),
-                "to": boundary_json(&u.to),
-                "usage": u.usage.and_then(|n| i64::try_from(n).ok()),
-                "pages_per_day": u.usage.and_then(|n| per_day(n, from, to)).map(|p| p.to_string()),
-            })).collect::<Vec<_>>(),
-            "a4_equivalents": {
-                "bw": d.a4_bw.and_then(|n| i64::try_from(n).ok()),
-                "colour": d.a4_colour.and_then(|n| i64::try_from(n).ok()),
-            },
-        })).collect::<Vec<_>>(),
-    })
+/// The report as JSON.
+pub fn counters_answer(
+    from: NaiveDate,
+    to: NaiveDate,
+    devices: &[DeviceCounters],
+) -> CounterReport {
+    CounterReport {
+        from: from.to_string(),
+        to: to.to_string(),
+        devices: devices
+            .iter()
+            .map(|d| CounterDevice {
+                serial: d.serial.clone(),
+                model: d.model.clone(),
+                location: d.location.clone(),
+                contract: d.contract.clone(),
+                meters: d
+                    .meters
+                    .iter()
+                    .map(|u| CounterMeter {
+                        meter: u.meter.name().to_owned(),
+                        from: end_value(&u.from),
+                        to: end_value(&u.to),
+                        usage: u.usage.and_then(|n| i64::try_from(n).ok()),
+                        pages_per_day: u
+                            .usage
+                            .and_then(|n| per_day(n, from, to))
+                            .map(|p| p.to_string()),
+                    })
+                    .collect(),
+                a4_equivalents: A4Equivalents {
+                    bw: d.a4_bw.and_then(|n| i64::try_from(n).ok()),
+                    colour: d.a4_colour.and_then(|n| i64::try_from(n).ok()),
+                },
+            })
+            .collect(),
+    }
 }
 
 /// The rows of the report: one per device and meter, as text.

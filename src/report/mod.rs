@@ -99,9 +99,7 @@ pub fn counters_file(
     devices: &[counters::DeviceCounters],
 ) -> Result<Vec<u8>, String> {
     Ok(match format {
-        schedule::Format::Json => counters::counters_json(from, to, devices)
-            .to_string()
-            .into_bytes(),
+        schedule::Format::Json => json_bytes(&counters::counters_answer(from, to, devices)),
         schedule::Format::Csv => counters::counters_csv(style, from, to, devices),
         schedule::Format::Xlsx => xlsx::counters_xlsx(from, to, devices)?,
     })
@@ -111,7 +109,13 @@ pub fn counters_file(
 /// (it has no XLSX; `Kind::VendorBilling.formats()` says so).
 pub fn vendor_file(format: schedule::Format, rows: &[vendor::VendorRow]) -> Vec<u8> {
     match format {
-        schedule::Format::Json => vendor::vendor_json(rows).to_string().into_bytes(),
+        schedule::Format::Json => json_bytes(&vendor::vendor_answer(rows)),
         _ => vendor::vendor_csv(rows),
     }
+}
+
+/// Compact JSON of an answer.
+fn json_bytes(answer: &impl serde::Serialize) -> Vec<u8> {
+    // Serializing these plain types to a Vec cannot fail.
+    serde_json::to_vec(answer).unwrap_or_default()
 }

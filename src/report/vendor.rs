@@ -6,8 +6,8 @@
 //! Until the vendor specifies its format, exactly: `;`, UTF-8 with BOM,
 //! header `serial;model;contract;meter;reading_date;value;source;method`.
 
+use crate::answer;
 use chrono::NaiveDate;
-use serde_json::{Value, json};
 
 use super::{CsvStyle, csv_bytes, value_with_sources};
 use crate::billing::{BILLING_METERS, DeviceHistory};
@@ -121,23 +121,19 @@ pub fn vendor_csv(rows: &[VendorRow]) -> Vec<u8> {
 }
 
 /// The JSON: an array of objects with the CSV's field names; `value` a number.
-pub fn vendor_json(rows: &[VendorRow]) -> Value {
-    Value::Array(
-        rows.iter()
-            .map(|r| {
-                json!({
-                    "serial": r.serial,
-                    "model": r.model,
-                    "contract": r.contract,
-                    "meter": r.meter.name(),
-                    "reading_date": r.reading_date.to_string(),
-                    "value": r.value,
-                    "source": r.source,
-                    "method": r.method.name(),
-                })
-            })
-            .collect(),
-    )
+pub fn vendor_answer(rows: &[VendorRow]) -> Vec<answer::VendorRow> {
+    rows.iter()
+        .map(|r| answer::VendorRow {
+            serial: r.serial.clone(),
+            model: r.model.clone(),
+            contract: r.contract.clone(),
+            meter: r.meter.name().to_owned(),
+            reading_date: r.reading_date.to_string(),
+            value: r.value,
+            source: r.source.clone(),
+            method: r.method.name().to_owned(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -15,9 +15,66 @@ use async_snmp::{
 };
 use tokio::sync::OnceCell;
 
-use crate::config::{self, Credentials, DeviceEntry, Version};
-use crate::meters::ValueKind;
-use crate::profile::{Oid, Scalar};
+use crate::oid::{Oid, Scalar, Syntax};
+use crate::secret::Secret;
+
+/// SNMP protocol version of a device entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    V1,
+    V2c,
+    V3,
+}
+
+impl Version {
+    pub fn name(self) -> &'static str {
+        match self {
+            Version::V1 => "1",
+            Version::V2c => "2c",
+            Version::V3 => "3",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthProtocol {
+    Md5,
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivProtocol {
+    Des,
+    Aes128,
+    Aes192,
+    Aes256,
+    Aes192c,
+    Aes256c,
+}
+
+/// SNMPv3 USM settings of one device entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V3 {
+    pub user: String,
+    pub auth: Option<(AuthProtocol, Secret)>,
+    pub privacy: Option<(PrivProtocol, Secret)>,
+    pub context: String,
+    /// Accept the agent's unauthenticated reports: wrong digest, unknown user
+    /// and decryption errors can only come unauthenticated, so with this off
+    /// a wrong password shows as a timeout. On by default (ARCHITECTURE.md).
+    pub accept_unauthenticated_reports: bool,
+}
+
+/// How an entry authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    Community(Secret),
+    V3(V3),
+}
 
 /// Why a request failed, as recorded in the database and printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -140,11 +197,17 @@ impl Snmp {
         .await
     }
 
-    /// Opens a session to a device entry (resolves the name; no packet is sent).
-    pub async fn session(&self, entry: &DeviceEntry) -> Result<Session, Error> {
-        let target = resolve(&entry.address, self.options.timeout).await?;
+    /// Opens a session to `address` (`host:port`; resolves the name, no
+    /// packet is sent).
+    pub async fn session(
+        &self,
+        address: &str,
+        version: Version,
+        credentials: &Credentials,
+    ) -> Result<Session, Error> {
+        let target = resolve(address, self.options.timeout).await?;
         let transport = self.transport(target.is_ipv6()).await?;
-        let auth = self.auth(entry)?;
+        let auth = auth(version, credentials)?;
         let retry = Retry::fixed(self.options.retries, Duration::ZERO).map_err(|e| Error {
             cause: Cause::Malformed,
             detail: format!("bad retry setting: {e}"),
@@ -154,7 +217,7 @@ impl Snmp {
             .retry(retry)
             .max_oids_per_request(self.options.max_oids_per_request)
             .engine_cache(self.engines.clone());
-        if let Credentials::V3(v3) = &entry.credentials {
+        if let Credentials::V3(v3) = credentials {
             builder =
                 builder.allow_unauthenticated_v3_time_correction(v3.accept_unauthenticated_reports);
             if let Some(des) = &self.des {
@@ -164,66 +227,67 @@ impl Snmp {
         let client = builder.build_with(transport).await.map_err(classify)?;
         Ok(Session {
             client,
-            version: entry.version,
+            version,
             options: self.options,
             requests: self.requests.clone(),
         })
     }
-
-    fn auth(&self, entry: &DeviceEntry) -> Result<Auth, Error> {
-        let v3 = match &entry.credentials {
-            Credentials::Community(c) => {
-                let community = c.expose().as_bytes().to_vec();
-                return Ok(match entry.version {
-                    Version::V1 => Auth::v1(community),
-                    _ => Auth::v2c(community),
-                });
-            }
-            Credentials::V3(v3) => v3,
-        };
-        let bad = |e: async_snmp::CryptoError| Error {
-            cause: Cause::Authentication,
-            detail: format!("SNMPv3 settings rejected: {e}"),
-        };
-        let usm = UsmConfig::new(v3.user.clone().into_bytes())
-            .context_name(v3.context.clone().into_bytes());
-        let usm = match (&v3.auth, &v3.privacy) {
-            (None, _) => usm,
-            (Some((a, pass)), None) => usm.auth(auth_protocol(*a), pass.expose()).map_err(bad)?,
-            (Some((a, apass)), Some((p, ppass))) => usm
-                .auth_priv(
-                    auth_protocol(*a),
-                    apass.expose(),
-                    priv_protocol(*p),
-                    ppass.expose(),
-                )
-                .map_err(bad)?,
-        };
-        Ok(Auth::Usm(usm))
-    }
 }
 
-fn auth_protocol(p: config::AuthProtocol) -> async_snmp::AuthProtocol {
+/// The library's authentication settings of an entry.
+fn auth(version: Version, credentials: &Credentials) -> Result<Auth, Error> {
+    let v3 = match credentials {
+        Credentials::Community(c) => {
+            let community = c.expose().as_bytes().to_vec();
+            return Ok(match version {
+                Version::V1 => Auth::v1(community),
+                _ => Auth::v2c(community),
+            });
+        }
+        Credentials::V3(v3) => v3,
+    };
+    let bad = |e: async_snmp::CryptoError| Error {
+        cause: Cause::Authentication,
+        detail: format!("SNMPv3 settings rejected: {e}"),
+    };
+    let usm =
+        UsmConfig::new(v3.user.clone().into_bytes()).context_name(v3.context.clone().into_bytes());
+    let usm = match (&v3.auth, &v3.privacy) {
+        (None, _) => usm,
+        (Some((a, pass)), None) => usm.auth(auth_protocol(*a), pass.expose()).map_err(bad)?,
+        (Some((a, apass)), Some((p, ppass))) => usm
+            .auth_priv(
+                auth_protocol(*a),
+                apass.expose(),
+                priv_protocol(*p),
+                ppass.expose(),
+            )
+            .map_err(bad)?,
+    };
+    Ok(Auth::Usm(usm))
+}
+
+fn auth_protocol(p: AuthProtocol) -> async_snmp::AuthProtocol {
     use async_snmp::AuthProtocol as A;
     match p {
-        config::AuthProtocol::Md5 => A::Md5,
-        config::AuthProtocol::Sha1 => A::Sha1,
-        config::AuthProtocol::Sha224 => A::Sha224,
-        config::AuthProtocol::Sha256 => A::Sha256,
-        config::AuthProtocol::Sha384 => A::Sha384,
-        config::AuthProtocol::Sha512 => A::Sha512,
+        AuthProtocol::Md5 => A::Md5,
+        AuthProtocol::Sha1 => A::Sha1,
+        AuthProtocol::Sha224 => A::Sha224,
+        AuthProtocol::Sha256 => A::Sha256,
+        AuthProtocol::Sha384 => A::Sha384,
+        AuthProtocol::Sha512 => A::Sha512,
     }
 }
 
-fn priv_protocol(p: config::PrivProtocol) -> async_snmp::PrivProtocol {
+fn priv_protocol(p: PrivProtocol) -> async_snmp::PrivProtocol {
     use async_snmp::PrivProtocol as P;
     match p {
-        config::PrivProtocol::Des => P::Des,
-        config::PrivProtocol::Aes128 => P::Aes128,
-        config::PrivProtocol::Aes192 => P::Aes192Blumenthal,
-        config::PrivProtocol::Aes256 => P::Aes256Blumenthal,
-        config::PrivProtocol::Aes192c => P::Aes192Reeder,
-        config::PrivProtocol::Aes256c => P::Aes256Reeder,
+        PrivProtocol::Des => P::Des,
+        PrivProtocol::Aes128 => P::Aes128,
+        PrivProtocol::Aes192 => P::Aes192Blumenthal,
+        PrivProtocol::Aes256 => P::Aes256Blumenthal,
+        PrivProtocol::Aes192c => P::Aes192Reeder,
+        PrivProtocol::Aes256c => P::Aes256Reeder,
     }
 }
 
@@ -411,11 +475,11 @@ fn no_such_name(e: &LibError, sent: &[async_snmp::Oid]) -> Option<async_snmp::Oi
 
 fn to_scalar(value: &Value) -> Option<Scalar> {
     Some(match value {
-        Value::Integer(v) => Scalar::Int(i64::from(*v), ValueKind::Integer),
-        Value::Counter32(v) => Scalar::Int(i64::from(*v), ValueKind::Counter32),
-        Value::Gauge32(v) | Value::UInteger32(v) => Scalar::Int(i64::from(*v), ValueKind::Gauge32),
+        Value::Integer(v) => Scalar::Int(i64::from(*v), Syntax::Integer),
+        Value::Counter32(v) => Scalar::Int(i64::from(*v), Syntax::Counter32),
+        Value::Gauge32(v) | Value::UInteger32(v) => Scalar::Int(i64::from(*v), Syntax::Gauge32),
         Value::Counter64(v) => match i64::try_from(*v) {
-            Ok(v) => Scalar::Int(v, ValueKind::Counter64),
+            Ok(v) => Scalar::Int(v, Syntax::Counter64),
             Err(_) => Scalar::Other("a Counter64 beyond 2^63"),
         },
         Value::TimeTicks(_) => Scalar::Other("TimeTicks"),

@@ -7,15 +7,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, params};
 
 use crate::meters::{Meter, PendingDrop, ValueKind};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct SupplyRow {
-    pub description: String,
-    pub kind: String,
-    pub colour: Option<String>,
-    pub level: i64,
-    pub max: i64,
-}
+use crate::supplies::{Supply, percent};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct InfoRow {
@@ -30,7 +22,7 @@ pub(super) struct DeviceState {
     /// Last polled value of each meter, by meter code.
     pub meters: [Option<(u64, ValueKind)>; Meter::ALL.len()],
     pub pending: HashMap<Meter, PendingDrop>,
-    pub supplies: HashMap<u32, SupplyRow>,
+    pub supplies: HashMap<u32, Supply>,
     pub info: Option<InfoRow>,
     pub last_entry: Option<i64>,
     pub last_poll: Option<i64>,
@@ -124,14 +116,17 @@ fn load_device(conn: &Connection, id: i64) -> rusqlite::Result<DeviceState> {
            AND at = (SELECT max(at) FROM supply_values WHERE device_id = sv.device_id AND idx = sv.idx)",
     )?;
     for row in supplies.query_map(params![id], |r| {
+        let (index, level, max) = (r.get(0)?, r.get(4)?, r.get(5)?);
         Ok((
-            r.get::<_, u32>(0)?,
-            SupplyRow {
+            index,
+            Supply {
+                index,
                 description: r.get(1)?,
                 kind: r.get(2)?,
                 colour: r.get(3)?,
-                level: r.get(4)?,
-                max: r.get(5)?,
+                level,
+                max,
+                percent: percent(level, max),
             },
         ))
     })? {

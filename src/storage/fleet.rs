@@ -9,7 +9,10 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::{Error, Reader, StoredSupply, instant};
+use super::read::cause_column;
+use super::{Error, Reader, instant};
+use crate::record::Failure;
+use crate::supplies::{Supply, percent};
 
 /// One device as the database last saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,11 +28,11 @@ pub struct DeviceRow {
     pub address: Option<String>,
     /// The latest failure of that entry after the latest poll: the device
     /// has not answered since (`partial` polls answered, so they never count).
-    pub failure_since: Option<EntryFailure>,
+    pub failure_since: Option<Failure>,
     pub device_status: Option<i64>,
     pub printer_status: Option<i64>,
     pub errors: Option<u16>,
-    pub supplies: Vec<StoredSupply>,
+    pub supplies: Vec<Supply>,
 }
 
 /// Who a device is: its model and the entry it last answered through.
@@ -39,20 +42,12 @@ pub struct Identity {
     pub entry_key: Option<String>,
 }
 
-/// A failed poll of an entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntryFailure {
-    pub at: DateTime<Utc>,
-    pub cause: String,
-    pub detail: String,
-}
-
 /// The latest state of an entry (an SNMP endpoint), answered or not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryRow {
     pub key: String,
     pub address: String,
-    pub last_failure: Option<EntryFailure>,
+    pub last_failure: Option<Failure>,
 }
 
 impl Reader {
@@ -104,7 +99,7 @@ impl Reader {
     }
 
     /// The latest `limit` failures of an entry, newest first.
-    pub fn entry_failures(&self, key: &str, limit: usize) -> Result<Vec<EntryFailure>, Error> {
+    pub fn entry_failures(&self, key: &str, limit: usize) -> Result<Vec<Failure>, Error> {
         (|| {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT f.at, f.cause, f.detail FROM poll_failures f JOIN entries e ON e.id = f.entry_id
@@ -116,7 +111,7 @@ impl Reader {
         .map_err(self.err("read an entry's failures"))
     }
 
-    fn last_failure(&self, entry: i64) -> rusqlite::Result<Option<EntryFailure>> {
+    fn last_failure(&self, entry: i64) -> rusqlite::Result<Option<Failure>> {
         self.conn
             .prepare_cached(
                 "SELECT at, cause, detail FROM poll_failures WHERE entry_id = ?1
@@ -221,7 +216,7 @@ impl Reader {
     /// next index, then one for its latest row, so the cost follows the
     /// supplies, not the rows a year of changes stored (testing each stored
     /// row against its index's latest took five times as long).
-    fn latest_supplies(&self, device: i64) -> rusqlite::Result<Vec<StoredSupply>> {
+    fn latest_supplies(&self, device: i64) -> rusqlite::Result<Vec<Supply>> {
         let mut next = self.conn.prepare_cached(
             "SELECT idx FROM supply_values WHERE device_id = ?1 AND idx > ?2 ORDER BY idx LIMIT 1",
         )?;
@@ -237,13 +232,15 @@ impl Reader {
         {
             idx = found;
             out.push(latest.query_row(params![device, idx], |r| {
-                Ok(StoredSupply {
+                let (level, max) = (r.get(4)?, r.get(5)?);
+                Ok(Supply {
                     index: r.get(0)?,
                     description: r.get(1)?,
                     kind: r.get(2)?,
                     colour: r.get(3)?,
-                    level: r.get(4)?,
-                    max: r.get(5)?,
+                    level,
+                    max,
+                    percent: percent(level, max),
                 })
             })?);
         }
@@ -263,10 +260,10 @@ impl Reader {
 }
 
 /// A row of `at, cause, detail` from poll_failures.
-fn failure_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntryFailure> {
-    Ok(EntryFailure {
+fn failure_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Failure> {
+    Ok(Failure {
         at: instant(r.get(0)?),
-        cause: r.get(1)?,
+        cause: cause_column(r, 1)?,
         detail: r.get(2)?,
     })
 }

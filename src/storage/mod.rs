@@ -20,11 +20,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use crate::meters::Source;
-pub use fleet::{DeviceRow, EntryFailure, EntryRow, Identity, Pool};
+pub use fleet::{DeviceRow, EntryRow, Identity, Pool};
 pub use manual::{Conflict, ImportError, ImportSummary};
-pub use read::{Event, Failure, Reading, StoredSupply};
 pub use runs::{NewRun, ReportRun};
-pub use write::{DeviceReading, Outcome, PollRecord, RoundSummary};
+pub use write::RoundSummary;
 
 use cache::Cache;
 

@@ -8,68 +8,8 @@ use rusqlite::params;
 
 use super::{Error, Reader, Source, Store, instant, millis};
 use crate::meters::{Meter, MeterSet, MeterValue, ValueKind};
-
-/// Something that happened to a device or entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    pub at: DateTime<Utc>,
-    pub serial: Option<String>,
-    /// swap, move, serial_mismatch, suspected_reset, confirmed_reset,
-    /// suspected_wrap, confirmed_wrap, glitch.
-    pub kind: String,
-    pub meter: Option<Meter>,
-    pub before: Option<u64>,
-    pub after: Option<u64>,
-    pub detail: String,
-}
-
-impl Event {
-    /// An event without meter values; `at` in Unix milliseconds.
-    pub(crate) fn new(at: i64, serial: &str, kind: &str, detail: String) -> Event {
-        Event {
-            at: instant(at),
-            serial: Some(serial.to_owned()),
-            kind: kind.to_owned(),
-            meter: None,
-            before: None,
-            after: None,
-            detail,
-        }
-    }
-}
-
-/// A failed (or partial) poll.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub at: DateTime<Utc>,
-    pub entry_key: String,
-    pub cause: String,
-    pub detail: String,
-}
-
-/// A supply level as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredSupply {
-    pub index: u32,
-    pub description: String,
-    pub kind: String,
-    pub colour: Option<String>,
-    pub level: i64,
-    pub max: i64,
-}
-
-/// A device's meters at one instant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reading {
-    pub at: DateTime<Utc>,
-    pub source: Source,
-    /// The entry it was polled through (polled readings only).
-    pub entry_key: Option<String>,
-    pub meters: MeterSet,
-    pub device_status: Option<i64>,
-    pub printer_status: Option<i64>,
-    pub errors: Option<u16>,
-}
+use crate::record::{Event, Failure, FailureCause, Reading};
+use crate::supplies::Supply;
 
 impl Reader {
     /// Every reading of a device between `from` and `to` (inclusive), oldest
@@ -253,8 +193,8 @@ impl Reader {
             .map_err(self.err("read serials"))
     }
 
-    /// Failed and partial polls, oldest first.
-    pub fn failures(&self) -> Result<Vec<Failure>, Error> {
+    /// Failed and partial polls with the key of their entry, oldest first.
+    pub fn failures(&self) -> Result<Vec<(String, Failure)>, Error> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -263,12 +203,14 @@ impl Reader {
             .map_err(self.err("read failures"))?;
         let rows = stmt
             .query_map([], |r| {
-                Ok(Failure {
-                    at: instant(r.get(0)?),
-                    entry_key: r.get(1)?,
-                    cause: r.get(2)?,
-                    detail: r.get(3)?,
-                })
+                Ok((
+                    r.get(1)?,
+                    Failure {
+                        at: instant(r.get(0)?),
+                        cause: cause_column(r, 2)?,
+                        detail: r.get(3)?,
+                    },
+                ))
             })
             .map_err(self.err("read failures"))?;
         rows.collect::<Result<_, _>>()
@@ -283,9 +225,21 @@ impl Reader {
     }
 }
 
+/// A failure's cause from its column: a name this telleverk knows.
+pub(super) fn cause_column(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<FailureCause> {
+    let name: String = r.get(idx)?;
+    FailureCause::parse(&name).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            format!("`{name}` is not a failure cause").into(),
+        )
+    })
+}
+
 impl Store {
     /// The latest supply rows of a device, by index.
-    pub fn supplies(&self, serial: &str) -> Vec<StoredSupply> {
+    pub fn supplies(&self, serial: &str) -> Vec<Supply> {
         let Some(st) = self
             .cache
             .devices
@@ -294,18 +248,7 @@ impl Store {
         else {
             return Vec::new();
         };
-        let mut out: Vec<StoredSupply> = st
-            .supplies
-            .iter()
-            .map(|(index, s)| StoredSupply {
-                index: *index,
-                description: s.description.clone(),
-                kind: s.kind.clone(),
-                colour: s.colour.clone(),
-                level: s.level,
-                max: s.max,
-            })
-            .collect();
+        let mut out: Vec<Supply> = st.supplies.values().cloned().collect();
         out.sort_by_key(|s| s.index);
         out
     }

@@ -5,47 +5,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{Transaction, params};
 
-use super::cache::{DeviceState, EntryState, InfoRow, SupplyRow};
-use super::read::Event;
+use super::cache::{DeviceState, EntryState, InfoRow};
 use super::{Error, Source, Store, millis};
 use crate::meters::{Judgement, Meter, MeterSet, judge};
+use crate::record::{DeviceReading, Event, FailureCause, Outcome, PollRecord};
 use crate::supplies::Supply;
-
-/// The result of polling one device entry once.
-#[derive(Debug, Clone)]
-pub struct PollRecord {
-    /// When the device's answer arrived.
-    pub at: DateTime<Utc>,
-    pub entry_key: String,
-    pub address: String,
-    pub outcome: Outcome,
-}
-
-#[derive(Debug, Clone)]
-pub enum Outcome {
-    Ok(Box<DeviceReading>),
-    Failed { cause: String, detail: String },
-}
-
-/// What a successful poll read.
-#[derive(Debug, Clone, Default)]
-pub struct DeviceReading {
-    pub serial: String,
-    /// The serial the config names for this entry, when it differs.
-    pub configured_serial: Option<String>,
-    pub model: Option<String>,
-    pub sys_descr: Option<String>,
-    pub sys_object_id: Option<String>,
-    pub profile: Option<String>,
-    pub meters: MeterSet,
-    /// None when the supplies table could not be read.
-    pub supplies: Option<Vec<Supply>>,
-    pub device_status: Option<i64>,
-    pub printer_status: Option<i64>,
-    pub errors: Option<u16>,
-    /// What was missing or wrong; a non-empty list records a `partial` failure.
-    pub problems: Vec<String>,
-}
 
 /// What a round stored.
 #[derive(Debug, Clone, Default)]
@@ -125,7 +89,7 @@ impl Writer<'_> {
         let entry = self.entry(&r.entry_key, &r.address, r.at)?;
         match &r.outcome {
             Outcome::Failed { cause, detail } => {
-                self.failure(millis(r.at), entry.id, None, cause, detail)?;
+                self.failure(millis(r.at), entry.id, None, *cause, detail)?;
             }
             Outcome::Ok(reading) => self.reading(r, entry, reading)?,
         }
@@ -210,7 +174,7 @@ impl Writer<'_> {
                 at,
                 entry.id,
                 Some(device),
-                "partial",
+                FailureCause::Partial,
                 &d.problems.join("; "),
             )?;
         }
@@ -238,12 +202,12 @@ impl Writer<'_> {
                 "serial {} now answers at {} where {old} answered before",
                 d.serial, r.entry_key
             );
-            self.event(entry.id, device, Event::new(at, &d.serial, "swap", detail))?;
+            self.event(entry.id, device, new_event(at, &d.serial, "swap", detail))?;
         }
         if let Some(previous) = st.last_entry.filter(|p| *p != entry.id) {
             let old = self.entry_key_of(previous);
             let detail = format!("serial {} moved from {old} to {}", d.serial, r.entry_key);
-            self.event(entry.id, device, Event::new(at, &d.serial, "move", detail))?;
+            self.event(entry.id, device, new_event(at, &d.serial, "move", detail))?;
         }
         if let Some(configured) = &d.configured_serial {
             let detail = format!(
@@ -253,7 +217,7 @@ impl Writer<'_> {
             self.event(
                 entry.id,
                 device,
-                Event::new(at, &d.serial, "serial_mismatch", detail),
+                new_event(at, &d.serial, "serial_mismatch", detail),
             )?;
         }
         Ok(())
@@ -380,7 +344,7 @@ impl Writer<'_> {
             ),
         };
         let detail = format!("{meter} {what} ({before} → {low})");
-        let mut event = Event::new(at, serial, kind, detail);
+        let mut event = new_event(at, serial, kind, detail);
         event.meter = Some(meter);
         event.before = Some(before);
         event.after = Some(low);
@@ -418,19 +382,12 @@ impl Writer<'_> {
             }
         };
         for s in list {
-            let row = SupplyRow {
-                description: s.description.clone(),
-                kind: s.kind.clone(),
-                colour: s.colour.clone(),
-                level: s.level,
-                max: s.max,
-            };
-            if st.supplies.get(&s.index) != Some(&row) {
+            if st.supplies.get(&s.index) != Some(s) {
                 self.tx
                     .prepare_cached("INSERT INTO supply_values (device_id, idx, at, description, kind, colour, level, max) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
-                    .execute(params![device, s.index, at, row.description, row.kind, row.colour, row.level, row.max])?;
+                    .execute(params![device, s.index, at, s.description, s.kind, s.colour, s.level, s.max])?;
                 self.summary.supply_values += 1;
-                st.supplies.insert(s.index, row);
+                st.supplies.insert(s.index, s.clone());
             }
         }
         Ok(set)
@@ -441,12 +398,12 @@ impl Writer<'_> {
         at: i64,
         entry: i64,
         device: Option<i64>,
-        cause: &str,
+        cause: FailureCause,
         detail: &str,
     ) -> rusqlite::Result<()> {
         self.tx
             .prepare_cached("INSERT INTO poll_failures (at, entry_id, device_id, cause, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?
-            .execute(params![at, entry, device, cause, detail])?;
+            .execute(params![at, entry, device, cause.name(), detail])?;
         self.summary.failures += 1;
         Ok(())
     }
@@ -457,5 +414,18 @@ impl Writer<'_> {
             .execute(params![millis(e.at), entry, device, e.kind, e.meter.map(Meter::code), e.before.map(|v| v as i64), e.after.map(|v| v as i64), e.detail])?;
         self.summary.events.push(e);
         Ok(())
+    }
+}
+
+/// An event without meter values; `at` in Unix milliseconds.
+fn new_event(at: i64, serial: &str, kind: &str, detail: String) -> Event {
+    Event {
+        at: super::instant(at),
+        serial: Some(serial.to_owned()),
+        kind: kind.to_owned(),
+        meter: None,
+        before: None,
+        after: None,
+        detail,
     }
 }

@@ -6,12 +6,14 @@
 //! are kept exactly as reported and are never turned into percentages.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
-/// One supply as reported at one reading.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One supply as reported at one reading: what the collector reads, storage
+/// keeps and every answer shows. `level` and `max` are as reported (−1 no
+/// limit, −2 unknown, −3 some remaining); `percent` is null then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Supply {
     /// The supply's index in the device's table (indices have gaps).
-    #[serde(skip)]
     pub index: u32,
     pub description: String,
     /// prtMarkerSuppliesType as a name (toner, waste_toner, opc, …).

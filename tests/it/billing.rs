@@ -400,7 +400,8 @@ mod sparse {
     use telleverk::contract::midnight;
     use telleverk::import::parse_readings;
     use telleverk::meters::{Meter, MeterSet, MeterValue, ValueKind};
-    use telleverk::storage::{DeviceReading, Outcome, PollRecord, Store};
+    use telleverk::record::{DeviceReading, Outcome, PollRecord};
+    use telleverk::storage::Store;
 
     const SERIAL: &str = "POLLED0001";
 

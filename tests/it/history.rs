@@ -374,7 +374,10 @@ fn a_failed_table_walk_still_stores_the_reading_and_records_partial() {
     let store = Store::open(&w.db()).unwrap();
     let failures = store.failures().unwrap();
     assert_eq!(failures.len(), 1);
-    assert_eq!(failures[0].cause, "partial");
+    assert_eq!(
+        failures[0].1.cause,
+        telleverk::record::FailureCause::Partial
+    );
     assert!(store.supplies("AA2J021004711").is_empty());
 }
 

@@ -1,4 +1,6 @@
-//! Object identifiers as plain numbers, independent of the SNMP library.
+//! Object identifiers and the values agents return, as plain data
+//! independent of the SNMP library: what the SNMP client hands over and
+//! device profiles read. Pure.
 
 use std::fmt;
 use std::str::FromStr;
@@ -64,6 +66,26 @@ impl fmt::Display for Oid {
         }
         Ok(())
     }
+}
+
+/// The SNMP type of an integer value (RFC 2578): Counter32 wraps at 2^32,
+/// INTEGER never wraps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Syntax {
+    Integer,
+    Counter32,
+    Gauge32,
+    Counter64,
+}
+
+/// A value as an agent returned it, reduced to what profiles need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scalar {
+    Int(i64, Syntax),
+    Text(Vec<u8>),
+    ObjectId(Oid),
+    /// Any other SNMP type, by name (for error messages).
+    Other(&'static str),
 }
 
 #[cfg(test)]

@@ -1,0 +1,168 @@
+//! Health, alerts, the configuration (secrets redacted) and the API's error
+//! answer.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Liveness.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always "ok" when the service answers.
+    pub status: String,
+    pub version: String,
+    /// Devices in the fleet view.
+    pub devices: usize,
+    /// When the fleet view was last built (RFC 3339); null before the first build.
+    pub view_built_at: Option<String>,
+}
+
+/// The open alerts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertList {
+    pub items: Vec<AlertItem>,
+}
+
+/// An open alert.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertItem {
+    /// supply_empty, supply_low, device_down, unreachable, stale,
+    /// reading_due, projected_breach, notice_deadline.
+    pub kind: String,
+    pub serial: Option<String>,
+    pub contract: Option<String>,
+    /// RFC 3339.
+    pub since: Option<String>,
+    pub message: String,
+}
+
+/// The configuration as resolved, without secrets.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfigView {
+    pub file: String,
+    pub database: String,
+    pub collector: CollectorView,
+    pub devices: Vec<DeviceEntryView>,
+    /// Devices read by hand.
+    pub hand_read: Vec<String>,
+    /// Contract ids (GET /api/v1/contracts has them in full).
+    pub contracts: Vec<String>,
+    pub http: HttpView,
+    pub alerts: AlertSettingsView,
+    /// The mail server; never its password.
+    pub smtp: Option<SmtpView>,
+    pub reports: Vec<ReportView>,
+}
+
+/// `[smtp]`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SmtpView {
+    pub host: String,
+    pub port: u16,
+    /// starttls, tls or none.
+    pub tls: String,
+    /// The user it logs in as; the password is never shown.
+    pub username: Option<String>,
+    pub from: String,
+}
+
+/// A `[[report]]`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportView {
+    pub name: String,
+    /// Cron, Europe/Oslo.
+    pub schedule: String,
+    /// counters or vendor-billing.
+    pub kind: String,
+    /// csv, xlsx or json.
+    pub format: String,
+    pub csv_delimiter: String,
+    pub directory: String,
+    pub email_to: Vec<String>,
+}
+
+/// `[collector]`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CollectorView {
+    pub interval_seconds: u64,
+    pub concurrency: usize,
+    pub timeout_ms: u64,
+    pub retries: u32,
+}
+
+/// A `[[device]]` entry polled over SNMP.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceEntryView {
+    pub address: String,
+    /// 1, 2c or 3.
+    pub version: String,
+    /// Always "(redacted)" for a community; the v3 user name otherwise.
+    pub credentials: String,
+    pub serial: Option<String>,
+    pub location: Option<String>,
+    pub profile: Option<String>,
+    pub large_counts_double: bool,
+}
+
+/// `[http]`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HttpView {
+    pub listen: String,
+    /// Token names and roles; never a token or its hash.
+    pub tokens: Vec<TokenView>,
+}
+
+/// A `[[http.token]]`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenView {
+    pub name: String,
+    pub role: String,
+}
+
+/// `[alerts]`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertSettingsView {
+    pub supply_low_pct: u32,
+    pub reading_due_days: u32,
+    pub notice_warning_days: u32,
+}
+
+/// `{"error": {"code": …, "message": …}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable.
+    pub code: ErrorCode,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+/// The stable codes of the API's errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: a query parameter is missing or malformed.
+    BadParameter,
+    /// 400: the body is not JSON of the expected shape.
+    BadBody,
+    /// 401: no token, or one nobody has.
+    Unauthorized,
+    /// 403: the token's role may not do this.
+    Forbidden,
+    /// 404: no such path, device, contract or report.
+    NotFound,
+    /// 405: the path does not take this method.
+    MethodNotAllowed,
+    /// 409: a different value is stored under the same key.
+    Conflict,
+    /// 422: a reading that cannot be stored.
+    InvalidReading,
+    /// 500: a report could not be written (the message says why).
+    ReportFailed,
+    /// 500: anything else; the log has the cause.
+    Internal,
+}
