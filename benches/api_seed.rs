@@ -23,6 +23,8 @@
 //! with `serve` sends a datagram every 10 s and would take 28 hours, so it
 //! stores nothing during a run and no device turns stale.
 
+#![allow(clippy::disallowed_methods)] // benchmarks and tests measure real time
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -9,6 +9,8 @@
 //! collector writes. The database is kept in `target/bench-data/` and reused
 //! while the generator is unchanged (it takes a few minutes to build).
 
+#![allow(clippy::disallowed_methods)] // benchmarks and tests measure real time
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;

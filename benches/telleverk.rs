@@ -4,6 +4,8 @@
 //! bench also writes its raw output to `benches/results/` with the commit,
 //! date, `nproc` and command line.
 
+#![allow(clippy::disallowed_methods)] // benchmarks and tests measure real time
+
 mod api_seed;
 mod billing;
 mod ingest;

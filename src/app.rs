@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::collector::{self, ProfileHints};
 use crate::config::Config;
 use crate::output;
+use crate::scheduler::MailStatus;
 use crate::snmp::{Credentials, Options, PrivProtocol, Snmp};
 use crate::storage::{Purpose, Store};
 
@@ -119,7 +120,7 @@ pub async fn poll_once(config: Config, json: bool, out: &mut dyn Write) -> anyho
     let store = Arc::new(Mutex::new(store));
     let config = Arc::new(config);
     let (_keep, mut never) = watch::channel(false);
-    let started = std::time::Instant::now();
+    let started = crate::clock::Stopwatch::start();
     let records = collector::poll_round(
         &config,
         &snmp,
@@ -214,7 +215,11 @@ pub async fn serve_on(
         collector::log_round(round);
         notify.changed.notify_one();
     });
-    tokio::try_join!(api, collector, scheduler)?;
+    tokio::try_join!(
+        async { api.await.context("the web API failed") },
+        async { collector.await.context("the collector failed") },
+        async { scheduler.await.context("the report scheduler failed") },
+    )?;
     tracing::info!("telleverk stopped");
     Ok(())
 }
@@ -236,21 +241,20 @@ pub async fn report_run(config: Config, name: &str, out: &mut dyn Write) -> anyh
     let runner =
         crate::scheduler::Runner::new(Arc::new(config), Arc::new(Mutex::new(store)), Clock::System);
     let outcome = runner.run_now(&report).await?;
-    if let Some(error) = &outcome.error {
-        anyhow::bail!("report `{name}` ({}) failed: {error}", outcome.period);
-    }
-    if let Some(file) = &outcome.file {
-        writeln!(
-            out,
-            "report `{name}` ({}) written to {}",
-            outcome.period,
-            file.display()
-        )?;
-    }
+    let file = match &outcome.file {
+        Ok(file) => file,
+        Err(error) => anyhow::bail!("report `{name}` ({}) failed: {error}", outcome.period),
+    };
+    writeln!(
+        out,
+        "report `{name}` ({}) written to {}",
+        outcome.period,
+        file.display()
+    )?;
     match &outcome.mail {
-        None => {}
-        Some(Ok(())) => writeln!(out, "mailed to {}", report.email_to.join(", "))?,
-        Some(Err(e)) => anyhow::bail!(
+        MailStatus::NotMailed => {}
+        MailStatus::Sent => writeln!(out, "mailed to {}", report.email_to.join(", "))?,
+        MailStatus::Failed(e) => anyhow::bail!(
             "the file is written, but mailing it failed: {e} \
              (`telleverk serve` tries again when it starts)"
         ),

@@ -7,8 +7,25 @@ use std::time::Instant;
 use chrono::{DateTime, TimeDelta, Utc};
 
 /// Now, in UTC, to the millisecond: the precision every instant is stored at.
+#[allow(clippy::disallowed_methods)] // the one place that reads it
 pub fn now() -> DateTime<Utc> {
     truncate(Utc::now())
+}
+
+/// Real time elapsed since it started, for the figures a command prints and
+/// the log (never for a stored instant).
+#[derive(Debug, Clone, Copy)]
+pub struct Stopwatch(Instant);
+
+impl Stopwatch {
+    #[allow(clippy::disallowed_methods)] // the one place that reads it
+    pub fn start() -> Stopwatch {
+        Stopwatch(Instant::now())
+    }
+
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.0.elapsed()
+    }
 }
 
 /// Where the time comes from: the system clock, or simulated time that starts
@@ -28,7 +45,7 @@ impl Clock {
     /// Simulated time that reads `origin` now.
     pub fn simulated(origin: DateTime<Utc>, speed: u32) -> Clock {
         Clock::Simulated {
-            started: Instant::now(),
+            started: Stopwatch::start().0,
             origin,
             speed,
         }

@@ -201,7 +201,7 @@ pub async fn demo(
     .await;
     running.stop().await;
     writeln!(out, "demo stopped; its readings stay in {}", db.display())?;
-    result
+    Ok(result?)
 }
 
 /// Where simulated time starts: Monday 07:00 (Oslo) two weeks back, so a long

@@ -74,11 +74,20 @@ pub async fn poll_round(
     done.into_iter().map(|(_, r)| r).collect()
 }
 
+/// The collector had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Storage(#[from] crate::storage::Error),
+    #[error("the task storing a round panicked: {0}")]
+    Panicked(#[from] tokio::task::JoinError),
+}
+
 /// Writes a round on a blocking thread; hands the records back.
 pub async fn store_round(
     store: &Arc<Mutex<Store>>,
     records: Vec<PollRecord>,
-) -> anyhow::Result<(RoundSummary, Vec<PollRecord>)> {
+) -> Result<(RoundSummary, Vec<PollRecord>), Error> {
     let store = store.clone();
     let (summary, records) = tokio::task::spawn_blocking(move || {
         let mut store = store.lock().expect("store lock");
@@ -104,7 +113,7 @@ pub async fn run(
     clock: Clock,
     mut shutdown: watch::Receiver<bool>,
     mut on_round: impl FnMut(Round<'_>),
-) -> anyhow::Result<()> {
+) -> Result<(), Error> {
     if config.devices.is_empty() {
         tracing::warn!("no devices configured: nothing to poll");
     }
@@ -119,7 +128,7 @@ pub async fn run(
         if *shutdown.borrow() {
             return Ok(());
         }
-        let started = std::time::Instant::now();
+        let started = crate::clock::Stopwatch::start();
         let records = poll_round(&config, &snmp, &hints, clock, &mut shutdown).await;
         let (summary, records) = store_round(&store, records).await?;
         on_round(Round {

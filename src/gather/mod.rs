@@ -20,7 +20,7 @@ use crate::report::vendor::membership_on;
 use crate::storage::Reader;
 
 pub use fleet::{DeviceView, FleetView};
-pub use reports::{counter_report, report_bytes, vendor_rows};
+pub use reports::{ReportError, counter_report, report_bytes, vendor_rows};
 
 /// The config's devices by entry key and serial, and the contracts' members
 /// by serial: [`Config::location`], [`Config::large_counts_double`] and

@@ -106,16 +106,31 @@ pub fn report_bytes(
     config: &Config,
     report: &Report,
     period: Period,
-) -> anyhow::Result<Vec<u8>> {
+) -> Result<Vec<u8>, ReportError> {
     Ok(match (report.kind, period) {
         (Kind::Counters, Period::Month { from, to }) => {
             let devices = counter_report(reader, config, from, to)?;
             counters_file(report.format, report.csv_style, from, to, &devices)
-                .map_err(anyhow::Error::msg)?
+                .map_err(ReportError::Format)?
         }
         (Kind::VendorBilling, Period::Day(at)) => {
             vendor_file(report.format, &vendor_rows(reader, config, at)?)
         }
-        (kind, period) => anyhow::bail!("a {} report has no period {period:?}", kind.name()),
+        (kind, period) => {
+            return Err(ReportError::Format(format!(
+                "a {} report has no period {period:?}",
+                kind.name()
+            )));
+        }
     })
+}
+
+/// A report's file could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Storage(#[from] Error),
+    /// The formatter failed (an XLSX that could not be written).
+    #[error("{0}")]
+    Format(String),
 }

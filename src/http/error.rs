@@ -57,12 +57,6 @@ impl ApiError {
     }
 }
 
-impl From<anyhow::Error> for ApiError {
-    fn from(e: anyhow::Error) -> ApiError {
-        ApiError::internal(format!("{e:#}"))
-    }
-}
-
 impl From<crate::storage::Error> for ApiError {
     fn from(e: crate::storage::Error) -> ApiError {
         ApiError::internal(e)

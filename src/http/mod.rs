@@ -139,7 +139,7 @@ pub async fn serve(
     listener: TcpListener,
     state: AppState,
     mut shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
+) -> std::io::Result<()> {
     view::rebuild(&state).await;
     let refresher = tokio::spawn(view::refresh_loop(state.clone(), shutdown.clone()));
     let app = router(state);
@@ -153,7 +153,7 @@ pub async fn serve(
         })
         .await;
     refresher.abort();
-    result.map_err(Into::into)
+    result
 }
 
 /// Runs blocking work (SQLite, billing) off the async threads.

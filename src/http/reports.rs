@@ -19,6 +19,7 @@ use super::{AppState, blocking, params};
 use crate::answer::{CounterReport, ErrorBody, ErrorCode, RunAnswer, VendorRow};
 use crate::report::schedule::{Format, Kind};
 use crate::report::{CsvStyle, counters_file, vendor_file};
+use crate::scheduler::MailStatus;
 
 #[derive(Deserialize)]
 pub struct CountersQuery {
@@ -244,16 +245,12 @@ pub async fn run_report(
         .run_now(&report)
         .await
         .map_err(ApiError::internal)?;
-    let file = match (&outcome.file, &outcome.error) {
-        (Some(file), _) => file.display().to_string(),
-        (None, error) => {
+    let file = match &outcome.file {
+        Ok(file) => file.display().to_string(),
+        Err(error) => {
             return Err(ApiError::new(
                 ErrorCode::ReportFailed,
-                format!(
-                    "report `{name}` ({}) failed: {}",
-                    outcome.period,
-                    error.as_deref().unwrap_or("no file")
-                ),
+                format!("report `{name}` ({}) failed: {}", outcome.period, error),
             ));
         }
     };
@@ -261,7 +258,14 @@ pub async fn run_report(
         report: outcome.report,
         period: outcome.period,
         file,
-        mailed: outcome.mail.as_ref().map(Result::is_ok),
-        mail_error: outcome.mail.and_then(Result::err),
+        mailed: match outcome.mail {
+            MailStatus::NotMailed => None,
+            MailStatus::Sent => Some(true),
+            MailStatus::Failed(_) => Some(false),
+        },
+        mail_error: match outcome.mail {
+            MailStatus::Failed(e) => Some(e),
+            _ => None,
+        },
     }))
 }

@@ -18,10 +18,10 @@ const REFRESH: Duration = Duration::from_secs(60);
 pub async fn rebuild(state: &AppState) {
     let st = state.clone();
     let built = tokio::task::spawn_blocking(move || {
-        let started = std::time::Instant::now();
+        let started = crate::clock::Stopwatch::start();
         let now = st.clock.now().timestamp_millis();
         st.pool
-            .read(|reader| build(reader, &st.config, now).map_err(anyhow::Error::from))
+            .read(|reader| build(reader, &st.config, now))
             .map(|view| (view, started.elapsed()))
     })
     .await;

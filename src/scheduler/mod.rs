@@ -13,14 +13,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::config::{Config, Report};
 use crate::contract::dates::local_date;
-use crate::gather::report_bytes;
+use crate::gather::{ReportError, report_bytes};
 use crate::report::schedule::{Period, file_name};
 use crate::storage::{NewRun, Pool, Store};
 
@@ -32,18 +31,62 @@ const MAX_SLEEP: Duration = Duration::from_secs(60);
 
 /// What a run did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub struct RunOutcome {
     pub report: String,
     pub run_id: i64,
     /// `YYYY-MM` or `YYYY-MM-DD`.
     pub period: String,
-    /// The file written.
-    pub file: Option<PathBuf>,
-    /// Why no file was written.
-    pub error: Option<String>,
-    /// None: not mailed; Some(Ok): sent; Some(Err): the send failed (the
-    /// file stays and the mail is tried again at the next start).
-    pub mail: Option<Result<(), String>>,
+    /// The file written, or why none was.
+    pub file: Result<PathBuf, String>,
+    pub mail: MailStatus,
+}
+
+/// Whether a run's file was mailed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailStatus {
+    /// The report has no `email_to`, or no file was written.
+    NotMailed,
+    Sent,
+    /// The send failed: the file stays and the mail is tried again at the
+    /// next start.
+    Failed(String),
+}
+
+/// The scheduler could not record or run a report (a report that could not
+/// be written is an outcome, not this).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Storage(#[from] crate::storage::Error),
+    #[error("the report task panicked: {0}")]
+    Panicked(#[from] tokio::task::JoinError),
+}
+
+/// A report's file could not be made or written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error("cannot create {}: {source}", path.display())]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write in {}: {source}", path.display())]
+    TempFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot rename the file to {}: {source}", path.display())]
+    Rename {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Runs reports: shared by the schedule, `telleverk report run` and the API.
@@ -65,7 +108,7 @@ impl Runner {
     }
 
     /// Runs `report` now, as asked for (not on its schedule).
-    pub async fn run_now(&self, report: &Report) -> anyhow::Result<Outcome> {
+    pub async fn run_now(&self, report: &Report) -> Result<RunOutcome, Error> {
         self.run(report, None).await
     }
 
@@ -74,7 +117,7 @@ impl Runner {
         &self,
         report: &Report,
         scheduled_at: Option<DateTime<Utc>>,
-    ) -> anyhow::Result<Outcome> {
+    ) -> Result<RunOutcome, Error> {
         let ran_at = self.clock.now();
         let date = local_date(scheduled_at.unwrap_or(ran_at).timestamp_millis());
         let period = Period::of_run(report.kind, date);
@@ -88,13 +131,12 @@ impl Runner {
                 &file_name(&spec.name, period, spec.format),
                 &bytes,
             )?;
-            Ok::<_, anyhow::Error>((path, bytes))
+            Ok::<_, WriteError>((path, bytes))
         })
-        .await
-        .context("the report task panicked")?;
+        .await?;
         let (file, bytes, error) = match written {
             Ok((path, bytes)) => (Some(path), Some(bytes), None),
-            Err(e) => (None, None, Some(format!("{e:#}"))),
+            Err(e) => (None, None, Some(e.to_string())),
         };
         let file_text = file.as_ref().map(|p| p.display().to_string());
         let label = period.label();
@@ -126,16 +168,15 @@ impl Runner {
         }
         let mail = match (&file, bytes) {
             (Some(path), Some(bytes)) if !report.email_to.is_empty() => {
-                Some(self.mail(run_id, report, path, bytes, &label).await?)
+                self.mail(run_id, report, path, bytes, &label).await?
             }
-            _ => None,
+            _ => MailStatus::NotMailed,
         };
-        Ok(Outcome {
+        Ok(RunOutcome {
             report: report.name.clone(),
             run_id,
             period: label,
-            file,
-            error,
+            file: file.ok_or_else(|| error.unwrap_or_default()),
             mail,
         })
     }
@@ -148,7 +189,7 @@ impl Runner {
         path: &Path,
         bytes: Vec<u8>,
         period: &str,
-    ) -> anyhow::Result<Result<(), String>> {
+    ) -> Result<MailStatus, Error> {
         let result = match &self.config.smtp {
             Some(smtp) => mail::send(smtp, report, path, bytes, period).await,
             None => Err("no [smtp] table in the config".to_owned()),
@@ -164,12 +205,15 @@ impl Runner {
                 "mailing the report failed (the file stays; telleverk tries again at its next start): {e}"
             ),
         }
-        Ok(result)
+        Ok(match result {
+            Ok(()) => MailStatus::Sent,
+            Err(e) => MailStatus::Failed(e),
+        })
     }
 
     /// Sends again every mail that failed before, if its file is still there
     /// and its report still mails.
-    pub async fn retry_mails(&self) -> anyhow::Result<Vec<Outcome>> {
+    pub async fn retry_mails(&self) -> Result<Vec<RunOutcome>, Error> {
         let runs = self.with_store(|s| s.unmailed_runs())?;
         let mut outcomes = Vec::new();
         for run in runs {
@@ -189,16 +233,15 @@ impl Runner {
                     let message = format!("cannot read {}: {e}", file.display());
                     let at = self.clock.now();
                     self.with_store(|s| s.record_mail(run.id, at, Some(&message)))?;
-                    Err(message)
+                    MailStatus::Failed(message)
                 }
             };
-            outcomes.push(Outcome {
+            outcomes.push(RunOutcome {
                 report: run.name.clone(),
                 run_id: run.id,
                 period: run.period.clone(),
-                file: Some(file),
-                error: None,
-                mail: Some(mail),
+                file: Ok(file),
+                mail,
             });
         }
         Ok(outcomes)
@@ -207,7 +250,7 @@ impl Runner {
     /// Runs on the schedule until `shutdown` turns true: first the mails to
     /// send again and the missed runs, then each run when it is due. A run
     /// in progress is finished before it stops.
-    pub async fn run_schedule(&self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    pub async fn run_schedule(&self, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
         if self.config.reports.is_empty() {
             return Ok(());
         }
@@ -267,7 +310,7 @@ impl Runner {
     fn with_store<T>(
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, crate::storage::Error>,
-    ) -> anyhow::Result<T> {
+    ) -> Result<T, Error> {
         let mut store = self.store.lock().expect("store lock");
         f(&mut store).map_err(Into::into)
     }
@@ -275,19 +318,30 @@ impl Runner {
 
 /// Writes `bytes` to `dir/name` through a temporary file in the same folder
 /// and a rename: a reader sees the old file or the whole new one.
-pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, WriteError> {
     use std::io::Write;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|source| WriteError::Folder {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let target = dir.join(name);
     let mut temp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
         .tempfile_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
+        .map_err(|source| WriteError::TempFile {
+            path: dir.to_path_buf(),
+            source,
+        })?;
     temp.write_all(bytes)
         .and_then(|()| temp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", temp.path().display()))?;
-    temp.persist(&target)
-        .with_context(|| format!("cannot rename the file to {}", target.display()))?;
+        .map_err(|source| WriteError::Write {
+            path: temp.path().to_path_buf(),
+            source,
+        })?;
+    temp.persist(&target).map_err(|e| WriteError::Rename {
+        path: target.clone(),
+        source: e.error,
+    })?;
     Ok(target)
 }

@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context;
 use async_snmp::agent::Agent;
 use async_snmp::handler::{
     BoxFuture, GetNextResult, GetResult, HandlerResult, MibHandler, RequestContext, SecurityName,
@@ -58,8 +57,24 @@ impl Drop for Running {
     }
 }
 
+/// The simulator could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {what}: {detail}")]
+pub struct StartError {
+    pub what: String,
+    pub detail: String,
+}
+
+fn start_error<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> StartError {
+    let what = what.into();
+    move |e| StartError {
+        what,
+        detail: e.to_string(),
+    }
+}
+
 /// Starts serving `fleet` with time from `clock`.
-pub async fn start(fleet: Fleet, clock: Clock, options: &Options) -> anyhow::Result<Running> {
+pub async fn start(fleet: Fleet, clock: Clock, options: &Options) -> Result<Running, StartError> {
     let communities: Vec<Vec<u8>> = fleet
         .devices
         .iter()
@@ -68,7 +83,7 @@ pub async fn start(fleet: Fleet, clock: Clock, options: &Options) -> anyhow::Res
     let engine = AuthoritativeEngine::install(b"telleverk-sim".to_vec(), |_| {
         Ok::<(), std::convert::Infallible>(())
     })
-    .context("cannot set up the simulator's SNMPv3 engine")?;
+    .map_err(start_error("set up the simulator's SNMPv3 engine"))?;
     let handler = Arc::new(FleetMib::new(fleet, clock, options));
     let agent = Agent::builder()
         .bind(options.listen.clone())
@@ -82,7 +97,7 @@ pub async fn start(fleet: Fleet, clock: Clock, options: &Options) -> anyhow::Res
                 V3_PRIV_PASSWORD.as_bytes(),
             )
         })
-        .context("cannot set up the simulator's SNMPv3 user")?
+        .map_err(start_error("set up the simulator's SNMPv3 user"))?
         .handler(Oid::from_slice(&[1, 3, 6, 1]), handler)
         .max_concurrent_requests(None)
         // The engine and USM statistics handlers would be asked for the next
@@ -91,7 +106,10 @@ pub async fn start(fleet: Fleet, clock: Clock, options: &Options) -> anyhow::Res
         .allow_all_access()
         .build()
         .await
-        .with_context(|| format!("cannot start the simulator on {}", options.listen))?;
+        .map_err(start_error(format!(
+            "start the simulator on {}",
+            options.listen
+        )))?;
     let agent = Arc::new(agent);
     let address = agent.local_addr();
     let runner = agent.clone();

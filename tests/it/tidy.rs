@@ -306,6 +306,21 @@ fn the_layer_check_catches_the_edges_an_architecture_review_found() {
 }
 
 #[test]
+fn anyhow_stays_in_main_and_app() {
+    let found: Vec<String> = source_files()
+        .into_iter()
+        .filter(|(rel, _)| !matches!(module_of(rel).as_str(), "app" | "main"))
+        .filter(|(_, text)| text.contains("anyhow"))
+        .map(|(rel, _)| rel.display().to_string())
+        .collect();
+    assert!(
+        found.is_empty(),
+        "anyhow below app (give the module its own error type):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
 fn the_pure_core_does_no_io_and_reads_no_clock() {
     const FORBIDDEN: [&str; 12] = [
         "tokio",
