@@ -393,7 +393,7 @@ impl Device {
             entry_key,
             address,
             outcome: Outcome::Ok(Box::new(DeviceReading {
-                serial: serial(i),
+                serial: telleverk::serial::Serial::parse(&serial(i)).expect("a serial"),
                 model: Some(self.model.to_owned()),
                 profile: Some("konica-minolta-bizhub".into()),
                 meters: self.meters(),

@@ -114,7 +114,8 @@ fn device(i: usize, start: NaiveDate) -> DeviceHistory {
     }
     let points: HashMap<Meter, Vec<Point>> =
         billing::BILLING_METERS.into_iter().zip(meters).collect();
-    DeviceHistory::new(&format!("BENCH{i:05}"), false, points)
+    let serial = telleverk::serial::Serial::parse(&format!("BENCH{i:05}")).expect("a serial");
+    DeviceHistory::new(&serial, false, points)
 }
 
 fn contract(start: NaiveDate, histories: &[DeviceHistory]) -> Contract {

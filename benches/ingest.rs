@@ -57,7 +57,8 @@ fn round(round: usize) -> Vec<PollRecord> {
                 ),
                 address: format!("10.0.{}.{}:161", d / 256, d % 256),
                 outcome: Outcome::Ok(Box::new(DeviceReading {
-                    serial: format!("A7PU{d:09}"),
+                    serial: telleverk::serial::Serial::parse(&format!("A7PU{d:09}"))
+                        .expect("a serial"),
                     model: Some("bizhub C300i".into()),
                     sys_object_id: Some("1.3.6.1.4.1.18334.1.2.1.2.1.143.1.3".into()),
                     profile: Some("konica-minolta-bizhub".into()),

@@ -134,7 +134,7 @@ fn poll(i: usize, at: DateTime<Utc>, v: [u64; 4]) -> PollRecord {
         entry_key: format!("10.0.{}.{}:161 v2c bench", i / 250, i % 250),
         address: format!("10.0.{}.{}:161", i / 250, i % 250),
         outcome: Outcome::Ok(Box::new(DeviceReading {
-            serial: serial(i),
+            serial: telleverk::serial::Serial::parse(&serial(i)).expect("a serial"),
             meters,
             ..Default::default()
         })),

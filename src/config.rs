@@ -13,6 +13,7 @@ use toml::Spanned;
 use crate::contract::Contract;
 use crate::profile::{Profiles, load_profiles};
 use crate::secret::Secret;
+use crate::serial::Serial;
 use crate::snmp::{Credentials, Version};
 
 /// The configuration could not be loaded. Exit code 2.
@@ -34,7 +35,7 @@ pub struct DeviceEntry {
     pub address: String,
     pub version: Version,
     pub credentials: Credentials,
-    pub serial: Option<String>,
+    pub serial: Option<Serial>,
     pub location: Option<String>,
     pub large_counts_double: bool,
     pub profile: Option<String>,
@@ -70,7 +71,7 @@ pub struct Config {
 /// A device read by hand (no SNMP address): only its per-device settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandDevice {
-    pub serial: String,
+    pub serial: Serial,
     pub location: Option<String>,
     pub large_counts_double: bool,
 }
@@ -119,8 +120,8 @@ impl Config {
 
     /// Every serial the config names: bound entries, hand-read devices and
     /// contract members (unsorted, may repeat).
-    pub fn serials(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
+    pub fn serials(&self) -> Vec<Serial> {
+        let mut out: Vec<Serial> = self
             .devices
             .iter()
             .filter_map(|d| d.serial.clone())

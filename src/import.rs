@@ -18,6 +18,7 @@ use csv::StringRecord;
 
 use crate::contract::dates::local_instant;
 use crate::meters::{Meter, Source};
+use crate::serial::Serial;
 
 /// The columns of the file, in order; the last one may be left out.
 const COLUMNS: [&str; 5] = ["serial", "taken_at", "meter", "value", "source"];
@@ -41,7 +42,7 @@ pub struct CsvError {
 pub struct ImportRow {
     /// The 1-based line in the file the reading came from.
     pub line: usize,
-    pub serial: String,
+    pub serial: Serial,
     pub at: DateTime<Utc>,
     pub meter: Meter,
     pub value: u64,
@@ -305,12 +306,8 @@ fn parse_row(record: &StringRecord, line: usize, width: usize) -> Result<ImportR
 }
 
 /// A serial number: anything but empty.
-fn parse_serial(text: &str) -> Result<String, String> {
-    let serial = text.trim();
-    if serial.is_empty() {
-        return Err("the serial number is empty".to_owned());
-    }
-    Ok(serial.to_owned())
+fn parse_serial(text: &str) -> Result<Serial, String> {
+    Serial::parse(text).map_err(|e| e.to_string())
 }
 
 /// A canonical meter name.
@@ -350,7 +347,7 @@ fn parse_source(text: &str) -> Result<Source, String> {
 }
 
 /// The key of a reading: serial, meter, instant and source.
-type Key = (String, Meter, DateTime<Utc>, &'static str);
+type Key = (Serial, Meter, DateTime<Utc>, &'static str);
 
 /// The readings seen so far, each with its line and value.
 #[derive(Default)]

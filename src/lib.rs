@@ -22,6 +22,7 @@ pub mod record;
 pub mod report;
 pub mod scheduler;
 pub mod secret;
+pub mod serial;
 pub mod sim;
 pub mod snmp;
 pub mod status;

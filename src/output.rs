@@ -20,7 +20,7 @@ pub fn poll_line(r: &PollRecord) -> PollLine {
         }),
         Outcome::Ok(d) => PollLine::Ok(Box::new(PolledDevice {
             address: r.address.clone(),
-            serial: d.serial.clone(),
+            serial: d.serial.to_string(),
             model: d.model.clone(),
             status: "ok",
             at: instant(r.at),
@@ -84,7 +84,7 @@ pub fn poll_table(records: &[PollRecord]) -> String {
                 }
                 vec![
                     r.address.clone(),
-                    d.serial.clone(),
+                    d.serial.to_string(),
                     d.model.clone().unwrap_or_default(),
                     status::device_status_name(d.device_status).to_owned(),
                     n(crate::meters::Meter::BwTotal),
@@ -125,7 +125,7 @@ pub fn glance_table(records: &[PollRecord]) -> String {
                     state = format!("{state}: {}", errors.join(", "));
                 }
                 vec![
-                    d.serial.clone(),
+                    d.serial.to_string(),
                     d.model.clone().unwrap_or_default(),
                     n(crate::meters::Meter::BwTotal),
                     n(crate::meters::Meter::ColourTotal),

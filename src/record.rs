@@ -11,6 +11,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 use crate::meters::{Meter, MeterSet, Source};
+use crate::serial::Serial;
 use crate::supplies::Supply;
 
 /// The result of polling one device entry once.
@@ -32,9 +33,9 @@ pub enum Outcome {
 /// What a successful poll read.
 #[derive(Debug, Clone, Default)]
 pub struct DeviceReading {
-    pub serial: String,
+    pub serial: Serial,
     /// The serial the config names for this entry, when it differs.
-    pub configured_serial: Option<String>,
+    pub configured_serial: Option<Serial>,
     pub model: Option<String>,
     pub sys_descr: Option<String>,
     pub sys_object_id: Option<String>,
@@ -126,7 +127,7 @@ pub struct Failure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub at: DateTime<Utc>,
-    pub serial: Option<String>,
+    pub serial: Option<Serial>,
     /// swap, move, serial_mismatch, suspected_reset, confirmed_reset,
     /// suspected_wrap, confirmed_wrap, glitch.
     pub kind: String,

@@ -9,6 +9,7 @@ use crate::billing::Standing;
 use crate::contract::dates::{DAY_MS, midnight};
 use crate::contract::{Class, Contract, PeriodKind};
 use crate::record::FailureCause;
+use crate::serial::Serial;
 use crate::supplies::Supply;
 
 /// When an alert opens: the `[alerts]` table of the config.
@@ -75,7 +76,7 @@ impl Kind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
     pub kind: Kind,
-    pub serial: Option<String>,
+    pub serial: Option<Serial>,
     pub contract: Option<String>,
     /// When the condition began, where known (Unix milliseconds).
     pub since: Option<i64>,
@@ -87,7 +88,7 @@ impl Alert {
     pub fn answer(&self) -> AlertItem {
         AlertItem {
             kind: self.kind.name().to_owned(),
-            serial: self.serial.clone(),
+            serial: self.serial.as_ref().map(Serial::to_string),
             contract: self.contract.clone(),
             since: self.since.map(crate::contract::dates::rfc3339),
             message: self.message.clone(),
@@ -96,9 +97,9 @@ impl Alert {
 }
 
 /// What is known of one device now.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DeviceFacts<'a> {
-    pub serial: &'a str,
+    pub serial: &'a Serial,
     /// True when telleverk polls it (false: read by hand).
     pub polled: bool,
     /// The latest successful poll.
@@ -123,7 +124,7 @@ pub fn device_alerts(
 ) -> Vec<Alert> {
     let alert = |kind, since, message: String| Alert {
         kind,
-        serial: Some(f.serial.to_owned()),
+        serial: Some(f.serial.clone()),
         contract: None,
         since,
         message,
@@ -201,7 +202,7 @@ fn boundaries(contract: &Contract, from: NaiveDate, until: NaiveDate) -> Vec<Nai
 /// source (Unix milliseconds).
 pub fn reading_due(
     contract: &Contract,
-    serial: &str,
+    serial: &Serial,
     last_reading: Option<i64>,
     settings: &Thresholds,
     today: NaiveDate,
@@ -212,7 +213,7 @@ pub fn reading_due(
     let until = today.checked_add_days(window)?;
     let boundary = *boundaries(contract, from, until).first()?;
     let member = contract.devices.iter().any(|m| {
-        m.serial == serial
+        m.serial == *serial
             && m.from.is_none_or(|f| f < boundary)
             && m.until.is_none_or(|u| boundary <= u)
     });
@@ -222,7 +223,7 @@ pub fn reading_due(
     }
     Some(Alert {
         kind: Kind::ReadingDue,
-        serial: Some(serial.to_owned()),
+        serial: Some(serial.clone()),
         contract: Some(contract.id.clone()),
         since: Some(wanted_from),
         message: format!(

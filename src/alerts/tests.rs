@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::contract::tests::{d, k1, k2};
+use crate::serial::Serial;
 
 const SERIAL: &str = "AA2M021115700";
 const MIN: i64 = 60_000;
@@ -31,8 +32,9 @@ fn device_alerts_follow_supplies_answers_and_status() {
         supply("Fuser", -3, 100),       // "some remaining": no percentage, no alert
     ];
     let now = 1_000 * MIN;
+    let serial = Serial::parse(SERIAL).unwrap();
     let base = DeviceFacts {
-        serial: SERIAL,
+        serial: &serial,
         polled: true,
         last_poll: Some(now - 10 * MIN),
         failure: None,
@@ -118,6 +120,7 @@ fn device_alerts_follow_supplies_answers_and_status() {
 fn a_reading_is_due_near_a_billing_boundary() {
     // K1 is advance: halves end 2025-07-01 and 2026-01-01. reading_due_days 3.
     let settings = Thresholds::default();
+    let serial = Serial::parse(SERIAL).unwrap();
     let at = |s: &str| midnight(d(s));
     let cases = [
         // (today, last reading, open?)
@@ -131,7 +134,7 @@ fn a_reading_is_due_near_a_billing_boundary() {
         ("2025-07-02", Some(at("2025-07-01") + 5), false), // read after the boundary
     ];
     for (today, last, open) in cases {
-        let got = reading_due(&k1(), SERIAL, last, &settings, d(today));
+        let got = reading_due(&k1(), &serial, last, &settings, d(today));
         assert_eq!(got.is_some(), open, "today {today}, last {last:?}: {got:?}");
         if let Some(a) = got {
             assert_eq!(a.contract.as_deref(), Some("K1"));
@@ -140,7 +143,13 @@ fn a_reading_is_due_near_a_billing_boundary() {
     }
     // Not a member: no alert.
     assert_eq!(
-        reading_due(&k1(), "OTHER", None, &settings, d("2025-06-30")),
+        reading_due(
+            &k1(),
+            &Serial::parse("OTHER").unwrap(),
+            None,
+            &settings,
+            d("2025-06-30")
+        ),
         None
     );
     // K2 is arrears from 2025-03-15: quarters end 2025-06-15.

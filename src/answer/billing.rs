@@ -240,7 +240,7 @@ impl From<&Contract> for ContractItem {
                 .devices
                 .iter()
                 .map(|m| MemberItem {
-                    serial: m.serial.clone(),
+                    serial: m.serial.to_string(),
                     from: m.from.map(|d| d.to_string()),
                     until: m.until.map(|d| d.to_string()),
                 })

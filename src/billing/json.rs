@@ -54,7 +54,7 @@ fn invoice_answer(inv: &Invoice) -> answer::Invoice {
 
 fn boundary_answer(v: &BoundaryValue) -> answer::BoundaryValue {
     answer::BoundaryValue {
-        serial: v.serial.clone(),
+        serial: v.serial.to_string(),
         at: rfc3339(v.boundary.at),
         meter: v.meter.name().to_owned(),
         value: v.boundary.value,
@@ -125,7 +125,7 @@ fn prices_answer(p: &Prices) -> answer::Prices {
 
 fn gap_answer(g: &GapFound) -> answer::Gap {
     answer::Gap {
-        serial: g.serial.clone(),
+        serial: g.serial.to_string(),
         meter: g.meter.name().to_owned(),
         from: rfc3339(g.from),
         to: rfc3339(g.to),
@@ -135,7 +135,7 @@ fn gap_answer(g: &GapFound) -> answer::Gap {
 
 fn event_answer(e: &EventFound) -> answer::SeriesEvent {
     answer::SeriesEvent {
-        serial: e.serial.clone(),
+        serial: e.serial.to_string(),
         meter: e.meter.name().to_owned(),
         at: rfc3339(e.event.at),
         kind: e.event.kind.name().to_owned(),

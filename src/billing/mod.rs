@@ -19,6 +19,7 @@ use crate::contract::{Class, Contract, Membership, PeriodKind, midnight};
 use crate::estimate::{Boundary, value_at};
 use crate::meters::series::{Point, Series, sort_points};
 use crate::meters::{Meter, Source};
+use crate::serial::Serial;
 
 pub use invoice::{Invoice, InvoiceKind, Line, LineClass, Status, invoices};
 pub use json::{invoices_answer, standing_answer};
@@ -46,7 +47,7 @@ pub const HISTORY_METERS: [Meter; 5] = [
 /// What the engine knows of one device: its readings of the billing meters.
 #[derive(Debug, Clone, Default)]
 pub struct DeviceHistory {
-    pub serial: String,
+    pub serial: Serial,
     /// The device counts each large page twice in its own totals.
     pub large_counts_double: bool,
     /// Points of [`BILLING_METERS`], each sorted.
@@ -57,7 +58,7 @@ impl DeviceHistory {
     /// Builds the history from points of any meters. A mono device (no colour
     /// meter at all) without `bw_total` uses its `total`.
     pub fn new(
-        serial: &str,
+        serial: &Serial,
         large_counts_double: bool,
         points: HashMap<Meter, Vec<Point>>,
     ) -> DeviceHistory {
@@ -74,7 +75,7 @@ impl DeviceHistory {
             sort_points(m);
         }
         DeviceHistory {
-            serial: serial.to_owned(),
+            serial: serial.clone(),
             large_counts_double,
             meters,
         }
@@ -103,7 +104,7 @@ pub fn needed_dates(contract: &Contract, date: NaiveDate) -> Vec<NaiveDate> {
 /// A meter value at a boundary, as shown with an invoice or a standing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoundaryValue {
-    pub serial: String,
+    pub serial: Serial,
     pub meter: Meter,
     pub boundary: Boundary,
     /// The readings it rests on: (at, value, source).
@@ -113,7 +114,7 @@ pub struct BoundaryValue {
 /// Pages no reading measured, or a window without readings.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct GapFound {
-    pub serial: String,
+    pub serial: Serial,
     pub meter: Meter,
     pub from: i64,
     pub to: i64,
@@ -199,13 +200,13 @@ impl<'a> Engine<'a> {
         memoised(&mut m.memo[slot], &m.series[slot], at, trailing).as_ref()
     }
 
-    fn serial(&self, idx: usize) -> &str {
+    fn serial(&self, idx: usize) -> &Serial {
         &self.members[idx].membership.serial
     }
 
     fn gap(&mut self, idx: usize, slot: usize, from: i64, to: i64, reason: &'static str) {
         let gap = GapFound {
-            serial: self.serial(idx).to_owned(),
+            serial: self.serial(idx).clone(),
             meter: BILLING_METERS[slot],
             from,
             to,
@@ -320,7 +321,7 @@ impl<'a> Engine<'a> {
                     })
                     .collect();
                 out.push(BoundaryValue {
-                    serial: self.serial(idx).to_owned(),
+                    serial: self.serial(idx).clone(),
                     meter,
                     boundary,
                     basis,

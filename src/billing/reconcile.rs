@@ -12,6 +12,7 @@ use crate::contract::dates::{DAY_MS, midnight};
 use crate::contract::{Class, Contract, Period, PeriodKind, Prices};
 use crate::meters::Meter;
 use crate::meters::series::SeriesEvent;
+use crate::serial::Serial;
 
 /// One class in one period.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +39,7 @@ pub struct PeriodStanding {
 /// A counter event found in a device's readings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventFound {
-    pub serial: String,
+    pub serial: Serial,
     pub meter: Meter,
     pub event: SeriesEvent,
 }
@@ -228,11 +229,7 @@ impl Engine<'_> {
             .iter()
             .map(|p| (midnight(p.period.start), midnight(p.period.end), p.running))
             .collect();
-        let mut serials: Vec<&str> = self
-            .members
-            .iter()
-            .map(|m| m.membership.serial.as_str())
-            .collect();
+        let mut serials: Vec<&Serial> = self.members.iter().map(|m| &m.membership.serial).collect();
         serials.sort_unstable();
         serials.dedup();
         let repeated = serials.len() < self.n_members();

@@ -11,6 +11,7 @@ use crate::contract::dates::local_instant;
 use crate::contract::tests::{d, dec, k1, k2};
 use crate::contract::{Nok, PriceVersion};
 use crate::meters::ValueKind;
+use crate::serial::Serial;
 
 const SERIAL: &str = "AA2M021115700";
 
@@ -41,7 +42,7 @@ fn history_from(serial: &str, rows: &[(&str, [u64; 4])], source: Source) -> Devi
             });
         }
     }
-    DeviceHistory::new(serial, false, points)
+    DeviceHistory::new(&Serial::parse(serial).unwrap(), false, points)
 }
 
 fn k1_readings() -> Vec<DeviceHistory> {
@@ -487,7 +488,7 @@ fn an_estimated_closing_value_carries_a_fee_per_device() {
     let mut c = k2();
     c.estimation_fee = "75.00".parse().unwrap();
     c.devices.push(crate::contract::Membership {
-        serial: "B".into(),
+        serial: Serial::parse("B").unwrap(),
         from: None,
         until: None,
     });
@@ -527,7 +528,7 @@ fn a_device_added_later_counts_from_its_from_date() {
     // 3 000 in the first half. The first device adds 32 000: 35 000 b/w.
     let mut c = k1();
     c.devices.push(crate::contract::Membership {
-        serial: "B".into(),
+        serial: Serial::parse("B").unwrap(),
         from: Some(d("2025-04-01")),
         until: None,
     });
@@ -548,7 +549,7 @@ fn a_device_added_later_counts_from_its_from_date() {
 fn a_device_without_readings_is_a_gap_not_an_invention() {
     let mut c = k1();
     c.devices.push(crate::contract::Membership {
-        serial: "NOREAD".into(),
+        serial: Serial::parse("NOREAD").unwrap(),
         from: None,
         until: None,
     });
@@ -639,7 +640,11 @@ fn a_mono_device_bills_its_total_as_bw() {
             kind: ValueKind::Integer,
         });
     }
-    let h = vec![DeviceHistory::new(SERIAL, false, points)];
+    let h = vec![DeviceHistory::new(
+        &Serial::parse(SERIAL).unwrap(),
+        false,
+        points,
+    )];
     let inv = invoices(&k2(), &h, d("2025-06-15"));
     assert_eq!(
         lines(&inv[0])[0],

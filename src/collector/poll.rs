@@ -7,6 +7,7 @@ use crate::config::DeviceEntry;
 use crate::oid::{Oid, Scalar};
 use crate::profile::{Profile, Profiles, SuppliesSpec, sys_object_id};
 use crate::record::{DeviceReading, FailureCause, Outcome, PollRecord};
+use crate::serial::Serial;
 use crate::snmp::Version;
 use crate::snmp::{Cause, Session, Snmp};
 use crate::status;
@@ -42,8 +43,9 @@ pub async fn poll_entry(
     };
     let ev = profile.evaluate(&values);
     let mut problems = ev.problems;
-    let serial = match (&ev.serial, &entry.serial) {
-        (Some(reported), _) => reported.clone(),
+    let reported = ev.serial.as_deref().and_then(|s| Serial::parse(s).ok());
+    let serial = match (reported, &entry.serial) {
+        (Some(reported), _) => reported,
         (None, Some(configured)) => configured.clone(),
         (None, None) => {
             let detail = format!(

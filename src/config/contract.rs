@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use super::{ConfigError, Ctx};
 use crate::contract::{Billing, Contract, Membership, Nok, PriceVersion, Prices};
+use crate::serial::Serial;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -261,9 +262,10 @@ impl Ctx<'_> {
         let mut out = Vec::new();
         for (j, v) in raw.get_ref().iter().enumerate() {
             let key = format!("{t}.devices[{j}]");
+            let empty = || self.at(v, &key, "the serial must not be empty");
             let m = match v.get_ref() {
                 toml::Value::String(s) => Membership {
-                    serial: s.trim().to_owned(),
+                    serial: Serial::parse(s).map_err(|_| empty())?,
                     from: None,
                     until: None,
                 },
@@ -276,9 +278,6 @@ impl Ctx<'_> {
                     ));
                 }
             };
-            if m.serial.is_empty() {
-                return Err(self.at(v, &key, "the serial must not be empty"));
-            }
             if let Some(from) = m.from
                 && from < start
             {
@@ -319,7 +318,9 @@ impl Ctx<'_> {
             ));
         }
         let serial = match table.get("serial") {
-            Some(toml::Value::String(s)) => s.trim().to_owned(),
+            Some(toml::Value::String(s)) => {
+                Serial::parse(s).map_err(|_| self.at(v, key, "the serial must not be empty"))?
+            }
             _ => return Err(self.at(v, &format!("{key}.serial"), "is required (a string)")),
         };
         let date = |name: &str| -> Result<Option<NaiveDate>, ConfigError> {
@@ -414,7 +415,7 @@ impl Ctx<'_> {
                     (u, e) => u.or(e),
                 };
                 for (serial, f2, u2, other) in &seen {
-                    let overlap = *serial == m.serial
+                    let overlap = *serial == m.serial.as_str()
                         && until.is_none_or(|u| *f2 < u)
                         && u2.is_none_or(|u| from < u);
                     if overlap {

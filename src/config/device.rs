@@ -8,6 +8,7 @@ use toml::Spanned;
 use super::{ConfigError, Ctx, DeviceEntry, HandDevice, RawDevice, RawV3};
 use crate::profile::Profiles;
 use crate::secret::Secret;
+use crate::serial::Serial;
 use crate::snmp::{AuthProtocol, Credentials, PrivProtocol, V3, Version};
 
 impl Ctx<'_> {
@@ -39,12 +40,10 @@ impl Ctx<'_> {
                 format!("is required with `{key}`; without an address the entry is a device read by hand"),
             ));
         }
-        let serial_text = serial.get_ref().trim();
-        if serial_text.is_empty() {
-            return Err(self.at(serial, &format!("{table}.serial"), "must not be empty"));
-        }
+        let serial = Serial::parse(serial.get_ref())
+            .map_err(|_| self.at(serial, &format!("{table}.serial"), "must not be empty"))?;
         Ok(Some(HandDevice {
-            serial: serial_text.to_owned(),
+            serial,
             location: d.location.clone(),
             large_counts_double: d.large_counts_double.as_ref().is_some_and(|f| *f.get_ref()),
         }))
@@ -87,10 +86,10 @@ impl Ctx<'_> {
             }
         };
         let serial = match &d.serial {
-            Some(s) if s.get_ref().trim().is_empty() => {
-                return Err(self.at(s, &format!("{table}.serial"), "must not be empty"));
-            }
-            Some(s) => Some(s.get_ref().trim().to_owned()),
+            Some(s) => Some(
+                Serial::parse(s.get_ref())
+                    .map_err(|_| self.at(s, &format!("{table}.serial"), "must not be empty"))?,
+            ),
             None => None,
         };
         if let Some(flag) = &d.large_counts_double

@@ -11,6 +11,8 @@ mod money;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
+use crate::serial::Serial;
+
 pub use dates::{add_months, midnight};
 pub use money::{Nok, price_text};
 
@@ -52,7 +54,7 @@ impl Class {
 /// open ends are the contract's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
-    pub serial: String,
+    pub serial: Serial,
     pub from: Option<NaiveDate>,
     pub until: Option<NaiveDate>,
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::serial::Serial;
 
 pub(crate) fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -23,7 +24,7 @@ pub(crate) fn k1() -> Contract {
     Contract {
         id: "K1".into(),
         devices: vec![Membership {
-            serial: "AA2M021115700".into(),
+            serial: Serial::parse("AA2M021115700").unwrap(),
             from: None,
             until: None,
         }],
@@ -156,7 +157,7 @@ fn price_segments_cut_at_versions_and_renewal() {
 fn membership_windows_clip_to_the_period() {
     let c = k1();
     let m = Membership {
-        serial: "X".into(),
+        serial: Serial::parse("X").unwrap(),
         from: Some(d("2025-03-01")),
         until: Some(d("2025-09-01")),
     };

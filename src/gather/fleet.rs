@@ -12,6 +12,7 @@ use crate::alerts::{self, Alert, DeviceFacts};
 use crate::billing;
 use crate::config::Config;
 use crate::contract::dates::local_date;
+use crate::serial::Serial;
 use crate::storage::{DeviceRow, EntryRow, Reader};
 
 /// The fleet as last read.
@@ -58,7 +59,7 @@ pub fn build(
     config: &Config,
     now: i64,
 ) -> Result<FleetView, crate::storage::Error> {
-    let mut rows: BTreeMap<String, DeviceRow> = reader
+    let mut rows: BTreeMap<Serial, DeviceRow> = reader
         .fleet()?
         .into_iter()
         .map(|r| (r.serial.clone(), r))
@@ -111,7 +112,7 @@ pub fn build(
     })
 }
 
-fn empty_row(serial: String) -> DeviceRow {
+fn empty_row(serial: Serial) -> DeviceRow {
     DeviceRow {
         serial,
         model: None,

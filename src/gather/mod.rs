@@ -17,6 +17,7 @@ use crate::billing::{self, DeviceHistory, HISTORY_METERS};
 use crate::config::{Config, DeviceEntry, HandDevice};
 use crate::contract::{Contract, Membership, midnight};
 use crate::report::vendor::membership_on;
+use crate::serial::Serial;
 use crate::storage::Reader;
 
 pub use fleet::{DeviceView, FleetView};
@@ -121,7 +122,7 @@ pub fn histories(
     contract: &Contract,
     date: NaiveDate,
 ) -> Result<Vec<DeviceHistory>, crate::storage::Error> {
-    let mut serials: Vec<&str> = contract.devices.iter().map(|m| m.serial.as_str()).collect();
+    let mut serials: Vec<&Serial> = contract.devices.iter().map(|m| &m.serial).collect();
     serials.sort_unstable();
     serials.dedup();
     let instants: Vec<i64> = billing::needed_dates(contract, date)

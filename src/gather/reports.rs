@@ -14,6 +14,7 @@ use crate::report::counters::{CounterInput, DeviceCounters, REPORT_METERS, devic
 use crate::report::schedule::{Kind, Period};
 use crate::report::vendor::{VendorRow, device_rows, sort_rows};
 use crate::report::{counters_file, vendor_file};
+use crate::serial::Serial;
 use crate::storage::{Error, Identity, Reader};
 
 /// The trailing window of a device outside every contract.
@@ -31,17 +32,19 @@ pub fn vendor_rows(
     let at = [midnight(date)];
     let mut rows = Vec::new();
     for contract in &config.contracts {
-        let serials: BTreeSet<&str> = contract
+        let serials: BTreeSet<&Serial> = contract
             .devices
             .iter()
-            .map(|m| m.serial.as_str())
+            .map(|m| &m.serial)
             .filter(|s| index.member_on(contract, s, date))
             .collect();
         for serial in serials {
             let points =
                 reader.billing_points(serial, &HISTORY_METERS, &at, contract.trailing_days)?;
             let history = DeviceHistory::new(serial, index.large_counts_double(serial), points);
-            let model = identities.get(serial).and_then(|i| i.model.as_deref());
+            let model = identities
+                .get(serial.as_str())
+                .and_then(|i| i.model.as_deref());
             rows.extend(device_rows(contract, &history, model, date));
         }
     }
@@ -71,7 +74,7 @@ pub fn counter_report(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<DeviceCounters>, Error> {
-    let mut identities: BTreeMap<String, Identity> = reader.identities()?;
+    let mut identities: BTreeMap<Serial, Identity> = reader.identities()?;
     for serial in config.serials() {
         identities.entry(serial).or_default();
     }

@@ -28,6 +28,7 @@ use crate::gather::{DeviceView, FleetView};
 use crate::import::{ImportRow, MAX_ENTERED_VALUE, parse_taken_at};
 use crate::meters::{Meter, Source};
 use crate::record::Reading;
+use crate::serial::Serial;
 use crate::status;
 use crate::storage::ImportError;
 
@@ -93,14 +94,14 @@ pub async fn list(
         .take(limit)
         .map(|d| summary(d, now, interval))
         .collect();
-    let next = (page.len() > limit).then(|| page[limit - 1].row.serial.clone());
+    let next = (page.len() > limit).then(|| page[limit - 1].row.serial.to_string());
     Ok(Json(DevicePage { items, next }))
 }
 
 fn summary(d: &DeviceView, now: i64, interval: i64) -> DeviceSummary {
     let last = d.row.last_poll.max(d.row.last_entered);
     DeviceSummary {
-        serial: d.row.serial.clone(),
+        serial: d.row.serial.to_string(),
         model: d.row.model.clone(),
         location: d.location.clone(),
         address: d.row.address.clone(),
@@ -420,10 +421,7 @@ fn whole_number(value: &serde_json::Value) -> Option<u64> {
 
 /// The import rows of an entered reading, checked as the CSV import checks.
 fn import_rows(serial: &str, body: &NewReading) -> ApiResult<Vec<ImportRow>> {
-    let serial = serial.trim();
-    if serial.is_empty() {
-        return Err(invalid("the serial is empty".into()));
-    }
+    let serial = Serial::parse(serial).map_err(|_| invalid("the serial is empty".into()))?;
     let at: DateTime<Utc> =
         parse_taken_at(&body.taken_at).map_err(|m| invalid(format!("`taken_at`: {m}")))?;
     let source: Source = match body.source.as_deref() {
@@ -447,7 +445,7 @@ fn import_rows(serial: &str, body: &NewReading) -> ApiResult<Vec<ImportRow>> {
             })?;
         rows.push(ImportRow {
             line: 1,
-            serial: serial.to_owned(),
+            serial: serial.clone(),
             at,
             meter,
             value,

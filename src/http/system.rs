@@ -15,6 +15,7 @@ use crate::answer::{
     AlertList, AlertSettingsView, CollectorView, ConfigView, DeviceEntryView, ErrorBody, ErrorCode,
     Health, HttpView, ReportView, SmtpView, TokenView,
 };
+use crate::serial::Serial;
 
 /// Whether the service is up (no token needed).
 #[utoipa::path(
@@ -85,13 +86,13 @@ pub async fn config(_caller: Admin, State(state): State<AppState>) -> Json<Confi
                 address: d.address.clone(),
                 version: d.version.name().to_owned(),
                 credentials: d.credentials_redacted(),
-                serial: d.serial.clone(),
+                serial: d.serial.as_ref().map(Serial::to_string),
                 location: d.location.clone(),
                 profile: d.profile.clone(),
                 large_counts_double: d.large_counts_double,
             })
             .collect(),
-        hand_read: c.hand_read.iter().map(|d| d.serial.clone()).collect(),
+        hand_read: c.hand_read.iter().map(|d| d.serial.to_string()).collect(),
         contracts: c.contracts.iter().map(|k| k.id.clone()).collect(),
         http: HttpView {
             listen: c.http.listen.to_string(),

@@ -74,7 +74,7 @@ pub fn device_rows(
         .filter_map(|(meter, points)| {
             let (boundary, source) = value_with_sources(points, at, contract.trailing_days)?;
             Some(VendorRow {
-                serial: history.serial.clone(),
+                serial: history.serial.to_string(),
                 model: model.unwrap_or_default().to_owned(),
                 contract: contract.id.clone(),
                 meter: *meter,

@@ -12,12 +12,13 @@ use rusqlite::{OptionalExtension, params};
 use super::read::cause_column;
 use super::{Error, Reader, instant};
 use crate::record::Failure;
+use crate::serial::Serial;
 use crate::supplies::{Supply, percent};
 
 /// One device as the database last saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRow {
-    pub serial: String,
+    pub serial: Serial,
     pub model: Option<String>,
     /// The latest successful poll.
     pub last_poll: Option<DateTime<Utc>>,
@@ -57,7 +58,7 @@ impl Reader {
     }
 
     /// Every device's model and latest entry, by serial, in one query.
-    pub fn identities(&self) -> Result<BTreeMap<String, Identity>, Error> {
+    pub fn identities(&self) -> Result<BTreeMap<Serial, Identity>, Error> {
         (|| {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT d.serial,
@@ -68,7 +69,7 @@ impl Reader {
             )?;
             let rows = stmt.query_map([], |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
+                    r.get::<_, Serial>(0)?,
                     Identity {
                         model: r.get(1)?,
                         entry_key: r.get(2)?,
@@ -132,7 +133,7 @@ impl Reader {
 
     fn fleet_rows(&self) -> rusqlite::Result<Vec<DeviceRow>> {
         let entries = self.entry_map()?;
-        let devices: Vec<(i64, String)> = {
+        let devices: Vec<(i64, Serial)> = {
             let mut stmt = self
                 .conn
                 .prepare_cached("SELECT id, serial FROM devices ORDER BY serial")?;
@@ -149,7 +150,7 @@ impl Reader {
     fn device_row(
         &self,
         id: i64,
-        serial: String,
+        serial: Serial,
         entries: &HashMap<i64, (String, String)>,
     ) -> rusqlite::Result<DeviceRow> {
         let poll = self
@@ -248,12 +249,12 @@ impl Reader {
     }
 
     /// One device's row, or None when the database does not know the serial.
-    pub fn device(&self, serial: &str) -> Result<Option<DeviceRow>, Error> {
+    pub fn device(&self, serial: &Serial) -> Result<Option<DeviceRow>, Error> {
         let Some(id) = self.device_id(serial)? else {
             return Ok(None);
         };
         let entries = self.entry_map().map_err(self.err("read the entries"))?;
-        self.device_row(id, serial.to_owned(), &entries)
+        self.device_row(id, serial.clone(), &entries)
             .map(Some)
             .map_err(self.err("read a device"))
     }

@@ -9,6 +9,7 @@ use super::{Error, Reader, Store, millis};
 use crate::import::ImportRow;
 use crate::meters::series::Point;
 use crate::meters::{Meter, ValueKind};
+use crate::serial::Serial;
 
 /// What an import did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -27,7 +28,7 @@ pub struct ImportSummary {
 )]
 pub struct Conflict {
     pub line: usize,
-    pub serial: String,
+    pub serial: Serial,
     pub meter: Meter,
     pub at: String,
     pub source_name: &'static str,
@@ -57,13 +58,13 @@ impl Store {
             .transaction()
             .map_err(sql("begin the import"))?;
         let mut summary = ImportSummary::default();
-        let mut new_devices: HashMap<String, i64> = HashMap::new();
+        let mut new_devices: HashMap<&Serial, i64> = HashMap::new();
         for row in rows {
             let at = millis(row.at);
             let known = self
                 .cache
                 .devices
-                .get(&row.serial)
+                .get(row.serial.as_str())
                 .or(new_devices.get(&row.serial))
                 .copied();
             let device = match known {
@@ -75,7 +76,7 @@ impl Store {
                     )
                     .map_err(sql("add a device"))?;
                     let id = tx.last_insert_rowid();
-                    new_devices.insert(row.serial.clone(), id);
+                    new_devices.insert(&row.serial, id);
                     id
                 }
             };
@@ -113,7 +114,9 @@ impl Store {
         }
         tx.commit().map_err(sql("commit the import"))?;
         summary.new_devices = new_devices.len();
-        self.cache.devices.extend(new_devices);
+        self.cache
+            .devices
+            .extend(new_devices.into_iter().map(|(s, id)| (s.to_string(), id)));
         Ok(summary)
     }
 }

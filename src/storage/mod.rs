@@ -27,6 +27,22 @@ pub use write::RoundSummary;
 
 use cache::Cache;
 
+use crate::serial::Serial;
+
+/// A serial as stored: a column every serial was written to from a [`Serial`].
+impl rusqlite::types::FromSql for Serial {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let text = value.as_str()?;
+        Serial::parse(text).map_err(|e| rusqlite::types::FromSqlError::Other(Box::new(e)))
+    }
+}
+
+impl rusqlite::types::ToSql for Serial {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(rusqlite::types::ToSqlOutput::from(self.as_str()))
+    }
+}
+
 /// A storage failure. Exit code 1.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -9,6 +9,7 @@ use rusqlite::params;
 use super::{Error, Reader, Source, Store, instant, millis};
 use crate::meters::{Meter, MeterSet, MeterValue, ValueKind};
 use crate::record::{Event, Failure, FailureCause, Reading};
+use crate::serial::Serial;
 use crate::supplies::Supply;
 
 impl Reader {
@@ -155,7 +156,7 @@ impl Reader {
     }
 
     /// The events of a device, oldest first.
-    pub fn events(&self, serial: &str) -> Result<Vec<Event>, Error> {
+    pub fn events(&self, serial: &Serial) -> Result<Vec<Event>, Error> {
         let Some(device) = self.device_id(serial)? else {
             return Ok(Vec::new());
         };
@@ -167,7 +168,7 @@ impl Reader {
             .query_map(params![device], |r| {
                 Ok(Event {
                     at: instant(r.get(0)?),
-                    serial: Some(serial.to_owned()),
+                    serial: Some(serial.clone()),
                     kind: r.get(1)?,
                     meter: r.get::<_, Option<i64>>(2)?.and_then(Meter::from_code),
                     before: r.get::<_, Option<i64>>(3)?.map(|v| v as u64),

@@ -9,6 +9,7 @@ use super::cache::{DeviceState, EntryState, InfoRow};
 use super::{Error, Source, Store, millis};
 use crate::meters::{Judgement, Meter, MeterSet, judge};
 use crate::record::{DeviceReading, Event, FailureCause, Outcome, PollRecord};
+use crate::serial::Serial;
 use crate::supplies::Supply;
 
 /// What a round stored.
@@ -270,7 +271,7 @@ impl Writer<'_> {
         entry: i64,
         at: i64,
         st: &mut DeviceState,
-        serial: &str,
+        serial: &Serial,
         meters: &MeterSet,
     ) -> rusqlite::Result<i64> {
         let mut mask = 0i64;
@@ -307,7 +308,7 @@ impl Writer<'_> {
         at: i64,
         entry: i64,
         device: i64,
-        serial: &str,
+        serial: &Serial,
         meter: Meter,
         j: Judgement,
     ) -> rusqlite::Result<()> {
@@ -418,10 +419,10 @@ impl Writer<'_> {
 }
 
 /// An event without meter values; `at` in Unix milliseconds.
-fn new_event(at: i64, serial: &str, kind: &str, detail: String) -> Event {
+fn new_event(at: i64, serial: &Serial, kind: &str, detail: String) -> Event {
     Event {
         at: super::instant(at),
-        serial: Some(serial.to_owned()),
+        serial: Some(serial.clone()),
         kind: kind.to_owned(),
         meter: None,
         before: None,

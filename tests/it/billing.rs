@@ -401,6 +401,7 @@ mod sparse {
     use telleverk::import::parse_readings;
     use telleverk::meters::{Meter, MeterSet, MeterValue, ValueKind};
     use telleverk::record::{DeviceReading, Outcome, PollRecord};
+    use telleverk::serial::Serial;
     use telleverk::storage::Store;
 
     const SERIAL: &str = "POLLED0001";
@@ -419,7 +420,7 @@ mod sparse {
             entry_key: "127.0.0.1:161 v2c community#000000000000".into(),
             address: "127.0.0.1:161".into(),
             outcome: Outcome::Ok(Box::new(DeviceReading {
-                serial: SERIAL.into(),
+                serial: Serial::parse(SERIAL).unwrap(),
                 meters,
                 ..Default::default()
             })),
@@ -492,7 +493,7 @@ mod sparse {
         ] {
             let date = date.parse().unwrap();
             let full = vec![DeviceHistory::new(
-                SERIAL,
+                &Serial::parse(SERIAL).unwrap(),
                 false,
                 store.meter_points(SERIAL, &meters).unwrap(),
             )];
@@ -504,7 +505,11 @@ mod sparse {
                 .billing_points(SERIAL, &meters, &instants, contract.trailing_days)
                 .unwrap();
             let n_sparse: usize = sparse_points.values().map(Vec::len).sum();
-            let sparse = vec![DeviceHistory::new(SERIAL, false, sparse_points)];
+            let sparse = vec![DeviceHistory::new(
+                &Serial::parse(SERIAL).unwrap(),
+                false,
+                sparse_points,
+            )];
             let n_full: usize = full[0].meters.iter().map(Vec::len).sum();
             assert!(
                 n_sparse * 10 < n_full,
@@ -534,7 +539,7 @@ mod sparse {
             .map(midnight)
             .collect();
         let sparse = vec![DeviceHistory::new(
-            SERIAL,
+            &Serial::parse(SERIAL).unwrap(),
             false,
             store
                 .billing_points(SERIAL, &meters, &instants, 90)

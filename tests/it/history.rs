@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use telleverk::serial::Serial;
 use telleverk::storage::Store;
 
 use super::agents::{Snmpd, SnmpdOptions, recording};
@@ -40,7 +41,7 @@ fn c300i_snmpd() -> Snmpd {
 fn events(w: &Workdir, serial: &str) -> Vec<(String, Option<u64>, Option<u64>)> {
     let store = Store::open(&w.db()).unwrap();
     store
-        .events(serial)
+        .events(&Serial::parse(serial).unwrap())
         .unwrap()
         .into_iter()
         .map(|e| (e.kind, e.before, e.after))
@@ -159,7 +160,9 @@ fn a_new_serial_at_an_entry_is_a_swap_and_a_known_one_elsewhere_a_move() {
     assert_eq!(kinds("AA2J021009999"), vec!["swap"]);
     assert_eq!(kinds("AA2J021004711"), vec!["swap", "move"]);
     let store = Store::open(&w.db()).unwrap();
-    let moved = store.events("AA2J021004711").unwrap();
+    let moved = store
+        .events(&Serial::parse("AA2J021004711").unwrap())
+        .unwrap();
     assert!(
         moved[1].detail.contains(&format!("127.0.0.1:{}", a.port)),
         "{}",

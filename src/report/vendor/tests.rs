@@ -1,5 +1,6 @@
 //! The vendor import pinned byte for byte.
 
+use crate::serial::Serial;
 use std::collections::HashMap;
 
 use super::*;
@@ -48,7 +49,7 @@ fn history() -> DeviceHistory {
             point(at - 10 * DAY_MS, 120, Source::Polled),
         ],
     );
-    DeviceHistory::new("AA2M021115700", false, points)
+    DeviceHistory::new(&Serial::parse("AA2M021115700").unwrap(), false, points)
 }
 
 #[test]
@@ -84,7 +85,7 @@ fn mixed_sources_are_named_and_an_unknown_model_is_empty() {
             point(at + DAY_MS, 1_400, Source::Polled),
         ],
     );
-    let h = DeviceHistory::new("X1", false, points);
+    let h = DeviceHistory::new(&Serial::parse("X1").unwrap(), false, points);
     let rows = device_rows(&k1(), &h, None, d("2026-07-01"));
     let csv = String::from_utf8(vendor_csv(&rows)).unwrap();
     // 1 000 + 400 × 3/4 = 1 300.
@@ -98,7 +99,7 @@ fn mixed_sources_are_named_and_an_unknown_model_is_empty() {
 fn membership_on_the_date() {
     let mut k = k1();
     k.devices.push(Membership {
-        serial: "LATE".into(),
+        serial: Serial::parse("LATE").unwrap(),
         from: Some(d("2026-03-01")),
         until: Some(d("2026-07-01")),
     });
