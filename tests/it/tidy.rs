@@ -313,6 +313,7 @@ fn the_layer_check_catches_the_edges_an_architecture_review_found() {
             "billing/mod.rs",
             "use super::x; use crate::{contract::Nok, meters};\n",
         ),
+        file("storage/mod.rs", "use crate::serial::Serial;\n"),
     ];
     assert_eq!(layer_violations(&fine), Vec::<String>::new());
 }
