@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::timestamp::Timestamp;
+
 /// Now, in UTC, to the millisecond: the precision every instant is stored at.
 #[allow(clippy::disallowed_methods)] // the one place that reads it
 pub fn now() -> DateTime<Utc> {
@@ -49,6 +51,11 @@ impl Clock {
             origin,
             speed,
         }
+    }
+
+    /// The current time of this clock as a [`Timestamp`].
+    pub fn timestamp(&self) -> Timestamp {
+        Timestamp::from_datetime(self.now())
     }
 
     /// The current time of this clock, to the millisecond.

@@ -28,3 +28,4 @@ pub mod snmp;
 pub mod status;
 pub mod storage;
 pub mod supplies;
+pub mod timestamp;

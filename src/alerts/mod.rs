@@ -11,6 +11,7 @@ use crate::contract::{Class, Contract, PeriodKind};
 use crate::record::FailureCause;
 use crate::serial::Serial;
 use crate::supplies::Supply;
+use crate::timestamp::Timestamp;
 
 /// When an alert opens: the `[alerts]` table of the config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,8 +79,8 @@ pub struct Alert {
     pub kind: Kind,
     pub serial: Option<Serial>,
     pub contract: Option<String>,
-    /// When the condition began, where known (Unix milliseconds).
-    pub since: Option<i64>,
+    /// When the condition began, where known.
+    pub since: Option<Timestamp>,
     pub message: String,
 }
 
@@ -103,9 +104,9 @@ pub struct DeviceFacts<'a> {
     /// True when telleverk polls it (false: read by hand).
     pub polled: bool,
     /// The latest successful poll.
-    pub last_poll: Option<i64>,
+    pub last_poll: Option<Timestamp>,
     /// A failure of its entry after the latest poll: (at, cause).
-    pub failure: Option<(i64, FailureCause)>,
+    pub failure: Option<(Timestamp, FailureCause)>,
     /// hrDeviceStatus at the latest poll (5: down).
     pub device_status: Option<i64>,
     pub supplies: &'a [Supply],
@@ -114,13 +115,13 @@ pub struct DeviceFacts<'a> {
 /// hrDeviceStatus `down`.
 const HR_DOWN: i64 = 5;
 
-/// A device's open alerts at `now` (Unix milliseconds); `interval_ms` is the
+/// A device's open alerts at `now`; `interval_ms` is the
 /// poll interval (stale after two without an answer).
 pub fn device_alerts(
     f: &DeviceFacts<'_>,
     settings: &Thresholds,
     interval_ms: i64,
-    now: i64,
+    now: Timestamp,
 ) -> Vec<Alert> {
     let alert = |kind, since, message: String| Alert {
         kind,
@@ -179,7 +180,7 @@ pub fn device_alerts(
 }
 
 /// No successful poll within two poll intervals before `now` (or none ever).
-pub fn is_stale(last_poll: Option<i64>, interval_ms: i64, now: i64) -> bool {
+pub fn is_stale(last_poll: Option<Timestamp>, interval_ms: i64, now: Timestamp) -> bool {
     last_poll.is_none_or(|at| now - at > 2 * interval_ms)
 }
 
@@ -203,7 +204,7 @@ fn boundaries(contract: &Contract, from: NaiveDate, until: NaiveDate) -> Vec<Nai
 pub fn reading_due(
     contract: &Contract,
     serial: &Serial,
-    last_reading: Option<i64>,
+    last_reading: Option<Timestamp>,
     settings: &Thresholds,
     today: NaiveDate,
 ) -> Option<Alert> {

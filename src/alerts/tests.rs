@@ -3,6 +3,7 @@
 use super::*;
 use crate::contract::tests::{d, k1, k2};
 use crate::serial::Serial;
+use crate::timestamp::Timestamp;
 
 const SERIAL: &str = "AA2M021115700";
 const MIN: i64 = 60_000;
@@ -31,7 +32,7 @@ fn device_alerts_follow_supplies_answers_and_status() {
         supply("Waste toner", 0, 100),  // empty
         supply("Fuser", -3, 100),       // "some remaining": no percentage, no alert
     ];
-    let now = 1_000 * MIN;
+    let now = Timestamp::from_millis(1_000 * MIN);
     let serial = Serial::parse(SERIAL).unwrap();
     let base = DeviceFacts {
         serial: &serial,

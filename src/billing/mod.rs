@@ -20,6 +20,7 @@ use crate::estimate::{Boundary, value_at};
 use crate::meters::series::{Point, Series, sort_points};
 use crate::meters::{Meter, Source};
 use crate::serial::Serial;
+use crate::timestamp::Timestamp;
 
 pub use invoice::{Invoice, InvoiceKind, Line, LineClass, Status, invoices};
 pub use json::{invoices_answer, standing_answer};
@@ -108,7 +109,7 @@ pub struct BoundaryValue {
     pub meter: Meter,
     pub boundary: Boundary,
     /// The readings it rests on: (at, value, source).
-    pub basis: Vec<(i64, u64, Source)>,
+    pub basis: Vec<(Timestamp, u64, Source)>,
 }
 
 /// Pages no reading measured, or a window without readings.
@@ -116,8 +117,8 @@ pub struct BoundaryValue {
 pub struct GapFound {
     pub serial: Serial,
     pub meter: Meter,
-    pub from: i64,
-    pub to: i64,
+    pub from: Timestamp,
+    pub to: Timestamp,
     pub reason: &'static str,
 }
 
@@ -135,12 +136,12 @@ pub struct ClassPages {
 struct Member<'a> {
     membership: &'a Membership,
     /// The membership's `from` and `until` as instants (open: MIN, MAX).
-    from: i64,
-    until: i64,
+    from: Timestamp,
+    until: Timestamp,
     history: &'a DeviceHistory,
     series: [Series<'a>; 4],
     /// Per meter slot: (instant, value there), sorted by instant.
-    memo: [Vec<(i64, Option<Boundary>)>; 4],
+    memo: [Vec<(Timestamp, Option<Boundary>)>; 4],
 }
 
 /// Usage of one contract, worked out lazily from the devices' series.
@@ -166,8 +167,8 @@ impl<'a> Engine<'a> {
                 let history = by_serial.get(m.serial.as_str()).copied().unwrap_or(empty);
                 Member {
                     membership: m,
-                    from: m.from.map_or(i64::MIN, midnight),
-                    until: m.until.map_or(i64::MAX, midnight),
+                    from: m.from.map_or(Timestamp::MIN, midnight),
+                    until: m.until.map_or(Timestamp::MAX, midnight),
                     history,
                     series: std::array::from_fn(|i| Series::empty(&history.meters[i])),
                     memo: Default::default(),
@@ -188,13 +189,13 @@ impl<'a> Engine<'a> {
 
     /// Instants of the part of `[from, to)` member `idx` is in the contract.
     /// The part of `[from, to)` (instants) member `idx` is in the contract.
-    fn window(&self, idx: usize, from: i64, to: i64) -> Option<(i64, i64)> {
+    fn window(&self, idx: usize, from: Timestamp, to: Timestamp) -> Option<(Timestamp, Timestamp)> {
         let m = &self.members[idx];
         let (s, e) = (from.max(m.from), to.min(m.until));
         (s < e).then_some((s, e))
     }
 
-    fn boundary(&mut self, idx: usize, slot: usize, at: i64) -> Option<&Boundary> {
+    fn boundary(&mut self, idx: usize, slot: usize, at: Timestamp) -> Option<&Boundary> {
         let trailing = self.contract.trailing_days;
         let m = &mut self.members[idx];
         memoised(&mut m.memo[slot], &m.series[slot], at, trailing).as_ref()
@@ -204,7 +205,14 @@ impl<'a> Engine<'a> {
         &self.members[idx].membership.serial
     }
 
-    fn gap(&mut self, idx: usize, slot: usize, from: i64, to: i64, reason: &'static str) {
+    fn gap(
+        &mut self,
+        idx: usize,
+        slot: usize,
+        from: Timestamp,
+        to: Timestamp,
+        reason: &'static str,
+    ) {
         let gap = GapFound {
             serial: self.serial(idx).clone(),
             meter: BILLING_METERS[slot],
@@ -219,7 +227,7 @@ impl<'a> Engine<'a> {
 
     /// Pages of one meter in `[s, e)`. Before the first reading nothing is
     /// invented: use counts from it, and the time before is a gap.
-    fn usage(&mut self, idx: usize, slot: usize, s: i64, e: i64) -> u64 {
+    fn usage(&mut self, idx: usize, slot: usize, s: Timestamp, e: Timestamp) -> u64 {
         let series = &self.members[idx].series[slot];
         if series.is_empty() {
             if self.has_readings(idx) {
@@ -307,7 +315,7 @@ impl<'a> Engine<'a> {
     }
 
     /// The values of every meter a member has at `at`.
-    fn values_at(&mut self, idx: usize, at: i64) -> Vec<BoundaryValue> {
+    fn values_at(&mut self, idx: usize, at: Timestamp) -> Vec<BoundaryValue> {
         let mut out = Vec::new();
         for (slot, meter) in BILLING_METERS.into_iter().enumerate() {
             if let Some(boundary) = self.boundary(idx, slot, at).cloned() {
@@ -343,7 +351,7 @@ impl Member<'_> {
         let m = self.membership;
         let inside =
             |d: &NaiveDate| m.from.is_none_or(|f| *d >= f) && m.until.is_none_or(|u| *d <= u);
-        let mut instants: Vec<i64> = dates
+        let mut instants: Vec<Timestamp> = dates
             .iter()
             .filter(|d| inside(d))
             .map(|d| midnight(*d))
@@ -359,9 +367,9 @@ impl Member<'_> {
 
 /// The value at `at` from `memo`, computed and kept on first use.
 fn memoised<'m>(
-    memo: &'m mut Vec<(i64, Option<Boundary>)>,
+    memo: &'m mut Vec<(Timestamp, Option<Boundary>)>,
     series: &Series,
-    at: i64,
+    at: Timestamp,
     trailing_days: u32,
 ) -> &'m Option<Boundary> {
     let i = match memo.binary_search_by_key(&at, |(t, _)| *t) {

@@ -13,6 +13,7 @@ use crate::contract::{Class, Contract, Period, PeriodKind, Prices};
 use crate::meters::Meter;
 use crate::meters::series::SeriesEvent;
 use crate::serial::Serial;
+use crate::timestamp::Timestamp;
 
 /// One class in one period.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +115,7 @@ impl Engine<'_> {
         }
     }
 
-    fn running(&mut self, period: Period, cutoff: i64) -> PeriodStanding {
+    fn running(&mut self, period: Period, cutoff: Timestamp) -> PeriodStanding {
         let bw = self.running_class(period, Class::Bw, cutoff);
         let colour = self.running_class(period, Class::Colour, cutoff);
         PeriodStanding {
@@ -128,7 +129,7 @@ impl Engine<'_> {
     /// Use so far from readings at or before `cutoff`, and the projection: per
     /// device, use ÷ real time to its last reading × its window's real length;
     /// a device with no reading 24 hours into the window adds its use as is.
-    fn running_class(&mut self, period: Period, class: Class, cutoff: i64) -> ClassStanding {
+    fn running_class(&mut self, period: Period, class: Class, cutoff: Timestamp) -> ClassStanding {
         let (total_slot, large_slot) = super::slots(class);
         let (start, end) = (midnight(period.start), midnight(period.end));
         let mut actual = 0u64;
@@ -171,7 +172,13 @@ impl Engine<'_> {
 
     /// Pages of a meter from `s` to the last included reading at or before
     /// `cutoff` (and after `s`), with that reading's time.
-    fn used_until(&mut self, idx: usize, slot: usize, s: i64, cutoff: i64) -> Option<(u64, i64)> {
+    fn used_until(
+        &mut self,
+        idx: usize,
+        slot: usize,
+        s: Timestamp,
+        cutoff: Timestamp,
+    ) -> Option<(u64, Timestamp)> {
         let series = &self.members[idx].series[slot];
         let last = series.at_or_before(cutoff)?;
         let (last_at, last_cum) = (series.points[last].at, series.cum(last));
@@ -225,7 +232,7 @@ impl Engine<'_> {
     /// The values at the start of every period and the end of every closed
     /// one, per device, ordered by instant and serial.
     fn standing_values(&mut self, periods: &[PeriodStanding]) -> Vec<BoundaryValue> {
-        let spans: Vec<(i64, i64, bool)> = periods
+        let spans: Vec<(Timestamp, Timestamp, bool)> = periods
             .iter()
             .map(|p| (midnight(p.period.start), midnight(p.period.end), p.running))
             .collect();
@@ -237,9 +244,9 @@ impl Engine<'_> {
             .map(|idx| serials.partition_point(|s| *s < self.serial(idx)))
             .collect();
         let mut values: Vec<Option<BoundaryValue>> = Vec::new();
-        let mut keys: Vec<(i64, usize, usize)> = Vec::new();
+        let mut keys: Vec<(Timestamp, usize, usize)> = Vec::new();
         for (idx, rank) in ranks.into_iter().enumerate() {
-            let mut instants: Vec<i64> = Vec::new();
+            let mut instants: Vec<Timestamp> = Vec::new();
             for (start, end, running) in &spans {
                 if let Some((s, e)) = self.window(idx, *start, *end) {
                     instants.push(s);
@@ -269,7 +276,10 @@ impl Engine<'_> {
 
     /// Each member's judged series with the span `[from, to]` it was in the
     /// contract up to `until`, per meter slot.
-    fn member_series(&self, until: i64) -> impl Iterator<Item = (&Member<'_>, usize, i64, i64)> {
+    fn member_series(
+        &self,
+        until: Timestamp,
+    ) -> impl Iterator<Item = (&Member<'_>, usize, Timestamp, Timestamp)> {
         let start = midnight(self.contract.start);
         self.members.iter().flat_map(move |m| {
             (0..BILLING_METERS.len())
@@ -278,7 +288,7 @@ impl Engine<'_> {
     }
 
     /// Counter events up to `until` while the device was in the contract.
-    fn events(&self, until: i64) -> Vec<EventFound> {
+    fn events(&self, until: Timestamp) -> Vec<EventFound> {
         let mut out = Vec::new();
         for (m, slot, from, to) in self.member_series(until) {
             for e in m.series[slot]
@@ -298,7 +308,7 @@ impl Engine<'_> {
     }
 
     /// Reset gaps up to `until` while the device was in the contract.
-    fn reset_gaps(&self, until: i64) -> Vec<GapFound> {
+    fn reset_gaps(&self, until: Timestamp) -> Vec<GapFound> {
         let mut out = Vec::new();
         for (m, slot, from, to) in self.member_series(until) {
             for g in m.series[slot].gaps_in(from, to) {

@@ -12,17 +12,18 @@ use crate::contract::tests::{d, dec, k1, k2};
 use crate::contract::{Nok, PriceVersion};
 use crate::meters::ValueKind;
 use crate::serial::Serial;
+use crate::timestamp::Timestamp;
 
 const SERIAL: &str = "AA2M021115700";
 
-fn t(local: &str) -> i64 {
+fn t(local: &str) -> Timestamp {
     let s = if local.len() == 10 {
         format!("{local} 00:00")
     } else {
         local.to_owned()
     };
     let naive = NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M").unwrap();
-    local_instant(naive).unwrap().timestamp_millis()
+    Timestamp::from_millis(local_instant(naive).unwrap().timestamp_millis())
 }
 
 /// Readings of (bw_total, bw_large, colour_total, colour_large) at local times.

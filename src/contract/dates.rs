@@ -6,21 +6,24 @@ use chrono::{DateTime, Datelike, Days, LocalResult, Months, NaiveDate, NaiveDate
 use chrono_tz::Europe::Oslo;
 use chrono_tz::Tz;
 
+use crate::timestamp::Timestamp;
+
 /// Milliseconds in an hour and a day of real time.
 pub const HOUR_MS: i64 = 3_600_000;
 pub const DAY_MS: i64 = 24 * HOUR_MS;
 
-/// Unix milliseconds of 00:00 Europe/Oslo on `date`. Oslo changes its clocks
-/// at 02:00 and 03:00, so midnight always exists exactly once.
-pub fn midnight(date: NaiveDate) -> i64 {
-    local_instant(date.and_hms_opt(0, 0, 0).unwrap_or_default())
+/// 00:00 Europe/Oslo on `date`. Oslo changes its clocks at 02:00 and 03:00,
+/// so midnight always exists exactly once.
+pub fn midnight(date: NaiveDate) -> Timestamp {
+    let ms = local_instant(date.and_hms_opt(0, 0, 0).unwrap_or_default())
         .map(|t| t.timestamp_millis())
         .unwrap_or_else(|_| {
             date.and_hms_opt(0, 0, 0)
                 .unwrap_or_default()
                 .and_utc()
                 .timestamp_millis()
-        })
+        });
+    Timestamp::from_millis(ms)
 }
 
 /// The Oslo local time as an instant; an error names a time that does not
@@ -37,17 +40,18 @@ pub fn local_instant(local: NaiveDateTime) -> Result<DateTime<Tz>, String> {
     }
 }
 
-/// The Oslo date of an instant in Unix milliseconds.
-pub fn local_date(ms: i64) -> NaiveDate {
-    Oslo.timestamp_millis_opt(ms)
+/// The Oslo date of an instant.
+pub fn local_date(at: Timestamp) -> NaiveDate {
+    Oslo.timestamp_millis_opt(at.millis())
         .single()
         .map(|t| t.date_naive())
         .unwrap_or_default()
 }
 
-/// An instant in Unix milliseconds as RFC 3339 in Oslo time, e.g.
-/// `2026-01-01T00:00:00+01:00` (milliseconds only when there are any).
-pub fn rfc3339(ms: i64) -> String {
+/// An instant as RFC 3339 in Oslo time, e.g. `2026-01-01T00:00:00+01:00`
+/// (milliseconds only when there are any).
+pub fn rfc3339(at: Timestamp) -> String {
+    let ms = at.millis();
     let Some(t) = Oslo.timestamp_millis_opt(ms).single() else {
         return ms.to_string();
     };
@@ -71,22 +75,26 @@ pub fn day_before(date: NaiveDate) -> NaiveDate {
 }
 
 /// The same local wall-clock time `days` calendar days before the instant
-/// `ms` (the start of the trailing window). A wall-clock time that does not
+/// `at` (the start of the trailing window). A wall-clock time that does not
 /// exist that day is taken an hour later; one that occurs twice, the first.
-pub fn calendar_days_before(ms: i64, days: u64) -> i64 {
-    let Some(t) = Oslo.timestamp_millis_opt(ms).single() else {
-        return ms - days as i64 * DAY_MS;
+pub fn calendar_days_before(at: Timestamp, days: u64) -> Timestamp {
+    let Some(t) = Oslo.timestamp_millis_opt(at.millis()).single() else {
+        return at - days as i64 * DAY_MS;
     };
     let local = t.naive_local();
     let Some(earlier) = local.checked_sub_days(Days::new(days)) else {
-        return i64::MIN;
+        return Timestamp::MIN;
     };
     match Oslo.from_local_datetime(&earlier) {
-        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.timestamp_millis(),
+        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => {
+            Timestamp::from_millis(t.timestamp_millis())
+        }
         LocalResult::None => Oslo
             .from_local_datetime(&(earlier + chrono::Duration::hours(1)))
             .earliest()
-            .map_or(ms - days as i64 * DAY_MS, |t| t.timestamp_millis()),
+            .map_or(at - days as i64 * DAY_MS, |t| {
+                Timestamp::from_millis(t.timestamp_millis())
+            }),
     }
 }
 

@@ -9,6 +9,7 @@
 
 use crate::contract::dates::{DAY_MS, calendar_days_before};
 use crate::meters::series::Series;
+use crate::timestamp::Timestamp;
 
 /// How a boundary value was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +40,7 @@ impl Method {
 /// A meter's value at an instant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Boundary {
-    pub at: i64,
+    pub at: Timestamp,
     /// The value on the counter that was running then.
     pub value: u64,
     /// The cumulative count (see [`Series`]): differences are usage.
@@ -50,7 +51,7 @@ pub struct Boundary {
 }
 
 /// The value at `at`, or None before the first reading (or with none).
-pub fn value_at(series: &Series, at: i64, trailing_days: u32) -> Option<Boundary> {
+pub fn value_at(series: &Series, at: Timestamp, trailing_days: u32) -> Option<Boundary> {
     let before = series.at_or_before(at)?;
     let b = series.points[before];
     if b.at == at {
@@ -68,7 +69,7 @@ pub fn value_at(series: &Series, at: i64, trailing_days: u32) -> Option<Boundary
     }
 }
 
-fn interpolate(series: &Series, before: usize, after: usize, at: i64) -> Boundary {
+fn interpolate(series: &Series, before: usize, after: usize, at: Timestamp) -> Boundary {
     let (tb, ta) = (series.points[before].at, series.points[after].at);
     let (cb, ca) = (series.cum(before), series.cum(after));
     let cum = cb + div_round((ca - cb) * i128::from(at - tb), i128::from(ta - tb));
@@ -89,7 +90,7 @@ fn interpolate(series: &Series, before: usize, after: usize, at: i64) -> Boundar
 /// From the last reading `last` at the rate since the same wall-clock time
 /// `trailing_days` before it (the value there interpolated), or since the first
 /// reading when the history is shorter.
-fn extrapolate(series: &Series, last: usize, at: i64, trailing_days: u32) -> Boundary {
+fn extrapolate(series: &Series, last: usize, at: Timestamp, trailing_days: u32) -> Boundary {
     let tl = series.points[last].at;
     let cl = series.cum(last);
     let anchor_at = calendar_days_before(tl, u64::from(trailing_days));

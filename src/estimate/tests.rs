@@ -5,15 +5,16 @@ use super::*;
 use crate::contract::dates::local_instant;
 use crate::meters::series::{Point, Series};
 use crate::meters::{Source, ValueKind};
+use crate::timestamp::Timestamp;
 
-fn t(local: &str) -> i64 {
+fn t(local: &str) -> Timestamp {
     let s = if local.len() == 10 {
         format!("{local} 00:00")
     } else {
         local.to_owned()
     };
     let naive = chrono::NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M").unwrap();
-    local_instant(naive).unwrap().timestamp_millis()
+    Timestamp::from_millis(local_instant(naive).unwrap().timestamp_millis())
 }
 
 fn series(readings: &[(&str, u64)]) -> Vec<Point> {

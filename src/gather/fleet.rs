@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::contract::dates::local_date;
 use crate::serial::Serial;
 use crate::storage::{DeviceRow, EntryRow, Reader};
+use crate::timestamp::Timestamp;
 
 /// The fleet as last read.
 #[derive(Debug, Default)]
@@ -22,8 +23,8 @@ pub struct FleetView {
     pub devices: Vec<DeviceView>,
     /// Every open alert: devices, entries that never answered, contracts.
     pub alerts: Vec<Alert>,
-    /// When it was built (Unix milliseconds); None before the first build.
-    pub built_at: Option<i64>,
+    /// When it was built; None before the first build.
+    pub built_at: Option<Timestamp>,
 }
 
 /// One device in the view.
@@ -57,7 +58,7 @@ impl FleetView {
 pub fn build(
     reader: &Reader,
     config: &Config,
-    now: i64,
+    now: Timestamp,
 ) -> Result<FleetView, crate::storage::Error> {
     let mut rows: BTreeMap<Serial, DeviceRow> = reader
         .fleet()?
@@ -79,19 +80,13 @@ pub fn build(
         let facts = DeviceFacts {
             serial: &row.serial,
             polled,
-            last_poll: row.last_poll.map(|t| t.timestamp_millis()),
-            failure: row
-                .failure_since
-                .as_ref()
-                .map(|f| (f.at.timestamp_millis(), f.cause)),
+            last_poll: row.last_poll.map(Timestamp::from),
+            failure: row.failure_since.as_ref().map(|f| (f.at.into(), f.cause)),
             device_status: row.device_status,
             supplies: &row.supplies,
         };
         let mut own = alerts::device_alerts(&facts, &config.alerts, interval, now);
-        let last_reading = row
-            .last_poll
-            .max(row.last_entered)
-            .map(|t| t.timestamp_millis());
+        let last_reading = row.last_poll.max(row.last_entered).map(Timestamp::from);
         own.extend(config.contracts.iter().filter_map(|c| {
             alerts::reading_due(c, &row.serial, last_reading, &config.alerts, today)
         }));
@@ -148,7 +143,7 @@ fn silent_entries(config: &Config, entries: &[EntryRow], devices: &[DeviceView])
                 kind: alerts::Kind::Unreachable,
                 serial: d.serial.clone(),
                 contract: None,
-                since: Some(failure.at.timestamp_millis()),
+                since: Some(failure.at.into()),
                 message: format!("{} has never answered: {}", d.address, failure.cause),
             })
         })

@@ -19,6 +19,7 @@ use crate::contract::{Contract, Membership, midnight};
 use crate::report::vendor::membership_on;
 use crate::serial::Serial;
 use crate::storage::Reader;
+use crate::timestamp::Timestamp;
 
 pub use fleet::{DeviceView, FleetView};
 pub use reports::{ReportError, counter_report, report_bytes, vendor_rows};
@@ -125,7 +126,7 @@ pub fn histories(
     let mut serials: Vec<&Serial> = contract.devices.iter().map(|m| &m.serial).collect();
     serials.sort_unstable();
     serials.dedup();
-    let instants: Vec<i64> = billing::needed_dates(contract, date)
+    let instants: Vec<Timestamp> = billing::needed_dates(contract, date)
         .into_iter()
         .map(midnight)
         .collect();

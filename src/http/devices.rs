@@ -31,6 +31,7 @@ use crate::record::Reading;
 use crate::serial::Serial;
 use crate::status;
 use crate::storage::ImportError;
+use crate::timestamp::Timestamp;
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -80,7 +81,7 @@ pub async fn list(
     let Query(q) = query?;
     let limit = params::limit("limit", &q.limit, 100, 1000)?;
     let view = state.view();
-    let now = state.clock.now().timestamp_millis();
+    let now = state.clock.timestamp();
     let interval = state.config.collector.interval.as_millis() as i64;
     let start = match q.after.as_deref() {
         Some(after) => view
@@ -98,18 +99,18 @@ pub async fn list(
     Ok(Json(DevicePage { items, next }))
 }
 
-fn summary(d: &DeviceView, now: i64, interval: i64) -> DeviceSummary {
+fn summary(d: &DeviceView, now: Timestamp, interval: i64) -> DeviceSummary {
     let last = d.row.last_poll.max(d.row.last_entered);
     DeviceSummary {
         serial: d.row.serial.to_string(),
         model: d.row.model.clone(),
         location: d.location.clone(),
         address: d.row.address.clone(),
-        last_reading_at: last.map(|t| rfc3339(t.timestamp_millis())),
+        last_reading_at: last.map(|t| rfc3339(t.into())),
         reachable: d.polled.then(|| d.reachable()),
-        stale: d.polled.then(|| {
-            crate::alerts::is_stale(d.row.last_poll.map(|t| t.timestamp_millis()), interval, now)
-        }),
+        stale: d
+            .polled
+            .then(|| crate::alerts::is_stale(d.row.last_poll.map(Timestamp::from), interval, now)),
         lowest_supply: d
             .row
             .supplies
@@ -148,7 +149,7 @@ pub async fn detail(
 ) -> ApiResult<Json<DeviceDetail>> {
     let view = state.view();
     let device = known(&view, &serial)?.clone();
-    let now = state.clock.now().timestamp_millis();
+    let now = state.clock.timestamp();
     let interval = state.config.collector.interval.as_millis() as i64;
     let alerts: Vec<AlertItem> = view
         .alerts
@@ -185,7 +186,7 @@ pub async fn detail(
     Ok(Json(DeviceDetail {
         summary: summary(device, now, interval),
         entry: device.row.entry_key.clone(),
-        last_poll_at: device.row.last_poll.map(|t| rfc3339(t.timestamp_millis())),
+        last_poll_at: device.row.last_poll.map(|t| rfc3339(t.into())),
         status: device.row.last_poll.map(|_| DeviceStatus {
             device: status::device_status_name(device.row.device_status).to_owned(),
             printer: status::printer_status_name(device.row.printer_status).to_owned(),
@@ -197,7 +198,7 @@ pub async fn detail(
         events: events
             .into_iter()
             .map(|e| EventItem {
-                at: rfc3339(e.at.timestamp_millis()),
+                at: rfc3339(e.at.into()),
                 kind: e.kind,
                 meter: e.meter.map(|m| m.name().to_owned()),
                 before: e.before,
@@ -208,7 +209,7 @@ pub async fn detail(
         failures: failures
             .into_iter()
             .map(|f| FailureItem {
-                at: rfc3339(f.at.timestamp_millis()),
+                at: rfc3339(f.at.into()),
                 cause: f.cause,
                 detail: f.detail,
             })
@@ -253,7 +254,7 @@ impl IntoParams for ReadingsQuery {
 
 fn reading_item(r: &Reading) -> ReadingItem {
     ReadingItem {
-        taken_at: rfc3339(r.at.timestamp_millis()),
+        taken_at: rfc3339(r.at.into()),
         source: r.source.name().to_owned(),
         meters: r
             .meters
@@ -305,7 +306,7 @@ pub async fn readings(
             .read(|r| Ok::<_, ApiError>(r.readings(&key, from, to)?.unwrap_or_default()))
     })
     .await?;
-    let next = all.get(limit).map(|r| rfc3339(r.at.timestamp_millis()));
+    let next = all.get(limit).map(|r| rfc3339(r.at.into()));
     Ok(Json(ReadingPage {
         serial,
         items: all.iter().take(limit).map(reading_item).collect(),
@@ -375,7 +376,7 @@ pub async fn enter_reading(
                     "{} {} at {} ({}) is already stored as {}, not {}; nothing was stored",
                     c.serial,
                     c.meter,
-                    rfc3339(taken_at.timestamp_millis()),
+                    rfc3339(taken_at.into()),
                     c.source_name,
                     c.stored,
                     c.given
@@ -396,7 +397,7 @@ pub async fn enter_reading(
         status,
         Json(Entered {
             serial,
-            taken_at: rfc3339(taken_at.timestamp_millis()),
+            taken_at: rfc3339(taken_at.into()),
             source: source.name().to_owned(),
             stored: summary.stored,
             already_stored: summary.already_stored,

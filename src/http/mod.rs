@@ -73,7 +73,7 @@ impl Inner {
 
     /// Today in Europe/Oslo.
     pub fn today(&self) -> chrono::NaiveDate {
-        crate::contract::dates::local_date(self.clock.now().timestamp_millis())
+        crate::contract::dates::local_date(self.clock.timestamp())
     }
 
     /// The fleet view as last built.

@@ -19,7 +19,7 @@ pub async fn rebuild(state: &AppState) {
     let st = state.clone();
     let built = tokio::task::spawn_blocking(move || {
         let started = crate::clock::Stopwatch::start();
-        let now = st.clock.now().timestamp_millis();
+        let now = st.clock.timestamp();
         st.pool
             .read(|reader| build(reader, &st.config, now))
             .map(|view| (view, started.elapsed()))

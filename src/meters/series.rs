@@ -7,11 +7,12 @@
 //! out and the offset that turns each raw value into the cumulative count.
 
 use super::{Source, ValueKind, is_wrap};
+use crate::timestamp::Timestamp;
 
-/// One reading of one meter. `at` is Unix milliseconds.
+/// One reading of one meter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Point {
-    pub at: i64,
+    pub at: Timestamp,
     pub value: u64,
     pub source: Source,
     pub kind: ValueKind,
@@ -60,7 +61,7 @@ impl EventKind {
 /// An event at the reading `at` that went from `before` to `after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeriesEvent {
-    pub at: i64,
+    pub at: Timestamp,
     pub kind: EventKind,
     pub before: u64,
     pub after: u64,
@@ -70,8 +71,8 @@ pub struct SeriesEvent {
 /// and the first of the new one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gap {
-    pub from: i64,
-    pub to: i64,
+    pub from: Timestamp,
+    pub to: Timestamp,
 }
 
 /// A judged series over sorted points (see [`sort_points`]).
@@ -154,7 +155,7 @@ impl<'a> Series<'a> {
         s
     }
 
-    fn event(&mut self, at: i64, kind: EventKind, before: u64, after: u64) {
+    fn event(&mut self, at: Timestamp, kind: EventKind, before: u64, after: u64) {
         self.events.push(SeriesEvent {
             at,
             kind,
@@ -209,7 +210,7 @@ impl<'a> Series<'a> {
     }
 
     /// The last included point at or before `at`.
-    pub fn at_or_before(&self, at: i64) -> Option<usize> {
+    pub fn at_or_before(&self, at: Timestamp) -> Option<usize> {
         let mut n = self.points.partition_point(|p| p.at <= at);
         while n > 0 {
             n -= 1;
@@ -221,7 +222,7 @@ impl<'a> Series<'a> {
     }
 
     /// The first included point at or after `at`.
-    pub fn at_or_after(&self, at: i64) -> Option<usize> {
+    pub fn at_or_after(&self, at: Timestamp) -> Option<usize> {
         let start = self.points.partition_point(|p| p.at < at);
         (start..self.points.len()).find(|i| self.is_included(*i))
     }
@@ -231,11 +232,11 @@ impl<'a> Series<'a> {
     }
 
     pub fn last(&self) -> Option<usize> {
-        self.at_or_before(i64::MAX)
+        self.at_or_before(Timestamp::MAX)
     }
 
     /// Reset gaps that overlap `[from, to)`.
-    pub fn gaps_in(&self, from: i64, to: i64) -> impl Iterator<Item = Gap> + '_ {
+    pub fn gaps_in(&self, from: Timestamp, to: Timestamp) -> impl Iterator<Item = Gap> + '_ {
         self.gaps
             .iter()
             .copied()
@@ -262,11 +263,15 @@ mod tests {
 
     const H: i64 = 3_600_000;
 
+    fn ts(ms: i64) -> Timestamp {
+        Timestamp::from_millis(ms)
+    }
+
     fn points(values: &[(i64, u64, Source)]) -> Vec<Point> {
         values
             .iter()
             .map(|(h, value, source)| Point {
-                at: h * H,
+                at: ts(h * H),
                 value: *value,
                 source: *source,
                 kind: ValueKind::Integer,
@@ -307,7 +312,13 @@ mod tests {
         let s = Series::new(&p);
         assert_eq!(cums(&s), [Some(1000), Some(1030), Some(1050)]);
         assert_eq!(s.events[0].kind, EventKind::Reset);
-        assert_eq!(s.gaps, [Gap { from: 0, to: 5 * H }]);
+        assert_eq!(
+            s.gaps,
+            [Gap {
+                from: ts(0),
+                to: ts(5 * H)
+            }]
+        );
     }
 
     #[test]
@@ -340,7 +351,13 @@ mod tests {
         let p = points(&[(0, 1000, Polled), (3, 20, Start), (4, 70, Polled)]);
         let s = Series::new(&p);
         assert_eq!(cums(&s), [Some(1000), Some(1000), Some(1050)]);
-        assert_eq!(s.gaps, [Gap { from: 0, to: 3 * H }]);
+        assert_eq!(
+            s.gaps,
+            [Gap {
+                from: ts(0),
+                to: ts(3 * H)
+            }]
+        );
     }
 
     #[test]
@@ -372,8 +389,8 @@ mod tests {
     fn neighbours_skip_left_out_points() {
         let p = points(&[(0, 1000, Polled), (1, 0, Polled), (2, 1010, Polled)]);
         let s = Series::new(&p);
-        assert_eq!(s.at_or_before(H), Some(0));
-        assert_eq!(s.at_or_after(H), Some(2));
+        assert_eq!(s.at_or_before(ts(H)), Some(0));
+        assert_eq!(s.at_or_after(ts(H)), Some(2));
         assert_eq!(s.first(), Some(0));
     }
 }

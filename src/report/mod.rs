@@ -12,6 +12,7 @@ pub mod xlsx;
 use crate::estimate::{Boundary, value_at};
 use crate::meters::Source;
 use crate::meters::series::{Point, Series};
+use crate::timestamp::Timestamp;
 
 /// The byte-order mark Excel needs to read UTF-8.
 pub const BOM: &str = "\u{feff}";
@@ -73,7 +74,7 @@ pub fn csv_bytes(style: CsvStyle, header: &[&str], rows: &[Vec<String>]) -> Vec<
 /// (distinct, in time order, joined by `+`).
 pub fn value_with_sources(
     points: &[Point],
-    at: i64,
+    at: Timestamp,
     trailing_days: u32,
 ) -> Option<(Boundary, String)> {
     let series = Series::new(points);

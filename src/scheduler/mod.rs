@@ -119,7 +119,7 @@ impl Runner {
         scheduled_at: Option<DateTime<Utc>>,
     ) -> Result<RunOutcome, Error> {
         let ran_at = self.clock.now();
-        let date = local_date(scheduled_at.unwrap_or(ran_at).timestamp_millis());
+        let date = local_date(scheduled_at.unwrap_or(ran_at).into());
         let period = Period::of_run(report.kind, date);
         let config = self.config.clone();
         let spec = report.clone();

@@ -13,19 +13,20 @@ use super::{Error, Reader, Source};
 use crate::contract::dates::calendar_days_before;
 use crate::meters::series::{Point, sort_points};
 use crate::meters::{Meter, ValueKind};
+use crate::timestamp::Timestamp;
 
 /// Event kinds that mark a drop in polled values.
 const DROP_EVENTS: &str =
     "'suspected_reset','confirmed_reset','suspected_wrap','confirmed_wrap','glitch'";
 
 impl Reader {
-    /// The points of `meters` a device's billing needs at `instants` (Unix
-    /// milliseconds), with `trailing_days` of history behind an extrapolation.
+    /// The points of `meters` a device's billing needs at `instants`, with
+    /// `trailing_days` of history behind an extrapolation.
     pub fn billing_points(
         &self,
         serial: &str,
         meters: &[Meter],
-        instants: &[i64],
+        instants: &[Timestamp],
         trailing_days: u32,
     ) -> Result<HashMap<Meter, Vec<Point>>, Error> {
         let mut out = HashMap::new();
@@ -47,7 +48,7 @@ impl Reader {
         &self,
         device: i64,
         meter: Meter,
-        instants: &[i64],
+        instants: &[Timestamp],
         trailing_days: u32,
     ) -> rusqlite::Result<Vec<Point>> {
         // A meter the device never had: skip the poll searches, which would
@@ -69,7 +70,7 @@ impl Reader {
             Ok(())
         };
         for t in instants {
-            around(*t, 1)?;
+            around(t.millis(), 1)?;
         }
         for t in self.drop_times(device, meter)? {
             around(t, 2)?;
@@ -77,7 +78,7 @@ impl Reader {
         // A reading entered by hand may itself be a drop or be followed by
         // one: the two polls after it decide between glitch and reset.
         for p in &entered {
-            around(p.at, 2)?;
+            around(p.at.millis(), 2)?;
         }
         around(i64::MIN, 1)?;
         around(i64::MAX, 1)?;
@@ -85,7 +86,7 @@ impl Reader {
         points.extend(entered);
         // The trailing window starts a calendar period before the last reading.
         if let Some(last) = points.iter().map(|p| p.at).max() {
-            let anchor = calendar_days_before(last, u64::from(trailing_days));
+            let anchor = calendar_days_before(last, u64::from(trailing_days)).millis();
             let mut extra = self.poll_times(device, meter, anchor, 1, true)?;
             extra.extend(self.poll_times(device, meter, anchor, 1, false)?);
             extra.retain(|t| !polls.contains(t));
@@ -153,7 +154,7 @@ impl Reader {
         for row in rows {
             let (at, source, value, kind) = row?;
             out.push(Point {
-                at,
+                at: Timestamp::from_millis(at),
                 value: value as u64,
                 source: Source::from_code(source).unwrap_or(Source::Manual),
                 kind: ValueKind::from_code(kind).unwrap_or(ValueKind::Manual),
@@ -180,7 +181,7 @@ impl Reader {
             let mut rows = stmt.query(params![device, meter.code(), at])?;
             if let Some(row) = rows.next()? {
                 out.push(Point {
-                    at: *at,
+                    at: Timestamp::from_millis(*at),
                     value: row.get::<_, i64>(0)? as u64,
                     source: Source::Polled,
                     kind: ValueKind::from_code(row.get(1)?).unwrap_or(ValueKind::Integer),

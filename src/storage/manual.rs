@@ -10,6 +10,7 @@ use crate::import::ImportRow;
 use crate::meters::series::Point;
 use crate::meters::{Meter, ValueKind};
 use crate::serial::Serial;
+use crate::timestamp::Timestamp;
 
 /// What an import did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -139,7 +140,7 @@ impl Reader {
                 .filter(|mv| meters.contains(&mv.meter))
             {
                 out.entry(mv.meter).or_default().push(Point {
-                    at: millis(reading.at),
+                    at: Timestamp::from_datetime(reading.at),
                     value: mv.value,
                     source: reading.source,
                     kind: mv.kind,

@@ -403,6 +403,7 @@ mod sparse {
     use telleverk::record::{DeviceReading, Outcome, PollRecord};
     use telleverk::serial::Serial;
     use telleverk::storage::Store;
+    use telleverk::timestamp::Timestamp;
 
     const SERIAL: &str = "POLLED0001";
 
@@ -497,7 +498,7 @@ mod sparse {
                 false,
                 store.meter_points(SERIAL, &meters).unwrap(),
             )];
-            let instants: Vec<i64> = needed_dates(contract, date)
+            let instants: Vec<Timestamp> = needed_dates(contract, date)
                 .into_iter()
                 .map(midnight)
                 .collect();
@@ -534,7 +535,7 @@ mod sparse {
         // estimated values at 1 July from the outage (vendor reading 2 days
         // before it; the next poll 10 days after).
         let date = "2026-01-01".parse().unwrap();
-        let instants: Vec<i64> = needed_dates(contract, date)
+        let instants: Vec<Timestamp> = needed_dates(contract, date)
             .into_iter()
             .map(midnight)
             .collect();

@@ -114,10 +114,11 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("secret", &[]),
     // The vocabulary (see VOCABULARY).
     ("serial", &[]),
+    ("timestamp", &[]),
 ];
 
 /// Value types every module may name: leaves that use no other module.
-const VOCABULARY: &[&str] = &["serial"];
+const VOCABULARY: &[&str] = &["serial", "timestamp"];
 
 /// The pure modules: they do no I/O and never read the clock.
 const PURE: &[&str] = &[
@@ -135,6 +136,7 @@ const PURE: &[&str] = &[
     "report",
     "secret.rs",
     "serial.rs",
+    "timestamp.rs",
     "sim/model.rs",
     "status.rs",
     "supplies",

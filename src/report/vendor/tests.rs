@@ -1,6 +1,7 @@
 //! The vendor import pinned byte for byte.
 
 use crate::serial::Serial;
+use crate::timestamp::Timestamp;
 use std::collections::HashMap;
 
 use super::*;
@@ -11,7 +12,7 @@ use crate::meters::Source;
 use crate::meters::ValueKind;
 use crate::meters::series::Point;
 
-fn point(at: i64, value: u64, source: Source) -> Point {
+fn point(at: Timestamp, value: u64, source: Source) -> Point {
     Point {
         at,
         value,
