@@ -14,7 +14,8 @@ use crate::contract::Contract;
 use crate::profile::{Profiles, load_profiles};
 use crate::secret::Secret;
 use crate::serial::Serial;
-use crate::snmp::{Credentials, Version};
+use crate::snmp::{AuthProtocol, Credentials, PrivProtocol, Version};
+use fields::{Choice, HumanDuration, NonEmpty, Within};
 
 /// The configuration could not be loaded. Exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -172,16 +173,29 @@ struct RawConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStorage {
-    path: Option<Spanned<String>>,
+    path: Option<NonEmpty>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `[collector]`, each value checked as it is read; what is left out has its
+/// default.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 struct RawCollector {
-    interval: Option<Spanned<String>>,
-    concurrency: Option<Spanned<i64>>,
-    timeout: Option<Spanned<String>>,
-    retries: Option<Spanned<i64>>,
+    interval: HumanDuration,
+    concurrency: Within<1, 65_536>,
+    timeout: HumanDuration,
+    retries: Within<0, 10>,
+}
+
+impl Default for RawCollector {
+    fn default() -> RawCollector {
+        RawCollector {
+            interval: HumanDuration(Duration::from_secs(900)),
+            concurrency: Within(256),
+            timeout: HumanDuration(Duration::from_secs(2)),
+            retries: Within(1),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -193,11 +207,11 @@ struct RawProfiles {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDevice {
-    address: Option<Spanned<String>>,
-    version: Option<Spanned<String>>,
+    address: Option<device::Address>,
+    version: Option<Spanned<Choice<Version>>>,
     community: Option<Spanned<String>>,
     community_env: Option<Spanned<String>>,
-    serial: Option<Spanned<String>>,
+    serial: Option<Spanned<Serial>>,
     location: Option<String>,
     large_counts_double: Option<Spanned<bool>>,
     profile: Option<Spanned<String>>,
@@ -207,15 +221,21 @@ struct RawDevice {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawV3 {
-    user: Option<Spanned<String>>,
-    auth_protocol: Option<Spanned<String>>,
+    user: NonEmpty,
+    auth_protocol: Option<Choice<Option<AuthProtocol>>>,
     auth_password: Option<Spanned<String>>,
     auth_password_env: Option<Spanned<String>>,
-    privacy_protocol: Option<Spanned<String>>,
+    privacy_protocol: Option<Choice<Option<PrivProtocol>>>,
     privacy_password: Option<Spanned<String>>,
     privacy_password_env: Option<Spanned<String>>,
-    context: Option<String>,
-    accept_unauthenticated_reports: Option<bool>,
+    #[serde(default)]
+    context: String,
+    #[serde(default = "yes")]
+    accept_unauthenticated_reports: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Reads, checks and resolves a configuration file.
@@ -240,20 +260,19 @@ pub fn parse(
         text,
         env,
     };
-    let raw: RawConfig = toml::from_str(text).map_err(|e| ctx.toml_error(&e))?;
+    let raw: RawConfig = ctx.read(text)?;
     let base = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .to_path_buf();
-    let storage_path = match &raw.storage.path {
-        Some(p) if p.get_ref().trim().is_empty() => {
-            return Err(ctx.at(p, "storage.path", "must not be empty"));
-        }
-        Some(p) => base.join(p.get_ref()),
-        None => base.join("telleverk.db"),
+    let storage_path = base.join(raw.storage.path.map_or("telleverk.db".into(), |p| p.0));
+    let collector = Collector {
+        interval: raw.collector.interval.0,
+        concurrency: raw.collector.concurrency.get() as usize,
+        timeout: raw.collector.timeout.0,
+        retries: raw.collector.retries.get() as u32,
     };
-    let collector = ctx.collector(&raw.collector)?;
     let profiles_dir = raw.profiles.dir.as_ref().map(|d| base.join(d.get_ref()));
     let profiles = load_profiles(profiles_dir.as_deref()).map_err(|e| ConfigError {
         file: ctx.file.clone(),
@@ -272,7 +291,7 @@ pub fn parse(
     ctx.check_devices(&devices, &raw.device)?;
     let contracts = ctx.contracts(&raw.contract)?;
     let http = ctx.http(&raw.http)?;
-    let alerts = ctx.alerts(&raw.alerts)?;
+    let alerts = raw.alerts.thresholds();
     let smtp = raw.smtp.as_ref().map(|s| ctx.smtp(s)).transpose()?;
     let reports = ctx.reports(&raw.report, smtp.as_ref(), &base)?;
     Ok(Config {
@@ -313,62 +332,33 @@ impl Ctx<'_> {
         }
     }
 
-    fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
-        ConfigError {
+    /// Reads the file into its raw tables: every value checks itself, and an
+    /// error names the key it was read at (`contract[0].start`) and its line.
+    fn read(&self, text: &str) -> Result<RawConfig, ConfigError> {
+        let syntax = |e: toml::de::Error| ConfigError {
             file: self.file.clone(),
             line: e.span().map(|s| self.line(s.start)),
             key: "(syntax)".into(),
             message: e.message().trim().to_owned(),
-        }
-    }
-
-    fn duration(
-        &self,
-        v: &Option<Spanned<String>>,
-        key: &str,
-        default: Duration,
-    ) -> Result<Duration, ConfigError> {
-        let Some(v) = v else { return Ok(default) };
-        let d = humantime::parse_duration(v.get_ref().trim()).map_err(|e| {
-            self.at(
-                v,
+        };
+        let reader = toml::de::Deserializer::parse(text).map_err(syntax)?;
+        serde_path_to_error::deserialize(reader).map_err(|e| {
+            let key = key_of(e.path());
+            let inner = e.into_inner();
+            let message = inner.message().trim().to_owned();
+            let line = inner.span().map(|s| self.line(s.start));
+            let (key, message) = match missing_field(&message) {
+                Some(field) if key.is_empty() => (field.to_owned(), "is required".to_owned()),
+                Some(field) => (format!("{key}.{field}"), "is required".to_owned()),
+                None if key.is_empty() => ("(syntax)".to_owned(), message),
+                None => (key, message),
+            };
+            ConfigError {
+                file: self.file.clone(),
+                line,
                 key,
-                format!(
-                    "`{}` is not a duration like \"15m\" or \"2s\": {e}",
-                    v.get_ref()
-                ),
-            )
-        })?;
-        if d.is_zero() {
-            return Err(self.at(v, key, "must be greater than zero"));
-        }
-        Ok(d)
-    }
-
-    fn collector(&self, raw: &RawCollector) -> Result<Collector, ConfigError> {
-        let interval = self.duration(
-            &raw.interval,
-            "collector.interval",
-            Duration::from_secs(900),
-        )?;
-        let timeout = self.duration(&raw.timeout, "collector.timeout", Duration::from_secs(2))?;
-        let concurrency = match &raw.concurrency {
-            None => 256,
-            Some(c) if (1..=65_536).contains(c.get_ref()) => *c.get_ref() as usize,
-            Some(c) => {
-                return Err(self.at(c, "collector.concurrency", "must be between 1 and 65536"));
+                message,
             }
-        };
-        let retries = match &raw.retries {
-            None => 1,
-            Some(r) if (0..=10).contains(r.get_ref()) => *r.get_ref() as u32,
-            Some(r) => return Err(self.at(r, "collector.retries", "must be between 0 and 10")),
-        };
-        Ok(Collector {
-            interval,
-            concurrency,
-            timeout,
-            retries,
         })
     }
 
@@ -402,8 +392,26 @@ impl Ctx<'_> {
 
 mod contract;
 mod device;
+mod fields;
 mod http;
 mod report;
+
+/// A key path as the reader gives it (`contract[0].price[1].bw`), without
+/// the reader's own wrapper of spanned values.
+fn key_of(path: &serde_path_to_error::Path) -> String {
+    path.to_string()
+        .split('.')
+        .filter(|segment| !segment.starts_with("$__"))
+        .collect::<Vec<_>>()
+        .join(".")
+        .trim_start_matches('.')
+        .replace(".[", "[")
+}
+
+/// The field serde names in "missing field `name`".
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.strip_suffix('`')
+}
 
 pub use http::{Http, Role, Token, hash_text, token_hash};
 pub use report::{Report, Smtp, SmtpTls};

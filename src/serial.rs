@@ -29,6 +29,14 @@ impl Serial {
     }
 }
 
+/// A serial in a config file: checked as it is read.
+impl<'de> serde::Deserialize<'de> for Serial {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Serial, D::Error> {
+        let text = String::deserialize(d)?;
+        Serial::parse(&text).map_err(|_| serde::de::Error::custom("must not be empty"))
+    }
+}
+
 impl Deref for Serial {
     type Target = str;
     fn deref(&self) -> &str {

@@ -1,47 +1,89 @@
 //! Checks `[[contract]]` tables and resolves them into [`Contract`]s: dates,
 //! exact money (never a TOML float), price versions, memberships — and that no
-//! serial is in two contracts at once.
+//! serial is in two contracts at once. Each value checks itself as it is read
+//! (`fields`); what is checked here spans several values.
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::fields::{Choice, Count, Date, Exact, Money, Text, Within, parse_date};
 use super::{ConfigError, Ctx};
 use crate::contract::{Billing, Contract, Membership, Nok, PriceVersion, Prices};
 use crate::serial::Serial;
 
+/// A `[[contract]]` as written: every value checked as it is read, every
+/// default a typed value.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawContract {
-    id: Spanned<String>,
+    id: Spanned<Text>,
     devices: Spanned<Vec<Spanned<toml::Value>>>,
-    start: Spanned<toml::Value>,
+    start: Date,
     term_months: Spanned<i64>,
-    billing: Spanned<String>,
-    committed_bw: Option<Spanned<i64>>,
-    committed_colour: Option<Spanned<i64>>,
-    minimum_bw: Option<Spanned<i64>>,
-    minimum_colour: Option<Spanned<i64>>,
-    fixed_fee_monthly: Option<Spanned<toml::Value>>,
-    deviation_threshold_pct: Option<Spanned<toml::Value>>,
-    defer_at_or_below: Option<Spanned<toml::Value>>,
-    estimation_fee: Option<Spanned<toml::Value>>,
-    renewal_uplift_pct: Option<Spanned<toml::Value>>,
-    terminated_on: Option<Spanned<toml::Value>>,
-    trailing_days: Option<Spanned<i64>>,
+    billing: Choice<Billing>,
+    committed_bw: Option<Count>,
+    committed_colour: Option<Count>,
+    #[serde(default = "no_pages")]
+    minimum_bw: Count,
+    #[serde(default = "no_pages")]
+    minimum_colour: Count,
+    #[serde(default = "no_money")]
+    fixed_fee_monthly: Money,
+    #[serde(default = "fifteen_pct")]
+    deviation_threshold_pct: Exact,
+    #[serde(default = "hundred_nok")]
+    defer_at_or_below: Money,
+    #[serde(default = "no_money")]
+    estimation_fee: Money,
+    #[serde(default = "thirty_pct")]
+    renewal_uplift_pct: Exact,
+    terminated_on: Option<Spanned<Date>>,
+    #[serde(default = "ninety_days")]
+    trailing_days: Within<1, 3660>,
     #[serde(default)]
     price: Vec<Spanned<RawPrice>>,
 }
 
+/// A `[[contract.price]]`: a dated version of the base prices.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPrice {
-    from: Spanned<toml::Value>,
-    bw: Spanned<toml::Value>,
-    colour: Spanned<toml::Value>,
-    bw_a3: Option<Spanned<toml::Value>>,
-    colour_a3: Option<Spanned<toml::Value>>,
+    from: Spanned<Date>,
+    bw: Exact,
+    colour: Exact,
+    bw_a3: Option<Exact>,
+    colour_a3: Option<Exact>,
+}
+
+// The defaults the contract terms and DOMAIN's decisions give, as values.
+fn no_pages() -> Count {
+    Count(0)
+}
+
+fn no_money() -> Money {
+    Money(Nok(Decimal::ZERO))
+}
+
+/// The 15 % rule.
+fn fifteen_pct() -> Exact {
+    Exact(Decimal::from(15))
+}
+
+/// An invoice of NOK 100.00 or less may be deferred.
+fn hundred_nok() -> Money {
+    Money(Nok(Decimal::new(10_000, 2)))
+}
+
+/// Per-page prices rise 30 % on renewal.
+fn thirty_pct() -> Exact {
+    Exact(Decimal::from(30))
+}
+
+/// The trailing window behind an extrapolation.
+fn ninety_days() -> Within<1, 3660> {
+    Within(90)
 }
 
 impl Ctx<'_> {
@@ -68,182 +110,43 @@ impl Ctx<'_> {
     fn contract(&self, i: usize, raw: &Spanned<RawContract>) -> Result<Contract, ConfigError> {
         let t = format!("contract[{i}]");
         let r = raw.get_ref();
-        let id = r.id.get_ref().trim().to_owned();
-        if id.is_empty() {
-            return Err(self.at(&r.id, &format!("{t}.id"), "must not be empty"));
-        }
-        let start = self.date(&r.start, &format!("{t}.start"))?;
+        let start = r.start.0;
         let term = *r.term_months.get_ref();
         if term <= 0 || term % 12 != 0 {
             return Err(self.at(&r.term_months, &format!("{t}.term_months"), format!("{term} is not a whole number of years (12, 24, 36, …): contract years and renewal years must line up")));
         }
-        let billing = match r.billing.get_ref().as_str() {
-            "advance" => Billing::Advance,
-            "arrears" => Billing::Arrears,
-            other => {
-                return Err(self.at(
-                    &r.billing,
-                    &format!("{t}.billing"),
-                    format!("`{other}` is not advance or arrears"),
-                ));
-            }
-        };
         let devices = self.memberships(&t, &r.devices, start)?;
         let prices = self.price_versions(&t, raw, start)?;
         let terminated_on = match &r.terminated_on {
-            Some(v) => {
-                let d = self.date(v, &format!("{t}.terminated_on"))?;
-                if d < start {
-                    return Err(self.at(
-                        v,
-                        &format!("{t}.terminated_on"),
-                        format!("{d} is before the start {start}"),
-                    ));
-                }
-                Some(d)
+            Some(v) if v.get_ref().0 < start => {
+                return Err(self.at(
+                    v,
+                    &format!("{t}.terminated_on"),
+                    format!("{} is before the start {start}", v.get_ref().0),
+                ));
             }
+            Some(v) => Some(v.get_ref().0),
             None => None,
         };
         Ok(Contract {
-            id,
+            id: r.id.get_ref().0.clone(),
             devices,
             start,
             term_months: term as u32,
-            billing,
-            committed_bw: self.pages(&r.committed_bw, &format!("{t}.committed_bw"))?,
-            committed_colour: self.pages(&r.committed_colour, &format!("{t}.committed_colour"))?,
-            minimum_bw: self
-                .pages(&r.minimum_bw, &format!("{t}.minimum_bw"))?
-                .unwrap_or(0),
-            minimum_colour: self
-                .pages(&r.minimum_colour, &format!("{t}.minimum_colour"))?
-                .unwrap_or(0),
-            fixed_fee_monthly: self.money(
-                &r.fixed_fee_monthly,
-                &format!("{t}.fixed_fee_monthly"),
-                "0",
-            )?,
-            deviation_threshold_pct: self.decimal(
-                &r.deviation_threshold_pct,
-                &format!("{t}.deviation_threshold_pct"),
-                "15",
-            )?,
-            defer_at_or_below: self.money(
-                &r.defer_at_or_below,
-                &format!("{t}.defer_at_or_below"),
-                "100.00",
-            )?,
-            estimation_fee: self.money(&r.estimation_fee, &format!("{t}.estimation_fee"), "0")?,
-            renewal_uplift_pct: self.decimal(
-                &r.renewal_uplift_pct,
-                &format!("{t}.renewal_uplift_pct"),
-                "30",
-            )?,
+            billing: r.billing.0,
+            committed_bw: r.committed_bw.map(|c| c.0),
+            committed_colour: r.committed_colour.map(|c| c.0),
+            minimum_bw: r.minimum_bw.0,
+            minimum_colour: r.minimum_colour.0,
+            fixed_fee_monthly: r.fixed_fee_monthly.0,
+            deviation_threshold_pct: r.deviation_threshold_pct.0,
+            defer_at_or_below: r.defer_at_or_below.0,
+            estimation_fee: r.estimation_fee.0,
+            renewal_uplift_pct: r.renewal_uplift_pct.0,
             terminated_on,
-            trailing_days: match &r.trailing_days {
-                None => 90,
-                Some(d) if (1..=3660).contains(d.get_ref()) => *d.get_ref() as u32,
-                Some(d) => {
-                    return Err(self.at(
-                        d,
-                        &format!("{t}.trailing_days"),
-                        "must be between 1 and 3660",
-                    ));
-                }
-            },
+            trailing_days: r.trailing_days.get() as u32,
             prices,
         })
-    }
-
-    /// A date: a TOML local date (`2025-01-01`) or a string `"2025-01-01"`.
-    fn date(&self, v: &Spanned<toml::Value>, key: &str) -> Result<NaiveDate, ConfigError> {
-        let text = match v.get_ref() {
-            toml::Value::String(s) => s.trim().to_owned(),
-            toml::Value::Datetime(dt) if dt.date.is_some() && dt.time.is_none() => dt.to_string(),
-            other => {
-                return Err(self.at(
-                    v,
-                    key,
-                    format!("`{other}` is not a date like \"2025-01-01\""),
-                ));
-            }
-        };
-        NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| {
-            self.at(
-                v,
-                key,
-                format!("`{text}` is not a date like \"2025-01-01\""),
-            )
-        })
-    }
-
-    fn pages(&self, v: &Option<Spanned<i64>>, key: &str) -> Result<Option<u64>, ConfigError> {
-        match v {
-            None => Ok(None),
-            Some(n) if *n.get_ref() >= 0 => Ok(Some(*n.get_ref() as u64)),
-            Some(n) => Err(self.at(n, key, format!("{} is negative", n.get_ref()))),
-        }
-    }
-
-    /// An exact, non-negative decimal: a string or an integer, never a float.
-    fn exact(&self, v: &Spanned<toml::Value>, key: &str) -> Result<Decimal, ConfigError> {
-        let d = match v.get_ref() {
-            toml::Value::String(s) => Decimal::from_str_exact(s.trim()).map_err(|_| {
-                self.at(
-                    v,
-                    key,
-                    format!("`{s}` is not a decimal number like \"0.0450\""),
-                )
-            })?,
-            toml::Value::Integer(i) => Decimal::from(*i),
-            toml::Value::Float(f) => {
-                return Err(self.at(v, key, format!("{f} is a TOML float, which is not exact: write it as a string, e.g. \"{f}\"")));
-            }
-            other => {
-                return Err(self.at(
-                    v,
-                    key,
-                    format!(
-                        "`{other}` is not a decimal number: write it as a string like \"0.0450\""
-                    ),
-                ));
-            }
-        };
-        if d.is_sign_negative() && !d.is_zero() {
-            return Err(self.at(v, key, format!("{d} is negative")));
-        }
-        Ok(d)
-    }
-
-    fn decimal(
-        &self,
-        v: &Option<Spanned<toml::Value>>,
-        key: &str,
-        default: &str,
-    ) -> Result<Decimal, ConfigError> {
-        match v {
-            None => Ok(Decimal::from_str_exact(default).unwrap_or_default()),
-            Some(v) => self.exact(v, key),
-        }
-    }
-
-    fn money(
-        &self,
-        v: &Option<Spanned<toml::Value>>,
-        key: &str,
-        default: &str,
-    ) -> Result<Nok, ConfigError> {
-        let d = self.decimal(v, key, default)?;
-        if d.normalize().scale() > 2 {
-            let spanned = v.as_ref().map(|s| s.span().start).unwrap_or(0);
-            return Err(ConfigError {
-                file: self.file.clone(),
-                line: Some(self.line(spanned)),
-                key: key.to_owned(),
-                message: format!("{d} has more than 2 decimals (øre)"),
-            });
-        }
-        Ok(Nok(d))
     }
 
     fn memberships(
@@ -326,7 +229,7 @@ impl Ctx<'_> {
         let date = |name: &str| -> Result<Option<NaiveDate>, ConfigError> {
             table
                 .get(name)
-                .map(|d| self.date(&Spanned::new(v.span(), d.clone()), &format!("{key}.{name}")))
+                .map(|d| parse_date(d).map_err(|m| self.at(v, &format!("{key}.{name}"), m)))
                 .transpose()
         };
         Ok(Membership {
@@ -351,21 +254,15 @@ impl Ctx<'_> {
             ));
         }
         let mut out: Vec<(PriceVersion, &Spanned<RawPrice>)> = Vec::new();
-        for (j, p) in list.iter().enumerate() {
-            let key = format!("{t}.price[{j}]");
+        for p in list {
             let r = p.get_ref();
-            let optional = |v: &Option<Spanned<toml::Value>>, name: &str| {
-                v.as_ref()
-                    .map(|v| self.exact(v, &format!("{key}.{name}")))
-                    .transpose()
-            };
             let version = PriceVersion {
-                from: self.date(&r.from, &format!("{key}.from"))?,
+                from: r.from.get_ref().0,
                 prices: Prices {
-                    bw: self.exact(&r.bw, &format!("{key}.bw"))?,
-                    colour: self.exact(&r.colour, &format!("{key}.colour"))?,
-                    bw_a3: optional(&r.bw_a3, "bw_a3")?,
-                    colour_a3: optional(&r.colour_a3, "colour_a3")?,
+                    bw: r.bw.0,
+                    colour: r.colour.0,
+                    bw_a3: r.bw_a3.map(|p| p.0),
+                    colour_a3: r.colour_a3.map(|p| p.0),
                 },
             };
             out.push((version, p));

@@ -4,6 +4,8 @@
 use std::path::Path;
 
 use super::*;
+use rust_decimal::Decimal;
+
 use crate::contract::Billing;
 
 const K1: &str = r#"
@@ -145,7 +147,7 @@ const CASES: &[Case] = &[
     Case {
         from: "renewal_uplift_pct = 30",
         to: "renewal_uplift_pct = 30\nrenewal = 1",
-        key: "(syntax)",
+        key: "contract[0].renewal",
         message: "unknown field `renewal`",
     },
     Case {
@@ -210,4 +212,26 @@ fn the_example_config_file_resolves_with_its_contract() {
     assert_eq!(k1.prices.len(), 2);
     assert_eq!(c.hand_read.len(), 1);
     assert!(c.large_counts_double("A7PU011002345"));
+}
+
+#[test]
+fn left_out_values_take_the_terms_defaults_and_required_ones_are_named() {
+    let text = "[[contract]]\nid = \"K\"\ndevices = [\"A\"]\nstart = 2025-01-01\n\
+                term_months = 12\nbilling = \"arrears\"\n\
+                [[contract.price]]\nfrom = 2025-01-01\nbw = \"0.05\"\ncolour = \"0.5\"\n";
+    let c = &parse_text(text).unwrap().contracts[0];
+    assert_eq!(c.defer_at_or_below.to_string(), "100.00");
+    assert_eq!(c.deviation_threshold_pct, Decimal::from(15));
+    assert_eq!(c.renewal_uplift_pct, Decimal::from(30));
+    assert_eq!(c.fixed_fee_monthly.to_string(), "0.00");
+    assert_eq!(c.estimation_fee.to_string(), "0.00");
+    assert_eq!((c.minimum_bw, c.minimum_colour), (0, 0));
+    assert_eq!((c.committed_bw, c.committed_colour), (None, None));
+    assert_eq!(c.trailing_days, 90);
+    let e = parse_text(&text.replace("start = 2025-01-01\n", "")).unwrap_err();
+    assert_eq!(
+        (e.key.as_str(), e.message.as_str()),
+        ("contract[0].start", "is required")
+    );
+    assert_eq!(e.line, Some(1));
 }

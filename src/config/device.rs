@@ -2,14 +2,15 @@
 
 use std::collections::HashMap;
 
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use super::{ConfigError, Ctx, DeviceEntry, HandDevice, RawDevice, RawV3};
 use crate::profile::Profiles;
 use crate::secret::Secret;
-use crate::serial::Serial;
-use crate::snmp::{AuthProtocol, Credentials, PrivProtocol, V3, Version};
+use crate::snmp::{Credentials, V3, Version};
 
 impl Ctx<'_> {
     /// An entry with a serial and no address is a device read by hand; it may
@@ -40,10 +41,8 @@ impl Ctx<'_> {
                 format!("is required with `{key}`; without an address the entry is a device read by hand"),
             ));
         }
-        let serial = Serial::parse(serial.get_ref())
-            .map_err(|_| self.at(serial, &format!("{table}.serial"), "must not be empty"))?;
         Ok(Some(HandDevice {
-            serial,
+            serial: serial.get_ref().clone(),
             location: d.location.clone(),
             large_counts_double: d.large_counts_double.as_ref().is_some_and(|f| *f.get_ref()),
         }))
@@ -60,8 +59,7 @@ impl Ctx<'_> {
         let Some(address) = &d.address else {
             return Err(self.at(raw, &format!("{table}.address"), "is required"));
         };
-        let address_text = parse_address(address.get_ref())
-            .map_err(|m| self.at(address, &format!("{table}.address"), m))?;
+        let address_text = address.0.clone();
         let version = self.version(d, &table, raw)?;
         let credentials = match (&d.v3, version) {
             (Some(v3), _) => {
@@ -85,13 +83,7 @@ impl Ctx<'_> {
                 }
             }
         };
-        let serial = match &d.serial {
-            Some(s) => Some(
-                Serial::parse(s.get_ref())
-                    .map_err(|_| self.at(s, &format!("{table}.serial"), "must not be empty"))?,
-            ),
-            None => None,
-        };
+        let serial = d.serial.as_ref().map(|s| s.get_ref().clone());
         if let Some(flag) = &d.large_counts_double
             && serial.is_none()
         {
@@ -135,18 +127,7 @@ impl Ctx<'_> {
         let version = match &d.version {
             None if d.v3.is_some() => Version::V3,
             None => Version::V2c,
-            Some(v) => match v.get_ref().as_str() {
-                "1" => Version::V1,
-                "2c" => Version::V2c,
-                "3" => Version::V3,
-                other => {
-                    return Err(self.at(
-                        v,
-                        &key,
-                        format!("`{other}` is not a version: use \"1\", \"2c\" or \"3\""),
-                    ));
-                }
-            },
+            Some(v) => v.get_ref().0,
         };
         match (version, &d.v3, &d.version) {
             (Version::V3, None, _) => {
@@ -161,27 +142,15 @@ impl Ctx<'_> {
 
     fn v3(&self, raw: &Spanned<RawV3>, table: &str) -> Result<V3, ConfigError> {
         let v = raw.get_ref();
-        let user = match &v.user {
-            Some(u) if !u.get_ref().is_empty() => u.get_ref().clone(),
-            Some(u) => return Err(self.at(u, &format!("{table}.user"), "must not be empty")),
-            None => return Err(self.at(raw, &format!("{table}.user"), "is required")),
-        };
-        let auth_protocol = match &v.auth_protocol {
-            None => None,
-            Some(p) => parse_auth(p.get_ref())
-                .map_err(|m| self.at(p, &format!("{table}.auth_protocol"), m))?,
-        };
+        let user = v.user.0.clone();
+        let auth_protocol = v.auth_protocol.and_then(|p| p.0);
         let auth_password = self.secret(
             &v.auth_password,
             &v.auth_password_env,
             "auth_password",
             table,
         )?;
-        let privacy_protocol = match &v.privacy_protocol {
-            None => None,
-            Some(p) => parse_priv(p.get_ref())
-                .map_err(|m| self.at(p, &format!("{table}.privacy_protocol"), m))?,
-        };
+        let privacy_protocol = v.privacy_protocol.and_then(|p| p.0);
         let privacy_password = self.secret(
             &v.privacy_password,
             &v.privacy_password_env,
@@ -201,8 +170,8 @@ impl Ctx<'_> {
             user,
             auth,
             privacy,
-            context: v.context.clone().unwrap_or_default(),
-            accept_unauthenticated_reports: v.accept_unauthenticated_reports.unwrap_or(true),
+            context: v.context.clone(),
+            accept_unauthenticated_reports: v.accept_unauthenticated_reports,
         })
     }
 
@@ -273,9 +242,20 @@ impl Ctx<'_> {
     }
 }
 
+/// An SNMP address as `host:port` (IPv6 hosts in brackets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Address(pub String);
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Address, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_address(&text).map(Address).map_err(de::Error::custom)
+    }
+}
+
 /// Checks `host`, `host:port`, `[v6]:port` or a bare IPv6 address and returns
 /// `host:port` with the default port 161.
-pub(crate) fn parse_address(text: &str) -> Result<String, String> {
+fn parse_address(text: &str) -> Result<String, String> {
     let text = text.trim();
     let bad = |why: &str| format!("`{text}` is not a valid address: {why}");
     if text.is_empty() {
@@ -322,40 +302,6 @@ pub(crate) fn parse_address(text: &str) -> Result<String, String> {
         return Err(bad("not a valid IPv4 address"));
     }
     Ok(format!("{host}:{port}"))
-}
-
-fn parse_auth(name: &str) -> Result<Option<AuthProtocol>, String> {
-    Ok(Some(match name.to_ascii_lowercase().as_str() {
-        "none" => return Ok(None),
-        "md5" => AuthProtocol::Md5,
-        "sha" | "sha1" => AuthProtocol::Sha1,
-        "sha224" => AuthProtocol::Sha224,
-        "sha256" => AuthProtocol::Sha256,
-        "sha384" => AuthProtocol::Sha384,
-        "sha512" => AuthProtocol::Sha512,
-        _ => {
-            return Err(format!(
-                "`{name}` is not one of none, md5, sha1, sha224, sha256, sha384, sha512"
-            ));
-        }
-    }))
-}
-
-fn parse_priv(name: &str) -> Result<Option<PrivProtocol>, String> {
-    Ok(Some(match name.to_ascii_lowercase().as_str() {
-        "none" => return Ok(None),
-        "des" => PrivProtocol::Des,
-        "aes" | "aes128" => PrivProtocol::Aes128,
-        "aes192" => PrivProtocol::Aes192,
-        "aes256" => PrivProtocol::Aes256,
-        "aes192c" => PrivProtocol::Aes192c,
-        "aes256c" => PrivProtocol::Aes256c,
-        _ => {
-            return Err(format!(
-                "`{name}` is not one of none, des, aes128, aes192, aes256, aes192c, aes256c"
-            ));
-        }
-    }))
 }
 
 /// An identity for the entry that survives restarts and reordering and holds

@@ -3,12 +3,14 @@
 //! Only a token's SHA-256 digest is kept: a token in the config is written
 //! as its hash, or read from an environment variable and hashed at once.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use serde::Deserialize;
+use serde::de::{self, Deserializer};
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
+use super::fields::{Choice, Named, Text, Within};
 use super::{ConfigError, Ctx};
 use crate::alerts::Thresholds;
 
@@ -64,7 +66,7 @@ pub struct Http {
 }
 
 /// The default listen address: loopback only.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 
 /// The shortest token accepted from the environment.
 const MIN_TOKEN_LEN: usize = 20;
@@ -72,26 +74,72 @@ const MIN_TOKEN_LEN: usize = 20;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawHttp {
-    listen: Option<Spanned<String>>,
+    listen: Option<Listen>,
     #[serde(default)]
     token: Vec<Spanned<RawToken>>,
+}
+
+/// An address and port to listen on.
+#[derive(Debug, Clone, Copy)]
+struct Listen(SocketAddr);
+
+impl<'de> Deserialize<'de> for Listen {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Listen, D::Error> {
+        let text = String::deserialize(d)?;
+        text.trim().parse().map(Listen).map_err(|_| {
+            de::Error::custom(format!(
+                "`{text}` is not an address and port like \"127.0.0.1:8080\" or \"[::1]:8080\""
+            ))
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawToken {
-    name: Option<Spanned<String>>,
-    role: Option<Spanned<String>>,
+    name: Text,
+    role: Choice<Role>,
     hash: Option<Spanned<String>>,
     token_env: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+impl Named for Role {
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("viewer", Role::Viewer),
+        ("operator", Role::Operator),
+        ("admin", Role::Admin),
+    ];
+    const EXPECTED: &'static str = "a role: use \"viewer\", \"operator\" or \"admin\"";
+}
+
+/// `[alerts]`, each value checked as it is read.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub(super) struct RawAlerts {
-    supply_low_pct: Option<Spanned<i64>>,
-    reading_due_days: Option<Spanned<i64>>,
-    notice_warning_days: Option<Spanned<i64>>,
+    supply_low_pct: Within<0, 100>,
+    reading_due_days: Within<0, 90>,
+    notice_warning_days: Within<0, 3660>,
+}
+
+impl Default for RawAlerts {
+    fn default() -> RawAlerts {
+        let d = Thresholds::default();
+        RawAlerts {
+            supply_low_pct: Within(i64::from(d.supply_low_pct)),
+            reading_due_days: Within(i64::from(d.reading_due_days)),
+            notice_warning_days: Within(i64::from(d.notice_warning_days)),
+        }
+    }
+}
+
+impl RawAlerts {
+    pub(super) fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            supply_low_pct: self.supply_low_pct.get() as u32,
+            reading_due_days: self.reading_due_days.get() as u32,
+            notice_warning_days: self.notice_warning_days.get() as u32,
+        }
+    }
 }
 
 /// The SHA-256 digest of a token.
@@ -119,19 +167,7 @@ fn parse_hash(text: &str) -> Option<[u8; 32]> {
 
 impl Ctx<'_> {
     pub(super) fn http(&self, raw: &RawHttp) -> Result<Http, ConfigError> {
-        let listen = match &raw.listen {
-            None => DEFAULT_LISTEN.parse().expect("the default listen address"),
-            Some(l) => l.get_ref().trim().parse().map_err(|_| {
-                self.at(
-                    l,
-                    "http.listen",
-                    format!(
-                        "`{}` is not an address and port like \"127.0.0.1:8080\" or \"[::1]:8080\"",
-                        l.get_ref()
-                    ),
-                )
-            })?,
-        };
+        let listen = raw.listen.map_or(DEFAULT_LISTEN, |l| l.0);
         let mut tokens: Vec<Token> = Vec::new();
         for (i, t) in raw.token.iter().enumerate() {
             let token = self.token(i, t)?;
@@ -158,24 +194,8 @@ impl Ctx<'_> {
     fn token(&self, i: usize, raw: &Spanned<RawToken>) -> Result<Token, ConfigError> {
         let table = format!("http.token[{i}]");
         let t = raw.get_ref();
-        let name = match &t.name {
-            Some(n) if !n.get_ref().trim().is_empty() => n.get_ref().trim().to_owned(),
-            Some(n) => return Err(self.at(n, &format!("{table}.name"), "must not be empty")),
-            None => return Err(self.at(raw, &format!("{table}.name"), "is required")),
-        };
-        let role = match &t.role {
-            None => return Err(self.at(raw, &format!("{table}.role"), "is required")),
-            Some(r) => Role::parse(r.get_ref().trim()).ok_or_else(|| {
-                self.at(
-                    r,
-                    &format!("{table}.role"),
-                    format!(
-                        "`{}` is not a role: use \"viewer\", \"operator\" or \"admin\"",
-                        r.get_ref()
-                    ),
-                )
-            })?,
-        };
+        let name = t.name.0.clone();
+        let role = t.role.0;
         let hash = match (&t.hash, &t.token_env) {
             (Some(h), None) => parse_hash(h.get_ref()).ok_or_else(|| {
                 self.at(
@@ -221,34 +241,5 @@ impl Ctx<'_> {
             }
         };
         Ok(Token { name, role, hash })
-    }
-
-    pub(super) fn alerts(&self, raw: &RawAlerts) -> Result<Thresholds, ConfigError> {
-        let d = Thresholds::default();
-        let bounded = |v: &Option<Spanned<i64>>, key: &str, max: i64, default: u32| match v {
-            None => Ok(default),
-            Some(v) if (0..=max).contains(v.get_ref()) => Ok(*v.get_ref() as u32),
-            Some(v) => Err(self.at(v, key, format!("must be between 0 and {max}"))),
-        };
-        Ok(Thresholds {
-            supply_low_pct: bounded(
-                &raw.supply_low_pct,
-                "alerts.supply_low_pct",
-                100,
-                d.supply_low_pct,
-            )?,
-            reading_due_days: bounded(
-                &raw.reading_due_days,
-                "alerts.reading_due_days",
-                90,
-                d.reading_due_days,
-            )?,
-            notice_warning_days: bounded(
-                &raw.notice_warning_days,
-                "alerts.notice_warning_days",
-                3660,
-                d.notice_warning_days,
-            )?,
-        })
     }
 }

@@ -4,8 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use serde::de::{self, Deserializer};
 use toml::Spanned;
 
+use super::fields::{Choice, Named, NonEmpty, Text, Within};
 use super::{ConfigError, Ctx};
 use crate::report::CsvStyle;
 use crate::report::schedule::{Format, Kind, Schedule, valid_name};
@@ -61,71 +63,113 @@ pub struct Report {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSmtp {
-    host: Option<Spanned<String>>,
-    port: Option<Spanned<i64>>,
-    tls: Option<Spanned<String>>,
-    username: Option<Spanned<String>>,
+    host: Text,
+    port: Option<Within<1, 65_535>>,
+    #[serde(default = "starttls")]
+    tls: Choice<SmtpTls>,
+    username: Option<Spanned<Text>>,
     password_env: Option<Spanned<String>>,
-    from: Option<Spanned<String>>,
+    from: Spanned<Mailbox>,
+}
+
+fn starttls() -> Choice<SmtpTls> {
+    Choice(SmtpTls::StartTls)
+}
+
+impl Named for SmtpTls {
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("starttls", SmtpTls::StartTls),
+        ("tls", SmtpTls::Tls),
+        ("none", SmtpTls::None),
+    ];
+    const EXPECTED: &'static str = "\"starttls\", \"tls\" or \"none\"";
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawReport {
-    name: Option<Spanned<String>>,
-    schedule: Option<Spanned<String>>,
-    kind: Option<Spanned<String>>,
+    name: ReportName,
+    schedule: Schedule,
+    kind: Choice<Kind>,
     format: Option<Spanned<String>>,
-    csv_delimiter: Option<Spanned<String>>,
-    directory: Option<Spanned<String>>,
-    email_to: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default = "semicolon")]
+    csv_delimiter: Choice<CsvStyle>,
+    directory: Option<NonEmpty>,
+    email_to: Option<Spanned<Vec<Mailbox>>>,
 }
 
-/// Whether `text` is a mail address (or `Name <address>`) lettre accepts.
-fn mailbox(text: &str) -> bool {
-    text.parse::<lettre::message::Mailbox>().is_ok()
+fn semicolon() -> Choice<CsvStyle> {
+    Choice(CsvStyle::Semicolon)
+}
+
+impl Named for Kind {
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("counters", Kind::Counters),
+        ("vendor-billing", Kind::VendorBilling),
+    ];
+    const EXPECTED: &'static str = "\"counters\" or \"vendor-billing\"";
+}
+
+impl Named for CsvStyle {
+    const NAMES: &'static [(&'static str, Self)] =
+        &[(";", CsvStyle::Semicolon), (",", CsvStyle::Comma)];
+    const EXPECTED: &'static str = "\";\" or \",\"";
+}
+
+/// A five-field cron schedule, read in Europe/Oslo.
+impl<'de> Deserialize<'de> for Schedule {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Schedule, D::Error> {
+        let text = String::deserialize(d)?;
+        Schedule::parse(&text).map_err(de::Error::custom)
+    }
+}
+
+/// A report's name: it becomes part of file names and URLs.
+#[derive(Debug, Clone)]
+struct ReportName(String);
+
+impl<'de> Deserialize<'de> for ReportName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ReportName, D::Error> {
+        let name = String::deserialize(d)?;
+        if !valid_name(&name) {
+            return Err(de::Error::custom(format!(
+                "`{name}` cannot name a report: use letters, digits, `-`, `_` and `.` \
+                 (it becomes part of file names and URLs)"
+            )));
+        }
+        Ok(ReportName(name))
+    }
+}
+
+/// A mail address (or `Name <address>`) lettre accepts, trimmed.
+#[derive(Debug, Clone)]
+struct Mailbox(String);
+
+impl<'de> Deserialize<'de> for Mailbox {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Mailbox, D::Error> {
+        let text = String::deserialize(d)?;
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(de::Error::custom("must not be empty"));
+        }
+        text.parse::<lettre::message::Mailbox>()
+            .map(|_| Mailbox(text.to_owned()))
+            .map_err(|_| de::Error::custom(format!("`{text}` is not a mail address")))
+    }
 }
 
 impl Ctx<'_> {
     pub(super) fn smtp(&self, raw: &Spanned<RawSmtp>) -> Result<Smtp, ConfigError> {
         let s = raw.get_ref();
-        let required = |v: &Option<Spanned<String>>, key: &str| match v {
-            Some(v) if !v.get_ref().trim().is_empty() => Ok(v.get_ref().trim().to_owned()),
-            Some(v) => Err(self.at(v, &format!("smtp.{key}"), "must not be empty")),
-            None => Err(self.at(raw, &format!("smtp.{key}"), "is required")),
-        };
-        let host = required(&s.host, "host")?;
-        let tls = match &s.tls {
-            None => SmtpTls::StartTls,
-            Some(t) => match t.get_ref().trim() {
-                "starttls" => SmtpTls::StartTls,
-                "tls" => SmtpTls::Tls,
-                "none" => SmtpTls::None,
-                other => {
-                    return Err(self.at(
-                        t,
-                        "smtp.tls",
-                        format!("`{other}` is not \"starttls\", \"tls\" or \"none\""),
-                    ));
-                }
-            },
-        };
-        let port = match &s.port {
+        let tls = s.tls.0;
+        let port = match s.port {
+            Some(p) => p.get() as u16,
             None => match tls {
                 SmtpTls::StartTls => 587,
                 SmtpTls::Tls => 465,
                 SmtpTls::None => 25,
             },
-            Some(p) => u16::try_from(*p.get_ref())
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| self.at(p, "smtp.port", "must be between 1 and 65535"))?,
         };
-        let from = required(&s.from, "from")?;
-        if !mailbox(&from) {
-            let at = s.from.as_ref().expect("from is given");
-            return Err(self.at(at, "smtp.from", format!("`{from}` is not a mail address")));
-        }
         let login = match (&s.username, &s.password_env) {
             (None, None) => None,
             (Some(u), Some(var)) => {
@@ -136,7 +180,7 @@ impl Ctx<'_> {
                         format!("environment variable `{}` is not set", var.get_ref()),
                     )
                 })?;
-                Some((u.get_ref().trim().to_owned(), Secret::new(password)))
+                Some((u.get_ref().0.clone(), Secret::new(password)))
             }
             (Some(u), None) => {
                 return Err(self.at(
@@ -150,11 +194,11 @@ impl Ctx<'_> {
             }
         };
         Ok(Smtp {
-            host,
+            host: s.host.0.clone(),
             port,
             tls,
             login,
-            from,
+            from: s.from.get_ref().0.clone(),
         })
     }
 
@@ -189,40 +233,7 @@ impl Ctx<'_> {
         let table = format!("report[{i}]");
         let key = |k: &str| format!("{table}.{k}");
         let r = raw.get_ref();
-        fn given<'a>(
-            ctx: &Ctx<'_>,
-            raw: &Spanned<RawReport>,
-            v: &'a Option<Spanned<String>>,
-            key: String,
-        ) -> Result<&'a Spanned<String>, ConfigError> {
-            v.as_ref().ok_or_else(|| ctx.at(raw, &key, "is required"))
-        }
-        let name = given(self, raw, &r.name, key("name"))?;
-        if !valid_name(name.get_ref()) {
-            return Err(self.at(
-                name,
-                &key("name"),
-                format!(
-                    "`{}` cannot name a report: use letters, digits, `-`, `_` and `.` \
-                     (it becomes part of file names and URLs)",
-                    name.get_ref()
-                ),
-            ));
-        }
-        let schedule = given(self, raw, &r.schedule, key("schedule"))?;
-        let schedule = Schedule::parse(schedule.get_ref())
-            .map_err(|m| self.at(schedule, &key("schedule"), m))?;
-        let kind_text = given(self, raw, &r.kind, key("kind"))?;
-        let kind = Kind::parse(kind_text.get_ref().trim()).ok_or_else(|| {
-            self.at(
-                kind_text,
-                &key("kind"),
-                format!(
-                    "`{}` is not \"counters\" or \"vendor-billing\"",
-                    kind_text.get_ref()
-                ),
-            )
-        })?;
+        let kind = r.kind.0;
         let format = match &r.format {
             None => Format::Csv,
             Some(f) => Format::parse(f.get_ref().trim())
@@ -241,22 +252,9 @@ impl Ctx<'_> {
                     )
                 })?,
         };
-        let csv_style = match &r.csv_delimiter {
-            None => CsvStyle::Semicolon,
-            Some(d) => CsvStyle::parse(d.get_ref()).ok_or_else(|| {
-                self.at(
-                    d,
-                    &key("csv_delimiter"),
-                    format!("`{}` is not \";\" or \",\"", d.get_ref()),
-                )
-            })?,
-        };
         let directory = match &r.directory {
             None => base.join("reports"),
-            Some(d) if d.get_ref().trim().is_empty() => {
-                return Err(self.at(d, &key("directory"), "must not be empty"));
-            }
-            Some(d) => base.join(d.get_ref()),
+            Some(d) => base.join(&d.0),
         };
         // Absolute: the runs record where their files are, and a mail is
         // sent again from there by a later process.
@@ -270,24 +268,14 @@ impl Ctx<'_> {
                     "needs an [smtp] table to send through",
                 ));
             }
-            for address in list.get_ref() {
-                let text = address.get_ref().trim();
-                if !mailbox(text) {
-                    return Err(self.at(
-                        address,
-                        &key("email_to"),
-                        format!("`{text}` is not a mail address"),
-                    ));
-                }
-                email_to.push(text.to_owned());
-            }
+            email_to.extend(list.get_ref().iter().map(|m| m.0.clone()));
         }
         Ok(Report {
-            name: name.get_ref().clone(),
-            schedule,
+            name: r.name.0.clone(),
+            schedule: r.schedule.clone(),
             kind,
             format,
-            csv_style,
+            csv_style: r.csv_delimiter.0,
             directory,
             email_to,
         })

@@ -97,10 +97,20 @@ fn defaults_apply_and_no_devices_is_fine() {
 fn unknown_keys_are_named_with_their_line() {
     let e = error_of("[collector]\ninterval = \"1m\"\nintervall = \"2m\"\n");
     assert_eq!(e.line, Some(3));
+    assert_eq!(e.key, "collector.intervall");
     assert!(e.message.contains("intervall"), "{e}");
     let e = error_of("[[device]]\naddress = \"10.0.0.1\"\ncommunity = \"x\"\nserail = \"A\"\n");
     assert_eq!(e.line, Some(4));
+    assert_eq!(e.key, "device[0].serail");
     assert!(e.message.contains("serail"), "{e}");
+    // A value of the wrong kind names its key too.
+    let e = error_of("[collector]\nretries = \"two\"\n");
+    assert_eq!(
+        (e.key.as_str(), e.line),
+        ("collector.retries", Some(2)),
+        "{e}"
+    );
+    assert!(e.message.contains("invalid type"), "{e}");
 }
 
 #[test]
@@ -343,7 +353,7 @@ fn http_and_alert_mistakes_are_named() {
         ),
         (
             "[alerts]\nsoon = 1\n".to_owned(),
-            "(syntax)",
+            "alerts.soon",
             "unknown field",
         ),
     ];
