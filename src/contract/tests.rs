@@ -18,7 +18,7 @@ fn prices(bw: &str, colour: &str) -> Prices {
     }
 }
 
-/// DOMAIN.md's K1: advance, 60 months from 2025-01-01, 60 000 b/w and 12 000
+/// The worked example K1: advance, 60 months from 2025-01-01, 60 000 b/w and 12 000
 /// colour a year, 0.0450 / 0.4500, 200.00 a month.
 pub(crate) fn k1() -> Contract {
     Contract {
@@ -49,7 +49,7 @@ pub(crate) fn k1() -> Contract {
     }
 }
 
-/// DOMAIN.md's K2: arrears, 36 months from 2025-03-15, A3 priced.
+/// The worked example K2: arrears, 36 months from 2025-03-15, A3 priced.
 pub(crate) fn k2() -> Contract {
     Contract {
         id: "K2".into(),

@@ -1,4 +1,4 @@
-//! The value of a meter at a boundary instant (DOMAIN.md, "The value at a
+//! The value of a meter at a boundary instant (README, "Missing readings and estimates"; "The value at a
 //! boundary", "Trailing rate"): an exact reading, else linear interpolation in
 //! real time between the readings either side — measured (`bracketed`) when
 //! both lie within 24 hours, an estimate otherwise — else extrapolation from

@@ -38,21 +38,21 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
-        name: "DOMAIN: interpolation, 10 of 20 days",
+        name: "worked example: interpolation, 10 of 20 days",
         readings: &[("2025-06-21", 130_000), ("2025-07-11", 132_400)],
         at: "2025-07-01",
         // 130 000 + 2 400 × 240 h / 480 h = 131 200
         expected: Some((131_200, Method::Interpolation)),
     },
     Case {
-        name: "DOMAIN: extrapolation over a spring DST change",
+        name: "worked example: extrapolation over a spring DST change",
         readings: &[("2025-03-23", 121_000), ("2025-06-21", 130_000)],
         at: "2025-07-01",
         // 130 000 + 240 h × 9 000 / 2 159 h = 131 000.46 → 131 000
         expected: Some((131_000, Method::Extrapolation)),
     },
     Case {
-        name: "DOMAIN: interpolation in real hours, not days",
+        name: "worked example: interpolation in real hours, not days",
         readings: &[("2025-03-23", 121_000), ("2025-06-21", 130_000)],
         at: "2025-04-01",
         // 121 000 + 9 000 × 215 h / 2 159 h = 121 896.2 → 121 896

@@ -11,8 +11,9 @@ use crate::oid::Syntax;
 
 pub mod series;
 
-/// A canonical meter (DOMAIN.md, "Meters"). The discriminant is the stable code
-/// stored in the database: never reorder, only append.
+/// A canonical meter (README, "The service contract": meters). The
+/// discriminant is the stable code stored in the database: never reorder,
+/// only append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Meter {
     Total = 0,
@@ -179,8 +180,9 @@ impl ValueKind {
     }
 }
 
-/// Where a reading came from: a poll, or a person (DOMAIN.md, "Technician
-/// readings"). The discriminant is the stable code stored in the database.
+/// Where a reading came from: a poll, or a person — by hand, from the vendor,
+/// or a technician's `final` and `start` at a board swap. The discriminant is
+/// the stable code stored in the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Polled = 0,
@@ -284,9 +286,10 @@ impl MeterSet {
     }
 
     /// Fills in `bw_total`, `colour_total` and `total` where the device has no
-    /// direct value, as DOMAIN.md says: `bw_total` = `bw_copy + bw_print`, else
-    /// (mono device) `total`; `colour_total` = `colour_copy + colour_print`;
-    /// `total` = `bw_total + colour_total`. Derived values have kind `derived`.
+    /// direct value (README, "The service contract"): `bw_total` =
+    /// `bw_copy + bw_print`, else (mono device) `total`; `colour_total` =
+    /// `colour_copy + colour_print`; `total` = `bw_total + colour_total`.
+    /// Derived values have kind `derived`.
     pub fn derive_totals(&mut self) {
         let mono = self.is_mono();
         if self.get(Meter::BwTotal).is_none() {
@@ -429,7 +432,7 @@ pub fn judge(
 }
 
 /// A Counter32 that drops from the upper half of its range into the lower half
-/// has wrapped (DOMAIN.md, "Wrap or reset"); INTEGER counters never wrap.
+/// has wrapped (README, "The service contract"); INTEGER counters never wrap.
 pub fn is_wrap(before: u64, after: u64, kind: ValueKind) -> bool {
     const HALF: u64 = 1 << 31;
     kind == ValueKind::Counter32 && (HALF..1 << 32).contains(&before) && after < HALF

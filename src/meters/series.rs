@@ -1,7 +1,7 @@
 //! One meter's readings over time, judged as a whole: which low readings were
 //! glitches, where a counter was reset, wrapped or swapped by a technician, and
 //! the running count of pages ("cumulative") that carries on across those
-//! breaks (DOMAIN.md, "Counter resets", "Glitches", "Wrap or reset").
+//! breaks (README, "The service contract": counters only grow).
 //!
 //! The points are never changed: a series keeps, beside them, the indices left
 //! out and the offset that turns each raw value into the cumulative count.
@@ -19,7 +19,7 @@ pub struct Point {
 }
 
 /// The order of points at one instant: readings, then a technician's `final`,
-/// then `start` (DOMAIN.md, "Same reading twice").
+/// then `start` (a `final` and a `start` may share an instant).
 pub fn sort_points(points: &mut [Point]) {
     points.sort_by_key(|p| (p.at, source_rank(p.source)));
 }

@@ -126,7 +126,7 @@ impl Reader {
     /// Every reading of `meters` of a device, polled and entered, per meter
     /// (billing reads fewer: see `billing_points`; this one is the yardstick).
     /// A poll is a reading of each meter it returned, at the latest polled
-    /// value (DOMAIN.md: "Every successful poll is a reading").
+    /// value (every successful poll is a reading of every meter it returned).
     pub fn meter_points(
         &self,
         serial: &str,

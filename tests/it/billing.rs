@@ -1,4 +1,4 @@
-//! The billing commands end to end: DOMAIN.md's worked examples from TOML and
+//! The billing commands end to end: the contract's worked examples from TOML and
 //! CSV (tests/data/billing) through `import-readings`, `invoices --json` and
 //! `reconcile --json` on a real SQLite file, exact to the øre.
 
