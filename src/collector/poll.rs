@@ -9,7 +9,7 @@ use crate::profile::{Profile, Profiles, SuppliesSpec, sys_object_id};
 use crate::record::{DeviceReading, FailureCause, Outcome, PollRecord};
 use crate::serial::Serial;
 use crate::snmp::Version;
-use crate::snmp::{Cause, Session, Snmp};
+use crate::snmp::{Session, Snmp};
 use crate::status;
 use crate::supplies::{self, RawSupply, Supply};
 
@@ -35,7 +35,7 @@ pub async fn poll_entry(
         .await
     {
         Ok(s) => s,
-        Err(e) => return (record(failed(cause_of(e.cause), e.detail)), None),
+        Err(e) => return (record(failed(e.cause, e.detail)), None),
     };
     let (profile, values, at) = match scalars(&session, entry, profiles, hint, clock).await {
         Ok(found) => found,
@@ -143,22 +143,7 @@ async fn get(
     session: &Session,
     oids: &[Oid],
 ) -> Result<HashMap<Oid, Scalar>, (FailureCause, String)> {
-    session
-        .get(oids)
-        .await
-        .map_err(|e| (cause_of(e.cause), e.detail))
-}
-
-/// The stored cause of an SNMP failure.
-fn cause_of(cause: Cause) -> FailureCause {
-    match cause {
-        Cause::Timeout => FailureCause::Timeout,
-        Cause::Refused => FailureCause::Refused,
-        Cause::Unreachable => FailureCause::Unreachable,
-        Cause::Authentication => FailureCause::Authentication,
-        Cause::Malformed => FailureCause::Malformed,
-        Cause::AgentError => FailureCause::AgentError,
-    }
+    session.get(oids).await.map_err(|e| (e.cause, e.detail))
 }
 
 fn oid_of(values: &HashMap<Oid, Scalar>) -> Option<Oid> {

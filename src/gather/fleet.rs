@@ -67,7 +67,7 @@ pub fn build(
         .collect();
     for serial in config.serials() {
         rows.entry(serial.clone())
-            .or_insert_with(|| empty_row(serial));
+            .or_insert_with(|| DeviceRow::unknown(serial));
     }
     let entries = reader.entries()?;
     let index = FleetIndex::new(config);
@@ -105,22 +105,6 @@ pub fn build(
         alerts,
         built_at: Some(now),
     })
-}
-
-fn empty_row(serial: Serial) -> DeviceRow {
-    DeviceRow {
-        serial,
-        model: None,
-        last_poll: None,
-        last_entered: None,
-        entry_key: None,
-        address: None,
-        failure_since: None,
-        device_status: None,
-        printer_status: None,
-        errors: None,
-        supplies: Vec::new(),
-    }
 }
 
 /// Configured entries that have never answered as any device: unreachable.

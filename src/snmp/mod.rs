@@ -16,6 +16,7 @@ use async_snmp::{
 use tokio::sync::OnceCell;
 
 use crate::oid::{Oid, Scalar, Syntax};
+use crate::record::FailureCause;
 use crate::secret::Secret;
 
 /// SNMP protocol version of a device entry.
@@ -76,41 +77,13 @@ pub enum Credentials {
     V3(V3),
 }
 
-/// Why a request failed, as recorded in the database and printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Cause {
-    /// No (valid) answer in time; includes a wrong v1/v2c community.
-    Timeout,
-    /// The transport said the port is closed (ICMP port unreachable).
-    Refused,
-    /// Another network failure: no route, name not resolved.
-    Unreachable,
-    /// An SNMPv3 report: wrong digest, unknown user, decryption error.
-    Authentication,
-    /// An answer that could not be decoded or does not fit the request.
-    Malformed,
-    /// The agent answered with an error status (genErr, noAccess, …).
-    AgentError,
-}
-
-impl Cause {
-    pub fn name(self) -> &'static str {
-        match self {
-            Cause::Timeout => "timeout",
-            Cause::Refused => "refused",
-            Cause::Unreachable => "unreachable",
-            Cause::Authentication => "authentication",
-            Cause::Malformed => "malformed",
-            Cause::AgentError => "agent_error",
-        }
-    }
-}
-
-/// A failed SNMP exchange. The detail never holds a secret.
+/// A failed SNMP exchange: its cause as the collector records it (one of
+/// timeout, refused, unreachable, authentication, malformed, agent_error).
+/// The detail never holds a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}: {detail}", cause.name())]
 pub struct Error {
-    pub cause: Cause,
+    pub cause: FailureCause,
     pub detail: String,
 }
 
@@ -190,7 +163,7 @@ impl Snmp {
                 .build()
                 .await
                 .map_err(|e| Error {
-                    cause: Cause::Unreachable,
+                    cause: FailureCause::Unreachable,
                     detail: format!("cannot open a UDP socket on {bind}: {e}"),
                 })
         })
@@ -209,7 +182,7 @@ impl Snmp {
         let transport = self.transport(target.is_ipv6()).await?;
         let auth = auth(version, credentials)?;
         let retry = Retry::fixed(self.options.retries, Duration::ZERO).map_err(|e| Error {
-            cause: Cause::Malformed,
+            cause: FailureCause::Malformed,
             detail: format!("bad retry setting: {e}"),
         })?;
         let mut builder = Client::builder(target, auth)
@@ -247,7 +220,7 @@ fn auth(version: Version, credentials: &Credentials) -> Result<Auth, Error> {
         Credentials::V3(v3) => v3,
     };
     let bad = |e: async_snmp::CryptoError| Error {
-        cause: Cause::Authentication,
+        cause: FailureCause::Authentication,
         detail: format!("SNMPv3 settings rejected: {e}"),
     };
     let usm =
@@ -293,7 +266,7 @@ fn priv_protocol(p: PrivProtocol) -> async_snmp::PrivProtocol {
 
 async fn resolve(address: &str, timeout: Duration) -> Result<std::net::SocketAddr, Error> {
     let unreachable = |detail: String| Error {
-        cause: Cause::Unreachable,
+        cause: FailureCause::Unreachable,
         detail,
     };
     let lookup = tokio::time::timeout(timeout, tokio::net::lookup_host(address.to_owned()))
@@ -495,7 +468,7 @@ fn to_scalar(value: &Value) -> Option<Scalar> {
 
 fn malformed(detail: String) -> Error {
     Error {
-        cause: Cause::Malformed,
+        cause: FailureCause::Malformed,
         detail,
     }
 }
@@ -508,7 +481,7 @@ pub fn classify(e: impl std::ops::Deref<Target = LibError>) -> Error {
         LibError::Timeout {
             elapsed, retries, ..
         } => (
-            Cause::Timeout,
+            FailureCause::Timeout,
             format!(
                 "no answer within {elapsed:?} ({retries} retries); a wrong community also looks like this"
             ),
@@ -517,48 +490,55 @@ pub fn classify(e: impl std::ops::Deref<Target = LibError>) -> Error {
             if source.kind() == std::io::ErrorKind::ConnectionRefused =>
         {
             (
-                Cause::Refused,
+                FailureCause::Refused,
                 "the port is closed (connection refused)".into(),
             )
         }
-        LibError::Network { source, .. } => {
-            (Cause::Unreachable, format!("network error: {source}"))
-        }
+        LibError::Network { source, .. } => (
+            FailureCause::Unreachable,
+            format!("network error: {source}"),
+        ),
         LibError::Auth { .. } => (
-            Cause::Authentication,
+            FailureCause::Authentication,
             "the answer failed authentication".into(),
         ),
         LibError::Report { status, .. } => match status.as_ref() {
             R::WrongDigest { .. } => (
-                Cause::Authentication,
+                FailureCause::Authentication,
                 "wrong digest: the authentication password is wrong".into(),
             ),
-            R::UnknownUserName { .. } => (Cause::Authentication, "unknown user name".into()),
+            R::UnknownUserName { .. } => (FailureCause::Authentication, "unknown user name".into()),
             R::DecryptionError { .. } => (
-                Cause::Authentication,
+                FailureCause::Authentication,
                 "decryption error: the privacy password or protocol is wrong".into(),
             ),
             R::UnsupportedSecurityLevel { .. } => (
-                Cause::Authentication,
+                FailureCause::Authentication,
                 "the agent does not support this security level for the user".into(),
             ),
-            other => (Cause::Authentication, format!("SNMPv3 report: {other}")),
+            other => (
+                FailureCause::Authentication,
+                format!("SNMPv3 report: {other}"),
+            ),
         },
         LibError::Snmp { status, index, .. } => (
-            Cause::AgentError,
+            FailureCause::AgentError,
             format!("the agent answered {status} at varbind {index}"),
         ),
-        LibError::Decode(d) => (Cause::Malformed, format!("cannot decode the answer: {d}")),
+        LibError::Decode(d) => (
+            FailureCause::Malformed,
+            format!("cannot decode the answer: {d}"),
+        ),
         LibError::MalformedResponse { .. } | LibError::ResponseShape { .. } => (
-            Cause::Malformed,
+            FailureCause::Malformed,
             "the answer does not fit the request".into(),
         ),
         LibError::ConstructionTimeout { .. } => (
-            Cause::Timeout,
+            FailureCause::Timeout,
             "no answer to SNMPv3 engine discovery".into(),
         ),
         other => (
-            Cause::Malformed,
+            FailureCause::Malformed,
             format!("{} failure: {}", other.kind(), other.kind()),
         ),
     };
@@ -600,6 +580,6 @@ mod tests {
         let at: Oid = "1.3.6.1.2.1.43.11.1.1.5.1.3".parse().unwrap();
         let answer = [vb("1.3.6.1.2.1.43.11.1.1.5.1.2", Value::Integer(3))];
         let err = advance(&[(c5, at)], &answer, &mut Vec::new()).unwrap_err();
-        assert_eq!(err.cause, Cause::Malformed);
+        assert_eq!(err.cause, FailureCause::Malformed);
     }
 }

@@ -36,6 +36,25 @@ pub struct DeviceRow {
     pub supplies: Vec<Supply>,
 }
 
+impl DeviceRow {
+    /// A device the database knows nothing of (yet): only its serial.
+    pub fn unknown(serial: Serial) -> DeviceRow {
+        DeviceRow {
+            serial,
+            model: None,
+            last_poll: None,
+            last_entered: None,
+            entry_key: None,
+            address: None,
+            failure_since: None,
+            device_status: None,
+            printer_status: None,
+            errors: None,
+            supplies: Vec::new(),
+        }
+    }
+}
+
 /// Who a device is: its model and the entry it last answered through.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Identity {
@@ -185,17 +204,10 @@ impl Reader {
             )?
             .query_row(params![id], |r| r.get(0))?;
         let mut row = DeviceRow {
-            serial,
             model,
-            last_poll: None,
             last_entered: last_entered.map(instant),
-            entry_key: None,
-            address: None,
-            failure_since: None,
-            device_status: None,
-            printer_status: None,
-            errors: None,
             supplies: self.latest_supplies(id)?,
+            ..DeviceRow::unknown(serial)
         };
         if let Some((at, entry, device_status, printer_status, errors)) = poll {
             row.last_poll = Some(instant(at));

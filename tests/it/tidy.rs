@@ -77,7 +77,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "storage",
         &["contract", "import", "meters", "record", "supplies"],
     ),
-    ("snmp", &["oid", "secret"]),
+    ("snmp", &["oid", "record", "secret"]),
     (
         "config",
         &["alerts", "contract", "profile", "report", "secret", "snmp"],
