@@ -161,16 +161,19 @@ pub struct Gap {
     pub from: String,
     /// RFC 3339.
     pub to: String,
+    /// counter reset, implausible_drop (a person should look), no readings,
+    /// before the first reading.
     pub reason: String,
 }
 
-/// A reset, wrap or glitch in a meter's series.
+/// A reset, wrap, glitch, spike or implausible drop in a meter's series.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SeriesEvent {
     pub serial: String,
     pub meter: String,
     /// RFC 3339.
     pub at: String,
+    /// reset, suspected_reset, glitch, wrap, spike or implausible_drop.
     pub kind: String,
     pub before: u64,
     pub after: u64,

@@ -317,7 +317,7 @@ impl Engine<'_> {
                     meter: BILLING_METERS[slot],
                     from: g.from,
                     to: g.to,
-                    reason: "counter reset",
+                    reason: g.kind.name(),
                 });
             }
         }

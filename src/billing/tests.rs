@@ -653,3 +653,77 @@ fn a_mono_device_bills_its_total_as_bw() {
     );
     assert_eq!(lines(&inv[0])[2], ("colour", ps("0"), s("0.5"), s("0.00")));
 }
+
+/// An arrears contract at 0.0100 a b/w page and 0.1000 a colour page, no
+/// fees, no commitment, from 2025-01-01: quarters are easy to read.
+fn cent_a_page() -> Contract {
+    Contract {
+        id: "C".into(),
+        start: d("2025-01-01"),
+        billing: crate::contract::Billing::Arrears,
+        committed_bw: None,
+        committed_colour: None,
+        fixed_fee_monthly: Nok::ZERO,
+        prices: vec![PriceVersion {
+            from: d("2025-01-01"),
+            prices: crate::contract::Prices {
+                bw: dec("0.0100"),
+                colour: dec("0.1000"),
+                bw_a3: None,
+                colour_a3: None,
+            },
+        }],
+        ..k1()
+    }
+}
+
+#[test]
+fn a_reading_typed_too_high_is_a_spike_not_a_new_counter() {
+    // 1 000 000; 1 010 500 (typed 500 too high); 1 010 400; 1 010 450;
+    // 1 020 000. Use 20 000 × 0.01 = 200.00. Read as a reset it would be
+    // (1 010 500 − 1 000 000) + 1 020 000 = 1 030 500 × 0.01 = 10 305.00.
+    let h = vec![history(
+        SERIAL,
+        &[
+            ("2025-01-01", [1_000_000, 0, 0, 0]),
+            ("2025-01-20", [1_010_500, 0, 0, 0]),
+            ("2025-02-01", [1_010_400, 0, 0, 0]),
+            ("2025-03-01", [1_010_450, 0, 0, 0]),
+            ("2025-04-01", [1_020_000, 0, 0, 0]),
+        ],
+    )];
+    let inv = invoices(&cent_a_page(), &h, d("2025-04-01"));
+    assert_eq!(
+        lines(&inv[0]),
+        [
+            ("bw", ps("20000"), s("0.01"), s("200.00")),
+            ("colour", ps("0"), s("0.1"), s("0.00")),
+        ]
+    );
+    let st = reconcile(&cent_a_page(), &h, d("2025-04-01"));
+    assert!(st.events.iter().any(|e| e.event.kind.name() == "spike"));
+    assert!(st.gaps.is_empty(), "{:?}", st.gaps);
+}
+
+#[test]
+fn a_refurbished_board_is_a_gap_to_review_not_a_phantom_million() {
+    // 1 000 000 on the old board; a refurbished one reads 300 000, then
+    // 305 000: use 0 + 5 000 = 5 000 × 0.01 = 50.00, and the pages between
+    // the two boards are an `implausible_drop` gap.
+    let h = vec![history(
+        SERIAL,
+        &[
+            ("2025-01-01", [1_000_000, 0, 0, 0]),
+            ("2025-02-01", [300_000, 0, 0, 0]),
+            ("2025-04-01", [305_000, 0, 0, 0]),
+        ],
+    )];
+    let inv = invoices(&cent_a_page(), &h, d("2025-04-01"));
+    assert_eq!(lines(&inv[0])[0], ("bw", ps("5000"), s("0.01"), s("50.00")));
+    let st = reconcile(&cent_a_page(), &h, d("2025-04-01"));
+    let gap = st.gaps.iter().find(|g| g.meter == Meter::BwTotal).unwrap();
+    assert_eq!(
+        (gap.reason, gap.from, gap.to),
+        ("implausible_drop", t("2025-01-01"), t("2025-02-01"))
+    );
+}

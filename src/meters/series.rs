@@ -1,13 +1,28 @@
 //! One meter's readings over time, judged as a whole: which low readings were
-//! glitches, where a counter was reset, wrapped or swapped by a technician, and
-//! the running count of pages ("cumulative") that carries on across those
-//! breaks (README, "The service contract": counters only grow).
+//! glitches or follow a spike, where a counter was reset, wrapped or swapped by
+//! a technician, which drops are implausible, and the running count of pages
+//! ("cumulative") that carries on across those breaks (README, "The service
+//! contract": counters only grow).
+//!
+//! A drop the next reading confirms is judged in this order: a Counter32 wrap;
+//! a reset when the new value is at most a tenth of the one before (the new
+//! counter counts from 0); spikes when at most [`MAX_SPIKES`] readings within
+//! [`SPIKE_WINDOW_MS`] stand above the new level and the reading before them
+//! does not (they are left out, as if never read); otherwise an implausible
+//! drop: use counts up to the reading before and again from the one after,
+//! never from 0, and the pages between are a gap for a person to review.
 //!
 //! The points are never changed: a series keeps, beside them, the indices left
 //! out and the offset that turns each raw value into the cumulative count.
 
 use super::{Source, ValueKind, is_wrap};
 use crate::timestamp::Timestamp;
+
+/// At most this many readings above a confirmed drop's new level are spikes.
+pub const MAX_SPIKES: usize = 3;
+
+/// Spikes lie within this much real time of each other.
+pub const SPIKE_WINDOW_MS: i64 = 7 * 24 * 3_600_000;
 
 /// One reading of one meter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +60,13 @@ pub enum EventKind {
     Glitch,
     /// A Counter32 wrap: no pages lost.
     Wrap,
+    /// A reading above the level the counter came back to, left out (a typo,
+    /// a value from another counter): `before` is the level it rose from,
+    /// `after` the spike.
+    Spike,
+    /// A drop that is neither a reset, a wrap nor spikes: usage counts on from
+    /// the lower value, and the pages between are a gap to review.
+    ImplausibleDrop,
 }
 
 impl EventKind {
@@ -54,6 +76,8 @@ impl EventKind {
             EventKind::SuspectedReset => "suspected_reset",
             EventKind::Glitch => "glitch",
             EventKind::Wrap => "wrap",
+            EventKind::Spike => "spike",
+            EventKind::ImplausibleDrop => "implausible_drop",
         }
     }
 }
@@ -68,11 +92,30 @@ pub struct SeriesEvent {
 }
 
 /// Pages that no reading measured: between the last reading of an old counter
-/// and the first of the new one.
+/// and the first of the new one, or across an implausible drop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gap {
     pub from: Timestamp,
     pub to: Timestamp,
+    pub kind: GapKind,
+}
+
+/// Why pages went unmeasured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapKind {
+    /// A counter reset or a board swap without a technician's `final`.
+    Reset,
+    /// A drop no rule explains: a person should look.
+    ImplausibleDrop,
+}
+
+impl GapKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            GapKind::Reset => "counter reset",
+            GapKind::ImplausibleDrop => "implausible_drop",
+        }
+    }
 }
 
 /// A judged series over sorted points (see [`sort_points`]).
@@ -119,10 +162,7 @@ impl<'a> Series<'a> {
             let cum_last = i128::from(lp.value) + offset;
             let new_offset = if p.source == Source::Start {
                 if lp.source != Source::Final {
-                    s.gaps.push(Gap {
-                        from: lp.at,
-                        to: p.at,
-                    });
+                    s.gap(lp.at, p.at, GapKind::Reset);
                 }
                 s.event(p.at, EventKind::Reset, lp.value, p.value);
                 Some(cum_last - i128::from(p.value))
@@ -134,15 +174,19 @@ impl<'a> Series<'a> {
                 s.event(p.at, EventKind::Reset, lp.value, p.value);
                 Some(cum_last)
             } else {
-                match s.judge_drop(i, lp) {
+                match s.judge_drop(i, l) {
                     Drop::LeftOut => continue,
                     Drop::Wrap => Some(cum_last + (1 << 32) - i128::from(lp.value)),
                     Drop::Reset => {
-                        s.gaps.push(Gap {
-                            from: lp.at,
-                            to: p.at,
-                        });
+                        s.gap(lp.at, p.at, GapKind::Reset);
                         Some(cum_last)
+                    }
+                    // The spikes are out: the counter grew from the reading
+                    // before them (at or below this one) to this one.
+                    Drop::Spikes => None,
+                    Drop::Implausible => {
+                        s.gap(lp.at, p.at, GapKind::ImplausibleDrop);
+                        Some(cum_last - i128::from(p.value))
                     }
                 }
             };
@@ -155,6 +199,10 @@ impl<'a> Series<'a> {
         s
     }
 
+    fn gap(&mut self, from: Timestamp, to: Timestamp, kind: GapKind) {
+        self.gaps.push(Gap { from, to, kind });
+    }
+
     fn event(&mut self, at: Timestamp, kind: EventKind, before: u64, after: u64) {
         self.events.push(SeriesEvent {
             at,
@@ -164,10 +212,11 @@ impl<'a> Series<'a> {
         });
     }
 
-    /// Point `i` is below the last accepted point `lp`: the next point tells
-    /// a glitch from a reset or wrap; with none, the drop waits, left out.
-    fn judge_drop(&mut self, i: usize, lp: Point) -> Drop {
-        let p = self.points[i];
+    /// Point `i` is below the last accepted point `l`: the next point tells
+    /// a glitch from a confirmed drop; with none, the drop waits, left out. A
+    /// confirmed drop is a wrap, a reset, spikes or an implausible drop.
+    fn judge_drop(&mut self, i: usize, l: usize) -> Drop {
+        let (p, lp) = (self.points[i], self.points[l]);
         let confirmed = match self.points.get(i + 1) {
             None => {
                 self.excluded.push(i);
@@ -183,11 +232,57 @@ impl<'a> Series<'a> {
         }
         if is_wrap(lp.value, p.value, p.kind) {
             self.event(p.at, EventKind::Wrap, lp.value, p.value);
-            Drop::Wrap
-        } else {
-            self.event(p.at, EventKind::Reset, lp.value, p.value);
-            Drop::Reset
+            return Drop::Wrap;
         }
+        if u128::from(p.value) * 10 <= u128::from(lp.value) {
+            self.event(p.at, EventKind::Reset, lp.value, p.value);
+            return Drop::Reset;
+        }
+        if let Some((before, spikes)) = self.spikes(i, l) {
+            for s in &spikes {
+                let value = self.points[*s].value;
+                self.event(
+                    self.points[*s].at,
+                    EventKind::Spike,
+                    self.points[before].value,
+                    value,
+                );
+            }
+            self.excluded.extend(spikes);
+            self.excluded.sort_unstable();
+            return Drop::Spikes;
+        }
+        self.event(p.at, EventKind::ImplausibleDrop, lp.value, p.value);
+        Drop::Implausible
+    }
+
+    /// The included points just before `i` (back from `l`) that stand above
+    /// point `i`, when they are spikes: at most [`MAX_SPIKES`], within
+    /// [`SPIKE_WINDOW_MS`], on the same counter, after a reading at or below
+    /// point `i`. Returns that reading and the spikes.
+    fn spikes(&self, i: usize, l: usize) -> Option<(usize, Vec<usize>)> {
+        let level = self.points[i].value;
+        let segment_start = self.segments.last().map_or(0, |(start, _)| *start);
+        let mut spikes = Vec::new();
+        let mut j = l;
+        loop {
+            if self.is_included(j) {
+                if self.points[j].value <= level {
+                    break;
+                }
+                spikes.push(j);
+                if spikes.len() > MAX_SPIKES || j <= segment_start {
+                    return None;
+                }
+            }
+            j = j.checked_sub(1)?;
+        }
+        let (first, last) = (self.points[*spikes.last()?].at, self.points[spikes[0]].at);
+        if last - first > SPIKE_WINDOW_MS {
+            return None;
+        }
+        spikes.reverse();
+        Some((j, spikes))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -255,6 +350,9 @@ enum Drop {
     LeftOut,
     Wrap,
     Reset,
+    /// The readings just before the drop were spikes, now left out.
+    Spikes,
+    Implausible,
 }
 
 #[cfg(test)]
@@ -316,7 +414,8 @@ mod tests {
             s.gaps,
             [Gap {
                 from: ts(0),
-                to: ts(5 * H)
+                to: ts(5 * H),
+                kind: GapKind::Reset
             }]
         );
     }
@@ -355,7 +454,8 @@ mod tests {
             s.gaps,
             [Gap {
                 from: ts(0),
-                to: ts(3 * H)
+                to: ts(3 * H),
+                kind: GapKind::Reset
             }]
         );
     }
@@ -392,5 +492,129 @@ mod tests {
         assert_eq!(s.at_or_before(ts(H)), Some(0));
         assert_eq!(s.at_or_after(ts(H)), Some(2));
         assert_eq!(s.first(), Some(0));
+    }
+
+    /// (index of a point, cumulative) for the plausibility cases, hourly points.
+    fn judged(values: &[u64]) -> (Vec<Option<i128>>, Vec<EventKind>, Vec<GapKind>) {
+        let rows: Vec<(i64, u64, Source)> = values
+            .iter()
+            .enumerate()
+            .map(|(h, v)| (h as i64, *v, Polled))
+            .collect();
+        let p = points(&rows);
+        let s = Series::new(&p);
+        let events = s.events.iter().map(|e| e.kind).collect();
+        let gaps = s.gaps.iter().map(|g| g.kind).collect();
+        (cums(&s), events, gaps)
+    }
+
+    #[test]
+    fn a_confirmed_drop_is_judged_plausible_or_not() {
+        use EventKind::{ImplausibleDrop, Reset, Spike};
+        struct Case {
+            name: &'static str,
+            values: &'static [u64],
+            cums: &'static [Option<i128>],
+            events: &'static [EventKind],
+            gaps: &'static [GapKind],
+        }
+        let cases = [
+            Case {
+                // 1 010 500 is typed 500 too high: the next two readings stay
+                // below it, the one before is below 1 010 400. Use 1 000 000 →
+                // 1 020 000 = 20 000, not a reset.
+                name: "one reading typed too high is a spike",
+                values: &[1_000_000, 1_010_500, 1_010_400, 1_010_450, 1_020_000],
+                cums: &[
+                    Some(1_000_000),
+                    None,
+                    Some(1_010_400),
+                    Some(1_010_450),
+                    Some(1_020_000),
+                ],
+                events: &[Spike],
+                gaps: &[],
+            },
+            Case {
+                // 100 000 ≤ 10 % of 1 000 000: a new counter from 0, so
+                // 1 000 000 + 100 000 and + 100 more.
+                name: "a drop to a tenth or less is a reset",
+                values: &[1_000_000, 100_000, 100_100],
+                cums: &[Some(1_000_000), Some(1_100_000), Some(1_100_100)],
+                events: &[Reset],
+                gaps: &[GapKind::Reset],
+            },
+            Case {
+                // A board refurbished at 300 000 replaces one at 1 000 000: use
+                // counts on from 300 000 (500 pages), never from 0.
+                name: "a refurbished board is an implausible drop, no phantom million",
+                values: &[1_000_000, 300_000, 300_500],
+                cums: &[Some(1_000_000), Some(1_000_000), Some(1_000_500)],
+                events: &[ImplausibleDrop],
+                gaps: &[GapKind::ImplausibleDrop],
+            },
+            Case {
+                // Four readings above 150 000: more than three spikes.
+                name: "four readings above the new level are not spikes",
+                values: &[
+                    100_000, 200_000, 200_100, 200_200, 200_300, 150_000, 150_100,
+                ],
+                cums: &[
+                    Some(100_000),
+                    Some(200_000),
+                    Some(200_100),
+                    Some(200_200),
+                    Some(200_300),
+                    Some(200_300),
+                    Some(200_400),
+                ],
+                events: &[ImplausibleDrop],
+                gaps: &[GapKind::ImplausibleDrop],
+            },
+            Case {
+                // Nothing before the readings above 1 500: they cannot be
+                // spikes over a lower reading.
+                name: "readings above the new level from the first one are not spikes",
+                values: &[2_000, 2_100, 1_500, 1_600],
+                cums: &[Some(2_000), Some(2_100), Some(2_100), Some(2_200)],
+                events: &[ImplausibleDrop],
+                gaps: &[GapKind::ImplausibleDrop],
+            },
+        ];
+        for case in cases {
+            let (cums, events, gaps) = judged(case.values);
+            assert_eq!(cums, case.cums, "{}", case.name);
+            assert_eq!(events, case.events, "{}", case.name);
+            assert_eq!(gaps, case.gaps, "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn spikes_spread_over_more_than_seven_days_are_an_implausible_drop() {
+        let day = 24;
+        let p = points(&[
+            (0, 100_000, Polled),
+            (1, 200_000, Polled),
+            (8 * day + 2, 200_100, Polled),
+            (8 * day + 3, 150_000, Polled),
+            (8 * day + 4, 150_100, Polled),
+        ]);
+        let s = Series::new(&p);
+        assert_eq!(s.events[0].kind, EventKind::ImplausibleDrop);
+        // Within seven days they are spikes: 100 000 → 150 100.
+        let p = points(&[
+            (0, 100_000, Polled),
+            (1, 200_000, Polled),
+            (7 * day + 1, 200_100, Polled),
+            (7 * day + 2, 150_000, Polled),
+            (7 * day + 3, 150_100, Polled),
+        ]);
+        let s = Series::new(&p);
+        assert_eq!(
+            cums(&s),
+            [Some(100_000), None, None, Some(150_000), Some(150_100)]
+        );
+        assert_eq!(s.events.len(), 2);
+        assert!(s.events.iter().all(|e| e.kind == EventKind::Spike));
     }
 }
