@@ -254,7 +254,26 @@ impl<'a> Engine<'a> {
                 }
             }
         };
-        let end = self.boundary(idx, slot, e).map_or(start, |b| b.cum);
+        let end = match self.boundary(idx, slot, e).map(|b| b.cum) {
+            Some(cum) => cum,
+            None => {
+                // One reading and none after: use counts to it, and the time
+                // after it is unmeasured.
+                let series = &self.members[idx].series[slot];
+                match series
+                    .at_or_before(e)
+                    .map(|i| (series.points[i].at, series.cum(i)))
+                {
+                    Some((at, cum)) => {
+                        if at < e {
+                            self.gap(idx, slot, at, e, "one reading: no rate");
+                        }
+                        cum
+                    }
+                    None => start,
+                }
+            }
+        };
         u64::try_from(end - start).unwrap_or(0)
     }
 

@@ -139,7 +139,28 @@ impl Engine<'_> {
             let Some((s, e)) = self.window(idx, start, end) else {
                 continue;
             };
-            let Some((all, last_at)) = self.used_until(idx, total_slot, s, cutoff) else {
+            if e <= cutoff {
+                // The device left the contract before the date asked about:
+                // its use in the period is complete, and is its projection.
+                let all = self.usage(idx, total_slot, s, e);
+                let large = self.usage(idx, large_slot, s, e);
+                let pages = self.count(idx, class, all, large).counted;
+                actual += pages;
+                projected += Decimal::from(pages);
+                any_projection |= e - s >= DAY_MS;
+                continue;
+            }
+            let used = match self.used_until(idx, total_slot, s, cutoff) {
+                Some(used) => Some(used),
+                // A device without this class (a mono device's colour) used
+                // none of it up to its last reading.
+                None if self.members[idx].series[total_slot].is_empty() => self
+                    .last_reading_at(idx, cutoff)
+                    .filter(|at| *at > s)
+                    .map(|at| (0, at)),
+                None => None,
+            };
+            let Some((all, last_at)) = used else {
                 if !self.has_readings(idx) {
                     for slot in [total_slot, large_slot] {
                         self.gap(idx, slot, s, cutoff.min(e), "no readings");
@@ -168,6 +189,16 @@ impl Engine<'_> {
         let mut standing = self.standing(class, period.kind, actual, projected, true);
         standing.projected = projected;
         standing
+    }
+
+    /// The time of the device's last reading of any billing meter at or
+    /// before `cutoff`.
+    fn last_reading_at(&self, idx: usize, cutoff: Timestamp) -> Option<Timestamp> {
+        self.members[idx]
+            .series
+            .iter()
+            .filter_map(|s| s.at_or_before(cutoff).map(|i| s.points[i].at))
+            .max()
     }
 
     /// Pages of a meter from `s` to the last included reading at or before

@@ -727,3 +727,104 @@ fn a_refurbished_board_is_a_gap_to_review_not_a_phantom_million() {
         ("implausible_drop", t("2025-01-01"), t("2025-02-01"))
     );
 }
+
+/// A device that reports only `bw_total` (a mono device), at local dates.
+fn mono_history(rows: &[(&str, u64)]) -> DeviceHistory {
+    let points: Vec<Point> = rows
+        .iter()
+        .map(|(at, v)| Point {
+            at: t(at),
+            value: *v,
+            source: Source::Manual,
+            kind: ValueKind::Integer,
+        })
+        .collect();
+    DeviceHistory::new(
+        &Serial::parse(SERIAL).unwrap(),
+        false,
+        HashMap::from([(Meter::BwTotal, points)]),
+    )
+}
+
+#[test]
+fn a_running_period_counts_a_device_only_while_it_is_in_the_contract() {
+    // K1's device leaves on 2025-04-01, inside the half 2025-01-01 – 07-01.
+    // On 2025-06-01: its use in the contract is 0 → 15 000 (the reading on
+    // the day it left); what it printed after (30 000 by 06-01) is not the
+    // contract's. Its window is over, so its projection is its use: 15 000 of
+    // 30 000 = −50.00 %, a breach.
+    let mut k = k1();
+    k.devices[0].until = Some(d("2025-04-01"));
+    let h = vec![history(
+        SERIAL,
+        &[
+            ("2025-01-01", [0, 0, 0, 0]),
+            ("2025-04-01", [15_000, 0, 3_000, 0]),
+            ("2025-06-01", [30_000, 0, 6_000, 0]),
+        ],
+    )];
+    let st = reconcile(&k, &h, d("2025-06-01"));
+    let half = &st.periods[0];
+    assert!(half.running);
+    assert_eq!(class(&half.bw), (15_000, Some(15_000), ps("-50.00"), true));
+    // Colour: 3 000 of 6 000, −50.00 %.
+    assert_eq!(
+        class(&half.colour),
+        (3_000, Some(3_000), ps("-50.00"), true)
+    );
+}
+
+#[test]
+fn a_colour_commitment_on_mono_devices_projects_zero_and_warns() {
+    // K1 commits 12 000 colour pages a year (6 000 a half); its one device is
+    // mono. On 2025-04-01, a day and more into the half, colour projects to 0:
+    // −100.00 %, a breach. b/w: 6 000 in 1 416 h (59 days) × 4 343 h →
+    // 18 403, −38.66 % as in the run-rate case.
+    let h = vec![mono_history(&[("2025-01-01", 0), ("2025-03-01", 6_000)])];
+    let st = reconcile(&k1(), &h, d("2025-04-01"));
+    let half = &st.periods[0];
+    assert_eq!(class(&half.colour), (0, Some(0), ps("-100.00"), true));
+    assert_eq!(class(&half.bw), (6_000, Some(18_403), ps("-38.66"), true));
+    // Less than 24 hours in: no projection, no deviation, no breach.
+    let st = reconcile(&k1(), &h, d("2025-01-01"));
+    assert_eq!(class(&st.periods[0].colour), (0, None, None, false));
+}
+
+#[test]
+fn one_reading_gives_no_rate_so_no_estimate_and_no_fee() {
+    // One reading, 1 000 on 2025-02-01, then none: the quarter's end
+    // 2025-04-01 has no value (no extrapolation at a rate of 0), so no
+    // estimation fee; the pages after the reading are a gap.
+    let k = Contract {
+        estimation_fee: "95.00".parse().unwrap(),
+        ..cent_a_page()
+    };
+    let h = vec![history(SERIAL, &[("2025-02-01", [1_000, 0, 500, 0])])];
+    let inv = invoices(&k, &h, d("2025-04-01"));
+    assert_eq!(
+        lines(&inv[0]),
+        [
+            ("bw", ps("0"), s("0.01"), s("0.00")),
+            ("colour", ps("0"), s("0.1"), s("0.00")),
+        ]
+    );
+    assert!(!inv[0].estimated);
+    assert!(
+        inv[0]
+            .boundary_values
+            .iter()
+            .all(|v| v.boundary.at != t("2025-04-01")),
+        "{:?}",
+        inv[0].boundary_values
+    );
+    let st = reconcile(&k, &h, d("2025-04-01"));
+    let after = st
+        .gaps
+        .iter()
+        .find(|g| g.meter == Meter::BwTotal && g.from == t("2025-02-01"))
+        .expect("a gap after the one reading");
+    assert_eq!(
+        (after.to, after.reason),
+        (t("2025-04-01"), "one reading: no rate")
+    );
+}

@@ -50,7 +50,8 @@ pub struct Boundary {
     pub basis: Vec<usize>,
 }
 
-/// The value at `at`, or None before the first reading (or with none).
+/// The value at `at`, or None before the first reading (or with none), and
+/// after the last reading when it is the only one (one reading gives no rate).
 pub fn value_at(series: &Series, at: Timestamp, trailing_days: u32) -> Option<Boundary> {
     let before = series.at_or_before(at)?;
     let b = series.points[before];
@@ -65,6 +66,7 @@ pub fn value_at(series: &Series, at: Timestamp, trailing_days: u32) -> Option<Bo
     }
     match series.at_or_after(at) {
         Some(after) => Some(interpolate(series, before, after, at)),
+        None if series.first() == Some(before) => None,
         None => Some(extrapolate(series, before, at, trailing_days)),
     }
 }

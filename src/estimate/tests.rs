@@ -108,10 +108,16 @@ const CASES: &[Case] = &[
         expected: None,
     },
     Case {
-        name: "one reading only: no rate, the value stays",
+        name: "one reading only gives no rate: no value after it",
         readings: &[("2025-06-01", 5_000)],
         at: "2025-07-01",
-        expected: Some((5_000, Method::Extrapolation)),
+        expected: None,
+    },
+    Case {
+        name: "one reading only, asked at it: exact",
+        readings: &[("2025-06-01", 5_000)],
+        at: "2025-06-01",
+        expected: Some((5_000, Method::Exact)),
     },
     Case {
         name: "short history: the rate from the first reading",

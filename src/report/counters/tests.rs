@@ -171,11 +171,8 @@ fn before_the_first_reading_there_is_no_value_and_no_usage() {
     assert_eq!(c.meters[0].from, None);
     assert_eq!(c.meters[0].usage, None);
     assert_eq!(c.a4_bw, None);
-    // The end value is extrapolated from one reading: no rate, so 100.
-    assert_eq!(
-        c.meters[0].to.as_ref().map(|b| (b.value, b.method.name())),
-        Some((100, "extrapolation"))
-    );
+    // One reading gives no rate: no value at the end either.
+    assert_eq!(c.meters[0].to, None);
 }
 
 /// The named part of an XLSX file (a zip archive), as text.
