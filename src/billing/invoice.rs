@@ -2,11 +2,17 @@
 //! A3 and settlement on a period's end (advance); arrears each quarter and a
 //! settlement of the minimum volume each year (arrears). Then deferral.
 
+use std::collections::HashSet;
+
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::{BoundaryValue, DeviceHistory, Engine};
-use crate::contract::{Billing, Class, Contract, Nok, PeriodKind, Prices, dates::day_before};
+use crate::contract::{
+    Billing, Class, Contract, Nok, PeriodKind, Prices, dates::day_before, midnight,
+};
+use crate::serial::Serial;
+use crate::timestamp::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum InvoiceKind {
@@ -94,8 +100,10 @@ pub struct Invoice {
     pub carried_in: Nok,
     pub total: Nok,
     pub status: Status,
-    /// Some closing value is an estimate.
+    /// Some value it rests on is an estimate.
     pub estimated: bool,
+    /// The values at every instant that splits its money, by instant,
+    /// serial and meter.
     pub boundary_values: Vec<BoundaryValue>,
 }
 
@@ -133,9 +141,51 @@ pub fn invoices(
             }
         }
     }
+    // Invoices on one date: those that close a period (A3, then settlement;
+    // the quarter, then the minimum settlement), then the a-konto.
     out.sort_by_key(|i| (i.issue_date, i.kind));
+    charge_estimates(contract, &mut out);
     defer(contract, &mut out);
     out
+}
+
+/// One estimation fee per device and period boundary whose value is an
+/// estimate, on the first invoice issued at that boundary that uses it
+/// (`invoices` in their order); a device listed twice is one device. Price
+/// changes and membership dates are not billing boundaries: no fee there.
+fn charge_estimates(contract: &Contract, invoices: &mut [Invoice]) {
+    let fee = contract.estimation_fee;
+    let mut charged: HashSet<(Serial, Timestamp)> = HashSet::new();
+    for inv in invoices.iter_mut() {
+        if inv.issue_date != inv.period_end {
+            continue;
+        }
+        let boundary = midnight(inv.period_end);
+        let mut serials: Vec<&Serial> = inv
+            .boundary_values
+            .iter()
+            .filter(|v| v.boundary.at == boundary && v.boundary.method.is_estimate())
+            .map(|v| &v.serial)
+            .collect();
+        serials.sort();
+        serials.dedup();
+        for serial in serials {
+            if fee.is_zero() || !charged.insert((serial.clone(), boundary)) {
+                continue;
+            }
+            inv.lines.push(Line {
+                description: format!(
+                    "estimation fee {serial}: reading at {} estimated",
+                    inv.period_end
+                ),
+                class: LineClass::EstimationFee,
+                pages: None,
+                unit_price: fee.0,
+                months: None,
+                amount: fee,
+            });
+        }
+    }
 }
 
 fn invoice(
@@ -320,30 +370,11 @@ fn settlement(engine: &mut Engine, start: NaiveDate, end: NaiveDate) -> Invoice 
     )
 }
 
-/// Adds the closing values and one estimation-fee line per device whose
-/// closing values include an estimate.
+/// Adds the values at every instant that splits the invoice's money: each
+/// device's start and end in the period and every price change between.
 fn closing(engine: &mut Engine, mut inv: Invoice) -> Invoice {
-    let values = engine.closing_values(inv.period_start, inv.period_end);
-    let mut estimated_serials: Vec<&str> = values
-        .iter()
-        .filter(|v| v.boundary.method.is_estimate())
-        .map(|v| v.serial.as_str())
-        .collect();
-    estimated_serials.dedup();
-    inv.estimated = !estimated_serials.is_empty();
-    let fee = engine.contract.estimation_fee;
-    if !fee.is_zero() {
-        for serial in estimated_serials {
-            inv.lines.push(Line {
-                description: format!("estimation fee {serial}: closing reading estimated"),
-                class: LineClass::EstimationFee,
-                pages: None,
-                unit_price: fee.0,
-                months: None,
-                amount: fee,
-            });
-        }
-    }
+    let values = engine.split_values(inv.period_start, inv.period_end);
+    inv.estimated = values.iter().any(|v| v.boundary.method.is_estimate());
     inv.boundary_values = values;
     inv
 }

@@ -320,16 +320,39 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// The closing values of every device in the contract during `[from, to)`
-    /// at the end of its window in it.
-    pub fn closing_values(&mut self, from: NaiveDate, to: NaiveDate) -> Vec<BoundaryValue> {
+    /// The values at every instant that splits the money of `[from, to)`:
+    /// each device's start and end in it and every price change between, by
+    /// instant, serial and meter.
+    pub fn split_values(&mut self, from: NaiveDate, to: NaiveDate) -> Vec<BoundaryValue> {
+        let cuts: Vec<Timestamp> = self
+            .contract
+            .price_segments(from, to)
+            .into_iter()
+            .map(|(start, _, _)| midnight(start))
+            .collect();
         let (from, to) = (midnight(from), midnight(to));
         let mut out = Vec::new();
         for idx in 0..self.members.len() {
-            if let Some((_, e)) = self.window(idx, from, to) {
-                out.extend(self.values_at(idx, e));
+            let Some((s, e)) = self.window(idx, from, to) else {
+                continue;
+            };
+            let mut instants = vec![s, e];
+            instants.extend(cuts.iter().copied().filter(|c| s < *c && *c < e));
+            for at in instants {
+                out.extend(self.values_at(idx, at));
             }
         }
+        let slot = |m: Meter| BILLING_METERS.iter().position(|b| *b == m);
+        out.sort_by(|a, b| {
+            (a.boundary.at, &a.serial, slot(a.meter)).cmp(&(
+                b.boundary.at,
+                &b.serial,
+                slot(b.meter),
+            ))
+        });
+        out.dedup_by(|a, b| {
+            (a.boundary.at, &a.serial, a.meter) == (b.boundary.at, &b.serial, b.meter)
+        });
         out
     }
 

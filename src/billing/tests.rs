@@ -136,10 +136,20 @@ fn k1_invoices_a_konto_and_settlement() {
         ]
     );
     assert!(inv[0].boundary_values.is_empty());
-    let closing = &inv[2].boundary_values;
-    assert_eq!(closing.len(), 4);
-    assert_eq!(closing[0].boundary.value, 158_000);
-    assert_eq!(closing[0].boundary.method, crate::estimate::Method::Exact);
+    // The settlement shows both ends of the year: 4 meters at 2025-01-01 and
+    // 4 at 2026-01-01, all read exactly.
+    let values = &inv[2].boundary_values;
+    let at: Vec<Timestamp> = values.iter().map(|v| v.boundary.at).collect();
+    assert_eq!(at, [[t("2025-01-01"); 4], [t("2026-01-01"); 4]].concat());
+    assert_eq!(
+        (values[0].boundary.value, values[4].boundary.value),
+        (100_000, 158_000)
+    );
+    assert!(
+        values
+            .iter()
+            .all(|v| v.boundary.method == crate::estimate::Method::Exact)
+    );
     assert!(!inv[2].estimated);
 }
 
@@ -514,7 +524,7 @@ fn an_estimated_closing_value_carries_a_fee_per_device() {
     let b = inv[0]
         .boundary_values
         .iter()
-        .find(|v| v.serial == "B" && v.meter == Meter::BwTotal)
+        .find(|v| v.serial == "B" && v.meter == Meter::BwTotal && v.boundary.at == t("2025-06-15"))
         .unwrap();
     assert_eq!(
         (b.boundary.value, b.boundary.method.name()),
@@ -826,5 +836,225 @@ fn one_reading_gives_no_rate_so_no_estimate_and_no_fee() {
     assert_eq!(
         (after.to, after.reason),
         (t("2025-04-01"), "one reading: no rate")
+    );
+}
+
+/// K1 with A3 priced (0.1000 b/w, 1.0000 colour) and an estimation fee of
+/// 95.00: on a half that ends a contract year, an A3 invoice and a
+/// settlement are issued on one date.
+fn k1_a3_fee() -> Contract {
+    let mut k = k1();
+    k.estimation_fee = "95.00".parse().unwrap();
+    k.prices[0].prices.bw_a3 = Some(dec("0.1000"));
+    k.prices[0].prices.colour_a3 = Some(dec("1.0000"));
+    k
+}
+
+/// (kind, issue date, estimation-fee lines) of every invoice.
+fn fees(invoices: &[Invoice]) -> Vec<(&'static str, String, usize)> {
+    invoices
+        .iter()
+        .map(|i| {
+            let n = i
+                .lines
+                .iter()
+                .filter(|l| l.class == LineClass::EstimationFee)
+                .count();
+            (i.kind.name(), i.issue_date.to_string(), n)
+        })
+        .collect()
+}
+
+#[test]
+fn an_estimated_boundary_costs_one_fee_on_the_first_invoice_that_uses_it() {
+    // 2026-01-01 falls between readings on 2025-12-01 and 2026-02-01 (more
+    // than 24 hours each side): an interpolated estimate. The A3 invoice and
+    // the settlement of that date both use it: one fee, on the A3 invoice,
+    // which comes first. 2025-07-01 is read exactly: no fee there.
+    let h = vec![history(
+        SERIAL,
+        &[
+            ("2025-01-01", [100_000, 5_000, 20_000, 1_000]),
+            ("2025-07-01", [131_000, 6_000, 27_500, 1_500]),
+            ("2025-12-01", [150_000, 6_700, 32_000, 1_750]),
+            ("2026-02-01", [160_000, 7_100, 34_000, 1_850]),
+        ],
+    )];
+    let inv = invoices(&k1_a3_fee(), &h, d("2026-01-01"));
+    assert_eq!(
+        fees(&inv),
+        [
+            ("a_konto", s("2025-01-01"), 0),
+            ("a3", s("2025-07-01"), 0),
+            ("a_konto", s("2025-07-01"), 0),
+            ("a3", s("2026-01-01"), 1),
+            ("settlement", s("2026-01-01"), 0),
+            ("a_konto", s("2026-01-01"), 0),
+        ]
+    );
+}
+
+#[test]
+fn a_device_listed_twice_is_one_device_for_the_fee() {
+    // SERIAL is in K1 until 2025-04-01 and again from then, with OTHER listed
+    // between. Neither is read on 2025-07-01 (readings 2025-03-01 and
+    // 2025-08-01): one fee each at the half's end, none for the membership
+    // date 2025-04-01, though the value there is an estimate too.
+    let mut k = k1_a3_fee();
+    let member = |serial: &str, from: Option<&str>, until: Option<&str>| Membership {
+        serial: Serial::parse(serial).unwrap(),
+        from: from.map(d),
+        until: until.map(d),
+    };
+    k.devices = vec![
+        member(SERIAL, None, Some("2025-04-01")),
+        member("OTHER", None, None),
+        member(SERIAL, Some("2025-04-01"), None),
+    ];
+    let rows = [
+        ("2025-01-01", [0, 0, 0, 0]),
+        ("2025-03-01", [10_000, 0, 2_000, 0]),
+        ("2025-08-01", [40_000, 0, 8_000, 0]),
+    ];
+    let h = vec![history(SERIAL, &rows), history("OTHER", &rows)];
+    let inv = invoices(&k, &h, d("2025-07-01"));
+    let a3 = inv.iter().find(|i| i.kind == InvoiceKind::A3).unwrap();
+    let fee_serials: Vec<&str> = a3
+        .lines
+        .iter()
+        .filter(|l| l.class == LineClass::EstimationFee)
+        .map(|l| l.description.split(' ').nth(2).unwrap())
+        .collect();
+    assert_eq!(fee_serials, ["AA2M021115700:", "OTHER:"]);
+}
+
+#[test]
+fn invoices_on_one_date_close_periods_before_the_a_konto_opens_the_next() {
+    // K1 with A3 priced, read exactly: on 2026-01-01 the A3 invoice of the
+    // second half (900 × 0.10 + 300 × 1.00 = 390.00), then the settlement,
+    // then the a-konto of the next half.
+    let h = k1_readings();
+    let inv = invoices(&k1_a3_fee(), &h, d("2026-01-01"));
+    assert_eq!(
+        summary(&inv)[3],
+        ("a3", s("2026-01-01"), s("390.00"), Status::Due)
+    );
+    let on_the_day: Vec<&str> = inv
+        .iter()
+        .filter(|i| i.issue_date == d("2026-01-01"))
+        .map(|i| i.kind.name())
+        .collect();
+    assert_eq!(on_the_day, ["a3", "settlement", "a_konto"]);
+    // Arrears with a minimum: the quarter, then the minimum settlement.
+    let mut k = k2();
+    k.minimum_bw = 20_000;
+    let h = vec![history(
+        SERIAL,
+        &[
+            ("2025-03-15", [10_000, 400, 2_000, 100]),
+            ("2026-03-15", [14_200, 600, 2_350, 130]),
+        ],
+    )];
+    let inv = invoices(&k, &h, d("2026-03-15"));
+    let on_the_day: Vec<&str> = inv
+        .iter()
+        .filter(|i| i.issue_date == d("2026-03-15"))
+        .map(|i| i.kind.name())
+        .collect();
+    assert_eq!(on_the_day, ["arrears", "settlement"]);
+}
+
+#[test]
+fn a_small_closing_invoice_is_carried_into_the_one_after_it_on_the_same_date() {
+    // Arrears K2 without fixed fees at 0.05: the last quarter of the first
+    // year (2025-12-15 – 2026-03-15) uses 1 000 b/w pages = 50.00 ≤ 100.00:
+    // deferred, and carried into the minimum settlement issued the same day
+    // (20 000 − 17 000 used = 3 000 × 0.05 = 150.00 + 50.00 = 200.00).
+    let mut k = k2();
+    k.fixed_fee_monthly = Nok::ZERO;
+    k.minimum_bw = 20_000;
+    k.prices[0].prices.bw_a3 = None;
+    k.prices[0].prices.colour_a3 = None;
+    let h = vec![history(
+        SERIAL,
+        &[
+            ("2025-03-15", [0, 0, 0, 0]),
+            ("2025-12-15", [16_000, 0, 0, 0]),
+            ("2026-03-15", [17_000, 0, 0, 0]),
+        ],
+    )];
+    let inv = invoices(&k, &h, d("2026-03-15"));
+    let last_two: Vec<_> = summary(&inv).into_iter().rev().take(2).rev().collect();
+    assert_eq!(
+        last_two,
+        [
+            ("arrears", s("2026-03-15"), s("50.00"), Status::Deferred),
+            ("settlement", s("2026-03-15"), s("200.00"), Status::Due),
+        ]
+    );
+}
+
+#[test]
+fn an_invoice_shows_the_values_at_every_instant_that_splits_its_money() {
+    // Arrears K2-like at 0.01, a price change on 2025-02-15 (0.02) and a
+    // second device joining on 2025-03-01: the first quarter rests on
+    // SERIAL at 01-01, 02-15 (the price cut) and 04-01, and on OTHER at
+    // 03-01 (its join) and 04-01. b/w only, so one meter each.
+    let mut k = cent_a_page();
+    k.prices.push(PriceVersion {
+        from: d("2025-02-15"),
+        prices: crate::contract::Prices {
+            bw: dec("0.0200"),
+            colour: dec("0.2000"),
+            bw_a3: None,
+            colour_a3: None,
+        },
+    });
+    k.devices.push(Membership {
+        serial: Serial::parse("OTHER").unwrap(),
+        from: Some(d("2025-03-01")),
+        until: None,
+    });
+    let h = vec![
+        mono_history(&[
+            ("2025-01-01", 0),
+            ("2025-02-15", 450),
+            ("2025-04-01", 1_350),
+        ]),
+        DeviceHistory {
+            serial: Serial::parse("OTHER").unwrap(),
+            ..mono_history(&[("2025-03-01", 100), ("2025-04-01", 400)])
+        },
+    ];
+    let inv = invoices(&k, &h, d("2025-04-01"));
+    let shown: Vec<(String, String, u64)> = inv[0]
+        .boundary_values
+        .iter()
+        .map(|v| {
+            (
+                crate::contract::dates::rfc3339(v.boundary.at),
+                v.serial.to_string(),
+                v.boundary.value,
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (s("2025-01-01T00:00:00+01:00"), s(SERIAL), 0),
+            (s("2025-02-15T00:00:00+01:00"), s(SERIAL), 450),
+            (s("2025-03-01T00:00:00+01:00"), s("OTHER"), 100),
+            (s("2025-04-01T00:00:00+02:00"), s(SERIAL), 1_350),
+            (s("2025-04-01T00:00:00+02:00"), s("OTHER"), 400),
+        ]
+    );
+    // Money: 450 × 0.01 = 4.50 before the change; after it 900 + 300 =
+    // 1 200 × 0.02 = 24.00.
+    assert_eq!(
+        lines(&inv[0])[..2],
+        [
+            ("bw", ps("450"), s("0.01"), s("4.50")),
+            ("bw", ps("1200"), s("0.02"), s("24.00")),
+        ]
     );
 }
