@@ -39,6 +39,8 @@ pub struct DeviceEntry {
     pub serial: Option<Serial>,
     pub location: Option<String>,
     pub large_counts_double: bool,
+    /// Marked as printing black only: its `total` may stand for `bw_total`.
+    pub mono: bool,
     pub profile: Option<String>,
     /// The stable identity of this entry across restarts; contains no secret.
     pub key: String,
@@ -75,6 +77,8 @@ pub struct HandDevice {
     pub serial: Serial,
     pub location: Option<String>,
     pub large_counts_double: bool,
+    /// Marked as printing black only.
+    pub mono: bool,
 }
 
 impl DeviceEntry {
@@ -134,6 +138,14 @@ impl Config {
                 .flat_map(|c| c.devices.iter().map(|m| m.serial.clone())),
         );
         out
+    }
+
+    /// True when the device with this serial is marked mono (`mono = true`).
+    pub fn mono(&self, serial: &str) -> bool {
+        self.devices
+            .iter()
+            .any(|d| d.serial.as_deref() == Some(serial) && d.mono)
+            || self.hand_read.iter().any(|d| d.serial == serial && d.mono)
     }
 
     /// True when the device with this serial counts large pages twice.
@@ -214,6 +226,7 @@ struct RawDevice {
     serial: Option<Spanned<Serial>>,
     location: Option<String>,
     large_counts_double: Option<Spanned<bool>>,
+    mono: Option<Spanned<bool>>,
     profile: Option<Spanned<String>>,
     v3: Option<Spanned<RawV3>>,
 }

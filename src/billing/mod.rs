@@ -18,7 +18,7 @@ use chrono::NaiveDate;
 use crate::contract::{Class, Contract, Membership, PeriodKind, midnight};
 use crate::estimate::{Boundary, value_at};
 use crate::meters::series::{Point, Series, sort_points};
-use crate::meters::{Meter, Source};
+use crate::meters::{DeviceColour, Meter, Source, ValueKind, complete_points};
 use crate::serial::Serial;
 use crate::timestamp::Timestamp;
 
@@ -53,24 +53,50 @@ pub struct DeviceHistory {
     pub large_counts_double: bool,
     /// Points of [`BILLING_METERS`], each sorted.
     pub meters: [Vec<Point>; 4],
+    /// It has `total` readings but nothing that splits them into b/w and
+    /// colour, and it is not known to be mono: its pages are a gap.
+    pub no_colour_split: bool,
 }
 
 impl DeviceHistory {
-    /// Builds the history from points of any meters. A mono device (no colour
-    /// meter at all) without `bw_total` uses its `total`.
+    /// As [`DeviceHistory::with_colour`] for a device nothing more is known
+    /// of than its readings.
     pub fn new(
         serial: &Serial,
         large_counts_double: bool,
         points: HashMap<Meter, Vec<Point>>,
     ) -> DeviceHistory {
-        let mut points = points;
-        let mono = !points.iter().any(|(m, p)| m.is_colour() && !p.is_empty());
+        DeviceHistory::with_colour(serial, large_counts_double, DeviceColour::Unknown, points)
+    }
+
+    /// Builds the history from points of any meters, derived as every
+    /// reading is (`meters::derive`): entered readings per instant and
+    /// source; `bw_total = total − colour_total` for a colour device without a
+    /// b/w meter; `total` as `bw_total` only for a device known to be mono.
+    /// `colour` is what is known of the device besides these readings (its
+    /// supplies, its config); a colour meter among them makes it colour.
+    pub fn with_colour(
+        serial: &Serial,
+        large_counts_double: bool,
+        colour: DeviceColour,
+        points: HashMap<Meter, Vec<Point>>,
+    ) -> DeviceHistory {
+        let mut points = derive_entered(points, colour);
+        let colour = if points.iter().any(|(m, p)| m.is_colour() && !p.is_empty()) {
+            DeviceColour::Colour
+        } else {
+            colour
+        };
         let mut meters: [Vec<Point>; 4] = Default::default();
         for (slot, meter) in BILLING_METERS.iter().enumerate() {
             meters[slot] = points.remove(meter).unwrap_or_default();
         }
-        if meters[0].is_empty() && mono {
-            meters[0] = points.remove(&Meter::Total).unwrap_or_default();
+        let total = points.remove(&Meter::Total).unwrap_or_default();
+        if meters[0].is_empty() {
+            meters[0] = match colour {
+                DeviceColour::Mono => total.clone(),
+                _ => total_less_colour(&total, &meters[2]),
+            };
         }
         for m in &mut meters {
             sort_points(m);
@@ -78,9 +104,55 @@ impl DeviceHistory {
         DeviceHistory {
             serial: serial.clone(),
             large_counts_double,
+            no_colour_split: meters[0].is_empty() && !total.is_empty(),
             meters,
         }
     }
+}
+
+/// Derives the readings people entered, each instant and source as one
+/// reading; polled points pass as they are (they were derived when polled).
+fn derive_entered(
+    mut points: HashMap<Meter, Vec<Point>>,
+    colour: DeviceColour,
+) -> HashMap<Meter, Vec<Point>> {
+    let entered = |p: &Point| p.source != Source::Polled;
+    if !points.values().flatten().any(entered) {
+        return points;
+    }
+    let mut people: HashMap<Meter, Vec<Point>> = HashMap::new();
+    for (meter, list) in points.iter_mut() {
+        let (theirs, polled): (Vec<Point>, Vec<Point>) = list.drain(..).partition(entered);
+        *list = polled;
+        if !theirs.is_empty() {
+            people.insert(*meter, theirs);
+        }
+    }
+    let wanted: Vec<Meter> = BILLING_METERS.into_iter().chain([Meter::Total]).collect();
+    for (meter, derived) in complete_points(people, colour, &wanted) {
+        points.entry(meter).or_default().extend(derived);
+    }
+    points.retain(|meter, _| wanted.contains(meter));
+    points
+}
+
+/// `total − colour_total` at every instant (and source) where the device
+/// read both: the b/w pages of a colour device without a b/w meter.
+fn total_less_colour(total: &[Point], colour: &[Point]) -> Vec<Point> {
+    let colour_at: HashMap<(Timestamp, Source), u64> =
+        colour.iter().map(|p| ((p.at, p.source), p.value)).collect();
+    total
+        .iter()
+        .filter(|p| p.kind != ValueKind::Derived)
+        .filter_map(|p| {
+            let c = colour_at.get(&(p.at, p.source))?;
+            Some(Point {
+                value: p.value.checked_sub(*c)?,
+                kind: ValueKind::Derived,
+                ..*p
+            })
+        })
+        .collect()
 }
 
 /// The dates whose meter values an answer on `date` (invoices until it, or the
@@ -230,6 +302,11 @@ impl<'a> Engine<'a> {
     fn usage(&mut self, idx: usize, slot: usize, s: Timestamp, e: Timestamp) -> u64 {
         let series = &self.members[idx].series[slot];
         if series.is_empty() {
+            if self.members[idx].history.no_colour_split && slot != 1 && slot != 3 {
+                // Pages that cannot be told b/w or colour: never billed as b/w.
+                self.gap(idx, slot, s, e, "no_colour_split");
+                return 0;
+            }
             if self.has_readings(idx) {
                 // The device never reports this meter: it has none.
                 return 0;
@@ -278,11 +355,8 @@ impl<'a> Engine<'a> {
     }
 
     fn has_readings(&self, idx: usize) -> bool {
-        self.members[idx]
-            .history
-            .meters
-            .iter()
-            .any(|m| !m.is_empty())
+        let history = self.members[idx].history;
+        history.no_colour_split || history.meters.iter().any(|m| !m.is_empty())
     }
 
     /// Pages of a class in `[from, to)` over every device.

@@ -161,7 +161,9 @@ impl Engine<'_> {
                 None => None,
             };
             let Some((all, last_at)) = used else {
-                if !self.has_readings(idx) {
+                if self.members[idx].history.no_colour_split {
+                    self.gap(idx, total_slot, s, cutoff.min(e), "no_colour_split");
+                } else if !self.has_readings(idx) {
                     for slot in [total_slot, large_slot] {
                         self.gap(idx, slot, s, cutoff.min(e), "no readings");
                     }

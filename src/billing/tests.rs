@@ -651,9 +651,10 @@ fn a_mono_device_bills_its_total_as_bw() {
             kind: ValueKind::Integer,
         });
     }
-    let h = vec![DeviceHistory::new(
+    let h = vec![DeviceHistory::with_colour(
         &Serial::parse(SERIAL).unwrap(),
         false,
+        crate::meters::DeviceColour::Mono,
         points,
     )];
     let inv = invoices(&k2(), &h, d("2025-06-15"));
@@ -1057,4 +1058,127 @@ fn an_invoice_shows_the_values_at_every_instant_that_splits_its_money() {
             ("bw", ps("1200"), s("0.02"), s("24.00")),
         ]
     );
+}
+
+/// A device's readings of any meters, entered by hand, at local dates.
+fn entered(rows: &[(&str, &[(Meter, u64)])], colour: crate::meters::DeviceColour) -> DeviceHistory {
+    let mut points: HashMap<Meter, Vec<Point>> = HashMap::new();
+    for (at, values) in rows {
+        for (meter, value) in *values {
+            points.entry(*meter).or_default().push(Point {
+                at: t(at),
+                value: *value,
+                source: Source::Manual,
+                kind: ValueKind::Manual,
+            });
+        }
+    }
+    DeviceHistory::with_colour(&Serial::parse(SERIAL).unwrap(), false, colour, points)
+}
+
+#[test]
+fn entered_readings_are_derived_like_polls() {
+    use crate::meters::DeviceColour::{Colour, Mono, Unknown};
+    use Meter::{BwCopy, BwPrint, ColourCopy, ColourPrint, ColourTotal, Total};
+    // (what, readings on 2025-01-01 and 2025-04-01, what is known, b/w and
+    //  colour pages of the quarter at 0.01 and 0.10, gap reasons)
+    type Case = (
+        &'static str,
+        [&'static [(Meter, u64)]; 2],
+        crate::meters::DeviceColour,
+        [&'static str; 2],
+        &'static [&'static str],
+    );
+    let cases: [Case; 5] = [
+        // b/w (1 100 + 2 200) − (1 000 + 2 000) = 300; colour (55 + 66) −
+        // (50 + 60) = 11.
+        (
+            "read by hand on the functions",
+            [
+                &[
+                    (BwCopy, 1_000),
+                    (BwPrint, 2_000),
+                    (ColourCopy, 50),
+                    (ColourPrint, 60),
+                ],
+                &[
+                    (BwCopy, 1_100),
+                    (BwPrint, 2_200),
+                    (ColourCopy, 55),
+                    (ColourPrint, 66),
+                ],
+            ],
+            Unknown,
+            ["300", "11"],
+            &[],
+        ),
+        // b/w = total − colour: (6 000 − 600) − (5 000 − 500) = 900; colour 100.
+        (
+            "own total and colour total, no b/w meter",
+            [
+                &[(Total, 5_000), (ColourTotal, 500)],
+                &[(Total, 6_000), (ColourTotal, 600)],
+            ],
+            Unknown,
+            ["900", "100"],
+            &[],
+        ),
+        // A mono device read on total: 1 000 pages of b/w.
+        (
+            "a mono device's total",
+            [&[(Total, 5_000)], &[(Total, 6_000)]],
+            Mono,
+            ["1000", "0"],
+            &[],
+        ),
+        // A colour device read only on total: no split, so nothing billed as
+        // b/w, and a gap for a person to fill.
+        (
+            "a colour device read on total only",
+            [&[(Total, 5_000)], &[(Total, 6_000)]],
+            Colour,
+            ["0", "0"],
+            &["no_colour_split"],
+        ),
+        // Nothing says it is mono: the same.
+        (
+            "an unknown device read on total only",
+            [&[(Total, 5_000)], &[(Total, 6_000)]],
+            Unknown,
+            ["0", "0"],
+            &["no_colour_split"],
+        ),
+    ];
+    for (what, [first, second], colour, [bw, col], gaps) in cases {
+        let h = vec![entered(
+            &[("2025-01-01", first), ("2025-04-01", second)],
+            colour,
+        )];
+        let inv = invoices(&cent_a_page(), &h, d("2025-04-01"));
+        let pages: Vec<String> = lines(&inv[0]).into_iter().map(|l| l.1.unwrap()).collect();
+        assert_eq!(pages, [bw, col], "{what}");
+        let st = reconcile(&cent_a_page(), &h, d("2025-04-01"));
+        let mut reasons: Vec<&str> = st.gaps.iter().map(|g| g.reason).collect();
+        reasons.dedup();
+        assert_eq!(reasons, gaps, "{what}");
+    }
+}
+
+#[test]
+fn an_entry_with_one_part_of_a_total_gives_no_total() {
+    // bw_copy alone on 2025-04-01: no bw_total there (it needs bw_print
+    // too), so the quarter's end is the value after the last full reading:
+    // one reading only, no rate — a gap, not 1 000 pages.
+    let h = vec![entered(
+        &[
+            (
+                "2025-01-01",
+                &[(Meter::BwCopy, 1_000), (Meter::BwPrint, 2_000)],
+            ),
+            ("2025-04-01", &[(Meter::BwCopy, 2_000)]),
+        ],
+        crate::meters::DeviceColour::Mono,
+    )];
+    let inv = invoices(&cent_a_page(), &h, d("2025-04-01"));
+    assert_eq!(lines(&inv[0])[0].1, ps("0"));
 }

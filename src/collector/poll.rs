@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::clock::Clock;
 use crate::config::DeviceEntry;
+use crate::meters::{DeviceColour, Parts};
 use crate::oid::{Oid, Scalar};
 use crate::profile::{Profile, Profiles, SuppliesSpec, sys_object_id};
 use crate::record::{DeviceReading, FailureCause, Outcome, PollRecord};
@@ -68,6 +69,20 @@ pub async fn poll_entry(
         },
         None => None,
     };
+    // The totals the device does not give itself, as for every reading; its
+    // own supplies (and the config) say whether it is mono.
+    let marked = if entry.mono {
+        DeviceColour::Mono
+    } else {
+        DeviceColour::Unknown
+    };
+    let colour = marked.and(
+        supplies
+            .as_deref()
+            .map_or(DeviceColour::Unknown, supplies::device_colour),
+    );
+    let mut meters = ev.meters;
+    meters.derive_totals(colour, Parts::Present);
     let reading = DeviceReading {
         configured_serial: entry.serial.clone().filter(|c| *c != serial),
         serial,
@@ -75,7 +90,7 @@ pub async fn poll_entry(
         sys_descr: crate::profile::text_of(values.get(&crate::profile::sys_descr())),
         sys_object_id: oid_of(&values).map(|o| o.to_string()),
         profile: Some(profile.id.clone()),
-        meters: ev.meters,
+        meters,
         supplies,
         device_status: ev.device_status,
         printer_status: ev.printer_status,

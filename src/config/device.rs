@@ -45,6 +45,7 @@ impl Ctx<'_> {
             serial: serial.get_ref().clone(),
             location: d.location.clone(),
             large_counts_double: d.large_counts_double.as_ref().is_some_and(|f| *f.get_ref()),
+            mono: d.mono.as_ref().is_some_and(|f| *f.get_ref()),
         }))
     }
 
@@ -84,14 +85,19 @@ impl Ctx<'_> {
             }
         };
         let serial = d.serial.as_ref().map(|s| s.get_ref().clone());
-        if let Some(flag) = &d.large_counts_double
-            && serial.is_none()
-        {
-            return Err(self.at(
-                flag,
-                &format!("{table}.large_counts_double"),
-                "needs `serial` in the same entry: the setting belongs to one device",
-            ));
+        for (key, flag) in [
+            ("large_counts_double", &d.large_counts_double),
+            ("mono", &d.mono),
+        ] {
+            if let Some(flag) = flag
+                && serial.is_none()
+            {
+                return Err(self.at(
+                    flag,
+                    &format!("{table}.{key}"),
+                    "needs `serial` in the same entry: the setting belongs to one device",
+                ));
+            }
         }
         if let Some(p) = &d.profile
             && profiles.get(p.get_ref()).is_none()
@@ -112,6 +118,7 @@ impl Ctx<'_> {
             serial,
             location: d.location.clone(),
             large_counts_double: d.large_counts_double.as_ref().is_some_and(|f| *f.get_ref()),
+            mono: d.mono.as_ref().is_some_and(|f| *f.get_ref()),
             profile: d.profile.as_ref().map(|p| p.get_ref().clone()),
             key,
         })
@@ -223,6 +230,7 @@ impl Ctx<'_> {
                         "large_counts_double",
                         other.large_counts_double != d.large_counts_double,
                     ),
+                    ("mono", other.mono != d.mono),
                     ("location", other.location != d.location),
                     ("profile", other.profile != d.profile),
                 ];

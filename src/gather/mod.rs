@@ -11,6 +11,9 @@ pub mod reports;
 
 use std::collections::{HashMap, HashSet};
 
+use crate::meters::series::Point;
+use crate::meters::{DeviceColour, Meter, Source};
+
 use chrono::NaiveDate;
 
 use crate::billing::{self, DeviceHistory, HISTORY_METERS};
@@ -37,6 +40,8 @@ pub struct FleetIndex<'a> {
     hand_read: HashMap<&'a str, &'a HandDevice>,
     /// Serials of which some entry or hand-read device counts large pages twice.
     counts_double: HashSet<&'a str>,
+    /// Serials marked `mono = true`.
+    mono: HashSet<&'a str>,
     /// Each serial's memberships, in the config's order of contracts.
     memberships: HashMap<&'a str, Vec<(&'a Contract, &'a Membership)>>,
 }
@@ -48,6 +53,7 @@ impl<'a> FleetIndex<'a> {
             by_serial: HashMap::new(),
             hand_read: HashMap::with_capacity(config.hand_read.len()),
             counts_double: HashSet::new(),
+            mono: HashSet::new(),
             memberships: HashMap::new(),
         };
         for d in &config.devices {
@@ -57,12 +63,18 @@ impl<'a> FleetIndex<'a> {
                 if d.large_counts_double {
                     index.counts_double.insert(serial);
                 }
+                if d.mono {
+                    index.mono.insert(serial);
+                }
             }
         }
         for d in &config.hand_read {
             index.hand_read.entry(d.serial.as_str()).or_insert(d);
             if d.large_counts_double {
                 index.counts_double.insert(d.serial.as_str());
+            }
+            if d.mono {
+                index.mono.insert(d.serial.as_str());
             }
         }
         for c in &config.contracts {
@@ -90,6 +102,11 @@ impl<'a> FleetIndex<'a> {
     /// As [`Config::large_counts_double`].
     pub fn large_counts_double(&self, serial: &str) -> bool {
         self.counts_double.contains(serial)
+    }
+
+    /// As [`Config::mono`].
+    pub fn mono(&self, serial: &str) -> bool {
+        self.mono.contains(serial)
     }
 
     /// Whether an SNMP entry is bound to this serial.
@@ -132,13 +149,73 @@ pub fn histories(
         .collect();
     let mut out = Vec::new();
     for serial in serials {
-        let points =
-            reader.billing_points(serial, &HISTORY_METERS, &instants, contract.trailing_days)?;
-        out.push(DeviceHistory::new(
+        let reading = Readings {
+            serial,
+            mono: config.mono(serial),
+            meters: &HISTORY_METERS,
+            instants: &instants,
+            trailing_days: contract.trailing_days,
+        };
+        let (points, colour) = reading.read(reader)?;
+        out.push(DeviceHistory::with_colour(
             serial,
             config.large_counts_double(serial),
+            colour,
             points,
         ));
     }
     Ok(out)
+}
+
+/// The parts people may enter a total as: read for every device, as they
+/// are derived at each instant (`meters::derive`).
+const PARTS: [Meter; 4] = [
+    Meter::BwCopy,
+    Meter::BwPrint,
+    Meter::ColourCopy,
+    Meter::ColourPrint,
+];
+
+/// What to read of one device for an answer.
+pub(crate) struct Readings<'a> {
+    pub serial: &'a Serial,
+    /// Marked `mono = true` in the config.
+    pub mono: bool,
+    pub meters: &'a [Meter],
+    pub instants: &'a [Timestamp],
+    pub trailing_days: u32,
+}
+
+impl Readings<'_> {
+    /// The points of the meters around the instants, with the parts people
+    /// entered, and what is known of the device's colour (asked of the
+    /// database only when the points leave it open).
+    pub fn read(
+        &self,
+        reader: &Reader,
+    ) -> Result<(HashMap<Meter, Vec<Point>>, DeviceColour), crate::storage::Error> {
+        let mut points =
+            reader.billing_points(self.serial, self.meters, self.instants, self.trailing_days)?;
+        let parts = reader.entered_points(self.serial, &PARTS)?;
+        let open = !parts.is_empty()
+            || points.get(&Meter::BwTotal).is_none_or(Vec::is_empty)
+            || points
+                .values()
+                .flatten()
+                .any(|p| p.source != Source::Polled);
+        for (meter, list) in parts {
+            points.entry(meter).or_default().extend(list);
+        }
+        let marked = if self.mono {
+            DeviceColour::Mono
+        } else {
+            DeviceColour::Unknown
+        };
+        let colour = if open {
+            reader.device_colour(self.serial)?.and(marked)
+        } else {
+            marked
+        };
+        Ok((points, colour))
+    }
 }

@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 
-use super::FleetIndex;
+use super::{FleetIndex, Readings};
 use crate::billing::{DeviceHistory, HISTORY_METERS};
 use crate::config::{Config, Report};
 use crate::contract::{Contract, midnight};
+use crate::meters::complete_points;
 use crate::report::counters::{CounterInput, DeviceCounters, REPORT_METERS, device_counters};
 use crate::report::schedule::{Kind, Period};
 use crate::report::vendor::{VendorRow, device_rows, sort_rows};
@@ -39,9 +40,20 @@ pub fn vendor_rows(
             .filter(|s| index.member_on(contract, s, date))
             .collect();
         for serial in serials {
-            let points =
-                reader.billing_points(serial, &HISTORY_METERS, &at, contract.trailing_days)?;
-            let history = DeviceHistory::new(serial, index.large_counts_double(serial), points);
+            let (points, colour) = Readings {
+                serial,
+                mono: index.mono(serial),
+                meters: &HISTORY_METERS,
+                instants: &at,
+                trailing_days: contract.trailing_days,
+            }
+            .read(reader)?;
+            let history = DeviceHistory::with_colour(
+                serial,
+                index.large_counts_double(serial),
+                colour,
+                points,
+            );
             let model = identities
                 .get(serial.as_str())
                 .and_then(|i| i.model.as_deref());
@@ -84,7 +96,16 @@ pub fn counter_report(
     for (serial, identity) in &identities {
         let contract = contract_of(&index, serial, from, to);
         let trailing_days = contract.map_or(DEFAULT_TRAILING_DAYS, |c| c.trailing_days);
-        let points = reader.billing_points(serial, &REPORT_METERS, &instants, trailing_days)?;
+        let (points, colour) = Readings {
+            serial,
+            mono: index.mono(serial),
+            meters: &REPORT_METERS,
+            instants: &instants,
+            trailing_days,
+        }
+        .read(reader)?;
+        // Every value derivable from what was read, as for billing.
+        let points = complete_points(points, colour, &REPORT_METERS);
         let location = index.location(serial, identity.entry_key.as_deref());
         out.push(device_counters(
             &CounterInput {

@@ -9,7 +9,10 @@ use std::str::FromStr;
 
 use crate::oid::Syntax;
 
+pub mod derive;
 pub mod series;
+
+pub use derive::{DeviceColour, Parts, complete_points};
 
 /// A canonical meter (README, "The service contract": meters). The
 /// discriminant is the stable code stored in the database: never reorder,
@@ -183,7 +186,7 @@ impl ValueKind {
 /// Where a reading came from: a poll, or a person — by hand, from the vendor,
 /// or a technician's `final` and `start` at a board swap. The discriminant is
 /// the stable code stored in the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Source {
     Polled = 0,
     Manual = 1,
@@ -283,41 +286,6 @@ impl MeterSet {
     /// True when the device reported no colour meter at all.
     pub fn is_mono(&self) -> bool {
         !self.values.iter().any(|v| v.meter.is_colour())
-    }
-
-    /// Fills in `bw_total`, `colour_total` and `total` where the device has no
-    /// direct value (README, "The service contract"): `bw_total` =
-    /// `bw_copy + bw_print`, else (mono device) `total`; `colour_total` =
-    /// `colour_copy + colour_print`; `total` = `bw_total + colour_total`.
-    /// Derived values have kind `derived`.
-    pub fn derive_totals(&mut self) {
-        let mono = self.is_mono();
-        if self.get(Meter::BwTotal).is_none() {
-            let bw = self.sum_present(&[Meter::BwCopy, Meter::BwPrint]);
-            let bw = match (bw, mono) {
-                (Some(sum), _) => Some(sum),
-                (None, true) => self.value(Meter::Total),
-                (None, false) => None,
-            };
-            self.insert_derived(Meter::BwTotal, bw);
-        }
-        if self.get(Meter::ColourTotal).is_none() {
-            let colour = self.sum_present(&[Meter::ColourCopy, Meter::ColourPrint]);
-            self.insert_derived(Meter::ColourTotal, colour);
-        }
-        if self.get(Meter::Total).is_none() {
-            let total = self.sum_present(&[Meter::BwTotal, Meter::ColourTotal]);
-            self.insert_derived(Meter::Total, total);
-        }
-    }
-
-    fn sum_present(&self, meters: &[Meter]) -> Option<u64> {
-        let present: Vec<u64> = meters.iter().filter_map(|m| self.value(*m)).collect();
-        if present.is_empty() {
-            None
-        } else {
-            Some(present.iter().sum())
-        }
     }
 
     fn insert_derived(&mut self, meter: Meter, value: Option<u64>) {
@@ -442,18 +410,6 @@ pub fn is_wrap(before: u64, after: u64, kind: ValueKind) -> bool {
 mod tests {
     use super::*;
 
-    fn set(values: &[(Meter, u64)]) -> MeterSet {
-        let mut s = MeterSet::new();
-        for (meter, value) in values {
-            s.insert(MeterValue {
-                meter: *meter,
-                value: *value,
-                kind: ValueKind::Integer,
-            });
-        }
-        s
-    }
-
     #[test]
     fn names_round_trip_and_codes_are_stable() {
         for (i, m) in Meter::ALL.iter().enumerate() {
@@ -462,52 +418,6 @@ mod tests {
             assert_eq!(Meter::from_code(i as i64), Some(*m));
         }
         assert!("bw".parse::<Meter>().is_err());
-    }
-
-    #[test]
-    fn colour_device_derives_totals_from_functions() {
-        // bw_total = 1000 + 2000; colour_total = 300 + 400; total = 3000 + 700.
-        let mut s = set(&[
-            (Meter::BwCopy, 1000),
-            (Meter::BwPrint, 2000),
-            (Meter::ColourCopy, 300),
-            (Meter::ColourPrint, 400),
-        ]);
-        s.derive_totals();
-        assert_eq!(s.value(Meter::BwTotal), Some(3000));
-        assert_eq!(s.value(Meter::ColourTotal), Some(700));
-        assert_eq!(s.value(Meter::Total), Some(3700));
-        assert_eq!(s.get(Meter::Total).unwrap().kind, ValueKind::Derived);
-    }
-
-    #[test]
-    fn direct_values_win_over_derivation() {
-        let mut s = set(&[
-            (Meter::Total, 9999),
-            (Meter::BwCopy, 1000),
-            (Meter::BwPrint, 2000),
-        ]);
-        s.derive_totals();
-        assert_eq!(s.value(Meter::Total), Some(9999));
-        assert_eq!(s.get(Meter::Total).unwrap().kind, ValueKind::Integer);
-        // Mono device, so no colour_total at all.
-        assert_eq!(s.value(Meter::ColourTotal), None);
-        assert_eq!(s.value(Meter::BwTotal), Some(3000));
-    }
-
-    #[test]
-    fn mono_device_without_functions_uses_total_as_bw_total() {
-        let mut s = set(&[(Meter::Total, 5000)]);
-        s.derive_totals();
-        assert_eq!(s.value(Meter::BwTotal), Some(5000));
-        assert_eq!(s.value(Meter::ColourTotal), None);
-    }
-
-    #[test]
-    fn colour_device_without_bw_functions_gets_no_bw_total() {
-        let mut s = set(&[(Meter::Total, 5000), (Meter::ColourTotal, 100)]);
-        s.derive_totals();
-        assert_eq!(s.value(Meter::BwTotal), None);
     }
 
     #[test]

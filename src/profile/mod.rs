@@ -162,7 +162,6 @@ impl Profile {
                 });
             }
         }
-        ev.meters.derive_totals();
         ev
     }
 

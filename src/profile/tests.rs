@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::meters::{Meter, ValueKind};
+use crate::meters::{DeviceColour, Meter, Parts, ValueKind};
 
 const K: &str = "1.3.6.1.4.1.18334.1.1.1.5.7.2";
 
@@ -65,7 +65,11 @@ fn bizhub_counters_evaluate_as_domain_says() {
     let ev = km.evaluate(&v);
     assert_eq!(ev.model.as_deref(), Some("bizhub C300i"));
     assert_eq!(ev.serial.as_deref(), Some("AA2M021115700"));
-    let m = &ev.meters;
+    // The profile gives the device's own values; the totals it lacks are
+    // derived as for every reading (meters::derive).
+    let mut m = ev.meters.clone();
+    assert_eq!(m.value(Meter::BwTotal), None);
+    m.derive_totals(DeviceColour::Unknown, Parts::Present);
     assert_eq!(m.value(Meter::Total), Some(10_000));
     assert_eq!(m.value(Meter::BwCopy), Some(1000));
     assert_eq!(m.value(Meter::ColourCopy), Some(320)); // 300 + 20, two-colour absent

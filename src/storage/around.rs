@@ -12,7 +12,8 @@ use rusqlite::params;
 use super::{Error, Reader, Source};
 use crate::contract::dates::calendar_days_before;
 use crate::meters::series::{Point, sort_points};
-use crate::meters::{Meter, ValueKind};
+use crate::meters::{DeviceColour, Meter, ValueKind};
+use crate::supplies;
 use crate::timestamp::Timestamp;
 
 /// Event kinds that mark a drop in polled values.
@@ -42,6 +43,57 @@ impl Reader {
             }
         }
         Ok(out)
+    }
+
+    /// Every reading people entered of `meters` (the parts a total is derived
+    /// from, say): few, so all of them.
+    pub fn entered_points(
+        &self,
+        serial: &str,
+        meters: &[Meter],
+    ) -> Result<HashMap<Meter, Vec<Point>>, Error> {
+        let mut out = HashMap::new();
+        let Some(device) = self.device_id(serial)? else {
+            return Ok(out);
+        };
+        for meter in meters {
+            let points = self
+                .entered(device, *meter)
+                .map_err(self.err("read entered readings"))?;
+            if !points.is_empty() {
+                out.insert(*meter, points);
+            }
+        }
+        Ok(out)
+    }
+
+    /// What the database says of a device's colour: a colour meter in any
+    /// reading, or its latest supplies (a non-black one: colour; black ones
+    /// only: mono).
+    pub fn device_colour(&self, serial: &str) -> Result<DeviceColour, Error> {
+        let Some(device) = self.device_id(serial)? else {
+            return Ok(DeviceColour::Unknown);
+        };
+        let colour_codes: Vec<String> = Meter::ALL
+            .iter()
+            .filter(|m| m.is_colour())
+            .map(|m| m.code().to_string())
+            .collect();
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM meter_values WHERE device_id = ?1 AND meter IN ({}))",
+            colour_codes.join(",")
+        );
+        let read = || -> rusqlite::Result<DeviceColour> {
+            let colour_meter: bool = self
+                .conn
+                .prepare_cached(&sql)?
+                .query_row(params![device], |r| r.get(0))?;
+            if colour_meter {
+                return Ok(DeviceColour::Colour);
+            }
+            Ok(supplies::device_colour(&self.latest_supplies(device)?))
+        };
+        read().map_err(self.err("read what a device prints"))
     }
 
     fn points_around(

@@ -229,7 +229,7 @@ impl Reader {
     /// next index, then one for its latest row, so the cost follows the
     /// supplies, not the rows a year of changes stored (testing each stored
     /// row against its index's latest took five times as long).
-    fn latest_supplies(&self, device: i64) -> rusqlite::Result<Vec<Supply>> {
+    pub(super) fn latest_supplies(&self, device: i64) -> rusqlite::Result<Vec<Supply>> {
         let mut next = self.conn.prepare_cached(
             "SELECT idx FROM supply_values WHERE device_id = ?1 AND idx > ?2 ORDER BY idx LIMIT 1",
         )?;

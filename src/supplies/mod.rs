@@ -8,6 +8,8 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::meters::DeviceColour;
+
 /// One supply as reported at one reading: what the collector reads, storage
 /// keeps and every answer shows. `level` and `max` are as reported (−1 no
 /// limit, −2 unknown, −3 some remaining); `percent` is null then.
@@ -59,6 +61,22 @@ pub fn from_raw(raw: &RawSupply, colorants: &[(u32, String)]) -> Option<Supply> 
         max,
         percent: percent(level, max),
     })
+}
+
+/// What a device's supplies say of its colour: a supply of another colour
+/// than black makes it a colour device; black ones only, a mono device.
+pub fn device_colour(supplies: &[Supply]) -> DeviceColour {
+    let mut colours = supplies.iter().filter_map(|s| s.colour.as_deref());
+    match colours.next() {
+        None => DeviceColour::Unknown,
+        Some(first) => {
+            if first != "black" || colours.any(|c| c != "black") {
+                DeviceColour::Colour
+            } else {
+                DeviceColour::Mono
+            }
+        }
+    }
 }
 
 /// level / max as a whole percentage, half away from zero; None for the

@@ -11,7 +11,13 @@ const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/billing");
 /// A workdir holding the billing config and the CSV files.
 fn workdir() -> Workdir {
     let w = Workdir::new();
-    for file in ["contracts.toml", "k1.csv", "k2.csv", "estimates.csv"] {
+    for file in [
+        "contracts.toml",
+        "k1.csv",
+        "k2.csv",
+        "estimates.csv",
+        "hand-meters.csv",
+    ] {
         std::fs::copy(format!("{DATA}/{file}"), w.path().join(file)).expect("copy test data");
     }
     w
@@ -572,4 +578,47 @@ mod sparse {
         assert_eq!(july.boundary.method.name(), "interpolation");
         assert_eq!(july.basis[0].2.name(), "vendor");
     }
+}
+
+#[test]
+fn readings_entered_on_other_meters_are_derived_as_polls_are() {
+    let w = workdir();
+    import(&w, "hand-meters.csv");
+    let pages = |contract: &str| -> Vec<(String, Value)> {
+        let inv = json_of(
+            &w,
+            &["invoices", "--contract", contract, "--until", "2025-04-01"],
+        );
+        inv["invoices"][0]["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (l["class"].as_str().unwrap().to_owned(), l["pages"].clone()))
+            .collect()
+    };
+    // b/w (1 100 + 2 200) − (1 000 + 2 000) = 300; colour (55 + 66) −
+    // (50 + 60) = 11.
+    assert_eq!(
+        pages("F1"),
+        [("bw".into(), json!(300)), ("colour".into(), json!(11))]
+    );
+    // Marked mono: its total is b/w, 6 000 − 5 000.
+    assert_eq!(
+        pages("F2"),
+        [("bw".into(), json!(1000)), ("colour".into(), json!(0))]
+    );
+    // Nothing says it is mono: no split, nothing billed as b/w, and a gap.
+    assert_eq!(
+        pages("F3"),
+        [("bw".into(), json!(0)), ("colour".into(), json!(0))]
+    );
+    let st = json_of(&w, &["reconcile", "--contract", "F3", "--at", "2025-04-01"]);
+    assert!(
+        st["gaps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["reason"] == "no_colour_split" && g["meter"] == "bw_total"),
+        "{st}"
+    );
 }

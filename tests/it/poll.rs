@@ -207,9 +207,15 @@ colour_total = "1.3.6.1.4.1.99999.2.2.0"
     assert_eq!(p["status"], "ok", "{p}");
     assert_eq!(p["serial"], "ACME-PM9-000417");
     assert_eq!(p["model"], "PageMaster 9000");
+    // No b/w meter: a colour device's b/w is its own total less its colour
+    // total, 44 021 − 9 876 = 34 145.
     assert_eq!(
         meters(p),
-        expect(&[("total", 44_021), ("colour_total", 9_876)])
+        expect(&[
+            ("total", 44_021),
+            ("colour_total", 9_876),
+            ("bw_total", 34_145)
+        ])
     );
 }
 

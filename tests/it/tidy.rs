@@ -106,7 +106,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("import", &["contract", "meters"]),
     ("estimate", &["contract", "meters"]),
     ("record", &["contract", "meters", "supplies"]),
-    ("supplies", &[]),
+    ("supplies", &["meters"]),
     ("status", &[]),
     ("meters", &["oid"]),
     ("contract", &[]),
