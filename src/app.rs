@@ -26,7 +26,9 @@ pub struct InputError(pub String);
 mod billing;
 mod fleet;
 
-pub use billing::{find_contract, import_readings, invoices, reconcile};
+pub use billing::{
+    ReadingKey, find_contract, import_readings, invoices, reconcile, withdraw_reading,
+};
 pub use fleet::{Simulate, demo, simulate};
 
 /// The names an error offers instead: "a, b" or "none".

@@ -1,16 +1,18 @@
 //! Parsing and validation of a CSV file of meter readings, entered by hand or
 //! sent by the vendor, for `telleverk import-readings`.
 //!
-//! The file has the header `serial,taken_at,meter,value[,source]`, separated
-//! by `,` or `;`. The whole file is checked before anything is returned: the
-//! first bad row is an error that names its line and column, and a file with
-//! an error gives nothing to import.
+//! The file has a header naming the columns `serial`, `taken_at`, `meter`,
+//! `value` and optionally `source`, in any order, separated by `,` or `;`.
+//! The whole file is checked before anything is returned: the first bad row
+//! is an error that names its line and column, and a file with an error gives
+//! nothing to import. A reading later than now (with 5 minutes of clock
+//! skew) is refused, and so are a manual and a vendor reading of one meter
+//! at one instant that disagree.
 //!
-//! Pure: takes the file's text, returns values. It never opens a file, reads
-//! the time of day or touches the database.
+//! Pure: takes the file's text and the time it is, returns values. It never
+//! opens a file, reads the clock or touches the database.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -20,11 +22,22 @@ use crate::contract::dates::local_instant;
 use crate::meters::{Meter, Source};
 use crate::serial::Serial;
 
-/// The columns of the file, in order; the last one may be left out.
+/// The columns of the file; the last one may be left out.
 const COLUMNS: [&str; 5] = ["serial", "taken_at", "meter", "value", "source"];
 
 /// The header as the error messages show it.
 const EXPECTED_HEADER: &str = "serial,taken_at,meter,value[,source]";
+
+/// How far in the future an entered reading may lie: clocks differ.
+pub const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// Where each column is: the index of serial, taken_at, meter, value and
+/// (when given) source, and how many columns a row has.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    at: [Option<usize>; 5],
+    width: usize,
+}
 
 /// What is wrong with the file, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,9 +70,9 @@ pub struct Parsed {
     pub duplicates_skipped: usize,
 }
 
-/// Parses and checks a whole file of readings. The first bad row is the
-/// error; rows that repeat an earlier row exactly are skipped and counted.
-pub fn parse_readings(text: &str) -> Result<Parsed, CsvError> {
+/// Parses and checks a whole file of readings at `now`. The first bad row is
+/// the error; rows that repeat an earlier row exactly are skipped and counted.
+pub fn parse_readings(text: &str, now: DateTime<Utc>) -> Result<Parsed, CsvError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -68,7 +81,7 @@ pub fn parse_readings(text: &str) -> Result<Parsed, CsvError> {
         .delimiter(delimiter(text))
         .from_reader(text.as_bytes());
     let mut records = reader.records();
-    let width = read_header(&mut records, text)?;
+    let layout = read_header(&mut records, text)?;
     let mut seen = Seen::default();
     let mut parsed = Parsed {
         rows: Vec::new(),
@@ -79,7 +92,8 @@ pub fn parse_readings(text: &str) -> Result<Parsed, CsvError> {
         if is_blank(&record) {
             continue;
         }
-        let row = parse_row(&record, line_of(&record, text), width)?;
+        let row = parse_row(&record, line_of(&record, text), layout)?;
+        check_not_future(&row, now)?;
         if seen.admit(&row)? {
             parsed.rows.push(row);
         } else {
@@ -115,15 +129,16 @@ macro_rules! hour_minute_re {
 pub const DATE_PATTERN: &str = concat!("^", date_re!(), "$");
 
 /// The text of a time of reading: a date; a date and `HH:MM` (Europe/Oslo);
-/// or RFC 3339 with `T`, seconds, up to 9 decimals and `Z` or an offset.
+/// or RFC 3339 with `T` (or `t`), seconds, up to 9 decimals and `Z` (or `z`)
+/// or an offset.
 pub const TIME_PATTERN: &str = concat!(
     "^",
     date_re!(),
     "(?: ",
     hour_minute_re!(),
-    "|T",
+    "|[Tt]",
     hour_minute_re!(),
-    ":[0-5][0-9](?:\\.[0-9]{1,9})?(?:Z|[+-]",
+    ":[0-5][0-9](?:\\.[0-9]{1,9})?(?:[Zz]|[+-]",
     hour_minute_re!(),
     "))?$"
 );
@@ -164,6 +179,9 @@ pub fn parse_taken_at(text: &str) -> Result<DateTime<Utc>, String> {
     if !TIME_RE.is_match(text) {
         return Err(not_a_time());
     }
+    // RFC 3339 allows a lower-case `t` and `z`.
+    let upper = text.to_ascii_uppercase();
+    let text = upper.as_str();
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return local_to_utc(date.and_time(chrono::NaiveTime::MIN));
     }
@@ -186,8 +204,11 @@ fn delimiter(text: &str) -> u8 {
     if header.contains(';') { b';' } else { b',' }
 }
 
-/// Reads and checks the header; returns how many columns the rows must have.
-fn read_header(records: &mut csv::StringRecordsIter<&[u8]>, text: &str) -> Result<usize, CsvError> {
+/// Reads and checks the header; returns where each column is.
+fn read_header(
+    records: &mut csv::StringRecordsIter<&[u8]>,
+    text: &str,
+) -> Result<Layout, CsvError> {
     match records.next() {
         Some(header) => {
             let header = header.map_err(read_error)?;
@@ -200,29 +221,39 @@ fn read_header(records: &mut csv::StringRecordsIter<&[u8]>, text: &str) -> Resul
     }
 }
 
-/// Checks the header, read on `line`, and returns how many columns the rows
-/// must have. The header must be the first line.
-fn check_header(record: &StringRecord, line: usize) -> Result<usize, CsvError> {
+/// Checks the header, read on `line`, and returns where each column is. The
+/// header must be the first line; its names may come in any order.
+fn check_header(record: &StringRecord, line: usize) -> Result<Layout, CsvError> {
     if line != 1 {
         let message = format!("the first line is empty: expected the header `{EXPECTED_HEADER}`");
         return Err(header_error(1, message));
     }
-    let width = record.len();
-    let names_match = record
-        .iter()
-        .zip(COLUMNS)
-        .all(|(found, expected)| found.eq_ignore_ascii_case(expected));
-    if (width == 4 || width == 5) && names_match {
-        return Ok(width);
-    }
     let found: Vec<&str> = record.iter().collect();
-    Err(header_error(
-        line,
-        format!(
-            "expected the header `{EXPECTED_HEADER}`, found `{}`",
-            found.join(",")
-        ),
-    ))
+    let bad = |why: String| {
+        header_error(
+            line,
+            format!(
+                "{why}: expected the columns `{EXPECTED_HEADER}` (in any order), found `{}`",
+                found.join(",")
+            ),
+        )
+    };
+    let mut layout = Layout {
+        at: [None; 5],
+        width: found.len(),
+    };
+    for (i, name) in found.iter().enumerate() {
+        let Some(column) = COLUMNS.iter().position(|c| c.eq_ignore_ascii_case(name)) else {
+            return Err(bad(format!("`{name}` is not a column")));
+        };
+        if layout.at[column].replace(i).is_some() {
+            return Err(bad(format!("`{name}` is named twice")));
+        }
+    }
+    if let Some(missing) = (0..4).find(|c| layout.at[*c].is_none()) {
+        return Err(bad(format!("the column `{}` is missing", COLUMNS[missing])));
+    }
+    Ok(layout)
 }
 
 /// An error in the header.
@@ -274,20 +305,25 @@ fn to_line(line: u64) -> usize {
     usize::try_from(line).unwrap_or(usize::MAX)
 }
 
-/// Parses one row, on `line`, of a file whose header had `width` columns.
-fn parse_row(record: &StringRecord, line: usize, width: usize) -> Result<ImportRow, CsvError> {
-    if record.len() != width {
+/// Parses one row, on `line`, of a file laid out as its header says.
+fn parse_row(record: &StringRecord, line: usize, layout: Layout) -> Result<ImportRow, CsvError> {
+    if record.len() != layout.width {
+        let names: Vec<&str> = (0..layout.width)
+            .filter_map(|i| layout.at.iter().position(|at| *at == Some(i)))
+            .map(|c| COLUMNS[c])
+            .collect();
         return Err(CsvError {
             line,
             column: "(row)".to_owned(),
             message: format!(
-                "expected {width} fields ({}), found {}",
-                COLUMNS[..width].join(", "),
+                "expected {} fields ({}), found {}",
+                layout.width,
+                names.join(", "),
                 record.len()
             ),
         });
     }
-    let cell = |i: usize| record.get(i).unwrap_or("");
+    let cell = |column: usize| layout.at[column].and_then(|i| record.get(i)).unwrap_or("");
     let fail = |column: &'static str| {
         move |message: String| CsvError {
             line,
@@ -303,6 +339,28 @@ fn parse_row(record: &StringRecord, line: usize, width: usize) -> Result<ImportR
         value: parse_value(cell(3)).map_err(fail("value"))?,
         source: parse_source(cell(4)).map_err(fail("source"))?,
     })
+}
+
+/// A reading later than `now` (beyond the clock skew) is a mistake: no
+/// meter can be read in the future.
+fn check_not_future(row: &ImportRow, now: DateTime<Utc>) -> Result<(), CsvError> {
+    if future(row.at, now) {
+        return Err(CsvError {
+            line: row.line,
+            column: "taken_at".to_owned(),
+            message: format!(
+                "{} is in the future (it is {} now): a reading cannot be taken later than now",
+                row.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Whether an instant lies in the future at `now`, beyond the clock skew.
+pub fn future(at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    at.timestamp_millis() > now.timestamp_millis() + CLOCK_SKEW_MS
 }
 
 /// A serial number: anything but empty.
@@ -355,38 +413,54 @@ struct Seen(HashMap<Key, (usize, u64)>);
 
 impl Seen {
     /// Whether the row is new. A row that repeats an earlier one exactly is
-    /// not; one that gives its key another value is an error.
+    /// not; one that gives its key another value is an error, and so is a
+    /// manual and a vendor reading of one meter at one instant that differ.
     fn admit(&mut self, row: &ImportRow) -> Result<bool, CsvError> {
         let key = (row.serial.clone(), row.meter, row.at, row.source.name());
-        match self.0.entry(key) {
-            Entry::Vacant(entry) => {
-                entry.insert((row.line, row.value));
-                Ok(true)
+        if let Some((line, value)) = self.0.get(&key).copied() {
+            if value == row.value {
+                return Ok(false);
             }
-            Entry::Occupied(entry) => {
-                let (line, value) = *entry.get();
-                if value == row.value {
-                    return Ok(false);
-                }
-                Err(CsvError {
+            return Err(CsvError {
+                line: row.line,
+                column: "value".to_owned(),
+                message: format!(
+                    "{} conflicts with {value} on line {line} for the same serial, \
+                     meter, instant and source",
+                    row.value
+                ),
+            });
+        }
+        if let Some(other) = row.source.disputed_by() {
+            let key = (row.serial.clone(), row.meter, row.at, other.name());
+            if let Some((line, value)) = self.0.get(&key).filter(|(_, v)| *v != row.value) {
+                return Err(CsvError {
                     line: row.line,
                     column: "value".to_owned(),
                     message: format!(
-                        "{} conflicts with {value} on line {line} for the same serial, \
-                         meter, instant and source",
-                        row.value
+                        "{} ({}) disagrees with {value} ({}) on line {line} for the same \
+                         serial, meter and instant: give one of them",
+                        row.value,
+                        row.source.name(),
+                        other.name()
                     ),
-                })
+                });
             }
         }
+        self.0.insert(key, (row.line, row.value));
+        Ok(true)
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const HEADER: &str = "serial,taken_at,meter,value,source\n";
+
+    /// The time the tests run at: after every reading they give.
+    fn now() -> DateTime<Utc> {
+        utc("2030-01-01T00:00:00Z")
+    }
 
     /// The instant of an RFC 3339 text, for expected values.
     fn utc(text: &str) -> DateTime<Utc> {
@@ -397,7 +471,7 @@ mod tests {
 
     /// The error of a file that must not parse.
     fn error_of(text: &str) -> CsvError {
-        match parse_readings(text) {
+        match parse_readings(text, now()) {
             Ok(parsed) => panic!("expected an error for {text:?}, got {parsed:?}"),
             Err(e) => e,
         }
@@ -419,7 +493,7 @@ mod tests {
              A1,2025-07-01,colour_total,300,vendor\n\
              B2,2025-07-02T12:00:00Z,total,5,final\n"
         );
-        let parsed = parse_readings(&text).unwrap();
+        let parsed = parse_readings(&text, now()).unwrap();
         assert_eq!(
             summary(&parsed),
             vec![
@@ -437,15 +511,15 @@ mod tests {
         let comma = format!("{HEADER}A1,2025-01-15 08:30,bw_total,1200,vendor\n");
         let semicolon = comma.replace(',', ";");
         assert!(semicolon.contains(';') && !semicolon.contains(','));
-        let expected = parse_readings(&comma).unwrap();
-        assert_eq!(parse_readings(&semicolon).unwrap(), expected);
+        let expected = parse_readings(&comma, now()).unwrap();
+        assert_eq!(parse_readings(&semicolon, now()).unwrap(), expected);
         assert_eq!(expected.rows.len(), 1);
     }
 
     #[test]
     fn a_semicolon_file_may_have_commas_inside_cells() {
         let text = "serial;taken_at;meter;value\nSN,1;2025-07-01;bw_total;7\n";
-        let parsed = parse_readings(text).unwrap();
+        let parsed = parse_readings(text, now()).unwrap();
         assert_eq!(parsed.rows[0].serial, "SN,1");
         assert_eq!(parsed.rows[0].value, 7);
     }
@@ -453,7 +527,7 @@ mod tests {
     #[test]
     fn a_byte_order_mark_is_skipped() {
         let text = format!("\u{feff}{HEADER}A1,2025-07-01,bw_total,1200,manual\n");
-        let parsed = parse_readings(&text).unwrap();
+        let parsed = parse_readings(&text, now()).unwrap();
         assert_eq!(
             summary(&parsed),
             vec![(2, "A1", Meter::BwTotal, 1200, Source::Manual)]
@@ -463,7 +537,7 @@ mod tests {
     #[test]
     fn the_header_ignores_case_and_spaces_and_crlf_is_accepted() {
         let text = " Serial ; TAKEN_AT;Meter ;value;Source\r\nA1;2025-07-01;duplex;3;start\r\n";
-        let parsed = parse_readings(text).unwrap();
+        let parsed = parse_readings(text, now()).unwrap();
         assert_eq!(
             summary(&parsed),
             vec![(2, "A1", Meter::Duplex, 3, Source::Start)]
@@ -475,7 +549,7 @@ mod tests {
         let without = "serial,taken_at,meter,value\nA1,2025-07-01,bw_total,10\n";
         let empty_cell = format!("{HEADER}A1,2025-07-01,bw_total,10,\n");
         for text in [without.to_owned(), empty_cell] {
-            let parsed = parse_readings(&text).unwrap();
+            let parsed = parse_readings(&text, now()).unwrap();
             assert_eq!(parsed.rows.len(), 1, "{text}");
             assert_eq!(parsed.rows[0].source, Source::Manual, "{text}");
         }
@@ -501,7 +575,7 @@ mod tests {
     #[test]
     fn taken_at_column_gives_the_same_instant_as_the_helper() {
         let text = format!("{HEADER}A1,2025-01-15 08:30,bw_total,1,manual\n");
-        let parsed = parse_readings(&text).unwrap();
+        let parsed = parse_readings(&text, now()).unwrap();
         assert_eq!(parsed.rows[0].at, utc("2025-01-15T07:30:00Z"));
     }
 
@@ -560,13 +634,19 @@ mod tests {
             "2025-07-01T08:30:00.123456789+02:00",
             "2025-07-01T23:59:59-23:59",
             "2025-07-01 23:59",
+            // RFC 3339 allows lower case.
+            "2025-07-01t08:30:00Z",
+            "2025-07-01T08:30:00z",
+            "2025-07-01t08:30:00.5z",
         ];
         for text in accepted {
             assert!(parse_taken_at(text).is_ok(), "{text}");
         }
+        assert_eq!(
+            parse_taken_at("2025-07-01t08:30:00z"),
+            parse_taken_at("2025-07-01T08:30:00Z")
+        );
         let rejected = [
-            "2025-07-01t08:30:00Z",
-            "2025-07-01T08:30:00z",
             "2025-07-01 08:30:00Z",
             "2025-07-01T08:30:60Z",
             "2025-07-01T24:00:00Z",
@@ -707,8 +787,8 @@ mod tests {
             "",
             "serial,time,meter,value",
             "serial,taken_at,meter",
-            "serial,taken_at,value,meter",
             "serial,taken_at,meter,value,source,note",
+            "serial,taken_at,meter,value,serial",
             "A1,2025-07-01,bw_total,1",
         ];
         for header in cases {
@@ -727,7 +807,7 @@ mod tests {
     fn an_identical_duplicate_is_skipped_and_counted() {
         let row = "A1,2025-07-01,bw_total,1200,manual\n";
         let text = format!("{HEADER}{row}A1,2025-07-01,total,1500,manual\n{row}{row}");
-        let parsed = parse_readings(&text).unwrap();
+        let parsed = parse_readings(&text, now()).unwrap();
         assert_eq!(parsed.duplicates_skipped, 2);
         assert_eq!(
             summary(&parsed),
@@ -744,7 +824,7 @@ mod tests {
             "{HEADER}A1,2025-07-01,bw_total,1200,manual\n\
              A1,2025-06-30T22:00:00Z,bw_total,1200,manual\n"
         );
-        assert_eq!(parse_readings(&text).unwrap().duplicates_skipped, 1);
+        assert_eq!(parse_readings(&text, now()).unwrap().duplicates_skipped, 1);
     }
 
     #[test]
@@ -768,9 +848,9 @@ mod tests {
              A2,2025-07-01,bw_total,2,manual\n\
              A1,2025-07-01,total,3,manual\n\
              A1,2025-07-02,bw_total,4,manual\n\
-             A1,2025-07-01,bw_total,5,vendor\n"
+             A1,2025-07-01,bw_total,1,vendor\n"
         );
-        let parsed = parse_readings(&text).unwrap();
+        let parsed = parse_readings(&text, now()).unwrap();
         assert_eq!(parsed.rows.len(), 5);
         assert_eq!(parsed.duplicates_skipped, 0);
     }
@@ -781,7 +861,7 @@ mod tests {
             "{HEADER}A1,2025-07-01,bw_total,1200,final\n\
              A1,2025-07-01,bw_total,0,start\n"
         );
-        let parsed = parse_readings(&text).unwrap();
+        let parsed = parse_readings(&text, now()).unwrap();
         assert_eq!(
             summary(&parsed),
             vec![
@@ -797,7 +877,7 @@ mod tests {
         let text = format!(
             "{HEADER}\nA1,2025-07-01,bw_total,1,manual\n\n   \n,,,,\nA1,2025-07-02,bw_total,2,manual\n\n"
         );
-        let parsed = parse_readings(&text).unwrap();
+        let parsed = parse_readings(&text, now()).unwrap();
         assert_eq!(
             summary(&parsed),
             vec![
@@ -805,7 +885,7 @@ mod tests {
                 (7, "A1", Meter::BwTotal, 2, Source::Manual),
             ]
         );
-        let header_only = parse_readings(HEADER).unwrap();
+        let header_only = parse_readings(HEADER, now()).unwrap();
         assert!(header_only.rows.is_empty());
     }
 
@@ -817,5 +897,62 @@ mod tests {
             "line 2, column `value`: `12a` is not a whole number of pages \
              (digits only: no sign, decimals or thousands separators)"
         );
+    }
+
+    #[test]
+    fn the_columns_may_come_in_any_order() {
+        let text = "Value;METER;serial;source;taken_at\n1200;bw_total;A1;vendor;2025-07-01\n";
+        let parsed = parse_readings(text, now()).unwrap();
+        assert_eq!(
+            summary(&parsed),
+            [(2, "A1", Meter::BwTotal, 1200, Source::Vendor)]
+        );
+        let missing = error_of("serial,meter,value\nA1,bw_total,1\n");
+        assert!(
+            missing.message.contains("`taken_at` is missing"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn a_manual_and_a_vendor_reading_that_disagree_are_refused() {
+        let text = format!(
+            "{HEADER}A1,2025-07-01,bw_total,1100,vendor\n\
+             A1,2025-07-01,bw_total,1150,manual\n"
+        );
+        assert_eq!(
+            error_of(&text).to_string(),
+            "line 3, column `value`: 1150 (manual) disagrees with 1100 (vendor) on line 2 \
+             for the same serial, meter and instant: give one of them"
+        );
+        // Agreeing, they are two readings; a technician's final is no dispute.
+        let agree = format!(
+            "{HEADER}A1,2025-07-01,bw_total,1100,vendor\n\
+             A1,2025-07-01,bw_total,1100,manual\n\
+             A1,2025-07-01,bw_total,1000,final\n"
+        );
+        assert_eq!(parse_readings(&agree, now()).unwrap().rows.len(), 3);
+    }
+
+    #[test]
+    fn a_reading_from_the_future_is_refused() {
+        let now = utc("2025-07-01T12:00:00Z");
+        let error = parse_readings(
+            &format!("{HEADER}A1,2025-07-01T13:00:00Z,total,1,manual\n"),
+            now,
+        )
+        .unwrap_err();
+        assert_eq!((error.line, error.column.as_str()), (2, "taken_at"));
+        assert!(error.message.contains("in the future"), "{error}");
+        // Within 5 minutes of clock skew it is now.
+        let text = format!("{HEADER}A1,2025-07-01T12:04:59Z,total,1,manual\n");
+        assert!(parse_readings(&text, now).is_ok());
+    }
+
+    #[test]
+    fn a_serial_with_a_control_character_is_refused() {
+        let error = error_of(&format!("{HEADER}A7PU0110\0,2025-07-01,total,1,manual\n"));
+        assert_eq!((error.line, error.column.as_str()), (2, "serial"));
+        assert!(error.message.contains("control character"), "{error}");
     }
 }

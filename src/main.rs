@@ -79,6 +79,30 @@ enum Command {
         config: PathBuf,
         /// The CSV file (`,` or `;` delimited, UTF-8).
         file: PathBuf,
+        /// Store values that break the device's polled series all the same
+        /// (below a value polled before, above one polled after).
+        #[arg(long)]
+        accept_implausible: bool,
+    },
+    /// Withdraw a reading a person entered (nothing is deleted): billing
+    /// ignores it from then on, and the right value can be entered.
+    WithdrawReading {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        serial: String,
+        /// The meter, e.g. bw_total.
+        #[arg(long)]
+        meter: String,
+        /// When it was taken: RFC 3339, YYYY-MM-DD or YYYY-MM-DD HH:MM (Oslo).
+        #[arg(long)]
+        at: String,
+        /// manual, vendor, final or start.
+        #[arg(long, default_value = "manual")]
+        source: String,
+        /// Why: kept with the withdrawal.
+        #[arg(long)]
+        reason: String,
     },
     /// Every invoice of a contract issued up to and including a date.
     Invoices {
@@ -190,9 +214,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = config::load(&config)?;
             app::readings(&config, &serial, from, to, json, &mut stdout)
         }
-        Command::ImportReadings { config, file } => {
+        Command::ImportReadings {
+            config,
+            file,
+            accept_implausible,
+        } => {
             let config = config::load(&config)?;
-            app::import_readings(&config, &file, &mut stdout)
+            app::import_readings(&config, &file, accept_implausible, &mut stdout)
+        }
+        Command::WithdrawReading {
+            config,
+            serial,
+            meter,
+            at,
+            source,
+            reason,
+        } => {
+            let config = config::load(&config)?;
+            let key = app::ReadingKey {
+                serial: &serial,
+                meter: &meter,
+                at: &at,
+                source: &source,
+            };
+            app::withdraw_reading(&config, &key, &reason, &mut stdout)
         }
         Command::Invoices {
             config,

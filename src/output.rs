@@ -3,7 +3,7 @@
 //!
 //! Pure: values in, text out.
 
-use crate::answer::{FailedPoll, MeterValues, PollLine, PolledDevice, ReadingLine};
+use crate::answer::{FailedPoll, MeterValues, PollLine, PolledDevice, ReadingLine, WithdrawnItem};
 use crate::meters::MeterSet;
 use crate::record::{Outcome, PollRecord, Reading};
 use crate::status;
@@ -169,6 +169,12 @@ pub fn readings_table(readings: &[Reading]) -> String {
     meters.dedup();
     let mut header = vec!["TAKEN AT".to_owned(), "SOURCE".to_owned()];
     header.extend(meters.iter().map(|m| m.name().to_uppercase()));
+    let noted = readings
+        .iter()
+        .any(|r| r.entered_by.is_some() || !r.withdrawn.is_empty());
+    if noted {
+        header.push("NOTE".to_owned());
+    }
     let mut rows = vec![header];
     for r in readings {
         let mut row = vec![instant(r.at), r.source.name().to_owned()];
@@ -177,9 +183,32 @@ pub fn readings_table(readings: &[Reading]) -> String {
                 .iter()
                 .map(|m| r.meters.value(*m).map_or("-".to_owned(), |v| v.to_string())),
         );
+        if noted {
+            row.push(note(r));
+        }
         rows.push(row);
     }
     table(&rows)
+}
+
+/// Who entered a reading, and what of it was withdrawn, by whom and why.
+fn note(r: &Reading) -> String {
+    let mut parts: Vec<String> = r
+        .entered_by
+        .iter()
+        .map(|by| format!("entered by {by}"))
+        .collect();
+    parts.extend(r.withdrawn.iter().map(|w| {
+        format!(
+            "withdrawn {} {} by {} at {}: {}",
+            w.meter,
+            w.value,
+            w.by,
+            instant(w.at),
+            w.reason
+        )
+    }));
+    parts.join("; ")
 }
 
 /// One reading as a JSON line of `readings --json`.
@@ -192,6 +221,19 @@ pub fn reading_line(serial: &str, r: &Reading) -> ReadingLine {
         meters: meter_values(&r.meters),
         device_status: status::device_status_name(r.device_status),
         printer_errors: status::error_names(r.errors.unwrap_or(0)),
+        entered_by: r.entered_by.clone(),
+        withdrawn: r
+            .withdrawn
+            .iter()
+            .map(|w| WithdrawnItem {
+                meter: w.meter.name().to_owned(),
+                value: w.value,
+                entered_by: w.entered_by.clone(),
+                withdrawn_at: instant(w.at),
+                withdrawn_by: w.by.clone(),
+                reason: w.reason.clone(),
+            })
+            .collect(),
     }
 }
 

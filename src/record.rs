@@ -144,10 +144,27 @@ pub struct Reading {
     pub source: Source,
     /// The entry it was polled through (polled readings only).
     pub entry_key: Option<String>,
+    /// The values in force (a withdrawn value is not among them).
     pub meters: MeterSet,
     pub device_status: Option<i64>,
     pub printer_status: Option<i64>,
     pub errors: Option<u16>,
+    /// Who entered it (entered readings; unknown for those entered before
+    /// telleverk kept it).
+    pub entered_by: Option<String>,
+    /// Values entered at this instant and source, and withdrawn since.
+    pub withdrawn: Vec<Withdrawn>,
+}
+
+/// An entered value taken back: kept, with who took it back, when and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withdrawn {
+    pub meter: Meter,
+    pub value: u64,
+    pub entered_by: Option<String>,
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub reason: String,
 }
 
 #[cfg(test)]

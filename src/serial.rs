@@ -5,21 +5,29 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::ops::Deref;
 
-/// A serial number: text with no surrounding whitespace, never empty.
+/// A serial number: text with no surrounding whitespace and no control
+/// character (a NUL, a line break), never empty.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Serial(String);
 
 /// The text is not a serial number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the serial number is empty")]
-pub struct EmptySerial;
+pub enum SerialError {
+    #[error("the serial number is empty")]
+    Empty,
+    #[error("the serial number `{0}` holds a control character")]
+    Control(String),
+}
 
 impl Serial {
     /// A serial from text, surrounding whitespace removed.
-    pub fn parse(text: &str) -> Result<Serial, EmptySerial> {
+    pub fn parse(text: &str) -> Result<Serial, SerialError> {
         let text = text.trim();
         if text.is_empty() {
-            return Err(EmptySerial);
+            return Err(SerialError::Empty);
+        }
+        if text.chars().any(char::is_control) {
+            return Err(SerialError::Control(text.escape_debug().to_string()));
         }
         Ok(Serial(text.to_owned()))
     }
@@ -33,7 +41,10 @@ impl Serial {
 impl<'de> serde::Deserialize<'de> for Serial {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Serial, D::Error> {
         let text = String::deserialize(d)?;
-        Serial::parse(&text).map_err(|_| serde::de::Error::custom("must not be empty"))
+        Serial::parse(&text).map_err(|e| match e {
+            SerialError::Empty => serde::de::Error::custom("must not be empty"),
+            other => serde::de::Error::custom(other),
+        })
     }
 }
 
@@ -94,7 +105,12 @@ mod tests {
     fn a_serial_is_trimmed_text_and_never_empty() {
         assert_eq!(Serial::parse("  AA2J021004711 ").unwrap(), "AA2J021004711");
         assert_eq!(Serial::parse("SN,1").unwrap().as_str(), "SN,1");
-        assert_eq!(Serial::parse(" \t "), Err(EmptySerial));
-        assert_eq!(Serial::parse(""), Err(EmptySerial));
+        assert_eq!(Serial::parse(" \t "), Err(SerialError::Empty));
+        assert_eq!(Serial::parse(""), Err(SerialError::Empty));
+        assert_eq!(
+            Serial::parse("A7PU0110\0"),
+            Err(SerialError::Control("A7PU0110\\0".into()))
+        );
+        assert!(Serial::parse("A\nB").is_err());
     }
 }

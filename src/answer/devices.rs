@@ -106,8 +106,25 @@ pub struct ReadingItem {
     pub taken_at: String,
     /// polled, manual, vendor, final or start.
     pub source: String,
-    /// Meter name → value.
+    /// Meter name → value, the values in force.
     pub meters: BTreeMap<String, u64>,
+    /// Who entered it (a token's name, an OS user); null for a poll and for
+    /// readings entered before telleverk kept it.
+    pub entered_by: Option<String>,
+    /// Values entered at this instant and source and withdrawn since.
+    pub withdrawn: Vec<WithdrawnItem>,
+}
+
+/// An entered value taken back; billing ignores it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WithdrawnItem {
+    pub meter: String,
+    pub value: u64,
+    pub entered_by: Option<String>,
+    /// RFC 3339.
+    pub withdrawn_at: String,
+    pub withdrawn_by: String,
+    pub reason: String,
 }
 
 /// What an entered reading did.

@@ -26,7 +26,7 @@ pub use billing::{
 };
 pub use devices::{
     DeviceDetail, DevicePage, DeviceStatus, DeviceSummary, Entered, EventItem, FailureItem,
-    ReadingItem, ReadingPage,
+    ReadingItem, ReadingPage, WithdrawnItem,
 };
 pub use poll::{FailedPoll, MeterValues, PollLine, PolledDevice, ReadingLine};
 pub use reports::{

@@ -6,6 +6,7 @@
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use super::devices::WithdrawnItem;
 use crate::record::FailureCause;
 use crate::supplies::Supply;
 
@@ -63,6 +64,10 @@ pub struct ReadingLine {
     pub meters: MeterValues,
     pub device_status: &'static str,
     pub printer_errors: Vec<String>,
+    /// Who entered it; null for a poll.
+    pub entered_by: Option<String>,
+    /// Values entered at this instant and source and withdrawn since.
+    pub withdrawn: Vec<WithdrawnItem>,
 }
 
 /// Meter name → value, in the order given (the meters' own order).

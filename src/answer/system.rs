@@ -161,6 +161,9 @@ pub enum ErrorCode {
     Conflict,
     /// 422: a reading that cannot be stored.
     InvalidReading,
+    /// 409: a reading that breaks the device's polled series; send it with
+    /// `accept_implausible` to store it all the same.
+    ImplausibleReading,
     /// 500: a report could not be written (the message says why).
     ReportFailed,
     /// 500: anything else; the log has the cause.

@@ -1,6 +1,7 @@
 //! The billing commands: `import-readings`, `invoices`, `reconcile`. Thin:
 //! read the database, hand values to the pure engine, print.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 
@@ -11,25 +12,54 @@ use crate::billing;
 use crate::config::Config;
 use crate::contract::Contract;
 use crate::gather::histories;
-use crate::import::parse_readings;
-use crate::storage::{ImportError, Store};
+use crate::import::{parse_readings, parse_taken_at};
+use crate::meters::{Meter, Source};
+use crate::serial::Serial;
+use crate::storage::{Entering, ImportError, Store, WithdrawError, Withdrawal};
 
 /// `telleverk import-readings`: validates the whole file, then stores it in
-/// one transaction (all or nothing).
-pub fn import_readings(config: &Config, file: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
+/// one transaction (all or nothing), as entered by the OS user.
+pub fn import_readings(
+    config: &Config,
+    file: &Path,
+    accept_implausible: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let bytes = std::fs::read(file)
         .map_err(|e| InputError(format!("{}: cannot read: {e}", file.display())))?;
     let text = String::from_utf8(bytes)
         .map_err(|e| InputError(format!("{}: not UTF-8 text: {e}", file.display())))?;
-    let parsed = parse_readings(&text)
+    let parsed = parse_readings(&text, crate::clock::now())
         .map_err(|e| InputError(format!("{}: {e}; nothing was imported", file.display())))?;
     let mut store = open_production_store(config)?;
-    let summary = store.import_readings(&parsed.rows).map_err(|e| match e {
-        ImportError::Conflict(c) => {
-            anyhow::Error::from(InputError(format!("{}: {c}", file.display())))
-        }
-        ImportError::Storage(s) => s.into(),
-    })?;
+    let mut known: HashSet<String> = store.serials()?.into_iter().collect();
+    known.extend(config.serials().into_iter().map(String::from));
+    if let Some(row) = parsed
+        .rows
+        .iter()
+        .find(|r| !known.contains(r.serial.as_str()))
+    {
+        return Err(InputError(format!(
+            "{}: line {}, column `serial`: `{}` is no device telleverk knows: name it in a \
+             [[device]] (serial = \"…\") or a contract of {} first; nothing was imported",
+            file.display(),
+            row.line,
+            row.serial,
+            config.file.display()
+        ))
+        .into());
+    }
+    let entering = Entering {
+        by: &os_user(),
+        at: crate::clock::now(),
+        accept_implausible,
+    };
+    let summary = store
+        .import_readings(&parsed.rows, entering)
+        .map_err(|e| match e {
+            ImportError::Storage(s) => anyhow::Error::from(s),
+            refused => InputError(format!("{}: {refused}", file.display())).into(),
+        })?;
     writeln!(
         out,
         "imported {} readings from {} ({} already stored, {} repeated in the file, {} new devices)",
@@ -38,6 +68,68 @@ pub fn import_readings(config: &Config, file: &Path, out: &mut dyn Write) -> any
         summary.already_stored,
         parsed.duplicates_skipped,
         summary.new_devices
+    )?;
+    Ok(())
+}
+
+/// The user running the command: who entered a reading from the command
+/// line.
+fn os_user() -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|u| !u.trim().is_empty()))
+        .unwrap_or_else(|| "unknown OS user".to_owned())
+}
+
+/// The key of an entered reading, as given on the command line.
+pub struct ReadingKey<'a> {
+    pub serial: &'a str,
+    pub meter: &'a str,
+    pub at: &'a str,
+    pub source: &'a str,
+}
+
+/// `telleverk withdraw-reading`: withdraws an entered reading (a row of its
+/// own with who, when and why; nothing is deleted).
+pub fn withdraw_reading(
+    config: &Config,
+    key: &ReadingKey<'_>,
+    reason: &str,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let serial = Serial::parse(key.serial).map_err(|e| InputError(format!("--serial: {e}")))?;
+    let meter: Meter = key
+        .meter
+        .parse()
+        .map_err(|e| InputError(format!("--meter: {e}")))?;
+    let at = parse_taken_at(key.at).map_err(|e| InputError(format!("--at: {e}")))?;
+    let source: Source = key
+        .source
+        .parse()
+        .map_err(|e: String| InputError(format!("--source: {e}")))?;
+    if reason.trim().is_empty() {
+        return Err(InputError("--reason: say why the reading is withdrawn".into()).into());
+    }
+    let mut store = existing_store(config)?;
+    let by = os_user();
+    let withdrawal = Withdrawal {
+        serial: &serial,
+        meter,
+        at,
+        source,
+        by: &by,
+        reason: reason.trim(),
+        when: crate::clock::now(),
+    };
+    let value = store.withdraw_reading(&withdrawal).map_err(|e| match e {
+        WithdrawError::Storage(s) => anyhow::Error::from(s),
+        refused => InputError(refused.to_string()).into(),
+    })?;
+    writeln!(
+        out,
+        "withdrew {serial} {meter} {value} at {} ({}); billing ignores it from now on",
+        key.at,
+        source.name()
     )?;
     Ok(())
 }

@@ -24,7 +24,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        ErrorCode::Conflict => StatusCode::CONFLICT,
+        ErrorCode::Conflict | ErrorCode::ImplausibleReading => StatusCode::CONFLICT,
         ErrorCode::InvalidReading => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::ReportFailed | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -13,6 +13,7 @@ mod devices;
 mod error;
 mod metrics;
 mod params;
+mod readings;
 mod reports;
 mod system;
 mod view;
@@ -113,7 +114,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(metrics::metrics))
         .routes(routes!(devices::list))
         .routes(routes!(devices::detail))
-        .routes(routes!(devices::readings, devices::enter_reading))
+        .routes(routes!(readings::readings, readings::enter_reading))
+        .routes(routes!(readings::withdraw_reading))
         .routes(routes!(billing::contracts))
         .routes(routes!(billing::reconciliation))
         .routes(routes!(billing::invoices))

@@ -176,6 +176,15 @@ pub fn source_schema() -> Object {
 
 /// `meters` of an entered reading: at least one meter by its name, each a
 /// whole number from 0 to `MAX_ENTERED_VALUE`.
+/// The schema of one meter's name.
+pub fn meter_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(Meter::ALL.iter().map(|m| m.name())))
+        .description(Some("A meter's name, e.g. bw_total"))
+        .build()
+}
+
 pub fn meters_schema() -> Object {
     let value = || -> Schema {
         ObjectBuilder::new()

@@ -196,6 +196,18 @@ pub enum Source {
 }
 
 impl Source {
+    /// The other source whose reading of the same meter at the same instant
+    /// must agree with this one's: a manual reading and the vendor's.
+    pub fn disputed_by(self) -> Option<Source> {
+        match self {
+            Source::Manual => Some(Source::Vendor),
+            Source::Vendor => Some(Source::Manual),
+            _ => None,
+        }
+    }
+}
+
+impl Source {
     pub fn name(self) -> &'static str {
         match self {
             Source::Polled => "polled",

@@ -79,9 +79,10 @@ impl Reader {
             .filter(|m| m.is_colour())
             .map(|m| m.code().to_string())
             .collect();
+        let codes = colour_codes.join(",");
         let sql = format!(
-            "SELECT EXISTS (SELECT 1 FROM meter_values WHERE device_id = ?1 AND meter IN ({}))",
-            colour_codes.join(",")
+            "SELECT EXISTS (SELECT 1 FROM meter_values WHERE device_id = ?1 AND meter IN ({codes}))
+                 OR EXISTS (SELECT 1 FROM entered_readings WHERE device_id = ?1 AND meter IN ({codes}))"
         );
         let read = || -> rusqlite::Result<DeviceColour> {
             let colour_meter: bool = self
@@ -108,7 +109,8 @@ impl Reader {
         let known: bool = self
             .conn
             .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM meter_values WHERE device_id = ?1 AND meter = ?2)",
+                "SELECT EXISTS (SELECT 1 FROM meter_values WHERE device_id = ?1 AND meter = ?2)
+                     OR EXISTS (SELECT 1 FROM entered_readings WHERE device_id = ?1 AND meter = ?2)",
             )?
             .query_row(params![device, meter.code()], |r| r.get(0))?;
         if !known {
@@ -188,28 +190,28 @@ impl Reader {
         rows.collect()
     }
 
-    /// Every reading of this meter a person entered.
+    /// Every reading of this meter a person entered and did not withdraw.
     fn entered(&self, device: i64, meter: Meter) -> rusqlite::Result<Vec<Point>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT at, source, value, kind FROM meter_values INDEXED BY meter_values_entered
-             WHERE device_id = ?1 AND meter = ?2 AND source != 0",
+            "SELECT e.at, e.source, e.value FROM entered_readings e
+             WHERE e.device_id = ?1 AND e.meter = ?2
+               AND NOT EXISTS (SELECT 1 FROM reading_withdrawals w WHERE w.reading_id = e.id)",
         )?;
         let rows = stmt.query_map(params![device, meter.code()], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, i64>(1)?,
                 r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (at, source, value, kind) = row?;
+            let (at, source, value) = row?;
             out.push(Point {
                 at: Timestamp::from_millis(at),
                 value: value as u64,
                 source: Source::from_code(source).unwrap_or(Source::Manual),
-                kind: ValueKind::from_code(kind).unwrap_or(ValueKind::Manual),
+                kind: ValueKind::Manual,
             });
         }
         Ok(out)

@@ -199,8 +199,8 @@ impl Reader {
         let last_entered: Option<i64> = self
             .conn
             .prepare_cached(
-                "SELECT MAX(at) FROM meter_values INDEXED BY meter_values_entered
-                 WHERE device_id = ?1 AND source != 0",
+                "SELECT MAX(e.at) FROM entered_readings e WHERE e.device_id = ?1
+                 AND NOT EXISTS (SELECT 1 FROM reading_withdrawals w WHERE w.reading_id = e.id)",
             )?
             .query_row(params![id], |r| r.get(0))?;
         let mut row = DeviceRow {

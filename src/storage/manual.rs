@@ -1,14 +1,21 @@
-//! Readings entered by people (manual, vendor, technician `final`/`start`)
-//! and the meter points billing reads back.
+//! Readings entered by people (manual, vendor, technician `final`/`start`):
+//! stored with who entered them, checked against what is stored and against
+//! the device's polled series, withdrawn without deleting anything; and the
+//! meter points billing reads back.
+//!
+//! A key — device, meter, instant, source — has at most one reading that is
+//! not withdrawn. A manual and a vendor reading of one meter at one instant
+//! must agree.
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, params};
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{Error, Reader, Store, millis};
 use crate::import::ImportRow;
 use crate::meters::series::Point;
-use crate::meters::{Meter, ValueKind};
+use crate::meters::{Meter, Source};
 use crate::serial::Serial;
 use crate::timestamp::Timestamp;
 
@@ -19,6 +26,16 @@ pub struct ImportSummary {
     /// Readings already stored with the same value.
     pub already_stored: usize,
     pub new_devices: usize,
+}
+
+/// Who enters readings, when, and whether values that break the polled
+/// series are taken all the same.
+#[derive(Debug, Clone, Copy)]
+pub struct Entering<'a> {
+    /// A token's name, or the OS user of the command line.
+    pub by: &'a str,
+    pub at: DateTime<Utc>,
+    pub accept_implausible: bool,
 }
 
 /// An imported reading disagrees with a stored one under the same key
@@ -37,11 +54,76 @@ pub struct Conflict {
     pub given: u64,
 }
 
-/// An import failed: a conflict (input) or the database.
+/// A manual and a vendor reading of one meter at one instant disagree.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "line {line}: {serial} {meter} at {at}: {given} ({source_name}) disagrees with the stored {other_source} reading {other}; withdraw one of them first; nothing was imported"
+)]
+pub struct Disputed {
+    pub line: usize,
+    pub serial: Serial,
+    pub meter: Meter,
+    pub at: String,
+    pub source_name: &'static str,
+    pub given: u64,
+    pub other_source: &'static str,
+    pub other: u64,
+}
+
+/// An entered value breaks the device's polled series: below a value polled
+/// before it, or above one polled after it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "line {line}: {serial} {meter} {given} at {at} breaks the polled series: {}; check the value, or import it with --accept-implausible; nothing was imported",
+    polls.join(", ")
+)]
+pub struct Implausible {
+    pub line: usize,
+    pub serial: Serial,
+    pub meter: Meter,
+    pub at: String,
+    pub given: u64,
+    /// The polls it contradicts, as "polled 27352 at 2026-11-30T09:15:00Z (before it)".
+    pub polls: Vec<String>,
+}
+
+/// An import failed: an input the person must look at, or the database.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error(transparent)]
     Conflict(#[from] Conflict),
+    #[error(transparent)]
+    Disputed(#[from] Disputed),
+    #[error(transparent)]
+    Implausible(#[from] Implausible),
+    #[error(transparent)]
+    Storage(#[from] Error),
+}
+
+/// The reading to withdraw: its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withdrawal<'a> {
+    pub serial: &'a Serial,
+    pub meter: Meter,
+    pub at: DateTime<Utc>,
+    pub source: Source,
+    pub by: &'a str,
+    pub reason: &'a str,
+    pub when: DateTime<Utc>,
+}
+
+/// A withdrawal could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum WithdrawError {
+    #[error("{serial} has no {source_name} reading of {meter} at {at} in force to withdraw")]
+    NotFound {
+        serial: Serial,
+        meter: Meter,
+        at: String,
+        source_name: &'static str,
+    },
+    #[error("a polled value is the device's own: only readings people entered are withdrawn")]
+    Polled,
     #[error(transparent)]
     Storage(#[from] Error),
 }
@@ -49,8 +131,14 @@ pub enum ImportError {
 impl Store {
     /// Stores readings in one transaction: all or nothing. A reading stored
     /// before with the same value is skipped; a different value is a
-    /// [`Conflict`] and nothing is stored.
-    pub fn import_readings(&mut self, rows: &[ImportRow]) -> Result<ImportSummary, ImportError> {
+    /// [`Conflict`], a manual and a vendor reading that disagree are
+    /// [`Disputed`], a value that breaks the polled series is [`Implausible`]
+    /// unless accepted — and then nothing is stored.
+    pub fn import_readings(
+        &mut self,
+        rows: &[ImportRow],
+        entering: Entering<'_>,
+    ) -> Result<ImportSummary, ImportError> {
         let path = self.db.path.clone();
         let sql = |action| super::sql_error(&path, action);
         let tx = self
@@ -61,7 +149,6 @@ impl Store {
         let mut summary = ImportSummary::default();
         let mut new_devices: HashMap<&Serial, i64> = HashMap::new();
         for row in rows {
-            let at = millis(row.at);
             let known = self
                 .cache
                 .devices
@@ -73,7 +160,7 @@ impl Store {
                 None => {
                     tx.execute(
                         "INSERT INTO devices (serial, first_seen) VALUES (?1, ?2)",
-                        params![row.serial, at],
+                        params![row.serial, millis(row.at)],
                     )
                     .map_err(sql("add a device"))?;
                     let id = tx.last_insert_rowid();
@@ -81,36 +168,10 @@ impl Store {
                     id
                 }
             };
-            let stored: Option<i64> = tx
-                .query_row(
-                    "SELECT value FROM meter_values WHERE device_id = ?1 AND meter = ?2 AND at = ?3 AND source = ?4",
-                    params![device, row.meter.code(), at, row.source as i64],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(sql("look up a stored reading"))?;
-            match stored {
-                Some(v) if v as u64 == row.value => summary.already_stored += 1,
-                Some(v) => {
-                    return Err(Conflict {
-                        line: row.line,
-                        serial: row.serial.clone(),
-                        meter: row.meter,
-                        at: row.at.to_rfc3339(),
-                        source_name: row.source.name(),
-                        stored: v as u64,
-                        given: row.value,
-                    }
-                    .into());
-                }
-                None => {
-                    tx.execute(
-                        "INSERT INTO meter_values (device_id, meter, at, source, value, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![device, row.meter.code(), at, row.source as i64, row.value as i64, ValueKind::Manual.code()],
-                    )
-                    .map_err(sql("store a reading"))?;
-                    summary.stored += 1;
-                }
+            if enter(&tx, device, row, entering).map_err(sql("store a reading"))?? {
+                summary.stored += 1;
+            } else {
+                summary.already_stored += 1;
             }
         }
         tx.commit().map_err(sql("commit the import"))?;
@@ -120,6 +181,176 @@ impl Store {
             .extend(new_devices.into_iter().map(|(s, id)| (s.to_string(), id)));
         Ok(summary)
     }
+
+    /// Withdraws an entered reading: a row of its own with who, when and
+    /// why. Billing ignores it from then on; its key is free for the right
+    /// value. Returns the value withdrawn.
+    pub fn withdraw_reading(&mut self, w: &Withdrawal<'_>) -> Result<u64, WithdrawError> {
+        if w.source == Source::Polled {
+            return Err(WithdrawError::Polled);
+        }
+        let path = self.db.path.clone();
+        let sql = |action| super::sql_error(&path, action);
+        let not_found = || WithdrawError::NotFound {
+            serial: w.serial.clone(),
+            meter: w.meter,
+            at: w.at.to_rfc3339(),
+            source_name: w.source.name(),
+        };
+        let Some(device) = self.device_id(w.serial)? else {
+            return Err(not_found());
+        };
+        let tx = self
+            .db
+            .conn
+            .transaction()
+            .map_err(sql("begin a withdrawal"))?;
+        let live = in_force(&tx, device, w.meter, millis(w.at), w.source)
+            .map_err(sql("look up a reading"))?;
+        let Some((id, value)) = live else {
+            return Err(not_found());
+        };
+        tx.execute(
+            "INSERT INTO reading_withdrawals (reading_id, at, by, reason) VALUES (?1, ?2, ?3, ?4)",
+            params![id, millis(w.when), w.by, w.reason],
+        )
+        .map_err(sql("withdraw a reading"))?;
+        tx.commit().map_err(sql("commit a withdrawal"))?;
+        Ok(value)
+    }
+}
+
+/// Enters one reading inside the import's transaction: Ok(true) stored,
+/// Ok(false) already stored with this value, Err(…) refused.
+fn enter(
+    tx: &Transaction<'_>,
+    device: i64,
+    row: &ImportRow,
+    entering: Entering<'_>,
+) -> rusqlite::Result<Result<bool, ImportError>> {
+    let at = millis(row.at);
+    let at_text = || row.at.to_rfc3339();
+    if let Some((_, stored)) = in_force(tx, device, row.meter, at, row.source)? {
+        if stored == row.value {
+            return Ok(Ok(false));
+        }
+        return Ok(Err(Conflict {
+            line: row.line,
+            serial: row.serial.clone(),
+            meter: row.meter,
+            at: at_text(),
+            source_name: row.source.name(),
+            stored,
+            given: row.value,
+        }
+        .into()));
+    }
+    if let Some(other) = row.source.disputed_by()
+        && let Some((_, value)) = in_force(tx, device, row.meter, at, other)?
+        && value != row.value
+    {
+        return Ok(Err(Disputed {
+            line: row.line,
+            serial: row.serial.clone(),
+            meter: row.meter,
+            at: at_text(),
+            source_name: row.source.name(),
+            given: row.value,
+            other_source: other.name(),
+            other: value,
+        }
+        .into()));
+    }
+    if !entering.accept_implausible && row.source.disputed_by().is_some() {
+        let polls = contradicted_polls(tx, device, row)?;
+        if !polls.is_empty() {
+            return Ok(Err(Implausible {
+                line: row.line,
+                serial: row.serial.clone(),
+                meter: row.meter,
+                at: at_text(),
+                given: row.value,
+                polls,
+            }
+            .into()));
+        }
+    }
+    tx.prepare_cached(
+        "INSERT INTO entered_readings (device_id, meter, at, source, value, entered_by, entered_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        device,
+        row.meter.code(),
+        at,
+        row.source as i64,
+        row.value as i64,
+        entering.by,
+        millis(entering.at)
+    ])?;
+    Ok(Ok(true))
+}
+
+/// The reading of a key that is not withdrawn: (id, value).
+fn in_force(
+    tx: &rusqlite::Connection,
+    device: i64,
+    meter: Meter,
+    at: i64,
+    source: Source,
+) -> rusqlite::Result<Option<(i64, u64)>> {
+    tx.prepare_cached(
+        "SELECT e.id, e.value FROM entered_readings e
+         WHERE e.device_id = ?1 AND e.meter = ?2 AND e.at = ?3 AND e.source = ?4
+           AND NOT EXISTS (SELECT 1 FROM reading_withdrawals w WHERE w.reading_id = e.id)
+         ORDER BY e.id DESC LIMIT 1",
+    )?
+    .query_row(params![device, meter.code(), at, source as i64], |r| {
+        Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+    })
+    .optional()
+}
+
+/// The polls of this meter an entered value contradicts: the last one at or
+/// before it, when higher; the first one at or after it, when lower.
+fn contradicted_polls(
+    tx: &rusqlite::Connection,
+    device: i64,
+    row: &ImportRow,
+) -> rusqlite::Result<Vec<String>> {
+    let at = millis(row.at);
+    let code = row.meter.code();
+    let poll = |before: bool| -> rusqlite::Result<Option<(i64, u64)>> {
+        let sql = if before {
+            "SELECT at FROM polls WHERE device_id = ?1 AND at <= ?2 AND (meters >> ?3) & 1 = 1 ORDER BY at DESC LIMIT 1"
+        } else {
+            "SELECT at FROM polls WHERE device_id = ?1 AND at >= ?2 AND (meters >> ?3) & 1 = 1 ORDER BY at LIMIT 1"
+        };
+        let Some(t): Option<i64> = tx
+            .prepare_cached(sql)?
+            .query_row(params![device, at, code], |r| r.get(0))
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let value: Option<i64> = tx
+            .prepare_cached(
+                "SELECT value FROM meter_values WHERE device_id = ?1 AND meter = ?2 AND source = 0
+                 AND at <= ?3 ORDER BY at DESC LIMIT 1",
+            )?
+            .query_row(params![device, code, t], |r| r.get(0))
+            .optional()?;
+        Ok(value.map(|v| (t, v as u64)))
+    };
+    let shown = |t: i64| super::instant(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut out = Vec::new();
+    if let Some((t, v)) = poll(true)?.filter(|(_, v)| *v > row.value) {
+        out.push(format!("polled {v} at {} (before it)", shown(t)));
+    }
+    if let Some((t, v)) = poll(false)?.filter(|(_, v)| *v < row.value) {
+        out.push(format!("polled {v} at {} (after it)", shown(t)));
+    }
+    Ok(out)
 }
 
 impl Reader {

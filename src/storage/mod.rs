@@ -21,7 +21,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use crate::meters::Source;
 pub use fleet::{DeviceRow, EntryRow, Identity, Pool};
-pub use manual::{Conflict, ImportError, ImportSummary};
+pub use manual::{
+    Conflict, Disputed, Entering, Implausible, ImportError, ImportSummary, WithdrawError,
+    Withdrawal,
+};
 pub use runs::{NewRun, ReportRun};
 pub use write::RoundSummary;
 
@@ -107,11 +110,12 @@ impl std::fmt::Display for Purpose {
     }
 }
 
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     include_str!("schema.sql"),
     include_str!("schema2.sql"),
     include_str!("schema3.sql"),
     include_str!("schema4.sql"),
+    include_str!("schema5.sql"),
 ];
 
 /// An open database with the in-memory state the collector compares against.
@@ -341,3 +345,6 @@ pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
 pub(crate) fn instant(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests;

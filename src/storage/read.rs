@@ -8,7 +8,7 @@ use rusqlite::params;
 
 use super::{Error, Reader, Source, Store, instant, millis};
 use crate::meters::{Meter, MeterSet, MeterValue, ValueKind};
-use crate::record::{Event, Failure, FailureCause, Reading};
+use crate::record::{Event, Failure, FailureCause, Reading, Withdrawn};
 use crate::serial::Serial;
 use crate::supplies::Supply;
 
@@ -70,6 +70,8 @@ impl Reader {
                 device_status,
                 printer_status,
                 errors: errors.and_then(|e| u16::try_from(e).ok()),
+                entered_by: None,
+                withdrawn: Vec::new(),
             });
         }
         out.extend(
@@ -81,48 +83,66 @@ impl Reader {
     }
 
     /// Readings entered by people between `from` and `to`, one per instant
-    /// and source.
+    /// and source: the values in force, and those withdrawn with who took
+    /// them back and why.
     fn entered_readings(&self, device: i64, from: i64, to: i64) -> rusqlite::Result<Vec<Reading>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT at, source, meter, value, kind FROM meter_values INDEXED BY meter_values_entered
-             WHERE device_id = ?1 AND source != 0 AND at BETWEEN ?2 AND ?3 ORDER BY at, source",
+            "SELECT e.at, e.source, e.meter, e.value, e.entered_by, w.at, w.by, w.reason
+             FROM entered_readings e LEFT JOIN reading_withdrawals w ON w.reading_id = e.id
+             WHERE e.device_id = ?1 AND e.at BETWEEN ?2 AND ?3 ORDER BY e.at, e.source, e.id",
         )?;
         let rows = stmt.query_map(params![device, from, to], |r| {
             Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
+                (r.get::<_, i64>(0)?, r.get::<_, i64>(1)?),
+                (r.get::<_, i64>(2)?, r.get::<_, i64>(3)?),
+                r.get::<_, Option<String>>(4)?,
+                (
+                    r.get::<_, Option<i64>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, Option<String>>(7)?,
+                ),
             ))
         })?;
         let mut out: Vec<Reading> = Vec::new();
         for row in rows {
-            let (at, source, meter, value, kind) = row?;
+            let ((at, source), (meter, value), entered_by, withdrawal) = row?;
             let (Some(source), Some(meter)) = (Source::from_code(source), Meter::from_code(meter))
             else {
                 continue;
             };
-            let mv = MeterValue {
-                meter,
-                value: value as u64,
-                kind: ValueKind::from_code(kind).unwrap_or(ValueKind::Manual),
-            };
-            match out.last_mut() {
-                Some(last) if last.at == instant(at) && last.source == source => {
-                    last.meters.insert(mv)
-                }
+            let reading = match out.last_mut() {
+                Some(last) if last.at == instant(at) && last.source == source => last,
                 _ => {
-                    let mut meters = MeterSet::new();
-                    meters.insert(mv);
                     out.push(Reading {
                         at: instant(at),
                         source,
                         entry_key: None,
-                        meters,
+                        meters: MeterSet::new(),
                         device_status: None,
                         printer_status: None,
                         errors: None,
+                        entered_by: None,
+                        withdrawn: Vec::new(),
+                    });
+                    out.last_mut().expect("just pushed")
+                }
+            };
+            let value = value as u64;
+            match withdrawal {
+                (Some(w_at), Some(by), Some(reason)) => reading.withdrawn.push(Withdrawn {
+                    meter,
+                    value,
+                    entered_by,
+                    at: instant(w_at),
+                    by,
+                    reason,
+                }),
+                _ => {
+                    reading.entered_by = reading.entered_by.take().or(entered_by);
+                    reading.meters.insert(MeterValue {
+                        meter,
+                        value,
+                        kind: ValueKind::Manual,
                     });
                 }
             }

@@ -260,6 +260,14 @@ fn routes() -> Vec<(&'static str, String, Option<Value>, &'static str)> {
             ),
             "operator",
         ),
+        (
+            "POST",
+            format!("/api/v1/devices/{HAND}/readings/withdrawals"),
+            Some(
+                json!({"taken_at": "2026-06-28", "meter": "bw_total", "source": "manual", "reason": "a test"}),
+            ),
+            "operator",
+        ),
         ("GET", "/api/v1/contracts".into(), None, "viewer"),
         (
             "GET",
@@ -318,9 +326,13 @@ fn every_role_on_every_route() {
         for (who, token) in callers {
             let body = body.as_ref().map(|b| b.to_string());
             let a = app.request(method, &path, token, body.as_deref());
+            let withdrawal = path.ends_with("/withdrawals");
             let expected: &[u16] = match who {
                 "none" | "wrong" => &[401],
                 role if rank(role) < rank(least) => &[403],
+                // The first caller allowed withdraws the reading; for the
+                // next one it is withdrawn already.
+                _ if withdrawal => &[201, 404],
                 _ => &[200, 201],
             };
             assert!(expected.contains(&a.status), "{who} {method} {path}: {a:?}");
@@ -332,15 +344,12 @@ fn every_role_on_every_route() {
             );
             if a.status >= 400 {
                 let code = a.body["error"]["code"].as_str().unwrap_or_default();
-                assert_eq!(
-                    code,
-                    if a.status == 401 {
-                        "unauthorized"
-                    } else {
-                        "forbidden"
-                    },
-                    "{a:?}"
-                );
+                let wanted = match a.status {
+                    401 => "unauthorized",
+                    404 => "not_found",
+                    _ => "forbidden",
+                };
+                assert_eq!(code, wanted, "{a:?}");
                 assert!(
                     !a.text.contains(ADMIN) && !a.text.contains("sha256:"),
                     "{a:?}"
@@ -384,6 +393,28 @@ fn every_role_on_every_route() {
         .collect();
     expected.sort();
     assert_eq!(documented, expected);
+    // The operator withdrew the reading it entered, once; it is kept.
+    let readings = app
+        .get(
+            &format!("/api/v1/devices/{HAND}/readings?from=2026-06-28&to=2026-06-28"),
+            VIEWER,
+        )
+        .body;
+    assert_eq!(readings["items"][0]["meters"], json!({}), "{readings}");
+    let mut withdrawn = readings["items"][0]["withdrawn"].clone();
+    assert!(
+        withdrawn[0]["withdrawn_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2026-06-29T")),
+        "{readings}"
+    );
+    withdrawn[0]["withdrawn_at"] = json!("…");
+    assert_eq!(
+        withdrawn,
+        json!([{"meter": "bw_total", "value": 1000, "entered_by": "operator-user",
+                "withdrawn_at": "…", "withdrawn_by": "operator-user", "reason": "a test"}]),
+        "{readings}"
+    );
 
     // Health needs no token.
     let health = app.request("GET", "/healthz", None, None);
@@ -509,7 +540,8 @@ fn the_api_shows_the_polled_fleet_and_takes_readings() {
         .body;
     assert_eq!(
         readings["items"],
-        json!([{"taken_at": "2026-06-29T09:00:00+02:00", "source": "vendor", "meters": {"bw_total": 5000, "colour_total": 700}}])
+        json!([{"taken_at": "2026-06-29T09:00:00+02:00", "source": "vendor", "meters": {"bw_total": 5000, "colour_total": 700},
+                "entered_by": "operator-user", "withdrawn": []}])
     );
     app.wait_for("/api/v1/devices?after=AAZ", |b| {
         b["items"][0]["open_alerts"] == 0

@@ -477,8 +477,16 @@ mod sparse {
         let csv = format!(
             "serial,taken_at,meter,value,source\n{SERIAL},2025-06-29 13:00,bw_total,{vendor},vendor\n"
         );
+        let entering = telleverk::storage::Entering {
+            by: "the tests",
+            at: chrono::Utc::now(),
+            accept_implausible: true,
+        };
         store
-            .import_readings(&parse_readings(&csv).unwrap().rows)
+            .import_readings(
+                &parse_readings(&csv, chrono::Utc::now()).unwrap().rows,
+                entering,
+            )
             .unwrap();
     }
 
@@ -621,4 +629,208 @@ fn readings_entered_on_other_meters_are_derived_as_polls_are() {
             .any(|g| g["reason"] == "no_colour_split" && g["meter"] == "bw_total"),
         "{st}"
     );
+}
+
+mod entered {
+    //! Readings people enter are checked (the future, unknown serials, a
+    //! manual and a vendor value that disagree, values that break the polled
+    //! series), kept with who entered them, and withdrawn without deleting.
+
+    use chrono::{Duration, Utc};
+    use serde_json::Value;
+    use telleverk::meters::{Meter, MeterSet, MeterValue, ValueKind};
+    use telleverk::record::{DeviceReading, Outcome, PollRecord};
+    use telleverk::serial::Serial;
+    use telleverk::storage::Store;
+
+    use super::{import, json_of, workdir};
+    use crate::cli::{Workdir, text};
+
+    /// A device polled at 27 352 b/w pages a day ago and at 27 400 an hour
+    /// ago: telleverk knows it from its polls.
+    fn polled(w: &Workdir) {
+        let mut store = Store::open(&w.path().join("telleverk.db")).unwrap();
+        for (hours_ago, value) in [(24, 27_352), (1, 27_400)] {
+            let mut meters = MeterSet::new();
+            meters.insert(MeterValue {
+                meter: Meter::BwTotal,
+                value,
+                kind: ValueKind::Integer,
+            });
+            let record = PollRecord {
+                at: Utc::now() - Duration::hours(hours_ago),
+                entry_key: "10.0.0.9:161 v2c community#000000000000".into(),
+                address: "10.0.0.9:161".into(),
+                outcome: Outcome::Ok(Box::new(DeviceReading {
+                    serial: Serial::parse("POLLED-E1").unwrap(),
+                    meters,
+                    ..Default::default()
+                })),
+            };
+            store.write_round(&[record]).unwrap();
+        }
+    }
+
+    fn import_text(w: &Workdir, name: &str, csv: &str, flags: &[&str]) -> std::process::Output {
+        std::fs::write(w.path().join(name), csv).unwrap();
+        let mut args = vec!["import-readings", "--config", "contracts.toml", name];
+        args.extend(flags);
+        w.run(&args)
+    }
+
+    /// The readings of a serial as `readings --json` lines.
+    fn readings(w: &Workdir, serial: &str) -> Vec<Value> {
+        let out = w.run(&[
+            "readings",
+            "--json",
+            "--config",
+            "contracts.toml",
+            "--serial",
+            serial,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        crate::cli::json_lines(&out)
+    }
+
+    #[test]
+    fn bad_entries_are_refused_with_the_reason_and_nothing_is_stored() {
+        let w = workdir();
+        polled(&w);
+        let day_ago = (Utc::now() - Duration::hours(12)).format("%Y-%m-%dT%H:%M:%SZ");
+        let in_an_hour = (Utc::now() + Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ");
+        let cases: [(&str, String, &str); 4] = [
+            (
+                "the future",
+                format!("serial,taken_at,meter,value\nPOLLED-E1,{in_an_hour},bw_total,27500\n"),
+                "in the future",
+            ),
+            (
+                "an unknown serial",
+                "serial,taken_at,meter,value\nNOBODY-KNOWS,2025-07-01,bw_total,1\n".into(),
+                "`NOBODY-KNOWS` is no device telleverk knows",
+            ),
+            (
+                // 100 pages, between polls of 27 352 and 27 400: a typo.
+                "a value that breaks the polled series",
+                format!("serial,taken_at,meter,value\nPOLLED-E1,{day_ago},bw_total,100\n"),
+                "breaks the polled series: polled 27352 at",
+            ),
+            (
+                "a manual and a vendor value that disagree",
+                "serial,taken_at,meter,value,source\nA7PU011002345,2025-07-01,bw_total,5,vendor\nA7PU011002345,2025-07-01,bw_total,6,manual\n".into(),
+                "disagrees with 5 (vendor)",
+            ),
+        ];
+        for (what, csv, message) in cases {
+            let out = import_text(&w, "bad.csv", &csv, &[]);
+            assert_eq!(out.status.code(), Some(2), "{what}: {}", text(&out));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(message), "{what}: {err}");
+            assert!(err.contains("nothing was imported"), "{what}: {err}");
+        }
+        // Nothing of it was stored: the polled device has its polls only.
+        assert!(
+            readings(&w, "POLLED-E1")
+                .iter()
+                .all(|r| r["source"] == "polled")
+        );
+        // Accepted on purpose, the implausible value is stored, with who.
+        let csv = format!("serial,taken_at,meter,value\nPOLLED-E1,{day_ago},bw_total,100\n");
+        let out = import_text(&w, "bad.csv", &csv, &["--accept-implausible"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let manual: Vec<Value> = readings(&w, "POLLED-E1")
+            .into_iter()
+            .filter(|r| r["source"] == "manual")
+            .collect();
+        assert_eq!(manual.len(), 1);
+        assert!(manual[0]["entered_by"].is_string(), "{manual:?}");
+    }
+
+    #[test]
+    fn a_stored_vendor_value_disputes_a_manual_one_entered_later() {
+        let w = workdir();
+        let vendor =
+            "serial,taken_at,meter,value,source\nA7PU011002345,2025-07-01,bw_total,5000,vendor\n";
+        assert_eq!(import_text(&w, "v.csv", vendor, &[]).status.code(), Some(0));
+        let manual =
+            "serial,taken_at,meter,value,source\nA7PU011002345,2025-07-01,bw_total,5100,manual\n";
+        let out = import_text(&w, "m.csv", manual, &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("5100 (manual) disagrees with the stored vendor reading 5000"),
+            "{}",
+            text(&out)
+        );
+    }
+
+    #[test]
+    fn a_withdrawn_reading_leaves_billing_and_frees_its_key() {
+        let w = workdir();
+        import(&w, "k2.csv");
+        let total = |w: &Workdir| -> String {
+            let inv = json_of(
+                w,
+                &["invoices", "--contract", "K2", "--until", "2025-06-15"],
+            );
+            inv["invoices"][0]["total"].as_str().unwrap().to_owned()
+        };
+        // K2's quarter, as the worked example: 1 310.00.
+        assert_eq!(total(&w), "1310.00");
+        // The closing b/w reading 14 200 was typed for 14 000: withdraw it.
+        let out = w.run(&[
+            "withdraw-reading",
+            "--config",
+            "contracts.toml",
+            "--serial",
+            "A7PU011002345",
+            "--meter",
+            "bw_total",
+            "--at",
+            "2025-06-15",
+            "--source",
+            "manual",
+            "--reason",
+            "typed 200 too high",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        // Without it the quarter's end has no b/w value after the one reading
+        // before: no rate, so no b/w pages; the A3 pages stay (bw_large was
+        // not withdrawn): 200 × 0.10 − … the total falls.
+        assert_ne!(total(&w), "1310.00");
+        // The right value under the same key: 14 000 − 10 000 − 200 A3 =
+        // 3 800 × 0.05 = 190.00 instead of 200.00 → 1 300.00.
+        let right =
+            "serial,taken_at,meter,value,source\nA7PU011002345,2025-06-15,bw_total,14000,manual\n";
+        assert_eq!(
+            import_text(&w, "right.csv", right, &[]).status.code(),
+            Some(0)
+        );
+        assert_eq!(total(&w), "1300.00");
+        // The history keeps both, with who and why.
+        let june: Vec<Value> = readings(&w, "A7PU011002345")
+            .into_iter()
+            .filter(|r| r["taken_at"].as_str().unwrap().starts_with("2025-06-14T22"))
+            .collect();
+        assert_eq!(june.len(), 1, "{june:?}");
+        assert_eq!(june[0]["meters"]["bw_total"], 14_000);
+        assert_eq!(june[0]["withdrawn"][0]["value"], 14_200);
+        assert_eq!(june[0]["withdrawn"][0]["reason"], "typed 200 too high");
+        // Withdrawing what is not there is an error that says so.
+        let out = w.run(&[
+            "withdraw-reading",
+            "--config",
+            "contracts.toml",
+            "--serial",
+            "A7PU011002345",
+            "--meter",
+            "bw_total",
+            "--at",
+            "2025-06-16",
+            "--reason",
+            "x",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("in force to withdraw"));
+    }
 }
