@@ -539,4 +539,6 @@ fn slots(class: Class) -> (usize, usize) {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
