@@ -1,6 +1,6 @@
 //! The money: usage per contract and period from the judged meter series,
 //! invoices (a-konto, settlement, arrears, A3) with deferral, and the 15 % rule
-//! (README, "The service contract"; ARCHITECTURE.md, the billing decisions).
+//! (docs/contract-rules.md; ARCHITECTURE.md, the billing decisions).
 //!
 //! Pure: takes the contract, the devices' readings and a date; returns
 //! invoices and findings. A billing discrepancy is data, not an error. It never

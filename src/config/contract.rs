@@ -57,7 +57,7 @@ pub(super) struct RawPrice {
     colour_a3: Option<Exact>,
 }
 
-// The defaults the contract terms give (README, "The service contract"), as values.
+// The defaults the contract terms give (docs/contract-rules.md), as values.
 fn no_pages() -> Count {
     Count(0)
 }

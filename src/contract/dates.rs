@@ -1,7 +1,8 @@
 //! Local dates and the instants they stand for: every date of the contract is
-//! a Europe/Oslo date, every boundary its local midnight (README, "The
-//! service contract"). A date given to a command means 00:00 Oslo; a local
-//! time that does not exist or occurs twice is refused without an offset.
+//! a Europe/Oslo date, every boundary its local midnight
+//! (docs/contract-rules.md). A date given to a command means 00:00 Oslo; a
+//! local time that does not exist or occurs twice is refused without an
+//! offset.
 
 use chrono::{DateTime, Datelike, Days, LocalResult, Months, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Europe::Oslo;

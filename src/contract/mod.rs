@@ -1,4 +1,4 @@
-//! Service contracts (README, "The service contract"): who is covered when, the billing
+//! Service contracts (docs/contract-rules.md): who is covered when, the billing
 //! periods, the price in force on a day, renewal and the notice deadline.
 //!
 //! Pure: takes values, returns values. It never reads the clock, a socket or the

@@ -1,9 +1,10 @@
-//! The value of a meter at a boundary instant (README, "Missing readings and estimates"; "The value at a
-//! boundary", "Trailing rate"): an exact reading, else linear interpolation in
-//! real time between the readings either side — measured (`bracketed`) when
-//! both lie within 24 hours, an estimate otherwise — else extrapolation from
-//! the last reading at the trailing average rate. Never backwards before the
-//! first reading, never from no reading at all. Whole pages, half-up.
+//! The value of a meter at a boundary instant (docs/contract-rules.md,
+//! "Values at boundaries and estimates"): an exact reading, else linear
+//! interpolation in real time between the readings either side — measured
+//! (`bracketed`) when both lie within 24 hours, an estimate otherwise — else
+//! extrapolation from the last reading at the trailing average rate. Never
+//! backwards before the first reading, never from no reading at all or from
+//! a single one. Whole pages, half-up.
 //!
 //! Pure: works on a judged [`Series`]; never reads the clock or the database.
 

@@ -1,5 +1,5 @@
-//! One derivation for every reading, whatever its source (README, "The
-//! service contract": meters): `colour_total` from `colour_copy +
+//! One derivation for every reading, whatever its source (docs/contract-rules.md,
+//! "Meters"): `colour_total` from `colour_copy +
 //! colour_print`; `bw_total` from `bw_copy + bw_print`, else — on a device
 //! known to be mono — its `total`, else — on a colour device whose own
 //! `total` and `colour_total` were read at the same instant — `total −

@@ -14,9 +14,8 @@ pub mod series;
 
 pub use derive::{DeviceColour, Parts, complete_points};
 
-/// A canonical meter (README, "The service contract": meters). The
-/// discriminant is the stable code stored in the database: never reorder,
-/// only append.
+/// A canonical meter (docs/contract-rules.md, "Meters"). The discriminant
+/// is the stable code stored in the database: never reorder, only append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Meter {
     Total = 0,
@@ -412,7 +411,7 @@ pub fn judge(
 }
 
 /// A Counter32 that drops from the upper half of its range into the lower half
-/// has wrapped (README, "The service contract"); INTEGER counters never wrap.
+/// has wrapped (docs/contract-rules.md); INTEGER counters never wrap.
 pub fn is_wrap(before: u64, after: u64, kind: ValueKind) -> bool {
     const HALF: u64 = 1 << 31;
     kind == ValueKind::Counter32 && (HALF..1 << 32).contains(&before) && after < HALF

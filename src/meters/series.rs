@@ -1,8 +1,8 @@
 //! One meter's readings over time, judged as a whole: which low readings were
 //! glitches or follow a spike, where a counter was reset, wrapped or swapped by
 //! a technician, which drops are implausible, and the running count of pages
-//! ("cumulative") that carries on across those breaks (README, "The service
-//! contract": counters only grow).
+//! ("cumulative") that carries on across those breaks (docs/contract-rules.md,
+//! "Counters only grow").
 //!
 //! A drop the next reading confirms is judged in this order: a Counter32 wrap;
 //! a reset when the new value is at most a tenth of the one before (the new
