@@ -137,4 +137,7 @@ pub struct Entered {
     pub stored: usize,
     /// Meter values stored before with the same value (nothing changed).
     pub already_stored: usize,
+    /// Values stored though they break the polled series (sent with
+    /// `accept_implausible`), each with the polls it contradicts.
+    pub warnings: Vec<String>,
 }

@@ -69,6 +69,9 @@ pub fn import_readings(
         parsed.duplicates_skipped,
         summary.new_devices
     )?;
+    for warning in &summary.warnings {
+        writeln!(out, "warning: {warning}")?;
+    }
     Ok(())
 }
 

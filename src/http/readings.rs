@@ -223,6 +223,7 @@ pub async fn enter_reading(
             source: source.name().to_owned(),
             stored: summary.stored,
             already_stored: summary.already_stored,
+            warnings: summary.warnings,
         }),
     ))
 }

@@ -20,12 +20,15 @@ use crate::serial::Serial;
 use crate::timestamp::Timestamp;
 
 /// What an import did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ImportSummary {
     pub stored: usize,
     /// Readings already stored with the same value.
     pub already_stored: usize,
     pub new_devices: usize,
+    /// Values stored though they break the polled series (accepted), each
+    /// with the polls it contradicts.
+    pub warnings: Vec<String>,
 }
 
 /// Who enters readings, when, and whether values that break the polled
@@ -168,7 +171,9 @@ impl Store {
                     id
                 }
             };
-            if enter(&tx, device, row, entering).map_err(sql("store a reading"))?? {
+            if enter(&tx, device, row, entering, &mut summary.warnings)
+                .map_err(sql("store a reading"))??
+            {
                 summary.stored += 1;
             } else {
                 summary.already_stored += 1;
@@ -221,12 +226,14 @@ impl Store {
 }
 
 /// Enters one reading inside the import's transaction: Ok(true) stored,
-/// Ok(false) already stored with this value, Err(…) refused.
+/// Ok(false) already stored with this value, Err(…) refused. An implausible
+/// value accepted on purpose is stored with a warning.
 fn enter(
     tx: &Transaction<'_>,
     device: i64,
     row: &ImportRow,
     entering: Entering<'_>,
+    warnings: &mut Vec<String>,
 ) -> rusqlite::Result<Result<bool, ImportError>> {
     let at = millis(row.at);
     let at_text = || row.at.to_rfc3339();
@@ -261,18 +268,29 @@ fn enter(
         }
         .into()));
     }
-    if !entering.accept_implausible && row.source.disputed_by().is_some() {
+    if row.source.disputed_by().is_some() {
         let polls = contradicted_polls(tx, device, row)?;
         if !polls.is_empty() {
-            return Ok(Err(Implausible {
+            let implausible = Implausible {
                 line: row.line,
                 serial: row.serial.clone(),
                 meter: row.meter,
                 at: at_text(),
                 given: row.value,
                 polls,
+            };
+            if !entering.accept_implausible {
+                return Ok(Err(implausible.into()));
             }
-            .into()));
+            warnings.push(format!(
+                "line {}: {} {} {} at {} breaks the polled series ({}); stored as accepted",
+                implausible.line,
+                implausible.serial,
+                implausible.meter,
+                implausible.given,
+                implausible.at,
+                implausible.polls.join(", ")
+            ));
         }
     }
     tx.prepare_cached(

@@ -738,6 +738,12 @@ mod entered {
         let csv = format!("serial,taken_at,meter,value\nPOLLED-E1,{day_ago},bw_total,100\n");
         let out = import_text(&w, "bad.csv", &csv, &["--accept-implausible"]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            said.contains("warning: line 2: POLLED-E1 bw_total 100"),
+            "{said}"
+        );
+        assert!(said.contains("stored as accepted"), "{said}");
         let manual: Vec<Value> = readings(&w, "POLLED-E1")
             .into_iter()
             .filter(|r| r["source"] == "manual")
