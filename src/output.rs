@@ -225,14 +225,7 @@ pub fn reading_line(serial: &str, r: &Reading) -> ReadingLine {
         withdrawn: r
             .withdrawn
             .iter()
-            .map(|w| WithdrawnItem {
-                meter: w.meter.name().to_owned(),
-                value: w.value,
-                entered_by: w.entered_by.clone(),
-                withdrawn_at: instant(w.at),
-                withdrawn_by: w.by.clone(),
-                reason: w.reason.clone(),
-            })
+            .map(|w| WithdrawnItem::new(w, instant(w.at)))
             .collect(),
     }
 }

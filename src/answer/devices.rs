@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::system::AlertItem;
-use crate::record::FailureCause;
+use crate::record::{FailureCause, Withdrawn};
 use crate::supplies::Supply;
 
 /// A page of devices.
@@ -125,6 +125,21 @@ pub struct WithdrawnItem {
     pub withdrawn_at: String,
     pub withdrawn_by: String,
     pub reason: String,
+}
+
+impl WithdrawnItem {
+    /// `w` as answered, its instant already written the caller's way (Oslo
+    /// time in the API, UTC on the command line).
+    pub fn new(w: &Withdrawn, withdrawn_at: String) -> Self {
+        WithdrawnItem {
+            meter: w.meter.name().to_owned(),
+            value: w.value,
+            entered_by: w.entered_by.clone(),
+            withdrawn_at,
+            withdrawn_by: w.by.clone(),
+            reason: w.reason.clone(),
+        }
+    }
 }
 
 /// What an entered reading did.

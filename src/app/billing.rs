@@ -124,15 +124,20 @@ pub fn withdraw_reading(
         reason: reason.trim(),
         when: crate::clock::now(),
     };
-    let value = store.withdraw_reading(&withdrawal).map_err(|e| match e {
+    let taken = store.withdraw_reading(&withdrawal).map_err(|e| match e {
         WithdrawError::Storage(s) => anyhow::Error::from(s),
         refused => InputError(refused.to_string()).into(),
     })?;
     writeln!(
         out,
-        "withdrew {serial} {meter} {value} at {} ({}); billing ignores it from now on",
+        "withdrew {serial} {meter} {} at {} ({}{}); billing ignores it from now on",
+        taken.value,
         key.at,
-        source.name()
+        source.name(),
+        taken
+            .entered_by
+            .map(|who| format!(", entered by {who}"))
+            .unwrap_or_default()
     )?;
     Ok(())
 }

@@ -75,14 +75,7 @@ fn reading_item(r: &Reading) -> ReadingItem {
         withdrawn: r
             .withdrawn
             .iter()
-            .map(|w| WithdrawnItem {
-                meter: w.meter.name().to_owned(),
-                value: w.value,
-                entered_by: w.entered_by.clone(),
-                withdrawn_at: rfc3339(w.at.into()),
-                withdrawn_by: w.by.clone(),
-                reason: w.reason.clone(),
-            })
+            .map(|w| WithdrawnItem::new(w, rfc3339(w.at.into())))
             .collect(),
     }
 }
@@ -388,7 +381,7 @@ pub async fn withdraw_reading(
     let by = caller.name.clone();
     let now = state.clock.now();
     let (key, why) = (serial.clone(), reason.clone());
-    let value = blocking(move || {
+    let taken = blocking(move || {
         let mut store = store.lock().expect("store lock");
         let withdrawal = Withdrawal {
             serial: &key,
@@ -405,17 +398,11 @@ pub async fn withdraw_reading(
         })
     })
     .await?;
-    tracing::info!(token = %caller.name, %serial, %meter, value, "reading withdrawn");
+    tracing::info!(token = %caller.name, %serial, %meter, value = taken.value, "reading withdrawn");
     state.changed.notify_one();
+    let withdrawn_at = rfc3339(taken.at.into());
     Ok((
         StatusCode::CREATED,
-        Json(WithdrawnItem {
-            meter: meter.name().to_owned(),
-            value,
-            entered_by: None,
-            withdrawn_at: rfc3339(now.into()),
-            withdrawn_by: caller.name,
-            reason,
-        }),
+        Json(WithdrawnItem::new(&taken, withdrawn_at)),
     ))
 }

@@ -16,6 +16,7 @@ use super::{Error, Reader, Store, millis};
 use crate::import::ImportRow;
 use crate::meters::series::Point;
 use crate::meters::{Meter, Source};
+use crate::record::Withdrawn;
 use crate::serial::Serial;
 use crate::timestamp::Timestamp;
 
@@ -190,7 +191,7 @@ impl Store {
     /// Withdraws an entered reading: a row of its own with who, when and
     /// why. Billing ignores it from then on; its key is free for the right
     /// value. Returns the value withdrawn.
-    pub fn withdraw_reading(&mut self, w: &Withdrawal<'_>) -> Result<u64, WithdrawError> {
+    pub fn withdraw_reading(&mut self, w: &Withdrawal<'_>) -> Result<Withdrawn, WithdrawError> {
         if w.source == Source::Polled {
             return Err(WithdrawError::Polled);
         }
@@ -212,7 +213,12 @@ impl Store {
             .map_err(sql("begin a withdrawal"))?;
         let live = in_force(&tx, device, w.meter, millis(w.at), w.source)
             .map_err(sql("look up a reading"))?;
-        let Some((id, value)) = live else {
+        let Some(InForce {
+            id,
+            value,
+            entered_by,
+        }) = live
+        else {
             return Err(not_found());
         };
         tx.execute(
@@ -221,7 +227,14 @@ impl Store {
         )
         .map_err(sql("withdraw a reading"))?;
         tx.commit().map_err(sql("commit a withdrawal"))?;
-        Ok(value)
+        Ok(Withdrawn {
+            meter: w.meter,
+            value,
+            entered_by,
+            at: w.when,
+            by: w.by.to_owned(),
+            reason: w.reason.to_owned(),
+        })
     }
 }
 
@@ -237,7 +250,7 @@ fn enter(
 ) -> rusqlite::Result<Result<bool, ImportError>> {
     let at = millis(row.at);
     let at_text = || row.at.to_rfc3339();
-    if let Some((_, stored)) = in_force(tx, device, row.meter, at, row.source)? {
+    if let Some(InForce { value: stored, .. }) = in_force(tx, device, row.meter, at, row.source)? {
         if stored == row.value {
             return Ok(Ok(false));
         }
@@ -253,7 +266,7 @@ fn enter(
         .into()));
     }
     if let Some(other) = row.source.disputed_by()
-        && let Some((_, value)) = in_force(tx, device, row.meter, at, other)?
+        && let Some(InForce { value, .. }) = in_force(tx, device, row.meter, at, other)?
         && value != row.value
     {
         return Ok(Err(Disputed {
@@ -310,21 +323,32 @@ fn enter(
 }
 
 /// The reading of a key that is not withdrawn: (id, value).
+/// The entered value in force under one key.
+struct InForce {
+    id: i64,
+    value: u64,
+    entered_by: Option<String>,
+}
+
 fn in_force(
     tx: &rusqlite::Connection,
     device: i64,
     meter: Meter,
     at: i64,
     source: Source,
-) -> rusqlite::Result<Option<(i64, u64)>> {
+) -> rusqlite::Result<Option<InForce>> {
     tx.prepare_cached(
-        "SELECT e.id, e.value FROM entered_readings e
+        "SELECT e.id, e.value, e.entered_by FROM entered_readings e
          WHERE e.device_id = ?1 AND e.meter = ?2 AND e.at = ?3 AND e.source = ?4
            AND NOT EXISTS (SELECT 1 FROM reading_withdrawals w WHERE w.reading_id = e.id)
          ORDER BY e.id DESC LIMIT 1",
     )?
     .query_row(params![device, meter.code(), at, source as i64], |r| {
-        Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+        Ok(InForce {
+            id: r.get(0)?,
+            value: r.get::<_, i64>(1)? as u64,
+            entered_by: r.get(2)?,
+        })
     })
     .optional()
 }

@@ -336,6 +336,13 @@ fn every_role_on_every_route() {
                 _ => &[200, 201],
             };
             assert!(expected.contains(&a.status), "{who} {method} {path}: {a:?}");
+            if withdrawal && a.status == 201 {
+                // The answer says whose entry was taken back, and by whom
+                // (the operator is the first caller allowed).
+                assert_eq!(a.body["entered_by"], "operator-user", "{a:?}");
+                assert_eq!(a.body["withdrawn_by"], "operator-user", "{a:?}");
+                assert_eq!(a.body["value"], 1000, "{a:?}");
+            }
             let file = a.status < 300 && (path.contains("csv") || path.contains("vendor-billing"));
             let wanted = if file { "text/csv" } else { "application/json" };
             assert!(
