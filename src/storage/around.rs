@@ -30,19 +30,12 @@ impl Reader {
         instants: &[Timestamp],
         trailing_days: u32,
     ) -> Result<HashMap<Meter, Vec<Point>>, Error> {
-        let mut out = HashMap::new();
-        let Some(device) = self.device_id(serial)? else {
-            return Ok(out);
-        };
-        for meter in meters {
-            let points = self
-                .points_around(device, *meter, instants, trailing_days)
-                .map_err(self.err("read the readings around the boundaries"))?;
-            if !points.is_empty() {
-                out.insert(*meter, points);
-            }
-        }
-        Ok(out)
+        self.per_meter(
+            serial,
+            meters,
+            "read the readings around the boundaries",
+            |device, meter| self.points_around(device, meter, instants, trailing_days),
+        )
     }
 
     /// Every reading people entered of `meters` (the parts a total is derived
@@ -52,14 +45,26 @@ impl Reader {
         serial: &str,
         meters: &[Meter],
     ) -> Result<HashMap<Meter, Vec<Point>>, Error> {
+        self.per_meter(serial, meters, "read entered readings", |device, meter| {
+            self.entered(device, meter)
+        })
+    }
+
+    /// `read`'s points of each of `meters` that has any; none for a device
+    /// the database does not know.
+    fn per_meter(
+        &self,
+        serial: &str,
+        meters: &[Meter],
+        action: &'static str,
+        read: impl Fn(i64, Meter) -> rusqlite::Result<Vec<Point>>,
+    ) -> Result<HashMap<Meter, Vec<Point>>, Error> {
         let mut out = HashMap::new();
         let Some(device) = self.device_id(serial)? else {
             return Ok(out);
         };
         for meter in meters {
-            let points = self
-                .entered(device, *meter)
-                .map_err(self.err("read entered readings"))?;
+            let points = read(device, *meter).map_err(self.err(action))?;
             if !points.is_empty() {
                 out.insert(*meter, points);
             }
