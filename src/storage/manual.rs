@@ -190,7 +190,7 @@ impl Store {
 
     /// Withdraws an entered reading: a row of its own with who, when and
     /// why. Billing ignores it from then on; its key is free for the right
-    /// value. Returns the value withdrawn.
+    /// value. Returns what was withdrawn.
     pub fn withdraw_reading(&mut self, w: &Withdrawal<'_>) -> Result<Withdrawn, WithdrawError> {
         if w.source == Source::Polled {
             return Err(WithdrawError::Polled);
@@ -322,14 +322,14 @@ fn enter(
     Ok(Ok(true))
 }
 
-/// The reading of a key that is not withdrawn: (id, value).
-/// The entered value in force under one key.
+/// The entered value in force under one key (not withdrawn).
 struct InForce {
     id: i64,
     value: u64,
     entered_by: Option<String>,
 }
 
+/// The value in force under a key, if any: the newest entry not withdrawn.
 fn in_force(
     tx: &rusqlite::Connection,
     device: i64,
