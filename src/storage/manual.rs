@@ -152,6 +152,7 @@ impl Store {
             .map_err(sql("begin the import"))?;
         let mut summary = ImportSummary::default();
         let mut new_devices: HashMap<&Serial, i64> = HashMap::new();
+        let mut added = 0;
         for row in rows {
             let known = self
                 .cache
@@ -162,12 +163,9 @@ impl Store {
             let device = match known {
                 Some(id) => id,
                 None => {
-                    tx.execute(
-                        "INSERT INTO devices (serial, first_seen) VALUES (?1, ?2)",
-                        params![row.serial, millis(row.at)],
-                    )
-                    .map_err(sql("add a device"))?;
-                    let id = tx.last_insert_rowid();
+                    let (id, new) = super::device_row(&tx, row.serial.as_str(), millis(row.at))
+                        .map_err(sql("add a device"))?;
+                    added += usize::from(new);
                     new_devices.insert(&row.serial, id);
                     id
                 }
@@ -181,7 +179,7 @@ impl Store {
             }
         }
         tx.commit().map_err(sql("commit the import"))?;
-        summary.new_devices = new_devices.len();
+        summary.new_devices = added;
         self.cache
             .devices
             .extend(new_devices.into_iter().map(|(s, id)| (s.to_string(), id)));

@@ -337,6 +337,27 @@ fn sql_error(path: &str, action: &'static str) -> impl Fn(rusqlite::Error) -> Er
 }
 
 /// Unix milliseconds of an instant.
+/// The id of the device with `serial`, and whether it was added now (first
+/// seen at `at`) because the database had none. Another process (an import
+/// while `serve` runs) may have added it since this one's cache was filled:
+/// then its row is found, not added twice.
+pub(crate) fn device_row(
+    conn: &Connection,
+    serial: &str,
+    at: i64,
+) -> rusqlite::Result<(i64, bool)> {
+    let added = conn
+        .prepare_cached(
+            "INSERT INTO devices (serial, first_seen) VALUES (?1, ?2) ON CONFLICT (serial) DO NOTHING",
+        )?
+        .execute(params![serial, at])?
+        == 1;
+    let id = conn
+        .prepare_cached("SELECT id FROM devices WHERE serial = ?1")?
+        .query_row(params![serial], |r| r.get(0))?;
+    Ok((id, added))
+}
+
 pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }

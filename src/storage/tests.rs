@@ -1,10 +1,15 @@
 //! Storage's own checks: a database of an older schema keeps every reading
-//! people entered when it is migrated.
+//! people entered when it is migrated; two processes on one database do not
+//! trip over a device the other one added.
 
+use chrono::{TimeZone, Utc};
 use rusqlite::{Connection, params};
 
+use super::manual::Entering;
 use super::{MIGRATIONS, Store};
-use crate::meters::{Meter, Source};
+use crate::import::ImportRow;
+use crate::meters::{Meter, MeterSet, MeterValue, Source, ValueKind};
+use crate::record::{DeviceReading, Outcome, PollRecord};
 use crate::serial::Serial;
 
 #[test]
@@ -69,5 +74,92 @@ fn entered_readings_move_to_their_own_table_and_keep_reading_the_same() {
             .unwrap()
             .timestamp_millis(),
         2_000
+    );
+}
+
+#[test]
+fn a_device_another_process_added_is_found_not_added_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    // `serve` opens the database (its cache knows no device), then an
+    // import in another process adds the device.
+    let mut serving = Store::open(&path).unwrap();
+    let serial = Serial::parse("NEW-1").unwrap();
+    let entered_at = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap();
+    {
+        let mut importing = Store::open(&path).unwrap();
+        let row = ImportRow {
+            line: 2,
+            serial: serial.clone(),
+            at: entered_at,
+            meter: Meter::BwTotal,
+            value: 1_000,
+            source: Source::Manual,
+        };
+        let entering = Entering {
+            by: "someone",
+            at: entered_at,
+            accept_implausible: false,
+        };
+        let summary = importing.import_readings(&[row], entering).unwrap();
+        assert_eq!((summary.stored, summary.new_devices), (1, 1));
+    }
+    // The collector in `serve` then polls it: the round is stored on the
+    // same device, not refused as a second device with that serial.
+    let mut meters = MeterSet::new();
+    meters.insert(MeterValue {
+        meter: Meter::BwTotal,
+        value: 1_050,
+        kind: ValueKind::Counter32,
+    });
+    let polled_at = Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap();
+    let record = PollRecord {
+        at: polled_at,
+        entry_key: "printer".into(),
+        address: "127.0.0.1:161".into(),
+        outcome: Outcome::Ok(Box::new(DeviceReading {
+            serial: serial.clone(),
+            meters,
+            ..DeviceReading::default()
+        })),
+    };
+    serving.write_round(&[record]).unwrap();
+    // And an import through `serve`'s store finds it too, adding nothing.
+    let row = ImportRow {
+        line: 2,
+        serial: serial.clone(),
+        at: polled_at,
+        meter: Meter::BwTotal,
+        value: 1_050,
+        source: Source::Vendor,
+    };
+    let entering = Entering {
+        by: "someone",
+        at: polled_at,
+        accept_implausible: false,
+    };
+    let summary = serving.import_readings(&[row], entering).unwrap();
+    assert_eq!((summary.stored, summary.new_devices), (1, 0));
+    let conn = Connection::open(&path).unwrap();
+    let devices: i64 = conn
+        .query_row("SELECT count(*) FROM devices", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(devices, 1);
+    let readings = Store::open(&path)
+        .unwrap()
+        .readings("NEW-1", None, None)
+        .unwrap()
+        .unwrap();
+    let values: Vec<(Source, Option<u64>)> = readings
+        .iter()
+        .map(|r| (r.source, r.meters.value(Meter::BwTotal)))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            (Source::Manual, Some(1_000)),
+            (Source::Polled, Some(1_050)),
+            (Source::Vendor, Some(1_050)),
+        ]
     );
 }

@@ -137,10 +137,7 @@ impl Writer<'_> {
                 .unwrap_or_default();
             return Ok((id, st));
         }
-        self.tx
-            .prepare_cached("INSERT INTO devices (serial, first_seen) VALUES (?1, ?2)")?
-            .execute(params![serial, at])?;
-        let id = self.tx.last_insert_rowid();
+        let (id, _) = super::device_row(&self.tx, serial, at)?;
         self.pending.devices.insert(serial.to_owned(), id);
         Ok((id, DeviceState::default()))
     }
