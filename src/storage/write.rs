@@ -137,7 +137,7 @@ impl Writer<'_> {
                 .unwrap_or_default();
             return Ok((id, st));
         }
-        let (id, _) = super::device_row(&self.tx, serial, at)?;
+        let (id, _) = super::device_row(self.tx, serial, at)?;
         self.pending.devices.insert(serial.to_owned(), id);
         Ok((id, DeviceState::default()))
     }
