@@ -344,23 +344,29 @@ fn parse_row(record: &StringRecord, line: usize, layout: Layout) -> Result<Impor
 /// A reading later than `now` (beyond the clock skew) is a mistake: no
 /// meter can be read in the future.
 fn check_not_future(row: &ImportRow, now: DateTime<Utc>) -> Result<(), CsvError> {
-    if future(row.at, now) {
-        return Err(CsvError {
-            line: row.line,
-            column: "taken_at".to_owned(),
-            message: format!(
-                "{} is in the future (it is {} now): a reading cannot be taken later than now",
-                row.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            ),
-        });
-    }
-    Ok(())
+    let shown = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    not_future(row.at, now, shown).map_err(|message| CsvError {
+        line: row.line,
+        column: "taken_at".to_owned(),
+        message,
+    })
 }
 
-/// Whether an instant lies in the future at `now`, beyond the clock skew.
-pub fn future(at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-    at.timestamp_millis() > now.timestamp_millis() + CLOCK_SKEW_MS
+/// Refuses an instant in the future at `now`, beyond the clock skew, with
+/// both instants written by `shown` (the CSV's UTC, the API's Oslo time).
+pub fn not_future(
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    shown: impl Fn(DateTime<Utc>) -> String,
+) -> Result<(), String> {
+    if at.timestamp_millis() > now.timestamp_millis() + CLOCK_SKEW_MS {
+        return Err(format!(
+            "{} is in the future (it is {} now): a reading cannot be taken later than now",
+            shown(at),
+            shown(now)
+        ));
+    }
+    Ok(())
 }
 
 /// A serial number: anything but empty.

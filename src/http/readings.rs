@@ -21,7 +21,7 @@ use super::params;
 use super::{AppState, blocking};
 use crate::answer::{Entered, ErrorBody, ErrorCode, ReadingItem, ReadingPage, WithdrawnItem};
 use crate::contract::dates::rfc3339;
-use crate::import::{ImportRow, MAX_ENTERED_VALUE, future, parse_taken_at};
+use crate::import::{ImportRow, MAX_ENTERED_VALUE, not_future, parse_taken_at};
 use crate::meters::{Meter, Source};
 use crate::record::Reading;
 use crate::serial::Serial;
@@ -274,13 +274,7 @@ fn import_rows(serial: &str, body: &NewReading, now: DateTime<Utc>) -> ApiResult
     let serial = Serial::parse(serial).map_err(|e| invalid(e.to_string()))?;
     let at: DateTime<Utc> =
         parse_taken_at(&body.taken_at).map_err(|m| invalid(format!("`taken_at`: {m}")))?;
-    if future(at, now) {
-        return Err(invalid(format!(
-            "`taken_at`: {} is in the future (it is {} now): a reading cannot be taken later than now",
-            rfc3339(at.into()),
-            rfc3339(now.into())
-        )));
-    }
+    not_future(at, now, |t| rfc3339(t.into())).map_err(|m| invalid(format!("`taken_at`: {m}")))?;
     let source: Source = match body.source.as_deref() {
         None => Source::Manual,
         Some(s) => s.parse().map_err(|m| invalid(format!("`source`: {m}")))?,
