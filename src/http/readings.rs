@@ -227,27 +227,17 @@ fn refused(e: ImportError, taken_at: DateTime<Utc>) -> ApiError {
     match e {
         ImportError::Conflict(c) => ApiError::new(
             ErrorCode::Conflict,
-            format!(
-                "{} {} at {at} ({}) is already stored as {}, not {}; nothing was stored",
-                c.serial, c.meter, c.source_name, c.stored, c.given
-            ),
+            format!("{}; nothing was stored", c.what(&at)),
         ),
         ImportError::Disputed(d) => ApiError::new(
             ErrorCode::Conflict,
-            format!(
-                "{} {} at {at}: {} ({}) disagrees with the stored {} reading {}; withdraw one of them first; nothing was stored",
-                d.serial, d.meter, d.given, d.source_name, d.other_source, d.other
-            ),
+            format!("{}; nothing was stored", d.what(&at)),
         ),
         ImportError::Implausible(i) => ApiError::new(
             ErrorCode::ImplausibleReading,
             format!(
-                "{} {} {} at {at} breaks the polled series: {}; check the value, or send \
-                 `accept_implausible: true`; nothing was stored",
-                i.serial,
-                i.meter,
-                i.given,
-                i.polls.join(", ")
+                "{}; check the value, or send `accept_implausible: true`; nothing was stored",
+                i.what(&at)
             ),
         ),
         ImportError::Storage(s) => s.into(),

@@ -45,9 +45,7 @@ pub struct Entering<'a> {
 /// An imported reading disagrees with a stored one under the same key
 /// (serial, meter, instant, source): nothing was imported.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "line {line}: {serial} {meter} at {at} ({source_name}) is already stored as {stored}, not {given}; nothing was imported"
-)]
+#[error("line {line}: {}; nothing was imported", self.what(&self.at))]
 pub struct Conflict {
     pub line: usize,
     pub serial: Serial,
@@ -60,9 +58,7 @@ pub struct Conflict {
 
 /// A manual and a vendor reading of one meter at one instant disagree.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "line {line}: {serial} {meter} at {at}: {given} ({source_name}) disagrees with the stored {other_source} reading {other}; withdraw one of them first; nothing was imported"
-)]
+#[error("line {line}: {}; nothing was imported", self.what(&self.at))]
 pub struct Disputed {
     pub line: usize,
     pub serial: Serial,
@@ -78,8 +74,8 @@ pub struct Disputed {
 /// before it, or above one polled after it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "line {line}: {serial} {meter} {given} at {at} breaks the polled series: {}; check the value, or import it with --accept-implausible; nothing was imported",
-    polls.join(", ")
+    "line {line}: {}; check the value, or import it with --accept-implausible; nothing was imported",
+    self.what(&self.at)
 )]
 pub struct Implausible {
     pub line: usize,
@@ -89,6 +85,39 @@ pub struct Implausible {
     pub given: u64,
     /// The polls it contradicts, as "polled 27352 at 2026-11-30T09:15:00Z (before it)".
     pub polls: Vec<String>,
+}
+
+// What each refusal says, with the instant written by the caller (the CSV
+// import's UTC, the API's Oslo time); the CLI and the API add what to do.
+
+impl Conflict {
+    pub fn what(&self, at: &str) -> String {
+        format!(
+            "{} {} at {at} ({}) is already stored as {}, not {}",
+            self.serial, self.meter, self.source_name, self.stored, self.given
+        )
+    }
+}
+
+impl Disputed {
+    pub fn what(&self, at: &str) -> String {
+        format!(
+            "{} {} at {at}: {} ({}) disagrees with the stored {} reading {}; withdraw one of them first",
+            self.serial, self.meter, self.given, self.source_name, self.other_source, self.other
+        )
+    }
+}
+
+impl Implausible {
+    pub fn what(&self, at: &str) -> String {
+        format!(
+            "{} {} {} at {at} breaks the polled series: {}",
+            self.serial,
+            self.meter,
+            self.given,
+            self.polls.join(", ")
+        )
+    }
 }
 
 /// An import failed: an input the person must look at, or the database.
@@ -294,13 +323,9 @@ fn enter(
                 return Ok(Err(implausible.into()));
             }
             warnings.push(format!(
-                "line {}: {} {} {} at {} breaks the polled series ({}); stored as accepted",
+                "line {}: {}; stored as accepted",
                 implausible.line,
-                implausible.serial,
-                implausible.meter,
-                implausible.given,
-                implausible.at,
-                implausible.polls.join(", ")
+                implausible.what(&implausible.at)
             ));
         }
     }
