@@ -123,7 +123,7 @@ pub async fn poll_once(config: Config, json: bool, out: &mut dyn Write) -> anyho
     let config = Arc::new(config);
     let (_keep, mut never) = watch::channel(false);
     let started = crate::clock::Stopwatch::start();
-    let records = collector::poll_round(
+    let polled = collector::poll_round(
         &config,
         &snmp,
         &ProfileHints::default(),
@@ -131,8 +131,9 @@ pub async fn poll_once(config: Config, json: bool, out: &mut dyn Write) -> anyho
         &mut never,
     )
     .await;
-    let polled = started.elapsed();
-    let (summary, records) = collector::store_round(&store, records).await?;
+    let round = polled.round(config.devices.len(), None);
+    let polled_in = started.elapsed();
+    let (summary, records) = collector::store_round(&store, round, polled.records).await?;
     if json {
         for r in &records {
             writeln!(out, "{}", serde_json::to_string(&output::poll_line(r))?)?;
@@ -151,8 +152,8 @@ pub async fn poll_once(config: Config, json: bool, out: &mut dyn Write) -> anyho
         writeln!(
             out,
             "round: polled in {:.2} s, stored in {:.2} s; {:.2} requests per entry; {}",
-            polled.as_secs_f64(),
-            (started.elapsed() - polled).as_secs_f64(),
+            polled_in.as_secs_f64(),
+            (started.elapsed() - polled_in).as_secs_f64(),
             snmp.requests() as f64 / records.len() as f64,
             resources()
         )?;

@@ -52,6 +52,8 @@ pub struct Collector {
     pub concurrency: usize,
     pub timeout: Duration,
     pub retries: u32,
+    /// The most one device's whole poll may take; a round never waits longer.
+    pub device_timeout: Duration,
 }
 
 /// The resolved configuration.
@@ -197,6 +199,7 @@ struct RawCollector {
     concurrency: Within<1, 65_536>,
     timeout: HumanDuration,
     retries: Within<0, 10>,
+    device_timeout: HumanDuration,
 }
 
 impl Default for RawCollector {
@@ -206,6 +209,7 @@ impl Default for RawCollector {
             concurrency: Within(256),
             timeout: HumanDuration(Duration::from_secs(2)),
             retries: Within(1),
+            device_timeout: HumanDuration(Duration::from_secs(30)),
         }
     }
 }
@@ -285,6 +289,7 @@ pub fn parse(
         concurrency: raw.collector.concurrency.get() as usize,
         timeout: raw.collector.timeout.0,
         retries: raw.collector.retries.get() as u32,
+        device_timeout: raw.collector.device_timeout.0,
     };
     let profiles_dir = raw.profiles.dir.as_ref().map(|d| base.join(d.get_ref()));
     let profiles = load_profiles(profiles_dir.as_deref()).map_err(|e| ConfigError {
@@ -330,10 +335,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn line(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())]
-            .matches('\n')
-            .count()
-            + 1
+        crate::profile::line_of(self.text, offset)
     }
 
     fn at<T>(&self, spanned: &Spanned<T>, key: &str, message: impl Into<String>) -> ConfigError {

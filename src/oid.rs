@@ -84,6 +84,9 @@ pub enum Scalar {
     Int(i64, Syntax),
     Text(Vec<u8>),
     ObjectId(Oid),
+    /// An unsigned value beyond `i64` (a Counter64 of 2^63 or more): no
+    /// page count is that large, and storage could not hold it.
+    TooLarge(u64),
     /// Any other SNMP type, by name (for error messages).
     Other(&'static str),
 }

@@ -22,7 +22,7 @@ pub fn poll_line(r: &PollRecord) -> PollLine {
             address: r.address.clone(),
             serial: d.serial.to_string(),
             model: d.model.clone(),
-            status: "ok",
+            status: d.failure_cause().map_or("ok", |c| c.name()),
             at: instant(r.at),
             meters: meter_values(&d.meters),
             supplies: d.supplies.clone(),
@@ -76,9 +76,9 @@ pub fn poll_table(records: &[PollRecord]) -> String {
                         .map_or("-".to_owned(), |v: u64| v.to_string())
                 };
                 let mut errors = status::error_names(d.errors.unwrap_or(0)).join(",");
-                if !d.problems.is_empty() {
+                if let Some(cause) = d.failure_cause() {
                     errors = format!(
-                        "{errors}{}partial",
+                        "{errors}{}{cause}",
                         if errors.is_empty() { "" } else { "," }
                     );
                 }

@@ -14,6 +14,38 @@ use crate::meters::{Meter, MeterSet, Source};
 use crate::serial::Serial;
 use crate::supplies::Supply;
 
+/// One poll round, as stored beside its polls: when it ran, at which
+/// interval, over how many entries, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundRecord {
+    pub started: DateTime<Utc>,
+    pub ended: DateTime<Utc>,
+    /// The interval in force (`serve`, the demo); None for `poll --once`.
+    pub interval_ms: Option<i64>,
+    /// The entries the round set out to poll.
+    pub entries: usize,
+    pub end: RoundEnd,
+}
+
+/// How a round ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoundEnd {
+    /// Every entry's poll finished (answered, failed or timed out).
+    Completed,
+    /// The service stopped: the polls still running, and those not started,
+    /// are recorded `aborted`.
+    Stopped,
+}
+
+impl RoundEnd {
+    pub fn name(self) -> &'static str {
+        match self {
+            RoundEnd::Completed => "completed",
+            RoundEnd::Stopped => "stopped",
+        }
+    }
+}
+
 /// The result of polling one device entry once.
 #[derive(Debug, Clone)]
 pub struct PollRecord {
@@ -28,6 +60,20 @@ pub struct PollRecord {
 pub enum Outcome {
     Ok(Box<DeviceReading>),
     Failed { cause: FailureCause, detail: String },
+}
+
+impl DeviceReading {
+    /// The failure a stored poll also records: `no_meters` when it read no
+    /// meter, `partial` when something was missing or wrong, else none.
+    pub fn failure_cause(&self) -> Option<FailureCause> {
+        if self.meters.is_empty() {
+            Some(FailureCause::NoMeters)
+        } else if !self.problems.is_empty() {
+            Some(FailureCause::Partial)
+        } else {
+            None
+        }
+    }
 }
 
 /// What a successful poll read.
@@ -72,12 +118,21 @@ pub enum FailureCause {
     NoProfile,
     /// The device reports no serial and the config names none.
     NoSerial,
-    /// The poll was stored but missed a table or had values of the wrong type.
+    /// The poll was stored but missed a table, had values of the wrong type,
+    /// or ran past the device's deadline after the meters were read.
     Partial,
+    /// The device answered but returned no meters at all: the poll is stored
+    /// (status, supplies) but is no reading of any counter.
+    NoMeters,
+    /// The service stopped while the poll was running; nothing it read was kept.
+    Aborted,
+    /// telleverk itself failed while polling the device (a bug): the poll
+    /// task panicked.
+    Internal,
 }
 
 impl FailureCause {
-    pub const ALL: [FailureCause; 9] = [
+    pub const ALL: [FailureCause; 12] = [
         FailureCause::Timeout,
         FailureCause::Refused,
         FailureCause::Unreachable,
@@ -87,6 +142,9 @@ impl FailureCause {
         FailureCause::NoProfile,
         FailureCause::NoSerial,
         FailureCause::Partial,
+        FailureCause::NoMeters,
+        FailureCause::Aborted,
+        FailureCause::Internal,
     ];
 
     pub fn name(self) -> &'static str {
@@ -100,6 +158,9 @@ impl FailureCause {
             FailureCause::NoProfile => "no_profile",
             FailureCause::NoSerial => "no_serial",
             FailureCause::Partial => "partial",
+            FailureCause::NoMeters => "no_meters",
+            FailureCause::Aborted => "aborted",
+            FailureCause::Internal => "internal",
         }
     }
 

@@ -45,6 +45,7 @@ pub enum Kind {
     ReadingDue,
     ProjectedBreach,
     NoticeDeadline,
+    NoMeters,
 }
 
 impl Kind {
@@ -58,10 +59,11 @@ impl Kind {
             Kind::ReadingDue => "reading_due",
             Kind::ProjectedBreach => "projected_breach",
             Kind::NoticeDeadline => "notice_deadline",
+            Kind::NoMeters => "no_meters",
         }
     }
 
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::SupplyEmpty,
         Kind::SupplyLow,
         Kind::DeviceDown,
@@ -70,6 +72,7 @@ impl Kind {
         Kind::ReadingDue,
         Kind::ProjectedBreach,
         Kind::NoticeDeadline,
+        Kind::NoMeters,
     ];
 }
 
@@ -109,6 +112,8 @@ pub struct DeviceFacts<'a> {
     pub failure: Option<(Timestamp, FailureCause)>,
     /// hrDeviceStatus at the latest poll (5: down).
     pub device_status: Option<i64>,
+    /// Its latest poll answered but read no meter.
+    pub no_meters: bool,
     pub supplies: &'a [Supply],
 }
 
@@ -156,12 +161,21 @@ pub fn device_alerts(
             Some(at),
             format!("no answer since the last poll: {cause}"),
         ));
-    } else if f.device_status == Some(HR_DOWN) {
-        out.push(alert(
-            Kind::DeviceDown,
-            f.last_poll,
-            "the device reports itself down".to_owned(),
-        ));
+    } else {
+        if f.device_status == Some(HR_DOWN) {
+            out.push(alert(
+                Kind::DeviceDown,
+                f.last_poll,
+                "the device reports itself down".to_owned(),
+            ));
+        }
+        if f.no_meters {
+            out.push(alert(
+                Kind::NoMeters,
+                f.last_poll,
+                "the device answers but returned no meter at its latest poll: its profile reads no counter it has".to_owned(),
+            ));
+        }
     }
     match f.last_poll {
         Some(at) if is_stale(Some(at), interval_ms, now) => out.push(alert(

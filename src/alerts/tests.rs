@@ -40,6 +40,7 @@ fn device_alerts_follow_supplies_answers_and_status() {
         last_poll: Some(now - 10 * MIN),
         failure: None,
         device_status: Some(2),
+        no_meters: false,
         supplies: &supplies,
     };
     let settings = Thresholds::default();
@@ -95,6 +96,25 @@ fn device_alerts_follow_supplies_answers_and_status() {
                 ..base.clone()
             },
             vec!["stale"],
+        ),
+        (
+            "answers without meters",
+            DeviceFacts {
+                no_meters: true,
+                supplies: &[],
+                ..base.clone()
+            },
+            vec!["no_meters"],
+        ),
+        (
+            "answers without meters, then stops answering: unreachable says it",
+            DeviceFacts {
+                no_meters: true,
+                failure: Some((now - MIN, crate::record::FailureCause::Timeout)),
+                supplies: &[],
+                ..base.clone()
+            },
+            vec!["unreachable"],
         ),
         (
             "read by hand: no poll alerts",

@@ -24,7 +24,8 @@ pub struct PolledDevice {
     pub address: String,
     pub serial: String,
     pub model: Option<String>,
-    /// Always "ok".
+    /// "ok"; or "partial" (something was missing or wrong: see `warnings`)
+    /// or "no_meters" (the device answered, no counter did), both stored.
     pub status: &'static str,
     pub at: String,
     pub meters: MeterValues,

@@ -26,7 +26,7 @@ pub struct AlertList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlertItem {
     /// supply_empty, supply_low, device_down, unreachable, stale,
-    /// reading_due, projected_breach, notice_deadline.
+    /// reading_due, projected_breach, notice_deadline, no_meters.
     pub kind: String,
     pub serial: Option<String>,
     pub contract: Option<String>,

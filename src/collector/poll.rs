@@ -1,6 +1,7 @@
 //! Polling one device entry: identity, profile, scalars, supplies.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::config::DeviceEntry;
@@ -16,14 +17,24 @@ use crate::supplies::{self, RawSupply, Supply};
 
 /// Polls one entry. `hint` is the profile it answered with last time. Returns
 /// the record and the profile used (None when the poll failed before one was
-/// chosen).
+/// chosen). The whole poll ends by `device_timeout`: past it, a poll that has
+/// read the meters keeps them (a `partial` poll without supplies); one that
+/// has not is a `timeout`.
 pub async fn poll_entry(
     snmp: &Snmp,
     entry: &DeviceEntry,
     profiles: &Profiles,
     hint: Option<&str>,
     clock: &Clock,
+    device_timeout: Duration,
 ) -> (PollRecord, Option<String>) {
+    let deadline = tokio::time::Instant::now() + device_timeout;
+    let over = |stage: &str| {
+        format!(
+            "the whole poll ran past device_timeout ({}) while {stage}",
+            humantime::format_duration(device_timeout)
+        )
+    };
     let record = |outcome| PollRecord {
         at: clock.now(),
         entry_key: entry.key.clone(),
@@ -31,18 +42,49 @@ pub async fn poll_entry(
         outcome,
     };
     let failed = |cause: FailureCause, detail: String| Outcome::Failed { cause, detail };
-    let session = match snmp
-        .session(&entry.address, entry.version, &entry.credentials)
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => return (record(failed(e.cause, e.detail)), None),
+    let opened = tokio::time::timeout_at(
+        deadline,
+        snmp.session(&entry.address, entry.version, &entry.credentials),
+    );
+    let session = match opened.await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return (record(failed(e.cause, e.detail)), None),
+        Err(_) => {
+            let detail = over("opening the session");
+            return (record(failed(FailureCause::Timeout, detail)), None);
+        }
     };
-    let (profile, values, at) = match scalars(&session, entry, profiles, hint, clock).await {
-        Ok(found) => found,
-        Err((cause, detail)) => return (record(failed(cause, detail)), None),
+    let read = tokio::time::timeout_at(deadline, scalars(&session, entry, profiles, hint, clock));
+    let (profile, values, at) = match read.await {
+        Ok(Ok(found)) => found,
+        Ok(Err((cause, detail))) => return (record(failed(cause, detail)), None),
+        Err(_) => {
+            let detail = over("reading identity and meters");
+            return (record(failed(FailureCause::Timeout, detail)), None);
+        }
     };
     let ev = profile.evaluate(&values);
+    let mut malformed = ev.malformed;
+    if ev.meters.checked_total().is_none() {
+        malformed.push(format!(
+            "the meters together pass {}: {:?}",
+            crate::meters::MAX_VALUE,
+            ev.meters
+                .iter()
+                .map(|m| (m.meter.name(), m.value))
+                .collect::<Vec<_>>()
+        ));
+    }
+    if !malformed.is_empty() {
+        let detail = format!(
+            "{}; the reading is refused, never stored as a wrong number",
+            malformed.join("; ")
+        );
+        return (
+            record(failed(FailureCause::Malformed, detail)),
+            Some(profile.id.clone()),
+        );
+    }
     let mut problems = ev.problems;
     let reported = ev.serial.as_deref().and_then(|s| Serial::parse(s).ok());
     let serial = match (reported, &entry.serial) {
@@ -60,13 +102,22 @@ pub async fn poll_entry(
         }
     };
     let supplies = match &profile.supplies {
-        Some(spec) => match session.columns(&spec.columns()).await {
-            Ok(rows) => Some(build_supplies(spec, &rows)),
-            Err(e) => {
-                problems.push(format!("supplies table not read: {e}"));
-                None
+        Some(spec) => {
+            match tokio::time::timeout_at(deadline, session.columns(&spec.columns())).await {
+                Ok(Ok(rows)) => Some(build_supplies(spec, &rows)),
+                Ok(Err(e)) => {
+                    problems.push(format!("supplies table not read: {e}"));
+                    None
+                }
+                Err(_) => {
+                    problems.push(format!(
+                        "supplies table not read: {}",
+                        over("walking the supplies table")
+                    ));
+                    None
+                }
             }
-        },
+        }
         None => None,
     };
     // The totals the device does not give itself, as for every reading; its
@@ -83,6 +134,12 @@ pub async fn poll_entry(
     );
     let mut meters = ev.meters;
     meters.derive_totals(colour, Parts::Present);
+    if meters.is_empty() {
+        problems.push(format!(
+            "the device answered but none of profile {}'s meters did: no counter was read",
+            profile.id
+        ));
+    }
     let reading = DeviceReading {
         configured_serial: entry.serial.clone().filter(|c| *c != serial),
         serial,

@@ -83,6 +83,7 @@ pub fn build(
             last_poll: row.last_poll.map(Timestamp::from),
             failure: row.failure_since.as_ref().map(|f| (f.at.into(), f.cause)),
             device_status: row.device_status,
+            no_meters: row.no_meters,
             supplies: &row.supplies,
         };
         let mut own = alerts::device_alerts(&facts, &config.alerts, interval, now);

@@ -91,7 +91,7 @@ impl MeterSet {
         match parts {
             _ if present.is_empty() => None,
             Parts::All if present.len() < meters.len() => None,
-            _ => Some(present.iter().sum()),
+            _ => super::checked_sum(&present),
         }
     }
 

@@ -299,6 +299,13 @@ impl MeterSet {
         !self.values.iter().any(|v| v.meter.is_colour())
     }
 
+    /// The sum of every value in the set, or None when it passes
+    /// [`MAX_VALUE`]: no reading of a real device comes near.
+    pub fn checked_total(&self) -> Option<u64> {
+        let values: Vec<u64> = self.values.iter().map(|v| v.value).collect();
+        checked_sum(&values)
+    }
+
     fn insert_derived(&mut self, meter: Meter, value: Option<u64>) {
         if let Some(value) = value {
             self.insert(MeterValue {
@@ -350,6 +357,18 @@ pub enum Judgement {
         before: u64,
         low: u64,
     },
+}
+
+/// The largest count a meter can hold: what storage keeps (SQLite's signed
+/// 64-bit integer). A value beyond it, read or summed, is no page count.
+pub const MAX_VALUE: u64 = i64::MAX as u64;
+
+/// The sum of `values`, or None when it passes [`MAX_VALUE`].
+pub fn checked_sum(values: &[u64]) -> Option<u64> {
+    values
+        .iter()
+        .try_fold(0u64, |sum, v| sum.checked_add(*v))
+        .filter(|sum| *sum <= MAX_VALUE)
 }
 
 /// Judges a new reading `new` of a meter of `kind` whose previous reading was

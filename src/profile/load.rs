@@ -331,5 +331,6 @@ fn meter_spec(file: &str, key: &str, value: &toml::Value) -> Result<MeterSpec, P
 
 /// The 1-based line of a byte offset.
 pub fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
+    let before = text.as_bytes().get(..offset).unwrap_or(text.as_bytes());
+    before.iter().filter(|b| **b == b'\n').count() + 1
 }

@@ -112,6 +112,16 @@ pub struct Evaluated {
     pub meters: MeterSet,
     /// Values of the wrong type or out of range, each a sentence.
     pub problems: Vec<String>,
+    /// Meter values no counter can have (beyond 2^63 − 1, alone or summed),
+    /// each a sentence: the reading is refused as malformed, never stored
+    /// as a wrong number.
+    pub malformed: Vec<String>,
+}
+
+/// Where evaluating a meter puts what it found wrong.
+struct Found<'a> {
+    problems: &'a mut Vec<String>,
+    malformed: &'a mut Vec<String>,
 }
 
 impl Profile {
@@ -154,7 +164,11 @@ impl Profile {
                 _ => None,
             });
         for (meter, spec) in &self.meters {
-            if let Some((value, kind)) = self.eval_spec(*meter, spec, values, &mut ev.problems) {
+            let mut found = Found {
+                problems: &mut ev.problems,
+                malformed: &mut ev.malformed,
+            };
+            if let Some((value, kind)) = self.eval_spec(*meter, spec, values, &mut found) {
                 ev.meters.insert(MeterValue {
                     meter: *meter,
                     value,
@@ -170,20 +184,30 @@ impl Profile {
         meter: Meter,
         spec: &MeterSpec,
         values: &HashMap<Oid, Scalar>,
-        problems: &mut Vec<String>,
+        found: &mut Found<'_>,
     ) -> Option<(u64, ValueKind)> {
         match spec {
-            MeterSpec::Oid(oid) => self.meter_value(meter, oid, values.get(oid), problems),
+            MeterSpec::Oid(oid) => self.meter_value(meter, oid, values.get(oid), found),
             MeterSpec::FirstOf(parts) => parts
                 .iter()
-                .find_map(|p| self.eval_spec(meter, p, values, problems)),
+                .find_map(|p| self.eval_spec(meter, p, values, found)),
             MeterSpec::Sum(parts) => {
                 let present: Vec<u64> = parts
                     .iter()
-                    .filter_map(|p| self.eval_spec(meter, p, values, problems))
+                    .filter_map(|p| self.eval_spec(meter, p, values, found))
                     .map(|(v, _)| v)
                     .collect();
-                (!present.is_empty()).then(|| (present.iter().sum(), ValueKind::Derived))
+                if present.is_empty() {
+                    return None;
+                }
+                let sum = crate::meters::checked_sum(&present);
+                if sum.is_none() {
+                    found.malformed.push(format!(
+                        "meter {meter}: the sum of {present:?} is beyond any count ({})",
+                        crate::meters::MAX_VALUE
+                    ));
+                }
+                sum.map(|s| (s, ValueKind::Derived))
             }
         }
     }
@@ -193,9 +217,17 @@ impl Profile {
         meter: Meter,
         oid: &Oid,
         value: Option<&Scalar>,
-        problems: &mut Vec<String>,
+        found: &mut Found<'_>,
     ) -> Option<(u64, ValueKind)> {
+        let problems = &mut *found.problems;
         match value? {
+            Scalar::TooLarge(v) => {
+                found.malformed.push(format!(
+                    "meter {meter}: {oid} returned {v}, beyond any count ({})",
+                    crate::meters::MAX_VALUE
+                ));
+                None
+            }
             Scalar::Int(v, _) if self.absent.contains(v) => None,
             Scalar::Int(v, kind) => match u64::try_from(*v) {
                 Ok(v) => Some((v, ValueKind::from(*kind))),
@@ -230,8 +262,12 @@ impl Profile {
     fn clean_model(&self, model: &str) -> String {
         let mut m = model.trim();
         for prefix in &self.model_strip_prefix {
-            if m.len() >= prefix.len() && m[..prefix.len()].eq_ignore_ascii_case(prefix) {
-                m = m[prefix.len()..].trim_start();
+            // By `get`: a byte index inside a multi-byte character is no
+            // prefix (and must not panic).
+            if let (Some(head), Some(rest)) = (m.get(..prefix.len()), m.get(prefix.len()..))
+                && head.eq_ignore_ascii_case(prefix)
+            {
+                m = rest.trim_start();
             }
         }
         m.to_owned()
@@ -257,6 +293,7 @@ fn scalar_type(value: &Scalar) -> &'static str {
         Scalar::Int(..) => "a number",
         Scalar::Text(_) => "an OCTET STRING",
         Scalar::ObjectId(_) => "an OBJECT IDENTIFIER",
+        Scalar::TooLarge(_) => "a Counter64 beyond 2^63",
         Scalar::Other(name) => name,
     }
 }

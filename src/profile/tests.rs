@@ -173,3 +173,24 @@ fn scalar_oids_have_no_duplicates() {
     // cells + 8 large cells = 27.
     assert_eq!(oids.len(), 27);
 }
+
+#[test]
+fn a_model_name_with_a_multibyte_character_across_the_prefix_is_kept_whole() {
+    let p = built_in();
+    let km = p.get("konica-minolta-bizhub").unwrap();
+    let model = oid("1.3.6.1.4.1.18334.1.1.1.1.6.2.1.0");
+    // "KONICA MINOLTA" is 14 bytes; the prefix is 15: byte 15 falls inside "É".
+    for (text, expected) in [
+        ("KONICA MINOLTAÉ bizhub", "KONICA MINOLTAÉ bizhub"),
+        ("KONICA MINOLTA bizhub Ø", "bizhub Ø"),
+        ("ÆØÅÆØÅÆØÅ", "ÆØÅÆØÅÆØÅ"),
+        ("é", "é"),
+    ] {
+        let values = HashMap::from([(model.clone(), Scalar::Text(text.as_bytes().to_vec()))]);
+        assert_eq!(
+            km.evaluate(&values).model.as_deref(),
+            Some(expected),
+            "{text}"
+        );
+    }
+}

@@ -566,7 +566,12 @@ impl Device {
             }
             Slot::SysObjectId => Value::Oid(self.model.sys_object_id.to_owned()),
             Slot::SysUpTime => Value::Ticks((state.uptime_s.wrapping_mul(100) % (1 << 32)) as u32),
-            Slot::SysName => Value::Text(format!("KM{}", &self.serial[self.serial.len() - 6..])),
+            Slot::SysName => Value::Text(format!(
+                "KM{}",
+                self.serial
+                    .get(self.serial.len().saturating_sub(6)..)
+                    .unwrap_or(&self.serial)
+            )),
             Slot::SysLocation => Value::Text(self.location.clone()),
             Slot::HrDeviceStatus => Value::Int(match (state.booting, self.error_bits(state)[0]) {
                 (true, _) => 4,

@@ -453,7 +453,7 @@ fn to_scalar(value: &Value) -> Option<Scalar> {
         Value::Gauge32(v) | Value::UInteger32(v) => Scalar::Int(i64::from(*v), Syntax::Gauge32),
         Value::Counter64(v) => match i64::try_from(*v) {
             Ok(v) => Scalar::Int(v, Syntax::Counter64),
-            Err(_) => Scalar::Other("a Counter64 beyond 2^63"),
+            Err(_) => Scalar::TooLarge(*v),
         },
         Value::TimeTicks(_) => Scalar::Other("TimeTicks"),
         Value::OctetString(bytes) => Scalar::Text(bytes.to_vec()),

@@ -11,7 +11,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::read::cause_column;
 use super::{Error, Reader, instant};
-use crate::record::Failure;
+use crate::record::{Failure, FailureCause};
 use crate::serial::Serial;
 use crate::supplies::{Supply, percent};
 
@@ -30,6 +30,8 @@ pub struct DeviceRow {
     /// The latest failure of that entry after the latest poll: the device
     /// has not answered since (`partial` polls answered, so they never count).
     pub failure_since: Option<Failure>,
+    /// The latest poll answered but read no meter (`no_meters`).
+    pub no_meters: bool,
     pub device_status: Option<i64>,
     pub printer_status: Option<i64>,
     pub errors: Option<u16>,
@@ -47,6 +49,7 @@ impl DeviceRow {
             entry_key: None,
             address: None,
             failure_since: None,
+            no_meters: false,
             device_status: None,
             printer_status: None,
             errors: None,
@@ -131,13 +134,15 @@ impl Reader {
         .map_err(self.err("read an entry's failures"))
     }
 
+    /// The latest failure of an entry that says something of the device: a
+    /// poll the service abandoned when it stopped (`aborted`) does not.
     fn last_failure(&self, entry: i64) -> rusqlite::Result<Option<Failure>> {
         self.conn
             .prepare_cached(
-                "SELECT at, cause, detail FROM poll_failures WHERE entry_id = ?1
+                "SELECT at, cause, detail FROM poll_failures WHERE entry_id = ?1 AND cause != ?2
                  ORDER BY at DESC, id DESC LIMIT 1",
             )?
-            .query_row(params![entry], failure_row)
+            .query_row(params![entry, FailureCause::Aborted.name()], failure_row)
             .optional()
     }
 
@@ -175,7 +180,7 @@ impl Reader {
         let poll = self
             .conn
             .prepare_cached(
-                "SELECT at, entry_id, device_status, printer_status, errors FROM polls
+                "SELECT at, entry_id, device_status, printer_status, errors, meters FROM polls
                  WHERE device_id = ?1 ORDER BY at DESC LIMIT 1",
             )?
             .query_row(params![id], |r| {
@@ -185,6 +190,7 @@ impl Reader {
                     r.get::<_, Option<i64>>(2)?,
                     r.get::<_, Option<i64>>(3)?,
                     r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, i64>(5)? == 0,
                 ))
             })
             .optional()?;
@@ -209,7 +215,8 @@ impl Reader {
             supplies: self.latest_supplies(id)?,
             ..DeviceRow::unknown(serial)
         };
-        if let Some((at, entry, device_status, printer_status, errors)) = poll {
+        if let Some((at, entry, device_status, printer_status, errors, no_meters)) = poll {
+            row.no_meters = no_meters;
             row.last_poll = Some(instant(at));
             if let Some((key, address)) = entries.get(&entry) {
                 row.entry_key = Some(key.clone());

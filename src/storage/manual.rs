@@ -236,7 +236,7 @@ impl Store {
         let tx = self
             .db
             .conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql("begin a withdrawal"))?;
         let live = in_force(&tx, device, w.meter, millis(w.at), w.source)
             .map_err(sql("look up a reading"))?;

@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Transaction, params};
+use rusqlite::{Transaction, TransactionBehavior, params};
 
 use super::cache::{DeviceState, EntryState, InfoRow};
 use super::{Error, Source, Store, millis};
 use crate::meters::{Judgement, Meter, MeterSet, judge};
-use crate::record::{DeviceReading, Event, FailureCause, Outcome, PollRecord};
+use crate::record::{DeviceReading, Event, FailureCause, Outcome, PollRecord, RoundRecord};
 use crate::serial::Serial;
 use crate::supplies::Supply;
 
@@ -37,10 +37,39 @@ impl Store {
     /// committed (no copy of the fleet's state per round); if the round fails,
     /// the cache is loaded afresh from what the database holds.
     pub fn write_round(&mut self, records: &[PollRecord]) -> Result<RoundSummary, Error> {
+        self.write(None, records)
+    }
+
+    /// Stores a round the collector polled: its polls as
+    /// [`Store::write_round`] does, and the round's own row, in one
+    /// transaction.
+    pub fn write_polled_round(
+        &mut self,
+        round: &RoundRecord,
+        records: &[PollRecord],
+    ) -> Result<RoundSummary, Error> {
+        self.write(Some(round), records)
+    }
+
+    fn write(
+        &mut self,
+        round: Option<&RoundRecord>,
+        records: &[PollRecord],
+    ) -> Result<RoundSummary, Error> {
         let path = self.db.path.clone();
         let sql = |action| super::sql_error(&path, action);
         let written = (|| {
-            let tx = self.db.conn.transaction().map_err(sql("begin a round"))?;
+            // IMMEDIATE: the write lock is taken (waiting out the busy
+            // timeout) before anything is read, so a round never fails
+            // half-way on a lock another process took meanwhile.
+            let tx = self
+                .db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sql("begin a round"))?;
+            if let Some(round) = round {
+                insert_round(&tx, round, records).map_err(sql("store the round"))?;
+            }
             let mut w = Writer {
                 tx: &tx,
                 cache: &mut self.cache,
@@ -76,6 +105,40 @@ impl Store {
             }
         }
     }
+}
+
+/// The round's row: its counts come from its records.
+fn insert_round(
+    tx: &Transaction<'_>,
+    round: &RoundRecord,
+    records: &[PollRecord],
+) -> rusqlite::Result<()> {
+    let (mut answered, mut failed, mut aborted) = (0, 0, 0);
+    for r in records {
+        match &r.outcome {
+            Outcome::Ok(_) => answered += 1,
+            Outcome::Failed {
+                cause: FailureCause::Aborted,
+                ..
+            } => aborted += 1,
+            Outcome::Failed { .. } => failed += 1,
+        }
+    }
+    tx.prepare_cached(
+        "INSERT INTO rounds (started, ended, interval_ms, entries, answered, failed, aborted, ending)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        millis(round.started),
+        millis(round.ended),
+        round.interval_ms,
+        round.entries as i64,
+        answered,
+        failed,
+        aborted,
+        round.end.name()
+    ])?;
+    Ok(())
 }
 
 struct Writer<'a> {
@@ -167,14 +230,8 @@ impl Writer<'_> {
             )?
             .execute(params![device, at, entry.id, mask, supply_set, d.device_status, d.printer_status, d.errors])?;
         self.summary.polls += 1;
-        if !d.problems.is_empty() {
-            self.failure(
-                at,
-                entry.id,
-                Some(device),
-                FailureCause::Partial,
-                &d.problems.join("; "),
-            )?;
+        if let Some(cause) = d.failure_cause() {
+            self.failure(at, entry.id, Some(device), cause, &d.problems.join("; "))?;
         }
         st.last_poll = Some(at);
         st.last_entry = Some(entry.id);
