@@ -168,4 +168,7 @@ pub enum ErrorCode {
     ReportFailed,
     /// 500: anything else; the log has the cause.
     Internal,
+    /// 503: the database stayed locked by another process (an import);
+    /// nothing was changed, the same request may be sent again.
+    Busy,
 }

@@ -18,7 +18,7 @@ use tokio::time::MissedTickBehavior;
 pub use poll::poll_entry;
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, DeviceEntry};
 use crate::record::{FailureCause, Outcome, PollRecord, RoundEnd, RoundRecord};
 use crate::snmp::Snmp;
 use crate::storage::{RoundSummary, Store};
@@ -61,6 +61,40 @@ pub async fn poll_round(
     clock: Clock,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Polled {
+    let poll = |entry: DeviceEntry| {
+        let (config, snmp, hints) = (config.clone(), snmp.clone(), hints.clone());
+        async move {
+            let hint = hints.lock().expect("hints lock").get(&entry.key).cloned();
+            let (record, used) = poll_entry(
+                &snmp,
+                &entry,
+                &config.profiles,
+                hint.as_deref(),
+                &clock,
+                config.collector.device_timeout,
+            )
+            .await;
+            let mut hints = hints.lock().expect("hints lock");
+            match used {
+                Some(profile) => hints.insert(entry.key.clone(), profile),
+                None => hints.remove(&entry.key),
+            };
+            record
+        }
+    };
+    round_of(config, clock, shutdown, poll).await
+}
+
+/// A round with `poll` as the poll of one entry (the tests give their own).
+async fn round_of<F>(
+    config: &Config,
+    clock: Clock,
+    shutdown: &mut watch::Receiver<bool>,
+    poll: impl Fn(DeviceEntry) -> F,
+) -> Polled
+where
+    F: Future<Output = PollRecord> + Send + 'static,
+{
     let started = clock.now();
     let mut tasks = JoinSet::new();
     let mut running: HashMap<tokio::task::Id, (usize, panics::Slot)> = HashMap::new();
@@ -80,28 +114,9 @@ pub async fn poll_round(
         if tasks.len() < config.collector.concurrency.max(1)
             && let Some((i, entry)) = entries.next()
         {
-            let (config, snmp, hints) = (config.clone(), snmp.clone(), hints.clone());
-            let entry = entry.clone();
             let slot = panics::Slot::default();
-            let poll = panics::catching(slot.clone(), async move {
-                let hint = hints.lock().expect("hints lock").get(&entry.key).cloned();
-                let (record, used) = poll_entry(
-                    &snmp,
-                    &entry,
-                    &config.profiles,
-                    hint.as_deref(),
-                    &clock,
-                    config.collector.device_timeout,
-                )
-                .await;
-                let mut hints = hints.lock().expect("hints lock");
-                match used {
-                    Some(profile) => hints.insert(entry.key.clone(), profile),
-                    None => hints.remove(&entry.key),
-                };
-                record
-            });
-            let id = tasks.spawn(poll).id();
+            let task = panics::catching(slot.clone(), poll(entry.clone()));
+            let id = tasks.spawn(task).id();
             running.insert(id, (i, slot));
             continue;
         }
@@ -350,3 +365,6 @@ pub fn log_round(round: Round<'_>) {
         "poll round stored"
     );
 }
+
+#[cfg(test)]
+mod tests;

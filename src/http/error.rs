@@ -27,6 +27,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Conflict | ErrorCode::ImplausibleReading => StatusCode::CONFLICT,
         ErrorCode::InvalidReading => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::ReportFailed | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::Busy => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -59,6 +60,13 @@ impl ApiError {
 
 impl From<crate::storage::Error> for ApiError {
     fn from(e: crate::storage::Error) -> ApiError {
+        if e.is_busy() {
+            tracing::warn!("API request refused, the database is busy: {e}");
+            return ApiError::new(
+                ErrorCode::Busy,
+                "the database is busy (another process is writing to it); nothing was changed, try again shortly",
+            );
+        }
         ApiError::internal(e)
     }
 }

@@ -167,6 +167,11 @@ impl Store {
     /// [`Conflict`], a manual and a vendor reading that disagree are
     /// [`Disputed`], a value that breaks the polled series is [`Implausible`]
     /// unless accepted — and then nothing is stored.
+    ///
+    /// Every row is checked first, in a read transaction that keeps no
+    /// writer out (`serve` goes on storing rounds); the write transaction
+    /// then only writes. Should another connection have committed between
+    /// the two, the rows are checked again inside the write transaction.
     pub fn import_readings(
         &mut self,
         rows: &[ImportRow],
@@ -174,22 +179,30 @@ impl Store {
     ) -> Result<ImportSummary, ImportError> {
         let path = self.db.path.clone();
         let sql = |action| super::sql_error(&path, action);
+        let version = data_version(&self.db.conn).map_err(sql("read the data version"))?;
+        let checked = {
+            let tx = self
+                .db
+                .conn
+                .transaction()
+                .map_err(sql("begin checking the import"))?;
+            plan(&tx, &self.cache.devices, rows, entering).map_err(sql("check a reading"))??
+        };
         let tx = self
             .db
             .conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql("begin the import"))?;
-        let mut summary = ImportSummary::default();
+        let plan = if data_version(&tx).map_err(sql("read the data version"))? == version {
+            checked
+        } else {
+            plan(&tx, &self.cache.devices, rows, entering).map_err(sql("check a reading"))??
+        };
         let mut new_devices: HashMap<&Serial, i64> = HashMap::new();
         let mut added = 0;
-        for row in rows {
-            let known = self
-                .cache
-                .devices
-                .get(row.serial.as_str())
-                .or(new_devices.get(&row.serial))
-                .copied();
-            let device = match known {
+        for &(i, device) in &plan.store {
+            let row = &rows[i];
+            let device = match device.or_else(|| new_devices.get(&row.serial).copied()) {
                 Some(id) => id,
                 None => {
                     let (id, new) = super::device_row(&tx, row.serial.as_str(), millis(row.at))
@@ -199,20 +212,18 @@ impl Store {
                     id
                 }
             };
-            if enter(&tx, device, row, entering, &mut summary.warnings)
-                .map_err(sql("store a reading"))??
-            {
-                summary.stored += 1;
-            } else {
-                summary.already_stored += 1;
-            }
+            insert(&tx, device, row, entering).map_err(sql("store a reading"))?;
         }
         tx.commit().map_err(sql("commit the import"))?;
-        summary.new_devices = added;
         self.cache
             .devices
             .extend(new_devices.into_iter().map(|(s, id)| (s.to_string(), id)));
-        Ok(summary)
+        Ok(ImportSummary {
+            stored: plan.store.len(),
+            already_stored: plan.already_stored,
+            new_devices: added,
+            warnings: plan.warnings,
+        })
     }
 
     /// Withdraws an entered reading: a row of its own with who, when and
@@ -265,19 +276,85 @@ impl Store {
     }
 }
 
-/// Enters one reading inside the import's transaction: Ok(true) stored,
-/// Ok(false) already stored with this value, Err(…) refused. An implausible
-/// value accepted on purpose is stored with a warning.
-fn enter(
-    tx: &Transaction<'_>,
-    device: i64,
+/// What an import will write: the rows to store (by index, with the
+/// device's id when the database has it), and what the checks found.
+struct Plan {
+    store: Vec<(usize, Option<i64>)>,
+    already_stored: usize,
+    warnings: Vec<String>,
+}
+
+/// A key of an entered reading within one file: serial, meter, instant,
+/// source.
+type FileKey = (Serial, Meter, i64, Source);
+
+/// Checks every row against what is stored and against the rows before it
+/// in the file; reads only. Ok(Err(…)) is the first refused row.
+fn plan(
+    conn: &rusqlite::Connection,
+    cached: &HashMap<String, i64>,
+    rows: &[ImportRow],
+    entering: Entering<'_>,
+) -> rusqlite::Result<Result<Plan, ImportError>> {
+    let mut plan = Plan {
+        store: Vec::new(),
+        already_stored: 0,
+        warnings: Vec::new(),
+    };
+    let mut ids: HashMap<&Serial, Option<i64>> = HashMap::new();
+    let mut in_file: HashMap<FileKey, u64> = HashMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        let device = match ids.get(&row.serial) {
+            Some(id) => *id,
+            None => {
+                let id = match cached.get(row.serial.as_str()) {
+                    Some(id) => Some(*id),
+                    None => conn
+                        .prepare_cached("SELECT id FROM devices WHERE serial = ?1")?
+                        .query_row(params![row.serial], |r| r.get(0))
+                        .optional()?,
+                };
+                *ids.entry(&row.serial).or_insert(id)
+            }
+        };
+        match check(conn, device, row, entering, &in_file, &mut plan.warnings)? {
+            Ok(true) => {
+                let key = (row.serial.clone(), row.meter, millis(row.at), row.source);
+                in_file.insert(key, row.value);
+                plan.store.push((i, device));
+            }
+            Ok(false) => plan.already_stored += 1,
+            Err(refused) => return Ok(Err(refused)),
+        }
+    }
+    Ok(Ok(plan))
+}
+
+/// Checks one reading: Ok(true) to store, Ok(false) already stored with
+/// this value, Err(…) refused. An implausible value accepted on purpose is
+/// stored with a warning. `device` is None for a serial the database does
+/// not know yet (nothing of it is stored); `in_file` holds the readings
+/// the file stores before this one.
+fn check(
+    conn: &rusqlite::Connection,
+    device: Option<i64>,
     row: &ImportRow,
     entering: Entering<'_>,
+    in_file: &HashMap<FileKey, u64>,
     warnings: &mut Vec<String>,
 ) -> rusqlite::Result<Result<bool, ImportError>> {
     let at = millis(row.at);
     let at_text = || row.at.to_rfc3339();
-    if let Some(InForce { value: stored, .. }) = in_force(tx, device, row.meter, at, row.source)? {
+    let value_under = |source: Source| -> rusqlite::Result<Option<u64>> {
+        if let Some(v) = in_file.get(&(row.serial.clone(), row.meter, at, source)) {
+            return Ok(Some(*v));
+        }
+        match device {
+            Some(device) => Ok(in_force(conn, device, row.meter, at, source)?.map(|f| f.value)),
+            None => Ok(None),
+        }
+    };
+    if let Some(stored) = value_under(row.source)? {
         if stored == row.value {
             return Ok(Ok(false));
         }
@@ -293,7 +370,7 @@ fn enter(
         .into()));
     }
     if let Some(other) = row.source.disputed_by()
-        && let Some(InForce { value, .. }) = in_force(tx, device, row.meter, at, other)?
+        && let Some(value) = value_under(other)?
         && value != row.value
     {
         return Ok(Err(Disputed {
@@ -308,8 +385,8 @@ fn enter(
         }
         .into()));
     }
-    if row.source.disputed_by().is_some() {
-        let polls = contradicted_polls(tx, device, row)?;
+    if let (Some(device), Some(_)) = (device, row.source.disputed_by()) {
+        let polls = contradicted_polls(conn, device, row)?;
         if !polls.is_empty() {
             let implausible = Implausible {
                 line: row.line,
@@ -329,6 +406,16 @@ fn enter(
             ));
         }
     }
+    Ok(Ok(true))
+}
+
+/// Writes one checked reading.
+fn insert(
+    tx: &Transaction<'_>,
+    device: i64,
+    row: &ImportRow,
+    entering: Entering<'_>,
+) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO entered_readings (device_id, meter, at, source, value, entered_by, entered_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -336,13 +423,19 @@ fn enter(
     .execute(params![
         device,
         row.meter.code(),
-        at,
+        millis(row.at),
         row.source as i64,
         row.value as i64,
         entering.by,
         millis(entering.at)
     ])?;
-    Ok(Ok(true))
+    Ok(())
+}
+
+/// SQLite's count of commits by other connections, as this one has seen
+/// them: equal twice, nothing changed in between.
+fn data_version(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
+    conn.pragma_query_value(None, "data_version", |r| r.get(0))
 }
 
 /// The entered value in force under one key (not withdrawn).

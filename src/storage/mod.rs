@@ -88,6 +88,26 @@ pub enum Error {
     },
 }
 
+/// How long a statement waits for another connection's lock (an import, a
+/// second `serve`) before it fails as busy. `serve` then keeps the round in
+/// memory and stores it with the next one; an API write answers 503.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Error {
+    /// The database was locked by another connection past [`BUSY_TIMEOUT`]:
+    /// trying again later may succeed.
+    pub fn is_busy(&self) -> bool {
+        use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+        matches!(
+            self,
+            Error::Sqlite {
+                source: rusqlite::Error::SqliteFailure(e, _),
+                ..
+            } if matches!(e.code, DatabaseBusy | DatabaseLocked)
+        )
+    }
+}
+
 /// What a database holds: the readings of real devices, or the demo's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -153,7 +173,7 @@ impl Store {
         }
         let sql = |action| sql_error(&shown, action);
         let mut conn = Connection::open(path).map_err(sql("open"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
+        conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(sql("set busy timeout"))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(sql("switch to WAL"))?;
@@ -225,7 +245,7 @@ impl Reader {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(sql("open to read"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
+        conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(sql("set busy timeout"))?;
         conn.pragma_update(None, "query_only", true)
             .map_err(sql("make the connection read-only"))?;
@@ -337,7 +357,6 @@ fn sql_error(path: &str, action: &'static str) -> impl Fn(rusqlite::Error) -> Er
     }
 }
 
-/// Unix milliseconds of an instant.
 /// The id of the device with `serial`, and whether it was added now (first
 /// seen at `at`) because the database had none. Another process (an import
 /// while `serve` runs) may have added it since this one's cache was filled:
@@ -359,6 +378,7 @@ pub(crate) fn device_row(
     Ok((id, added))
 }
 
+/// Unix milliseconds of an instant.
 pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
