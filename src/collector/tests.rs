@@ -102,7 +102,11 @@ async fn a_stop_records_the_polls_running_and_those_not_started_as_aborted() {
     assert_eq!(polled.end, RoundEnd::Stopped);
     assert_eq!(
         causes(&polled),
-        vec![None, Some(FailureCause::Aborted), Some(FailureCause::Aborted)]
+        vec![
+            None,
+            Some(FailureCause::Aborted),
+            Some(FailureCause::Aborted)
+        ]
     );
     let details: Vec<&str> = polled.records[1..]
         .iter()
@@ -111,8 +115,14 @@ async fn a_stop_records_the_polls_running_and_those_not_started_as_aborted() {
             Outcome::Ok(_) => "",
         })
         .collect();
-    assert!(details[0].contains("while this poll was running"), "{details:?}");
-    assert!(details[1].contains("while this poll was running"), "{details:?}");
+    assert!(
+        details[0].contains("while this poll was running"),
+        "{details:?}"
+    );
+    assert!(
+        details[1].contains("while this poll was running"),
+        "{details:?}"
+    );
 
     // With one slot, the stop finds the first entry running and the others
     // not started.
@@ -138,9 +148,18 @@ async fn a_stop_records_the_polls_running_and_those_not_started_as_aborted() {
             Outcome::Ok(_) => "ok".into(),
         })
         .collect();
-    assert!(details[0].starts_with("aborted: the service stopped while this poll was running"), "{details:?}");
-    assert!(details[1].starts_with("aborted: the service stopped before this entry was polled"), "{details:?}");
-    assert!(details[2].starts_with("aborted: the service stopped before this entry was polled"), "{details:?}");
+    assert!(
+        details[0].starts_with("aborted: the service stopped while this poll was running"),
+        "{details:?}"
+    );
+    assert!(
+        details[1].starts_with("aborted: the service stopped before this entry was polled"),
+        "{details:?}"
+    );
+    assert!(
+        details[2].starts_with("aborted: the service stopped before this entry was polled"),
+        "{details:?}"
+    );
     let round = polled.round(3, Some(Duration::from_secs(900)));
     assert_eq!((round.entries, round.interval_ms), (3, Some(900_000)));
     assert!(round.ended >= round.started);
