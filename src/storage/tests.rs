@@ -163,3 +163,43 @@ fn a_device_another_process_added_is_found_not_added_twice() {
         ]
     );
 }
+
+#[test]
+fn a_write_waits_out_another_connection_s_lock_then_fails_busy_changing_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("busy.db");
+    let mut store = Store::open(&path).unwrap();
+    let mut locker = Connection::open(&path).unwrap();
+    let tx = locker
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+    let row = ImportRow {
+        line: 2,
+        serial: Serial::parse("BUSY-1").unwrap(),
+        at: Utc.with_ymd_and_hms(2026, 6, 1, 10, 0, 0).unwrap(),
+        meter: Meter::BwTotal,
+        value: 1_000,
+        source: Source::Manual,
+    };
+    let entering = Entering {
+        by: "test",
+        at: Utc.with_ymd_and_hms(2026, 6, 2, 10, 0, 0).unwrap(),
+        accept_implausible: false,
+    };
+    let waited = crate::clock::Stopwatch::start();
+    let refused = store.import_readings(std::slice::from_ref(&row), entering);
+    let err = match refused {
+        Err(super::ImportError::Storage(e)) => e,
+        other => panic!("expected a busy storage error, got {other:?}"),
+    };
+    assert!(err.is_busy(), "{err}");
+    assert!(
+        waited.elapsed() >= super::BUSY_TIMEOUT,
+        "it waited the busy timeout"
+    );
+    let round = store.write_round(&[]);
+    assert!(round.is_err_and(|e| e.is_busy()));
+    tx.rollback().unwrap();
+    let summary = store.import_readings(&[row], entering).unwrap();
+    assert_eq!(summary.stored, 1);
+}

@@ -882,3 +882,87 @@ fn discovery_probe(msg_id: u32) -> Vec<u8> {
     ];
     ber_tlv(0x30, &message.concat())
 }
+
+// ---------------------------------------------------------------------------
+// A proxy in front of an agent
+// ---------------------------------------------------------------------------
+
+/// A UDP proxy to an agent that can drop every GETNEXT and GETBULK (v1/v2c), so
+/// table walks fail while scalars arrive, and can delay every answer, or only
+/// the answers to table requests (a slow table).
+pub struct Proxy {
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    pub fn start(agent: u16, drop_tables: bool, delay: Duration) -> Proxy {
+        Proxy::with_delays(agent, drop_tables, delay, delay)
+    }
+
+    /// Table requests (GETNEXT, GETBULK) wait `table_delay`, others `delay`.
+    pub fn with_delays(
+        agent: u16,
+        drop_tables: bool,
+        delay: Duration,
+        table_delay: Duration,
+    ) -> Proxy {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            let upstream = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            upstream
+                .set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let mut buf = [0u8; 65_535];
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok((n, client)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                let table = matches!(pdu_tag(&buf[..n]), Some(0xA1 | 0xA5));
+                if drop_tables && table {
+                    continue;
+                }
+                std::thread::sleep(if table { table_delay } else { delay });
+                upstream.send_to(&buf[..n], ("127.0.0.1", agent)).unwrap();
+                let mut reply = [0u8; 65_535];
+                if let Ok(m) = upstream.recv(&mut reply) {
+                    socket.send_to(&reply[..m], client).unwrap();
+                }
+            }
+        });
+        Proxy { port, stop }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The PDU tag of a v1/v2c message: SEQUENCE { version, community, PDU }.
+fn pdu_tag(msg: &[u8]) -> Option<u8> {
+    // Skips one TLV header at `at`, returning the offset of its contents and length.
+    fn header(msg: &[u8], at: usize) -> Option<(usize, usize)> {
+        let first = *msg.get(at + 1)?;
+        if first < 0x80 {
+            return Some((at + 2, usize::from(first)));
+        }
+        let n = usize::from(first & 0x7f);
+        let len = msg
+            .get(at + 2..at + 2 + n)?
+            .iter()
+            .fold(0usize, |acc, b| acc << 8 | usize::from(*b));
+        Some((at + 2 + n, len))
+    }
+    let (body, _) = header(msg, 0)?;
+    let (version, vlen) = header(msg, body)?;
+    let (community, clen) = header(msg, version + vlen)?;
+    msg.get(community + clen).copied()
+}

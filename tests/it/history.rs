@@ -7,7 +7,7 @@ use serde_json::json;
 use telleverk::serial::Serial;
 use telleverk::storage::Store;
 
-use super::agents::{Snmpd, SnmpdOptions, recording};
+use super::agents::{Proxy, Snmpd, SnmpdOptions, recording};
 use super::cli::{Workdir, text, v2c};
 
 const TOTAL: &str = "1.3.6.1.4.1.18334.1.1.1.5.7.2.1.1.0";
@@ -286,74 +286,6 @@ fn serve_polls_on_schedule_and_stops_cleanly_on_sigterm() {
             .iter()
             .all(|r| r["meters"]["total"] == json!(85_614))
     );
-}
-
-/// A UDP proxy to an agent that can drop every GETNEXT and GETBULK (v1/v2c), so
-/// table walks fail while scalars arrive, and can delay every answer.
-struct Proxy {
-    port: u16,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Proxy {
-    fn start(agent: u16, drop_tables: bool, delay: Duration) -> Proxy {
-        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
-        let port = socket.local_addr().unwrap().port();
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stopped = stop.clone();
-        std::thread::spawn(move || {
-            let upstream = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            upstream
-                .set_read_timeout(Some(Duration::from_millis(500)))
-                .unwrap();
-            let mut buf = [0u8; 65_535];
-            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
-                let Ok((n, client)) = socket.recv_from(&mut buf) else {
-                    continue;
-                };
-                if drop_tables && matches!(pdu_tag(&buf[..n]), Some(0xA1 | 0xA5)) {
-                    continue;
-                }
-                std::thread::sleep(delay);
-                upstream.send_to(&buf[..n], ("127.0.0.1", agent)).unwrap();
-                let mut reply = [0u8; 65_535];
-                if let Ok(m) = upstream.recv(&mut reply) {
-                    socket.send_to(&reply[..m], client).unwrap();
-                }
-            }
-        });
-        Proxy { port, stop }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// The PDU tag of a v1/v2c message: SEQUENCE { version, community, PDU }.
-fn pdu_tag(msg: &[u8]) -> Option<u8> {
-    // Skips one TLV header at `at`, returning the offset of its contents and length.
-    fn header(msg: &[u8], at: usize) -> Option<(usize, usize)> {
-        let first = *msg.get(at + 1)?;
-        if first < 0x80 {
-            return Some((at + 2, usize::from(first)));
-        }
-        let n = usize::from(first & 0x7f);
-        let len = msg
-            .get(at + 2..at + 2 + n)?
-            .iter()
-            .fold(0usize, |acc, b| acc << 8 | usize::from(*b));
-        Some((at + 2 + n, len))
-    }
-    let (body, _) = header(msg, 0)?;
-    let (version, vlen) = header(msg, body)?;
-    let (community, clen) = header(msg, version + vlen)?;
-    msg.get(community + clen).copied()
 }
 
 #[test]
