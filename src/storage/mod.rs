@@ -80,6 +80,12 @@ pub enum Error {
         found: i64,
         known: i64,
     },
+    #[error("database {path}: cannot make it readable by its owner only: {source}")]
+    Permissions {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("database {path}: cannot create its folder: {source}")]
     Folder {
         path: String,
@@ -171,6 +177,10 @@ impl Store {
                 source,
             })?;
         }
+        owner_only(path).map_err(|source| Error::Permissions {
+            path: shown.clone(),
+            source,
+        })?;
         let sql = |action| sql_error(&shown, action);
         let mut conn = Connection::open(path).map_err(sql("open"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
@@ -343,6 +353,45 @@ fn migrate(conn: &mut Connection, path: &str) -> Result<(), Error> {
         tx.pragma_update(None, "user_version", i as i64 + 1)
             .map_err(sql("record the schema version"))?;
         tx.commit().map_err(sql("commit a migration"))?;
+    }
+    Ok(())
+}
+
+/// Makes the database file readable and writable by its owner only (0600),
+/// creating it so when missing: it holds who entered readings and the
+/// devices' addresses. SQLite gives its `-wal` and `-shm` files the mode of
+/// the database file; ones an older telleverk left open to others are closed
+/// too.
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if !path.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+    }
+    let mut name = path.as_os_str().to_owned();
+    let files = ["", "-wal", "-shm"].map(|suffix| {
+        name.push(suffix);
+        let file = std::path::PathBuf::from(&name);
+        name = path.as_os_str().to_owned();
+        file
+    });
+    for file in files {
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & 0o700))?;
+            tracing::info!(
+                "{} was open to other users (mode {:o}); now its owner's only",
+                file.display(),
+                mode & 0o777
+            );
+        }
     }
     Ok(())
 }

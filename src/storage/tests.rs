@@ -204,3 +204,22 @@ fn a_write_waits_out_another_connection_s_lock_then_fails_busy_changing_nothing(
     let summary = store.import_readings(&[row], entering).unwrap();
     assert_eq!(summary.stored, 1);
 }
+
+#[test]
+fn the_database_and_its_wal_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let path = dir.path().join("new.db");
+    let mut store = Store::open(&path).unwrap();
+    store.write_round(&[]).unwrap();
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&dir.path().join("new.db-wal")), 0o600);
+    drop(store);
+    // One an older telleverk left world-readable is closed at the next open.
+    let old = dir.path().join("old.db");
+    drop(Store::open(&old).unwrap());
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(Store::open(&old).unwrap());
+    assert_eq!(mode(&old), 0o600);
+}
