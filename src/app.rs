@@ -50,9 +50,19 @@ pub fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 /// Opens the configured database to write real readings into: never a demo's.
 fn open_production_store(config: &Config) -> anyhow::Result<Store> {
-    let store = open_store(config)?;
+    let mut store = open_store(config)?;
     store.claim(Purpose::Production)?;
+    store.rekey_entries(&legacy_keys(config))?;
     Ok(store)
+}
+
+/// Each community entry's key in an older database, and its key now.
+pub fn legacy_keys(config: &Config) -> Vec<(String, String)> {
+    config
+        .devices
+        .iter()
+        .filter_map(|d| Some((d.legacy_key()?, d.key.clone())))
+        .collect()
 }
 
 /// Whether an error is the user's to fix (exit code 2): a bad config, a bad

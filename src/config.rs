@@ -306,6 +306,7 @@ pub fn parse(
             None => devices.push(ctx.device(index, raw_device, &profiles)?),
         }
     }
+    ctx.key_entries(&mut devices, &storage_path)?;
     ctx.check_devices(&devices, &raw.device)?;
     let contracts = ctx.contracts(&raw.contract)?;
     let http = ctx.http(&raw.http)?;

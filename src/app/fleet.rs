@@ -150,7 +150,7 @@ pub async fn demo(
         return Err(InputError("--devices must be at least 1".into()).into());
     }
     let db = std::path::absolute(db).with_context(|| format!("bad path {}", db.display()))?;
-    let store = Store::open(&db)?;
+    let mut store = Store::open(&db)?;
     store.claim(Purpose::Demo)?;
     let origin = demo_origin(clock::now(), store.latest_poll()?);
     let clock = Clock::simulated(origin, DEMO_SPEED);
@@ -175,6 +175,7 @@ pub async fn demo(
         &config_text(&fleet, running.address, &polling),
     )?;
     let config = config::load(&config_path)?;
+    store.rekey_entries(&super::legacy_keys(&config))?;
     writeln!(
         out,
         "telleverk demo: {devices} simulated bizhubs on {}, polled every 2 s into {}\n\

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::record::DeviceReading;
 
-/// Three community entries on one address, polled two at a time.
+/// Three community entries, polled two at a time.
 fn config() -> Config {
     let text = r#"
 [collector]
@@ -16,10 +16,10 @@ concurrency = 2
 address = "127.0.0.1:16101"
 community = "one"
 [[device]]
-address = "127.0.0.1:16101"
+address = "127.0.0.1:16102"
 community = "two"
 [[device]]
-address = "127.0.0.1:16101"
+address = "127.0.0.1:16103"
 community = "three"
 "#;
     crate::config::parse(Path::new("/tmp/telleverk.toml"), text, &|_| None).unwrap()

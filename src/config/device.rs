@@ -4,6 +4,9 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
+use std::path::{Path, PathBuf};
+
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
@@ -313,15 +316,114 @@ fn parse_address(text: &str) -> Result<String, String> {
 }
 
 /// An identity for the entry that survives restarts and reordering and holds
-/// no secret: address, version and user/context, or a short one-way
-/// fingerprint of the community.
+/// no secret: address, version and user/context (v3) or address and version
+/// (v1/v2c; [`Ctx::key_entries`] tells entries that share them apart).
 fn entry_key(address: &str, version: Version, credentials: &Credentials) -> String {
     match credentials {
         Credentials::V3(v3) => format!("{address} v3 user={} context={}", v3.user, v3.context),
-        Credentials::Community(c) => {
-            let digest = Sha256::digest(format!("telleverk-endpoint\0{}", c.expose()).as_bytes());
-            let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-            format!("{address} v{} community#{short}", version.name())
+        Credentials::Community(_) => format!("{address} v{}", version.name()),
+    }
+}
+
+/// The key telleverk gave a community entry before keys held no value
+/// derived from the community: an unkeyed fingerprint, which a short word
+/// list recovers. Only to find such entries in an older database and give
+/// them their new key.
+fn legacy_entry_key(address: &str, version: Version, community: &Secret) -> String {
+    let digest = Sha256::digest(format!("telleverk-endpoint\0{}", community.expose()).as_bytes());
+    let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("{address} v{} community#{short}", version.name())
+}
+
+/// The file beside the database that keys the fingerprints of communities
+/// sharing an address: `telleverk.db.key`, readable by its owner only.
+pub fn fingerprint_key_path(storage_path: &Path) -> PathBuf {
+    let mut name = storage_path.as_os_str().to_owned();
+    name.push(".key");
+    PathBuf::from(name)
+}
+
+/// The fingerprint key: read, or made (32 random bytes, mode 0600) the
+/// first time it is needed.
+fn fingerprint_key(storage_path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = fingerprint_key_path(storage_path);
+    match std::fs::read(&path) {
+        Ok(key) if key.len() >= 32 => return Ok(key),
+        Ok(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "shorter than 32 bytes; restore it from a backup, or delete it (the entries sharing an address then start anew)",
+            ));
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        Err(_) => {}
+    }
+    let mut key = vec![0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    file.write_all(&key)?;
+    file.sync_all()?;
+    Ok(key)
+}
+
+impl Ctx<'_> {
+    /// Community entries that share address and version (one agent serving
+    /// several devices by community, like the simulator) get a fingerprint
+    /// of the community keyed by a file beside the database, which the
+    /// database and the API never see; an entry alone at its address needs
+    /// none.
+    pub(super) fn key_entries(
+        &self,
+        devices: &mut [DeviceEntry],
+        storage_path: &Path,
+    ) -> Result<(), ConfigError> {
+        let mut sharing: HashMap<String, usize> = HashMap::new();
+        for d in devices.iter() {
+            if matches!(d.credentials, Credentials::Community(_)) {
+                *sharing.entry(d.key.clone()).or_default() += 1;
+            }
+        }
+        if sharing.values().all(|n| *n < 2) {
+            return Ok(());
+        }
+        let key = fingerprint_key(storage_path).map_err(|e| ConfigError {
+            file: self.file.clone(),
+            line: None,
+            key: "storage.path".into(),
+            message: format!(
+                "{}: cannot read or make the key of community fingerprints: {e}",
+                fingerprint_key_path(storage_path).display()
+            ),
+        })?;
+        for d in devices.iter_mut() {
+            let Credentials::Community(c) = &d.credentials else {
+                continue;
+            };
+            if sharing.get(&d.key).is_some_and(|n| *n > 1) {
+                let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key");
+                mac.update(c.expose().as_bytes());
+                let digest = mac.finalize().into_bytes();
+                let short: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+                d.key = format!("{} community#k{short}", d.key);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DeviceEntry {
+    /// This entry's key in an older database (a community entry's unkeyed
+    /// fingerprint), when it had another.
+    pub fn legacy_key(&self) -> Option<String> {
+        match &self.credentials {
+            Credentials::Community(c) => Some(legacy_entry_key(&self.address, self.version, c)),
+            Credentials::V3(_) => None,
         }
     }
 }

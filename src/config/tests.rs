@@ -202,20 +202,66 @@ fn large_counts_double_needs_a_serial_and_serials_must_agree() {
 
 #[test]
 fn one_address_may_serve_several_entries_but_not_the_same_one_twice() {
-    let c = parse_text(
-        "[[device]]\naddress = \"10.0.0.1\"\ncommunity = \"a\"\n\
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("telleverk.toml");
+    let text = "[[device]]\naddress = \"10.0.0.1\"\ncommunity = \"a\"\n\
          [[device]]\naddress = \"10.0.0.1\"\ncommunity = \"b\"\n\
          [[device]]\naddress = \"10.0.0.1\"\n[device.v3]\nuser = \"u\"\ncontext = \"c1\"\n\
-         [[device]]\naddress = \"10.0.0.1\"\n[device.v3]\nuser = \"u\"\ncontext = \"c2\"\n",
-    )
-    .unwrap();
+         [[device]]\naddress = \"10.0.0.1\"\n[device.v3]\nuser = \"u\"\ncontext = \"c2\"\n";
+    let c = parse(&file, text, &env).unwrap();
     let keys: std::collections::HashSet<_> = c.devices.iter().map(|d| d.key.clone()).collect();
     assert_eq!(keys.len(), 4);
-    let e = error_of(
-        "[[device]]\naddress = \"10.0.0.1\"\ncommunity = \"a\"\n[[device]]\naddress = \"10.0.0.1:161\"\ncommunity = \"a\"\n",
-    );
+    let dup = "[[device]]\naddress = \"10.0.0.1\"\ncommunity = \"a\"\n[[device]]\naddress = \"10.0.0.1:161\"\ncommunity = \"a\"\n";
+    let e = parse(&file, dup, &env).unwrap_err();
     assert_eq!(e.key, "device[1]");
     assert!(e.message.contains("device[0]"));
+}
+
+#[test]
+fn entry_keys_hold_nothing_a_word_list_recovers_the_community_from() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("telleverk.toml");
+    let key_file = dir.path().join("telleverk.db.key");
+    // Alone at its address, an entry's key is its address and version, and
+    // no key file is made.
+    let alone = parse(
+        &file,
+        "[[device]]\naddress = \"10.0.0.1\"\ncommunity = \"public\"\n",
+        &env,
+    )
+    .unwrap();
+    assert_eq!(alone.devices[0].key, "10.0.0.1:161 v2c");
+    assert!(!key_file.exists());
+    // Sharing it, the communities are told apart by a fingerprint keyed by
+    // a file beside the database (0600), the same at every start.
+    let shared = "[[device]]\naddress = \"10.0.0.1\"\ncommunity = \"public\"\n\
+         [[device]]\naddress = \"10.0.0.1\"\ncommunity = \"private\"\n";
+    let first = parse(&file, shared, &env).unwrap();
+    let again = parse(&file, shared, &env).unwrap();
+    let keys = |c: &Config| c.devices.iter().map(|d| d.key.clone()).collect::<Vec<_>>();
+    assert_eq!(keys(&first), keys(&again));
+    assert_ne!(first.devices[0].key, first.devices[1].key);
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    for d in &first.devices {
+        assert!(
+            d.key.starts_with("10.0.0.1:161 v2c community#k"),
+            "{}",
+            d.key
+        );
+        let legacy = d.legacy_key().unwrap();
+        let unkeyed = legacy.rsplit_once('#').unwrap().1;
+        assert!(
+            !d.key.contains(unkeyed),
+            "{} holds the unkeyed fingerprint",
+            d.key
+        );
+    }
+    // Another key file (another installation) gives other fingerprints.
+    let other = tempfile::tempdir().unwrap();
+    let elsewhere = parse(&other.path().join("telleverk.toml"), shared, &env).unwrap();
+    assert_ne!(keys(&elsewhere), keys(&first));
 }
 
 #[test]

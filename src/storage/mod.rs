@@ -197,6 +197,32 @@ impl Store {
         })
     }
 
+    /// Gives entries an older telleverk keyed by an unkeyed fingerprint of
+    /// their community the key the config gives them now (`renames`: old
+    /// key, new key), and every other such key a name without it; the
+    /// events that named the old keys are rewritten with the new ones. The
+    /// one rewrite of stored history, so that nothing derived from a secret
+    /// stays readable in the database. Returns how many entries changed.
+    pub fn rekey_entries(&mut self, renames: &[(String, String)]) -> Result<usize, Error> {
+        let path = self.db.path.clone();
+        let sql = |action| sql_error(&path, action);
+        let tx = self
+            .db
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql("begin re-keying entries"))?;
+        let changed = rekey(&tx, renames).map_err(sql("re-key entries"))?;
+        tx.commit().map_err(sql("commit re-keyed entries"))?;
+        if changed > 0 {
+            self.cache = Cache::load(&self.db.conn).map_err(sql("load the latest values"))?;
+            tracing::info!(
+                entries = changed,
+                "entry keys with an unkeyed community fingerprint were replaced"
+            );
+        }
+        Ok(changed)
+    }
+
     /// Marks the database as being for `purpose`, or fails when it is for the
     /// other one. A database from before marking counts as production when it
     /// holds polls.
@@ -355,6 +381,55 @@ fn migrate(conn: &mut Connection, path: &str) -> Result<(), Error> {
         tx.commit().map_err(sql("commit a migration"))?;
     }
     Ok(())
+}
+
+/// See [`Store::rekey_entries`].
+fn rekey(tx: &rusqlite::Transaction<'_>, renames: &[(String, String)]) -> rusqlite::Result<usize> {
+    let rename = |old: &str, new: &str| -> rusqlite::Result<()> {
+        tx.execute(
+            "UPDATE entries SET key = ?2 WHERE key = ?1",
+            params![old, new],
+        )?;
+        tx.execute(
+            "UPDATE events SET detail = replace(detail, ?1, ?2) WHERE instr(detail, ?1) > 0",
+            params![old, new],
+        )?;
+        Ok(())
+    };
+    let exists = |key: &str| -> rusqlite::Result<bool> {
+        tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM entries WHERE key = ?1)",
+            params![key],
+            |r| r.get(0),
+        )
+    };
+    let mut changed = 0;
+    for (old, new) in renames {
+        if old != new && exists(old)? && !exists(new)? {
+            rename(old, new)?;
+            changed += 1;
+        }
+    }
+    // What is left of the old form (`… community#` and 12 hex digits; new
+    // fingerprints start with `k`) belongs to entries no longer configured.
+    let left: Vec<(i64, String)> = {
+        let mut stmt = tx.prepare(
+            "SELECT id, key FROM entries WHERE key GLOB '* community#[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]'",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (id, old) in left {
+        let Some((endpoint, _)) = old.rsplit_once(" community#") else {
+            continue;
+        };
+        rename(
+            &old,
+            &format!("{endpoint} community (entry {id}, no longer configured)"),
+        )?;
+        changed += 1;
+    }
+    Ok(changed)
 }
 
 /// Makes the database file readable and writable by its owner only (0600),

@@ -223,3 +223,61 @@ fn the_database_and_its_wal_are_readable_by_their_owner_only() {
     drop(Store::open(&old).unwrap());
     assert_eq!(mode(&old), 0o600);
 }
+
+#[test]
+fn old_unkeyed_community_fingerprints_leave_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let mut store = Store::open(&path).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    // What an older telleverk stored: two entries keyed by the unkeyed
+    // fingerprint of their community, and an event naming both.
+    let old = [
+        "10.0.0.1:161 v2c community#0123456789ab",
+        "10.0.0.2:161 v2c community#ba9876543210",
+    ];
+    for (id, key) in old.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO entries (id, key, address, first_seen) VALUES (?1, ?2, '10.0.0.1:161', 0)",
+            params![id as i64 + 1, key],
+        )
+        .unwrap();
+    }
+    conn.execute(
+        "INSERT INTO devices (id, serial, first_seen) VALUES (1, 'S1', 0)",
+        [],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO events (at, entry_id, device_id, kind, detail) VALUES (5, 2, 1, 'move', ?1)",
+        params![format!("serial S1 moved from {} to {}", old[0], old[1])],
+    )
+    .unwrap();
+    // The config still has the first entry (now keyed without the
+    // community); the second is gone.
+    let renames = [(old[0].to_owned(), "10.0.0.1:161 v2c".to_owned())];
+    assert_eq!(store.rekey_entries(&renames).unwrap(), 2);
+    let keys: Vec<String> = conn
+        .prepare("SELECT key FROM entries ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        keys,
+        [
+            "10.0.0.1:161 v2c",
+            "10.0.0.2:161 v2c community (entry 2, no longer configured)"
+        ]
+    );
+    let detail: String = conn
+        .query_row("SELECT detail FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        detail,
+        "serial S1 moved from 10.0.0.1:161 v2c to 10.0.0.2:161 v2c community (entry 2, no longer configured)"
+    );
+    // Nothing left to do the next time.
+    assert_eq!(store.rekey_entries(&renames).unwrap(), 0);
+}
