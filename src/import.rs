@@ -961,4 +961,16 @@ mod tests {
         assert_eq!((error.line, error.column.as_str()), (2, "serial"));
         assert!(error.message.contains("control character"), "{error}");
     }
+
+    #[test]
+    fn a_serial_a_spreadsheet_would_run_as_a_formula_is_refused() {
+        let error = error_of(&format!("{HEADER}=1+2,2025-07-01,total,1,manual\n"));
+        assert_eq!((error.line, error.column.as_str()), (2, "serial"));
+        assert!(
+            error
+                .message
+                .contains("starts with `=`, which a spreadsheet reads as a formula"),
+            "{error}"
+        );
+    }
 }

@@ -11,7 +11,7 @@ use toml::Spanned;
 use super::fields::{Choice, Count, Date, Exact, Money, Text, Within, parse_date};
 use super::{ConfigError, Ctx};
 use crate::contract::{Billing, Contract, Membership, Nok, PriceVersion, Prices};
-use crate::serial::Serial;
+use crate::serial::{Serial, SerialError};
 
 /// A `[[contract]]` as written: every value checked as it is read, every
 /// default a typed value.
@@ -165,10 +165,9 @@ impl Ctx<'_> {
         let mut out = Vec::new();
         for (j, v) in raw.get_ref().iter().enumerate() {
             let key = format!("{t}.devices[{j}]");
-            let empty = || self.at(v, &key, "the serial must not be empty");
             let m = match v.get_ref() {
                 toml::Value::String(s) => Membership {
-                    serial: Serial::parse(s).map_err(|_| empty())?,
+                    serial: Serial::parse(s).map_err(|e| self.at(v, &key, serial_message(e)))?,
                     from: None,
                     until: None,
                 },
@@ -222,7 +221,7 @@ impl Ctx<'_> {
         }
         let serial = match table.get("serial") {
             Some(toml::Value::String(s)) => {
-                Serial::parse(s).map_err(|_| self.at(v, key, "the serial must not be empty"))?
+                Serial::parse(s).map_err(|e| self.at(v, key, serial_message(e)))?
             }
             _ => return Err(self.at(v, &format!("{key}.serial"), "is required (a string)")),
         };
@@ -333,5 +332,13 @@ impl Ctx<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// What is wrong with a serial in a contract's `devices`.
+fn serial_message(e: SerialError) -> String {
+    match e {
+        SerialError::Empty => "the serial must not be empty".to_owned(),
+        other => other.to_string(),
     }
 }

@@ -85,6 +85,24 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
+        from: "devices = [\"AA2M021115700\",",
+        to: "devices = [\"=1+2\",",
+        key: "contract[0].devices[0]",
+        message: "the serial number `=1+2` starts with `=`, which a spreadsheet reads as a formula",
+    },
+    Case {
+        from: "{ serial = \"A7PU011002345\", from",
+        to: "{ serial = \"@A7PU\", from",
+        key: "contract[0].devices[1]",
+        message: "starts with `@`, which a spreadsheet reads as a formula",
+    },
+    Case {
+        from: "serial = \"A7PU011002345\"\nlarge",
+        to: "serial = \"-A7PU\"\nlarge",
+        key: "device[0].serial",
+        message: "starts with `-`, which a spreadsheet reads as a formula",
+    },
+    Case {
         from: "fixed_fee_monthly = \"200.00\"",
         to: "fixed_fee_monthly = 200.00",
         key: "contract[0].fixed_fee_monthly",

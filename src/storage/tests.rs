@@ -163,3 +163,23 @@ fn a_device_another_process_added_is_found_not_added_twice() {
         ]
     );
 }
+
+#[test]
+fn a_serial_stored_before_the_spreadsheet_rule_is_still_read() {
+    // `Serial::parse` now refuses a serial that starts like a formula; one
+    // stored before (or reported by a device) must stay readable.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    drop(Store::open(&path).unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .execute(
+            "INSERT INTO devices (id, serial, first_seen) VALUES (1, '-A7PU', 0)",
+            [],
+        )
+        .unwrap();
+    let store = Store::open(&path).unwrap();
+    let identities = store.identities().unwrap();
+    let serials: Vec<&str> = identities.keys().map(Serial::as_str).collect();
+    assert_eq!(serials, ["-A7PU"]);
+}
