@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 
+use anyhow::Context;
 use chrono::NaiveDate;
 
 use super::{InputError, known_list, open_production_store, open_store};
@@ -152,7 +153,8 @@ pub fn invoices(
 ) -> anyhow::Result<()> {
     let contract = find_contract(config, id)?;
     let histories = histories(&*existing_store(config)?, config, contract, until)?;
-    let invoices = billing::invoices(contract, &histories, until);
+    let invoices = billing::invoices(contract, &histories, until)
+        .with_context(|| format!("contract {id}: cannot compute its invoices"))?;
     if json {
         writeln!(
             out,
@@ -175,7 +177,8 @@ pub fn reconcile(
 ) -> anyhow::Result<()> {
     let contract = find_contract(config, id)?;
     let histories = histories(&*existing_store(config)?, config, contract, at)?;
-    let standing = billing::reconcile(contract, &histories, at);
+    let standing = billing::reconcile(contract, &histories, at)
+        .with_context(|| format!("contract {id}: cannot compute its standing"))?;
     if json {
         writeln!(
             out,

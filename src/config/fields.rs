@@ -141,13 +141,76 @@ impl Visitor<'_> for ExactVisitor {
     }
 }
 
-/// An amount of NOK: exact, never negative, at most 2 decimals (øre).
+/// The largest unit price, in NOK a page. No page costs anywhere near it, and
+/// it keeps every amount computable: any 64-bit count of pages (under
+/// 1.9 × 10¹⁹) times this price, raised by the largest renewal uplift,
+/// stays far below rust_decimal's 7.9 × 10²⁸.
+pub const MAX_UNIT_PRICE: i64 = 1_000_000;
+
+/// The largest fee or amount, in NOK: beyond any contract, and its sums over
+/// every invoice of a contract stay far below rust_decimal's 7.9 × 10²⁸.
+pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
+
+/// The largest percentage (a deviation threshold, a renewal uplift): ten
+/// times the price or the commitment is beyond any contract's terms.
+pub const MAX_PERCENT: i64 = 1_000;
+
+/// An exact decimal from 0 to `max`; `what` says what the bound is and why.
+fn at_most<'de, D: Deserializer<'de>>(d: D, max: i64, what: &str) -> Result<Decimal, D::Error> {
+    let Exact(value) = Exact::deserialize(d)?;
+    if value > Decimal::from(max) {
+        return Err(de::Error::custom(format!(
+            "{value} is more than {max} {what}"
+        )));
+    }
+    Ok(value)
+}
+
+/// A unit price in NOK a page: exact, never negative, at most
+/// [`MAX_UNIT_PRICE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Price(pub Decimal);
+
+impl<'de> Deserialize<'de> for Price {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Price, D::Error> {
+        at_most(
+            d,
+            MAX_UNIT_PRICE,
+            "NOK a page, the largest unit price telleverk takes (a typo? no page costs that much, \
+             and larger prices could overflow the invoice arithmetic)",
+        )
+        .map(Price)
+    }
+}
+
+/// A percentage: exact, never negative, at most [`MAX_PERCENT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Percent(pub Decimal);
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Percent, D::Error> {
+        at_most(
+            d,
+            MAX_PERCENT,
+            "%, the largest percentage telleverk takes (a typo? no contract's terms come near it)",
+        )
+        .map(Percent)
+    }
+}
+
+/// An amount of NOK: exact, never negative, at most 2 decimals (øre), at
+/// most [`MAX_AMOUNT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Money(pub Nok);
 
 impl<'de> Deserialize<'de> for Money {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Money, D::Error> {
-        let Exact(value) = Exact::deserialize(d)?;
+        let value = at_most(
+            d,
+            MAX_AMOUNT,
+            "NOK, the largest amount telleverk takes (a typo? no contract comes near it, \
+             and larger amounts could overflow the invoice arithmetic)",
+        )?;
         if value.normalize().scale() > 2 {
             return Err(de::Error::custom(format!(
                 "{value} has more than 2 decimals (øre)"
@@ -314,6 +377,31 @@ mod tests {
                 .contains("more than 2 decimals")
         );
         assert_eq!(read::<Money>("\"100.00\"").unwrap().0.to_string(), "100.00");
+        assert_eq!(
+            read::<Money>("\"1000000000000.00\"").unwrap().0.to_string(),
+            "1000000000000.00"
+        );
+        assert!(
+            read::<Money>("\"1000000000000.01\"")
+                .unwrap_err()
+                .contains("is more than 1000000000000 NOK, the largest amount")
+        );
+        assert_eq!(
+            read::<Price>("1000000").unwrap(),
+            Price(Decimal::from(1_000_000))
+        );
+        assert_eq!(
+            read::<Price>("\"100000000000000000\"").unwrap_err(),
+            "100000000000000000 is more than 1000000 NOK a page, the largest unit price \
+             telleverk takes (a typo? no page costs that much, and larger prices could \
+             overflow the invoice arithmetic)"
+        );
+        assert!(read::<Price>("\"-1\"").unwrap_err().contains("negative"));
+        assert!(
+            read::<Percent>("1001")
+                .unwrap_err()
+                .contains("is more than 1000 %")
+        );
         let date = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
         assert_eq!(read::<Date>("2025-01-01").unwrap(), Date(date));
         assert_eq!(read::<Date>("\"2025-01-01\"").unwrap(), Date(date));
