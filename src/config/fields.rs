@@ -42,22 +42,67 @@ impl<'de> Deserialize<'de> for NonEmpty {
     }
 }
 
-/// A duration like "15m" or "2s", greater than zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HumanDuration(pub Duration);
+/// A duration like "15m" or "2s", from `min` to `max`; `why` says why
+/// those bounds, in the message of a value outside them.
+fn duration_within<'de, D: Deserializer<'de>>(
+    d: D,
+    min: Duration,
+    max: Duration,
+    why: &str,
+) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    let duration = humantime::parse_duration(text.trim()).map_err(|e| {
+        de::Error::custom(format!(
+            "`{text}` is not a duration like \"15m\" or \"2s\": {e}"
+        ))
+    })?;
+    if duration.is_zero() {
+        return Err(de::Error::custom("must be greater than zero"));
+    }
+    if duration < min || duration > max {
+        return Err(de::Error::custom(format!(
+            "`{}` is outside {} to {}: {why}",
+            text.trim(),
+            humantime::format_duration(min),
+            humantime::format_duration(max)
+        )));
+    }
+    Ok(duration)
+}
 
-impl<'de> Deserialize<'de> for HumanDuration {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<HumanDuration, D::Error> {
-        let text = String::deserialize(d)?;
-        let duration = humantime::parse_duration(text.trim()).map_err(|e| {
-            de::Error::custom(format!(
-                "`{text}` is not a duration like \"15m\" or \"2s\": {e}"
-            ))
-        })?;
-        if duration.is_zero() {
-            return Err(de::Error::custom("must be greater than zero"));
-        }
-        Ok(HumanDuration(duration))
+/// `[collector] interval`: from 1 s to 366 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollInterval(pub Duration);
+
+impl<'de> Deserialize<'de> for PollInterval {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<PollInterval, D::Error> {
+        duration_within(
+            d,
+            Duration::from_secs(1),
+            Duration::from_secs(366 * 86_400),
+            "more often than every second only loads the printers and the database \
+             (counters change by pages; 15m is usual), and a round less than once a year \
+             is a typo",
+        )
+        .map(PollInterval)
+    }
+}
+
+/// `[collector] timeout`, per SNMP request: from 10 ms to 60 s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnmpTimeout(pub Duration);
+
+impl<'de> Deserialize<'de> for SnmpTimeout {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SnmpTimeout, D::Error> {
+        duration_within(
+            d,
+            Duration::from_millis(10),
+            Duration::from_secs(60),
+            "a device answers within milliseconds to a few seconds; shorter gives up on \
+             answers on their way, and a device silent for a minute is not answering \
+             (a longer wait, times the retries, only holds up its poll)",
+        )
+        .map(SnmpTimeout)
     }
 }
 
@@ -341,18 +386,43 @@ mod tests {
                 .contains("must not be empty")
         );
         assert_eq!(
-            read::<HumanDuration>("\"15m\"").unwrap(),
-            HumanDuration(Duration::from_secs(900))
+            read::<PollInterval>("\"15m\"").unwrap(),
+            PollInterval(Duration::from_secs(900))
         );
         assert!(
-            read::<HumanDuration>("\"abc\"")
+            read::<PollInterval>("\"abc\"")
                 .unwrap_err()
                 .contains("not a duration")
         );
         assert!(
-            read::<HumanDuration>("\"0s\"")
+            read::<SnmpTimeout>("\"0s\"")
                 .unwrap_err()
                 .contains("greater than zero")
+        );
+        assert_eq!(
+            read::<SnmpTimeout>("\"100000000y\"").unwrap_err(),
+            "`100000000y` is outside 10ms to 1m: a device answers within milliseconds to a \
+             few seconds; shorter gives up on answers on their way, and a device silent for a \
+             minute is not answering (a longer wait, times the retries, only holds up its poll)"
+        );
+        assert!(
+            read::<SnmpTimeout>("\"5ms\"")
+                .unwrap_err()
+                .contains("is outside 10ms to 1m")
+        );
+        assert_eq!(
+            read::<SnmpTimeout>("\"60s\"").unwrap(),
+            SnmpTimeout(Duration::from_secs(60))
+        );
+        let e = read::<PollInterval>("\"1ms\"").unwrap_err();
+        assert!(
+            e.starts_with("`1ms` is outside 1s to ") && e.contains("more often than every second"),
+            "{e}"
+        );
+        assert!(read::<PollInterval>("\"1000y\"").is_err());
+        assert_eq!(
+            read::<PollInterval>("\"1s\"").unwrap(),
+            PollInterval(Duration::from_secs(1))
         );
         assert_eq!(read::<Within<1, 10>>("10").unwrap(), Within(10));
         assert!(
