@@ -30,6 +30,20 @@ pub enum SerialError {
 /// refused anywhere.
 pub const FORMULA_STARTS: [char; 4] = ['=', '+', '-', '@'];
 
+/// How many characters of a value an error message repeats.
+pub const SHOWN_CHARS: usize = 60;
+
+/// A value as an error message repeats it: whole when short, else its first
+/// [`SHOWN_CHARS`] characters, `…` and its length — a 10 MiB field must not
+/// make a 10 MB message. (Every module may use it: it sits beside `Serial`,
+/// the value most often repeated.)
+pub fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}… ({} characters)", &text[..end], text.chars().count()),
+    }
+}
+
 impl Serial {
     /// A serial from text, surrounding whitespace removed. The door every
     /// serial comes in by (the config, the readings CSV, the API, a device's
@@ -41,10 +55,12 @@ impl Serial {
             return Err(SerialError::Empty);
         };
         if text.chars().any(char::is_control) {
-            return Err(SerialError::Control(text.escape_debug().to_string()));
+            return Err(SerialError::Control(
+                excerpt(text).escape_debug().to_string(),
+            ));
         }
         if FORMULA_STARTS.contains(&first) {
-            return Err(SerialError::FormulaStart(text.to_owned(), first));
+            return Err(SerialError::FormulaStart(excerpt(text), first));
         }
         Ok(Serial(text.to_owned()))
     }

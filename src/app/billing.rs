@@ -13,7 +13,7 @@ use crate::billing;
 use crate::config::Config;
 use crate::contract::Contract;
 use crate::gather::histories;
-use crate::import::{parse_readings, parse_taken_at};
+use crate::import::{parse_readings, parse_taken_at, utf8_text};
 use crate::meters::{Meter, Source};
 use crate::serial::Serial;
 use crate::storage::{Entering, ImportError, Store, WithdrawError, Withdrawal};
@@ -28,9 +28,9 @@ pub fn import_readings(
 ) -> anyhow::Result<()> {
     let bytes = std::fs::read(file)
         .map_err(|e| InputError(format!("{}: cannot read: {e}", file.display())))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|e| InputError(format!("{}: not UTF-8 text: {e}", file.display())))?;
-    let parsed = parse_readings(&text, crate::clock::now())
+    let text = utf8_text(&bytes)
+        .map_err(|e| InputError(format!("{}: {e}; nothing was imported", file.display())))?;
+    let parsed = parse_readings(text, crate::clock::now())
         .map_err(|e| InputError(format!("{}: {e}; nothing was imported", file.display())))?;
     let mut store = open_production_store(config)?;
     let mut known: HashSet<String> = store.serials()?.into_iter().collect();
