@@ -43,8 +43,9 @@ fn known_list<S: AsRef<str>>(names: &[S]) -> String {
         .join(", ")
 }
 
-/// Opens the configured database.
+/// Opens the configured database, in a folder that exists.
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
+    check_storage_path(config, false)?;
     Ok(Store::open(&config.storage_path)?)
 }
 
@@ -63,6 +64,61 @@ pub fn legacy_keys(config: &Config) -> Vec<(String, String)> {
         .iter()
         .filter_map(|d| Some((d.legacy_key()?, d.key.clone())))
         .collect()
+}
+
+/// As [`open_production_store`] for `poll` and `serve`, which may create
+/// the folder of the default database on their first run.
+fn open_polling_store(config: &Config) -> anyhow::Result<Store> {
+    check_storage_path(config, true)?;
+    let mut store = Store::open(&config.storage_path)?;
+    store.claim(Purpose::Production)?;
+    store.rekey_entries(&legacy_keys(config))?;
+    Ok(store)
+}
+
+/// A mistyped `[storage] path` is an error (exit 2) that names it, never a
+/// new empty database in folders made for it: the path must not be a
+/// folder, and its folder must exist — unless `polls` (the first `poll` or
+/// `serve`) and the path is the default one.
+fn check_storage_path(config: &Config, polls: bool) -> Result<(), InputError> {
+    let path = &config.storage_path;
+    let shown = path.display();
+    if path.is_dir() {
+        return Err(InputError(format!(
+            "[storage] path {shown} in {} is a folder: give the database's file, e.g. {}",
+            config.file.display(),
+            path.join("telleverk.db").display()
+        )));
+    }
+    let folder = path.parent().filter(|f| !f.as_os_str().is_empty());
+    let may_create = polls && *path == crate::config::default_storage_path(&config.file);
+    match folder {
+        Some(folder) if !folder.is_dir() && !may_create => Err(InputError(format!(
+            "[storage] path {shown} in {}: the folder {} does not exist; correct the path, \
+             or create the folder first",
+            config.file.display(),
+            folder.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// An error and its causes as one line, each fact once: a cause whose text
+/// the message before it already holds (an error type that writes its
+/// source into its own message) is not repeated.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// Whether an error is the user's to fix (exit code 2): a bad config, a bad
@@ -127,7 +183,7 @@ pub async fn poll_once(config: Config, json: bool, out: &mut dyn Write) -> anyho
         )?;
         return Ok(());
     }
-    let store = open_production_store(&config)?;
+    let store = open_polling_store(&config)?;
     let snmp = Arc::new(snmp_client(&config, &store)?);
     let store = Arc::new(Mutex::new(store));
     let config = Arc::new(config);
@@ -200,7 +256,7 @@ pub async fn serve_on(
     clock: Clock,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let store = open_production_store(&config)?;
+    let store = open_polling_store(&config)?;
     let snmp = Arc::new(snmp_client(&config, &store)?);
     let store = Arc::new(Mutex::new(store));
     let config = Arc::new(config);
@@ -346,4 +402,23 @@ pub fn readings(
         write!(out, "{}", output::readings_table(&readings))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_that_holds_its_source_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::IsADirectory, "Is a directory");
+        let e = anyhow::Error::from(crate::storage::Error::Folder {
+            path: "/srv/db".into(),
+            source: io,
+        })
+        .context("cannot open the database");
+        assert_eq!(
+            error_text(&e),
+            "cannot open the database: database /srv/db: cannot create its folder: Is a directory"
+        );
+    }
 }

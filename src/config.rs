@@ -15,7 +15,7 @@ use crate::profile::{Profiles, load_profiles};
 use crate::secret::Secret;
 use crate::serial::Serial;
 use crate::snmp::{AuthProtocol, Credentials, PrivProtocol, Version};
-use fields::{Choice, HumanDuration, NonEmpty, Within};
+use fields::{Choice, DeviceTimeout, NonEmpty, PollInterval, SnmpTimeout, Within};
 
 /// The configuration could not be loaded. Exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -195,21 +195,21 @@ struct RawStorage {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawCollector {
-    interval: HumanDuration,
+    interval: PollInterval,
     concurrency: Within<1, 65_536>,
-    timeout: HumanDuration,
+    timeout: SnmpTimeout,
     retries: Within<0, 10>,
-    device_timeout: HumanDuration,
+    device_timeout: DeviceTimeout,
 }
 
 impl Default for RawCollector {
     fn default() -> RawCollector {
         RawCollector {
-            interval: HumanDuration(Duration::from_secs(900)),
+            interval: PollInterval(Duration::from_secs(900)),
             concurrency: Within(256),
-            timeout: HumanDuration(Duration::from_secs(2)),
+            timeout: SnmpTimeout(Duration::from_secs(2)),
             retries: Within(1),
-            device_timeout: HumanDuration(Duration::from_secs(30)),
+            device_timeout: DeviceTimeout(Duration::from_secs(30)),
         }
     }
 }
@@ -255,6 +255,20 @@ fn yes() -> bool {
     true
 }
 
+/// The folder relative paths in the config file at `path` are read from.
+fn folder_of(path: &Path) -> PathBuf {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
+}
+
+/// The database when `[storage] path` is left out: `telleverk.db` beside
+/// the config file at `path`.
+pub fn default_storage_path(path: &Path) -> PathBuf {
+    folder_of(path).join("telleverk.db")
+}
+
 /// Reads, checks and resolves a configuration file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -278,12 +292,11 @@ pub fn parse(
         env,
     };
     let raw: RawConfig = ctx.read(text)?;
-    let base = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
-    let storage_path = base.join(raw.storage.path.map_or("telleverk.db".into(), |p| p.0));
+    let base = folder_of(path);
+    let storage_path = match raw.storage.path {
+        Some(p) => base.join(p.0),
+        None => default_storage_path(path),
+    };
     let collector = Collector {
         interval: raw.collector.interval.0,
         concurrency: raw.collector.concurrency.get() as usize,

@@ -20,7 +20,7 @@ use csv::StringRecord;
 
 use crate::contract::dates::local_instant;
 use crate::meters::{Meter, Source};
-use crate::serial::Serial;
+use crate::serial::{Serial, excerpt};
 
 /// The columns of the file; the last one may be left out.
 const COLUMNS: [&str; 5] = ["serial", "taken_at", "meter", "value", "source"];
@@ -74,6 +74,15 @@ pub struct Parsed {
 /// the error; rows that repeat an earlier row exactly are skipped and counted.
 pub fn parse_readings(text: &str, now: DateTime<Utc>) -> Result<Parsed, CsvError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(line) = unterminated_quote(text, delimiter(text)) {
+        return Err(CsvError {
+            line,
+            column: "(row)".to_owned(),
+            message: "a quoted field starts here and its closing quote `\"` is missing \
+                      (a quote inside a quoted field is written `\"\"`)"
+                .to_owned(),
+        });
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -101,6 +110,50 @@ pub fn parse_readings(text: &str, now: DateTime<Utc>) -> Result<Parsed, CsvError
         }
     }
     Ok(parsed)
+}
+
+/// The text of a file of readings, which must be UTF-8; else the line and
+/// the character in it where the first byte that is not UTF-8 stands.
+pub fn utf8_text(bytes: &[u8]) -> Result<&str, CsvError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let good = &bytes[..e.valid_up_to()];
+        let line_start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let before = String::from_utf8_lossy(&good[line_start..]).chars().count();
+        CsvError {
+            line: good.iter().filter(|b| **b == b'\n').count() + 1,
+            column: "(row)".to_owned(),
+            message: format!(
+                "character {} of the line is not UTF-8 text (byte 0x{:02X}): save the file as UTF-8",
+                before + 1,
+                bytes[e.valid_up_to()]
+            ),
+        }
+    })
+}
+
+/// The line of a quoted field whose closing quote is missing, if any: the
+/// reader would take the rest of the file as that one field. A quote opens
+/// a field only at its start, and `""` inside it is a quote, as the reader
+/// reads them.
+fn unterminated_quote(text: &str, delimiter: u8) -> Option<usize> {
+    let (mut line, mut opened_on) = (1, None);
+    let mut at_field_start = true;
+    let mut bytes = text.bytes().peekable();
+    while let Some(b) = bytes.next() {
+        match (opened_on, b) {
+            (Some(_), b'"') if bytes.peek() == Some(&b'"') => {
+                bytes.next();
+            }
+            (Some(_), b'"') => opened_on = None,
+            (None, b'"') if at_field_start => opened_on = Some(line),
+            _ => {}
+        }
+        if b == b'\n' {
+            line += 1;
+        }
+        at_field_start = opened_on.is_none() && (b == delimiter || b == b'\n' || b == b'\r');
+    }
+    opened_on
 }
 
 /// The regular expression of a date, `YYYY-MM-DD`, in the years 2000 to 2099:
@@ -158,7 +211,12 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
         .is_match(text)
         .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
         .flatten()
-        .ok_or_else(|| format!("`{text}` is not a date (YYYY-MM-DD, 2000 to 2099)"))
+        .ok_or_else(|| {
+            format!(
+                "`{}` is not a date (YYYY-MM-DD, 2000 to 2099)",
+                excerpt(text)
+            )
+        })
 }
 
 /// Parses a time of reading: RFC 3339 with an offset, `YYYY-MM-DD` (00:00
@@ -171,9 +229,10 @@ pub fn parse_taken_at(text: &str) -> Result<DateTime<Utc>, String> {
     }
     let not_a_time = || {
         format!(
-            "`{text}` is not a time: use RFC 3339 with an offset \
+            "`{}` is not a time: use RFC 3339 with an offset \
              (2025-07-01T00:00:00+02:00), YYYY-MM-DD or YYYY-MM-DD HH:MM \
-             (Europe/Oslo), in the years 2000 to 2099"
+             (Europe/Oslo), in the years 2000 to 2099",
+            excerpt(text)
         )
     };
     if !TIME_RE.is_match(text) {
@@ -234,7 +293,7 @@ fn check_header(record: &StringRecord, line: usize) -> Result<Layout, CsvError> 
             line,
             format!(
                 "{why}: expected the columns `{EXPECTED_HEADER}` (in any order), found `{}`",
-                found.join(",")
+                excerpt(&found.join(","))
             ),
         )
     };
@@ -244,10 +303,10 @@ fn check_header(record: &StringRecord, line: usize) -> Result<Layout, CsvError> 
     };
     for (i, name) in found.iter().enumerate() {
         let Some(column) = COLUMNS.iter().position(|c| c.eq_ignore_ascii_case(name)) else {
-            return Err(bad(format!("`{name}` is not a column")));
+            return Err(bad(format!("`{}` is not a column", excerpt(name))));
         };
         if layout.at[column].replace(i).is_some() {
-            return Err(bad(format!("`{name}` is named twice")));
+            return Err(bad(format!("`{}` is named twice", excerpt(name))));
         }
     }
     if let Some(missing) = (0..4).find(|c| layout.at[*c].is_none()) {
@@ -380,7 +439,8 @@ fn parse_meter(text: &str) -> Result<Meter, String> {
     if name.is_empty() {
         return Err("the meter is empty".to_owned());
     }
-    name.parse::<Meter>().map_err(|e| e.to_string())
+    // A name longer than an excerpt is no meter: the error repeats the excerpt.
+    excerpt(name).parse::<Meter>().map_err(|e| e.to_string())
 }
 
 /// A count of pages: digits only, with no sign, decimals or separators.
@@ -391,22 +451,29 @@ fn parse_value(text: &str) -> Result<u64, String> {
     }
     if !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
-            "`{digits}` is not a whole number of pages \
-             (digits only: no sign, decimals or thousands separators)"
+            "`{}` is not a whole number of pages \
+             (digits only: no sign, decimals or thousands separators)",
+            excerpt(digits)
         ));
     }
     digits
         .parse::<u64>()
         .ok()
         .filter(|v| *v <= MAX_ENTERED_VALUE)
-        .ok_or_else(|| format!("`{digits}` is too large for a meter (at most {MAX_ENTERED_VALUE})"))
+        .ok_or_else(|| {
+            format!(
+                "`{}` is too large for a meter (at most {MAX_ENTERED_VALUE})",
+                excerpt(digits)
+            )
+        })
 }
 
 /// A source a person may give; an empty cell or a missing column is `manual`.
 fn parse_source(text: &str) -> Result<Source, String> {
     match text.trim() {
         "" => Ok(Source::Manual),
-        name => name.parse::<Source>(),
+        // A name longer than an excerpt is no source: the error repeats the excerpt.
+        name => excerpt(name).parse::<Source>(),
     }
 }
 
@@ -960,5 +1027,83 @@ mod tests {
         let error = error_of(&format!("{HEADER}A7PU0110\0,2025-07-01,total,1,manual\n"));
         assert_eq!((error.line, error.column.as_str()), (2, "serial"));
         assert!(error.message.contains("control character"), "{error}");
+    }
+
+    #[test]
+    fn a_serial_a_spreadsheet_would_run_as_a_formula_is_refused() {
+        let error = error_of(&format!("{HEADER}=1+2,2025-07-01,total,1,manual\n"));
+        assert_eq!((error.line, error.column.as_str()), (2, "serial"));
+        assert!(
+            error
+                .message
+                .contains("starts with `=`, which a spreadsheet reads as a formula"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_huge_field_is_cut_in_the_error_to_60_characters_and_its_length() {
+        let huge = "9".repeat(10 * 1024 * 1024);
+        for (row, column) in [
+            (format!("A1,2025-07-01,total,x{huge},manual"), "value"),
+            (format!("A1,{huge},total,1,manual"), "taken_at"),
+            (format!("A1,2025-07-01,{huge},1,manual"), "meter"),
+            (format!("A1,2025-07-01,total,1,{huge}"), "source"),
+            (format!("A\u{1}{huge},2025-07-01,total,1,manual"), "serial"),
+            (format!("={huge},2025-07-01,total,1,manual"), "serial"),
+        ] {
+            let error = error_of(&format!("{HEADER}{row}\n"));
+            assert_eq!((error.line, error.column.as_str()), (2, column));
+            assert!(
+                error.to_string().len() < 600,
+                "{column}: {}",
+                error.to_string().chars().take(600).collect::<String>()
+            );
+            assert!(
+                error.message.contains("… (10485"),
+                "{column}: {}",
+                error.message
+            );
+        }
+        let error = error_of(&format!("serial,taken_at,meter,{huge}\n"));
+        assert_eq!(error.column, "(header)");
+        assert!(
+            error.to_string().len() < 600,
+            "{}",
+            error.to_string().chars().take(600).collect::<String>()
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_names_the_line_and_column() {
+        let mut bytes = format!("{HEADER}A1,2025-07-01,total,1,manual\nB2,").into_bytes();
+        bytes.extend_from_slice(&[0xE6, 0xF8]);
+        bytes.extend_from_slice(b",2025-07-01,total,1,manual\n");
+        let error = utf8_text(&bytes).unwrap_err();
+        assert_eq!(error.line, 3);
+        assert_eq!(
+            error.to_string(),
+            "line 3, column `(row)`: character 4 of the line is not UTF-8 text (byte 0xE6): \
+             save the file as UTF-8"
+        );
+        assert_eq!(utf8_text(b"serial\n").unwrap(), "serial\n");
+    }
+
+    #[test]
+    fn an_unterminated_quote_is_named_with_the_line_it_starts_on() {
+        let error = error_of(&format!(
+            "{HEADER}A1,2025-07-01,total,1,manual\n\"B2,2025-07-01,total,1,manual\nC3,2025-07-01,total,1,manual\n"
+        ));
+        assert_eq!((error.line, error.column.as_str()), (3, "(row)"));
+        assert_eq!(
+            error.message,
+            "a quoted field starts here and its closing quote `\"` is missing \
+             (a quote inside a quoted field is written `\"\"`)"
+        );
+        // Quotes that close, and quotes inside an unquoted field, are fine.
+        let text =
+            format!("{HEADER}\"A,1\",2025-07-01,total,1,manual\nA\"1,2025-07-01,total,1,manual\n");
+        let parsed = parse_readings(&text, now()).unwrap();
+        assert_eq!(parsed.rows.len(), 2);
     }
 }

@@ -167,7 +167,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", app::error_text(&e));
             if app::is_input_error(&e) {
                 ExitCode::from(2)
             } else {

@@ -166,6 +166,9 @@ pub enum ErrorCode {
     ImplausibleReading,
     /// 500: a report could not be written (the message says why).
     ReportFailed,
+    /// 500: a contract's invoices or standing could not be computed (an
+    /// amount too large; the message says which).
+    BillingFailed,
     /// 500: anything else; the log has the cause.
     Internal,
     /// 503: the database stayed locked by another process (an import);

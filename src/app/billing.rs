@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 
+use anyhow::Context;
 use chrono::NaiveDate;
 
 use super::{InputError, known_list, open_production_store, open_store};
@@ -12,7 +13,7 @@ use crate::billing;
 use crate::config::Config;
 use crate::contract::Contract;
 use crate::gather::histories;
-use crate::import::{parse_readings, parse_taken_at};
+use crate::import::{parse_readings, parse_taken_at, utf8_text};
 use crate::meters::{Meter, Source};
 use crate::serial::Serial;
 use crate::storage::{Entering, ImportError, Store, WithdrawError, Withdrawal};
@@ -27,9 +28,9 @@ pub fn import_readings(
 ) -> anyhow::Result<()> {
     let bytes = std::fs::read(file)
         .map_err(|e| InputError(format!("{}: cannot read: {e}", file.display())))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|e| InputError(format!("{}: not UTF-8 text: {e}", file.display())))?;
-    let parsed = parse_readings(&text, crate::clock::now())
+    let text = utf8_text(&bytes)
+        .map_err(|e| InputError(format!("{}: {e}; nothing was imported", file.display())))?;
+    let parsed = parse_readings(text, crate::clock::now())
         .map_err(|e| InputError(format!("{}: {e}; nothing was imported", file.display())))?;
     let mut store = open_production_store(config)?;
     let mut known: HashSet<String> = store.serials()?.into_iter().collect();
@@ -152,7 +153,8 @@ pub fn invoices(
 ) -> anyhow::Result<()> {
     let contract = find_contract(config, id)?;
     let histories = histories(&*existing_store(config)?, config, contract, until)?;
-    let invoices = billing::invoices(contract, &histories, until);
+    let invoices = billing::invoices(contract, &histories, until)
+        .with_context(|| format!("contract {id}: cannot compute its invoices"))?;
     if json {
         writeln!(
             out,
@@ -175,7 +177,8 @@ pub fn reconcile(
 ) -> anyhow::Result<()> {
     let contract = find_contract(config, id)?;
     let histories = histories(&*existing_store(config)?, config, contract, at)?;
-    let standing = billing::reconcile(contract, &histories, at);
+    let standing = billing::reconcile(contract, &histories, at)
+        .with_context(|| format!("contract {id}: cannot compute its standing"))?;
     if json {
         writeln!(
             out,

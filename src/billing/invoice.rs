@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 
 use super::{BoundaryValue, DeviceHistory, Engine};
 use crate::contract::{
-    Billing, Class, Contract, Nok, PeriodKind, Prices, dates::day_before, midnight,
+    Billing, Class, Contract, Nok, Overflow, PeriodKind, Prices, dates::day_before, midnight, money,
 };
 use crate::serial::Serial;
 use crate::timestamp::Timestamp;
@@ -107,28 +107,30 @@ pub struct Invoice {
     pub boundary_values: Vec<BoundaryValue>,
 }
 
-/// Every invoice of `contract` issued up to and including `until`, in order.
+/// Every invoice of `contract` issued up to and including `until`, in order;
+/// an overflow when an amount or a count is too large to compute (could not
+/// run: never a wrong amount, never a panic).
 pub fn invoices(
     contract: &Contract,
     histories: &[DeviceHistory],
     until: NaiveDate,
-) -> Vec<Invoice> {
+) -> Result<Vec<Invoice>, Overflow> {
     let empty = DeviceHistory::default();
     let mut engine = Engine::new(contract, histories, &empty);
     let mut out = Vec::new();
     match contract.billing {
         Billing::Advance => {
             for half in contract.periods_until(PeriodKind::Half, until) {
-                out.push(a_konto(contract, half.start, half.end));
+                out.push(a_konto(contract, half.start, half.end)?);
                 if contract.any_a3_priced() && half.end <= until {
-                    out.push(a3_invoice(&mut engine, half.start, half.end));
+                    out.push(a3_invoice(&mut engine, half.start, half.end)?);
                 }
             }
         }
         Billing::Arrears => {
             for quarter in contract.periods_until(PeriodKind::Quarter, until) {
                 if quarter.end <= until {
-                    out.push(arrears(&mut engine, quarter.start, quarter.end));
+                    out.push(arrears(&mut engine, quarter.start, quarter.end)?);
                 }
             }
         }
@@ -137,7 +139,7 @@ pub fn invoices(
     if contract.billing == Billing::Advance || minimum {
         for year in contract.periods_until(PeriodKind::Year, until) {
             if year.end <= until {
-                out.push(settlement(&mut engine, year.start, year.end));
+                out.push(settlement(&mut engine, year.start, year.end)?);
             }
         }
     }
@@ -145,8 +147,8 @@ pub fn invoices(
     // the quarter, then the minimum settlement), then the a-konto.
     out.sort_by_key(|i| (i.issue_date, i.kind));
     charge_estimates(contract, &mut out);
-    defer(contract, &mut out);
-    out
+    defer(contract, &mut out)?;
+    Ok(out)
 }
 
 /// One estimation fee per device and period boundary whose value is an
@@ -209,34 +211,54 @@ fn invoice(
     }
 }
 
-fn fixed_line(contract: &Contract, start: NaiveDate, end: NaiveDate, months: u32) -> Option<Line> {
+fn fixed_line(
+    contract: &Contract,
+    start: NaiveDate,
+    end: NaiveDate,
+    months: u32,
+) -> Result<Option<Line>, Overflow> {
     let fee = contract.fixed_fee_monthly;
-    (!fee.is_zero()).then(|| Line {
-        description: format!("fixed fees {start} – {end}: {months} months × {fee}"),
+    if fee.is_zero() {
+        return Ok(None);
+    }
+    let description = format!("fixed fees {start} – {end}: {months} months × {fee}");
+    let amount = money::mul(fee.0, Decimal::from(months), || {
+        format!("the amount of `{description}`")
+    })?;
+    Ok(Some(Line {
+        description,
         class: LineClass::Fixed,
         pages: None,
         unit_price: fee.0,
         months: Some(months),
-        amount: Nok::round(fee.0 * Decimal::from(months)),
-    })
+        amount: Nok::round(amount),
+    }))
 }
 
-fn page_line(description: String, class: LineClass, pages: Decimal, unit_price: Decimal) -> Line {
-    Line {
+fn page_line(
+    description: String,
+    class: LineClass,
+    pages: Decimal,
+    unit_price: Decimal,
+) -> Result<Line, Overflow> {
+    let amount = money::mul(pages, unit_price, || {
+        format!("the amount of `{description}` ({pages} pages × {unit_price})")
+    })?;
+    Ok(Line {
         description,
         class,
         pages: Some(pages),
         unit_price,
         months: None,
-        amount: Nok::round(pages * unit_price),
-    }
+        amount: Nok::round(amount),
+    })
 }
 
 /// Fixed fees for 6 months and half the committed volume at the prices in
 /// force on the issue date.
-fn a_konto(contract: &Contract, start: NaiveDate, end: NaiveDate) -> Invoice {
-    let prices = contract.prices_on(start);
-    let mut lines: Vec<Line> = fixed_line(contract, start, end, 6).into_iter().collect();
+fn a_konto(contract: &Contract, start: NaiveDate, end: NaiveDate) -> Result<Invoice, Overflow> {
+    let prices = contract.prices_on(start)?;
+    let mut lines: Vec<Line> = fixed_line(contract, start, end, 6)?.into_iter().collect();
     for class in Class::BOTH {
         if let Some(committed) = contract.committed(class) {
             let pages = Decimal::from(committed) / Decimal::TWO;
@@ -248,44 +270,49 @@ fn a_konto(contract: &Contract, start: NaiveDate, end: NaiveDate) -> Invoice {
                 LineClass::a4(class),
                 pages,
                 prices.a4(class),
-            ));
+            )?);
         }
     }
-    invoice(InvoiceKind::AKonto, start, end, start, lines)
+    Ok(invoice(InvoiceKind::AKonto, start, end, start, lines))
 }
 
 /// A3 pages of the half at actual use, per price version.
-fn a3_invoice(engine: &mut Engine, start: NaiveDate, end: NaiveDate) -> Invoice {
+fn a3_invoice(engine: &mut Engine, start: NaiveDate, end: NaiveDate) -> Result<Invoice, Overflow> {
     let contract = engine.contract;
     let mut lines = Vec::new();
     for class in Class::BOTH.into_iter().filter(|c| contract.a3_priced(*c)) {
-        lines.extend(a3_lines(engine, class, start, end));
+        lines.extend(a3_lines(engine, class, start, end)?);
     }
     closing(engine, invoice(InvoiceKind::A3, start, end, end, lines))
 }
 
-fn a3_lines(engine: &mut Engine, class: Class, start: NaiveDate, end: NaiveDate) -> Vec<Line> {
+fn a3_lines(
+    engine: &mut Engine,
+    class: Class,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<Line>, Overflow> {
     let mut lines = Vec::new();
-    for (from, to, prices) in engine.contract.price_segments(start, end) {
-        let pages = engine.class_pages(class, from, to).a3;
+    for (from, to, prices) in engine.contract.price_segments(start, end)? {
+        let pages = engine.class_pages(class, from, to)?.a3;
         let price = prices.a3(class).unwrap_or_default();
         lines.push(page_line(
             format!("{} A3 pages {from} – {to}", label(class)),
             LineClass::a3(class),
             Decimal::from(pages),
             price,
-        ));
+        )?);
     }
-    lines
+    Ok(lines)
 }
 
 /// Actual use of the quarter at the prices in force, plus 3 months of fees.
-fn arrears(engine: &mut Engine, start: NaiveDate, end: NaiveDate) -> Invoice {
+fn arrears(engine: &mut Engine, start: NaiveDate, end: NaiveDate) -> Result<Invoice, Overflow> {
     let contract = engine.contract;
     let mut lines = Vec::new();
     for class in Class::BOTH {
-        for (from, to, prices) in contract.price_segments(start, end) {
-            let pages = engine.class_pages(class, from, to).counted;
+        for (from, to, prices) in contract.price_segments(start, end)? {
+            let pages = engine.class_pages(class, from, to)?.counted;
             lines.push(page_line(
                 format!(
                     "{} {} {from} – {to}",
@@ -295,13 +322,13 @@ fn arrears(engine: &mut Engine, start: NaiveDate, end: NaiveDate) -> Invoice {
                 LineClass::a4(class),
                 Decimal::from(pages),
                 prices.a4(class),
-            ));
+            )?);
         }
         if contract.a3_priced(class) {
-            lines.extend(a3_lines(engine, class, start, end));
+            lines.extend(a3_lines(engine, class, start, end)?);
         }
     }
-    lines.extend(fixed_line(contract, start, end, 3));
+    lines.extend(fixed_line(contract, start, end, 3)?);
     closing(
         engine,
         invoice(InvoiceKind::Arrears, start, end, end, lines),
@@ -311,24 +338,26 @@ fn arrears(engine: &mut Engine, start: NaiveDate, end: NaiveDate) -> Invoice {
 /// The contract year: pages beyond the prepaid volume (advance) at the price in
 /// force when printed, the prepaid volume covering the year's first pages;
 /// pages added to reach the minimum at the year-end price. No credit.
-fn settlement(engine: &mut Engine, start: NaiveDate, end: NaiveDate) -> Invoice {
+fn settlement(engine: &mut Engine, start: NaiveDate, end: NaiveDate) -> Result<Invoice, Overflow> {
     let contract = engine.contract;
-    let year_end_prices = contract.prices_on(day_before(end));
+    let year_end_prices = contract.prices_on(day_before(end))?;
     let mut lines = Vec::new();
     for class in Class::BOTH {
-        let segments = contract.price_segments(start, end);
-        let used: Vec<(NaiveDate, NaiveDate, Prices, u64)> = segments
-            .into_iter()
-            .map(|(from, to, prices)| {
-                (
-                    from,
-                    to,
-                    prices,
-                    engine.class_pages(class, from, to).counted,
-                )
-            })
-            .collect();
-        let actual: u64 = used.iter().map(|u| u.3).sum();
+        let segments = contract.price_segments(start, end)?;
+        let mut used: Vec<(NaiveDate, NaiveDate, Prices, u64)> = Vec::new();
+        for (from, to, prices) in segments {
+            let pages = engine.class_pages(class, from, to)?.counted;
+            used.push((from, to, prices, pages));
+        }
+        let actual = used
+            .iter()
+            .try_fold(0u64, |sum, u| sum.checked_add(u.3))
+            .ok_or_else(|| {
+                Overflow(format!(
+                    "the number of {} pages {start} – {end}",
+                    class.name()
+                ))
+            })?;
         // Arrears billed every page already: only the minimum is settled.
         let prepaid = match contract.billing {
             Billing::Advance => contract.committed(class).unwrap_or(0),
@@ -347,7 +376,7 @@ fn settlement(engine: &mut Engine, start: NaiveDate, end: NaiveDate) -> Invoice 
                     LineClass::a4(class),
                     Decimal::from(beyond),
                     prices.a4(class),
-                ));
+                )?);
             }
         }
         let shortfall = contract.minimum(class).saturating_sub(actual.max(prepaid));
@@ -361,7 +390,7 @@ fn settlement(engine: &mut Engine, start: NaiveDate, end: NaiveDate) -> Invoice 
                 LineClass::a4(class),
                 Decimal::from(shortfall),
                 year_end_prices.a4(class),
-            ));
+            )?);
         }
     }
     closing(
@@ -372,24 +401,31 @@ fn settlement(engine: &mut Engine, start: NaiveDate, end: NaiveDate) -> Invoice 
 
 /// Adds the values at every instant that splits the invoice's money: each
 /// device's start and end in the period and every price change between.
-fn closing(engine: &mut Engine, mut inv: Invoice) -> Invoice {
-    let values = engine.split_values(inv.period_start, inv.period_end);
+fn closing(engine: &mut Engine, mut inv: Invoice) -> Result<Invoice, Overflow> {
+    let values = engine.split_values(inv.period_start, inv.period_end)?;
     inv.estimated = values.iter().any(|v| v.boundary.method.is_estimate());
     inv.boundary_values = values;
-    inv
+    Ok(inv)
 }
 
 /// Totals, carried amounts and deferral: an invoice whose total including
 /// what was carried in is at or below the limit is deferred and carried into
 /// the next; a terminated contract's last invoice never is.
-fn defer(contract: &Contract, invoices: &mut [Invoice]) {
+fn defer(contract: &Contract, invoices: &mut [Invoice]) -> Result<(), Overflow> {
     let last_of_ended = contract
         .end()
         .and_then(|end| invoices.iter().rposition(|i| i.issue_date == end));
     let mut carried = Nok::ZERO;
     for (n, inv) in invoices.iter_mut().enumerate() {
         inv.carried_in = carried;
-        inv.total = inv.lines.iter().map(|l| l.amount).sum::<Nok>() + carried;
+        let amounts = inv.lines.iter().map(|l| l.amount);
+        inv.total = money::sum(amounts.chain([carried]), || {
+            format!(
+                "the total of the {} invoice of {}",
+                inv.kind.name(),
+                inv.issue_date
+            )
+        })?;
         if inv.total <= contract.defer_at_or_below && Some(n) != last_of_ended {
             inv.status = Status::Deferred;
             carried = inv.total;
@@ -398,6 +434,7 @@ fn defer(contract: &Contract, invoices: &mut [Invoice]) {
             carried = Nok::ZERO;
         }
     }
+    Ok(())
 }
 
 fn label(class: Class) -> &'static str {

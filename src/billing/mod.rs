@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
+pub use crate::contract::Overflow;
 use crate::contract::{Class, Contract, Membership, PeriodKind, midnight};
 use crate::estimate::{Boundary, value_at};
 use crate::meters::series::{Point, Series, sort_points};
@@ -359,10 +360,22 @@ impl<'a> Engine<'a> {
         history.no_colour_split || history.meters.iter().any(|m| !m.is_empty())
     }
 
-    /// Pages of a class in `[from, to)` over every device.
-    pub fn class_pages(&mut self, class: Class, from: NaiveDate, to: NaiveDate) -> ClassPages {
-        let (from, to) = (midnight(from), midnight(to));
+    /// Pages of a class in `[from, to)` over every device; an overflow when
+    /// the sum does not fit in 64 bits.
+    pub fn class_pages(
+        &mut self,
+        class: Class,
+        from_date: NaiveDate,
+        to_date: NaiveDate,
+    ) -> Result<ClassPages, Overflow> {
+        let (from, to) = (midnight(from_date), midnight(to_date));
         let mut total = ClassPages::default();
+        let too_many = || {
+            Overflow(format!(
+                "the number of {} pages {from_date} – {to_date}",
+                class.name()
+            ))
+        };
         for idx in 0..self.members.len() {
             let Some((s, e)) = self.window(idx, from, to) else {
                 continue;
@@ -370,37 +383,42 @@ impl<'a> Engine<'a> {
             let (total_slot, large_slot) = slots(class);
             let all = self.usage(idx, total_slot, s, e);
             let large = self.usage(idx, large_slot, s, e);
-            let p = self.count(idx, class, all, large);
-            total.counted += p.counted;
-            total.a3 += p.a3;
+            let p = self.count(idx, class, all, large).ok_or_else(too_many)?;
+            total.counted = total.counted.checked_add(p.counted).ok_or_else(too_many)?;
+            total.a3 = total.a3.checked_add(p.a3).ok_or_else(too_many)?;
         }
-        total
+        Ok(total)
     }
 
-    /// The A3 rule (§4.9.1) for one device's usage of a class.
-    fn count(&self, idx: usize, class: Class, all: u64, large: u64) -> ClassPages {
+    /// The A3 rule (§4.9.1) for one device's usage of a class; None when the
+    /// count does not fit in 64 bits.
+    fn count(&self, idx: usize, class: Class, all: u64, large: u64) -> Option<ClassPages> {
         let double = self.members[idx].history.large_counts_double;
-        if self.contract.a3_priced(class) {
-            let a4 = all.saturating_sub(if double { 2 * large } else { large });
+        Some(if self.contract.a3_priced(class) {
+            let a4 = all.saturating_sub(if double { large.checked_mul(2)? } else { large });
             ClassPages {
                 counted: a4,
                 a3: large,
             }
         } else {
             ClassPages {
-                counted: if double { all } else { all + large },
+                counted: if double { all } else { all.checked_add(large)? },
                 a3: 0,
             }
-        }
+        })
     }
 
     /// The values at every instant that splits the money of `[from, to)`:
     /// each device's start and end in it and every price change between, by
     /// instant, serial and meter.
-    pub fn split_values(&mut self, from: NaiveDate, to: NaiveDate) -> Vec<BoundaryValue> {
+    pub fn split_values(
+        &mut self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<BoundaryValue>, Overflow> {
         let cuts: Vec<Timestamp> = self
             .contract
-            .price_segments(from, to)
+            .price_segments(from, to)?
             .into_iter()
             .map(|(start, _, _)| midnight(start))
             .collect();
@@ -427,7 +445,7 @@ impl<'a> Engine<'a> {
         out.dedup_by(|a, b| {
             (a.boundary.at, &a.serial, a.meter) == (b.boundary.at, &b.serial, b.meter)
         });
-        out
+        Ok(out)
     }
 
     /// The values of every meter a member has at `at`.

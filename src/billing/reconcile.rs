@@ -9,7 +9,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::{BILLING_METERS, BoundaryValue, DeviceHistory, Engine, GapFound, Member};
 use crate::contract::dates::{DAY_MS, midnight};
-use crate::contract::{Class, Contract, Period, PeriodKind, Prices};
+use crate::contract::{Class, Contract, Overflow, Period, PeriodKind, Prices};
 use crate::meters::Meter;
 use crate::meters::series::SeriesEvent;
 use crate::serial::Serial;
@@ -61,8 +61,13 @@ pub struct Standing {
     pub events: Vec<EventFound>,
 }
 
-/// The standing of `contract` on `at` (00:00 Oslo that day).
-pub fn reconcile(contract: &Contract, histories: &[DeviceHistory], at: NaiveDate) -> Standing {
+/// The standing of `contract` on `at` (00:00 Oslo that day); an overflow
+/// when a count or a price is too large to compute (could not run).
+pub fn reconcile(
+    contract: &Contract,
+    histories: &[DeviceHistory],
+    at: NaiveDate,
+) -> Result<Standing, Overflow> {
     let empty = DeviceHistory::default();
     let mut engine = Engine::new(contract, histories, &empty);
     let mut periods: Vec<Period> = contract.periods_until(contract.billing_period(), at);
@@ -72,9 +77,9 @@ pub fn reconcile(contract: &Contract, histories: &[DeviceHistory], at: NaiveDate
     for period in periods {
         let running = period.start <= at && at < period.end;
         out.push(if running {
-            engine.running(period, midnight(at))
+            engine.running(period, midnight(at))?
         } else {
-            engine.closed(period)
+            engine.closed(period)?
         });
     }
     let boundary_values = engine.standing_values(&out);
@@ -88,48 +93,63 @@ pub fn reconcile(contract: &Contract, histories: &[DeviceHistory], at: NaiveDate
     let notice = contract
         .next_deadline(at)
         .map(|(expiry, deadline)| (deadline, expiry));
-    Standing {
+    Ok(Standing {
         contract: contract.id.clone(),
         at,
         periods: out,
-        renewal_prices: notice.map(|(_, expiry)| contract.prices_on(expiry)),
+        renewal_prices: notice
+            .map(|(_, expiry)| contract.prices_on(expiry))
+            .transpose()?,
         notice,
         ends: contract.end(),
         boundary_values,
         gaps,
         events,
-    }
+    })
 }
 
 impl Engine<'_> {
-    fn closed(&mut self, period: Period) -> PeriodStanding {
+    fn closed(&mut self, period: Period) -> Result<PeriodStanding, Overflow> {
         let class = |engine: &mut Self, class: Class| {
-            let actual = engine.class_pages(class, period.start, period.end).counted;
-            engine.standing(class, period.kind, actual, None, false)
+            let actual = engine.class_pages(class, period.start, period.end)?.counted;
+            engine.standing(class, period, actual, None, false)
         };
-        PeriodStanding {
+        Ok(PeriodStanding {
             period,
             running: false,
-            bw: class(self, Class::Bw),
-            colour: class(self, Class::Colour),
-        }
+            bw: class(self, Class::Bw)?,
+            colour: class(self, Class::Colour)?,
+        })
     }
 
-    fn running(&mut self, period: Period, cutoff: Timestamp) -> PeriodStanding {
-        let bw = self.running_class(period, Class::Bw, cutoff);
-        let colour = self.running_class(period, Class::Colour, cutoff);
-        PeriodStanding {
+    fn running(&mut self, period: Period, cutoff: Timestamp) -> Result<PeriodStanding, Overflow> {
+        let bw = self.running_class(period, Class::Bw, cutoff)?;
+        let colour = self.running_class(period, Class::Colour, cutoff)?;
+        Ok(PeriodStanding {
             period,
             running: true,
             bw,
             colour,
-        }
+        })
     }
 
     /// Use so far from readings at or before `cutoff`, and the projection: per
     /// device, use ÷ real time to its last reading × its window's real length;
     /// a device with no reading 24 hours into the window adds its use as is.
-    fn running_class(&mut self, period: Period, class: Class, cutoff: Timestamp) -> ClassStanding {
+    fn running_class(
+        &mut self,
+        period: Period,
+        class: Class,
+        cutoff: Timestamp,
+    ) -> Result<ClassStanding, Overflow> {
+        let too_large = || {
+            Overflow(format!(
+                "the projection of {} pages {} – {}",
+                class.name(),
+                period.start,
+                period.end
+            ))
+        };
         let (total_slot, large_slot) = super::slots(class);
         let (start, end) = (midnight(period.start), midnight(period.end));
         let mut actual = 0u64;
@@ -144,9 +164,14 @@ impl Engine<'_> {
                 // its use in the period is complete, and is its projection.
                 let all = self.usage(idx, total_slot, s, e);
                 let large = self.usage(idx, large_slot, s, e);
-                let pages = self.count(idx, class, all, large).counted;
-                actual += pages;
-                projected += Decimal::from(pages);
+                let pages = self
+                    .count(idx, class, all, large)
+                    .ok_or_else(too_large)?
+                    .counted;
+                actual = actual.checked_add(pages).ok_or_else(too_large)?;
+                projected = projected
+                    .checked_add(Decimal::from(pages))
+                    .ok_or_else(too_large)?;
                 any_projection |= e - s >= DAY_MS;
                 continue;
             }
@@ -173,24 +198,32 @@ impl Engine<'_> {
             let large = self
                 .used_until(idx, large_slot, s, cutoff)
                 .map_or(0, |u| u.0);
-            let pages = self.count(idx, class, all, large).counted;
-            actual += pages;
+            let pages = self
+                .count(idx, class, all, large)
+                .ok_or_else(too_large)?
+                .counted;
+            actual = actual.checked_add(pages).ok_or_else(too_large)?;
             let elapsed = last_at - s;
-            if elapsed >= DAY_MS {
+            let device = if elapsed >= DAY_MS {
                 any_projection = true;
-                projected += Decimal::from(pages) * Decimal::from(e - s) / Decimal::from(elapsed);
+                Decimal::from(pages)
+                    .checked_mul(Decimal::from(e - s))
+                    .and_then(|p| p.checked_div(Decimal::from(elapsed)))
             } else {
-                projected += Decimal::from(pages);
-            }
+                Some(Decimal::from(pages))
+            };
+            projected = device
+                .and_then(|d| projected.checked_add(d))
+                .ok_or_else(too_large)?;
         }
         let projected = any_projection.then(|| {
             let rounded =
                 projected.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
             u64::try_from(rounded.mantissa()).unwrap_or(0)
         });
-        let mut standing = self.standing(class, period.kind, actual, projected, true);
+        let mut standing = self.standing(class, period, actual, projected, true)?;
         standing.projected = projected;
-        standing
+        Ok(standing)
     }
 
     /// The time of the device's last reading of any billing meter at or
@@ -228,38 +261,54 @@ impl Engine<'_> {
         Some((u64::try_from(last_cum - start).unwrap_or(0), last_at))
     }
 
+    /// The 15 % rule for one class of a period. A commitment of 0 pages has
+    /// no deviation to measure (a percentage of nothing): no breach.
     fn standing(
         &self,
         class: Class,
-        kind: PeriodKind,
+        period: Period,
         actual: u64,
         projected: Option<u64>,
         running: bool,
-    ) -> ClassStanding {
+    ) -> Result<ClassStanding, Overflow> {
         let committed = self
             .contract
             .committed(class)
-            .map(|c| Decimal::from(c) / Decimal::from(kind.per_year()));
+            .map(|c| Decimal::from(c) / Decimal::from(period.kind.per_year()));
         let measured = if running { projected } else { Some(actual) };
         let (deviation_pct, breach) = match (committed, measured) {
-            (Some(c), Some(m)) => {
+            (Some(c), Some(m)) if !c.is_zero() => {
+                let too_large = || {
+                    Overflow(format!(
+                        "the deviation of {} pages {} – {}",
+                        class.name(),
+                        period.start,
+                        period.end
+                    ))
+                };
                 let diff = Decimal::from(m) - c;
-                let mut pct = (diff * Decimal::ONE_HUNDRED / c)
+                let hundred_diff = diff
+                    .checked_mul(Decimal::ONE_HUNDRED)
+                    .ok_or_else(too_large)?;
+                let mut pct = (hundred_diff / c)
                     .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
                 pct.rescale(2);
-                let breach =
-                    diff.abs() * Decimal::ONE_HUNDRED > self.contract.deviation_threshold_pct * c;
-                (Some(pct), breach)
+                let allowed = self
+                    .contract
+                    .deviation_threshold_pct
+                    .checked_mul(c)
+                    .ok_or_else(too_large)?;
+                (Some(pct), hundred_diff.abs() > allowed)
             }
             _ => (None, false),
         };
-        ClassStanding {
+        Ok(ClassStanding {
             committed,
             actual,
             projected: None,
             deviation_pct,
             breach,
-        }
+        })
     }
 
     /// The values at the start of every period and the end of every closed

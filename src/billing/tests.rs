@@ -14,6 +14,16 @@ use crate::meters::ValueKind;
 use crate::serial::Serial;
 use crate::timestamp::Timestamp;
 
+/// [`super::invoices`] of a contract whose numbers fit (every case here).
+fn invoices(c: &Contract, h: &[DeviceHistory], until: NaiveDate) -> Vec<Invoice> {
+    super::invoices(c, h, until).expect("no overflow")
+}
+
+/// [`super::reconcile`] of a contract whose numbers fit (every case here).
+fn reconcile(c: &Contract, h: &[DeviceHistory], at: NaiveDate) -> Standing {
+    super::reconcile(c, h, at).expect("no overflow")
+}
+
 const SERIAL: &str = "AA2M021115700";
 
 fn t(local: &str) -> Timestamp {
@@ -1181,4 +1191,73 @@ fn an_entry_with_one_part_of_a_total_gives_no_total() {
     )];
     let inv = invoices(&cent_a_page(), &h, d("2025-04-01"));
     assert_eq!(lines(&inv[0])[0].1, ps("0"));
+}
+
+/// The largest unit price the config allows (`config::fields::MAX_UNIT_PRICE`).
+fn priciest(mut c: Contract) -> Contract {
+    for v in &mut c.prices {
+        v.prices = crate::contract::tests::prices("1000000", "1000000");
+    }
+    c
+}
+
+#[test]
+fn pages_too_many_to_count_are_an_error_not_a_panic() {
+    // Two devices of 10¹⁹ pages each: their sum does not fit in 64 bits.
+    let mut k = priciest(k1());
+    k.devices.push(Membership {
+        serial: Serial::parse("B2").unwrap(),
+        from: None,
+        until: None,
+    });
+    let huge = 10_000_000_000_000_000_000;
+    let rows = [
+        ("2025-01-01", [0; 4]),
+        ("2025-07-01", [huge, 0, 0, 0]),
+        ("2026-01-01", [huge, 0, 0, 0]),
+    ];
+    let histories = [history(SERIAL, &rows), history("B2", &rows)];
+    let e = super::invoices(&k, &histories, d("2026-01-01")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the number of bw pages 2025-01-01 – 2026-01-01 is too large to compute: \
+         check the contract's prices and the meter readings"
+    );
+    // One device alone fits: 10¹⁹ pages × 1 000 000 NOK is computed exactly.
+    let one = super::invoices(&k, &histories[..1], d("2026-01-01")).unwrap();
+    let settlement = one
+        .iter()
+        .find(|i| i.kind == InvoiceKind::Settlement)
+        .unwrap();
+    // (10¹⁹ − 60 000 prepaid) b/w pages × 1 000 000 NOK.
+    assert_eq!(settlement.total.to_string(), "9999999999999940000000000.00");
+}
+
+#[test]
+fn a_projection_too_large_to_compute_is_an_error_not_a_panic() {
+    // 10¹⁹ pages in a month projected over the half: pages × milliseconds
+    // is beyond rust_decimal.
+    let rows = [
+        ("2025-01-01", [0; 4]),
+        ("2025-02-01", [10_000_000_000_000_000_000, 0, 0, 0]),
+    ];
+    let e =
+        super::reconcile(&priciest(k1()), &[history(SERIAL, &rows)], d("2025-03-01")).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("the projection of bw pages 2025-01-01 – 2025-07-01 is too large"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_commitment_of_zero_pages_has_no_deviation_and_does_not_divide_by_zero() {
+    let mut k = k1();
+    k.committed_bw = Some(0);
+    let st = reconcile(&k, &k1_readings(), d("2026-01-01"));
+    assert!(
+        st.periods
+            .iter()
+            .all(|p| p.bw.deviation_pct.is_none() && !p.bw.breach)
+    );
 }

@@ -86,9 +86,25 @@ pub async fn poll_entry(
         );
     }
     let mut problems = ev.problems;
-    let reported = ev.serial.as_deref().and_then(|s| Serial::parse(s).ok());
+    let reported = ev.serial.as_deref().map(|s| (s, Serial::parse(s)));
     let serial = match (reported, &entry.serial) {
-        (Some(reported), _) => reported,
+        (Some((_, Ok(reported))), _) => reported,
+        (Some((text, Err(e))), configured) => {
+            let shown = crate::serial::excerpt(text);
+            let Some(configured) = configured else {
+                let detail = format!(
+                    "the device reports the serial {shown:?}, which cannot be used ({e}); set `serial` in its [[device]] entry"
+                );
+                return (
+                    record(failed(FailureCause::NoSerial, detail)),
+                    Some(profile.id.clone()),
+                );
+            };
+            problems.push(format!(
+                "the device reports the serial {shown:?}, which cannot be used ({e}); the configured {configured} is used"
+            ));
+            configured.clone()
+        }
         (None, Some(configured)) => configured.clone(),
         (None, None) => {
             let detail = format!(

@@ -8,10 +8,10 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::fields::{Choice, Count, Date, Exact, Money, Text, Within, parse_date};
+use super::fields::{Choice, Count, Date, Money, Percent, Price, Text, Within, parse_date};
 use super::{ConfigError, Ctx};
 use crate::contract::{Billing, Contract, Membership, Nok, PriceVersion, Prices};
-use crate::serial::Serial;
+use crate::serial::{Serial, SerialError};
 
 /// A `[[contract]]` as written: every value checked as it is read, every
 /// default a typed value.
@@ -32,13 +32,13 @@ pub(super) struct RawContract {
     #[serde(default = "no_money")]
     fixed_fee_monthly: Money,
     #[serde(default = "fifteen_pct")]
-    deviation_threshold_pct: Exact,
+    deviation_threshold_pct: Percent,
     #[serde(default = "hundred_nok")]
     defer_at_or_below: Money,
     #[serde(default = "no_money")]
     estimation_fee: Money,
     #[serde(default = "thirty_pct")]
-    renewal_uplift_pct: Exact,
+    renewal_uplift_pct: Percent,
     terminated_on: Option<Spanned<Date>>,
     #[serde(default = "ninety_days")]
     trailing_days: Within<1, 3660>,
@@ -51,10 +51,10 @@ pub(super) struct RawContract {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPrice {
     from: Spanned<Date>,
-    bw: Exact,
-    colour: Exact,
-    bw_a3: Option<Exact>,
-    colour_a3: Option<Exact>,
+    bw: Price,
+    colour: Price,
+    bw_a3: Option<Price>,
+    colour_a3: Option<Price>,
 }
 
 // The defaults the contract terms give (docs/contract-rules.md), as values.
@@ -67,8 +67,8 @@ fn no_money() -> Money {
 }
 
 /// The 15 % rule.
-fn fifteen_pct() -> Exact {
-    Exact(Decimal::from(15))
+fn fifteen_pct() -> Percent {
+    Percent(Decimal::from(15))
 }
 
 /// An invoice of NOK 100.00 or less may be deferred.
@@ -77,8 +77,8 @@ fn hundred_nok() -> Money {
 }
 
 /// Per-page prices rise 30 % on renewal.
-fn thirty_pct() -> Exact {
-    Exact(Decimal::from(30))
+fn thirty_pct() -> Percent {
+    Percent(Decimal::from(30))
 }
 
 /// The trailing window behind an extrapolation.
@@ -165,10 +165,9 @@ impl Ctx<'_> {
         let mut out = Vec::new();
         for (j, v) in raw.get_ref().iter().enumerate() {
             let key = format!("{t}.devices[{j}]");
-            let empty = || self.at(v, &key, "the serial must not be empty");
             let m = match v.get_ref() {
                 toml::Value::String(s) => Membership {
-                    serial: Serial::parse(s).map_err(|_| empty())?,
+                    serial: Serial::parse(s).map_err(|e| self.at(v, &key, serial_message(e)))?,
                     from: None,
                     until: None,
                 },
@@ -222,7 +221,7 @@ impl Ctx<'_> {
         }
         let serial = match table.get("serial") {
             Some(toml::Value::String(s)) => {
-                Serial::parse(s).map_err(|_| self.at(v, key, "the serial must not be empty"))?
+                Serial::parse(s).map_err(|e| self.at(v, key, serial_message(e)))?
             }
             _ => return Err(self.at(v, &format!("{key}.serial"), "is required (a string)")),
         };
@@ -333,5 +332,13 @@ impl Ctx<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// What is wrong with a serial in a contract's `devices`.
+fn serial_message(e: SerialError) -> String {
+    match e {
+        SerialError::Empty => "the serial must not be empty".to_owned(),
+        other => other.to_string(),
     }
 }

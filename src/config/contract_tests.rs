@@ -85,6 +85,42 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
+        from: "bw = \"0.0450\"",
+        to: "bw = \"100000000000000000\"",
+        key: "contract[0].price[0].bw",
+        message: "100000000000000000 is more than 1000000 NOK a page, the largest unit price",
+    },
+    Case {
+        from: "fixed_fee_monthly = \"200.00\"",
+        to: "fixed_fee_monthly = \"10000000000000\"",
+        key: "contract[0].fixed_fee_monthly",
+        message: "is more than 1000000000000 NOK, the largest amount",
+    },
+    Case {
+        from: "renewal_uplift_pct = 30",
+        to: "renewal_uplift_pct = \"2000\"",
+        key: "contract[0].renewal_uplift_pct",
+        message: "2000 is more than 1000 %",
+    },
+    Case {
+        from: "devices = [\"AA2M021115700\",",
+        to: "devices = [\"=1+2\",",
+        key: "contract[0].devices[0]",
+        message: "the serial number `=1+2` starts with `=`, which a spreadsheet reads as a formula",
+    },
+    Case {
+        from: "{ serial = \"A7PU011002345\", from",
+        to: "{ serial = \"@A7PU\", from",
+        key: "contract[0].devices[1]",
+        message: "starts with `@`, which a spreadsheet reads as a formula",
+    },
+    Case {
+        from: "serial = \"A7PU011002345\"\nlarge",
+        to: "serial = \"-A7PU\"\nlarge",
+        key: "device[0].serial",
+        message: "starts with `-`, which a spreadsheet reads as a formula",
+    },
+    Case {
         from: "fixed_fee_monthly = \"200.00\"",
         to: "fixed_fee_monthly = 200.00",
         key: "contract[0].fixed_fee_monthly",

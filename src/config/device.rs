@@ -15,6 +15,13 @@ use crate::profile::Profiles;
 use crate::secret::Secret;
 use crate::snmp::{Credentials, V3, Version};
 
+/// The longest community, in octets (an OCTET STRING agents accept).
+const MAX_COMMUNITY: usize = 255;
+
+/// The longest SNMPv3 user name or context, in octets: SnmpAdminString's
+/// size (RFC 3411).
+const MAX_ADMIN_STRING: usize = 32;
+
 impl Ctx<'_> {
     /// An entry with a serial and no address is a device read by hand; it may
     /// carry per-device settings but no SNMP keys.
@@ -78,7 +85,7 @@ impl Ctx<'_> {
             }
             (None, _) => {
                 match self.secret(&d.community, &d.community_env, "community", &table)? {
-                    Some(c) => Credentials::Community(c),
+                    Some(c) => Credentials::Community(self.community(c, d, &table)?),
                     None => return Err(self.at(
                         raw,
                         &format!("{table}.community"),
@@ -150,9 +157,49 @@ impl Ctx<'_> {
         }
     }
 
+    /// A community of 1 to 255 octets: an SNMP OCTET STRING agents accept
+    /// (an empty one is no credential; a longer one no device takes).
+    fn community(
+        &self,
+        community: Secret,
+        d: &RawDevice,
+        table: &str,
+    ) -> Result<Secret, ConfigError> {
+        let len = community.expose().len();
+        if (1..=MAX_COMMUNITY).contains(&len) {
+            return Ok(community);
+        }
+        let (key, span) = match (&d.community, &d.community_env) {
+            (Some(c), _) => ("community", c),
+            (None, Some(e)) => ("community_env", e),
+            (None, None) => return Ok(community),
+        };
+        Err(self.at(
+            span,
+            &format!("{table}.{key}"),
+            format!(
+                "the community is {len} octets: it must be 1 to {MAX_COMMUNITY} octets \
+                 (an empty community is no credential, and no agent takes a longer one)"
+            ),
+        ))
+    }
+
     fn v3(&self, raw: &Spanned<RawV3>, table: &str) -> Result<V3, ConfigError> {
         let v = raw.get_ref();
         let user = v.user.0.clone();
+        for (key, text, min) in [("user", &user, 1), ("context", &v.context, 0)] {
+            let len = text.len();
+            if !(min..=MAX_ADMIN_STRING).contains(&len) {
+                return Err(self.at(
+                    raw,
+                    &format!("{table}.{key}"),
+                    format!(
+                        "is {len} octets: an SNMPv3 {key} is an SnmpAdminString of \
+                         {min} to {MAX_ADMIN_STRING} octets (RFC 3411, RFC 3414)"
+                    ),
+                ));
+            }
+        }
         let auth_protocol = v.auth_protocol.and_then(|p| p.0);
         let auth_password = self.secret(
             &v.auth_password,

@@ -42,22 +42,85 @@ impl<'de> Deserialize<'de> for NonEmpty {
     }
 }
 
-/// A duration like "15m" or "2s", greater than zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HumanDuration(pub Duration);
+/// A duration like "15m" or "2s", from `min` to `max`; `why` says why
+/// those bounds, in the message of a value outside them.
+fn duration_within<'de, D: Deserializer<'de>>(
+    d: D,
+    min: Duration,
+    max: Duration,
+    why: &str,
+) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    let duration = humantime::parse_duration(text.trim()).map_err(|e| {
+        de::Error::custom(format!(
+            "`{text}` is not a duration like \"15m\" or \"2s\": {e}"
+        ))
+    })?;
+    if duration.is_zero() {
+        return Err(de::Error::custom("must be greater than zero"));
+    }
+    if duration < min || duration > max {
+        return Err(de::Error::custom(format!(
+            "`{}` is outside {} to {}: {why}",
+            text.trim(),
+            humantime::format_duration(min),
+            humantime::format_duration(max)
+        )));
+    }
+    Ok(duration)
+}
 
-impl<'de> Deserialize<'de> for HumanDuration {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<HumanDuration, D::Error> {
-        let text = String::deserialize(d)?;
-        let duration = humantime::parse_duration(text.trim()).map_err(|e| {
-            de::Error::custom(format!(
-                "`{text}` is not a duration like \"15m\" or \"2s\": {e}"
-            ))
-        })?;
-        if duration.is_zero() {
-            return Err(de::Error::custom("must be greater than zero"));
-        }
-        Ok(HumanDuration(duration))
+/// `[collector] interval`: from 1 s to 366 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollInterval(pub Duration);
+
+impl<'de> Deserialize<'de> for PollInterval {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<PollInterval, D::Error> {
+        duration_within(
+            d,
+            Duration::from_secs(1),
+            Duration::from_secs(366 * 86_400),
+            "more often than every second only loads the printers and the database \
+             (counters change by pages; 15m is usual), and a round less than once a year \
+             is a typo",
+        )
+        .map(PollInterval)
+    }
+}
+
+/// `[collector] device_timeout`, one device's whole poll: from 100 ms to
+/// 1 hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceTimeout(pub Duration);
+
+impl<'de> Deserialize<'de> for DeviceTimeout {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<DeviceTimeout, D::Error> {
+        duration_within(
+            d,
+            Duration::from_millis(100),
+            Duration::from_secs(3_600),
+            "a bizhub's whole poll takes three requests; shorter cuts good polls short, \
+             and a round that waits an hour for one device has stopped polling the others",
+        )
+        .map(DeviceTimeout)
+    }
+}
+
+/// `[collector] timeout`, per SNMP request: from 10 ms to 60 s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnmpTimeout(pub Duration);
+
+impl<'de> Deserialize<'de> for SnmpTimeout {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SnmpTimeout, D::Error> {
+        duration_within(
+            d,
+            Duration::from_millis(10),
+            Duration::from_secs(60),
+            "a device answers within milliseconds to a few seconds; shorter gives up on \
+             answers on their way, and a device silent for a minute is not answering \
+             (a longer wait, times the retries, only holds up its poll)",
+        )
+        .map(SnmpTimeout)
     }
 }
 
@@ -141,13 +204,76 @@ impl Visitor<'_> for ExactVisitor {
     }
 }
 
-/// An amount of NOK: exact, never negative, at most 2 decimals (øre).
+/// The largest unit price, in NOK a page. No page costs anywhere near it, and
+/// it keeps every amount computable: any 64-bit count of pages (under
+/// 1.9 × 10¹⁹) times this price, raised by the largest renewal uplift,
+/// stays far below rust_decimal's 7.9 × 10²⁸.
+pub const MAX_UNIT_PRICE: i64 = 1_000_000;
+
+/// The largest fee or amount, in NOK: beyond any contract, and its sums over
+/// every invoice of a contract stay far below rust_decimal's 7.9 × 10²⁸.
+pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
+
+/// The largest percentage (a deviation threshold, a renewal uplift): ten
+/// times the price or the commitment is beyond any contract's terms.
+pub const MAX_PERCENT: i64 = 1_000;
+
+/// An exact decimal from 0 to `max`; `what` says what the bound is and why.
+fn at_most<'de, D: Deserializer<'de>>(d: D, max: i64, what: &str) -> Result<Decimal, D::Error> {
+    let Exact(value) = Exact::deserialize(d)?;
+    if value > Decimal::from(max) {
+        return Err(de::Error::custom(format!(
+            "{value} is more than {max} {what}"
+        )));
+    }
+    Ok(value)
+}
+
+/// A unit price in NOK a page: exact, never negative, at most
+/// [`MAX_UNIT_PRICE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Price(pub Decimal);
+
+impl<'de> Deserialize<'de> for Price {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Price, D::Error> {
+        at_most(
+            d,
+            MAX_UNIT_PRICE,
+            "NOK a page, the largest unit price telleverk takes (a typo? no page costs that much, \
+             and larger prices could overflow the invoice arithmetic)",
+        )
+        .map(Price)
+    }
+}
+
+/// A percentage: exact, never negative, at most [`MAX_PERCENT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Percent(pub Decimal);
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Percent, D::Error> {
+        at_most(
+            d,
+            MAX_PERCENT,
+            "%, the largest percentage telleverk takes (a typo? no contract's terms come near it)",
+        )
+        .map(Percent)
+    }
+}
+
+/// An amount of NOK: exact, never negative, at most 2 decimals (øre), at
+/// most [`MAX_AMOUNT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Money(pub Nok);
 
 impl<'de> Deserialize<'de> for Money {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Money, D::Error> {
-        let Exact(value) = Exact::deserialize(d)?;
+        let value = at_most(
+            d,
+            MAX_AMOUNT,
+            "NOK, the largest amount telleverk takes (a typo? no contract comes near it, \
+             and larger amounts could overflow the invoice arithmetic)",
+        )?;
         if value.normalize().scale() > 2 {
             return Err(de::Error::custom(format!(
                 "{value} has more than 2 decimals (øre)"
@@ -278,18 +404,43 @@ mod tests {
                 .contains("must not be empty")
         );
         assert_eq!(
-            read::<HumanDuration>("\"15m\"").unwrap(),
-            HumanDuration(Duration::from_secs(900))
+            read::<PollInterval>("\"15m\"").unwrap(),
+            PollInterval(Duration::from_secs(900))
         );
         assert!(
-            read::<HumanDuration>("\"abc\"")
+            read::<PollInterval>("\"abc\"")
                 .unwrap_err()
                 .contains("not a duration")
         );
         assert!(
-            read::<HumanDuration>("\"0s\"")
+            read::<SnmpTimeout>("\"0s\"")
                 .unwrap_err()
                 .contains("greater than zero")
+        );
+        assert_eq!(
+            read::<SnmpTimeout>("\"100000000y\"").unwrap_err(),
+            "`100000000y` is outside 10ms to 1m: a device answers within milliseconds to a \
+             few seconds; shorter gives up on answers on their way, and a device silent for a \
+             minute is not answering (a longer wait, times the retries, only holds up its poll)"
+        );
+        assert!(
+            read::<SnmpTimeout>("\"5ms\"")
+                .unwrap_err()
+                .contains("is outside 10ms to 1m")
+        );
+        assert_eq!(
+            read::<SnmpTimeout>("\"60s\"").unwrap(),
+            SnmpTimeout(Duration::from_secs(60))
+        );
+        let e = read::<PollInterval>("\"1ms\"").unwrap_err();
+        assert!(
+            e.starts_with("`1ms` is outside 1s to ") && e.contains("more often than every second"),
+            "{e}"
+        );
+        assert!(read::<PollInterval>("\"1000y\"").is_err());
+        assert_eq!(
+            read::<PollInterval>("\"1s\"").unwrap(),
+            PollInterval(Duration::from_secs(1))
         );
         assert_eq!(read::<Within<1, 10>>("10").unwrap(), Within(10));
         assert!(
@@ -314,6 +465,31 @@ mod tests {
                 .contains("more than 2 decimals")
         );
         assert_eq!(read::<Money>("\"100.00\"").unwrap().0.to_string(), "100.00");
+        assert_eq!(
+            read::<Money>("\"1000000000000.00\"").unwrap().0.to_string(),
+            "1000000000000.00"
+        );
+        assert!(
+            read::<Money>("\"1000000000000.01\"")
+                .unwrap_err()
+                .contains("is more than 1000000000000 NOK, the largest amount")
+        );
+        assert_eq!(
+            read::<Price>("1000000").unwrap(),
+            Price(Decimal::from(1_000_000))
+        );
+        assert_eq!(
+            read::<Price>("\"100000000000000000\"").unwrap_err(),
+            "100000000000000000 is more than 1000000 NOK a page, the largest unit price \
+             telleverk takes (a typo? no page costs that much, and larger prices could \
+             overflow the invoice arithmetic)"
+        );
+        assert!(read::<Price>("\"-1\"").unwrap_err().contains("negative"));
+        assert!(
+            read::<Percent>("1001")
+                .unwrap_err()
+                .contains("is more than 1000 %")
+        );
         let date = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
         assert_eq!(read::<Date>("2025-01-01").unwrap(), Date(date));
         assert_eq!(read::<Date>("\"2025-01-01\"").unwrap(), Date(date));

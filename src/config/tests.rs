@@ -549,3 +549,44 @@ fn smtp_and_report_mistakes_are_named() {
         assert!(e.line.is_some(), "{text}: {e}");
     }
 }
+
+#[test]
+fn snmp_values_have_bounds_and_say_why() {
+    let device = |extra: &str| format!("[[device]]\naddress = \"10.0.0.1\"\n{extra}");
+    let e = error_of(&device("community = \"\"\n"));
+    assert_eq!(e.key, "device[0].community");
+    assert!(
+        e.message
+            .contains("the community is 0 octets: it must be 1 to 255 octets"),
+        "{e}"
+    );
+    let e = error_of(&device(&format!(
+        "community = \"{}\"\n",
+        "c".repeat(100_000)
+    )));
+    assert_eq!(e.key, "device[0].community");
+    assert!(e.message.contains("the community is 100000 octets"), "{e}");
+    assert_eq!(e.line, Some(3));
+    let v3 = |user: &str, context: &str| {
+        device(&format!(
+            "version = \"3\"\n[device.v3]\nuser = \"{user}\"\ncontext = \"{context}\"\n"
+        ))
+    };
+    assert!(parse_text(&v3(&"u".repeat(32), &"c".repeat(32))).is_ok());
+    let e = error_of(&v3("u", &"c".repeat(33)));
+    assert_eq!(e.key, "device[0].v3.context");
+    assert!(
+        e.message
+            .contains("is 33 octets: an SNMPv3 context is an SnmpAdminString of 0 to 32 octets"),
+        "{e}"
+    );
+    let e = error_of(&v3(&"ü".repeat(17), ""));
+    assert_eq!(e.key, "device[0].v3.user");
+    assert!(e.message.contains("is 34 octets"), "{e}");
+    let e = error_of("[collector]\ntimeout = \"100000000y\"\n");
+    assert_eq!(e.key, "collector.timeout");
+    assert!(e.message.contains("is outside 10ms to 1m"), "{e}");
+    let e = error_of("[collector]\ninterval = \"1ms\"\n");
+    assert_eq!(e.key, "collector.interval");
+    assert!(e.message.contains("more often than every second"), "{e}");
+}

@@ -6,7 +6,7 @@
 //! (price versions sorted and starting on the start date, term in whole years).
 
 pub mod dates;
-mod money;
+pub mod money;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use crate::serial::Serial;
 
 pub use dates::{add_months, midnight};
-pub use money::{Nok, price_text};
+pub use money::{Nok, Overflow, price_text};
 
 /// How the contract bills pages (§4.9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,13 +85,14 @@ impl Prices {
     }
 
     /// Every price multiplied by `factor` (unrounded: unit prices never are).
-    fn scaled(&self, factor: Decimal) -> Prices {
-        Prices {
-            bw: self.bw * factor,
-            colour: self.colour * factor,
-            bw_a3: self.bw_a3.map(|p| p * factor),
-            colour_a3: self.colour_a3.map(|p| p * factor),
-        }
+    fn scaled(&self, factor: Decimal) -> Result<Prices, Overflow> {
+        let times = |p: Decimal| money::mul(p, factor, || format!("the price {p} × {factor}"));
+        Ok(Prices {
+            bw: times(self.bw)?,
+            colour: times(self.colour)?,
+            bw_a3: self.bw_a3.map(times).transpose()?,
+            colour_a3: self.colour_a3.map(times).transpose()?,
+        })
     }
 }
 
@@ -253,8 +254,9 @@ impl Contract {
     }
 
     /// The per-page prices in force on `date`, raised by the renewal uplift
-    /// from the first renewal on (once, not compounding).
-    pub fn prices_on(&self, date: NaiveDate) -> Prices {
+    /// from the first renewal on (once, not compounding); an overflow when
+    /// the raised price is too large to compute.
+    pub fn prices_on(&self, date: NaiveDate) -> Result<Prices, Overflow> {
         let idx = self
             .prices
             .partition_point(|v| v.from <= date)
@@ -269,9 +271,13 @@ impl Contract {
             |v| v.prices,
         );
         if date >= self.renewal_date() {
-            base.scaled(Decimal::ONE + self.renewal_uplift_pct / Decimal::ONE_HUNDRED)
+            let uplift = self.renewal_uplift_pct / Decimal::ONE_HUNDRED;
+            let factor = money::add(Decimal::ONE, uplift, || {
+                format!("the renewal uplift of {} %", self.renewal_uplift_pct)
+            })?;
+            base.scaled(factor)
         } else {
-            base
+            Ok(base)
         }
     }
 
@@ -281,7 +287,7 @@ impl Contract {
         &self,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Vec<(NaiveDate, NaiveDate, Prices)> {
+    ) -> Result<Vec<(NaiveDate, NaiveDate, Prices)>, Overflow> {
         let mut cuts: Vec<NaiveDate> = self
             .prices
             .iter()
@@ -295,11 +301,11 @@ impl Contract {
         let mut start = from;
         for cut in cuts.into_iter().chain(std::iter::once(to)) {
             if cut > start {
-                out.push((start, cut, self.prices_on(start)));
+                out.push((start, cut, self.prices_on(start)?));
             }
             start = cut;
         }
-        out
+        Ok(out)
     }
 
     /// The part of `[from, to)` a membership covers, if any.

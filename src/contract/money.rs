@@ -33,17 +33,33 @@ impl Nok {
     }
 }
 
-impl std::ops::Add for Nok {
-    type Output = Nok;
-    fn add(self, other: Nok) -> Nok {
-        Nok(self.0 + other.0)
-    }
+/// A number too large to compute exactly: an amount beyond rust_decimal's
+/// 96 bits (about 7.9 × 10²⁸), or a count of pages beyond 64 bits; the
+/// arithmetic would panic or be wrong. Billing could not run; it is never a
+/// billing discrepancy. `0` says what was being computed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0} is too large to compute: check the contract's prices and the meter readings")]
+pub struct Overflow(pub String);
+
+/// `a × b`, or the overflow of computing `what`.
+pub fn mul(a: Decimal, b: Decimal, what: impl FnOnce() -> String) -> Result<Decimal, Overflow> {
+    a.checked_mul(b).ok_or_else(|| Overflow(what()))
 }
 
-impl std::iter::Sum for Nok {
-    fn sum<I: Iterator<Item = Nok>>(iter: I) -> Nok {
-        iter.fold(Nok::ZERO, |a, b| a + b)
-    }
+/// `a + b`, or the overflow of computing `what`.
+pub fn add(a: Decimal, b: Decimal, what: impl FnOnce() -> String) -> Result<Decimal, Overflow> {
+    a.checked_add(b).ok_or_else(|| Overflow(what()))
+}
+
+/// The sum of amounts, or the overflow of computing `what`. Money has no
+/// `+` that could panic: every sum goes through here.
+pub fn sum(
+    amounts: impl IntoIterator<Item = Nok>,
+    what: impl Fn() -> String,
+) -> Result<Nok, Overflow> {
+    amounts
+        .into_iter()
+        .try_fold(Nok::ZERO, |total, a| add(total.0, a.0, &what).map(Nok))
 }
 
 /// Always two decimals: `5250.00`.
@@ -80,6 +96,22 @@ mod tests {
         assert_eq!(r("-1.005"), "-1.01");
         assert_eq!(r("1350"), "1350.00");
         assert_eq!(r("2.5"), "2.50");
+    }
+
+    #[test]
+    fn an_overflow_is_an_error_that_names_what_was_computed() {
+        let max = Nok(Decimal::MAX);
+        let e = sum([max, Nok(Decimal::ONE)], || "the total".to_owned()).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("the total is too large to compute"),
+            "{e}"
+        );
+        assert!(mul(Decimal::MAX, Decimal::TWO, || "a line".to_owned()).is_err());
+        assert_eq!(
+            sum([Nok(Decimal::ONE), Nok(Decimal::TWO)], String::new).unwrap(),
+            Nok(Decimal::from(3))
+        );
     }
 
     #[test]

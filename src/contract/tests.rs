@@ -9,7 +9,7 @@ pub(crate) fn dec(s: &str) -> Decimal {
     Decimal::from_str_exact(s).unwrap()
 }
 
-fn prices(bw: &str, colour: &str) -> Prices {
+pub(crate) fn prices(bw: &str, colour: &str) -> Prices {
     Prices {
         bw: dec(bw),
         colour: dec(colour),
@@ -128,11 +128,11 @@ fn renewal_raises_every_price_once_from_the_first_renewal() {
         from: d("2027-01-01"),
         prices: prices("0.0500", "0.5000"),
     });
-    assert_eq!(c.prices_on(d("2026-12-31")).bw, dec("0.0450"));
-    assert_eq!(c.prices_on(d("2027-01-01")).bw, dec("0.0500"));
+    assert_eq!(c.prices_on(d("2026-12-31")).unwrap().bw, dec("0.0450"));
+    assert_eq!(c.prices_on(d("2027-01-01")).unwrap().bw, dec("0.0500"));
     // 0.0500 × 1.30 = 0.065; 0.5 × 1.3 = 0.65; the same in the second renewal year.
-    assert_eq!(c.prices_on(d("2030-01-01")).bw, dec("0.065"));
-    assert_eq!(c.prices_on(d("2031-06-01")).colour, dec("0.65"));
+    assert_eq!(c.prices_on(d("2030-01-01")).unwrap().bw, dec("0.065"));
+    assert_eq!(c.prices_on(d("2031-06-01")).unwrap().colour, dec("0.65"));
 }
 
 #[test]
@@ -142,11 +142,11 @@ fn price_segments_cut_at_versions_and_renewal() {
         from: d("2025-04-01"),
         prices: prices("0.0460", "0.4600"),
     });
-    let s = c.price_segments(d("2025-01-01"), d("2025-07-01"));
+    let s = c.price_segments(d("2025-01-01"), d("2025-07-01")).unwrap();
     assert_eq!(s.len(), 2);
     assert_eq!((s[0].0, s[0].1), (d("2025-01-01"), d("2025-04-01")));
     assert_eq!(s[1].2.bw, dec("0.0460"));
-    let r = c.price_segments(d("2029-07-01"), d("2030-07-01"));
+    let r = c.price_segments(d("2029-07-01"), d("2030-07-01")).unwrap();
     assert_eq!(r.len(), 2);
     assert_eq!(r[1].0, d("2030-01-01"));
     // 0.046 × 1.3 = 0.0598

@@ -144,10 +144,10 @@ fn contract_alerts(reader: &Reader, config: &Config, today: NaiveDate) -> Vec<Al
             continue;
         }
         match histories(reader, config, contract, today) {
-            Ok(histories) => {
-                let standing = billing::reconcile(contract, &histories, today);
-                out.extend(alerts::projected_breaches(contract, &standing));
-            }
+            Ok(histories) => match billing::reconcile(contract, &histories, today) {
+                Ok(standing) => out.extend(alerts::projected_breaches(contract, &standing)),
+                Err(e) => tracing::error!("alerts of contract {}: {e}", contract.id),
+            },
             Err(e) => tracing::error!("alerts of contract {}: {e}", contract.id),
         }
     }

@@ -76,6 +76,7 @@ impl IntoParams for AtQuery {
         (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 401, description = "No token or an unknown one", body = ErrorBody),
         (status = 404, description = "No such contract", body = ErrorBody),
+        (status = 500, description = "The contract's money could not be computed (`billing_failed`: an amount too large, the message says which), or another failure (`internal`)", body = ErrorBody),
     )
 )]
 pub async fn reconciliation(
@@ -91,9 +92,9 @@ pub async fn reconciliation(
     let standing = blocking(move || {
         st.pool.read(|r| {
             let histories = crate::gather::histories(r, &st.config, &contract, at)?;
-            Ok::<_, ApiError>(billing::standing_answer(&billing::reconcile(
-                &contract, &histories, at,
-            )))
+            let standing = billing::reconcile(&contract, &histories, at)
+                .map_err(|e| ApiError::billing(&contract.id, e))?;
+            Ok::<_, ApiError>(billing::standing_answer(&standing))
         })
     })
     .await?;
@@ -129,6 +130,7 @@ impl IntoParams for UntilQuery {
         (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 401, description = "No token or an unknown one", body = ErrorBody),
         (status = 404, description = "No such contract", body = ErrorBody),
+        (status = 500, description = "The contract's money could not be computed (`billing_failed`: an amount too large, the message says which), or another failure (`internal`)", body = ErrorBody),
     )
 )]
 pub async fn invoices(
@@ -144,7 +146,8 @@ pub async fn invoices(
     let invoices = blocking(move || {
         st.pool.read(|r| {
             let histories = crate::gather::histories(r, &st.config, &contract, until)?;
-            let invoices = billing::invoices(&contract, &histories, until);
+            let invoices = billing::invoices(&contract, &histories, until)
+                .map_err(|e| ApiError::billing(&contract.id, e))?;
             Ok::<_, ApiError>(billing::invoices_answer(&contract.id, &invoices))
         })
     })

@@ -26,7 +26,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::Conflict | ErrorCode::ImplausibleReading => StatusCode::CONFLICT,
         ErrorCode::InvalidReading => StatusCode::UNPROCESSABLE_ENTITY,
-        ErrorCode::ReportFailed | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::ReportFailed | ErrorCode::BillingFailed | ErrorCode::Internal => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
         ErrorCode::Busy => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
@@ -46,6 +48,15 @@ impl ApiError {
 
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorCode::NotFound, message)
+    }
+
+    /// 500: a contract's money could not be computed; logged here, and the
+    /// answer says what was too large (no path, no secret: only the
+    /// contract's own numbers).
+    pub fn billing(contract: &str, e: crate::billing::Overflow) -> ApiError {
+        let message = format!("contract {contract}: {e}");
+        tracing::error!("API request failed: {message}");
+        ApiError::new(ErrorCode::BillingFailed, message)
     }
 
     /// 500: logged here with its cause; the answer says only that it failed.

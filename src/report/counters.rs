@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::{CsvStyle, csv_bytes, value_with_sources};
+use super::{CsvStyle, csv_bytes, text_cell, value_with_sources};
 use crate::answer::{A4Equivalents, CounterDevice, CounterMeter, CounterReport, EndValue};
 use crate::contract::midnight;
 use crate::estimate::Boundary;
@@ -202,7 +202,8 @@ pub fn counters_answer(
     }
 }
 
-/// The rows of the report: one per device and meter, as text.
+/// The rows of the report: one per device and meter, as text; the free-text
+/// cells neutralised for spreadsheets ([`text_cell`]).
 pub fn counter_rows(
     style: CsvStyle,
     from: NaiveDate,
@@ -210,14 +211,15 @@ pub fn counter_rows(
     devices: &[DeviceCounters],
 ) -> Vec<Vec<String>> {
     let opt = |v: Option<String>| v.unwrap_or_default();
+    let text = |v: &Option<String>| v.as_deref().map(text_cell).unwrap_or_default();
     let mut rows = Vec::new();
     for d in devices {
         for u in &d.meters {
             rows.push(vec![
-                d.serial.clone(),
-                opt(d.model.clone()),
-                opt(d.location.clone()),
-                opt(d.contract.clone()),
+                text_cell(&d.serial),
+                text(&d.model),
+                text(&d.location),
+                text(&d.contract),
                 u.meter.name().to_owned(),
                 from.to_string(),
                 opt(u.from.as_ref().map(|b| b.value.to_string())),

@@ -52,6 +52,25 @@ impl CsvStyle {
     }
 }
 
+/// A free-text cell (a serial, model, location or contract) for a file a
+/// spreadsheet opens: text starting with a character a spreadsheet reads as
+/// the start of a formula (`=`, `+`, `-`, `@`, tab, carriage return) gets a
+/// `'` in front, as OWASP recommends against CSV injection, so it shows as
+/// the text it is and never runs. Numbers, dates and the names telleverk
+/// writes itself never go through here: they keep their exact form.
+pub fn text_cell(text: &str) -> String {
+    if starts_like_formula(text) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Whether a spreadsheet would read `text` as the start of a formula.
+pub fn starts_like_formula(text: &str) -> bool {
+    text.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
 /// Writes rows as CSV with a BOM; every field is already text.
 pub fn csv_bytes(style: CsvStyle, header: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
     let mut out = BOM.as_bytes().to_vec();

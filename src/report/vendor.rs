@@ -9,7 +9,7 @@
 use crate::answer;
 use chrono::NaiveDate;
 
-use super::{CsvStyle, csv_bytes, value_with_sources};
+use super::{CsvStyle, csv_bytes, text_cell, value_with_sources};
 use crate::billing::{BILLING_METERS, DeviceHistory};
 use crate::contract::{Contract, Membership, midnight};
 use crate::estimate::Method;
@@ -100,11 +100,13 @@ pub fn sort_rows(rows: &mut [VendorRow]) {
     });
 }
 
+/// A row's fields: the free-text ones (serial, model, contract) neutralised
+/// for spreadsheets ([`text_cell`]), the fixed ones exactly as agreed.
 fn fields(r: &VendorRow) -> Vec<String> {
     vec![
-        r.serial.clone(),
-        r.model.clone(),
-        r.contract.clone(),
+        text_cell(&r.serial),
+        text_cell(&r.model),
+        text_cell(&r.contract),
         r.meter.name().to_owned(),
         r.reading_date.to_string(),
         r.value.to_string(),

@@ -1,11 +1,13 @@
 //! The counter report as an Excel workbook: a bold header row frozen above
 //! the data, an autofilter, real dates and numbers with number formats, so
-//! sums and filters work without cleaning up text.
+//! sums and filters work without cleaning up text. Text is always written as
+//! text (shared strings), never as a formula.
 
 use chrono::NaiveDate;
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
 use super::counters::{DeviceCounters, HEADER, per_day};
+use super::starts_like_formula;
 
 /// Column widths, in characters, in the order of [`HEADER`].
 const WIDTHS: [f64; 14] = [
@@ -37,14 +39,17 @@ fn build(from: NaiveDate, to: NaiveDate, devices: &[DeviceCounters]) -> Result<V
         count: Format::new().set_num_format("#,##0"),
         decimal: Format::new().set_num_format("#,##0.00"),
     };
+    // Text a spreadsheet would read as a formula keeps Excel's quote prefix,
+    // so editing the cell leaves it text.
+    let quoted = Format::new().set_quote_prefix();
     let mut row = 1u32;
     for d in devices {
         for u in &d.meters {
-            write_text(sheet, row, 0, Some(&d.serial))?;
-            write_text(sheet, row, 1, d.model.as_deref())?;
-            write_text(sheet, row, 2, d.location.as_deref())?;
-            write_text(sheet, row, 3, d.contract.as_deref())?;
-            write_text(sheet, row, 4, Some(u.meter.name()))?;
+            write_text(sheet, row, 0, Some(&d.serial), &quoted)?;
+            write_text(sheet, row, 1, d.model.as_deref(), &quoted)?;
+            write_text(sheet, row, 2, d.location.as_deref(), &quoted)?;
+            write_text(sheet, row, 3, d.contract.as_deref(), &quoted)?;
+            write_text(sheet, row, 4, Some(u.meter.name()), &quoted)?;
             sheet.write_with_format(row, 5, &from, &formats.date)?;
             write_count(
                 sheet,
@@ -53,7 +58,13 @@ fn build(from: NaiveDate, to: NaiveDate, devices: &[DeviceCounters]) -> Result<V
                 u.from.as_ref().map(|b| b.value as f64),
                 &formats,
             )?;
-            write_text(sheet, row, 7, u.from.as_ref().map(|b| b.method.name()))?;
+            write_text(
+                sheet,
+                row,
+                7,
+                u.from.as_ref().map(|b| b.method.name()),
+                &quoted,
+            )?;
             sheet.write_with_format(row, 8, &to, &formats.date)?;
             write_count(
                 sheet,
@@ -62,7 +73,13 @@ fn build(from: NaiveDate, to: NaiveDate, devices: &[DeviceCounters]) -> Result<V
                 u.to.as_ref().map(|b| b.value as f64),
                 &formats,
             )?;
-            write_text(sheet, row, 10, u.to.as_ref().map(|b| b.method.name()))?;
+            write_text(
+                sheet,
+                row,
+                10,
+                u.to.as_ref().map(|b| b.method.name()),
+                &quoted,
+            )?;
             write_count(sheet, row, 11, u.usage.map(|n| n as f64), &formats)?;
             write_count(sheet, row, 12, u.a4_equivalents.map(|n| n as f64), &formats)?;
             if let Some(p) = u.usage.and_then(|n| per_day(n, from, to)) {
@@ -82,14 +99,22 @@ struct Formats {
     decimal: Format,
 }
 
+/// A text cell: always a string (a shared string), never a formula, whatever
+/// it starts with; one a spreadsheet would read as a formula also gets the
+/// quote prefix (`quoted`), as a `'` typed before it would.
 fn write_text(
     sheet: &mut Worksheet,
     row: u32,
     col: u16,
     text: Option<&str>,
+    quoted: &Format,
 ) -> Result<(), XlsxError> {
     if let Some(t) = text.filter(|t| !t.is_empty()) {
-        sheet.write(row, col, t)?;
+        if starts_like_formula(t) {
+            sheet.write_string_with_format(row, col, t, quoted)?;
+        } else {
+            sheet.write_string(row, col, t)?;
+        }
     }
     Ok(())
 }

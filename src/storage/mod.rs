@@ -32,11 +32,13 @@ use cache::Cache;
 
 use crate::serial::Serial;
 
-/// A serial as stored: a column every serial was written to from a [`Serial`].
+/// A serial as stored: a column every serial was written to from a [`Serial`],
+/// read back as it was stored ([`Serial::stored`]) so that a rule added since
+/// never makes a stored device unreadable.
 impl rusqlite::types::FromSql for Serial {
     fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
         let text = value.as_str()?;
-        Serial::parse(text).map_err(|e| rusqlite::types::FromSqlError::Other(Box::new(e)))
+        Ok(Serial::stored(text))
     }
 }
 

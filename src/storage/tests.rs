@@ -281,3 +281,23 @@ fn old_unkeyed_community_fingerprints_leave_the_database() {
     // Nothing left to do the next time.
     assert_eq!(store.rekey_entries(&renames).unwrap(), 0);
 }
+
+#[test]
+fn a_serial_stored_before_the_spreadsheet_rule_is_still_read() {
+    // `Serial::parse` now refuses a serial that starts like a formula; one
+    // stored before (or reported by a device) must stay readable.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    drop(Store::open(&path).unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .execute(
+            "INSERT INTO devices (id, serial, first_seen) VALUES (1, '-A7PU', 0)",
+            [],
+        )
+        .unwrap();
+    let store = Store::open(&path).unwrap();
+    let identities = store.identities().unwrap();
+    let serials: Vec<&str> = identities.keys().map(Serial::as_str).collect();
+    assert_eq!(serials, ["-A7PU"]);
+}

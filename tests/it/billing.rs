@@ -539,13 +539,13 @@ mod sparse {
                 "{date}: sparse {n_sparse} of {n_full} points"
             );
             let standing = |h| {
-                let mut s = billing::reconcile(contract, h, date);
+                let mut s = billing::reconcile(contract, h, date).unwrap();
                 s.boundary_values.iter_mut().for_each(forget_indices);
                 s
             };
             assert_eq!(standing(&full), standing(&sparse), "standing on {date}");
             let invoices = |h| {
-                let mut all = billing::invoices(contract, h, date);
+                let mut all = billing::invoices(contract, h, date).unwrap();
                 all.iter_mut()
                     .flat_map(|i| i.boundary_values.iter_mut())
                     .for_each(forget_indices);
@@ -568,7 +568,7 @@ mod sparse {
                 .billing_points(SERIAL, &meters, &instants, 90)
                 .unwrap(),
         )];
-        let st = billing::reconcile(contract, &sparse, date);
+        let st = billing::reconcile(contract, &sparse, date).unwrap();
         let kinds: Vec<&str> = st.events.iter().map(|e| e.event.kind.name()).collect();
         assert!(
             kinds.contains(&"glitch") && kinds.contains(&"reset"),

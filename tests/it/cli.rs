@@ -114,3 +114,65 @@ pub fn expect(pairs: &[(&str, u64)]) -> Vec<(String, u64)> {
     m.sort();
     m
 }
+
+/// The error a command printed, and its exit code.
+fn failure(w: &Workdir, args: &[&str]) -> (Option<i32>, String) {
+    let out = w.run(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), stderr)
+}
+
+#[test]
+fn a_storage_path_that_is_a_folder_is_a_usage_error_said_once() {
+    let w = Workdir::new();
+    std::fs::create_dir(w.path().join("data")).unwrap();
+    w.config_with("[storage]\npath = \"data\"\n", "");
+    std::fs::write(w.path().join("r.csv"), "serial,taken_at,meter,value\n").unwrap();
+    let (code, stderr) = failure(
+        &w,
+        &["import-readings", "--config", "telleverk.toml", "r.csv"],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.matches("is a folder").count(), 1, "{stderr}");
+    assert!(stderr.contains("data/telleverk.db"), "{stderr}");
+}
+
+#[test]
+fn a_storage_path_in_a_folder_that_does_not_exist_is_refused_and_nothing_is_made() {
+    let w = Workdir::new();
+    w.config_with(
+        "[storage]\npath = \"dta/sub/telleverk.db\"\n[collector]\ntimeout = \"1s\"\nretries = 0\n",
+        "[[device]]\naddress = \"127.0.0.1:1\"\ncommunity = \"public\"\n",
+    );
+    std::fs::write(w.path().join("r.csv"), "serial,taken_at,meter,value\n").unwrap();
+    for args in [
+        &["poll", "--once", "--config", "telleverk.toml"][..],
+        &["import-readings", "--config", "telleverk.toml", "r.csv"][..],
+    ] {
+        let (code, stderr) = failure(&w, args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("the folder") && stderr.contains("dta/sub does not exist"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(!w.path().join("dta").exists(), "no folder was made");
+}
+
+#[test]
+fn an_import_that_is_not_utf8_names_the_line_and_is_a_usage_error() {
+    let w = Workdir::new();
+    w.config_with("", "[[device]]\nserial = \"A1\"\n");
+    let mut bytes = b"serial,taken_at,meter,value\nA1,2025-07-01,total,1\nA1,".to_vec();
+    bytes.extend_from_slice(&[0xFF, b'\n']);
+    std::fs::write(w.path().join("r.csv"), bytes).unwrap();
+    let (code, stderr) = failure(
+        &w,
+        &["import-readings", "--config", "telleverk.toml", "r.csv"],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("r.csv: line 3, column `(row)`: character 4 of the line is not UTF-8"),
+        "{stderr}"
+    );
+}

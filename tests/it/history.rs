@@ -239,7 +239,7 @@ fn serve_polls_on_schedule_and_stops_cleanly_on_sigterm() {
     let agent = c300i_snmpd();
     let w = Workdir::new();
     w.config_with(
-        "[collector]\ninterval = \"300ms\"\ntimeout = \"1s\"\nretries = 0\n",
+        "[collector]\ninterval = \"1s\"\ntimeout = \"1s\"\nretries = 0\n",
         &v2c(agent.port, "public"),
     );
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_telleverk"))

@@ -215,3 +215,57 @@ fn the_workbook_is_pinned() {
         "a bold font for the header: {styles}"
     );
 }
+
+/// A device whose serial, model, location and contract begin with what a
+/// spreadsheet reads as a formula (stored before serials were checked, or
+/// reported by a device): the counter report neutralises each free-text cell.
+fn injected() -> Vec<DeviceCounters> {
+    let mono = mono_points();
+    let input = CounterInput {
+        serial: "=HYPERLINK(\"http://x\")",
+        model: Some("+bizhub"),
+        location: Some("@SUM(A1)"),
+        contract: Some("-K1"),
+        large_counts_double: false,
+        trailing_days: 90,
+        points: &mono,
+    };
+    vec![device_counters(&input, d(FROM), d(TO))]
+}
+
+#[test]
+fn free_text_cells_that_look_like_formulas_get_a_quote_in_csv() {
+    let csv = String::from_utf8(counters_csv(
+        CsvStyle::Semicolon,
+        d(FROM),
+        d(TO),
+        &injected(),
+    ))
+    .unwrap();
+    let row = csv.lines().nth(1).unwrap();
+    assert_eq!(
+        row,
+        "\"'=HYPERLINK(\"\"http://x\"\")\";'+bizhub;'@SUM(A1);'-K1;total;2026-10-01;5000;exact;2026-11-01;5310;exact;310;310;10,00"
+    );
+    // The JSON is no spreadsheet: its text stays exactly as it was.
+    let json = serde_json::to_value(counters_answer(d(FROM), d(TO), &injected())).unwrap();
+    assert_eq!(json["devices"][0]["serial"], "=HYPERLINK(\"http://x\")");
+    assert_eq!(json["devices"][0]["location"], "@SUM(A1)");
+}
+
+#[test]
+fn the_workbook_writes_formula_like_text_as_text_never_as_a_formula() {
+    let bytes = crate::report::xlsx::counters_xlsx(d(FROM), d(TO), &injected()).unwrap();
+    let sheet = xlsx_part(&bytes, "xl/worksheets/sheet1.xml");
+    assert!(!sheet.contains("<f>"), "no formula cell: {sheet}");
+    let strings = xlsx_part(&bytes, "xl/sharedStrings.xml");
+    for text in ["=HYPERLINK(\"http://x\")", "+bizhub", "@SUM(A1)", "-K1"] {
+        assert!(
+            strings.contains(&format!("<t>{text}</t>")),
+            "{text} as a shared string: {strings}"
+        );
+    }
+    // Excel's quotePrefix style keeps the cell text when someone edits it.
+    let styles = xlsx_part(&bytes, "xl/styles.xml");
+    assert!(styles.contains("quotePrefix=\"1\""), "{styles}");
+}

@@ -117,3 +117,32 @@ fn membership_on_the_date() {
         assert_eq!(member_on(&k, serial, d(date)), expected, "{serial} {date}");
     }
 }
+
+#[test]
+fn free_text_fields_that_look_like_formulas_get_a_quote_and_fixed_columns_stay_exact() {
+    let row = |serial: &str, model: &str, contract: &str| VendorRow {
+        serial: serial.to_owned(),
+        model: model.to_owned(),
+        contract: contract.to_owned(),
+        meter: Meter::BwTotal,
+        reading_date: d("2026-07-01"),
+        value: 1100,
+        source: "polled+manual".to_owned(),
+        method: Method::Bracketed,
+    };
+    let rows = [
+        row("=1+2", "-bizhub", "@K1"),
+        row("+47", "\u{9}tab", "\u{d}cr"),
+        row("A7PU-1", "bizhub =C300i", "K1"),
+    ];
+    let csv = String::from_utf8(vendor_csv(&rows)).unwrap();
+    assert_eq!(
+        csv,
+        "\u{feff}serial;model;contract;meter;reading_date;value;source;method\r\n\
+         '=1+2;'-bizhub;'@K1;bw_total;2026-07-01;1100;polled+manual;bracketed\r\n\
+         '+47;'\ttab;\"'\rcr\";bw_total;2026-07-01;1100;polled+manual;bracketed\r\n\
+         A7PU-1;bizhub =C300i;K1;bw_total;2026-07-01;1100;polled+manual;bracketed\r\n"
+    );
+    let json = serde_json::to_value(vendor_answer(&rows)).unwrap();
+    assert_eq!(json[0]["serial"], "=1+2");
+}
