@@ -7,6 +7,7 @@ mod agents;
 mod api;
 mod billing;
 mod cli;
+mod failures;
 mod history;
 mod poll;
 mod reports;
