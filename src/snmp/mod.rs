@@ -4,16 +4,23 @@
 //!
 //! It knows OIDs and values, never meters, profiles or billing.
 
+mod classify;
+mod watch;
+
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_snmp::{
-    Auth, Client, EngineCache, Error as LibError, ErrorStatus, Retry, UdpHandle, UdpTransport,
+    Auth, Client, ClientBuilder, EngineCache, Error as LibError, ErrorStatus, Retry, UdpTransport,
     UsmConfig, Value,
 };
 use tokio::sync::OnceCell;
+
+use classify::{Facts, classify};
+use watch::Watched;
 
 use crate::oid::{Oid, Scalar, Syntax};
 use crate::record::FailureCause;
@@ -125,10 +132,15 @@ pub struct Snmp {
 
 /// One device entry's session.
 pub struct Session {
-    client: Client<UdpHandle>,
+    client: Client<Watched>,
+    transport: Watched,
     version: Version,
     options: Options,
     requests: Arc<AtomicU64>,
+    target: SocketAddr,
+    engines: Arc<EngineCache>,
+    /// What classification knows of the entry (version, v3 settings).
+    facts: Facts,
 }
 
 impl Snmp {
@@ -179,13 +191,16 @@ impl Snmp {
         credentials: &Credentials,
     ) -> Result<Session, Error> {
         let target = resolve(address, self.options.timeout).await?;
-        let transport = self.transport(target.is_ipv6()).await?;
+        let socket = self.transport(target.is_ipv6()).await?;
+        let facts = entry_facts(version, credentials);
+        let fail = |e: Box<LibError>| classify(&e, &facts);
+        let transport = Watched::new(socket.handle(target).map_err(fail)?);
         let auth = auth(version, credentials)?;
         let retry = Retry::fixed(self.options.retries, Duration::ZERO).map_err(|e| Error {
             cause: FailureCause::Malformed,
             detail: format!("bad retry setting: {e}"),
         })?;
-        let mut builder = Client::builder(target, auth)
+        let mut builder = ClientBuilder::new(auth)
             .request_timeout(self.options.timeout)
             .retry(retry)
             .max_oids_per_request(self.options.max_oids_per_request)
@@ -197,14 +212,34 @@ impl Snmp {
                 builder = builder.des_salt_state(des.clone());
             }
         }
-        let client = builder.build_with(transport).await.map_err(classify)?;
+        let client = builder
+            .build_with_transport(transport.clone())
+            .map_err(fail)?;
         Ok(Session {
             client,
+            transport,
             version,
             options: self.options,
             requests: self.requests.clone(),
+            target,
+            engines: self.engines.clone(),
+            facts,
         })
     }
+}
+
+/// What classification knows of an entry before anything is sent.
+fn entry_facts(version: Version, credentials: &Credentials) -> Facts {
+    let mut facts = Facts {
+        version: Some(version),
+        ..Facts::default()
+    };
+    if let Credentials::V3(v3) = credentials {
+        facts.privacy = v3.privacy.is_some();
+        facts.context = v3.context.clone();
+        facts.accept_reports = v3.accept_unauthenticated_reports;
+    }
+    facts
 }
 
 /// The library's authentication settings of an entry.
@@ -310,11 +345,12 @@ impl Session {
                             out.insert(Oid::new(vb.oid.arcs().to_vec()), scalar);
                         }
                     }
+                    self.check_context(&wanted, &out)?;
                     return Ok(out);
                 }
                 Err(e) => match no_such_name(&e, &wanted) {
                     Some(missing) => wanted.retain(|o| *o != missing),
-                    None => return Err(classify(e)),
+                    None => return Err(self.fail(&e)),
                 },
             }
         }
@@ -357,7 +393,7 @@ impl Session {
                         cursors.retain(|(_, at)| async_snmp::Oid::from_slice(at.arcs()) != done);
                         continue;
                     }
-                    None => return Err(classify(e)),
+                    None => return Err(self.fail(&e)),
                 },
             };
             cursors = advance(&cursors, &varbinds, &mut out)?;
@@ -370,6 +406,43 @@ impl Session {
     /// The most OIDs one GET carries.
     pub fn max_oids(&self) -> usize {
         self.options.max_oids_per_request
+    }
+
+    /// An empty v3 answer in a named context to a GET that asked for
+    /// sysObjectID.0, which every agent has: some agents (async-snmp's, hence
+    /// `telleverk simulate`) answer noSuchObject for every object of a context
+    /// they do not know instead of reporting snmpUnknownContexts.
+    fn check_context(
+        &self,
+        asked: &[async_snmp::Oid],
+        answer: &HashMap<Oid, Scalar>,
+    ) -> Result<(), Error> {
+        let asked_sys_object_id = asked.iter().any(|o| o.arcs() == SYS_OBJECT_ID);
+        if self.version != Version::V3
+            || self.facts.context.is_empty()
+            || !asked_sys_object_id
+            || !answer.is_empty()
+        {
+            return Ok(());
+        }
+        let how = format!(
+            "it answered none of the {} objects asked for, not even sysObjectID.0",
+            asked.len()
+        );
+        Err(Error {
+            cause: FailureCause::AgentError,
+            detail: classify::unknown_context(&self.facts.context, &how),
+        })
+    }
+
+    /// Classifies a failed exchange with what this session has seen.
+    fn fail(&self, e: &LibError) -> Error {
+        let facts = Facts {
+            engine_known: self.engines.get(&self.target).is_some(),
+            undecodable: self.transport.undecodable(),
+            ..self.facts.clone()
+        };
+        classify(e, &facts)
     }
 
     fn count(&self, requests: usize) {
@@ -390,6 +463,9 @@ impl Session {
         }
     }
 }
+
+/// sysObjectID.0 (SNMPv2-MIB).
+const SYS_OBJECT_ID: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 2, 0];
 
 /// Files the GETBULK/GETNEXT answer (row-major: repetition r, column c) and
 /// returns the cursors of the columns that go on.
@@ -471,78 +547,6 @@ fn malformed(detail: String) -> Error {
         cause: FailureCause::Malformed,
         detail,
     }
-}
-
-/// Sorts a library error into a cause, with a detail free of secrets.
-pub fn classify(e: impl std::ops::Deref<Target = LibError>) -> Error {
-    use async_snmp::v3::ReportStatus as R;
-    let source = e.exchange_source();
-    let (cause, detail) = match source {
-        LibError::Timeout {
-            elapsed, retries, ..
-        } => (
-            FailureCause::Timeout,
-            format!(
-                "no answer within {elapsed:?} ({retries} retries); a wrong community also looks like this"
-            ),
-        ),
-        LibError::Network { source, .. }
-            if source.kind() == std::io::ErrorKind::ConnectionRefused =>
-        {
-            (
-                FailureCause::Refused,
-                "the port is closed (connection refused)".into(),
-            )
-        }
-        LibError::Network { source, .. } => (
-            FailureCause::Unreachable,
-            format!("network error: {source}"),
-        ),
-        LibError::Auth { .. } => (
-            FailureCause::Authentication,
-            "the answer failed authentication".into(),
-        ),
-        LibError::Report { status, .. } => match status.as_ref() {
-            R::WrongDigest { .. } => (
-                FailureCause::Authentication,
-                "wrong digest: the authentication password is wrong".into(),
-            ),
-            R::UnknownUserName { .. } => (FailureCause::Authentication, "unknown user name".into()),
-            R::DecryptionError { .. } => (
-                FailureCause::Authentication,
-                "decryption error: the privacy password or protocol is wrong".into(),
-            ),
-            R::UnsupportedSecurityLevel { .. } => (
-                FailureCause::Authentication,
-                "the agent does not support this security level for the user".into(),
-            ),
-            other => (
-                FailureCause::Authentication,
-                format!("SNMPv3 report: {other}"),
-            ),
-        },
-        LibError::Snmp { status, index, .. } => (
-            FailureCause::AgentError,
-            format!("the agent answered {status} at varbind {index}"),
-        ),
-        LibError::Decode(d) => (
-            FailureCause::Malformed,
-            format!("cannot decode the answer: {d}"),
-        ),
-        LibError::MalformedResponse { .. } | LibError::ResponseShape { .. } => (
-            FailureCause::Malformed,
-            "the answer does not fit the request".into(),
-        ),
-        LibError::ConstructionTimeout { .. } => (
-            FailureCause::Timeout,
-            "no answer to SNMPv3 engine discovery".into(),
-        ),
-        other => (
-            FailureCause::Malformed,
-            format!("{} failure: {}", other.kind(), other.kind()),
-        ),
-    };
-    Error { cause, detail }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod agents;
 mod api;
 mod billing;
 mod cli;
+mod failures;
 mod faults;
 mod history;
 mod poll;

@@ -333,8 +333,9 @@ fn snmpv3_md5_des_against_net_snmp() {
 fn bad_credentials_and_dead_ports_fail_cleanly_without_hurting_others() {
     let w = Workdir::new();
     let port = sim();
-    // Garbage that cannot be matched to a request is dropped, so the request
-    // times out; it is never taken for an answer.
+    // Garbage is never taken for an answer. Bytes without a request-id cannot
+    // be matched to a request and read as silence (timeout); a reply that
+    // carries the request-id but cannot be decoded is seen (malformed).
     let random = GarbageAgent::start(GarbageMode::Random);
     let broken = GarbageAgent::start(GarbageMode::BrokenReply);
     let dead = free_udp_port();
@@ -389,7 +390,7 @@ fn bad_credentials_and_dead_ports_fail_cleanly_without_hurting_others() {
             json!("authentication"),
             json!("timeout"),
             json!("timeout"),
-            json!("timeout"),
+            json!("malformed"),
             json!("ok"),
         ],
         "{polled:?}"
