@@ -104,7 +104,9 @@ pub struct DeviceReading {
 pub enum FailureCause {
     /// No (valid) answer in time; includes a wrong v1/v2c community.
     Timeout,
-    /// The transport said the port is closed (ICMP port unreachable).
+    /// The transport said the port is closed (ICMP port unreachable). Seen
+    /// only where the socket learns it: on the shared unconnected socket a
+    /// closed port reads `timeout`.
     Refused,
     /// Another network failure: no route, name not resolved.
     Unreachable,

@@ -26,6 +26,9 @@ pub struct Metrics {
 struct Counts {
     rounds: u64,
     polls_ok: u64,
+    /// Stored polls that missed something (`partial`) or read no meter
+    /// (`no_meters`), by that name.
+    polls_stored_short: BTreeMap<&'static str, u64>,
     /// By the cause's name, so the lines come in name order.
     failures: BTreeMap<&'static str, u64>,
     round_seconds_total: f64,
@@ -39,7 +42,10 @@ impl Metrics {
         c.rounds += 1;
         for r in round.records {
             match &r.outcome {
-                Outcome::Ok(_) => c.polls_ok += 1,
+                Outcome::Ok(d) => match d.failure_cause() {
+                    Some(cause) => *c.polls_stored_short.entry(cause.name()).or_default() += 1,
+                    None => c.polls_ok += 1,
+                },
                 Outcome::Failed { cause, .. } => *c.failures.entry(cause.name()).or_default() += 1,
             }
         }
@@ -91,10 +97,13 @@ fn render(c: &Counts, view: &FleetView) -> String {
         &mut out,
         "telleverk_polls_total",
         "counter",
-        "Polls of device entries since start, by result.",
+        "Polls of device entries since start, by result: ok, partial and no_meters were stored, failed was not.",
     );
     let failed: u64 = c.failures.values().sum();
     let _ = writeln!(out, "telleverk_polls_total{{result=\"ok\"}} {}", c.polls_ok);
+    for (result, n) in &c.polls_stored_short {
+        let _ = writeln!(out, "telleverk_polls_total{{result=\"{result}\"}} {n}");
+    }
     let _ = writeln!(out, "telleverk_polls_total{{result=\"failed\"}} {failed}");
     head(
         &mut out,
