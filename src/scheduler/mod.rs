@@ -249,23 +249,29 @@ impl Runner {
 
     /// Runs on the schedule until `shutdown` turns true: first the mails to
     /// send again and the missed runs, then each run when it is due. A run
-    /// in progress is finished before it stops.
+    /// in progress is finished before it stops. The database failing (busy
+    /// with another process's write, say) never stops the schedule: what
+    /// could not be recorded is tried again a minute later.
     pub async fn run_schedule(&self, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
         if self.config.reports.is_empty() {
             return Ok(());
         }
-        self.retry_mails().await?;
-        let now = self.clock.now();
-        // Where each report's schedule stands: its latest scheduled run, or
-        // when telleverk first knew it.
-        let mut cursors = Vec::new();
-        for report in &self.config.reports {
-            let since = self.with_store(|s| s.know_report(&report.name, now))?;
-            let last = self.with_store(|s| s.last_scheduled_run(&report.name))?;
-            cursors.push(last.map_or(since, |l| l.max(since)));
-        }
+        let mut cursors = loop {
+            match self.start().await {
+                Ok(cursors) => break cursors,
+                Err(e) => {
+                    tracing::warn!(
+                        "the report schedule cannot start yet ({e}); trying again in {RETRY:?}"
+                    );
+                    if stopped_within(RETRY, &mut shutdown).await {
+                        return Ok(());
+                    }
+                }
+            }
+        };
         loop {
             let now = self.clock.now();
+            let mut failed = false;
             for (report, cursor) in self.config.reports.iter().zip(cursors.iter_mut()) {
                 let (due, skipped) = report.schedule.due(*cursor, now, MAX_CATCH_UP);
                 if skipped > 0 {
@@ -278,8 +284,14 @@ impl Runner {
                     if *shutdown.borrow() {
                         return Ok(());
                     }
-                    self.run(report, Some(at)).await?;
-                    *cursor = at;
+                    match self.run(report, Some(at)).await {
+                        Ok(_) => *cursor = at,
+                        Err(e) => {
+                            tracing::error!(report = %report.name, "the run due at {at} could not be recorded ({e}); trying again in {RETRY:?}");
+                            failed = true;
+                            break;
+                        }
+                    }
                 }
             }
             let next = self
@@ -294,15 +306,25 @@ impl Runner {
                     .real_duration(t - self.clock.now())
                     .min(MAX_SLEEP)
             });
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                changed = shutdown.changed() => {
-                    if changed.is_err() || *shutdown.borrow() {
-                        return Ok(());
-                    }
-                }
+            let wait = if failed { wait.min(RETRY) } else { wait };
+            if stopped_within(wait, &mut shutdown).await {
+                return Ok(());
             }
         }
+    }
+
+    /// Sends the failed mails again and finds where each report's schedule
+    /// stands: its latest scheduled run, or when telleverk first knew it.
+    async fn start(&self) -> Result<Vec<DateTime<Utc>>, Error> {
+        self.retry_mails().await?;
+        let now = self.clock.now();
+        let mut cursors = Vec::new();
+        for report in &self.config.reports {
+            let since = self.with_store(|s| s.know_report(&report.name, now))?;
+            let last = self.with_store(|s| s.last_scheduled_run(&report.name))?;
+            cursors.push(last.map_or(since, |l| l.max(since)));
+        }
+        Ok(cursors)
     }
 
     /// Runs `f` on the store: short inserts and reads (it may wait for the
@@ -313,6 +335,18 @@ impl Runner {
     ) -> Result<T, Error> {
         let mut store = self.store.lock().expect("store lock");
         f(&mut store).map_err(Into::into)
+    }
+}
+
+/// How long the schedule waits before it tries again what the database
+/// could not record.
+const RETRY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits `wait`; true when `shutdown` turned true meanwhile.
+async fn stopped_within(wait: std::time::Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => false,
+        changed = shutdown.changed() => changed.is_err() || *shutdown.borrow(),
     }
 }
 
