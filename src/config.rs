@@ -428,7 +428,7 @@ fn missing_field(message: &str) -> Option<&str> {
     message.strip_prefix("missing field `")?.strip_suffix('`')
 }
 
-pub use http::{Http, Role, Token, hash_text, token_hash};
+pub use http::{Http, Limits, Role, Token, hash_text, token_hash};
 pub use report::{Report, Smtp, SmtpTls};
 
 #[cfg(test)]

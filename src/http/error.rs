@@ -26,7 +26,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::Conflict | ErrorCode::ImplausibleReading => StatusCode::CONFLICT,
         ErrorCode::InvalidReading => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::ReportFailed | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::Timeout => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -45,6 +47,15 @@ impl ApiError {
 
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorCode::NotFound, message)
+    }
+
+    /// 413: the body is over the limit (the limit is in the config, not
+    /// in the answer).
+    pub fn too_large() -> ApiError {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "the request body is larger than the server takes ([http] max_body_bytes)",
+        )
     }
 
     /// 500: logged here with its cause; the answer says only that it failed.
@@ -77,7 +88,11 @@ impl From<QueryRejection> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(e: JsonRejection) -> ApiError {
-        ApiError::new(ErrorCode::BadBody, e.body_text())
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large()
+        } else {
+            ApiError::new(ErrorCode::BadBody, e.body_text())
+        }
     }
 }
 

@@ -8,6 +8,7 @@ mod api;
 mod billing;
 mod cli;
 mod history;
+mod limits;
 mod poll;
 mod reports;
 mod schemathesis;
