@@ -3,7 +3,7 @@
 //! details: never a stack trace, a path or a secret.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -83,6 +83,16 @@ impl From<tokio::task::JoinError> for ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(e: QueryRejection) -> ApiError {
         ApiError::new(ErrorCode::BadParameter, e.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(e: PathRejection) -> ApiError {
+        if e.status().is_server_error() {
+            ApiError::internal(e.body_text())
+        } else {
+            ApiError::new(ErrorCode::BadParameter, e.body_text())
+        }
     }
 }
 

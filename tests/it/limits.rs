@@ -1,7 +1,7 @@
 //! The web API's limits, against the real service on port 0: idle and slow
 //! connections are closed, connections beyond the limit wait instead of
 //! using up file descriptors, an oversized body is 413 and a slow request
-//! 503.
+//! 503, and every answer the server shapes is the JSON error.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -188,5 +188,23 @@ fn a_request_not_answered_in_time_is_503_json() {
             .is_some_and(|m| m.contains("request_timeout")),
         "{body}"
     );
+    app.stop().expect("clean shutdown");
+}
+
+#[test]
+fn bad_utf8_in_a_path_is_400_json() {
+    let (_work, app) = spawn_with("");
+    for path in [
+        "/api/v1/devices/%FF%FE",
+        "/api/v1/devices/A%C3/readings",
+        "/api/v1/contracts/%80/invoices",
+    ] {
+        let answer = app.get(path, VIEWER);
+        assert_eq!(
+            (answer.status, &answer.body["error"]["code"]),
+            (400, &json!("bad_parameter")),
+            "{path}: {answer:?}"
+        );
+    }
     app.stop().expect("clean shutdown");
 }
