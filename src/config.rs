@@ -432,6 +432,8 @@ pub use http::{Http, Limits, Role, Token, hash_text, token_hash};
 pub use report::{Report, Smtp, SmtpTls};
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
 
 #[cfg(test)]

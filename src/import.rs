@@ -457,6 +457,10 @@ impl Seen {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod fuzz;
+
 #[cfg(test)]
 mod tests {
     use super::*;

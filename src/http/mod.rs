@@ -11,6 +11,8 @@ mod auth;
 mod billing;
 mod devices;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod metrics;
 mod params;
 mod readings;
