@@ -442,9 +442,11 @@ fn missing_field(message: &str) -> Option<&str> {
     message.strip_prefix("missing field `")?.strip_suffix('`')
 }
 
-pub use http::{Http, Role, Token, hash_text, token_hash};
+pub use http::{Http, Limits, Role, Token, hash_text, token_hash};
 pub use report::{Report, Smtp, SmtpTls};
 
+#[cfg(test)]
+mod fuzz;
 #[cfg(test)]
 mod tests;
 

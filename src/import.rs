@@ -524,6 +524,10 @@ impl Seen {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod fuzz;
+
 #[cfg(test)]
 mod tests {
     use super::*;

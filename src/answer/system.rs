@@ -107,6 +107,10 @@ pub struct DeviceEntryView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HttpView {
     pub listen: String,
+    pub max_connections: usize,
+    pub header_read_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    pub max_body_bytes: usize,
     /// Token names and roles; never a token or its hash.
     pub tokens: Vec<TokenView>,
 }
@@ -157,6 +161,8 @@ pub enum ErrorCode {
     NotFound,
     /// 405: the path does not take this method.
     MethodNotAllowed,
+    /// 413: the body is larger than `[http] max_body_bytes`.
+    PayloadTooLarge,
     /// 409: a different value is stored under the same key.
     Conflict,
     /// 422: a reading that cannot be stored.
@@ -174,4 +180,7 @@ pub enum ErrorCode {
     /// 503: the database stayed locked by another process (an import);
     /// nothing was changed, the same request may be sent again.
     Busy,
+    /// 503: the request was not answered within `[http] request_timeout`
+    /// (its body came too slowly, or the answer took too long).
+    Timeout,
 }

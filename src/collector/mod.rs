@@ -2,6 +2,8 @@
 //! by its own SNMP timeouts so a slow or broken device never holds up others;
 //! a round's results go to storage in one write.
 
+#[cfg(test)]
+mod fuzz;
 mod panics;
 mod poll;
 

@@ -248,6 +248,11 @@ fn the_example_config_file_resolves_with_its_contract() {
     assert_eq!(k1.prices.len(), 2);
     assert_eq!(c.hand_read.len(), 1);
     assert!(c.large_counts_double("A7PU011002345"));
+    assert_eq!(
+        c.http.limits,
+        crate::config::Limits::default(),
+        "the example writes out the defaults"
+    );
 }
 
 #[test]

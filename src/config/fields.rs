@@ -106,6 +106,23 @@ impl<'de> Deserialize<'de> for DeviceTimeout {
     }
 }
 
+/// `[http] header_read_timeout` and `request_timeout`: from 100 ms to 1 h.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpTimeout(pub Duration);
+
+impl<'de> Deserialize<'de> for HttpTimeout {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<HttpTimeout, D::Error> {
+        duration_within(
+            d,
+            Duration::from_millis(100),
+            Duration::from_secs(3_600),
+            "shorter cuts off clients on a slow network, and a client may hold a \
+             connection this long",
+        )
+        .map(HttpTimeout)
+    }
+}
+
 /// `[collector] timeout`, per SNMP request: from 10 ms to 60 s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SnmpTimeout(pub Duration);

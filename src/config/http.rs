@@ -1,16 +1,18 @@
-//! Checks `[http]` (listen address, API tokens) and `[alerts]`.
+//! Checks `[http]` (listen address, connection limits, API tokens) and
+//! `[alerts]`.
 //!
 //! Only a token's SHA-256 digest is kept: a token in the config is written
 //! as its hash, or read from an environment variable and hashed at once.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
-use super::fields::{Choice, Named, Text, Within};
+use super::fields::{Choice, HttpTimeout, Named, Text, Within};
 use super::{ConfigError, Ctx};
 use crate::alerts::Thresholds;
 
@@ -63,6 +65,33 @@ impl std::fmt::Debug for Token {
 pub struct Http {
     pub listen: SocketAddr,
     pub tokens: Vec<Token>,
+    pub limits: Limits,
+}
+
+/// What one client may hold of the server: connections, time and memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// A connection that sends no complete request head within this long
+    /// (idle ones too) is closed.
+    pub header_read_timeout: Duration,
+    /// A request not answered within this long (its body included) is
+    /// answered 503.
+    pub request_timeout: Duration,
+    /// The largest request body; a larger one is answered 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_body_bytes: 1 << 20,
+        }
+    }
 }
 
 /// The default listen address: loopback only.
@@ -75,6 +104,10 @@ const MIN_TOKEN_LEN: usize = 20;
 #[serde(deny_unknown_fields)]
 pub(super) struct RawHttp {
     listen: Option<Listen>,
+    max_connections: Option<Within<1, 65_536>>,
+    header_read_timeout: Option<HttpTimeout>,
+    request_timeout: Option<HttpTimeout>,
+    max_body_bytes: Option<Within<1024, 1_073_741_824>>,
     #[serde(default)]
     token: Vec<Spanned<RawToken>>,
 }
@@ -188,7 +221,27 @@ impl Ctx<'_> {
             }
             tokens.push(token);
         }
-        Ok(Http { listen, tokens })
+        Ok(Http {
+            listen,
+            tokens,
+            limits: self.limits(raw)?,
+        })
+    }
+
+    fn limits(&self, raw: &RawHttp) -> Result<Limits, ConfigError> {
+        let d = Limits::default();
+        Ok(Limits {
+            max_connections: raw
+                .max_connections
+                .map_or(d.max_connections, |n| n.get() as usize),
+            header_read_timeout: raw
+                .header_read_timeout
+                .map_or(d.header_read_timeout, |t| t.0),
+            request_timeout: raw.request_timeout.map_or(d.request_timeout, |t| t.0),
+            max_body_bytes: raw
+                .max_body_bytes
+                .map_or(d.max_body_bytes, |n| n.get() as usize),
+        })
     }
 
     fn token(&self, i: usize, raw: &Spanned<RawToken>) -> Result<Token, ConfigError> {

@@ -291,7 +291,8 @@ const HASH: &str = "sha256:5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11e
 #[test]
 fn http_tokens_and_alerts_resolve() {
     let text = format!(
-        "[http]\nlisten = \"0.0.0.0:9090\"\n\
+        "[http]\nlisten = \"0.0.0.0:9090\"\nmax_connections = 64\nheader_read_timeout = \"5s\"\n\
+         request_timeout = \"2m\"\nmax_body_bytes = 65536\n\
          [[http.token]]\nname = \"facilities\"\nrole = \"viewer\"\nhash = \"{HASH}\"\n\
          [[http.token]]\nname = \"ops\"\nrole = \"admin\"\ntoken_env = \"OPS_TOKEN\"\n\
          [alerts]\nsupply_low_pct = 15\n"
@@ -299,6 +300,15 @@ fn http_tokens_and_alerts_resolve() {
     let env = |name: &str| (name == "OPS_TOKEN").then(|| "a-long-enough-token-from-env".to_owned());
     let c = parse(Path::new("/etc/telleverk/telleverk.toml"), &text, &env).unwrap();
     assert_eq!(c.http.listen.to_string(), "0.0.0.0:9090");
+    assert_eq!(
+        c.http.limits,
+        Limits {
+            max_connections: 64,
+            header_read_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(120),
+            max_body_bytes: 65536,
+        }
+    );
     // sha256("password"), as the hash says.
     assert_eq!(c.http.tokens[0].hash, token_hash("password"));
     assert_eq!(
@@ -324,6 +334,16 @@ fn http_tokens_and_alerts_resolve() {
     let d = parse_text("").unwrap();
     assert_eq!(d.http.listen.to_string(), "127.0.0.1:8080");
     assert!(d.http.tokens.is_empty());
+    assert_eq!(
+        d.http.limits,
+        Limits {
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_body_bytes: 1 << 20,
+        },
+        "a config without the limits means what it meant before they existed, bounded"
+    );
 }
 
 #[test]
@@ -334,6 +354,26 @@ fn http_and_alert_mistakes_are_named() {
             "[http]\nlisten = \"localhost\"\n".to_owned(),
             "http.listen",
             "not an address",
+        ),
+        (
+            "[http]\nmax_connections = 0\n".to_owned(),
+            "http.max_connections",
+            "between 1 and 65536",
+        ),
+        (
+            "[http]\nheader_read_timeout = \"0s\"\n".to_owned(),
+            "http.header_read_timeout",
+            "greater than zero",
+        ),
+        (
+            "[http]\nrequest_timeout = \"2h\"\n".to_owned(),
+            "http.request_timeout",
+            "outside 100ms to 1h",
+        ),
+        (
+            "[http]\nmax_body_bytes = 10\n".to_owned(),
+            "http.max_body_bytes",
+            "between 1024",
         ),
         (
             token(&format!("name = \"a\"\nrole = \"root\"\nhash = \"{HASH}\"")),

@@ -3,7 +3,7 @@
 //! `telleverk invoices --json`, from the same types ([`crate::answer`]).
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -82,9 +82,10 @@ impl IntoParams for AtQuery {
 pub async fn reconciliation(
     _caller: Viewer,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     query: Result<Query<AtQuery>, QueryRejection>,
 ) -> ApiResult<Json<answer::Standing>> {
+    let Path(id) = path?;
     let Query(q) = query?;
     let at = params::opt_date("at", &q.at)?.unwrap_or_else(|| state.today());
     let contract = find(&state, &id)?;
@@ -136,9 +137,10 @@ impl IntoParams for UntilQuery {
 pub async fn invoices(
     _caller: Viewer,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     query: Result<Query<UntilQuery>, QueryRejection>,
 ) -> ApiResult<Json<answer::Invoices>> {
+    let Path(id) = path?;
     let Query(q) = query?;
     let until = params::opt_date("until", &q.until)?.unwrap_or_else(|| state.today());
     let contract = find(&state, &id)?;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::json;
@@ -137,8 +137,9 @@ pub(super) fn known<'a>(view: &'a FleetView, serial: &str) -> ApiResult<&'a Devi
 pub async fn detail(
     _caller: Viewer,
     State(state): State<AppState>,
-    Path(serial): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<DeviceDetail>> {
+    let Path(serial) = path?;
     let view = state.view();
     let device = known(&view, &serial)?.clone();
     let now = state.clock.timestamp();

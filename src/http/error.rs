@@ -3,7 +3,7 @@
 //! details: never a stack trace, a path or a secret.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -30,6 +30,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
             StatusCode::INTERNAL_SERVER_ERROR
         }
         ErrorCode::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::Timeout => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -57,6 +59,15 @@ impl ApiError {
         let message = format!("contract {contract}: {e}");
         tracing::error!("API request failed: {message}");
         ApiError::new(ErrorCode::BillingFailed, message)
+    }
+
+    /// 413: the body is over the limit (the limit is in the config, not
+    /// in the answer).
+    pub fn too_large() -> ApiError {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "the request body is larger than the server takes ([http] max_body_bytes)",
+        )
     }
 
     /// 500: logged here with its cause; the answer says only that it failed.
@@ -94,9 +105,23 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+impl From<PathRejection> for ApiError {
+    fn from(e: PathRejection) -> ApiError {
+        if e.status().is_server_error() {
+            ApiError::internal(e.body_text())
+        } else {
+            ApiError::new(ErrorCode::BadParameter, e.body_text())
+        }
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(e: JsonRejection) -> ApiError {
-        ApiError::new(ErrorCode::BadBody, e.body_text())
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large()
+        } else {
+            ApiError::new(ErrorCode::BadBody, e.body_text())
+        }
     }
 }
 

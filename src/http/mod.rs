@@ -11,10 +11,13 @@ mod auth;
 mod billing;
 mod devices;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod metrics;
 mod params;
 mod readings;
 mod reports;
+mod server;
 mod system;
 mod view;
 
@@ -134,26 +137,19 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(system::method_not_allowed)
 }
 
-/// Serves the API on `listener` until `shutdown` turns true; requests in
-/// flight are finished first. Rebuilds the fleet view when told and every
-/// minute.
+/// Serves the API on `listener` within `[http]`'s limits until `shutdown`
+/// turns true; requests in flight are finished first. Rebuilds the fleet
+/// view when told and every minute.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     view::rebuild(&state).await;
     let refresher = tokio::spawn(view::refresh_loop(state.clone(), shutdown.clone()));
-    let app = router(state);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            while !*shutdown.borrow() {
-                if shutdown.changed().await.is_err() {
-                    break;
-                }
-            }
-        })
-        .await;
+    let limits = state.config.http.limits;
+    let app = server::limited(router(state), limits);
+    let result = server::run(listener, app, limits, shutdown).await;
     refresher.abort();
     result
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -97,9 +97,10 @@ fn reading_item(r: &Reading) -> ReadingItem {
 pub async fn readings(
     _caller: Viewer,
     State(state): State<AppState>,
-    Path(serial): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     query: Result<Query<ReadingsQuery>, QueryRejection>,
 ) -> ApiResult<Json<ReadingPage>> {
+    let Path(serial) = path?;
     let Query(q) = query?;
     let from = params::opt_instant("from", &q.from)?;
     let to = params::opt_instant("to", &q.to)?;
@@ -177,9 +178,10 @@ pub struct NewReading {
 pub async fn enter_reading(
     caller: Operator,
     State(state): State<AppState>,
-    Path(serial): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     body: Result<Json<NewReading>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<Entered>)> {
+    let Path(serial) = path?;
     let Json(body) = body?;
     known(&state.view(), &serial)?;
     let rows = import_rows(&serial, &body, state.clock.now())?;
@@ -342,9 +344,10 @@ pub struct NewWithdrawal {
 pub async fn withdraw_reading(
     caller: Operator,
     State(state): State<AppState>,
-    Path(serial): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     body: Result<Json<NewWithdrawal>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<WithdrawnItem>)> {
+    let Path(serial) = path?;
     let Json(body) = body?;
     known(&state.view(), &serial)?;
     let serial = Serial::parse(&serial).map_err(|e| invalid(e.to_string()))?;

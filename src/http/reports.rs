@@ -2,7 +2,7 @@
 //! counter report and the vendor's billing import, as JSON or CSV files.
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
@@ -232,8 +232,9 @@ impl ToSchema for XlsxFile {}
 pub async fn run_report(
     caller: Admin,
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<RunAnswer>> {
+    let Path(name) = path?;
     let report = state
         .config
         .report(&name)

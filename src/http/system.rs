@@ -96,6 +96,10 @@ pub async fn config(_caller: Admin, State(state): State<AppState>) -> Json<Confi
         contracts: c.contracts.iter().map(|k| k.id.clone()).collect(),
         http: HttpView {
             listen: c.http.listen.to_string(),
+            max_connections: c.http.limits.max_connections,
+            header_read_timeout_ms: c.http.limits.header_read_timeout.as_millis() as u64,
+            request_timeout_ms: c.http.limits.request_timeout.as_millis() as u64,
+            max_body_bytes: c.http.limits.max_body_bytes,
             tokens: c
                 .http
                 .tokens

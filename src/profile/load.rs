@@ -11,7 +11,7 @@ use crate::meters::Meter;
 
 /// The profiles shipped in `mibs/`, compiled in so the binary works anywhere.
 /// A profiles directory given in the config adds to them and may override them.
-const BUILT_IN: [(&str, &str); 2] = [
+pub(super) const BUILT_IN: [(&str, &str); 2] = [
     (
         "printer-mib.toml",
         include_str!("../../mibs/printer-mib.toml"),
@@ -88,27 +88,37 @@ struct Partial {
 
 /// Loads the built-in profiles and, when given, every `*.toml` in `dir`.
 pub fn load_profiles(dir: Option<&Path>) -> Result<Profiles, ProfileError> {
+    let mut files = Vec::new();
+    if let Some(dir) = dir {
+        for path in profile_files(dir)? {
+            let file = path.display().to_string();
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| err(&file, "(file)", format!("cannot read: {e}")))?;
+            files.push((file, text));
+        }
+    }
+    profiles_from(&files)
+}
+
+/// The built-in profiles and the profile files given as (name, text), in
+/// order; pure.
+pub(super) fn profiles_from(files: &[(String, String)]) -> Result<Profiles, ProfileError> {
     let mut partials: BTreeMap<String, Partial> = BTreeMap::new();
     for (name, text) in BUILT_IN {
         let p = parse_profile(&format!("built-in:{name}"), text)?;
         partials.insert(p.profile.id.clone(), p);
     }
-    if let Some(dir) = dir {
-        let mut from_dir: BTreeMap<String, String> = BTreeMap::new();
-        for path in profile_files(dir)? {
-            let file = path.display().to_string();
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| err(&file, "(file)", format!("cannot read: {e}")))?;
-            let p = parse_profile(&file, &text)?;
-            if let Some(first) = from_dir.insert(p.profile.id.clone(), file.clone()) {
-                return Err(err(
-                    &file,
-                    "id",
-                    format!("`{}` is also the id in {first}", p.profile.id),
-                ));
-            }
-            partials.insert(p.profile.id.clone(), p);
+    let mut from_dir: BTreeMap<String, String> = BTreeMap::new();
+    for (file, text) in files {
+        let p = parse_profile(file, text)?;
+        if let Some(first) = from_dir.insert(p.profile.id.clone(), file.clone()) {
+            return Err(err(
+                file,
+                "id",
+                format!("`{}` is also the id in {first}", p.profile.id),
+            ));
         }
+        partials.insert(p.profile.id.clone(), p);
     }
     let mut resolved = Vec::new();
     for id in partials.keys() {

@@ -343,4 +343,6 @@ impl Profiles {
 }
 
 #[cfg(test)]
+pub(crate) mod fuzz;
+#[cfg(test)]
 mod tests;

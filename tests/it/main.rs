@@ -10,6 +10,7 @@ mod cli;
 mod failures;
 mod faults;
 mod history;
+mod limits;
 mod poll;
 mod reports;
 mod schemathesis;
