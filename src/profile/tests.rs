@@ -194,3 +194,23 @@ fn a_model_name_with_a_multibyte_character_across_the_prefix_is_kept_whole() {
         );
     }
 }
+
+#[test]
+fn a_counter64_beyond_2_to_the_63_is_malformed_never_a_number() {
+    let p = built_in();
+    let km = p.get("konica-minolta-bizhub").unwrap();
+    let values = HashMap::from([(oid(&format!("{K}.1.1.0")), Scalar::TooLarge(u64::MAX - 1))]);
+    let ev = km.evaluate(&values);
+    assert_eq!(ev.meters.value(Meter::Total), None);
+    assert_eq!(ev.malformed.len(), 1, "{:?}", ev.malformed);
+    assert!(
+        ev.malformed[0].contains("18446744073709551614"),
+        "{:?}",
+        ev.malformed
+    );
+    assert_eq!(crate::meters::checked_sum(&[i64::MAX as u64, 1]), None);
+    assert_eq!(
+        crate::meters::checked_sum(&[i64::MAX as u64 - 1, 1]),
+        Some(i64::MAX as u64)
+    );
+}

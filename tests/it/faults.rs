@@ -227,3 +227,103 @@ fn good_devices_are_read_every_round_within_its_bound_among_faulty_ones() {
         "the wrong v3 password: {v3:?}"
     );
 }
+
+/// A bizhub C300i on snmpd whose recorded values `edit` changes.
+fn c300i_with(edit: impl Fn(&str) -> Option<String>) -> super::agents::Snmpd {
+    let mut options = super::agents::SnmpdOptions::from_recording("bizhub-c300i");
+    options.values = options
+        .values
+        .lines()
+        .filter_map(&edit)
+        .collect::<Vec<_>>()
+        .join("\n");
+    options.communities = vec!["public".into()];
+    super::agents::Snmpd::start(options)
+}
+
+/// How many readings of the C300i the database holds.
+fn stored_readings(w: &Workdir) -> usize {
+    let store = telleverk::storage::Store::open(&w.db()).unwrap();
+    let readings = store.readings("AA2J021004711", None, None).unwrap();
+    readings.map_or(0, |r| r.len())
+}
+
+const KM_TOTAL: &str = "1.3.6.1.4.1.18334.1.1.1.5.7.2.1.1.0|";
+const KM_COUNTERS: &str = "1.3.6.1.4.1.18334.1.1.1.5.7.2.";
+const LIFE_COUNT: &str = "1.3.6.1.2.1.43.10.2.1.4.";
+
+#[test]
+fn a_counter64_of_2_to_the_63_or_more_refuses_the_reading_never_stores_it_wrapped() {
+    // The device's own total as a Counter64 of 2^64 − 2: read as a signed
+    // 64-bit number it would be −2.
+    let agent = c300i_with(|line| {
+        Some(match line.strip_prefix(KM_TOTAL) {
+            Some(_) => format!("{KM_TOTAL}70|18446744073709551614"),
+            None => line.to_owned(),
+        })
+    });
+    let w = Workdir::new();
+    w.config(&v2c(agent.port, "public"));
+    let p = &w.poll()[0];
+    assert_eq!(
+        (&p["status"], &p["error"]),
+        (&json!("error"), &json!("malformed")),
+        "{p}"
+    );
+    let detail = p["detail"].as_str().unwrap();
+    assert!(detail.contains("18446744073709551614"), "{detail}");
+    assert_eq!(stored_readings(&w), 0, "nothing is stored");
+
+    // Two counters that each fit but whose sum does not: the derived total
+    // would pass 2^63 − 1.
+    let huge = i64::MAX;
+    let agent = c300i_with(|line| {
+        if line.starts_with(KM_TOTAL) || line.starts_with(LIFE_COUNT) {
+            return None;
+        }
+        Some(match line.split_once('|') {
+            Some((oid, rest))
+                if oid.starts_with(KM_COUNTERS)
+                    && rest.starts_with("2|")
+                    && !rest.ends_with("|-1") =>
+            {
+                format!("{oid}|70|{huge}")
+            }
+            _ => line.to_owned(),
+        })
+    });
+    let w = Workdir::new();
+    w.config(&v2c(agent.port, "public"));
+    let p = &w.poll()[0];
+    assert_eq!(p["error"], "malformed", "{p}");
+    assert_eq!(stored_readings(&w), 0, "nothing is stored");
+}
+
+#[test]
+fn a_device_that_answers_without_any_meter_is_no_meters_stored_and_alerted() {
+    let agent = c300i_with(|line| {
+        (!line.starts_with(KM_COUNTERS) && !line.starts_with(LIFE_COUNT)).then(|| line.to_owned())
+    });
+    let w = Workdir::new();
+    w.config(&v2c(agent.port, "public"));
+    let p = &w.poll()[0];
+    assert_eq!(p["status"], "no_meters", "{p}");
+    assert!(p["meters"].as_object().is_none_or(|m| m.is_empty()), "{p}");
+    let warnings = p["warnings"].to_string();
+    assert!(warnings.contains("none of profile"), "{warnings}");
+    let store = telleverk::storage::Store::open(&w.db()).unwrap();
+    let failures = store.failures().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].1.cause.name(), "no_meters");
+
+    // serve shows it as an alert of its own.
+    let config = w.config_with(&App::head(), &v2c(agent.port, "public"));
+    let app = App::start(&config, chrono::Utc::now(), 1);
+    let alerts = app.wait_for("/api/v1/alerts", |v| {
+        v["items"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|x| x["kind"] == "no_meters" && x["serial"] == "AA2J021004711")
+        })
+    });
+    assert!(alerts.to_string().contains("no meter"), "{alerts}");
+}
