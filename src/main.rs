@@ -30,6 +30,7 @@ enum Command {
         /// Poll one round and exit (the only mode; `serve` polls on schedule).
         #[arg(long, required = true)]
         once: bool,
+        /// The configuration file (TOML; config/telleverk.toml is the commented example).
         #[arg(long)]
         config: PathBuf,
         /// One JSON object per device entry and line.
@@ -38,6 +39,7 @@ enum Command {
     },
     /// Poll every `interval` and serve the web API until SIGINT or SIGTERM.
     Serve {
+        /// The configuration file (TOML; config/telleverk.toml is the commented example).
         #[arg(long)]
         config: PathBuf,
     },
@@ -59,22 +61,26 @@ enum Command {
     },
     /// Show a device's stored readings.
     Readings {
+        /// The configuration file (TOML; config/telleverk.toml is the commented example).
         #[arg(long)]
         config: PathBuf,
         #[arg(long)]
         serial: String,
-        /// Only readings at or after this instant (RFC 3339).
-        #[arg(long)]
+        /// Only readings at or after this time: YYYY-MM-DD (00:00 Oslo),
+        /// YYYY-MM-DD HH:MM (Oslo) or RFC 3339 with an offset, as in the API.
+        #[arg(long, value_parser = telleverk::import::parse_taken_at)]
         from: Option<DateTime<Utc>>,
-        /// Only readings at or before this instant (RFC 3339).
-        #[arg(long)]
+        /// Only readings at or before this time (the same forms as --from).
+        #[arg(long, value_parser = telleverk::import::parse_taken_at)]
         to: Option<DateTime<Utc>>,
+        /// One JSON object per reading and line.
         #[arg(long)]
         json: bool,
     },
     /// Import manual, vendor or technician readings from a CSV file
     /// (`serial,taken_at,meter,value[,source]`); all or nothing.
     ImportReadings {
+        /// The configuration file (TOML; config/telleverk.toml is the commented example).
         #[arg(long)]
         config: PathBuf,
         /// The CSV file (`,` or `;` delimited, UTF-8).
@@ -87,6 +93,7 @@ enum Command {
     /// Withdraw a reading a person entered (nothing is deleted): billing
     /// ignores it from then on, and the right value can be entered.
     WithdrawReading {
+        /// The configuration file (TOML; config/telleverk.toml is the commented example).
         #[arg(long)]
         config: PathBuf,
         #[arg(long)]
@@ -106,6 +113,7 @@ enum Command {
     },
     /// Every invoice of a contract issued up to and including a date.
     Invoices {
+        /// The configuration file (TOML; config/telleverk.toml is the commented example).
         #[arg(long)]
         config: PathBuf,
         #[arg(long)]
@@ -113,12 +121,14 @@ enum Command {
         /// A date (YYYY-MM-DD), meaning 00:00 Europe/Oslo.
         #[arg(long)]
         until: NaiveDate,
+        /// Write JSON (the same shapes as the web API) instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// A contract's standing on a date: periods against the commitment (15 % rule),
     /// projections, notice deadline, estimates, gaps and counter events.
     Reconcile {
+        /// The configuration file (TOML; config/telleverk.toml is the commented example).
         #[arg(long)]
         config: PathBuf,
         #[arg(long)]
@@ -126,6 +136,7 @@ enum Command {
         /// A date (YYYY-MM-DD), meaning 00:00 Europe/Oslo.
         #[arg(long)]
         at: NaiveDate,
+        /// Write JSON (the same shapes as the web API) instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -135,6 +146,7 @@ enum Command {
 enum ReportCommand {
     /// Run a `[[report]]` now: write its file (and mail it) as its schedule would today.
     Run {
+        /// The configuration file (TOML; config/telleverk.toml is the commented example).
         #[arg(long)]
         config: PathBuf,
         /// The report's `name`.
@@ -163,6 +175,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info,async_snmp=off".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: a log written to a file or the journal
+        // stays plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -176,3 +176,60 @@ fn an_import_that_is_not_utf8_names_the_line_and_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn readings_take_the_time_forms_the_api_takes() {
+    let w = Workdir::new();
+    w.config(&v2c(super::agents::snmpsim().port, "bizhub-c300i"));
+    assert_eq!(w.poll()[0]["status"], "ok");
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Oslo)
+        .date_naive()
+        .to_string();
+    let read = |from: &str| {
+        w.run(&[
+            "readings",
+            "--json",
+            "--config",
+            "telleverk.toml",
+            "--serial",
+            "AA2J021004711",
+            "--from",
+            from,
+        ])
+    };
+    for from in [
+        today.as_str(),
+        "2000-01-01 00:00",
+        "2000-01-01T00:00:00+01:00",
+    ] {
+        let out = read(from);
+        assert_eq!(out.status.code(), Some(0), "{from}: {}", text(&out));
+        assert_eq!(json_lines(&out).len(), 1, "{from}");
+    }
+    let out = read("2099-12-31");
+    assert_eq!((out.status.code(), json_lines(&out).len()), (Some(0), 0));
+    let out = read("30.11.2026");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("YYYY-MM-DD HH:MM"), "{}", text(&out));
+
+    let help = w.run(&["readings", "--help"]);
+    let help = text(&help);
+    assert!(help.contains("The configuration file"), "{help}");
+    assert!(help.contains("One JSON object per reading"), "{help}");
+}
+
+#[test]
+fn a_log_that_is_not_a_terminal_has_no_colour_codes() {
+    let w = Workdir::new();
+    w.config(&v2c(super::agents::free_udp_port(), "public"));
+    let out = Command::new(env!("CARGO_BIN_EXE_telleverk"))
+        .args(["poll", "--once", "--config", "telleverk.toml"])
+        .current_dir(w.path())
+        .env("RUST_LOG", "debug")
+        .output()
+        .expect("run telleverk");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("DEBUG"), "{log}");
+    assert!(!log.contains('\u{1b}'), "{log}");
+}
