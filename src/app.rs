@@ -172,6 +172,69 @@ fn des_state(store: &Store) -> anyhow::Result<DesSaltState> {
     state.context("cannot set up SNMPv3 DES privacy")
 }
 
+/// `telleverk check-config FILE`: what a valid config sets up, in a few
+/// lines (loading it checked everything).
+pub fn check_config(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> {
+    let c = &config.collector;
+    let db = &config.storage_path;
+    let db_state = if db.exists() {
+        "exists"
+    } else {
+        "not made yet: the first poll or serve makes it"
+    };
+    let by_version =
+        |v: crate::snmp::Version| config.devices.iter().filter(|d| d.version == v).count();
+    let roles = |r: &str| {
+        config
+            .http
+            .tokens
+            .iter()
+            .filter(|t| t.role.name() == r)
+            .count()
+    };
+    let contracts: Vec<&str> = config.contracts.iter().map(|c| c.id.as_str()).collect();
+    let reports: Vec<&str> = config.reports.iter().map(|r| r.name.as_str()).collect();
+    let none_or = |list: &[&str]| {
+        if list.is_empty() {
+            "none".to_owned()
+        } else {
+            list.join(", ")
+        }
+    };
+    writeln!(out, "{} is valid", config.file.display())?;
+    writeln!(out, "  database:  {} ({db_state})", db.display())?;
+    writeln!(
+        out,
+        "  polling:   every {}, {} at once, {} a request × {} tries, at most {} a device",
+        humantime::format_duration(c.interval),
+        c.concurrency,
+        humantime::format_duration(c.timeout),
+        c.retries + 1,
+        humantime::format_duration(c.device_timeout)
+    )?;
+    writeln!(
+        out,
+        "  devices:   {} polled (v1 {}, v2c {}, v3 {}), {} read by hand",
+        config.devices.len(),
+        by_version(crate::snmp::Version::V1),
+        by_version(crate::snmp::Version::V2c),
+        by_version(crate::snmp::Version::V3),
+        config.hand_read.len()
+    )?;
+    writeln!(out, "  contracts: {}", none_or(&contracts))?;
+    writeln!(
+        out,
+        "  web API:   {}, {} tokens (viewer {}, operator {}, admin {})",
+        config.http.listen,
+        config.http.tokens.len(),
+        roles("viewer"),
+        roles("operator"),
+        roles("admin")
+    )?;
+    writeln!(out, "  reports:   {}", none_or(&reports))?;
+    Ok(())
+}
+
 /// `telleverk poll --once`: one round over every entry, stored, then a
 /// summary (a table, or one JSON object per entry and line).
 pub async fn poll_once(config: Config, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {

@@ -59,6 +59,12 @@ enum Command {
         #[arg(long, default_value = "telleverk-demo.db")]
         db: PathBuf,
     },
+    /// Check a configuration file without polling or writing anything:
+    /// exit 0 and a summary when it is valid, 2 and the error when not.
+    CheckConfig {
+        /// The configuration file to check.
+        file: PathBuf,
+    },
     /// Show a device's stored readings.
     Readings {
         /// The configuration file (TOML; config/telleverk.toml is the commented example).
@@ -205,6 +211,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { config } => {
             let config = config::load(&config)?;
             runtime.block_on(async { app::serve(config, stop_on_signal()).await })
+        }
+        Command::CheckConfig { file } => {
+            let config = config::load(&file)?;
+            app::check_config(&config, &mut stdout)
         }
         Command::Token(TokenCommand::New { name, role }) => {
             app::token_new(&name, &role, &mut stdout)

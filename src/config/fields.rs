@@ -50,7 +50,18 @@ fn duration_within<'de, D: Deserializer<'de>>(
     max: Duration,
     why: &str,
 ) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
+    /// What was written: text, or anything else (a bare number, a table).
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Text(String),
+        Other(de::IgnoredAny),
+    }
+    let Written::Text(text) = Written::deserialize(d)? else {
+        return Err(de::Error::custom(
+            "a duration is text in quotes with its unit, like \"2s\", \"15m\" or \"1h 30m\"",
+        ));
+    };
     let duration = humantime::parse_duration(text.trim()).map_err(|e| {
         de::Error::custom(format!(
             "`{text}` is not a duration like \"15m\" or \"2s\": {e}"

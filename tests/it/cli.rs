@@ -233,3 +233,26 @@ fn a_log_that_is_not_a_terminal_has_no_colour_codes() {
     assert!(log.contains("DEBUG"), "{log}");
     assert!(!log.contains('\u{1b}'), "{log}");
 }
+
+#[test]
+fn check_config_says_what_a_valid_config_sets_up_and_names_an_error() {
+    let w = Workdir::new();
+    w.config(&v2c(161, "public"));
+    let out = w.run(&["check-config", "telleverk.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("telleverk.toml is valid"), "{said}");
+    assert!(said.contains("1 polled (v1 0, v2c 1, v3 0)"), "{said}");
+    assert!(said.contains("not made yet"), "{said}");
+    assert!(!w.db().exists(), "checking makes no database");
+
+    w.config_with("[collector]\ntimeout = 2\n", "");
+    let out = w.run(&["check-config", "telleverk.toml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("collector.timeout"), "{}", text(&out));
+    assert!(
+        text(&out).contains("in quotes with its unit"),
+        "{}",
+        text(&out)
+    );
+}
