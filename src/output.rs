@@ -101,14 +101,19 @@ pub fn poll_table(records: &[PollRecord]) -> String {
 
 /// The demo's table, read at a glance: one row per device with its counters,
 /// its lowest toner and its state.
-pub fn glance_table(records: &[PollRecord]) -> String {
-    let mut rows = vec![
-        ["SERIAL", "MODEL", "B/W", "COLOUR", "LOWEST TONER", "STATUS"]
-            .map(String::from)
-            .to_vec(),
-    ];
-    for r in records {
-        rows.push(match &r.outcome {
+/// `notes` says something of the entry at the same index (the demo: which
+/// simulated device is slow, resets or boots); a NOTE column when any does.
+pub fn glance_table(records: &[PollRecord], notes: &[Option<&str>]) -> String {
+    let noted = notes.iter().any(Option::is_some);
+    let mut head = ["SERIAL", "MODEL", "B/W", "COLOUR", "LOWEST TONER", "STATUS"]
+        .map(String::from)
+        .to_vec();
+    if noted {
+        head.push("NOTE".into());
+    }
+    let mut rows = vec![head];
+    for (i, r) in records.iter().enumerate() {
+        let mut row = match &r.outcome {
             Outcome::Failed { cause, .. } => vec![
                 format!("({})", r.address),
                 String::new(),
@@ -133,7 +138,18 @@ pub fn glance_table(records: &[PollRecord]) -> String {
                     state,
                 ]
             }
-        });
+        };
+        if noted {
+            row.push(
+                notes
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+        rows.push(row);
     }
     table(&rows)
 }

@@ -17,7 +17,7 @@ use crate::clock::{self, Clock};
 use crate::collector::{self, Round};
 use crate::config;
 use crate::output;
-use crate::sim::model::Fleet;
+use crate::sim::model::{Fleet, Quirk};
 use crate::sim::{Polling, Versions, agent, config_text};
 use crate::storage::{Purpose, Store};
 
@@ -187,6 +187,18 @@ pub async fn demo(
     out.flush()?;
     let snmp = Arc::new(super::snmp_client(&config, &store)?);
     let store = Arc::new(Mutex::new(store));
+    // The config polls the fleet's devices in order: entry i is device i.
+    let notes: Vec<Option<&str>> = fleet
+        .devices
+        .iter()
+        .map(|d| {
+            d.quirk.map(|q| match q {
+                Quirk::Slow => "slow: answers in 0.75 s",
+                Quirk::Reset => "resets its counters once",
+                Quirk::Boots => "boots once: one reading of zeros",
+            })
+        })
+        .collect();
     let mut round = 0;
     let result = collector::run(
         Arc::new(config),
@@ -196,7 +208,7 @@ pub async fn demo(
         shutdown,
         |r: Round<'_>| {
             round += 1;
-            let _ = print_round(out, round, clock.now(), &r).and_then(|()| out.flush());
+            let _ = print_round(out, round, clock.now(), &r, &notes).and_then(|()| out.flush());
         },
     )
     .await;
@@ -233,16 +245,35 @@ fn print_round(
     round: u64,
     now: DateTime<Utc>,
     r: &Round<'_>,
+    notes: &[Option<&str>],
 ) -> std::io::Result<()> {
+    let abandoned = r
+        .records
+        .iter()
+        .filter(|rec| {
+            matches!(
+                rec.outcome,
+                crate::record::Outcome::Failed {
+                    cause: crate::record::FailureCause::Aborted,
+                    ..
+                }
+            )
+        })
+        .count();
+    let cut = if abandoned > 0 {
+        format!(" · cut short by the stop: {abandoned} polls abandoned")
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "\n── round {round} · {} (simulated) · {} of {} answered · {:.1} s",
+        "\n── round {round} · {} (simulated) · {} of {} answered · {:.1} s{cut}",
         oslo_time(now),
         r.summary.polls,
         r.records.len(),
         r.elapsed.as_secs_f64()
     )?;
-    write!(out, "{}", output::glance_table(r.records))?;
+    write!(out, "{}", output::glance_table(r.records, notes))?;
     // One line per device and kind of event, however many meters it touched.
     let mut shown: Vec<(&str, &str)> = Vec::new();
     for e in &r.summary.events {
