@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::collector::{self, ProfileHints};
-use crate::config::Config;
+use crate::config::{Config, SecretUse};
 use crate::output;
 use crate::scheduler::MailStatus;
 use crate::snmp::{Credentials, Options, PrivProtocol, Snmp};
@@ -232,12 +232,21 @@ pub fn check_config(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> 
         roles("admin")
     )?;
     writeln!(out, "  reports:   {}", none_or(&reports))?;
+    for unset in &config.unset_secrets {
+        let who = match unset.used_by {
+            SecretUse::Devices => "poll and serve need it",
+            SecretUse::Api => "serve needs it",
+            SecretUse::Mail => "serve and report run need it",
+        };
+        writeln!(out, "  not set here: {} ({who})", unset.error)?;
+    }
     Ok(())
 }
 
 /// `telleverk poll --once`: one round over every entry, stored, then a
 /// summary (a table, or one JSON object per entry and line).
 pub async fn poll_once(config: Config, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    config.require(&[SecretUse::Devices])?;
     if config.devices.is_empty() {
         writeln!(
             out,
@@ -319,6 +328,7 @@ pub async fn serve_on(
     clock: Clock,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    config.require(&[SecretUse::Devices, SecretUse::Api, SecretUse::Mail])?;
     let store = open_polling_store(&config)?;
     let snmp = Arc::new(snmp_client(&config, &store)?);
     let store = Arc::new(Mutex::new(store));
@@ -360,6 +370,7 @@ pub async fn serve_on(
 /// A report that could not be written is an error; a mail that could not be
 /// sent is one too, though the file stays and `serve` sends it at its start.
 pub async fn report_run(config: Config, name: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+    config.require(&[SecretUse::Mail])?;
     let Some(report) = config.report(name).cloned() else {
         let known: Vec<&str> = config.reports.iter().map(|r| r.name.as_str()).collect();
         return Err(InputError(format!(

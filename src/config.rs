@@ -18,7 +18,7 @@ use crate::snmp::{AuthProtocol, Credentials, PrivProtocol, Version};
 use fields::{Choice, DeviceTimeout, NonEmpty, PollInterval, SnmpTimeout, Within};
 
 /// The configuration could not be loaded. Exit code 2.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{file}{}: {key}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
 pub struct ConfigError {
     pub file: String,
@@ -71,6 +71,47 @@ pub struct Config {
     pub alerts: crate::alerts::Thresholds,
     pub smtp: Option<Smtp>,
     pub reports: Vec<Report>,
+    /// Secrets named by an environment variable that is not set. A command
+    /// that uses them calls [`Config::require`] first; one that does not
+    /// (`invoices`, `reconcile`, `import-readings`, …) runs without them.
+    pub unset_secrets: Vec<Unset>,
+}
+
+/// What a secret is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretUse {
+    /// SNMP communities and v3 passwords: `poll`, `serve`.
+    Devices,
+    /// API tokens from `token_env`: `serve`.
+    Api,
+    /// The SMTP password: `serve`, `report run`.
+    Mail,
+}
+
+/// A secret whose environment variable is not set, with the error a
+/// command that needs it reports.
+#[derive(Debug, Clone)]
+pub struct Unset {
+    pub used_by: SecretUse,
+    pub error: ConfigError,
+}
+
+/// What stands for a secret whose variable is not set: never sent, since a
+/// command that would send it stops at [`Config::require`].
+const UNSET_SECRET: &str = "(the variable is not set)";
+
+impl Config {
+    /// The first secret of `uses` that is not set, as the config error it is.
+    pub fn require(&self, uses: &[SecretUse]) -> Result<(), ConfigError> {
+        match self
+            .unset_secrets
+            .iter()
+            .find(|u| uses.contains(&u.used_by))
+        {
+            Some(unset) => Err(unset.error.clone()),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A device read by hand (no SNMP address): only its per-device settings.
@@ -290,6 +331,7 @@ pub fn parse(
         file: path.display().to_string(),
         text,
         env,
+        unset: std::cell::RefCell::default(),
     };
     let raw: RawConfig = ctx.read(text)?;
     let base = folder_of(path);
@@ -338,6 +380,7 @@ pub fn parse(
         alerts,
         smtp,
         reports,
+        unset_secrets: ctx.unset.take(),
     })
 }
 
@@ -345,6 +388,9 @@ struct Ctx<'a> {
     file: String,
     text: &'a str,
     env: &'a dyn Fn(&str) -> Option<String>,
+    /// Secrets whose environment variable is not set: an error only for
+    /// the commands that use them.
+    unset: std::cell::RefCell<Vec<Unset>>,
 }
 
 impl Ctx<'_> {
@@ -391,6 +437,21 @@ impl Ctx<'_> {
         })
     }
 
+    /// The value of the environment variable `var` names, or None (recorded
+    /// as unset, for the commands that need it).
+    fn env_secret(&self, var: &Spanned<String>, key: &str, used_by: SecretUse) -> Option<String> {
+        let value = (self.env)(var.get_ref());
+        if value.is_none() {
+            let error = self.at(
+                var,
+                key,
+                format!("environment variable `{}` is not set", var.get_ref()),
+            );
+            self.unset.borrow_mut().push(Unset { used_by, error });
+        }
+        value
+    }
+
     /// A literal secret or one read from the environment variable named by `KEY_env`.
     fn secret(
         &self,
@@ -406,14 +467,13 @@ impl Ctx<'_> {
                 format!("give `{key}` or `{key}_env`, not both"),
             )),
             (Some(l), None) => Ok(Some(Secret::new(l.get_ref().clone()))),
-            (None, Some(var)) => match (self.env)(var.get_ref()) {
-                Some(value) => Ok(Some(Secret::new(value))),
-                None => Err(self.at(
-                    var,
-                    &format!("{table}.{key}_env"),
-                    format!("environment variable `{}` is not set", var.get_ref()),
-                )),
-            },
+            (None, Some(var)) => {
+                let key = format!("{table}.{key}_env");
+                let value = self.env_secret(var, &key, SecretUse::Devices);
+                Ok(Some(Secret::new(
+                    value.unwrap_or_else(|| UNSET_SECRET.to_owned()),
+                )))
+            }
             (None, None) => Ok(None),
         }
     }

@@ -173,13 +173,9 @@ impl Ctx<'_> {
         let login = match (&s.username, &s.password_env) {
             (None, None) => None,
             (Some(u), Some(var)) => {
-                let password = (self.env)(var.get_ref()).ok_or_else(|| {
-                    self.at(
-                        var,
-                        "smtp.password_env",
-                        format!("environment variable `{}` is not set", var.get_ref()),
-                    )
-                })?;
+                let password = self
+                    .env_secret(var, "smtp.password_env", super::SecretUse::Mail)
+                    .unwrap_or_else(|| super::UNSET_SECRET.to_owned());
                 Some((u.get_ref().0.clone(), Secret::new(password)))
             }
             (Some(u), None) => {

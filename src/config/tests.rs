@@ -18,11 +18,33 @@ fn parse_text(text: &str) -> Result<Config, ConfigError> {
     parse(Path::new("/etc/telleverk/telleverk.toml"), text, &env)
 }
 
+/// The error of a config `serve` cannot run with: one that does not load,
+/// or one whose secrets are not set.
 fn error_of(text: &str) -> ConfigError {
-    match parse_text(text) {
-        Ok(_) => panic!("expected an error for:\n{text}"),
-        Err(e) => e,
+    let every = [SecretUse::Devices, SecretUse::Api, SecretUse::Mail];
+    match parse_text(text).map(|c| c.require(&every)) {
+        Ok(Ok(())) => panic!("expected an error for:\n{text}"),
+        Ok(Err(e)) | Err(e) => e,
     }
+}
+
+#[test]
+fn a_secret_not_set_stops_only_the_commands_that_use_it() {
+    let text = "[[device]]\naddress = \"10.0.0.1\"\ncommunity_env = \"NOPE\"\n\
+                [[http.token]]\nname = \"a\"\nrole = \"viewer\"\ntoken_env = \"NOT_SET\"\n";
+    let c = parse_text(text).expect("invoices and reconcile run without the secrets");
+    assert!(c.require(&[]).is_ok());
+    let e = c.require(&[SecretUse::Devices]).unwrap_err();
+    assert_eq!(
+        (e.key.as_str(), e.line),
+        ("device[0].community_env", Some(3))
+    );
+    assert!(e.message.contains("`NOPE` is not set"), "{e}");
+    let e = c.require(&[SecretUse::Api]).unwrap_err();
+    assert_eq!(e.key, "http.token[0].token_env");
+    assert!(c.require(&[SecretUse::Mail]).is_ok());
+    // The token whose variable is not set lets nobody in.
+    assert_eq!(c.http.tokens[0].hash, [0; 32]);
 }
 
 #[test]

@@ -256,3 +256,39 @@ fn check_config_says_what_a_valid_config_sets_up_and_names_an_error() {
         text(&out)
     );
 }
+
+#[test]
+fn commands_that_use_no_snmp_secret_run_without_them() {
+    let w = Workdir::new();
+    let port = super::agents::snmpsim().port;
+    w.config(&v2c(port, "bizhub-c300i"));
+    assert_eq!(w.poll()[0]["status"], "ok");
+    // The same entry, its community now from a variable this shell lacks.
+    w.config(&format!(
+        "[[device]]\naddress = \"127.0.0.1:{port}\"\ncommunity_env = \"TELLEVERK_TEST_NEVER_SET\"\n"
+    ));
+    std::fs::write(
+        w.path().join("readings.csv"),
+        "serial,taken_at,meter,value,source\nAA2J021004711,2026-01-02,total,100,vendor\n",
+    )
+    .unwrap();
+    let out = w.run(&[
+        "import-readings",
+        "--config",
+        "telleverk.toml",
+        "readings.csv",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = w.run(&["poll", "--once", "--config", "telleverk.toml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "device[0].community_env: environment variable `TELLEVERK_TEST_NEVER_SET` is not set"
+        ),
+        "{}",
+        text(&out)
+    );
+    let out = w.run(&["check-config", "telleverk.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("not set here"), "{}", text(&out));
+}
