@@ -32,15 +32,20 @@ pub use billing::{
 pub use fleet::{Simulate, demo, simulate};
 
 /// The names an error offers instead: "a, b" or "none".
-fn known_list<S: AsRef<str>>(names: &[S]) -> String {
+/// What is known instead of `given`: every name when there are a few, else
+/// the three closest to it and how many there are.
+fn known_list<S: AsRef<str>>(given: &str, names: &[S]) -> String {
+    const ALL_UP_TO: usize = 5;
     if names.is_empty() {
         return "none".to_owned();
     }
-    names
-        .iter()
-        .map(AsRef::as_ref)
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut names: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+    if names.len() <= ALL_UP_TO {
+        return names.join(", ");
+    }
+    let given = given.to_lowercase();
+    names.sort_by_key(|n| (strsim::damerau_levenshtein(&given, &n.to_lowercase()), *n));
+    format!("closest {}; {} in all", names[..3].join(", "), names.len())
 }
 
 /// Opens the configured database, in a folder that exists.
@@ -376,7 +381,7 @@ pub async fn report_run(config: Config, name: &str, out: &mut dyn Write) -> anyh
         return Err(InputError(format!(
             "no [[report]] named `{name}` in {} (known: {})",
             config.file.display(),
-            known_list(&known)
+            known_list(name, &known)
         ))
         .into());
     };
@@ -460,7 +465,7 @@ pub fn readings(
         return Err(InputError(format!(
             "no device with serial `{serial}` in {} (known: {})",
             config.storage_path.display(),
-            known_list(&known)
+            known_list(serial, &known)
         ))
         .into());
     };
@@ -493,6 +498,17 @@ mod tests {
         assert_eq!(
             error_text(&e),
             "cannot open the database: database /srv/db: cannot create its folder: Is a directory"
+        );
+    }
+
+    #[test]
+    fn an_unknown_name_lists_the_few_known_or_the_closest_of_many() {
+        assert_eq!(super::known_list("K3", &["K1", "K2"]), "K1, K2");
+        assert_eq!(super::known_list::<&str>("K3", &[]), "none");
+        let serials: Vec<String> = (0..1000).map(|i| format!("AA2J02100{i:04}")).collect();
+        assert_eq!(
+            super::known_list("AA2J021000O42", &serials),
+            "closest AA2J021000042, AA2J021000142, AA2J021000242; 1000 in all"
         );
     }
 }

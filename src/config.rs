@@ -422,6 +422,7 @@ impl Ctx<'_> {
             let inner = e.into_inner();
             let message = inner.message().trim().to_owned();
             let line = inner.span().map(|s| self.line(s.start));
+            let message = with_suggestion(message);
             let (key, message) = match missing_field(&message) {
                 Some(field) if key.is_empty() => (field.to_owned(), "is required".to_owned()),
                 Some(field) => (format!("{key}.{field}"), "is required".to_owned()),
@@ -484,6 +485,28 @@ mod device;
 mod fields;
 mod http;
 mod report;
+
+/// An "unknown field `intervall`, expected one of `interval`, …" message
+/// with the likely meant key added ("did you mean `interval`?").
+fn with_suggestion(message: String) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message;
+    };
+    let Some((given, expected)) = rest.split_once("`, expected") else {
+        return message;
+    };
+    let closest = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|known| (strsim::damerau_levenshtein(given, known), known))
+        .filter(|(distance, known)| *distance <= 2.max(known.len() / 4))
+        .min();
+    match closest {
+        Some((_, known)) => format!("{message}; did you mean `{known}`?"),
+        None => message,
+    }
+}
 
 /// A key path as the reader gives it (`contract[0].price[1].bw`), without
 /// the reader's own wrapper of spanned values.

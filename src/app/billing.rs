@@ -197,7 +197,7 @@ pub fn find_contract<'a>(config: &'a Config, id: &str) -> anyhow::Result<&'a Con
         InputError(format!(
             "no contract `{id}` in {} (known: {})",
             config.file.display(),
-            known_list(&known)
+            known_list(id, &known)
         ))
         .into()
     })

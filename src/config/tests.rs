@@ -29,6 +29,17 @@ fn error_of(text: &str) -> ConfigError {
 }
 
 #[test]
+fn an_unknown_key_suggests_the_key_meant() {
+    let e = error_of("[collector]\nintervall = \"5m\"\n");
+    assert_eq!((e.key.as_str(), e.line), ("collector.intervall", Some(2)));
+    assert!(e.message.ends_with("did you mean `interval`?"), "{e}");
+    let e = error_of("[colector]\n");
+    assert!(e.message.ends_with("did you mean `collector`?"), "{e}");
+    let e = error_of("[collector]\nfrobnicate = 1\n");
+    assert!(!e.message.contains("did you mean"), "{e}");
+}
+
+#[test]
 fn a_secret_not_set_stops_only_the_commands_that_use_it() {
     let text = "[[device]]\naddress = \"10.0.0.1\"\ncommunity_env = \"NOPE\"\n\
                 [[http.token]]\nname = \"a\"\nrole = \"viewer\"\ntoken_env = \"NOT_SET\"\n";
