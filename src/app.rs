@@ -412,6 +412,16 @@ pub async fn report_run(config: Config, name: &str, out: &mut dyn Write) -> anyh
 
 /// `telleverk token new`: a fresh random token, printed once, and the config
 /// block that holds only its hash.
+/// A new API token: `tlv_` and 32 random bytes in hex.
+fn new_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("no randomness from the system: {e}"))?;
+    Ok(std::iter::once("tlv_".to_owned())
+        .chain(bytes.iter().map(|b| format!("{b:02x}")))
+        .collect())
+}
+
 pub fn token_new(name: &str, role: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     let name = name.trim();
     if name.is_empty() || name.contains('"') || name.contains('\\') {
@@ -425,12 +435,7 @@ pub fn token_new(name: &str, role: &str, out: &mut dyn Write) -> anyhow::Result<
             "--role `{role}` is not a role: use viewer, operator or admin"
         ))
     })?;
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| anyhow::anyhow!("no randomness from the system: {e}"))?;
-    let token: String = std::iter::once("tlv_".to_owned())
-        .chain(bytes.iter().map(|b| format!("{b:02x}")))
-        .collect();
+    let token = new_token()?;
     let hash = crate::config::hash_text(&crate::config::token_hash(&token));
     writeln!(out, "token (shown only now; give it to {name}): {token}")?;
     writeln!(out)?;

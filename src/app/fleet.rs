@@ -38,9 +38,14 @@ pub struct Simulate {
     /// The same seed gives the same fleet.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Write a telleverk config that polls the fleet to this file.
+    /// Write a telleverk config that polls the fleet to this file, with an
+    /// API port, an admin token (printed once) and a contract over the
+    /// fleet.
     #[arg(long)]
     pub write_config: Option<PathBuf>,
+    /// Overwrite the --write-config file when it exists.
+    #[arg(long)]
+    pub force: bool,
     /// Every device healthy: no slow, resetting or booting device.
     #[arg(long)]
     pub no_quirks: bool,
@@ -59,6 +64,35 @@ pub struct Simulate {
 const WRITTEN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `telleverk simulate`: serves the fleet until `shutdown`.
+/// A TCP port on 127.0.0.1 that was free a moment ago, for the written
+/// config's API.
+fn free_tcp_port() -> anyhow::Result<u16> {
+    let socket = std::net::TcpListener::bind("127.0.0.1:0")
+        .context("cannot find a free TCP port on 127.0.0.1")?;
+    Ok(socket.local_addr()?.port())
+}
+
+/// The written config's API and money: a free port, an admin token (its
+/// hash) and an arrears contract over every simulated device from the first
+/// of this month, at list prices.
+fn service_text(fleet: &Fleet, port: u16, token: &str, today: chrono::NaiveDate) -> String {
+    let hash = crate::config::hash_text(&crate::config::token_hash(token));
+    let serials: Vec<String> = fleet
+        .devices
+        .iter()
+        .map(|d| format!("\"{}\"", d.serial))
+        .collect();
+    let start = today.with_day(1).unwrap_or(today);
+    format!(
+        "\n[http]\nlisten = \"127.0.0.1:{port}\"\n\n\
+         [[http.token]]\nname = \"simulate\"\nrole = \"admin\"\nhash = \"{hash}\"\n\n\
+         [[contract]]\nid = \"SIM\"\ndevices = [{}]\nstart = \"{start}\"\nterm_months = 36\n\
+         billing = \"arrears\"\nfixed_fee_monthly = \"150.00\"\n\n\
+         [[contract.price]]\nfrom = \"{start}\"\nbw = \"0.0450\"\ncolour = \"0.4500\"\n",
+        serials.join(", ")
+    )
+}
+
 pub async fn simulate(
     args: Simulate,
     mut shutdown: watch::Receiver<bool>,
@@ -66,6 +100,17 @@ pub async fn simulate(
 ) -> anyhow::Result<()> {
     if args.devices == 0 {
         return Err(InputError("--devices must be at least 1".into()).into());
+    }
+    if let Some(path) = args
+        .write_config
+        .as_ref()
+        .filter(|p| p.exists() && !args.force)
+    {
+        return Err(InputError(format!(
+            "{} exists: give --force to overwrite it, or another file",
+            path.display()
+        ))
+        .into());
     }
     let clock = Clock::simulated(args.start.unwrap_or_else(clock::now), args.speed);
     let fleet = Fleet::new(args.seed, args.devices, clock.now(), !args.no_quirks);
@@ -108,8 +153,17 @@ pub async fn simulate(
             timeout: WRITTEN_TIMEOUT,
             versions: args.versions,
         };
-        write_atomically(path, &config_text(&fleet, running.address, &polling))?;
-        writeln!(out, "config written to {}", path.display())?;
+        let token = super::new_token()?;
+        let start = clock.now().with_timezone(&Oslo).date_naive();
+        let mut text = config_text(&fleet, running.address, &polling);
+        text.push_str(&service_text(&fleet, free_tcp_port()?, &token, start));
+        write_atomically(path, &text)?;
+        writeln!(
+            out,
+            "config written to {}: its API listens on the port in [http] \
+             (telleverk serve --config {0}), with an admin token shown only now:\n{token}",
+            path.display()
+        )?;
     }
     writeln!(out, "Ctrl-C stops")?;
     out.flush()?;

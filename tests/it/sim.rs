@@ -343,3 +343,52 @@ fn the_demo_polls_its_own_database_and_stops_on_ctrl_c() {
         text(&out)
     );
 }
+
+#[test]
+fn the_written_config_serves_an_api_with_a_token_and_a_contract_and_is_never_overwritten_unasked() {
+    let work = Workdir::new();
+    let (sim, _port) = simulate(&work, &["--devices", "3", "--speed", "0"]);
+    let token = sim
+        .seen
+        .iter()
+        .find(|l| l.starts_with("tlv_"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no token printed: {:?}", sim.seen));
+    drop(sim);
+    let text = std::fs::read_to_string(work.path().join("sim.toml")).unwrap();
+    let hash = telleverk::config::hash_text(&telleverk::config::token_hash(&token));
+    assert!(
+        text.contains(&hash),
+        "the config holds the printed token's hash"
+    );
+    assert!(!text.contains(&token), "and never the token");
+    let out = work.run(&["check-config", "sim.toml"]);
+    let said = super::cli::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("contracts: SIM"), "{said}");
+    assert!(
+        said.contains("1 tokens (viewer 0, operator 0, admin 1)"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("127.0.0.1:8080"),
+        "a port of its own: {said}"
+    );
+
+    // A second run does not overwrite it unless told to.
+    let again = work.run(&[
+        "simulate",
+        "--devices",
+        "3",
+        "--listen",
+        "127.0.0.1:0",
+        "--write-config",
+        "sim.toml",
+    ]);
+    assert_eq!(again.status.code(), Some(2), "{}", super::cli::text(&again));
+    assert!(super::cli::text(&again).contains("--force"));
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("sim.toml")).unwrap(),
+        text
+    );
+}
