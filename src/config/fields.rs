@@ -81,76 +81,60 @@ fn duration_within<'de, D: Deserializer<'de>>(
     Ok(duration)
 }
 
-/// `[collector] interval`: from 1 s to 366 days.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PollInterval(pub Duration);
+/// A duration newtype whose value must lie within bounds, each refusal
+/// saying why: `bounded_duration!(Name, min, max, "why")`.
+macro_rules! bounded_duration {
+    ($(#[$doc:meta])* $name:ident, $min:expr, $max:expr, $why:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $name(pub Duration);
 
-impl<'de> Deserialize<'de> for PollInterval {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<PollInterval, D::Error> {
-        duration_within(
-            d,
-            Duration::from_secs(1),
-            Duration::from_secs(366 * 86_400),
-            "more often than every second only loads the printers and the database \
-             (counters change by pages; 15m is usual), and a round less than once a year \
-             is a typo",
-        )
-        .map(PollInterval)
-    }
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<$name, D::Error> {
+                duration_within(d, $min, $max, $why).map($name)
+            }
+        }
+    };
 }
 
-/// `[collector] device_timeout`, one device's whole poll: from 100 ms to
-/// 1 hour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeviceTimeout(pub Duration);
+bounded_duration!(
+    /// `[collector] interval`: from 1 s to 366 days.
+    PollInterval,
+    Duration::from_secs(1),
+    Duration::from_secs(366 * 86_400),
+    "more often than every second only loads the printers and the database \
+     (counters change by pages; 15m is usual), and a round less than once a year \
+     is a typo"
+);
 
-impl<'de> Deserialize<'de> for DeviceTimeout {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<DeviceTimeout, D::Error> {
-        duration_within(
-            d,
-            Duration::from_millis(100),
-            Duration::from_secs(3_600),
-            "a bizhub's whole poll takes three requests; shorter cuts good polls short, \
-             and a round that waits an hour for one device has stopped polling the others",
-        )
-        .map(DeviceTimeout)
-    }
-}
+bounded_duration!(
+    /// `[collector] device_timeout`, one device's whole poll: from 100 ms
+    /// to 1 hour.
+    DeviceTimeout,
+    Duration::from_millis(100),
+    Duration::from_secs(3_600),
+    "a bizhub's whole poll takes three requests; shorter cuts good polls short, \
+     and a round that waits an hour for one device has stopped polling the others"
+);
 
-/// `[http] header_read_timeout` and `request_timeout`: from 100 ms to 1 h.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HttpTimeout(pub Duration);
+bounded_duration!(
+    /// `[http] header_read_timeout` and `request_timeout`: from 100 ms to 1 h.
+    HttpTimeout,
+    Duration::from_millis(100),
+    Duration::from_secs(3_600),
+    "shorter cuts off clients on a slow network, and a client may hold a \
+     connection this long"
+);
 
-impl<'de> Deserialize<'de> for HttpTimeout {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<HttpTimeout, D::Error> {
-        duration_within(
-            d,
-            Duration::from_millis(100),
-            Duration::from_secs(3_600),
-            "shorter cuts off clients on a slow network, and a client may hold a \
-             connection this long",
-        )
-        .map(HttpTimeout)
-    }
-}
-
-/// `[collector] timeout`, per SNMP request: from 10 ms to 60 s.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SnmpTimeout(pub Duration);
-
-impl<'de> Deserialize<'de> for SnmpTimeout {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SnmpTimeout, D::Error> {
-        duration_within(
-            d,
-            Duration::from_millis(10),
-            Duration::from_secs(60),
-            "a device answers within milliseconds to a few seconds; shorter gives up on \
-             answers on their way, and a device silent for a minute is not answering \
-             (a longer wait, times the retries, only holds up its poll)",
-        )
-        .map(SnmpTimeout)
-    }
-}
+bounded_duration!(
+    /// `[collector] timeout`, per SNMP request: from 10 ms to 60 s.
+    SnmpTimeout,
+    Duration::from_millis(10),
+    Duration::from_secs(60),
+    "a device answers within milliseconds to a few seconds; shorter gives up on \
+     answers on their way, and a device silent for a minute is not answering \
+     (a longer wait, times the retries, only holds up its poll)"
+);
 
 /// A whole number from `MIN` to `MAX`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
