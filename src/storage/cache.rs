@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, params};
 
 use crate::meters::{Meter, PendingDrop, ValueKind};
-use crate::supplies::{Supply, percent};
+use crate::supplies::Supply;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct InfoRow {
@@ -110,28 +110,8 @@ fn load_device(conn: &Connection, id: i64) -> rusqlite::Result<DeviceState> {
         st.last_poll = Some(r.get(0)?);
         st.last_entry = Some(r.get(1)?);
     }
-    let mut supplies = conn.prepare_cached(
-        "SELECT idx, description, kind, colour, level, max FROM supply_values sv
-         WHERE device_id = ?1
-           AND at = (SELECT max(at) FROM supply_values WHERE device_id = sv.device_id AND idx = sv.idx)",
-    )?;
-    for row in supplies.query_map(params![id], |r| {
-        let (index, level, max) = (r.get(0)?, r.get(4)?, r.get(5)?);
-        Ok((
-            index,
-            Supply {
-                index,
-                description: r.get(1)?,
-                kind: r.get(2)?,
-                colour: r.get(3)?,
-                level,
-                max,
-                percent: percent(level, max),
-            },
-        ))
-    })? {
-        let (idx, row) = row?;
-        st.supplies.insert(idx, row);
+    for supply in super::fleet::latest_supplies(conn, id)? {
+        st.supplies.insert(supply.index, supply);
     }
     let mut info = conn.prepare_cached(
         "SELECT model, sys_descr, sys_object_id, profile FROM device_info

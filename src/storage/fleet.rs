@@ -237,34 +237,7 @@ impl Reader {
     /// supplies, not the rows a year of changes stored (testing each stored
     /// row against its index's latest took five times as long).
     pub(super) fn latest_supplies(&self, device: i64) -> rusqlite::Result<Vec<Supply>> {
-        let mut next = self.conn.prepare_cached(
-            "SELECT idx FROM supply_values WHERE device_id = ?1 AND idx > ?2 ORDER BY idx LIMIT 1",
-        )?;
-        let mut latest = self.conn.prepare_cached(
-            "SELECT idx, description, kind, colour, level, max FROM supply_values
-             WHERE device_id = ?1 AND idx = ?2 ORDER BY at DESC LIMIT 1",
-        )?;
-        let mut out = Vec::new();
-        let mut idx: i64 = -1;
-        while let Some(found) = next
-            .query_row(params![device, idx], |r| r.get::<_, i64>(0))
-            .optional()?
-        {
-            idx = found;
-            out.push(latest.query_row(params![device, idx], |r| {
-                let (level, max) = (r.get(4)?, r.get(5)?);
-                Ok(Supply {
-                    index: r.get(0)?,
-                    description: r.get(1)?,
-                    kind: r.get(2)?,
-                    colour: r.get(3)?,
-                    level,
-                    max,
-                    percent: percent(level, max),
-                })
-            })?);
-        }
-        Ok(out)
+        latest_supplies(&self.conn, device)
     }
 
     /// One device's row, or None when the database does not know the serial.
@@ -329,4 +302,42 @@ impl Pool {
         }
         result
     }
+}
+
+/// The latest row of each supply index of a device: a search for the next
+/// index, then one for its latest row, so the cost follows the supplies, not
+/// the rows a year of changes stored. The fleet view and the collector's
+/// cache both read supplies so.
+pub(super) fn latest_supplies(
+    conn: &rusqlite::Connection,
+    device: i64,
+) -> rusqlite::Result<Vec<Supply>> {
+    let mut next = conn.prepare_cached(
+        "SELECT idx FROM supply_values WHERE device_id = ?1 AND idx > ?2 ORDER BY idx LIMIT 1",
+    )?;
+    let mut latest = conn.prepare_cached(
+        "SELECT idx, description, kind, colour, level, max FROM supply_values
+         WHERE device_id = ?1 AND idx = ?2 ORDER BY at DESC LIMIT 1",
+    )?;
+    let mut out = Vec::new();
+    let mut idx: i64 = -1;
+    while let Some(found) = next
+        .query_row(params![device, idx], |r| r.get::<_, i64>(0))
+        .optional()?
+    {
+        idx = found;
+        out.push(latest.query_row(params![device, idx], |r| {
+            let (level, max) = (r.get(4)?, r.get(5)?);
+            Ok(Supply {
+                index: r.get(0)?,
+                description: r.get(1)?,
+                kind: r.get(2)?,
+                colour: r.get(3)?,
+                level,
+                max,
+                percent: percent(level, max),
+            })
+        })?);
+    }
+    Ok(out)
 }
