@@ -279,7 +279,11 @@ pub async fn poll_once(config: Config, json: bool, out: &mut dyn Write) -> anyho
     let (summary, records) = collector::store_round(&store, round, polled.records).await?;
     if json {
         for r in &records {
-            writeln!(out, "{}", serde_json::to_string(&output::poll_line(r))?)?;
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string(&output::poll_line(r, &config.display))?
+            )?;
         }
     } else {
         write!(out, "{}", output::poll_table(&records))?;
@@ -479,11 +483,15 @@ pub fn readings(
             writeln!(
                 out,
                 "{}",
-                serde_json::to_string(&output::reading_line(serial, r))?
+                serde_json::to_string(&output::reading_line(serial, r, &config.display))?
             )?;
         }
     } else {
-        write!(out, "{}", output::readings_table(&readings))?;
+        write!(
+            out,
+            "{}",
+            output::readings_table(&readings, &config.display)
+        )?;
     }
     Ok(())
 }

@@ -71,6 +71,8 @@ pub struct Config {
     pub alerts: crate::alerts::Thresholds,
     pub smtp: Option<Smtp>,
     pub reports: Vec<Report>,
+    /// `[display]`: the zone instants are shown in, and how numbers are written.
+    pub display: crate::display::Display,
     /// Secrets named by an environment variable that is not set. A command
     /// that uses them calls [`Config::require`] first; one that does not
     /// (`invoices`, `reconcile`, `import-readings`, …) runs without them.
@@ -223,6 +225,26 @@ struct RawConfig {
     smtp: Option<Spanned<report::RawSmtp>>,
     #[serde(default)]
     report: Vec<Spanned<report::RawReport>>,
+    #[serde(default)]
+    display: RawDisplay,
+}
+
+/// `[display]`: Europe/Oslo and Norwegian number forms unless set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawDisplay {
+    timezone: fields::Zone,
+    locale: Choice<crate::display::Locale>,
+}
+
+impl Default for RawDisplay {
+    fn default() -> RawDisplay {
+        let d = crate::display::Display::default();
+        RawDisplay {
+            timezone: fields::Zone(d.timezone),
+            locale: Choice(d.locale),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -380,6 +402,10 @@ pub fn parse(
         alerts,
         smtp,
         reports,
+        display: crate::display::Display {
+            timezone: raw.display.timezone.0,
+            locale: raw.display.locale.0,
+        },
         unset_secrets: ctx.unset.take(),
     })
 }

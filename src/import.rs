@@ -19,6 +19,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use csv::StringRecord;
 
 use crate::contract::dates::local_instant;
+use crate::display::Display;
 use crate::meters::{Meter, Source};
 use crate::serial::{Serial, excerpt};
 
@@ -72,7 +73,8 @@ pub struct Parsed {
 
 /// Parses and checks a whole file of readings at `now`. The first bad row is
 /// the error; rows that repeat an earlier row exactly are skipped and counted.
-pub fn parse_readings(text: &str, now: DateTime<Utc>) -> Result<Parsed, CsvError> {
+/// A refusal shows an instant as `shown` does.
+pub fn parse_readings(text: &str, now: DateTime<Utc>, shown: &Display) -> Result<Parsed, CsvError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if let Some(line) = unterminated_quote(text, delimiter(text)) {
         return Err(CsvError {
@@ -102,7 +104,7 @@ pub fn parse_readings(text: &str, now: DateTime<Utc>) -> Result<Parsed, CsvError
             continue;
         }
         let row = parse_row(&record, line_of(&record, text), layout)?;
-        check_not_future(&row, now)?;
+        check_not_future(&row, now, shown)?;
         if seen.admit(&row)? {
             parsed.rows.push(row);
         } else {
@@ -402,9 +404,8 @@ fn parse_row(record: &StringRecord, line: usize, layout: Layout) -> Result<Impor
 
 /// A reading later than `now` (beyond the clock skew) is a mistake: no
 /// meter can be read in the future.
-fn check_not_future(row: &ImportRow, now: DateTime<Utc>) -> Result<(), CsvError> {
-    let shown = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    not_future(row.at, now, shown).map_err(|message| CsvError {
+fn check_not_future(row: &ImportRow, now: DateTime<Utc>, shown: &Display) -> Result<(), CsvError> {
+    not_future(row.at, now, |t| shown.instant(t.into())).map_err(|message| CsvError {
         line: row.line,
         column: "taken_at".to_owned(),
         message,
@@ -548,7 +549,7 @@ mod tests {
 
     /// The error of a file that must not parse.
     fn error_of(text: &str) -> CsvError {
-        match parse_readings(text, now()) {
+        match parse_readings(text, now(), &Display::default()) {
             Ok(parsed) => panic!("expected an error for {text:?}, got {parsed:?}"),
             Err(e) => e,
         }
@@ -570,7 +571,7 @@ mod tests {
              A1,2025-07-01,colour_total,300,vendor\n\
              B2,2025-07-02T12:00:00Z,total,5,final\n"
         );
-        let parsed = parse_readings(&text, now()).unwrap();
+        let parsed = parse_readings(&text, now(), &Display::default()).unwrap();
         assert_eq!(
             summary(&parsed),
             vec![
@@ -588,15 +589,18 @@ mod tests {
         let comma = format!("{HEADER}A1,2025-01-15 08:30,bw_total,1200,vendor\n");
         let semicolon = comma.replace(',', ";");
         assert!(semicolon.contains(';') && !semicolon.contains(','));
-        let expected = parse_readings(&comma, now()).unwrap();
-        assert_eq!(parse_readings(&semicolon, now()).unwrap(), expected);
+        let expected = parse_readings(&comma, now(), &Display::default()).unwrap();
+        assert_eq!(
+            parse_readings(&semicolon, now(), &Display::default()).unwrap(),
+            expected
+        );
         assert_eq!(expected.rows.len(), 1);
     }
 
     #[test]
     fn a_semicolon_file_may_have_commas_inside_cells() {
         let text = "serial;taken_at;meter;value\nSN,1;2025-07-01;bw_total;7\n";
-        let parsed = parse_readings(text, now()).unwrap();
+        let parsed = parse_readings(text, now(), &Display::default()).unwrap();
         assert_eq!(parsed.rows[0].serial, "SN,1");
         assert_eq!(parsed.rows[0].value, 7);
     }
@@ -604,7 +608,7 @@ mod tests {
     #[test]
     fn a_byte_order_mark_is_skipped() {
         let text = format!("\u{feff}{HEADER}A1,2025-07-01,bw_total,1200,manual\n");
-        let parsed = parse_readings(&text, now()).unwrap();
+        let parsed = parse_readings(&text, now(), &Display::default()).unwrap();
         assert_eq!(
             summary(&parsed),
             vec![(2, "A1", Meter::BwTotal, 1200, Source::Manual)]
@@ -614,7 +618,7 @@ mod tests {
     #[test]
     fn the_header_ignores_case_and_spaces_and_crlf_is_accepted() {
         let text = " Serial ; TAKEN_AT;Meter ;value;Source\r\nA1;2025-07-01;duplex;3;start\r\n";
-        let parsed = parse_readings(text, now()).unwrap();
+        let parsed = parse_readings(text, now(), &Display::default()).unwrap();
         assert_eq!(
             summary(&parsed),
             vec![(2, "A1", Meter::Duplex, 3, Source::Start)]
@@ -626,7 +630,7 @@ mod tests {
         let without = "serial,taken_at,meter,value\nA1,2025-07-01,bw_total,10\n";
         let empty_cell = format!("{HEADER}A1,2025-07-01,bw_total,10,\n");
         for text in [without.to_owned(), empty_cell] {
-            let parsed = parse_readings(&text, now()).unwrap();
+            let parsed = parse_readings(&text, now(), &Display::default()).unwrap();
             assert_eq!(parsed.rows.len(), 1, "{text}");
             assert_eq!(parsed.rows[0].source, Source::Manual, "{text}");
         }
@@ -652,7 +656,7 @@ mod tests {
     #[test]
     fn taken_at_column_gives_the_same_instant_as_the_helper() {
         let text = format!("{HEADER}A1,2025-01-15 08:30,bw_total,1,manual\n");
-        let parsed = parse_readings(&text, now()).unwrap();
+        let parsed = parse_readings(&text, now(), &Display::default()).unwrap();
         assert_eq!(parsed.rows[0].at, utc("2025-01-15T07:30:00Z"));
     }
 
@@ -884,7 +888,7 @@ mod tests {
     fn an_identical_duplicate_is_skipped_and_counted() {
         let row = "A1,2025-07-01,bw_total,1200,manual\n";
         let text = format!("{HEADER}{row}A1,2025-07-01,total,1500,manual\n{row}{row}");
-        let parsed = parse_readings(&text, now()).unwrap();
+        let parsed = parse_readings(&text, now(), &Display::default()).unwrap();
         assert_eq!(parsed.duplicates_skipped, 2);
         assert_eq!(
             summary(&parsed),
@@ -901,7 +905,12 @@ mod tests {
             "{HEADER}A1,2025-07-01,bw_total,1200,manual\n\
              A1,2025-06-30T22:00:00Z,bw_total,1200,manual\n"
         );
-        assert_eq!(parse_readings(&text, now()).unwrap().duplicates_skipped, 1);
+        assert_eq!(
+            parse_readings(&text, now(), &Display::default())
+                .unwrap()
+                .duplicates_skipped,
+            1
+        );
     }
 
     #[test]
@@ -927,7 +936,7 @@ mod tests {
              A1,2025-07-02,bw_total,4,manual\n\
              A1,2025-07-01,bw_total,1,vendor\n"
         );
-        let parsed = parse_readings(&text, now()).unwrap();
+        let parsed = parse_readings(&text, now(), &Display::default()).unwrap();
         assert_eq!(parsed.rows.len(), 5);
         assert_eq!(parsed.duplicates_skipped, 0);
     }
@@ -938,7 +947,7 @@ mod tests {
             "{HEADER}A1,2025-07-01,bw_total,1200,final\n\
              A1,2025-07-01,bw_total,0,start\n"
         );
-        let parsed = parse_readings(&text, now()).unwrap();
+        let parsed = parse_readings(&text, now(), &Display::default()).unwrap();
         assert_eq!(
             summary(&parsed),
             vec![
@@ -954,7 +963,7 @@ mod tests {
         let text = format!(
             "{HEADER}\nA1,2025-07-01,bw_total,1,manual\n\n   \n,,,,\nA1,2025-07-02,bw_total,2,manual\n\n"
         );
-        let parsed = parse_readings(&text, now()).unwrap();
+        let parsed = parse_readings(&text, now(), &Display::default()).unwrap();
         assert_eq!(
             summary(&parsed),
             vec![
@@ -962,7 +971,7 @@ mod tests {
                 (7, "A1", Meter::BwTotal, 2, Source::Manual),
             ]
         );
-        let header_only = parse_readings(HEADER, now()).unwrap();
+        let header_only = parse_readings(HEADER, now(), &Display::default()).unwrap();
         assert!(header_only.rows.is_empty());
     }
 
@@ -979,7 +988,7 @@ mod tests {
     #[test]
     fn the_columns_may_come_in_any_order() {
         let text = "Value;METER;serial;source;taken_at\n1200;bw_total;A1;vendor;2025-07-01\n";
-        let parsed = parse_readings(text, now()).unwrap();
+        let parsed = parse_readings(text, now(), &Display::default()).unwrap();
         assert_eq!(
             summary(&parsed),
             [(2, "A1", Meter::BwTotal, 1200, Source::Vendor)]
@@ -1008,7 +1017,13 @@ mod tests {
              A1,2025-07-01,bw_total,1100,manual\n\
              A1,2025-07-01,bw_total,1000,final\n"
         );
-        assert_eq!(parse_readings(&agree, now()).unwrap().rows.len(), 3);
+        assert_eq!(
+            parse_readings(&agree, now(), &Display::default())
+                .unwrap()
+                .rows
+                .len(),
+            3
+        );
     }
 
     #[test]
@@ -1017,13 +1032,14 @@ mod tests {
         let error = parse_readings(
             &format!("{HEADER}A1,2025-07-01T13:00:00Z,total,1,manual\n"),
             now,
+            &Display::default(),
         )
         .unwrap_err();
         assert_eq!((error.line, error.column.as_str()), (2, "taken_at"));
         assert!(error.message.contains("in the future"), "{error}");
         // Within 5 minutes of clock skew it is now.
         let text = format!("{HEADER}A1,2025-07-01T12:04:59Z,total,1,manual\n");
-        assert!(parse_readings(&text, now).is_ok());
+        assert!(parse_readings(&text, now, &Display::default()).is_ok());
     }
 
     #[test]
@@ -1107,7 +1123,7 @@ mod tests {
         // Quotes that close, and quotes inside an unquoted field, are fine.
         let text =
             format!("{HEADER}\"A,1\",2025-07-01,total,1,manual\nA\"1,2025-07-01,total,1,manual\n");
-        let parsed = parse_readings(&text, now()).unwrap();
+        let parsed = parse_readings(&text, now(), &Display::default()).unwrap();
         assert_eq!(parsed.rows.len(), 2);
     }
 }

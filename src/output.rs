@@ -4,13 +4,14 @@
 //! Pure: values in, text out.
 
 use crate::answer::{FailedPoll, MeterValues, PollLine, PolledDevice, ReadingLine, WithdrawnItem};
+use crate::display::Display;
 use crate::meters::MeterSet;
 use crate::record::{Outcome, PollRecord, Reading};
 use crate::status;
 use crate::supplies::Supply;
 
 /// One poll as a JSON line of `poll --once --json`.
-pub fn poll_line(r: &PollRecord) -> PollLine {
+pub fn poll_line(r: &PollRecord, shown: &Display) -> PollLine {
     match &r.outcome {
         Outcome::Failed { cause, detail } => PollLine::Failed(FailedPoll {
             address: r.address.clone(),
@@ -23,7 +24,7 @@ pub fn poll_line(r: &PollRecord) -> PollLine {
             serial: d.serial.to_string(),
             model: d.model.clone(),
             status: d.failure_cause().map_or("ok", |c| c.name()),
-            at: instant(r.at),
+            at: shown.instant(r.at.into()),
             meters: meter_values(&d.meters),
             supplies: d.supplies.clone(),
             device_status: status::device_status_name(d.device_status),
@@ -176,7 +177,7 @@ pub fn lowest_supply(supplies: &[Supply]) -> String {
 }
 
 /// Readings as a table: one row per reading, one column per meter seen.
-pub fn readings_table(readings: &[Reading]) -> String {
+pub fn readings_table(readings: &[Reading], shown: &Display) -> String {
     let mut meters: Vec<crate::meters::Meter> = readings
         .iter()
         .flat_map(|r| r.meters.iter().map(|m| m.meter))
@@ -193,14 +194,14 @@ pub fn readings_table(readings: &[Reading]) -> String {
     }
     let mut rows = vec![header];
     for r in readings {
-        let mut row = vec![instant(r.at), r.source.name().to_owned()];
+        let mut row = vec![shown.instant(r.at.into()), r.source.name().to_owned()];
         row.extend(
             meters
                 .iter()
                 .map(|m| r.meters.value(*m).map_or("-".to_owned(), |v| v.to_string())),
         );
         if noted {
-            row.push(note(r));
+            row.push(note(r, shown));
         }
         rows.push(row);
     }
@@ -208,7 +209,7 @@ pub fn readings_table(readings: &[Reading]) -> String {
 }
 
 /// Who entered a reading, and what of it was withdrawn, by whom and why.
-fn note(r: &Reading) -> String {
+fn note(r: &Reading, shown: &Display) -> String {
     let mut parts: Vec<String> = r
         .entered_by
         .iter()
@@ -220,7 +221,7 @@ fn note(r: &Reading) -> String {
             w.meter,
             w.value,
             w.by,
-            instant(w.at),
+            shown.instant(w.at.into()),
             w.reason
         )
     }));
@@ -228,10 +229,10 @@ fn note(r: &Reading) -> String {
 }
 
 /// One reading as a JSON line of `readings --json`.
-pub fn reading_line(serial: &str, r: &Reading) -> ReadingLine {
+pub fn reading_line(serial: &str, r: &Reading, shown: &Display) -> ReadingLine {
     ReadingLine {
         serial: serial.to_owned(),
-        taken_at: instant(r.at),
+        taken_at: shown.instant(r.at.into()),
         source: r.source.name(),
         entry: r.entry_key.clone(),
         meters: meter_values(&r.meters),
@@ -241,14 +242,9 @@ pub fn reading_line(serial: &str, r: &Reading) -> ReadingLine {
         withdrawn: r
             .withdrawn
             .iter()
-            .map(|w| WithdrawnItem::new(w, instant(w.at)))
+            .map(|w| WithdrawnItem::new(w, shown.instant(w.at.into())))
             .collect(),
     }
-}
-
-/// An instant as RFC 3339 UTC with milliseconds, as stored.
-pub fn instant(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Left-aligned columns separated by two spaces.

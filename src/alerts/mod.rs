@@ -89,12 +89,12 @@ pub struct Alert {
 
 impl Alert {
     /// The alert as every answer shows it.
-    pub fn answer(&self) -> AlertItem {
+    pub fn answer(&self, shown: &crate::display::Display) -> AlertItem {
         AlertItem {
             kind: self.kind.name().to_owned(),
             serial: self.serial.as_ref().map(Serial::to_string),
             contract: self.contract.clone(),
-            since: self.since.map(crate::contract::dates::rfc3339),
+            since: self.since.map(|t| shown.instant(t)),
             message: self.message.clone(),
         }
     }

@@ -37,6 +37,9 @@ pub struct CounterMeter {
     pub usage: Option<i64>,
     /// Two decimals, as text.
     pub pages_per_day: Option<String>,
+    /// Why `from` or `to` is null, in words (the meter's first reading came
+    /// later, or a single reading gives no rate); null when both are there.
+    pub note: Option<String>,
 }
 
 /// A meter's value at one end of the report.

@@ -30,7 +30,7 @@ pub fn import_readings(
         .map_err(|e| InputError(format!("{}: cannot read: {e}", file.display())))?;
     let text = utf8_text(&bytes)
         .map_err(|e| InputError(format!("{}: {e}; nothing was imported", file.display())))?;
-    let parsed = parse_readings(text, crate::clock::now())
+    let parsed = parse_readings(text, crate::clock::now(), &config.display)
         .map_err(|e| InputError(format!("{}: {e}; nothing was imported", file.display())))?;
     let mut store = open_production_store(config)?;
     let mut known: HashSet<String> = store.serials()?.into_iter().collect();
@@ -54,6 +54,7 @@ pub fn import_readings(
         by: &os_user(),
         at: crate::clock::now(),
         accept_implausible,
+        shown: config.display,
     };
     let summary = store
         .import_readings(&parsed.rows, entering)
@@ -124,6 +125,7 @@ pub fn withdraw_reading(
         by: &by,
         reason: reason.trim(),
         when: crate::clock::now(),
+        shown: config.display,
     };
     let taken = store.withdraw_reading(&withdrawal).map_err(|e| match e {
         WithdrawError::Storage(s) => anyhow::Error::from(s),
@@ -159,10 +161,18 @@ pub fn invoices(
         writeln!(
             out,
             "{}",
-            serde_json::to_string_pretty(&billing::invoices_answer(id, &invoices))?
+            serde_json::to_string_pretty(&billing::invoices_answer(
+                id,
+                &invoices,
+                &config.display
+            ))?
         )?;
     } else {
-        write!(out, "{}", billing::invoices_text(id, &invoices))?;
+        write!(
+            out,
+            "{}",
+            billing::invoices_text(id, &invoices, &config.display)
+        )?;
     }
     Ok(())
 }
@@ -183,10 +193,14 @@ pub fn reconcile(
         writeln!(
             out,
             "{}",
-            serde_json::to_string_pretty(&billing::standing_answer(&standing))?
+            serde_json::to_string_pretty(&billing::standing_answer(&standing, &config.display))?
         )?;
     } else {
-        write!(out, "{}", billing::standing_text(&standing))?;
+        write!(
+            out,
+            "{}",
+            billing::standing_text(&standing, &config.display)
+        )?;
     }
     Ok(())
 }

@@ -7,18 +7,18 @@ use rust_decimal::prelude::ToPrimitive;
 use super::reconcile::EventFound;
 use super::{BoundaryValue, ClassStanding, GapFound, Invoice, LineClass, Standing, Status};
 use crate::answer::{self, Number};
-use crate::contract::dates::rfc3339;
 use crate::contract::{Nok, Prices, price_text};
+use crate::display::Display;
 
 /// The invoices of a contract.
-pub fn invoices_answer(contract: &str, invoices: &[Invoice]) -> answer::Invoices {
+pub fn invoices_answer(contract: &str, invoices: &[Invoice], shown: &Display) -> answer::Invoices {
     answer::Invoices {
         contract: contract.to_owned(),
-        invoices: invoices.iter().map(invoice_answer).collect(),
+        invoices: invoices.iter().map(|i| invoice_answer(i, shown)).collect(),
     }
 }
 
-fn invoice_answer(inv: &Invoice) -> answer::Invoice {
+fn invoice_answer(inv: &Invoice, shown: &Display) -> answer::Invoice {
     let lines = inv
         .lines
         .iter()
@@ -48,14 +48,18 @@ fn invoice_answer(inv: &Invoice) -> answer::Invoice {
         }
         .to_owned(),
         estimated: inv.estimated,
-        boundary_values: inv.boundary_values.iter().map(boundary_answer).collect(),
+        boundary_values: inv
+            .boundary_values
+            .iter()
+            .map(|v| boundary_answer(v, shown))
+            .collect(),
     }
 }
 
-fn boundary_answer(v: &BoundaryValue) -> answer::BoundaryValue {
+fn boundary_answer(v: &BoundaryValue, shown: &Display) -> answer::BoundaryValue {
     answer::BoundaryValue {
         serial: v.serial.to_string(),
-        at: rfc3339(v.boundary.at),
+        at: shown.instant(v.boundary.at),
         meter: v.meter.name().to_owned(),
         value: v.boundary.value,
         method: v.boundary.method.name().to_owned(),
@@ -63,7 +67,7 @@ fn boundary_answer(v: &BoundaryValue) -> answer::BoundaryValue {
             .basis
             .iter()
             .map(|(at, value, source)| answer::Basis {
-                taken_at: rfc3339(*at),
+                taken_at: shown.instant(*at),
                 value: *value,
                 source: source.name().to_owned(),
             })
@@ -72,7 +76,7 @@ fn boundary_answer(v: &BoundaryValue) -> answer::BoundaryValue {
 }
 
 /// A contract's standing.
-pub fn standing_answer(s: &Standing) -> answer::Standing {
+pub fn standing_answer(s: &Standing, shown: &Display) -> answer::Standing {
     answer::Standing {
         contract: s.contract.clone(),
         at: s.at.to_string(),
@@ -97,9 +101,13 @@ pub fn standing_answer(s: &Standing) -> answer::Standing {
                 prices: prices_answer(&prices),
             }),
         ends: s.ends.map(|e| e.to_string()),
-        boundary_values: s.boundary_values.iter().map(boundary_answer).collect(),
-        gaps: s.gaps.iter().map(gap_answer).collect(),
-        events: s.events.iter().map(event_answer).collect(),
+        boundary_values: s
+            .boundary_values
+            .iter()
+            .map(|v| boundary_answer(v, shown))
+            .collect(),
+        gaps: s.gaps.iter().map(|g| gap_answer(g, shown)).collect(),
+        events: s.events.iter().map(|e| event_answer(e, shown)).collect(),
     }
 }
 
@@ -123,21 +131,21 @@ fn prices_answer(p: &Prices) -> answer::Prices {
     }
 }
 
-fn gap_answer(g: &GapFound) -> answer::Gap {
+fn gap_answer(g: &GapFound, shown: &Display) -> answer::Gap {
     answer::Gap {
         serial: g.serial.to_string(),
         meter: g.meter.name().to_owned(),
-        from: rfc3339(g.from),
-        to: rfc3339(g.to),
+        from: shown.instant(g.from),
+        to: shown.instant(g.to),
         reason: g.reason.to_owned(),
     }
 }
 
-fn event_answer(e: &EventFound) -> answer::SeriesEvent {
+fn event_answer(e: &EventFound, shown: &Display) -> answer::SeriesEvent {
     answer::SeriesEvent {
         serial: e.serial.to_string(),
         meter: e.meter.name().to_owned(),
-        at: rfc3339(e.event.at),
+        at: shown.instant(e.event.at),
         kind: e.event.kind.name().to_owned(),
         before: e.event.before,
         after: e.event.after,

@@ -1043,7 +1043,7 @@ fn an_invoice_shows_the_values_at_every_instant_that_splits_its_money() {
         .iter()
         .map(|v| {
             (
-                crate::contract::dates::rfc3339(v.boundary.at),
+                crate::display::Display::default().instant(v.boundary.at),
                 v.serial.to_string(),
                 v.boundary.value,
             )

@@ -3,11 +3,11 @@
 use std::fmt::Write;
 
 use super::{BoundaryValue, ClassStanding, Invoice, Standing, Status};
-use crate::contract::dates::rfc3339;
-use crate::contract::price_text;
+use crate::contract::{Nok, price_text};
+use crate::display::Display;
 
 /// Every invoice with its lines, totals and any estimated closing values.
-pub fn invoices_text(contract: &str, invoices: &[Invoice]) -> String {
+pub fn invoices_text(contract: &str, invoices: &[Invoice], shown: &Display) -> String {
     let mut out = String::new();
     if invoices.is_empty() {
         let _ = writeln!(out, "contract {contract}: no invoice issued yet");
@@ -35,11 +35,11 @@ pub fn invoices_text(contract: &str, invoices: &[Invoice]) -> String {
         for l in &inv.lines {
             let pages = l
                 .pages
-                .map(|p| p.normalize().to_string())
+                .map(|p| shown.number(p.normalize()))
                 .unwrap_or_default();
             let price = match l.pages {
-                Some(_) => price_text(l.unit_price),
-                None => format!("{:.2}", l.unit_price),
+                Some(_) => price_number(l.unit_price, shown),
+                None => shown.number(Nok(l.unit_price).in_ore()),
             };
             let _ = writeln!(
                 out,
@@ -47,7 +47,7 @@ pub fn invoices_text(contract: &str, invoices: &[Invoice]) -> String {
                 l.description,
                 pages,
                 price,
-                l.amount.to_string()
+                shown.number(l.amount.in_ore())
             );
         }
         if !inv.carried_in.is_zero() {
@@ -55,28 +55,28 @@ pub fn invoices_text(contract: &str, invoices: &[Invoice]) -> String {
                 out,
                 "  {:<62} {:>35}",
                 "carried in from deferred invoices",
-                inv.carried_in.to_string()
+                shown.number(inv.carried_in.in_ore())
             );
         }
         let _ = writeln!(
             out,
             "  {:<62} {:>35}",
             format!("total ({status})"),
-            inv.total.to_string()
+            shown.number(inv.total.in_ore())
         );
         for v in inv
             .boundary_values
             .iter()
             .filter(|v| v.boundary.method.is_estimate())
         {
-            let _ = writeln!(out, "  {}", boundary_line(v));
+            let _ = writeln!(out, "  {}", boundary_line(v, shown));
         }
     }
     out
 }
 
 /// The periods against the commitment, deadlines, estimates, gaps and events.
-pub fn standing_text(s: &Standing) -> String {
+pub fn standing_text(s: &Standing, shown: &Display) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "contract {} on {}", s.contract, s.at);
     let _ = writeln!(
@@ -124,7 +124,7 @@ pub fn standing_text(s: &Standing) -> String {
         .iter()
         .filter(|v| v.boundary.method.is_estimate())
     {
-        let _ = writeln!(out, "{}", boundary_line(v));
+        let _ = writeln!(out, "{}", boundary_line(v, shown));
     }
     for g in &s.gaps {
         let _ = writeln!(
@@ -132,8 +132,8 @@ pub fn standing_text(s: &Standing) -> String {
             "gap: {} {} {} – {}: {}",
             g.serial,
             g.meter,
-            rfc3339(g.from),
-            rfc3339(g.to),
+            shown.instant(g.from),
+            shown.instant(g.to),
             g.reason
         );
     }
@@ -144,7 +144,7 @@ pub fn standing_text(s: &Standing) -> String {
             e.event.kind.name(),
             e.serial,
             e.meter,
-            rfc3339(e.event.at),
+            shown.instant(e.event.at),
             e.event.before,
             e.event.after
         );
@@ -167,13 +167,18 @@ fn class_cells(c: &ClassStanding) -> String {
     )
 }
 
-fn boundary_line(v: &BoundaryValue) -> String {
+fn boundary_line(v: &BoundaryValue, shown: &Display) -> String {
     format!(
         "estimate: {} {} at {} = {} by {}",
         v.serial,
         v.meter,
-        rfc3339(v.boundary.at),
+        shown.instant(v.boundary.at),
         v.boundary.value,
         v.boundary.method.name()
     )
+}
+
+/// A unit price as configured (at least four decimals), in the locale's form.
+fn price_number(price: rust_decimal::Decimal, shown: &Display) -> String {
+    shown.number(price_text(price).parse().unwrap_or(price))
 }

@@ -318,6 +318,50 @@ pub fn parse_date(value: &toml::Value) -> Result<NaiveDate, String> {
         .map_err(|_| format!("`{text}` is not a date like \"2025-01-01\""))
 }
 
+/// A time zone by its IANA name (`Europe/Oslo`, `UTC`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Zone(pub chrono_tz::Tz);
+
+impl<'de> Deserialize<'de> for Zone {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Zone, D::Error> {
+        let text = String::deserialize(d)?;
+        let given = text.trim();
+        if let Ok(zone) = given.parse::<chrono_tz::Tz>() {
+            return Ok(Zone(zone));
+        }
+        let lower = given.to_lowercase();
+        let closest = chrono_tz::TZ_VARIANTS
+            .iter()
+            .map(|z| z.name())
+            .min_by_key(|name| {
+                (
+                    strsim::damerau_levenshtein(&lower, &name.to_lowercase()),
+                    *name,
+                )
+            })
+            .filter(|name| strsim::damerau_levenshtein(&lower, &name.to_lowercase()) <= 3);
+        let hint = match closest {
+            Some(name) => format!("; did you mean `{name}`?"),
+            None => String::new(),
+        };
+        Err(de::Error::custom(format!(
+            "`{}` is not a time zone: use an IANA name such as \"Europe/Oslo\" or \"UTC\"{hint}",
+            crate::serial::excerpt(given)
+        )))
+    }
+}
+
+impl Named for crate::display::Locale {
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("nb-NO", crate::display::Locale::NbNo),
+        ("en-GB", crate::display::Locale::EnGb),
+        ("nb", crate::display::Locale::NbNo),
+        ("no", crate::display::Locale::NbNo),
+        ("en", crate::display::Locale::EnGb),
+    ];
+    const EXPECTED: &'static str = "a locale: use \"nb-NO\" (1 234,50) or \"en-GB\" (1,234.50)";
+}
+
 /// A value named by one of a fixed set of words.
 pub trait Named: Sized + Copy + 'static {
     /// Every value with its name (and other spellings after the first).

@@ -50,20 +50,6 @@ pub fn local_date(at: Timestamp) -> NaiveDate {
         .unwrap_or_default()
 }
 
-/// An instant as RFC 3339 in Oslo time, e.g. `2026-01-01T00:00:00+01:00`
-/// (milliseconds only when there are any).
-pub fn rfc3339(at: Timestamp) -> String {
-    let ms = at.millis();
-    let Some(t) = Oslo.timestamp_millis_opt(ms).single() else {
-        return ms.to_string();
-    };
-    if ms % 1000 == 0 {
-        t.format("%Y-%m-%dT%H:%M:%S%:z").to_string()
-    } else {
-        t.format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
-    }
-}
-
 /// `date` plus `months` calendar months; a day missing in the target month
 /// becomes its last day (2025-01-31 + 1 month = 2025-02-28).
 pub fn add_months(date: NaiveDate, months: u32) -> NaiveDate {
@@ -162,13 +148,20 @@ mod tests {
         let autumn = midnight(d("2025-10-27")) - midnight(d("2025-10-26"));
         assert_eq!(spring, 23 * HOUR_MS);
         assert_eq!(autumn, 25 * HOUR_MS);
+        let instant = |text: &str| {
+            Timestamp::from_millis(
+                DateTime::parse_from_rfc3339(text)
+                    .unwrap()
+                    .timestamp_millis(),
+            )
+        };
         assert_eq!(
-            rfc3339(midnight(d("2026-01-01"))),
-            "2026-01-01T00:00:00+01:00"
+            midnight(d("2026-01-01")),
+            instant("2026-01-01T00:00:00+01:00")
         );
         assert_eq!(
-            rfc3339(midnight(d("2025-07-01"))),
-            "2025-07-01T00:00:00+02:00"
+            midnight(d("2025-07-01")),
+            instant("2025-07-01T00:00:00+02:00")
         );
         assert_eq!(local_date(midnight(d("2025-07-01"))), d("2025-07-01"));
     }

@@ -31,6 +31,13 @@ impl Nok {
     pub fn is_zero(self) -> bool {
         self.0.is_zero()
     }
+
+    /// The amount with exactly two decimals, as it is shown.
+    pub fn in_ore(self) -> Decimal {
+        let mut v = self.0;
+        v.rescale(2);
+        v
+    }
 }
 
 /// A number too large to compute exactly: an amount beyond rust_decimal's
@@ -65,9 +72,7 @@ pub fn sum(
 /// Always two decimals: `5250.00`.
 impl fmt::Display for Nok {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut v = self.0;
-        v.rescale(2);
-        write!(f, "{v}")
+        write!(f, "{}", self.in_ore())
     }
 }
 

@@ -95,7 +95,7 @@ pub async fn reconciliation(
             let histories = crate::gather::histories(r, &st.config, &contract, at)?;
             let standing = billing::reconcile(&contract, &histories, at)
                 .map_err(|e| ApiError::billing(&contract.id, e))?;
-            Ok::<_, ApiError>(billing::standing_answer(&standing))
+            Ok::<_, ApiError>(billing::standing_answer(&standing, &st.config.display))
         })
     })
     .await?;
@@ -150,7 +150,11 @@ pub async fn invoices(
             let histories = crate::gather::histories(r, &st.config, &contract, until)?;
             let invoices = billing::invoices(&contract, &histories, until)
                 .map_err(|e| ApiError::billing(&contract.id, e))?;
-            Ok::<_, ApiError>(billing::invoices_answer(&contract.id, &invoices))
+            Ok::<_, ApiError>(billing::invoices_answer(
+                &contract.id,
+                &invoices,
+                &st.config.display,
+            ))
         })
     })
     .await?;

@@ -15,12 +15,11 @@ use super::auth::Viewer;
 use super::error::{ApiError, ApiResult};
 use super::params;
 use super::{AppState, blocking};
-use crate::alerts::Alert;
 use crate::answer::{
     AlertItem, DeviceDetail, DevicePage, DeviceStatus, DeviceSummary, ErrorBody, EventItem,
     FailureItem,
 };
-use crate::contract::dates::rfc3339;
+use crate::display::Display;
 use crate::gather::{DeviceView, FleetView};
 use crate::status;
 use crate::timestamp::Timestamp;
@@ -85,20 +84,20 @@ pub async fn list(
     let items: Vec<DeviceSummary> = page
         .iter()
         .take(limit)
-        .map(|d| summary(d, now, interval))
+        .map(|d| summary(d, now, interval, &state.config.display))
         .collect();
     let next = (page.len() > limit).then(|| page[limit - 1].row.serial.to_string());
     Ok(Json(DevicePage { items, next }))
 }
 
-fn summary(d: &DeviceView, now: Timestamp, interval: i64) -> DeviceSummary {
+fn summary(d: &DeviceView, now: Timestamp, interval: i64, shown: &Display) -> DeviceSummary {
     let last = d.row.last_poll.max(d.row.last_entered);
     DeviceSummary {
         serial: d.row.serial.to_string(),
         model: d.row.model.clone(),
         location: d.location.clone(),
         address: d.row.address.clone(),
-        last_reading_at: last.map(|t| rfc3339(t.into())),
+        last_reading_at: last.map(|t| shown.instant(t.into())),
         reachable: d.polled.then(|| d.reachable()),
         stale: d
             .polled
@@ -148,7 +147,7 @@ pub async fn detail(
         .alerts
         .iter()
         .filter(|a| a.serial.as_deref() == Some(serial.as_str()))
-        .map(Alert::answer)
+        .map(|a| a.answer(&state.config.display))
         .collect();
     let st = state.clone();
     let (latest, events, failures) = blocking(move || {
@@ -176,10 +175,11 @@ pub async fn detail(
             meters.insert(mv.meter.name().to_owned(), mv.value);
         }
     }
+    let shown = &state.config.display;
     Ok(Json(DeviceDetail {
-        summary: summary(device, now, interval),
+        summary: summary(device, now, interval, shown),
         entry: device.row.entry_key.clone(),
-        last_poll_at: device.row.last_poll.map(|t| rfc3339(t.into())),
+        last_poll_at: device.row.last_poll.map(|t| shown.instant(t.into())),
         status: device.row.last_poll.map(|_| DeviceStatus {
             device: status::device_status_name(device.row.device_status).to_owned(),
             printer: status::printer_status_name(device.row.printer_status).to_owned(),
@@ -191,7 +191,7 @@ pub async fn detail(
         events: events
             .into_iter()
             .map(|e| EventItem {
-                at: rfc3339(e.at.into()),
+                at: shown.instant(e.at.into()),
                 kind: e.kind,
                 meter: e.meter.map(|m| m.name().to_owned()),
                 before: e.before,
@@ -202,7 +202,7 @@ pub async fn detail(
         failures: failures
             .into_iter()
             .map(|f| FailureItem {
-                at: rfc3339(f.at.into()),
+                at: shown.instant(f.at.into()),
                 cause: f.cause,
                 detail: f.detail,
             })

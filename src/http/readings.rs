@@ -20,7 +20,7 @@ use super::error::{ApiError, ApiResult};
 use super::params;
 use super::{AppState, blocking};
 use crate::answer::{Entered, ErrorBody, ErrorCode, ReadingItem, ReadingPage, WithdrawnItem};
-use crate::contract::dates::rfc3339;
+use crate::display::Display;
 use crate::import::{ImportRow, MAX_ENTERED_VALUE, not_future, parse_taken_at};
 use crate::meters::{Meter, Source};
 use crate::record::Reading;
@@ -62,9 +62,9 @@ impl IntoParams for ReadingsQuery {
     }
 }
 
-fn reading_item(r: &Reading) -> ReadingItem {
+fn reading_item(r: &Reading, shown: &Display) -> ReadingItem {
     ReadingItem {
-        taken_at: rfc3339(r.at.into()),
+        taken_at: shown.instant(r.at.into()),
         source: r.source.name().to_owned(),
         meters: r
             .meters
@@ -75,7 +75,7 @@ fn reading_item(r: &Reading) -> ReadingItem {
         withdrawn: r
             .withdrawn
             .iter()
-            .map(|w| WithdrawnItem::new(w, rfc3339(w.at.into())))
+            .map(|w| WithdrawnItem::new(w, shown.instant(w.at.into())))
             .collect(),
     }
 }
@@ -123,10 +123,15 @@ pub async fn readings(
             .read(|r| Ok::<_, ApiError>(r.readings(&key, from, to)?.unwrap_or_default()))
     })
     .await?;
-    let next = all.get(limit).map(|r| rfc3339(r.at.into()));
+    let shown = &state.config.display;
+    let next = all.get(limit).map(|r| shown.instant(r.at.into()));
     Ok(Json(ReadingPage {
         serial,
-        items: all.iter().take(limit).map(reading_item).collect(),
+        items: all
+            .iter()
+            .take(limit)
+            .map(|r| reading_item(r, shown))
+            .collect(),
         next,
     }))
 }
@@ -184,7 +189,8 @@ pub async fn enter_reading(
     let Path(serial) = path?;
     let Json(body) = body?;
     known(&state.view(), &serial)?;
-    let rows = import_rows(&serial, &body, state.clock.now())?;
+    let shown = state.config.display;
+    let rows = import_rows(&serial, &body, state.clock.now(), &shown)?;
     let source = rows[0].source;
     let taken_at = rows[0].at;
     let store = state.store.clone();
@@ -197,10 +203,11 @@ pub async fn enter_reading(
             by: &by,
             at: now,
             accept_implausible,
+            shown,
         };
         store
             .import_readings(&rows, entering)
-            .map_err(|e| refused(e, taken_at))
+            .map_err(|e| refused(e, taken_at, &shown))
     })
     .await?;
     tracing::info!(token = %caller.name, %serial, stored = summary.stored, "reading entered");
@@ -214,7 +221,7 @@ pub async fn enter_reading(
         status,
         Json(Entered {
             serial,
-            taken_at: rfc3339(taken_at.into()),
+            taken_at: shown.instant(taken_at.into()),
             source: source.name().to_owned(),
             stored: summary.stored,
             already_stored: summary.already_stored,
@@ -224,8 +231,8 @@ pub async fn enter_reading(
 }
 
 /// The answer to an entered reading storage refused.
-fn refused(e: ImportError, taken_at: DateTime<Utc>) -> ApiError {
-    let at = rfc3339(taken_at.into());
+fn refused(e: ImportError, taken_at: DateTime<Utc>, shown: &Display) -> ApiError {
+    let at = shown.instant(taken_at.into());
     match e {
         ImportError::Conflict(c) => ApiError::new(
             ErrorCode::Conflict,
@@ -262,11 +269,17 @@ fn whole_number(value: &serde_json::Value) -> Option<u64> {
 }
 
 /// The import rows of an entered reading, checked as the CSV import checks.
-fn import_rows(serial: &str, body: &NewReading, now: DateTime<Utc>) -> ApiResult<Vec<ImportRow>> {
+fn import_rows(
+    serial: &str,
+    body: &NewReading,
+    now: DateTime<Utc>,
+    shown: &Display,
+) -> ApiResult<Vec<ImportRow>> {
     let serial = Serial::parse(serial).map_err(|e| invalid(e.to_string()))?;
     let at: DateTime<Utc> =
         parse_taken_at(&body.taken_at).map_err(|m| invalid(format!("`taken_at`: {m}")))?;
-    not_future(at, now, |t| rfc3339(t.into())).map_err(|m| invalid(format!("`taken_at`: {m}")))?;
+    not_future(at, now, |t| shown.instant(t.into()))
+        .map_err(|m| invalid(format!("`taken_at`: {m}")))?;
     let source: Source = match body.source.as_deref() {
         None => Source::Manual,
         Some(s) => s.parse().map_err(|m| invalid(format!("`source`: {m}")))?,
@@ -368,6 +381,7 @@ pub async fn withdraw_reading(
     let by = caller.name.clone();
     let now = state.clock.now();
     let (key, why) = (serial.clone(), reason.clone());
+    let shown = state.config.display;
     let taken = blocking(move || {
         let mut store = store.lock().expect("store lock");
         let withdrawal = Withdrawal {
@@ -378,6 +392,7 @@ pub async fn withdraw_reading(
             by: &by,
             reason: &why,
             when: now,
+            shown,
         };
         store.withdraw_reading(&withdrawal).map_err(|e| match e {
             WithdrawError::Storage(s) => s.into(),
@@ -387,7 +402,7 @@ pub async fn withdraw_reading(
     .await?;
     tracing::info!(token = %caller.name, %serial, %meter, value = taken.value, "reading withdrawn");
     state.changed.notify_one();
-    let withdrawn_at = rfc3339(taken.at.into());
+    let withdrawn_at = state.config.display.instant(taken.at.into());
     Ok((
         StatusCode::CREATED,
         Json(WithdrawnItem::new(&taken, withdrawn_at)),

@@ -30,7 +30,7 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
         status: "ok".to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         devices: view.devices.len(),
-        view_built_at: view.built_at.map(crate::contract::dates::rfc3339),
+        view_built_at: view.built_at.map(|t| state.config.display.instant(t)),
     })
 }
 
@@ -52,7 +52,10 @@ pub async fn alerts(_caller: Viewer, State(state): State<AppState>) -> Json<Aler
     let mut items: Vec<&Alert> = view.alerts.iter().collect();
     items.sort_by(|a, b| (a.kind, &a.serial, &a.contract).cmp(&(b.kind, &b.serial, &b.contract)));
     Json(AlertList {
-        items: items.into_iter().map(Alert::answer).collect(),
+        items: items
+            .into_iter()
+            .map(|a| a.answer(&state.config.display))
+            .collect(),
     })
 }
 

@@ -81,11 +81,11 @@ proptest! {
     #[test]
     fn fuzz_parsing_any_bytes_as_readings_never_panics(bytes in vec(any::<u8>(), 0..400)) {
         let text = String::from_utf8_lossy(&bytes);
-        check(&parse_readings(&text, now()), &text)?;
+        check(&parse_readings(&text, now(), &crate::display::Display::default()), &text)?;
     }
 
     #[test]
     fn fuzz_parsing_hostile_rows_never_panics(text in structured()) {
-        check(&parse_readings(&text, now()), &text)?;
+        check(&parse_readings(&text, now(), &crate::display::Display::default()), &text)?;
     }
 }

@@ -24,7 +24,7 @@ pub const REPORT_METERS: [Meter; 5] = [
     Meter::ColourLarge,
 ];
 
-pub const HEADER: [&str; 14] = [
+pub const HEADER: [&str; 15] = [
     "serial",
     "model",
     "location",
@@ -39,6 +39,7 @@ pub const HEADER: [&str; 14] = [
     "usage",
     "a4_equivalents",
     "pages_per_day",
+    "note",
 ];
 
 /// What the report needs of one device.
@@ -63,6 +64,8 @@ pub struct MeterUsage {
     pub usage: Option<i128>,
     /// On the row of a class's total: that class's A4-equivalents.
     pub a4_equivalents: Option<i128>,
+    /// Why a value is missing, in words; None when both ends have one.
+    pub note: Option<String>,
 }
 
 /// One device of the report.
@@ -87,12 +90,14 @@ pub fn device_counters(input: &CounterInput<'_>, from: NaiveDate, to: NaiveDate)
             let start = value_with_sources(points, t0, input.trailing_days).map(|(b, _)| b);
             let end = value_with_sources(points, t1, input.trailing_days).map(|(b, _)| b);
             let usage = start.as_ref().zip(end.as_ref()).map(|(a, b)| b.cum - a.cum);
+            let note = missing_note(points, (from, start.is_none()), (to, end.is_none()));
             Some(MeterUsage {
                 meter: *meter,
                 from: start,
                 to: end,
                 usage,
                 a4_equivalents: None,
+                note,
             })
         })
         .collect();
@@ -123,6 +128,36 @@ pub fn device_counters(input: &CounterInput<'_>, from: NaiveDate, to: NaiveDate)
         meters,
         a4_bw,
         a4_colour,
+    }
+}
+
+/// Why an end of the period has no value, so a blank cell is never a
+/// mystery: the meter's first reading came after that date, or there is a
+/// single reading before it and one reading gives no rate to go on from.
+/// Sentences without `;` or `,`, so no CSV style has to quote them.
+fn missing_note(
+    points: &[Point],
+    (from, from_missing): (NaiveDate, bool),
+    (to, to_missing): (NaiveDate, bool),
+) -> Option<String> {
+    let first = points.iter().map(|p| p.at).min()?;
+    let first_day = crate::contract::dates::local_date(first);
+    let why = |date: NaiveDate| {
+        if first >= midnight(date) {
+            format!("No reading of this meter before {date}: its first is from {first_day}.")
+        } else {
+            format!(
+                "One reading of this meter ({first_day}) before {date} and none after it: \
+                 one reading gives no rate to estimate from."
+            )
+        }
+    };
+    match (from_missing, to_missing) {
+        (false, false) => None,
+        (true, false) => Some(format!("{} No usage.", why(from))),
+        (false, true) => Some(format!("{} No usage.", why(to))),
+        (true, true) if first >= midnight(to) => Some(format!("{} No usage.", why(to))),
+        (true, true) => Some(format!("{} {} No usage.", why(from), why(to))),
     }
 }
 
@@ -191,6 +226,7 @@ pub fn counters_answer(
                             .usage
                             .and_then(|n| per_day(n, from, to))
                             .map(|p| p.to_string()),
+                        note: u.note.clone(),
                     })
                     .collect(),
                 a4_equivalents: A4Equivalents {
@@ -233,6 +269,7 @@ pub fn counter_rows(
                     .usage
                     .and_then(|n| per_day(n, from, to))
                     .map(|p| style.decimal(&p.to_string()))),
+                text(&u.note),
             ]);
         }
     }

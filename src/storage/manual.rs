@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{Error, Reader, Store, millis};
+use crate::display::Display;
 use crate::import::ImportRow;
 use crate::meters::series::Point;
 use crate::meters::{Meter, Source};
@@ -40,6 +41,8 @@ pub struct Entering<'a> {
     pub by: &'a str,
     pub at: DateTime<Utc>,
     pub accept_implausible: bool,
+    /// How the refusals show an instant.
+    pub shown: Display,
 }
 
 /// An imported reading disagrees with a stored one under the same key
@@ -88,7 +91,7 @@ pub struct Implausible {
 }
 
 // What each refusal says, with the instant written by the caller (the CSV
-// import's UTC, the API's Oslo time); the CLI and the API add what to do.
+// same display zone); the CLI and the API add what to do.
 
 impl Conflict {
     pub fn what(&self, at: &str) -> String {
@@ -143,6 +146,8 @@ pub struct Withdrawal<'a> {
     pub by: &'a str,
     pub reason: &'a str,
     pub when: DateTime<Utc>,
+    /// How the refusal shows an instant.
+    pub shown: Display,
 }
 
 /// A withdrawal could not be made.
@@ -238,7 +243,7 @@ impl Store {
         let not_found = || WithdrawError::NotFound {
             serial: w.serial.clone(),
             meter: w.meter,
-            at: w.at.to_rfc3339(),
+            at: w.shown.instant(w.at.into()),
             source_name: w.source.name(),
         };
         let Some(device) = self.device_id(w.serial)? else {
@@ -344,7 +349,7 @@ fn check(
     warnings: &mut Vec<String>,
 ) -> rusqlite::Result<Result<bool, ImportError>> {
     let at = millis(row.at);
-    let at_text = || row.at.to_rfc3339();
+    let at_text = || entering.shown.instant(row.at.into());
     let value_under = |source: Source| -> rusqlite::Result<Option<u64>> {
         if let Some(v) = in_file.get(&(row.serial.clone(), row.meter, at, source)) {
             return Ok(Some(*v));
@@ -386,7 +391,7 @@ fn check(
         .into()));
     }
     if let (Some(device), Some(_)) = (device, row.source.disputed_by()) {
-        let polls = contradicted_polls(conn, device, row)?;
+        let polls = contradicted_polls(conn, device, row, &entering.shown)?;
         if !polls.is_empty() {
             let implausible = Implausible {
                 line: row.line,
@@ -475,6 +480,7 @@ fn contradicted_polls(
     tx: &rusqlite::Connection,
     device: i64,
     row: &ImportRow,
+    shown: &Display,
 ) -> rusqlite::Result<Vec<String>> {
     let at = millis(row.at);
     let code = row.meter.code();
@@ -500,13 +506,18 @@ fn contradicted_polls(
             .optional()?;
         Ok(value.map(|v| (t, v as u64)))
     };
-    let shown = |t: i64| super::instant(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut out = Vec::new();
     if let Some((t, v)) = poll(true)?.filter(|(_, v)| *v > row.value) {
-        out.push(format!("polled {v} at {} (before it)", shown(t)));
+        out.push(format!(
+            "polled {v} at {} (before it)",
+            shown.instant(Timestamp::from_millis(t))
+        ));
     }
     if let Some((t, v)) = poll(false)?.filter(|(_, v)| *v < row.value) {
-        out.push(format!("polled {v} at {} (after it)", shown(t)));
+        out.push(format!(
+            "polled {v} at {} (after it)",
+            shown.instant(Timestamp::from_millis(t))
+        ));
     }
     Ok(out)
 }

@@ -100,6 +100,7 @@ fn a_device_another_process_added_is_found_not_added_twice() {
             by: "someone",
             at: entered_at,
             accept_implausible: false,
+            shown: Default::default(),
         };
         let summary = importing.import_readings(&[row], entering).unwrap();
         assert_eq!((summary.stored, summary.new_devices), (1, 1));
@@ -137,6 +138,7 @@ fn a_device_another_process_added_is_found_not_added_twice() {
         by: "someone",
         at: polled_at,
         accept_implausible: false,
+        shown: Default::default(),
     };
     let summary = serving.import_readings(&[row], entering).unwrap();
     assert_eq!((summary.stored, summary.new_devices), (1, 0));
@@ -185,6 +187,7 @@ fn a_write_waits_out_another_connection_s_lock_then_fails_busy_changing_nothing(
         by: "test",
         at: Utc.with_ymd_and_hms(2026, 6, 2, 10, 0, 0).unwrap(),
         accept_implausible: false,
+        shown: Default::default(),
     };
     #[allow(clippy::disallowed_methods)] // the test measures the wait itself
     let waited = std::time::Instant::now();

@@ -934,21 +934,24 @@ fn the_counter_report_as_json_and_csv() {
     // large pages known yet); the hand-read device 4 900 → 4 930: 30. Meters
     // first read after the start have no values and no use.
     let empty = |serial: &str, model: &str, location: &str, contract: &str, meter: &str| {
-        format!("{serial};{model};{location};{contract};{meter};2026-06-28;;;2026-06-29;;;;;\r\n")
+        format!(
+            "{serial};{model};{location};{contract};{meter};2026-06-28;;;2026-06-29;;;;;;\
+             No reading of this meter before 2026-06-29: its first is from 2026-06-29. No usage.\r\n"
+        )
     };
     let c300i = |m| empty(C300I, "bizhub C300i", "Oslo 3rd floor", "K1", m);
     let mono = |m| empty(MONO, "bizhub 4050i", "", "", m);
     let expected = [
-        "\u{feff}serial;model;location;contract;meter;from;from_value;from_method;to;to_value;to_method;usage;a4_equivalents;pages_per_day\r\n".to_owned(),
+        "\u{feff}serial;model;location;contract;meter;from;from_value;from_method;to;to_value;to_method;usage;a4_equivalents;pages_per_day;note\r\n".to_owned(),
         c300i("total"),
-        format!("{C300I};bizhub C300i;Oslo 3rd floor;K1;bw_total;2026-06-28;61000;exact;2026-06-29;61059;bracketed;59;59;59,00\r\n"),
+        format!("{C300I};bizhub C300i;Oslo 3rd floor;K1;bw_total;2026-06-28;61000;exact;2026-06-29;61059;bracketed;59;59;59,00;\r\n"),
         c300i("bw_large"),
         c300i("colour_total"),
         c300i("colour_large"),
         mono("total"),
         mono("bw_total"),
         mono("bw_large"),
-        format!("{HAND};;Bergen, read by hand;K1;bw_total;2026-06-28;4900;exact;2026-06-29;4930;extrapolation;30;30;30,00\r\n"),
+        format!("{HAND};;Bergen, read by hand;K1;bw_total;2026-06-28;4900;exact;2026-06-29;4930;extrapolation;30;30;30,00;\r\n"),
     ]
     .concat();
     let csv = app.get(
@@ -965,7 +968,7 @@ fn the_counter_report_as_json_and_csv() {
         "/api/v1/reports/counters?from=2026-06-28&to=2026-06-29&format=csv&csv_delimiter=,",
         VIEWER,
     );
-    assert!(comma.text.contains("\r\nHANDREAD0001,,\"Bergen, read by hand\",K1,bw_total,2026-06-28,4900,exact,2026-06-29,4930,extrapolation,30,30,30.00\r\n"), "{}", comma.text);
+    assert!(comma.text.contains("\r\nHANDREAD0001,,\"Bergen, read by hand\",K1,bw_total,2026-06-28,4900,exact,2026-06-29,4930,extrapolation,30,30,30.00,\r\n"), "{}", comma.text);
     let xlsx = app.get(
         "/api/v1/reports/counters?from=2026-06-28&to=2026-06-29&format=xlsx",
         VIEWER,
@@ -982,7 +985,7 @@ fn the_counter_report_as_json_and_csv() {
     )
     .unwrap();
     // Ten rows under the header; the hand-read device's 4 930 as a number.
-    assert!(sheet.contains("<autoFilter ref=\"A1:N10\"/>"), "{sheet}");
+    assert!(sheet.contains("<autoFilter ref=\"A1:O10\"/>"), "{sheet}");
     assert!(sheet.contains("<v>4930</v>"), "{sheet}");
     let json = app
         .get(
@@ -1017,4 +1020,74 @@ fn the_counter_report_as_json_and_csv() {
             "{query}: {a:?}"
         );
     }
+}
+
+/// `[display] timezone` shows every instant in one zone, in the API and on
+/// the command line alike; a time given without an offset is still Oslo
+/// time, as the contract's dates are.
+#[test]
+fn the_display_zone_shows_the_same_instant_in_the_api_and_the_cli() {
+    let w = Workdir::new();
+    let head = format!(
+        "{}\n[display]\ntimezone = \"America/New_York\"\nlocale = \"en-GB\"\n",
+        App::head()
+    );
+    let path = w.config_with(&head, &fleet_config());
+    let app = App::start(&path, june_29(), 1);
+    app.wait_for_fleet();
+    let entered = app.post(
+        &format!("/api/v1/devices/{HAND}/readings"),
+        OPERATOR,
+        &json!({"taken_at": "2026-06-29 09:00", "meters": {"bw_total": 5000}, "source": "vendor"}),
+    );
+    assert_eq!(entered.status, 201, "{entered:?}");
+    // 09:00 Oslo (summer, +02:00) is 03:00 in New York (-04:00).
+    assert_eq!(entered.body["taken_at"], "2026-06-29T03:00:00-04:00");
+    let api = app
+        .get(&format!("/api/v1/devices/{C300I}/readings?limit=1"), VIEWER)
+        .body;
+    let api_at = api["items"][0]["taken_at"].as_str().unwrap().to_owned();
+    assert!(api_at.ends_with("-04:00"), "{api}");
+    let list = app.get("/api/v1/devices", VIEWER).body;
+    assert!(
+        list["items"][0]["last_reading_at"]
+            .as_str()
+            .unwrap()
+            .ends_with("-04:00"),
+        "{list}"
+    );
+    app.stop().unwrap();
+
+    let cli = w.readings(C300I);
+    assert_eq!(cli[0]["taken_at"], api_at.as_str(), "{cli:?}");
+    let hand = w.readings(HAND);
+    assert_eq!(hand[0]["taken_at"], "2026-06-29T03:00:00-04:00");
+    let table = w.run(&["readings", "--config", "telleverk.toml", "--serial", HAND]);
+    assert!(
+        text(&table).contains("2026-06-29T03:00:00-04:00"),
+        "{}",
+        text(&table)
+    );
+    let invoices = w.run(&[
+        "invoices",
+        "--config",
+        "telleverk.toml",
+        "--contract",
+        "K1",
+        "--until",
+        "2026-06-30",
+    ]);
+    assert_eq!(invoices.status.code(), Some(0), "{}", text(&invoices));
+    // en-GB: a fixed fee of 200.00 a month, six months in advance.
+    assert!(text(&invoices).contains("1,200.00"), "{}", text(&invoices));
+
+    // A zone that does not exist names the one meant.
+    w.config_with("[display]\ntimezone = \"Europe/Olso\"\n", "");
+    let out = w.run(&["check-config", "telleverk.toml"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out).contains("did you mean `Europe/Oslo`?"),
+        "{}",
+        text(&out)
+    );
 }

@@ -481,10 +481,13 @@ mod sparse {
             by: "the tests",
             at: chrono::Utc::now(),
             accept_implausible: true,
+            shown: Default::default(),
         };
         store
             .import_readings(
-                &parse_readings(&csv, chrono::Utc::now()).unwrap().rows,
+                &parse_readings(&csv, chrono::Utc::now(), &Default::default())
+                    .unwrap()
+                    .rows,
                 entering,
             )
             .unwrap();
@@ -813,10 +816,10 @@ mod entered {
             Some(0)
         );
         assert_eq!(total(&w), "1300.00");
-        // The history keeps both, with who and why.
+        // The history keeps both, with who and why (shown in Oslo time).
         let june: Vec<Value> = readings(&w, "A7PU011002345")
             .into_iter()
-            .filter(|r| r["taken_at"].as_str().unwrap().starts_with("2025-06-14T22"))
+            .filter(|r| r["taken_at"] == "2025-06-15T00:00:00+02:00")
             .collect();
         assert_eq!(june.len(), 1, "{june:?}");
         assert_eq!(june[0]["meters"]["bw_total"], 14_000);

@@ -40,6 +40,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "collector",
             "config",
             "contract",
+            "display",
             "gather",
             "import",
             "meters",
@@ -75,12 +76,16 @@ const LAYERS: &[(&str, &[&str])] = &[
     // The edges: the database, the SNMP client, the config file, /proc.
     (
         "storage",
-        &["contract", "import", "meters", "record", "supplies"],
+        &[
+            "contract", "display", "import", "meters", "record", "supplies",
+        ],
     ),
     ("snmp", &["oid", "record", "secret"]),
     (
         "config",
-        &["alerts", "contract", "profile", "report", "secret", "snmp"],
+        &[
+            "alerts", "contract", "display", "profile", "report", "secret", "snmp",
+        ],
     ),
     ("clock", &[]),
     ("process", &[]),
@@ -88,7 +93,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("profile", &["meters", "oid", "supplies"]),
     (
         "output",
-        &["answer", "meters", "record", "status", "supplies"],
+        &[
+            "answer", "display", "meters", "record", "status", "supplies",
+        ],
     ),
     (
         "answer",
@@ -96,18 +103,24 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "alerts",
-        &["answer", "billing", "contract", "record", "supplies"],
+        &[
+            "answer", "billing", "contract", "display", "record", "supplies",
+        ],
     ),
     (
         "report",
         &["answer", "billing", "contract", "estimate", "meters"],
     ),
-    ("billing", &["answer", "contract", "estimate", "meters"]),
-    ("import", &["contract", "meters"]),
+    (
+        "billing",
+        &["answer", "contract", "display", "estimate", "meters"],
+    ),
+    ("import", &["contract", "display", "meters"]),
     ("estimate", &["contract", "meters"]),
     ("record", &["contract", "meters", "supplies"]),
     ("supplies", &["meters"]),
     ("status", &[]),
+    ("display", &[]),
     ("meters", &["oid"]),
     ("contract", &[]),
     ("oid", &[]),

@@ -83,13 +83,13 @@ fn report(double: bool) -> Vec<DeviceCounters> {
 // usage and pages a day: total 3 720 (120.00), b/w 3 100 (100.00), b/w large
 // 100 (3.2258… → 3.23), colour 620 (20.00), colour large 0; A4-equivalents
 // b/w 3 100 + 100 = 3 200 and colour 620 + 0 = 620; mono 310 (10.00).
-const SEMICOLON: &str = "\u{feff}serial;model;location;contract;meter;from;from_value;from_method;to;to_value;to_method;usage;a4_equivalents;pages_per_day\r\n\
-AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;total;2026-10-01;11001;bracketed;2026-11-01;14721;bracketed;3720;;120,00\r\n\
-AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;bw_total;2026-10-01;10001;bracketed;2026-11-01;13101;bracketed;3100;3200;100,00\r\n\
-AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;bw_large;2026-10-01;201;bracketed;2026-11-01;301;bracketed;100;;3,23\r\n\
-AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;colour_total;2026-10-01;1001;bracketed;2026-11-01;1621;bracketed;620;620;20,00\r\n\
-AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;colour_large;2026-10-01;0;interpolation;2026-11-01;0;interpolation;0;;0,00\r\n\
-MONO1;bizhub C300i;;;total;2026-10-01;5000;exact;2026-11-01;5310;exact;310;310;10,00\r\n";
+const SEMICOLON: &str = "\u{feff}serial;model;location;contract;meter;from;from_value;from_method;to;to_value;to_method;usage;a4_equivalents;pages_per_day;note\r\n\
+AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;total;2026-10-01;11001;bracketed;2026-11-01;14721;bracketed;3720;;120,00;\r\n\
+AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;bw_total;2026-10-01;10001;bracketed;2026-11-01;13101;bracketed;3100;3200;100,00;\r\n\
+AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;bw_large;2026-10-01;201;bracketed;2026-11-01;301;bracketed;100;;3,23;\r\n\
+AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;colour_total;2026-10-01;1001;bracketed;2026-11-01;1621;bracketed;620;620;20,00;\r\n\
+AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;colour_large;2026-10-01;0;interpolation;2026-11-01;0;interpolation;0;;0,00;\r\n\
+MONO1;bizhub C300i;;;total;2026-10-01;5000;exact;2026-11-01;5310;exact;310;310;10,00;\r\n";
 
 #[test]
 fn the_csv_for_norwegian_excel_is_pinned() {
@@ -142,7 +142,7 @@ fn the_json_report_names_every_method() {
     assert_eq!(
         json["devices"][0]["meters"][1],
         json!({"meter": "bw_total", "from": {"value": 10_001, "method": "bracketed"},
-               "to": {"value": 13_101, "method": "bracketed"}, "usage": 3100, "pages_per_day": "100.00"})
+               "to": {"value": 13_101, "method": "bracketed"}, "usage": 3100, "pages_per_day": "100.00", "note": null})
     );
     assert_eq!(json["devices"][1]["contract"], Value::Null);
 }
@@ -173,6 +173,32 @@ fn before_the_first_reading_there_is_no_value_and_no_usage() {
     assert_eq!(c.a4_bw, None);
     // One reading gives no rate: no value at the end either.
     assert_eq!(c.meters[0].to, None);
+    // The blank cells say why.
+    assert_eq!(
+        c.meters[0].note.as_deref(),
+        Some(
+            "No reading of this meter before 2026-10-01: its first is from 2026-10-15. \
+             One reading of this meter (2026-10-15) before 2026-11-01 and none after it: \
+             one reading gives no rate to estimate from. No usage."
+        )
+    );
+    // Read only after the period: one reason.
+    let c = device_counters(&input, d("2026-09-01"), d("2026-10-01"));
+    assert_eq!(
+        c.meters[0].note.as_deref(),
+        Some("No reading of this meter before 2026-10-01: its first is from 2026-10-15. No usage.")
+    );
+    let csv = String::from_utf8(counters_csv(
+        CsvStyle::Comma,
+        d("2026-09-01"),
+        d("2026-10-01"),
+        &[c],
+    ))
+    .unwrap();
+    assert!(
+        csv.ends_with(",,,,,No reading of this meter before 2026-10-01: its first is from 2026-10-15. No usage.\r\n"),
+        "{csv}"
+    );
 }
 
 /// The named part of an XLSX file (a zip archive), as text.
@@ -189,7 +215,7 @@ fn xlsx_part(bytes: &[u8], name: &str) -> String {
 #[test]
 fn the_workbook_is_pinned() {
     // Reviewed by hand: a bold header row (style 1) frozen above the data
-    // (`pane ySplit="1"`), an autofilter over A1:N7, dates as Excel serials
+    // (`pane ySplit="1"`), an autofilter over A1:O7, dates as Excel serials
     // (46296 = 2026-10-01, 46327 = 2026-11-01) with `yyyy-mm-dd` (style 2),
     // counts as numbers with `#,##0` (style 3), pages a day with `#,##0.00`
     // (style 4), empty cells where the CSV has empty fields.
@@ -245,7 +271,7 @@ fn free_text_cells_that_look_like_formulas_get_a_quote_in_csv() {
     let row = csv.lines().nth(1).unwrap();
     assert_eq!(
         row,
-        "\"'=HYPERLINK(\"\"http://x\"\")\";'+bizhub;'@SUM(A1);'-K1;total;2026-10-01;5000;exact;2026-11-01;5310;exact;310;310;10,00"
+        "\"'=HYPERLINK(\"\"http://x\"\")\";'+bizhub;'@SUM(A1);'-K1;total;2026-10-01;5000;exact;2026-11-01;5310;exact;310;310;10,00;"
     );
     // The JSON is no spreadsheet: its text stays exactly as it was.
     let json = serde_json::to_value(counters_answer(d(FROM), d(TO), &injected())).unwrap();
