@@ -14,6 +14,10 @@ pub struct Health {
     pub devices: usize,
     /// When the fleet view was last built (RFC 3339); null before the first build.
     pub view_built_at: Option<String>,
+    /// When the contracts' alerts (projected breaches) were last checked:
+    /// the service answers once the devices are read, and the check follows
+    /// in the background; null until it has run.
+    pub contracts_checked_at: Option<String>,
 }
 
 /// The open alerts.

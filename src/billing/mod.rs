@@ -11,7 +11,7 @@ mod json;
 mod reconcile;
 mod text;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 
@@ -222,6 +222,10 @@ pub(crate) struct Engine<'a> {
     pub contract: &'a Contract,
     members: Vec<Member<'a>>,
     pub gaps: Vec<GapFound>,
+    /// The gaps found so far by (serial, slot, from, to, reason), so each is
+    /// listed once without searching the list (tens of thousands of gaps on
+    /// a fleet made that search most of a standing's time).
+    gaps_seen: HashSet<(&'a str, usize, Timestamp, Timestamp, &'static str)>,
 }
 
 impl<'a> Engine<'a> {
@@ -257,6 +261,7 @@ impl<'a> Engine<'a> {
             contract,
             members,
             gaps: Vec::new(),
+            gaps_seen: HashSet::new(),
         }
     }
 
@@ -286,15 +291,15 @@ impl<'a> Engine<'a> {
         to: Timestamp,
         reason: &'static str,
     ) {
-        let gap = GapFound {
-            serial: self.serial(idx).clone(),
-            meter: BILLING_METERS[slot],
-            from,
-            to,
-            reason,
-        };
-        if !self.gaps.contains(&gap) {
-            self.gaps.push(gap);
+        let serial: &'a str = self.members[idx].membership.serial.as_str();
+        if self.gaps_seen.insert((serial, slot, from, to, reason)) {
+            self.gaps.push(GapFound {
+                serial: self.serial(idx).clone(),
+                meter: BILLING_METERS[slot],
+                from,
+                to,
+                reason,
+            });
         }
     }
 

@@ -4,6 +4,7 @@
 //! build and swaps a new one in whole (`http::view`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
@@ -17,14 +18,20 @@ use crate::storage::{DeviceRow, EntryRow, Reader};
 use crate::timestamp::Timestamp;
 
 /// The fleet as last read.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FleetView {
-    /// By serial.
-    pub devices: Vec<DeviceView>,
+    /// By serial; shared between the builds that only add contract alerts.
+    pub devices: Arc<Vec<DeviceView>>,
     /// Every open alert: devices, entries that never answered, contracts.
     pub alerts: Vec<Alert>,
+    /// How many of `alerts`, from the first, are the devices' and entries'
+    /// (the contracts' follow).
+    device_alerts: usize,
     /// When it was built; None before the first build.
     pub built_at: Option<Timestamp>,
+    /// When the contracts' alerts (projected breaches) were last checked;
+    /// None until the first check, which follows the first build.
+    pub contracts_checked_at: Option<Timestamp>,
 }
 
 /// One device in the view.
@@ -54,28 +61,122 @@ impl FleetView {
     }
 }
 
-/// Builds the view from the database and the config at `now`.
+/// What the builds read from the database, kept for the next build: the
+/// devices are read again only when the database changed, the contracts
+/// checked again only when it changed or the day did. Between rounds a
+/// build reads nothing and only works out the alerts that follow the clock.
+#[derive(Debug, Default)]
+pub struct Memory {
+    /// Every device's row (those the config names but the database does
+    /// not know included) and every entry, as last read.
+    read: Option<(Vec<DeviceRow>, Vec<EntryRow>)>,
+    contracts: Option<ContractCheck>,
+}
+
+#[derive(Debug)]
+struct ContractCheck {
+    today: NaiveDate,
+    at: Timestamp,
+    alerts: Vec<Alert>,
+    /// False once the database changed after the check.
+    current: bool,
+}
+
+impl Memory {
+    /// The database changed since the last read: read it all again.
+    pub fn forget(&mut self) {
+        self.read = None;
+        if let Some(c) = &mut self.contracts {
+            c.current = false;
+        }
+    }
+
+    /// Whether the contracts' alerts must be checked again on `today`.
+    pub fn contracts_stale(&self, today: NaiveDate) -> bool {
+        self.contracts
+            .as_ref()
+            .is_none_or(|c| !c.current || c.today != today)
+    }
+}
+
+/// The view at `now`: the devices with their alerts, read from `reader`
+/// only when `changed` (or never read), and the contracts' alerts as last
+/// checked ([`check_contracts`] checks them again).
 pub fn build(
     reader: &Reader,
+    changed: bool,
     config: &Config,
     now: Timestamp,
+    memory: &mut Memory,
 ) -> Result<FleetView, crate::storage::Error> {
-    let mut rows: BTreeMap<Serial, DeviceRow> = reader
-        .fleet()?
-        .into_iter()
-        .map(|r| (r.serial.clone(), r))
-        .collect();
-    for serial in config.serials() {
-        rows.entry(serial.clone())
-            .or_insert_with(|| DeviceRow::unknown(serial));
+    if changed {
+        memory.forget();
     }
-    let entries = reader.entries()?;
+    if memory.read.is_none() {
+        let mut rows: BTreeMap<Serial, DeviceRow> = reader
+            .fleet()?
+            .into_iter()
+            .map(|r| (r.serial.clone(), r))
+            .collect();
+        for serial in config.serials() {
+            rows.entry(serial.clone())
+                .or_insert_with(|| DeviceRow::unknown(serial));
+        }
+        memory.read = Some((rows.into_values().collect(), reader.entries()?));
+    }
+    let (rows, entries) = memory.read.as_ref().expect("read above");
+    let mut view = device_view(rows, entries, config, now);
+    if let Some(c) = &memory.contracts {
+        view.alerts.extend(c.alerts.iter().cloned());
+        view.contracts_checked_at = Some(c.at);
+    }
+    Ok(view)
+}
+
+/// Checks the contracts' alerts on the day of `now` and returns `view` with
+/// them in place of the ones it had. `changed` is whether the database
+/// changed since the view's devices were read: then they are read again at
+/// the next build.
+pub fn check_contracts(
+    reader: &Reader,
+    changed: bool,
+    config: &Config,
+    now: Timestamp,
+    memory: &mut Memory,
+    view: &FleetView,
+) -> FleetView {
+    if changed {
+        memory.read = None;
+    }
+    let today = local_date(now);
+    let alerts = contract_alerts(reader, config, today);
+    let mut next = view.clone();
+    next.alerts.truncate(view.device_alerts);
+    next.alerts.extend(alerts.iter().cloned());
+    next.contracts_checked_at = Some(now);
+    memory.contracts = Some(ContractCheck {
+        today,
+        at: now,
+        alerts,
+        current: !changed,
+    });
+    next
+}
+
+/// The devices and their alerts at `now`, from rows already read: no
+/// database work.
+fn device_view(
+    rows: &[DeviceRow],
+    entries: &[EntryRow],
+    config: &Config,
+    now: Timestamp,
+) -> FleetView {
     let index = FleetIndex::new(config);
     let interval = i64::try_from(config.collector.interval.as_millis()).unwrap_or(i64::MAX / 4);
     let today = local_date(now);
     let mut alerts = Vec::new();
     let mut devices = Vec::with_capacity(rows.len());
-    for (_, row) in rows {
+    for row in rows {
         let polled = row.entry_key.is_some() || index.bound(&row.serial);
         let facts = DeviceFacts {
             serial: &row.serial,
@@ -95,17 +196,18 @@ pub fn build(
             location: index.location(&row.serial, row.entry_key.as_deref()),
             polled,
             open_alerts: own.len(),
-            row,
+            row: row.clone(),
         });
         alerts.extend(own);
     }
-    alerts.extend(silent_entries(config, &entries, &devices));
-    alerts.extend(contract_alerts(reader, config, today));
-    Ok(FleetView {
-        devices,
+    alerts.extend(silent_entries(config, entries, &devices));
+    FleetView {
+        devices: Arc::new(devices),
+        device_alerts: alerts.len(),
         alerts,
         built_at: Some(now),
-    })
+        contracts_checked_at: None,
+    }
 }
 
 /// Configured entries that have never answered as any device: unreachable.

@@ -147,11 +147,12 @@ pub fn histories(
         .into_iter()
         .map(midnight)
         .collect();
+    let index = FleetIndex::new(config);
     let mut out = Vec::new();
     for serial in serials {
         let reading = Readings {
             serial,
-            mono: config.mono(serial),
+            mono: index.mono(serial),
             meters: &HISTORY_METERS,
             instants: &instants,
             trailing_days: contract.trailing_days,
@@ -159,7 +160,7 @@ pub fn histories(
         let (points, colour) = reading.read(reader)?;
         out.push(DeviceHistory::with_colour(
             serial,
-            config.large_counts_double(serial),
+            index.large_counts_double(serial),
             colour,
             points,
         ));

@@ -151,7 +151,7 @@ fn device_gauges(out: &mut String, view: &FleetView) {
         "gauge",
         "Unix time of each device's latest successful poll.",
     );
-    for d in &view.devices {
+    for d in view.devices.iter() {
         if let Some(at) = d.row.last_poll {
             let _ = writeln!(
                 out,
@@ -182,7 +182,7 @@ fn device_gauges(out: &mut String, view: &FleetView) {
         "gauge",
         "Supply levels in percent (supplies that report one).",
     );
-    for d in &view.devices {
+    for d in view.devices.iter() {
         for s in &d.row.supplies {
             if let Some(p) = s.percent {
                 let _ = writeln!(

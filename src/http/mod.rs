@@ -50,6 +50,8 @@ pub struct Inner {
     pub store: Arc<Mutex<Store>>,
     /// The fleet as last read, for the device list.
     pub view: RwLock<Arc<FleetView>>,
+    /// The view's own read connection and what it read before.
+    pub refresher: Mutex<view::Refresher>,
     /// Wakes the task that rebuilds the view.
     pub changed: Notify,
     /// The collector's counters since start.
@@ -65,6 +67,7 @@ impl Inner {
     pub fn new(config: Arc<Config>, store: Arc<Mutex<Store>>, clock: Clock) -> Inner {
         Inner {
             pool: Pool::new(&config.storage_path),
+            refresher: view::Refresher::new(&config.storage_path),
             runner: Runner::new(config.clone(), store.clone(), clock),
             config,
             store,
@@ -145,8 +148,8 @@ pub async fn serve(
     state: AppState,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    view::rebuild(&state).await;
-    let refresher = tokio::spawn(view::refresh_loop(state.clone(), shutdown.clone()));
+    let stale = view::rebuild(&state).await;
+    let refresher = tokio::spawn(view::refresh_loop(state.clone(), shutdown.clone(), stale));
     let limits = state.config.http.limits;
     let app = server::limited(router(state), limits);
     let result = server::run(listener, app, limits, shutdown).await;

@@ -31,6 +31,9 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         devices: view.devices.len(),
         view_built_at: view.built_at.map(|t| state.config.display.instant(t)),
+        contracts_checked_at: view
+            .contracts_checked_at
+            .map(|t| state.config.display.instant(t)),
     })
 }
 

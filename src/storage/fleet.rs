@@ -304,6 +304,59 @@ impl Pool {
     }
 }
 
+/// A read connection of its own for one reader that reads again and again
+/// (the fleet view), which tells it whether anything was committed since it
+/// last read, by any connection or process: SQLite's `data_version`
+/// changes exactly then. A reader that sees no change may keep what it read.
+pub struct OwnReader {
+    path: PathBuf,
+    reader: Option<Reader>,
+    seen: Option<i64>,
+}
+
+impl OwnReader {
+    pub fn new(path: &Path) -> OwnReader {
+        OwnReader {
+            path: path.to_path_buf(),
+            reader: None,
+            seen: None,
+        }
+    }
+
+    /// Runs `f` in one read transaction, telling it whether the database
+    /// changed since the previous call (always on the first). The version is
+    /// taken before the transaction starts, so a commit racing the read is
+    /// seen again next time, never missed.
+    pub fn read<T, E: From<Error>>(
+        &mut self,
+        f: impl FnOnce(&Reader, bool) -> Result<T, E>,
+    ) -> Result<T, E> {
+        if self.reader.is_none() {
+            self.reader = Some(Reader::open(&self.path)?);
+            self.seen = None;
+        }
+        let reader = self.reader.as_ref().expect("opened above");
+        let version: i64 = reader
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(reader.err("read the database's version"))?;
+        let changed = self.seen != Some(version);
+        reader
+            .conn
+            .execute_batch("BEGIN")
+            .map_err(reader.err("begin a read"))?;
+        let result = f(reader, changed);
+        if reader.conn.execute_batch("COMMIT").is_err() {
+            // A connection whose transaction did not end is not used again.
+            self.reader = None;
+            self.seen = None;
+        } else if result.is_ok() {
+            self.seen = Some(version);
+        }
+        result
+    }
+}
+
 /// The latest row of each supply index of a device: a search for the next
 /// index, then one for its latest row, so the cost follows the supplies, not
 /// the rows a year of changes stored. The fleet view and the collector's

@@ -20,7 +20,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use crate::meters::Source;
-pub use fleet::{DeviceRow, EntryRow, Identity, Pool};
+pub use fleet::{DeviceRow, EntryRow, Identity, OwnReader, Pool};
 pub use manual::{
     Conflict, Disputed, Entering, Implausible, ImportError, ImportSummary, WithdrawError,
     Withdrawal,

@@ -304,3 +304,46 @@ fn a_serial_stored_before_the_spreadsheet_rule_is_still_read() {
     let serials: Vec<&str> = identities.keys().map(Serial::as_str).collect();
     assert_eq!(serials, ["-A7PU"]);
 }
+
+/// The fleet view's own connection tells a change by any writer — this
+/// process's store, another process — from no change, so a quiet minute
+/// reads nothing and a change is never missed.
+#[test]
+fn an_own_reader_tells_whether_anything_was_committed_since_it_last_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("watched.db");
+    let mut store = Store::open(&path).unwrap();
+    let mut own = super::OwnReader::new(&path);
+    let devices = |own: &mut super::OwnReader| {
+        own.read(|r, changed| Ok::<_, super::Error>((changed, r.fleet()?.len())))
+            .unwrap()
+    };
+    assert_eq!(devices(&mut own), (true, 0), "the first read");
+    assert_eq!(devices(&mut own), (false, 0), "nothing written since");
+    let record = |serial: &str, hour| PollRecord {
+        at: Utc.with_ymd_and_hms(2026, 11, 30, hour, 0, 0).unwrap(),
+        entry_key: serial.into(),
+        address: "127.0.0.1:161".into(),
+        outcome: Outcome::Ok(Box::new(DeviceReading {
+            serial: Serial::parse(serial).unwrap(),
+            ..DeviceReading::default()
+        })),
+    };
+    store.write_round(&[record("ONE", 8)]).unwrap();
+    assert_eq!(devices(&mut own), (true, 1), "the store's round");
+    assert_eq!(devices(&mut own), (false, 1));
+    // Another connection, as another process would have.
+    Store::open(&path)
+        .unwrap()
+        .write_round(&[record("TWO", 9)])
+        .unwrap();
+    assert_eq!(devices(&mut own), (true, 2), "another connection's round");
+    // A read that failed is not taken as seen: the next one reads again.
+    store.write_round(&[record("THREE", 10)]).unwrap();
+    let failed: Result<(), super::Error> = own.read(|r, changed| {
+        assert!(changed);
+        Err(r.err("fail on purpose")(rusqlite::Error::InvalidQuery))
+    });
+    assert!(failed.is_err());
+    assert_eq!(devices(&mut own), (true, 3));
+}
