@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 
 use crate::answer::AlertItem;
-use crate::billing::Standing;
+use crate::billing::PeriodStanding;
 use crate::contract::dates::{DAY_MS, midnight};
 use crate::contract::{Class, Contract, PeriodKind};
 use crate::record::FailureCause;
@@ -274,9 +274,9 @@ pub fn notice_deadline(
 
 /// A breach of the deviation threshold projected for a running period (the
 /// customer must warn the vendor).
-pub fn projected_breaches(contract: &Contract, standing: &Standing) -> Vec<Alert> {
+pub fn projected_breaches(contract: &Contract, periods: &[PeriodStanding]) -> Vec<Alert> {
     let mut out = Vec::new();
-    for p in standing.periods.iter().filter(|p| p.running) {
+    for p in periods.iter().filter(|p| p.running) {
         for (class, c) in [(Class::Bw, &p.bw), (Class::Colour, &p.colour)] {
             // Only a projection from readings can warn; with none, there is
             // nothing to project (reconcile shows the gaps).

@@ -25,7 +25,7 @@ use crate::timestamp::Timestamp;
 
 pub use invoice::{Invoice, InvoiceKind, Line, LineClass, Status, invoices};
 pub use json::{invoices_answer, standing_answer};
-pub use reconcile::{ClassStanding, PeriodStanding, Standing, reconcile};
+pub use reconcile::{ClassStanding, PeriodStanding, Standing, period_standings, reconcile};
 pub use text::{invoices_text, standing_text};
 
 /// The four meters billing reads, in this order.

@@ -70,18 +70,7 @@ pub fn reconcile(
 ) -> Result<Standing, Overflow> {
     let empty = DeviceHistory::default();
     let mut engine = Engine::new(contract, histories, &empty);
-    let mut periods: Vec<Period> = contract.periods_until(contract.billing_period(), at);
-    periods.extend(contract.periods_until(PeriodKind::Year, at));
-    periods.sort_by_key(|p| (p.end, p.kind.months()));
-    let mut out = Vec::new();
-    for period in periods {
-        let running = period.start <= at && at < period.end;
-        out.push(if running {
-            engine.running(period, midnight(at))?
-        } else {
-            engine.closed(period)?
-        });
-    }
+    let out = engine.periods_on(at)?;
     let boundary_values = engine.standing_values(&out);
     let until = midnight(at);
     let events = engine.events(until);
@@ -108,7 +97,38 @@ pub fn reconcile(
     })
 }
 
+/// Only the periods of the standing on `at`, as [`reconcile`] has them,
+/// without the boundary values, gaps and events that explain them: what the
+/// alerts need, in a fraction of the memory (a fleet's boundary values with
+/// their readings are tens of megabytes).
+pub fn period_standings(
+    contract: &Contract,
+    histories: &[DeviceHistory],
+    at: NaiveDate,
+) -> Result<Vec<PeriodStanding>, Overflow> {
+    let empty = DeviceHistory::default();
+    Engine::new(contract, histories, &empty).periods_on(at)
+}
+
 impl Engine<'_> {
+    /// Every period up to `at`, closed or running, by end.
+    fn periods_on(&mut self, at: NaiveDate) -> Result<Vec<PeriodStanding>, Overflow> {
+        let contract = self.contract;
+        let mut periods: Vec<Period> = contract.periods_until(contract.billing_period(), at);
+        periods.extend(contract.periods_until(PeriodKind::Year, at));
+        periods.sort_by_key(|p| (p.end, p.kind.months()));
+        let mut out = Vec::new();
+        for period in periods {
+            let running = period.start <= at && at < period.end;
+            out.push(if running {
+                self.running(period, midnight(at))?
+            } else {
+                self.closed(period)?
+            });
+        }
+        Ok(out)
+    }
+
     fn closed(&mut self, period: Period) -> Result<PeriodStanding, Overflow> {
         let class = |engine: &mut Self, class: Class| {
             let actual = engine.class_pages(class, period.start, period.end)?.counted;

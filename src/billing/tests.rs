@@ -1261,3 +1261,25 @@ fn a_commitment_of_zero_pages_has_no_deviation_and_does_not_divide_by_zero() {
             .all(|p| p.bw.deviation_pct.is_none() && !p.bw.breach)
     );
 }
+
+/// The alerts' lighter standing has the periods the full one has, on every
+/// date of the worked examples (before, inside and after each period).
+#[test]
+fn period_standings_are_the_periods_of_the_full_standing() {
+    for (contract, histories) in [(k1(), k1_readings()), (k2(), k2_readings())] {
+        for at in [
+            "2025-01-01",
+            "2025-01-02",
+            "2025-03-15",
+            "2025-04-01",
+            "2025-06-15",
+            "2025-12-31",
+            "2026-01-01",
+            "2026-07-01",
+        ] {
+            let full = reconcile(&contract, &histories, d(at)).periods;
+            let light = super::period_standings(&contract, &histories, d(at)).unwrap();
+            assert_eq!(light, full, "{} on {at}", contract.id);
+        }
+    }
+}

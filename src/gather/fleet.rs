@@ -37,7 +37,8 @@ pub struct FleetView {
 /// One device in the view.
 #[derive(Debug, Clone)]
 pub struct DeviceView {
-    pub row: DeviceRow,
+    /// Shared with the builds that follow until the database changes.
+    pub row: Arc<DeviceRow>,
     pub location: Option<String>,
     /// Polled over SNMP (false: read by hand).
     pub polled: bool,
@@ -69,7 +70,7 @@ impl FleetView {
 pub struct Memory {
     /// Every device's row (those the config names but the database does
     /// not know included) and every entry, as last read.
-    read: Option<(Vec<DeviceRow>, Vec<EntryRow>)>,
+    read: Option<(Vec<Arc<DeviceRow>>, Vec<EntryRow>)>,
     contracts: Option<ContractCheck>,
 }
 
@@ -122,7 +123,10 @@ pub fn build(
             rows.entry(serial.clone())
                 .or_insert_with(|| DeviceRow::unknown(serial));
         }
-        memory.read = Some((rows.into_values().collect(), reader.entries()?));
+        memory.read = Some((
+            rows.into_values().map(Arc::new).collect(),
+            reader.entries()?,
+        ));
     }
     let (rows, entries) = memory.read.as_ref().expect("read above");
     let mut view = device_view(rows, entries, config, now);
@@ -166,7 +170,7 @@ pub fn check_contracts(
 /// The devices and their alerts at `now`, from rows already read: no
 /// database work.
 fn device_view(
-    rows: &[DeviceRow],
+    rows: &[Arc<DeviceRow>],
     entries: &[EntryRow],
     config: &Config,
     now: Timestamp,
@@ -246,8 +250,8 @@ fn contract_alerts(reader: &Reader, config: &Config, today: NaiveDate) -> Vec<Al
             continue;
         }
         match histories(reader, config, contract, today) {
-            Ok(histories) => match billing::reconcile(contract, &histories, today) {
-                Ok(standing) => out.extend(alerts::projected_breaches(contract, &standing)),
+            Ok(histories) => match billing::period_standings(contract, &histories, today) {
+                Ok(periods) => out.extend(alerts::projected_breaches(contract, &periods)),
                 Err(e) => tracing::error!("alerts of contract {}: {e}", contract.id),
             },
             Err(e) => tracing::error!("alerts of contract {}: {e}", contract.id),

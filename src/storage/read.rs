@@ -259,19 +259,14 @@ pub(super) fn cause_column(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Resul
 }
 
 impl Store {
-    /// The latest supply rows of a device, by index.
-    pub fn supplies(&self, serial: &str) -> Vec<Supply> {
-        let Some(st) = self
-            .cache
-            .devices
-            .get(serial)
-            .and_then(|d| self.cache.state.get(d))
-        else {
-            return Vec::new();
+    /// The latest supply rows of a device, by index (none for a serial
+    /// the database does not know).
+    pub fn supplies(&self, serial: &str) -> Result<Vec<Supply>, Error> {
+        let Some(id) = self.cache.devices.get(serial) else {
+            return Ok(Vec::new());
         };
-        let mut out: Vec<Supply> = st.supplies.values().cloned().collect();
-        out.sort_by_key(|s| s.index);
-        out
+        super::fleet::latest_supplies(&self.db.conn, *id)
+            .map_err(self.err("read a device's supplies"))
     }
 }
 

@@ -437,12 +437,13 @@ impl Writer<'_> {
             }
         };
         for s in list {
-            if st.supplies.get(&s.index) != Some(s) {
+            let print = super::cache::fingerprint(s);
+            if st.supplies.get(&s.index) != Some(&print) {
                 self.tx
                     .prepare_cached("INSERT INTO supply_values (device_id, idx, at, description, kind, colour, level, max) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
                     .execute(params![device, s.index, at, s.description, s.kind, s.colour, s.level, s.max])?;
                 self.summary.supply_values += 1;
-                st.supplies.insert(s.index, s.clone());
+                st.supplies.insert(s.index, print);
             }
         }
         Ok(set)

@@ -313,7 +313,7 @@ fn a_failed_table_walk_still_stores_the_reading_and_records_partial() {
         failures[0].1.cause,
         telleverk::record::FailureCause::Partial
     );
-    assert!(store.supplies("AA2J021004711").is_empty());
+    assert!(store.supplies("AA2J021004711").unwrap().is_empty());
 }
 
 #[test]
