@@ -5,6 +5,12 @@
 #
 #   bash benches/poll_cpu.sh               # the figures in benches/README.md
 #   RUNS=1 DEVICES=2000 bash benches/poll_cpu.sh   # a quick look
+#   COMPARE=/tmp/telleverk-before bash benches/poll_cpu.sh   # A/B
+#
+# COMPARE names another telleverk binary (say, the build before a change):
+# its rounds alternate with this build's against the same simulator, so both
+# see the same load. On a shared machine only such interleaved figures
+# compare fairly; runs minutes apart differed by half here.
 #
 # Two simulators in turn (quirks off, every device healthy): one answering at
 # once (`--delay 0ms`), where the round is bound by the poller's own CPU, and
@@ -22,6 +28,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEVICES=${DEVICES:-10000}
+COMPARE=${COMPARE:-}
 RUNS=${RUNS:-5}
 CONCURRENCY=${CONCURRENCY:-1024}
 
@@ -52,7 +59,7 @@ git diff --quiet HEAD -- . ':!benches/results' 2>/dev/null || COMMIT="$COMMIT (w
     echo "# benches/poll_cpu.sh — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "commit: $COMMIT"
     echo "nproc: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "command: bash benches/poll_cpu.sh (DEVICES=$DEVICES RUNS=$RUNS CONCURRENCY=$CONCURRENCY)"
+    echo "command: bash benches/poll_cpu.sh (DEVICES=$DEVICES RUNS=$RUNS CONCURRENCY=$CONCURRENCY${COMPARE:+ COMPARE=$COMPARE})"
 } > "$RESULTS"
 cat "$RESULTS"
 
@@ -71,13 +78,14 @@ start_sim() {
 }
 stop_sim() { kill -INT "$SIM_PID"; wait "$SIM_PID" 2>/dev/null || true; SIM_PID=; }
 
-# One round against the running simulator (delay $1 in ms); appends
-# "round_wall cpu_us_per_request rss_mb floor_ratio" to $WORK/figures.
+# One round of binary $2 (label $3) against the running simulator (delay $1
+# in ms); appends "round_wall cpu_us_per_request rss_mb floor_ratio" to
+# $WORK/figures-$3.
 round() {
-    local delay_ms=$1 sim_before out round rpe polling wall user sys rss requests floor
+    local delay_ms=$1 bin=$2 label=$3 sim_before out round rpe polling wall user sys rss requests floor
     rm -f "$WORK"/bench.db*
     sim_before=$(cpu_of "$SIM_PID")
-    /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" "$BIN" poll --once --config "$WORK/bench.toml" > "$WORK/out"
+    /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" "$bin" poll --once --config "$WORK/bench.toml" > "$WORK/out"
     round=$(grep '^round:' "$WORK/out")
     read -r wall user sys rss < "$WORK/time"
     # "round: polled in 2.58 s, stored in 0.50 s; 2.95 requests per entry; CPU 2.98 s (polling 2.15 s), …"
@@ -91,9 +99,9 @@ round() {
     local ratio=-
     floor=$(calc "$rpe * $delay_ms / 1000 * $DEVICES / $CONCURRENCY" 3)
     [ "$delay_ms" = 0 ] || ratio=$(calc "$polled_in / $floor")
-    log "delay ${delay_ms} ms: round wall $polled_in s (floor $floor s, ratio $ratio); answered $answered of $DEVICES; $rpe requests per device ($requests); polling CPU $polling s = $(calc "$polling * 1000000 / $requests" 1) µs per request; process wall $wall s, CPU $(calc "$user + $sys") s (user $user, sys $sys), peak RSS $(calc "$rss / 1000" 1) MB; simulator CPU $(calc "$(cpu_of "$SIM_PID") - $sim_before") s"
+    log "$label, delay ${delay_ms} ms: round wall $polled_in s (floor $floor s, ratio $ratio); answered $answered of $DEVICES; $rpe requests per device ($requests); polling CPU $polling s = $(calc "$polling * 1000000 / $requests" 1) µs per request; process wall $wall s, CPU $(calc "$user + $sys") s (user $user, sys $sys), peak RSS $(calc "$rss / 1000" 1) MB; simulator CPU $(calc "$(cpu_of "$SIM_PID") - $sim_before") s"
     log "  $round"
-    echo "$polled_in $(calc "$polling * 1000000 / $requests" 1) $(calc "$rss / 1000" 1) $ratio" >> "$WORK/figures"
+    echo "$polled_in $(calc "$polling * 1000000 / $requests" 1) $(calc "$rss / 1000" 1) $ratio" >> "$WORK/figures-$label"
 }
 
 # Runs RUNS rounds at delay $1 ms and logs the min / median of each figure.
@@ -102,10 +110,17 @@ series() {
     log ""
     log "## $DEVICES devices, reply delay $delay_ms ms, concurrency $CONCURRENCY, $RUNS rounds"
     start_sim "${delay_ms}ms"
-    : > "$WORK/figures"
-    for _ in $(seq "$RUNS"); do round "$delay_ms"; done
+    rm -f "$WORK"/figures-*
+    for _ in $(seq "$RUNS"); do
+        round "$delay_ms" "$BIN" this
+        [ -z "$COMPARE" ] || round "$delay_ms" "$COMPARE" compare
+    done
     stop_sim
-    log "min / median: round wall $(cut -d' ' -f1 "$WORK/figures" | min_median) s; CPU per request $(cut -d' ' -f2 "$WORK/figures" | min_median) µs; peak RSS $(cut -d' ' -f3 "$WORK/figures" | min_median) MB; ratio to floor $(cut -d' ' -f4 "$WORK/figures" | min_median)"
+    local label f
+    for label in this ${COMPARE:+compare}; do
+        f=$WORK/figures-$label
+        log "$label, min / median: round wall $(cut -d' ' -f1 "$f" | min_median) s; CPU per request $(cut -d' ' -f2 "$f" | min_median) µs; peak RSS $(cut -d' ' -f3 "$f" | min_median) MB; ratio to floor $(cut -d' ' -f4 "$f" | min_median)"
+    done
 }
 
 series 0
