@@ -199,9 +199,16 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    // A poll round is many small tasks that each wait on the network: on one
+    // thread they cost about a quarter less CPU than spread over worker
+    // threads that wake and steal from each other (benches/README.md
+    // "poll_cpu"). Storing the round still runs on a blocking thread.
+    let runtime = match cli.command {
+        Command::Poll { .. } => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    }
+    .enable_all()
+    .build()?;
     let mut stdout = std::io::stdout().lock();
     match cli.command {
         Command::Poll { config, json, .. } => {

@@ -14,6 +14,10 @@ impl Oid {
         Oid(arcs)
     }
 
+    pub fn from_slice(arcs: &[u32]) -> Oid {
+        Oid(arcs.to_vec())
+    }
+
     pub fn arcs(&self) -> &[u32] {
         &self.0
     }

@@ -1,5 +1,6 @@
 //! Polling one device entry: identity, profile, scalars, supplies.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -196,12 +197,15 @@ async fn scalars<'p>(
     // they fit one request; not over v1, where each OID the device lacks costs a
     // resend (noSuchName).
     let every = profiles.all_scalar_oids();
-    let (first, asked_all): (Vec<Oid>, bool) = match guess {
-        Some(p) => (p.scalar_oids(), false),
+    let (first, asked_all): (Cow<[Oid]>, bool) = match guess {
+        Some(p) => (p.scalar_oids().into(), false),
         None if entry.version != Version::V1 && every.len() <= session.max_oids() => {
-            (every.to_vec(), true)
+            (every.into(), true)
         }
-        None => (vec![crate::profile::sys_descr(), sys_object_id()], false),
+        None => (
+            vec![crate::profile::sys_descr(), sys_object_id()].into(),
+            false,
+        ),
     };
     let values = get(session, &first).await?;
     let at = clock.now();
@@ -241,6 +245,19 @@ fn oid_of(values: &HashMap<Oid, Scalar>) -> Option<Oid> {
     }
 }
 
+/// A description as shown: control characters removed, trimmed.
+fn printable(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let kept = text.trim_matches(|c: char| c.is_whitespace() || c.is_control());
+    // Most descriptions hold no control character: one copy, no filtering.
+    if kept.chars().any(char::is_control) {
+        let d: String = kept.chars().filter(|c| !c.is_control()).collect();
+        d.trim().to_owned()
+    } else {
+        kept.to_owned()
+    }
+}
+
 /// Turns the walked columns into supplies. Rows are told apart by their index
 /// (the last arc); the colour comes from the colorant or the description,
 /// never from the index.
@@ -265,18 +282,14 @@ pub fn build_supplies(spec: &SuppliesSpec, rows: &[(Oid, Scalar)]) -> Vec<Supply
             (SuppliesSpec::COLORANT_INDEX, Scalar::Int(v, _)) => row.colorant_index = Some(*v),
             (SuppliesSpec::TYPE, Scalar::Int(v, _)) => row.type_code = Some(*v),
             (SuppliesSpec::DESCRIPTION, Scalar::Text(t)) => {
-                let d: String = String::from_utf8_lossy(t)
-                    .chars()
-                    .filter(|c| !c.is_control())
-                    .collect();
-                row.description = Some(d.trim().to_owned());
+                row.description = Some(printable(t));
             }
             (SuppliesSpec::MAX, Scalar::Int(v, _)) => row.max = Some(*v),
             (SuppliesSpec::LEVEL, Scalar::Int(v, _)) => row.level = Some(*v),
             _ => {}
         }
     }
-    raw.values()
+    raw.into_values()
         .filter_map(|r| supplies::from_raw(r, &colorants))
         .collect()
 }

@@ -321,11 +321,8 @@ impl Session {
     /// have (noSuchObject, noSuchInstance, endOfMibView; v1 noSuchName) are left
     /// out of the answer, never an error.
     pub async fn get(&self, oids: &[Oid]) -> Result<HashMap<Oid, Scalar>, Error> {
-        let mut wanted: Vec<async_snmp::Oid> = oids
-            .iter()
-            .map(|o| async_snmp::Oid::from_slice(o.arcs()))
-            .collect();
-        let mut out = HashMap::new();
+        let mut wanted: Vec<async_snmp::Oid> = oids.iter().map(lib_oid).collect();
+        let mut out = HashMap::with_capacity(oids.len());
         // v1 agents answer noSuchName for a whole request: drop that OID and resend.
         for _ in 0..=oids.len() {
             if wanted.is_empty() {
@@ -341,8 +338,8 @@ impl Session {
                         )));
                     }
                     for vb in response.varbinds {
-                        if let Some(scalar) = to_scalar(&vb.value) {
-                            out.insert(Oid::new(vb.oid.arcs().to_vec()), scalar);
+                        if let Some(scalar) = to_scalar(vb.value) {
+                            out.insert(Oid::from_slice(vb.oid.arcs()), scalar);
                         }
                     }
                     self.check_context(&wanted, &out)?;
@@ -360,21 +357,17 @@ impl Session {
     /// Reads table columns (GETBULK; GETNEXT on v1) and returns every
     /// (OID, value) inside them. Stops at the end of each column.
     pub async fn columns(&self, columns: &[Oid]) -> Result<Vec<(Oid, Scalar)>, Error> {
-        let mut cursors: Vec<(Oid, Oid)> = columns.iter().map(|c| (c.clone(), c.clone())).collect();
+        let mut walk = Walk::new(columns);
         let mut out = Vec::new();
         // Some agents answer GETBULK with genErr or tooBig (seen with net-snmp
         // over v3) or not at all: then walk on with GETNEXT.
         let mut bulk = self.version != Version::V1;
         // A guard against agents that never end a column.
         for _ in 0..1000 {
-            if cursors.is_empty() {
+            if walk.at.is_empty() {
                 return Ok(out);
             }
-            let next: Vec<async_snmp::Oid> = cursors
-                .iter()
-                .map(|(_, at)| async_snmp::Oid::from_slice(at.arcs()))
-                .collect();
-            let varbinds = match self.step(&next, bulk).await {
+            let varbinds = match self.step(&walk.at, bulk).await {
                 Ok(v) => v,
                 Err(e)
                     if bulk
@@ -387,16 +380,16 @@ impl Session {
                     bulk = false;
                     continue;
                 }
-                Err(e) => match no_such_name(&e, &next) {
+                Err(e) => match no_such_name(&e, &walk.at) {
                     // v1: GETNEXT past the end of the MIB.
                     Some(done) => {
-                        cursors.retain(|(_, at)| async_snmp::Oid::from_slice(at.arcs()) != done);
+                        walk.retain(|at| *at != done);
                         continue;
                     }
                     None => return Err(self.fail(&e)),
                 },
             };
-            cursors = advance(&cursors, &varbinds, &mut out)?;
+            advance(&mut walk, varbinds, &mut out)?;
         }
         Err(malformed(
             "a table never ended (more than 1000 requests)".into(),
@@ -467,43 +460,79 @@ impl Session {
 /// sysObjectID.0 (SNMPv2-MIB).
 const SYS_OBJECT_ID: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 2, 0];
 
+/// The columns a table walk still reads, in the library's OID type so each
+/// request is sent from them as they are: each column's root and the last
+/// OID read in it (where the next request starts), side by side.
+struct Walk {
+    roots: Vec<async_snmp::Oid>,
+    at: Vec<async_snmp::Oid>,
+}
+
+impl Walk {
+    fn new(columns: &[Oid]) -> Walk {
+        let roots: Vec<async_snmp::Oid> = columns.iter().map(lib_oid).collect();
+        Walk {
+            at: roots.clone(),
+            roots,
+        }
+    }
+
+    /// Keeps the columns whose last OID passes `keep`.
+    fn retain(&mut self, mut keep: impl FnMut(&async_snmp::Oid) -> bool) {
+        let kept: Vec<bool> = self.at.iter().map(&mut keep).collect();
+        let mut flags = kept.iter();
+        self.roots.retain(|_| *flags.next().unwrap_or(&false));
+        let mut flags = kept.iter();
+        self.at.retain(|_| *flags.next().unwrap_or(&false));
+    }
+}
+
 /// Files the GETBULK/GETNEXT answer (row-major: repetition r, column c) and
-/// returns the cursors of the columns that go on.
+/// drops the columns that ended. Each answer's OID moves into its column's
+/// cursor: no OID is copied but the ones filed in `out`.
 fn advance(
-    cursors: &[(Oid, Oid)],
-    varbinds: &[async_snmp::VarBind],
+    walk: &mut Walk,
+    varbinds: Vec<async_snmp::VarBind>,
     out: &mut Vec<(Oid, Scalar)>,
-) -> Result<Vec<(Oid, Oid)>, Error> {
-    let width = cursors.len();
+) -> Result<(), Error> {
+    let width = walk.at.len();
     if varbinds.is_empty() {
         return Err(malformed("an empty answer to a table request".into()));
     }
-    let mut live: Vec<Option<Oid>> = cursors.iter().map(|(_, at)| Some(at.clone())).collect();
-    for (i, vb) in varbinds.iter().enumerate() {
+    let mut ended = vec![false; width];
+    // Nearly every answer is a row: one growth of `out` instead of several.
+    out.reserve(varbinds.len());
+    for (i, vb) in varbinds.into_iter().enumerate() {
         let col = i % width;
-        let (root, _) = &cursors[col];
-        let Some(last) = &live[col] else { continue };
-        let oid = Oid::new(vb.oid.arcs().to_vec());
-        let ended = matches!(vb.value, Value::EndOfMibView) || !oid.starts_with(root);
-        if ended {
-            live[col] = None;
+        if ended[col] {
             continue;
         }
-        if oid <= *last {
+        let oid = vb.oid.arcs();
+        if matches!(vb.value, Value::EndOfMibView) || !oid.starts_with(walk.roots[col].arcs()) {
+            ended[col] = true;
+            continue;
+        }
+        let last = walk.at[col].arcs();
+        if oid <= last {
             return Err(malformed(format!(
-                "the agent went backwards in a table: {oid} after {last}"
+                "the agent went backwards in a table: {} after {}",
+                Oid::from_slice(oid),
+                Oid::from_slice(last)
             )));
         }
-        if let Some(scalar) = to_scalar(&vb.value) {
-            out.push((oid.clone(), scalar));
+        if let Some(scalar) = to_scalar(vb.value) {
+            out.push((Oid::from_slice(oid), scalar));
         }
-        live[col] = Some(oid);
+        walk.at[col] = vb.oid;
     }
-    Ok(cursors
-        .iter()
-        .zip(live)
-        .filter_map(|((root, _), at)| at.map(|at| (root.clone(), at)))
-        .collect())
+    let mut flags = ended.into_iter();
+    walk.retain(|_| !flags.next().unwrap_or(true));
+    Ok(())
+}
+
+/// The library's form of an OID.
+fn lib_oid(oid: &Oid) -> async_snmp::Oid {
+    async_snmp::Oid::from_slice(oid.arcs())
 }
 
 /// The OID a v1 noSuchName error points at.
@@ -522,18 +551,18 @@ fn no_such_name(e: &LibError, sent: &[async_snmp::Oid]) -> Option<async_snmp::Oi
     }
 }
 
-fn to_scalar(value: &Value) -> Option<Scalar> {
+fn to_scalar(value: Value) -> Option<Scalar> {
     Some(match value {
-        Value::Integer(v) => Scalar::Int(i64::from(*v), Syntax::Integer),
-        Value::Counter32(v) => Scalar::Int(i64::from(*v), Syntax::Counter32),
-        Value::Gauge32(v) | Value::UInteger32(v) => Scalar::Int(i64::from(*v), Syntax::Gauge32),
-        Value::Counter64(v) => match i64::try_from(*v) {
+        Value::Integer(v) => Scalar::Int(i64::from(v), Syntax::Integer),
+        Value::Counter32(v) => Scalar::Int(i64::from(v), Syntax::Counter32),
+        Value::Gauge32(v) | Value::UInteger32(v) => Scalar::Int(i64::from(v), Syntax::Gauge32),
+        Value::Counter64(v) => match i64::try_from(v) {
             Ok(v) => Scalar::Int(v, Syntax::Counter64),
-            Err(_) => Scalar::TooLarge(*v),
+            Err(_) => Scalar::TooLarge(v),
         },
         Value::TimeTicks(_) => Scalar::Other("TimeTicks"),
         Value::OctetString(bytes) => Scalar::Text(bytes.to_vec()),
-        Value::ObjectIdentifier(oid) => Scalar::ObjectId(Oid::new(oid.arcs().to_vec())),
+        Value::ObjectIdentifier(oid) => Scalar::ObjectId(Oid::from_slice(oid.arcs())),
         Value::NoSuchObject | Value::NoSuchInstance | Value::EndOfMibView | Value::Null => {
             return None;
         }
@@ -564,26 +593,28 @@ mod tests {
     fn advance_files_rows_and_ends_columns() {
         let c5: Oid = "1.3.6.1.2.1.43.11.1.1.5".parse().unwrap();
         let c9: Oid = "1.3.6.1.2.1.43.11.1.1.9".parse().unwrap();
-        let cursors = vec![(c5.clone(), c5.clone()), (c9.clone(), c9.clone())];
-        let answer = [
+        let mut walk = Walk::new(&[c5, c9]);
+        let answer = vec![
             vb("1.3.6.1.2.1.43.11.1.1.5.1.1", Value::Integer(3)),
             vb("1.3.6.1.2.1.43.11.1.1.9.1.1", Value::Integer(80)),
             vb("1.3.6.1.2.1.43.11.1.1.6.1.1", Value::Integer(0)),
             vb("1.3.6.1.2.1.43.11.1.1.9.1.4", Value::Integer(-2)),
         ];
         let mut out = Vec::new();
-        let next = advance(&cursors, &answer, &mut out).unwrap();
+        advance(&mut walk, answer, &mut out).unwrap();
         assert_eq!(out.len(), 3);
-        assert_eq!(next.len(), 1);
-        assert_eq!(next[0].1.to_string(), "1.3.6.1.2.1.43.11.1.1.9.1.4");
+        assert_eq!(walk.at.len(), 1);
+        assert_eq!(walk.at[0].to_string(), "1.3.6.1.2.1.43.11.1.1.9.1.4");
+        assert_eq!(walk.roots[0].to_string(), "1.3.6.1.2.1.43.11.1.1.9");
     }
 
     #[test]
     fn advance_rejects_an_agent_that_goes_backwards() {
         let c5: Oid = "1.3.6.1.2.1.43.11.1.1.5".parse().unwrap();
-        let at: Oid = "1.3.6.1.2.1.43.11.1.1.5.1.3".parse().unwrap();
-        let answer = [vb("1.3.6.1.2.1.43.11.1.1.5.1.2", Value::Integer(3))];
-        let err = advance(&[(c5, at)], &answer, &mut Vec::new()).unwrap_err();
+        let mut walk = Walk::new(&[c5]);
+        walk.at[0] = async_snmp::Oid::parse("1.3.6.1.2.1.43.11.1.1.5.1.3").unwrap();
+        let answer = vec![vb("1.3.6.1.2.1.43.11.1.1.5.1.2", Value::Integer(3))];
+        let err = advance(&mut walk, answer, &mut Vec::new()).unwrap_err();
         assert_eq!(err.cause, FailureCause::Malformed);
     }
 }

@@ -43,10 +43,10 @@ pub struct RawSupply {
 
 /// Builds a supply from its raw row and the colorant names (index → name).
 /// Returns None when the row lacks a level (nothing to report).
-pub fn from_raw(raw: &RawSupply, colorants: &[(u32, String)]) -> Option<Supply> {
+pub fn from_raw(raw: RawSupply, colorants: &[(u32, String)]) -> Option<Supply> {
     let level = raw.level?;
     let max = raw.max.unwrap_or(-2);
-    let description = raw.description.clone().unwrap_or_default();
+    let description = raw.description.unwrap_or_default();
     let colorant = raw
         .colorant_index
         .filter(|i| *i > 0)
@@ -138,19 +138,15 @@ pub fn kind_name(code: i64) -> &'static str {
 /// The process colour named in a colorant value or a description, if any.
 /// Descriptions come as "Toner (Cyan)", "Black Toner", "Drum Cartridge Yellow".
 pub fn colour_name(text: &str) -> Option<String> {
-    let lower = text.to_ascii_lowercase();
     const COLOURS: [&str; 4] = ["cyan", "magenta", "yellow", "black"];
-    let found: Vec<&str> = COLOURS
-        .iter()
-        .copied()
-        .filter(|c| {
-            lower
-                .split(|ch: char| !ch.is_ascii_alphanumeric())
-                .any(|word| word == *c)
-        })
-        .collect();
-    match found.as_slice() {
-        [one] => Some((*one).to_owned()),
+    // Compared without copying the text: this runs for every supply polled.
+    let names = |colour: &str| {
+        text.split(|ch: char| !ch.is_ascii_alphanumeric())
+            .any(|word| word.eq_ignore_ascii_case(colour))
+    };
+    let mut found = COLOURS.into_iter().filter(|c| names(c));
+    match (found.next(), found.next()) {
+        (Some(one), None) => Some(one.to_owned()),
         _ => None,
     }
 }
@@ -191,7 +187,7 @@ mod tests {
             level: Some(40),
             colorant_index: Some(4),
         };
-        let s = from_raw(&raw, &[(4, "cyan".into())]).unwrap();
+        let s = from_raw(raw, &[(4, "cyan".into())]).unwrap();
         assert_eq!(s.colour.as_deref(), Some("cyan"));
         assert_eq!(s.kind, "toner");
         assert_eq!(s.percent, Some(40));
