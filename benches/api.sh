@@ -53,11 +53,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cpu_of() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
-mb_of() { awk -v key="$2:" '$1 == key {printf "%.1f", $2 / 1000}' "/proc/$1/status"; }
-log() { echo "$*" | tee -a "$RESULTS"; }
-calc() { printf '%.2f' "$(echo "$*" | bc -l)"; }
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 
 COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 git diff --quiet HEAD -- . ':!benches/results' 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
