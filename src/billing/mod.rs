@@ -25,7 +25,9 @@ use crate::timestamp::Timestamp;
 
 pub use invoice::{Invoice, InvoiceKind, Line, LineClass, Status, invoices};
 pub use json::{invoices_answer, standing_answer};
-pub use reconcile::{ClassStanding, PeriodStanding, Standing, period_standings, reconcile};
+pub use reconcile::{
+    ClassStanding, PeriodStanding, Standing, period_standings, reconcile, running_standings,
+};
 pub use text::{invoices_text, standing_text};
 
 /// The four meters billing reads, in this order.
@@ -167,6 +169,26 @@ pub fn needed_dates(contract: &Contract, date: NaiveDate) -> Vec<NaiveDate> {
     }
     dates.extend(contract.prices.iter().map(|v| v.from));
     dates.push(contract.renewal_date());
+    for m in &contract.devices {
+        dates.extend(m.from.iter().chain(m.until.iter()));
+    }
+    dates.sort();
+    dates.dedup();
+    dates
+}
+
+/// The dates the periods running on `date` need (their starts and ends,
+/// the members' joining and leaving dates, and `date`): what the alerts'
+/// projections read, where an answer on `date` reads [`needed_dates`].
+pub fn running_dates(contract: &Contract, date: NaiveDate) -> Vec<NaiveDate> {
+    let mut dates = vec![date];
+    for kind in [contract.billing_period(), PeriodKind::Year] {
+        for p in contract.periods_until(kind, date) {
+            if p.start <= date && date < p.end {
+                dates.extend([p.start, p.end]);
+            }
+        }
+    }
     for m in &contract.devices {
         dates.extend(m.from.iter().chain(m.until.iter()));
     }

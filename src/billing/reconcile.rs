@@ -70,7 +70,7 @@ pub fn reconcile(
 ) -> Result<Standing, Overflow> {
     let empty = DeviceHistory::default();
     let mut engine = Engine::new(contract, histories, &empty);
-    let out = engine.periods_on(at)?;
+    let out = engine.periods_on(at, false)?;
     let boundary_values = engine.standing_values(&out);
     let until = midnight(at);
     let events = engine.events(until);
@@ -107,12 +107,28 @@ pub fn period_standings(
     at: NaiveDate,
 ) -> Result<Vec<PeriodStanding>, Overflow> {
     let empty = DeviceHistory::default();
-    Engine::new(contract, histories, &empty).periods_on(at)
+    Engine::new(contract, histories, &empty).periods_on(at, false)
+}
+
+/// The periods running on `at` only, as [`period_standings`] has them:
+/// what the alerts' projections need, from histories read around
+/// [`running_dates`](super::running_dates) alone.
+pub fn running_standings(
+    contract: &Contract,
+    histories: &[DeviceHistory],
+    at: NaiveDate,
+) -> Result<Vec<PeriodStanding>, Overflow> {
+    let empty = DeviceHistory::default();
+    Engine::new(contract, histories, &empty).periods_on(at, true)
 }
 
 impl Engine<'_> {
-    /// Every period up to `at`, closed or running, by end.
-    fn periods_on(&mut self, at: NaiveDate) -> Result<Vec<PeriodStanding>, Overflow> {
+    /// Every period up to `at`, closed or running (or `only_running`), by end.
+    fn periods_on(
+        &mut self,
+        at: NaiveDate,
+        only_running: bool,
+    ) -> Result<Vec<PeriodStanding>, Overflow> {
         let contract = self.contract;
         let mut periods: Vec<Period> = contract.periods_until(contract.billing_period(), at);
         periods.extend(contract.periods_until(PeriodKind::Year, at));
@@ -120,6 +136,9 @@ impl Engine<'_> {
         let mut out = Vec::new();
         for period in periods {
             let running = period.start <= at && at < period.end;
+            if only_running && !running {
+                continue;
+            }
             out.push(if running {
                 self.running(period, midnight(at))?
             } else {

@@ -3,6 +3,8 @@
 //! serial is in two contracts at once. Each value checks itself as it is read
 //! (`fields`); what is checked here spans several values.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -302,7 +304,9 @@ impl Ctx<'_> {
         contracts: &[Contract],
         raw: &[Spanned<RawContract>],
     ) -> Result<(), ConfigError> {
-        let mut seen: Vec<(&str, NaiveDate, Option<NaiveDate>, &str)> = Vec::new();
+        // Each serial's spans so far: a lookup by serial, not a scan of every
+        // member (a contract over 10 000 devices made this quadratic).
+        let mut seen: HashMap<&str, Vec<Span<'_>>> = HashMap::new();
         for (i, c) in contracts.iter().enumerate() {
             for m in &c.devices {
                 let from = m.from.unwrap_or(c.start);
@@ -310,10 +314,9 @@ impl Ctx<'_> {
                     (Some(u), Some(e)) => Some(u.min(e)),
                     (u, e) => u.or(e),
                 };
-                for (serial, f2, u2, other) in &seen {
-                    let overlap = *serial == m.serial.as_str()
-                        && until.is_none_or(|u| *f2 < u)
-                        && u2.is_none_or(|u| from < u);
+                let spans = seen.entry(m.serial.as_str()).or_default();
+                for (f2, u2, other) in spans.iter() {
+                    let overlap = until.is_none_or(|u| *f2 < u) && u2.is_none_or(|u| from < u);
                     if overlap {
                         let j = contracts.iter().position(|c| c.id == *other).unwrap_or(i);
                         let r = &raw[i].get_ref().devices;
@@ -328,12 +331,15 @@ impl Ctx<'_> {
                         return Err(self.at(r, &format!("contract[{i}].devices"), msg));
                     }
                 }
-                seen.push((&m.serial, from, until, &c.id));
+                spans.push((from, until, &c.id));
             }
         }
         Ok(())
     }
 }
+
+/// When a serial is a member of a contract: from, until, the contract's id.
+type Span<'a> = (NaiveDate, Option<NaiveDate>, &'a str);
 
 /// What is wrong with a serial in a contract's `devices`.
 fn serial_message(e: SerialError) -> String {

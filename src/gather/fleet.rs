@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use super::{FleetIndex, histories};
+use super::{FleetIndex, running_histories};
 use crate::alerts::{self, Alert, DeviceFacts};
 use crate::billing;
 use crate::config::Config;
 use crate::contract::dates::local_date;
 use crate::serial::Serial;
-use crate::storage::{DeviceRow, EntryRow, Reader};
+use crate::storage::{DeviceRow, EntryRow, FleetRows, Reader, Refreshed};
 use crate::timestamp::Timestamp;
 
 /// The fleet as last read.
@@ -62,17 +62,28 @@ impl FleetView {
     }
 }
 
-/// What the builds read from the database, kept for the next build: the
-/// devices are read again only when the database changed, the contracts
-/// checked again only when it changed or the day did. Between rounds a
-/// build reads nothing and only works out the alerts that follow the clock.
+/// What the builds read from the database, kept for the next build: after a
+/// change only what changed is read ([`FleetRows`]), the contracts checked
+/// again only when it changed or the day did. Between rounds a build reads
+/// nothing and only works out the alerts that follow the clock.
 #[derive(Debug, Default)]
 pub struct Memory {
-    /// Every device's row (those the config names but the database does
-    /// not know included) and every entry, as last read.
-    read: Option<(Vec<Arc<DeviceRow>>, Vec<EntryRow>)>,
+    /// Every device's and entry's latest row, as last read.
+    rows: FleetRows,
+    /// Those rows with the devices the config names but the database does
+    /// not know, by serial; None when `rows` changed since.
+    merged: Option<Vec<Arc<DeviceRow>>>,
+    /// The database changed after the rows were last brought up to date.
+    behind: bool,
+    /// When everything was last read: once an hour everything is read
+    /// again, so that nothing a reader of changes could miss (rows another
+    /// process stored with instants before ones already read) stays.
+    full_at: Option<Timestamp>,
     contracts: Option<ContractCheck>,
 }
+
+/// How long the view goes on reading only changes before it reads all.
+const FULL_READ_EVERY_MS: i64 = 60 * 60 * 1000;
 
 #[derive(Debug)]
 struct ContractCheck {
@@ -84,9 +95,9 @@ struct ContractCheck {
 }
 
 impl Memory {
-    /// The database changed since the last read: read it all again.
-    pub fn forget(&mut self) {
-        self.read = None;
+    /// The database changed since the last read.
+    fn changed(&mut self) {
+        self.behind = true;
         if let Some(c) = &mut self.contracts {
             c.current = false;
         }
@@ -98,11 +109,17 @@ impl Memory {
             .as_ref()
             .is_none_or(|c| !c.current || c.today != today)
     }
+
+    /// What the latest read of the devices did.
+    pub fn last_read(&self) -> Refreshed {
+        self.rows.last()
+    }
 }
 
 /// The view at `now`: the devices with their alerts, read from `reader`
-/// only when `changed` (or never read), and the contracts' alerts as last
-/// checked ([`check_contracts`] checks them again).
+/// when `changed` (only what changed; all of it on the first build and
+/// once an hour), and the contracts' alerts as last checked
+/// ([`check_contracts`] checks them again).
 pub fn build(
     reader: &Reader,
     changed: bool,
@@ -111,25 +128,35 @@ pub fn build(
     memory: &mut Memory,
 ) -> Result<FleetView, crate::storage::Error> {
     if changed {
-        memory.forget();
+        memory.changed();
     }
-    if memory.read.is_none() {
-        let mut rows: BTreeMap<Serial, DeviceRow> = reader
-            .fleet()?
+    let due_full = memory
+        .full_at
+        .is_none_or(|at| now.millis() - at.millis() >= FULL_READ_EVERY_MS);
+    if due_full {
+        memory.rows = FleetRows::default();
+        memory.full_at = Some(now);
+        memory.behind = true;
+    }
+    if memory.behind {
+        memory.merged = None;
+        reader.refresh_fleet(&mut memory.rows)?;
+        memory.behind = false;
+    }
+    let rows = memory.merged.get_or_insert_with(|| {
+        let mut rows: BTreeMap<Serial, Arc<DeviceRow>> = memory
+            .rows
+            .rows()
             .into_iter()
             .map(|r| (r.serial.clone(), r))
             .collect();
         for serial in config.serials() {
             rows.entry(serial.clone())
-                .or_insert_with(|| DeviceRow::unknown(serial));
+                .or_insert_with(|| Arc::new(DeviceRow::unknown(serial)));
         }
-        memory.read = Some((
-            rows.into_values().map(Arc::new).collect(),
-            reader.entries()?,
-        ));
-    }
-    let (rows, entries) = memory.read.as_ref().expect("read above");
-    let mut view = device_view(rows, entries, config, now);
+        rows.into_values().collect()
+    });
+    let mut view = device_view(rows, memory.rows.entries(), config, now);
     if let Some(c) = &memory.contracts {
         view.alerts.extend(c.alerts.iter().cloned());
         view.contracts_checked_at = Some(c.at);
@@ -150,7 +177,7 @@ pub fn check_contracts(
     view: &FleetView,
 ) -> FleetView {
     if changed {
-        memory.read = None;
+        memory.behind = true;
     }
     let today = local_date(now);
     let alerts = contract_alerts(reader, config, today);
@@ -169,9 +196,9 @@ pub fn check_contracts(
 
 /// The devices and their alerts at `now`, from rows already read: no
 /// database work.
-fn device_view(
+fn device_view<'a>(
     rows: &[Arc<DeviceRow>],
-    entries: &[EntryRow],
+    entries: impl Iterator<Item = &'a EntryRow>,
     config: &Config,
     now: Timestamp,
 ) -> FleetView {
@@ -215,12 +242,16 @@ fn device_view(
 }
 
 /// Configured entries that have never answered as any device: unreachable.
-fn silent_entries(config: &Config, entries: &[EntryRow], devices: &[DeviceView]) -> Vec<Alert> {
+fn silent_entries<'a>(
+    config: &Config,
+    entries: impl Iterator<Item = &'a EntryRow>,
+    devices: &[DeviceView],
+) -> Vec<Alert> {
     let answered: HashSet<&str> = devices
         .iter()
         .filter_map(|v| v.row.entry_key.as_deref())
         .collect();
-    let mut by_key: HashMap<&str, &EntryRow> = HashMap::with_capacity(entries.len());
+    let mut by_key: HashMap<&str, &EntryRow> = HashMap::new();
     for e in entries {
         by_key.entry(e.key.as_str()).or_insert(e);
     }
@@ -249,8 +280,8 @@ fn contract_alerts(reader: &Reader, config: &Config, today: NaiveDate) -> Vec<Al
         if contract.start > today {
             continue;
         }
-        match histories(reader, config, contract, today) {
-            Ok(histories) => match billing::period_standings(contract, &histories, today) {
+        match running_histories(reader, config, contract, today) {
+            Ok(histories) => match billing::running_standings(contract, &histories, today) {
                 Ok(periods) => out.extend(alerts::projected_breaches(contract, &periods)),
                 Err(e) => tracing::error!("alerts of contract {}: {e}", contract.id),
             },

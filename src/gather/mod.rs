@@ -140,13 +140,42 @@ pub fn histories(
     contract: &Contract,
     date: NaiveDate,
 ) -> Result<Vec<DeviceHistory>, crate::storage::Error> {
+    histories_at(
+        reader,
+        config,
+        contract,
+        &billing::needed_dates(contract, date),
+    )
+}
+
+/// The readings of every device of the contract around the boundaries of
+/// the periods running on `date` only: what the alerts' projections need
+/// ([`billing::running_standings`]).
+pub fn running_histories(
+    reader: &Reader,
+    config: &Config,
+    contract: &Contract,
+    date: NaiveDate,
+) -> Result<Vec<DeviceHistory>, crate::storage::Error> {
+    histories_at(
+        reader,
+        config,
+        contract,
+        &billing::running_dates(contract, date),
+    )
+}
+
+/// The readings of every device of the contract around midnight of `dates`.
+fn histories_at(
+    reader: &Reader,
+    config: &Config,
+    contract: &Contract,
+    dates: &[NaiveDate],
+) -> Result<Vec<DeviceHistory>, crate::storage::Error> {
     let mut serials: Vec<&Serial> = contract.devices.iter().map(|m| &m.serial).collect();
     serials.sort_unstable();
     serials.dedup();
-    let instants: Vec<Timestamp> = billing::needed_dates(contract, date)
-        .into_iter()
-        .map(midnight)
-        .collect();
+    let instants: Vec<Timestamp> = dates.iter().copied().map(midnight).collect();
     let index = FleetIndex::new(config);
     let mut out = Vec::new();
     for serial in serials {
@@ -220,3 +249,6 @@ impl Readings<'_> {
         Ok((points, colour))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -74,11 +74,6 @@ pub struct EntryRow {
 }
 
 impl Reader {
-    /// Every device the database knows, by serial.
-    pub fn fleet(&self) -> Result<Vec<DeviceRow>, Error> {
-        self.fleet_rows().map_err(self.err("read the fleet"))
-    }
-
     /// Every device's model and latest entry, by serial, in one query.
     pub fn identities(&self) -> Result<BTreeMap<Serial, Identity>, Error> {
         (|| {
@@ -103,24 +98,6 @@ impl Reader {
         .map_err(self.err("read the devices' identities"))
     }
 
-    /// Every entry with its latest failure, by key.
-    pub fn entries(&self) -> Result<Vec<EntryRow>, Error> {
-        self.entry_rows().map_err(self.err("read the entries"))
-    }
-
-    fn entry_rows(&self) -> rusqlite::Result<Vec<EntryRow>> {
-        let mut out = Vec::new();
-        for (id, (key, address)) in self.entry_map()? {
-            out.push(EntryRow {
-                key,
-                address,
-                last_failure: self.last_failure(id)?,
-            });
-        }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(out)
-    }
-
     /// The latest `limit` failures of an entry, newest first.
     pub fn entry_failures(&self, key: &str, limit: usize) -> Result<Vec<Failure>, Error> {
         (|| {
@@ -136,7 +113,7 @@ impl Reader {
 
     /// The latest failure of an entry that says something of the device: a
     /// poll the service abandoned when it stopped (`aborted`) does not.
-    fn last_failure(&self, entry: i64) -> rusqlite::Result<Option<Failure>> {
+    pub(super) fn last_failure(&self, entry: i64) -> rusqlite::Result<Option<Failure>> {
         self.conn
             .prepare_cached(
                 "SELECT at, cause, detail FROM poll_failures WHERE entry_id = ?1 AND cause != ?2
@@ -147,7 +124,7 @@ impl Reader {
     }
 
     /// Entry id → (key, address).
-    fn entry_map(&self) -> rusqlite::Result<HashMap<i64, (String, String)>> {
+    pub(super) fn entry_map(&self) -> rusqlite::Result<HashMap<i64, (String, String)>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT id, key, address FROM entries")?;
@@ -155,81 +132,40 @@ impl Reader {
         rows.collect()
     }
 
-    fn fleet_rows(&self) -> rusqlite::Result<Vec<DeviceRow>> {
-        let entries = self.entry_map()?;
-        let devices: Vec<(i64, Serial)> = {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT id, serial FROM devices ORDER BY serial")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
-        let mut out = Vec::with_capacity(devices.len());
-        for (id, serial) in devices {
-            out.push(self.device_row(id, serial, &entries)?);
-        }
-        Ok(out)
-    }
-
-    fn device_row(
-        &self,
-        id: i64,
-        serial: Serial,
-        entries: &HashMap<i64, (String, String)>,
-    ) -> rusqlite::Result<DeviceRow> {
-        let poll = self
-            .conn
+    /// A device's latest poll.
+    pub(super) fn latest_poll_of(&self, device: i64) -> rusqlite::Result<Option<PollPart>> {
+        self.conn
             .prepare_cached(
-                "SELECT at, entry_id, device_status, printer_status, errors, meters FROM polls
+                "SELECT at, entry_id, device_status, printer_status, errors, meters, stored FROM polls
                  WHERE device_id = ?1 ORDER BY at DESC LIMIT 1",
             )?
-            .query_row(params![id], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                    r.get::<_, Option<i64>>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, i64>(5)? == 0,
-                ))
-            })
-            .optional()?;
-        let model: Option<String> = self
+            .query_row(params![device], poll_part)
+            .optional()
+    }
+
+    /// A device's latest model.
+    pub(super) fn model_of(&self, device: i64) -> rusqlite::Result<Option<String>> {
+        Ok(self
             .conn
             .prepare_cached(
                 "SELECT model FROM device_info WHERE device_id = ?1 ORDER BY at DESC LIMIT 1",
             )?
-            .query_row(params![id], |r| r.get(0))
+            .query_row(params![device], |r| r.get(0))
             .optional()?
-            .flatten();
-        let last_entered: Option<i64> = self
+            .flatten())
+    }
+
+    /// When the latest reading a person entered for a device (and did not
+    /// withdraw) was taken.
+    pub(super) fn last_entered_of(&self, device: i64) -> rusqlite::Result<Option<DateTime<Utc>>> {
+        let at: Option<i64> = self
             .conn
             .prepare_cached(
                 "SELECT MAX(e.at) FROM entered_readings e WHERE e.device_id = ?1
                  AND NOT EXISTS (SELECT 1 FROM reading_withdrawals w WHERE w.reading_id = e.id)",
             )?
-            .query_row(params![id], |r| r.get(0))?;
-        let mut row = DeviceRow {
-            model,
-            last_entered: last_entered.map(instant),
-            supplies: self.latest_supplies(id)?,
-            ..DeviceRow::unknown(serial)
-        };
-        if let Some((at, entry, device_status, printer_status, errors, no_meters)) = poll {
-            row.no_meters = no_meters;
-            row.last_poll = Some(instant(at));
-            if let Some((key, address)) = entries.get(&entry) {
-                row.entry_key = Some(key.clone());
-                row.address = Some(address.clone());
-            }
-            row.failure_since = self
-                .last_failure(entry)?
-                .filter(|f| f.at.timestamp_millis() > at);
-            row.device_status = device_status;
-            row.printer_status = printer_status;
-            row.errors = errors.and_then(|e| u16::try_from(e).ok());
-        }
-        Ok(row)
+            .query_row(params![device], |r| r.get(0))?;
+        Ok(at.map(instant))
     }
 
     /// The latest row of each supply index of a device: a search for the
@@ -245,15 +181,78 @@ impl Reader {
         let Some(id) = self.device_id(serial)? else {
             return Ok(None);
         };
-        let entries = self.entry_map().map_err(self.err("read the entries"))?;
-        self.device_row(id, serial.clone(), &entries)
-            .map(Some)
-            .map_err(self.err("read a device"))
+        (|| {
+            let mut row = DeviceRow {
+                model: self.model_of(id)?,
+                last_entered: self.last_entered_of(id)?,
+                supplies: self.latest_supplies(id)?,
+                ..DeviceRow::unknown(serial.clone())
+            };
+            if let Some(poll) = self.latest_poll_of(id)? {
+                let entry = self
+                    .conn
+                    .prepare_cached("SELECT key, address FROM entries WHERE id = ?1")?
+                    .query_row(params![poll.entry], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                let failure = self.last_failure(poll.entry)?;
+                poll.apply(&mut row, entry, failure.as_ref());
+            }
+            Ok(Some(row))
+        })()
+        .map_err(self.err("read a device"))
+    }
+}
+
+/// What a device's latest poll says of it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PollPart {
+    pub at: i64,
+    pub entry: i64,
+    device_status: Option<i64>,
+    printer_status: Option<i64>,
+    errors: Option<i64>,
+    no_meters: bool,
+    /// `polls.stored`: what else the poll stored (None: not known).
+    pub stored: Option<i64>,
+}
+
+/// A row of `at, entry_id, device_status, printer_status, errors, meters,
+/// stored` from polls.
+pub(super) fn poll_part(r: &rusqlite::Row<'_>) -> rusqlite::Result<PollPart> {
+    Ok(PollPart {
+        at: r.get(0)?,
+        entry: r.get(1)?,
+        device_status: r.get(2)?,
+        printer_status: r.get(3)?,
+        errors: r.get(4)?,
+        no_meters: r.get::<_, i64>(5)? == 0,
+        stored: r.get(6)?,
+    })
+}
+
+impl PollPart {
+    /// Puts the poll into `row`, with its entry's key and address and that
+    /// entry's latest failure (kept only when it came after the poll).
+    pub(super) fn apply(
+        &self,
+        row: &mut DeviceRow,
+        entry: Option<(String, String)>,
+        failure: Option<&Failure>,
+    ) {
+        row.no_meters = self.no_meters;
+        row.last_poll = Some(instant(self.at));
+        (row.entry_key, row.address) = entry.unzip();
+        row.failure_since = failure
+            .filter(|f| f.at.timestamp_millis() > self.at)
+            .cloned();
+        row.device_status = self.device_status;
+        row.printer_status = self.printer_status;
+        row.errors = self.errors.and_then(|e| u16::try_from(e).ok());
     }
 }
 
 /// A row of `at, cause, detail` from poll_failures.
-fn failure_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Failure> {
+pub(super) fn failure_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Failure> {
     Ok(Failure {
         at: instant(r.get(0)?),
         cause: cause_column(r, 1)?,

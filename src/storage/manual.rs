@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{Error, Reader, Store, millis};
+use super::{Error, Reader, Store, data_version, millis};
 use crate::display::Display;
 use crate::import::ImportRow;
 use crate::meters::series::Point;
@@ -435,12 +435,6 @@ fn insert(
         millis(entering.at)
     ])?;
     Ok(())
-}
-
-/// SQLite's count of commits by other connections, as this one has seen
-/// them: equal twice, nothing changed in between.
-fn data_version(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
-    conn.pragma_query_value(None, "data_version", |r| r.get(0))
 }
 
 /// The entered value in force under one key (not withdrawn).

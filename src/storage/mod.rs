@@ -9,6 +9,7 @@
 mod around;
 mod cache;
 mod fleet;
+mod fleet_rows;
 mod manual;
 mod read;
 mod runs;
@@ -21,6 +22,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use crate::meters::Source;
 pub use fleet::{DeviceRow, EntryRow, Identity, OwnReader, Pool};
+pub use fleet_rows::{FleetRows, Refreshed};
 pub use manual::{
     Conflict, Disputed, Entering, Implausible, ImportError, ImportSummary, WithdrawError,
     Withdrawal,
@@ -138,20 +140,30 @@ impl std::fmt::Display for Purpose {
     }
 }
 
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     include_str!("schema.sql"),
     include_str!("schema2.sql"),
     include_str!("schema3.sql"),
     include_str!("schema4.sql"),
     include_str!("schema5.sql"),
     include_str!("schema6.sql"),
+    include_str!("schema7.sql"),
 ];
+
+/// Bits of `polls.stored` (schema 7): what a poll stored beside its row.
+const STORED_INFO: i64 = 1;
+const STORED_SUPPLIES: i64 = 2;
 
 /// An open database with the in-memory state the collector compares against.
 /// Every read of [`Reader`] works on it too.
 pub struct Store {
     db: Reader,
     cache: Cache,
+    /// SQLite's `data_version` when the cache last matched the database: a
+    /// different one means another connection (an import, a second `poll`)
+    /// committed since, and the cache is loaded again before a round is
+    /// compared against it.
+    synced: i64,
 }
 
 /// A connection that reads: the API's readers share nothing with the
@@ -193,9 +205,11 @@ impl Store {
             .map_err(sql("set synchronous=FULL"))?;
         migrate(&mut conn, &shown)?;
         let cache = Cache::load(&conn).map_err(sql("load the latest values"))?;
+        let synced = data_version(&conn).map_err(sql("read the data version"))?;
         Ok(Store {
             db: Reader { conn, path: shown },
             cache,
+            synced,
         })
     }
 
@@ -217,6 +231,7 @@ impl Store {
         tx.commit().map_err(sql("commit re-keyed entries"))?;
         if changed > 0 {
             self.cache = Cache::load(&self.db.conn).map_err(sql("load the latest values"))?;
+            self.synced = data_version(&self.db.conn).map_err(sql("read the data version"))?;
             tracing::info!(
                 entries = changed,
                 "entry keys with an unkeyed community fingerprint were replaced"
@@ -502,6 +517,13 @@ pub(crate) fn device_row(
         .prepare_cached("SELECT id FROM devices WHERE serial = ?1")?
         .query_row(params![serial], |r| r.get(0))?;
     Ok((id, added))
+}
+
+/// SQLite's count of commits by other connections, as this one has seen
+/// them: equal twice, no other connection committed in between (a
+/// connection's own commits do not change it).
+fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.pragma_query_value(None, "data_version", |r| r.get(0))
 }
 
 /// Unix milliseconds of an instant.

@@ -315,8 +315,12 @@ fn an_own_reader_tells_whether_anything_was_committed_since_it_last_read() {
     let mut store = Store::open(&path).unwrap();
     let mut own = super::OwnReader::new(&path);
     let devices = |own: &mut super::OwnReader| {
-        own.read(|r, changed| Ok::<_, super::Error>((changed, r.fleet()?.len())))
-            .unwrap()
+        own.read(|r, changed| {
+            let mut rows = super::FleetRows::default();
+            r.refresh_fleet(&mut rows)?;
+            Ok::<_, super::Error>((changed, rows.rows().len()))
+        })
+        .unwrap()
     };
     assert_eq!(devices(&mut own), (true, 0), "the first read");
     assert_eq!(devices(&mut own), (false, 0), "nothing written since");
@@ -346,4 +350,320 @@ fn an_own_reader_tells_whether_anything_was_committed_since_it_last_read() {
     });
     assert!(failed.is_err());
     assert_eq!(devices(&mut own), (true, 3));
+}
+
+mod fleet_rows {
+    //! The fleet's rows read only where they changed are the rows a read
+    //! of everything gives, after any sequence of writes.
+
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+    use proptest::prelude::*;
+
+    use super::super::manual::{Entering, Withdrawal};
+    use super::super::{FleetRows, Reader, Store};
+    use crate::import::ImportRow;
+    use crate::meters::{Meter, MeterSet, MeterValue, Source, ValueKind};
+    use crate::record::{DeviceReading, FailureCause, Outcome, PollRecord};
+    use crate::serial::Serial;
+    use crate::supplies::Supply;
+
+    /// One device's poll in a round: which device, through which entry,
+    /// and what it said.
+    #[derive(Debug, Clone)]
+    struct Poll {
+        serial: usize,
+        entry: usize,
+        /// 0 failed, 1 answered, 2 answered with a problem, 3 no meters.
+        outcome: u8,
+        level: i64,
+        model: u8,
+        status: i64,
+        supplies: u8,
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// A round of polls, by this process or (`other`) another one.
+        Round { polls: Vec<Poll>, other: bool },
+        /// A reading entered by hand, `back` minutes before now.
+        Enter {
+            serial: usize,
+            value: u64,
+            back: i64,
+        },
+        /// The `nth` entered reading still standing withdrawn.
+        Withdraw { nth: usize },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let poll = (
+            0..6usize,
+            0..4usize,
+            0..4u8,
+            0..4i64,
+            0..2u8,
+            2..6i64,
+            0..3u8,
+        )
+            .prop_map(
+                |(serial, entry, outcome, level, model, status, supplies)| Poll {
+                    serial,
+                    entry,
+                    outcome,
+                    level,
+                    model,
+                    status,
+                    supplies,
+                },
+            );
+        prop_oneof![
+            4 => (prop::collection::vec(poll, 0..6), any::<bool>())
+                .prop_map(|(polls, other)| Op::Round { polls, other }),
+            1 => (0..7usize, 1..1_000u64, 0..600i64)
+                .prop_map(|(serial, value, back)| Op::Enter { serial, value, back }),
+            1 => (0..4usize).prop_map(|nth| Op::Withdraw { nth }),
+        ]
+    }
+
+    fn serial(i: usize) -> Serial {
+        Serial::parse(&format!("SER-{i}")).unwrap()
+    }
+
+    fn record(p: &Poll, at: DateTime<Utc>) -> PollRecord {
+        let entry = format!("entry-{}", p.entry);
+        let outcome = if p.outcome == 0 {
+            Outcome::Failed {
+                cause: FailureCause::Timeout,
+                detail: format!("no answer at {at}"),
+            }
+        } else {
+            let mut meters = MeterSet::new();
+            if p.outcome != 3 {
+                meters.insert(MeterValue {
+                    meter: Meter::BwTotal,
+                    value: 1_000 + at.timestamp() as u64 % 1_000,
+                    kind: ValueKind::Counter32,
+                });
+            }
+            let supplies = (0..p.supplies)
+                .map(|i| Supply {
+                    index: u32::from(i) + 1,
+                    description: format!("Toner {i}"),
+                    kind: "toner".into(),
+                    colour: None,
+                    level: p.level * 10 + i64::from(i),
+                    max: 100,
+                    percent: Some(p.level * 10 + i64::from(i)),
+                })
+                .collect();
+            Outcome::Ok(Box::new(DeviceReading {
+                serial: serial(p.serial),
+                model: Some(format!("bizhub C{}", 250 + u32::from(p.model))),
+                meters,
+                supplies: (p.supplies > 0).then_some(supplies),
+                device_status: Some(p.status),
+                problems: if p.outcome == 2 {
+                    vec!["the supplies table did not answer".into()]
+                } else {
+                    Vec::new()
+                },
+                ..DeviceReading::default()
+            }))
+        };
+        PollRecord {
+            at,
+            entry_key: entry.clone(),
+            address: format!("127.0.0.1:{}", 1_000 + p.entry),
+            outcome,
+        }
+    }
+
+    fn everything(reader: &Reader) -> FleetRows {
+        let mut rows = FleetRows::default();
+        reader.refresh_fleet(&mut rows).unwrap();
+        assert!(rows.last().full);
+        rows
+    }
+
+    fn same(a: &FleetRows, b: &FleetRows, step: usize) {
+        let rows = |f: &FleetRows| f.rows().iter().map(|r| (**r).clone()).collect::<Vec<_>>();
+        assert_eq!(rows(a), rows(b), "devices after step {step}");
+        let entries = |f: &FleetRows| {
+            let mut e: Vec<_> = f.entries().cloned().collect();
+            e.sort_by(|x, y| x.key.cmp(&y.key));
+            e
+        };
+        assert_eq!(entries(a), entries(b), "entries after step {step}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #[test]
+        fn reading_only_changes_gives_what_reading_all_gives(ops in prop::collection::vec(op(), 1..24)) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("fleet.db");
+            let mut store = Store::open(&path).unwrap();
+            let reader = Reader::open(&path).unwrap();
+            let mut kept = FleetRows::default();
+            reader.refresh_fleet(&mut kept).unwrap();
+            let mut now = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap();
+            let mut entered: Vec<(usize, DateTime<Utc>)> = Vec::new();
+            for (step, op) in ops.iter().enumerate() {
+                now += Duration::minutes(15);
+                match op {
+                    Op::Round { polls, other } => {
+                        let records: Vec<PollRecord> = polls
+                            .iter()
+                            .enumerate()
+                            .map(|(i, p)| record(p, now + Duration::seconds(i as i64)))
+                            .collect();
+                        if *other {
+                            Store::open(&path).unwrap().write_round(&records).unwrap();
+                        } else {
+                            store.write_round(&records).unwrap();
+                        }
+                    }
+                    Op::Enter { serial: s, value, back } => {
+                        let at = now - Duration::minutes(*back);
+                        let row = ImportRow {
+                            line: 2,
+                            serial: serial(*s),
+                            at,
+                            meter: Meter::BwTotal,
+                            value: *value,
+                            source: Source::Manual,
+                        };
+                        let entering = Entering {
+                            by: "test",
+                            at: now,
+                            accept_implausible: true,
+                            shown: Default::default(),
+                        };
+                        if store.import_readings(&[row], entering).is_ok() {
+                            entered.push((*s, at));
+                        }
+                    }
+                    Op::Withdraw { nth } => {
+                        if entered.is_empty() {
+                            continue;
+                        }
+                        let (s, at) = entered.remove(nth % entered.len());
+                        let serial = serial(s);
+                        store
+                            .withdraw_reading(&Withdrawal {
+                                serial: &serial,
+                                meter: Meter::BwTotal,
+                                at,
+                                source: Source::Manual,
+                                by: "test",
+                                reason: "a typo",
+                                when: now,
+                                shown: Default::default(),
+                            })
+                            .unwrap();
+                    }
+                }
+                reader.refresh_fleet(&mut kept).unwrap();
+                prop_assert!(!kept.last().full, "step {} read everything", step);
+                same(&kept, &everything(&reader), step);
+            }
+        }
+    }
+
+    #[test]
+    fn a_round_reads_again_only_the_devices_it_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleet.db");
+        let mut store = Store::open(&path).unwrap();
+        let reader = Reader::open(&path).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap();
+        let poll = |serial, level| Poll {
+            serial,
+            entry: serial,
+            outcome: 1,
+            level,
+            model: 0,
+            status: 2,
+            supplies: 2,
+        };
+        let round: Vec<PollRecord> = (0..4).map(|s| record(&poll(s, 3), at)).collect();
+        store.write_round(&round).unwrap();
+        let mut kept = FleetRows::default();
+        reader.refresh_fleet(&mut kept).unwrap();
+        assert_eq!((kept.last().full, kept.last().changed), (true, 4));
+        let before = kept.rows();
+        // Nothing stored: nothing changes, the rows are the same ones.
+        reader.refresh_fleet(&mut kept).unwrap();
+        assert_eq!((kept.last().full, kept.last().changed), (false, 0));
+        assert!(std::sync::Arc::ptr_eq(&before[0], &kept.rows()[0]));
+        // A round where one device's toner dropped and the others only
+        // answered: every row has a new poll, one has new supplies.
+        let later = at + Duration::minutes(15);
+        let round: Vec<PollRecord> = (0..4)
+            .map(|s| record(&poll(s, if s == 2 { 2 } else { 3 }), later))
+            .collect();
+        store.write_round(&round).unwrap();
+        reader.refresh_fleet(&mut kept).unwrap();
+        assert_eq!((kept.last().full, kept.last().changed), (false, 4));
+        let rows = kept.rows();
+        assert_eq!(rows[2].supplies[0].level, 20);
+        assert_eq!(rows[1].supplies[0].level, 30);
+        assert_eq!(rows[0].last_poll, Some(later));
+        same(&kept, &everything(&reader), 0);
+    }
+}
+
+#[test]
+fn a_round_after_another_process_s_round_is_compared_with_what_that_one_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two.db");
+    let record = |hour, level: i64| PollRecord {
+        at: Utc.with_ymd_and_hms(2026, 11, 30, hour, 0, 0).unwrap(),
+        entry_key: "printer".into(),
+        address: "127.0.0.1:161".into(),
+        outcome: Outcome::Ok(Box::new(DeviceReading {
+            serial: Serial::parse("TWO-1").unwrap(),
+            supplies: Some(vec![crate::supplies::Supply {
+                index: 1,
+                description: "Toner (Black)".into(),
+                kind: "toner".into(),
+                colour: Some("black".into()),
+                level,
+                max: 100,
+                percent: Some(level),
+            }]),
+            ..DeviceReading::default()
+        })),
+    };
+    // `serve` has the database open before the entry or device exist.
+    let mut serving = Store::open(&path).unwrap();
+    // A `poll --once` in another process stores the first poll (the entry,
+    // the device, a level of 40), then `serve` reads 30 and another process
+    // 20: `serve`'s next poll at 30 differs from what is stored.
+    Store::open(&path)
+        .unwrap()
+        .write_round(&[record(8, 40)])
+        .unwrap();
+    serving.write_round(&[record(9, 30)]).unwrap();
+    Store::open(&path)
+        .unwrap()
+        .write_round(&[record(10, 20)])
+        .unwrap();
+    serving.write_round(&[record(11, 30)]).unwrap();
+    let levels: Vec<i64> = Connection::open(&path)
+        .unwrap()
+        .prepare("SELECT level FROM supply_values ORDER BY at")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(levels, [40, 30, 20, 30], "every change is stored, once");
+    let supplies = Store::open(&path)
+        .unwrap()
+        .device(&Serial::parse("TWO-1").unwrap())
+        .unwrap()
+        .unwrap()
+        .supplies;
+    assert_eq!(supplies[0].level, 30);
 }

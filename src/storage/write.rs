@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Transaction, TransactionBehavior, params};
 
 use super::cache::{DeviceState, EntryState, InfoRow};
-use super::{Error, Source, Store, millis};
+use super::{Error, STORED_INFO, STORED_SUPPLIES, Source, Store, millis};
 use crate::meters::{Judgement, Meter, MeterSet, judge};
 use crate::record::{DeviceReading, Event, FailureCause, Outcome, PollRecord, RoundRecord};
 use crate::serial::Serial;
@@ -67,6 +67,16 @@ impl Store {
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(sql("begin a round"))?;
+            // Another connection committed since the cache last matched
+            // the database: what it stored (entries, devices, values) is
+            // read in before this round is compared against it.
+            let version = super::data_version(&tx).map_err(sql("read the data version"))?;
+            if version != self.synced {
+                self.cache =
+                    super::cache::Cache::load(&tx).map_err(sql("load the latest values"))?;
+                self.synced = version;
+                tracing::debug!("another connection wrote to {path}: latest values read again");
+            }
             if let Some(round) = round {
                 insert_round(&tx, round, records).map_err(sql("store the round"))?;
             }
@@ -101,6 +111,8 @@ impl Store {
                     );
                     super::cache::Cache::default()
                 });
+                // Not known to match: the next round loads it again.
+                self.synced = i64::MIN;
                 Err(e)
             }
         }
@@ -217,18 +229,27 @@ impl Writer<'_> {
             .last_poll
             .map_or(millis(r.at), |last| millis(r.at).max(last + 1));
         self.identity_events(r, at, entry, device, &st, d)?;
-        self.info(device, at, &mut st, d)?;
+        let mut stored = 0;
+        if self.info(device, at, &mut st, d)? {
+            stored |= STORED_INFO;
+        }
         let mask = self.meters(device, entry.id, at, &mut st, &d.serial, &d.meters)?;
         let supply_set = match &d.supplies {
-            Some(list) => Some(self.supplies(device, at, &mut st, list)?),
+            Some(list) => {
+                let (set, any) = self.supplies(device, at, &mut st, list)?;
+                if any {
+                    stored |= STORED_SUPPLIES;
+                }
+                Some(set)
+            }
             None => None,
         };
         self.tx
             .prepare_cached(
-                "INSERT INTO polls (device_id, at, entry_id, meters, supply_set, device_status, printer_status, errors)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO polls (device_id, at, entry_id, meters, supply_set, device_status, printer_status, errors, stored)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?
-            .execute(params![device, at, entry.id, mask, supply_set, d.device_status, d.printer_status, d.errors])?;
+            .execute(params![device, at, entry.id, mask, supply_set, d.device_status, d.printer_status, d.errors, stored])?;
         self.summary.polls += 1;
         if let Some(cause) = d.failure_cause() {
             self.failure(at, entry.id, Some(device), cause, &d.problems.join("; "))?;
@@ -302,7 +323,7 @@ impl Writer<'_> {
         at: i64,
         st: &mut DeviceState,
         d: &DeviceReading,
-    ) -> rusqlite::Result<()> {
+    ) -> rusqlite::Result<bool> {
         let info = InfoRow {
             model: d.model.clone(),
             sys_descr: d.sys_descr.clone(),
@@ -314,8 +335,9 @@ impl Writer<'_> {
                 .prepare_cached("INSERT INTO device_info (device_id, at, model, sys_descr, sys_object_id, profile) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
                 .execute(params![device, at, info.model, info.sys_descr, info.sys_object_id, info.profile])?;
             st.info = Some(info);
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Stores changed meters, judges drops, and returns the poll's meter mask.
@@ -412,7 +434,7 @@ impl Writer<'_> {
         at: i64,
         st: &mut DeviceState,
         list: &[Supply],
-    ) -> rusqlite::Result<i64> {
+    ) -> rusqlite::Result<(i64, bool)> {
         let mut indices: Vec<u32> = list.iter().map(|s| s.index).collect();
         indices.sort_unstable();
         let key = indices
@@ -436,6 +458,7 @@ impl Writer<'_> {
                 id
             }
         };
+        let mut any = false;
         for s in list {
             let print = super::cache::fingerprint(s);
             if st.supplies.get(&s.index) != Some(&print) {
@@ -444,9 +467,10 @@ impl Writer<'_> {
                     .execute(params![device, s.index, at, s.description, s.kind, s.colour, s.level, s.max])?;
                 self.summary.supply_values += 1;
                 st.supplies.insert(s.index, print);
+                any = true;
             }
         }
-        Ok(set)
+        Ok((set, any))
     }
 
     fn failure(
