@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use crate::answer::AlertItem;
 use crate::billing::PeriodStanding;
 use crate::contract::dates::{DAY_MS, midnight};
-use crate::contract::{Class, Contract, PeriodKind};
+use crate::contract::{Class, Contract, Membership, PeriodKind};
 use crate::record::FailureCause;
 use crate::serial::Serial;
 use crate::supplies::Supply;
@@ -222,31 +222,72 @@ pub fn reading_due(
     settings: &Thresholds,
     today: NaiveDate,
 ) -> Option<Alert> {
-    let days = i64::from(settings.reading_due_days);
-    let window = chrono::Days::new(settings.reading_due_days.into());
-    let from = today.checked_sub_days(window)?;
-    let until = today.checked_add_days(window)?;
-    let boundary = *boundaries(contract, from, until).first()?;
-    let member = contract.devices.iter().any(|m| {
-        m.serial == *serial
-            && m.from.is_none_or(|f| f < boundary)
-            && m.until.is_none_or(|u| boundary <= u)
-    });
-    let wanted_from = midnight(boundary) - days * DAY_MS;
-    if !member || last_reading.is_some_and(|at| at >= wanted_from) {
-        return None;
+    let members = contract.devices.iter().filter(|m| m.serial == *serial);
+    ReadingDue::on(contract, settings, today)?.alert(serial, members, last_reading)
+}
+
+/// The reading-due check of one contract on one day, its boundary found
+/// once for every device (a fleet's build asks it 10 000 times).
+pub struct ReadingDue<'a> {
+    contract: &'a Contract,
+    boundary: NaiveDate,
+    /// Readings from this instant on are in time for the boundary.
+    wanted_from: Timestamp,
+    window: chrono::Days,
+}
+
+impl<'a> ReadingDue<'a> {
+    /// None when no billing boundary is within `reading_due_days` of `today`.
+    pub fn on(
+        contract: &'a Contract,
+        settings: &Thresholds,
+        today: NaiveDate,
+    ) -> Option<ReadingDue<'a>> {
+        let days = i64::from(settings.reading_due_days);
+        let window = chrono::Days::new(settings.reading_due_days.into());
+        let from = today.checked_sub_days(window)?;
+        let until = today.checked_add_days(window)?;
+        let boundary = *boundaries(contract, from, until).first()?;
+        Some(ReadingDue {
+            contract,
+            boundary,
+            wanted_from: midnight(boundary) - days * DAY_MS,
+            window,
+        })
     }
-    Some(Alert {
-        kind: Kind::ReadingDue,
-        serial: Some(serial.clone()),
-        contract: Some(contract.id.clone()),
-        since: Some(wanted_from),
-        message: format!(
-            "no reading since {} and the billing boundary {boundary} is near: \
-             without one its value will be estimated",
-            boundary.checked_sub_days(window).unwrap_or(boundary)
-        ),
-    })
+
+    /// Whether this is the check of `contract`.
+    pub fn is_of(&self, contract: &Contract) -> bool {
+        std::ptr::eq(self.contract, contract)
+    }
+
+    /// The alert for `serial`, whose memberships of this contract are
+    /// `members`, when it is a member at the boundary and its last reading
+    /// is older than the window before it.
+    pub fn alert<'m>(
+        &self,
+        serial: &Serial,
+        mut members: impl Iterator<Item = &'m Membership>,
+        last_reading: Option<Timestamp>,
+    ) -> Option<Alert> {
+        let boundary = self.boundary;
+        let member = members
+            .any(|m| m.from.is_none_or(|f| f < boundary) && m.until.is_none_or(|u| boundary <= u));
+        if !member || last_reading.is_some_and(|at| at >= self.wanted_from) {
+            return None;
+        }
+        Some(Alert {
+            kind: Kind::ReadingDue,
+            serial: Some(serial.clone()),
+            contract: Some(self.contract.id.clone()),
+            since: Some(self.wanted_from),
+            message: format!(
+                "no reading since {} and the billing boundary {boundary} is near: \
+                 without one its value will be estimated",
+                boundary.checked_sub_days(self.window).unwrap_or(boundary)
+            ),
+        })
+    }
 }
 
 /// The notice deadline, when it is at most `notice_warning_days` away.

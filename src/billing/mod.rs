@@ -177,21 +177,23 @@ pub fn needed_dates(contract: &Contract, date: NaiveDate) -> Vec<NaiveDate> {
     dates
 }
 
-/// The dates the periods running on `date` need (their starts and ends,
-/// the members' joining and leaving dates, and `date`): what the alerts'
+/// The dates the periods running on `date` need: their starts, the members'
+/// joining and leaving dates up to `date`, and `date` (a projection uses
+/// readings up to `date` only, so nothing later). What the alerts'
 /// projections read, where an answer on `date` reads [`needed_dates`].
 pub fn running_dates(contract: &Contract, date: NaiveDate) -> Vec<NaiveDate> {
     let mut dates = vec![date];
     for kind in [contract.billing_period(), PeriodKind::Year] {
         for p in contract.periods_until(kind, date) {
             if p.start <= date && date < p.end {
-                dates.extend([p.start, p.end]);
+                dates.push(p.start);
             }
         }
     }
     for m in &contract.devices {
         dates.extend(m.from.iter().chain(m.until.iter()));
     }
+    dates.retain(|d| *d <= date);
     dates.sort();
     dates.dedup();
     dates

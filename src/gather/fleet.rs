@@ -90,7 +90,7 @@ struct ContractCheck {
     today: NaiveDate,
     at: Timestamp,
     alerts: Vec<Alert>,
-    /// False once the database changed after the check.
+    /// False once something the standings rest on changed after the check.
     current: bool,
 }
 
@@ -98,7 +98,22 @@ impl Memory {
     /// The database changed since the last read.
     fn changed(&mut self) {
         self.behind = true;
-        if let Some(c) = &mut self.contracts {
+    }
+
+    /// After the rows were brought up to date: the contracts' standings on
+    /// `today` (readings up to its midnight) need a new check only when
+    /// the read found something they rest on changed — readings entered or
+    /// withdrawn, new devices, polls at instants before that midnight, or
+    /// anything at all (a read of everything). A round polled today
+    /// changes none of it.
+    fn judge_contracts(&mut self, today: NaiveDate) {
+        let read = self.rows.last();
+        let before_today = read
+            .earliest_poll
+            .is_some_and(|at| at < crate::contract::midnight(today));
+        if (read.full || read.entered || read.new_devices > 0 || before_today)
+            && let Some(c) = &mut self.contracts
+        {
             c.current = false;
         }
     }
@@ -142,6 +157,7 @@ pub fn build(
         memory.merged = None;
         reader.refresh_fleet(&mut memory.rows)?;
         memory.behind = false;
+        memory.judge_contracts(local_date(now));
     }
     let rows = memory.merged.get_or_insert_with(|| {
         let mut rows: BTreeMap<Serial, Arc<DeviceRow>> = memory
@@ -185,11 +201,13 @@ pub fn check_contracts(
     next.alerts.truncate(view.device_alerts);
     next.alerts.extend(alerts.iter().cloned());
     next.contracts_checked_at = Some(now);
+    // What changed since the view's rows were read is in this check's
+    // snapshot; the next build reads it and judges it again.
     memory.contracts = Some(ContractCheck {
         today,
         at: now,
         alerts,
-        current: !changed,
+        current: true,
     });
     next
 }
@@ -205,6 +223,11 @@ fn device_view<'a>(
     let index = FleetIndex::new(config);
     let interval = i64::try_from(config.collector.interval.as_millis()).unwrap_or(i64::MAX / 4);
     let today = local_date(now);
+    let due: Vec<alerts::ReadingDue> = config
+        .contracts
+        .iter()
+        .filter_map(|c| alerts::ReadingDue::on(c, &config.alerts, today))
+        .collect();
     let mut alerts = Vec::new();
     let mut devices = Vec::with_capacity(rows.len());
     for row in rows {
@@ -220,8 +243,12 @@ fn device_view<'a>(
         };
         let mut own = alerts::device_alerts(&facts, &config.alerts, interval, now);
         let last_reading = row.last_poll.max(row.last_entered).map(Timestamp::from);
-        own.extend(config.contracts.iter().filter_map(|c| {
-            alerts::reading_due(c, &row.serial, last_reading, &config.alerts, today)
+        own.extend(due.iter().filter_map(|d| {
+            let members = index
+                .memberships(&row.serial)
+                .filter(|(c, _)| d.is_of(c))
+                .map(|(_, m)| m);
+            d.alert(&row.serial, members, last_reading)
         }));
         devices.push(DeviceView {
             location: index.location(&row.serial, row.entry_key.as_deref()),

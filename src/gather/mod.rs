@@ -127,7 +127,11 @@ impl<'a> FleetIndex<'a> {
             .map(|(c, _)| c)
     }
 
-    fn memberships(&self, serial: &str) -> impl Iterator<Item = (&'a Contract, &'a Membership)> {
+    /// Every membership of a contract the device has, with its contract.
+    pub fn memberships(
+        &self,
+        serial: &str,
+    ) -> impl Iterator<Item = (&'a Contract, &'a Membership)> {
         self.memberships.get(serial).into_iter().flatten().copied()
     }
 }

@@ -10,19 +10,21 @@ use crate::record::{DeviceReading, Outcome, PollRecord};
 use crate::serial::Serial;
 use crate::storage::{Reader, Store};
 
-#[test]
-fn running_periods_read_around_their_own_boundaries_match_the_full_standing() {
-    let dir = tempfile::tempdir().unwrap();
-    let text = r#"
+/// Two devices under one contract from 2025-01-01: RUN-1 throughout, RUN-2
+/// from March to mid-October 2025.
+const CONFIG: &str = r#"
 [storage]
 path = "fleet.db"
 
 [[device]]
 serial = "RUN-1"
 
+[[device]]
+serial = "RUN-2"
+
 [[contract]]
 id = "K"
-devices = ["RUN-1"]
+devices = ["RUN-1", { serial = "RUN-2", from = "2025-03-01", until = "2025-10-15" }]
 start = "2025-01-01"
 term_months = 36
 billing = "advance"
@@ -34,11 +36,45 @@ from = "2025-01-01"
 bw = "0.0450"
 colour = "0.4500"
 "#;
-    let path = dir.path().join("telleverk.toml");
-    let config = crate::config::parse(&path, text, &|_| None).unwrap();
+
+/// One poll of both devices at `at`, their counters at `bw` and `colour`
+/// (RUN-2 at three times those).
+fn round(at: chrono::DateTime<Utc>, bw: u64, colour: u64) -> Vec<PollRecord> {
+    let mut round = Vec::new();
+    for (serial, share) in [("RUN-1", 1), ("RUN-2", 3)] {
+        let mut meters = MeterSet::new();
+        for (meter, value) in [
+            (Meter::BwTotal, bw * share),
+            (Meter::ColourTotal, colour * share),
+        ] {
+            meters.insert(MeterValue {
+                meter,
+                value,
+                kind: ValueKind::Counter32,
+            });
+        }
+        round.push(PollRecord {
+            at,
+            entry_key: format!("printer-{serial}"),
+            address: "127.0.0.1:161".into(),
+            outcome: Outcome::Ok(Box::new(DeviceReading {
+                serial: Serial::parse(serial).unwrap(),
+                meters,
+                ..DeviceReading::default()
+            })),
+        });
+    }
+    round
+}
+
+/// The config in `dir` and a database with a reading a day for 14 months
+/// from 2025-01-01 (the last on 2026-03-01), busier in the second
+/// half-year, with a fortnight without readings in March 2025. Returns the
+/// config and the last counters.
+fn seeded(dir: &std::path::Path) -> (crate::config::Config, u64, u64) {
+    let path = dir.join("telleverk.toml");
+    let config = crate::config::parse(&path, CONFIG, &|_| None).unwrap();
     let mut store = Store::open(&config.storage_path).unwrap();
-    // A reading a day for 14 months, busier in the second half-year, with
-    // a fortnight without readings in March 2025.
     let first = Utc.with_ymd_and_hms(2025, 1, 1, 9, 30, 0).unwrap();
     let (mut bw, mut colour) = (10_000u64, 1_000u64);
     for day in 0..425 {
@@ -48,26 +84,15 @@ colour = "0.4500"
         if (60..74).contains(&day) {
             continue;
         }
-        let mut meters = MeterSet::new();
-        for (meter, value) in [(Meter::BwTotal, bw), (Meter::ColourTotal, colour)] {
-            meters.insert(MeterValue {
-                meter,
-                value,
-                kind: ValueKind::Counter32,
-            });
-        }
-        let record = PollRecord {
-            at,
-            entry_key: "printer".into(),
-            address: "127.0.0.1:161".into(),
-            outcome: Outcome::Ok(Box::new(DeviceReading {
-                serial: Serial::parse("RUN-1").unwrap(),
-                meters,
-                ..DeviceReading::default()
-            })),
-        };
-        store.write_round(&[record]).unwrap();
+        store.write_round(&round(at, bw, colour)).unwrap();
     }
+    (config, bw, colour)
+}
+
+#[test]
+fn running_periods_read_around_their_own_boundaries_match_the_full_standing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _, _) = seeded(dir.path());
     let reader = Reader::open(&config.storage_path).unwrap();
     let contract = &config.contracts[0];
     let mut projected = 0;
@@ -78,6 +103,8 @@ colour = "0.4500"
         "2025-06-30",
         "2025-07-01",
         "2025-09-15",
+        "2025-10-15",
+        "2025-11-02",
         "2025-12-31",
         "2026-01-01",
         "2026-02-20",
@@ -100,4 +127,98 @@ colour = "0.4500"
         projected += light.iter().filter(|p| p.bw.projected.is_some()).count();
     }
     assert!(projected >= 12, "most dates project: {projected}");
+}
+
+/// A round polled today changes nothing the contracts' standings on today
+/// rest on (readings up to its midnight), so the view does not check them
+/// again; readings entered, and a new day, do.
+#[test]
+fn the_contracts_are_checked_again_only_when_their_standings_may_have_changed() {
+    use crate::gather::fleet::{Memory, build, check_contracts};
+    use crate::storage::OwnReader;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (config, bw, colour) = seeded(dir.path());
+    let path = config.storage_path.clone();
+    let contract = &config.contracts[0];
+    let today: chrono::NaiveDate = "2026-03-02".parse().unwrap();
+    let mut own = OwnReader::new(&path);
+    let mut memory = Memory::default();
+    let at = |h, m| {
+        crate::timestamp::Timestamp::from(Utc.with_ymd_and_hms(2026, 3, 2, h, m, 0).unwrap())
+    };
+    let view = own
+        .read(|r, changed| build(r, changed, &config, at(8, 0), &mut memory))
+        .unwrap();
+    assert!(memory.contracts_stale(today), "never checked");
+    own.read(|r, changed| {
+        Ok::<_, crate::storage::Error>(check_contracts(
+            r,
+            changed,
+            &config,
+            at(8, 0),
+            &mut memory,
+            &view,
+        ))
+    })
+    .unwrap();
+    assert!(!memory.contracts_stale(today));
+    let standings = |reader: &Reader| {
+        let histories = running_histories(reader, &config, contract, today).unwrap();
+        running_standings(contract, &histories, today).unwrap()
+    };
+    let reader = Reader::open(&path).unwrap();
+    let before = standings(&reader);
+
+    // Today's round: the standings stay as they were, and are not checked.
+    let mut store = Store::open(&path).unwrap();
+    let polled = Utc.with_ymd_and_hms(2026, 3, 2, 8, 15, 0).unwrap();
+    store
+        .write_round(&round(polled, bw + 500, colour + 80))
+        .unwrap();
+    own.read(|r, changed| build(r, changed, &config, at(8, 16), &mut memory))
+        .unwrap();
+    assert_eq!(memory.last_read().earliest_poll, Some(polled.into()));
+    assert!(!memory.contracts_stale(today), "a round of today");
+    assert_eq!(standings(&reader), before);
+
+    // A reading entered by hand (of yesterday): checked again.
+    let entered = crate::import::ImportRow {
+        line: 2,
+        serial: Serial::parse("RUN-1").unwrap(),
+        at: Utc.with_ymd_and_hms(2026, 3, 1, 18, 0, 0).unwrap(),
+        meter: Meter::BwTotal,
+        value: bw + 100,
+        source: crate::meters::Source::Manual,
+    };
+    let entering = crate::storage::Entering {
+        by: "test",
+        at: polled,
+        accept_implausible: false,
+        shown: Default::default(),
+    };
+    store.import_readings(&[entered], entering).unwrap();
+    own.read(|r, changed| build(r, changed, &config, at(8, 17), &mut memory))
+        .unwrap();
+    assert!(memory.last_read().entered);
+    assert!(memory.contracts_stale(today), "a reading entered");
+    assert_ne!(standings(&reader), before, "the entered reading counts");
+
+    // Checked, then the next day: checked again.
+    let view = own
+        .read(|r, changed| build(r, changed, &config, at(8, 18), &mut memory))
+        .unwrap();
+    own.read(|r, changed| {
+        Ok::<_, crate::storage::Error>(check_contracts(
+            r,
+            changed,
+            &config,
+            at(8, 18),
+            &mut memory,
+            &view,
+        ))
+    })
+    .unwrap();
+    assert!(!memory.contracts_stale(today));
+    assert!(memory.contracts_stale(today.succ_opt().unwrap()));
 }

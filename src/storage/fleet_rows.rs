@@ -18,6 +18,7 @@ use super::fleet::{PollPart, failure_row, poll_part};
 use super::{DeviceRow, EntryRow, Error, Reader, STORED_INFO, STORED_SUPPLIES};
 use crate::record::{Failure, FailureCause};
 use crate::serial::Serial;
+use crate::timestamp::Timestamp;
 
 /// The latest row of every device and entry, as last read, with what the
 /// next read needs to find the changes.
@@ -37,13 +38,22 @@ pub struct FleetRows {
     last: Refreshed,
 }
 
-/// What one read did.
+/// What one read did, and what it found changed: what the contracts'
+/// standings rest on (readings up to a date) may only have changed where
+/// it found readings entered or withdrawn, new devices, or polls at
+/// instants before a date.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Refreshed {
-    /// Whether it read everything (the first read).
+    /// Whether it read everything (the first read): anything may have changed.
     pub full: bool,
     /// Devices whose row changed (all of them on a full read).
     pub changed: usize,
+    /// Devices new to the database.
+    pub new_devices: usize,
+    /// Readings were entered or withdrawn.
+    pub entered: bool,
+    /// The earliest instant of the polls stored since the read before.
+    pub earliest_poll: Option<Timestamp>,
 }
 
 #[derive(Debug)]
@@ -121,15 +131,19 @@ impl Reader {
         rows.last = Refreshed {
             full: true,
             changed: rows.devices.len(),
+            ..Refreshed::default()
         };
         Ok(())
     }
 
     fn fleet_changes(&self, rows: &mut FleetRows) -> rusqlite::Result<()> {
         let mut found = Found::default();
+        let before_entered = rows.entered;
         self.entry_changes(rows, &mut found)?;
         self.entered_changes(rows, &mut found)?;
+        let entered = !found.entered.is_empty() || rows.entered != before_entered;
         let mut changed = 0;
+        let mut earliest: Option<i64> = None;
         let mut polls = self.conn.prepare_cached(
             "SELECT at, entry_id, device_status, printer_status, errors, meters, stored FROM polls
              WHERE device_id = ?1 AND at > ?2 ORDER BY at",
@@ -141,6 +155,7 @@ impl Reader {
             for poll in polls.query_map(params![id, after], poll_part)? {
                 let poll = poll?;
                 stored |= poll.stored.unwrap_or(STORED_INFO | STORED_SUPPLIES);
+                earliest = Some(earliest.map_or(poll.at, |e| e.min(poll.at)));
                 latest = Some(poll);
             }
             let entry = latest.or(kept.poll).map(|p| p.entry);
@@ -168,15 +183,19 @@ impl Reader {
                 changed += 1;
             }
         }
+        let mut new_devices = 0;
         for (id, serial) in self.devices_after(rows.max_device)? {
             let kept = self.kept(id, serial, &rows.entries)?;
             rows.devices.insert(id, kept);
             rows.max_device = rows.max_device.max(id);
-            changed += 1;
+            new_devices += 1;
         }
         rows.last = Refreshed {
             full: false,
-            changed,
+            changed: changed + new_devices,
+            new_devices,
+            entered,
+            earliest_poll: earliest.map(Timestamp::from_millis),
         };
         Ok(())
     }

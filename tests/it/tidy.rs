@@ -60,8 +60,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "gather",
         &[
-            "alerts", "billing", "config", "contract", "estimate", "meters", "record", "report",
-            "status", "storage", "supplies",
+            "alerts", "billing", "config", "contract", "estimate", "import", "meters", "record",
+            "report", "status", "storage", "supplies",
         ],
     ),
     // Polling.
