@@ -10,6 +10,7 @@ mod api_seed;
 mod billing;
 mod ingest;
 mod reconcile_db;
+mod snmp_floor;
 mod view;
 
 use std::io::Write;
@@ -21,12 +22,13 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     // `cargo bench` passes `--bench`; a name filter may follow.
     let filter = args.iter().skip(1).find(|a| !a.starts_with("--"));
-    let benches: [Bench; 5] = [
+    let benches: [Bench; 6] = [
         ("ingest", ingest::run),
         ("billing", billing::run),
         ("reconcile_db", reconcile_db::run),
         ("api_seed", api_seed::run),
         ("view", view::run),
+        ("snmp_floor", snmp_floor::run),
     ];
     for (name, bench) in benches {
         if filter.is_some_and(|f| !name.contains(f.as_str())) {
