@@ -291,5 +291,14 @@ pub fn build_supplies(spec: &SuppliesSpec, rows: &[(Oid, Scalar)]) -> Vec<Supply
     }
     raw.into_values()
         .filter_map(|r| supplies::from_raw(r, &colorants))
+        .map(|mut s| {
+            // No type, or `other`/`unknown`: the description may say.
+            if matches!(s.kind.as_str(), "other" | "unknown")
+                && let Some(kind) = spec.kind_of(&s.description)
+            {
+                s.kind = kind.to_owned();
+            }
+            s
+        })
         .collect()
 }

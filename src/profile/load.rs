@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{MeterSpec, Oid, Profile, Profiles, SuppliesSpec};
+use super::{KindWords, MeterSpec, Oid, Profile, Profiles, SuppliesSpec};
 use crate::meters::Meter;
 
 /// The profiles shipped in `mibs/`, compiled in so the binary works anywhere.
@@ -74,6 +74,16 @@ struct RawStatus {
 struct RawSupplies {
     table: String,
     colorants: Option<String>,
+    #[serde(default)]
+    kind: Vec<RawKind>,
+}
+
+/// `[[supplies.kind]]`: a kind and the words that name it in descriptions.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKind {
+    name: String,
+    words: Vec<String>,
 }
 
 /// A profile as written in its file, before `extends` is applied.
@@ -247,6 +257,7 @@ fn parse_profile(file: &str, text: &str) -> Result<Partial, ProfileError> {
         Some(s) => Some(SuppliesSpec {
             table: oid("supplies.table", &s.table)?,
             colorants: opt_oid("supplies.colorants", &s.colorants)?,
+            kinds: kind_words(file, &s.kind)?,
         }),
         None => None,
     };
@@ -291,6 +302,39 @@ fn parse_profile(file: &str, text: &str) -> Result<Partial, ProfileError> {
         has_absent: raw.absent.is_some(),
         has_model_strip: identity.is_some_and(|i| i.model_strip_prefix.is_some()),
     })
+}
+
+/// `[[supplies.kind]]` checked: a snake_case name and at least one word,
+/// none empty; the words kept in lower case.
+fn kind_words(file: &str, raw: &[RawKind]) -> Result<Vec<KindWords>, ProfileError> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let key = format!("supplies.kind[{i}]");
+            let snake = !k.name.is_empty()
+                && k.name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !snake {
+                return Err(err(
+                    file,
+                    &format!("{key}.name"),
+                    format!("`{}` is not a kind name (lower case, digits and _)", k.name),
+                ));
+            }
+            if k.words.is_empty() || k.words.iter().any(|w| w.trim().is_empty()) {
+                return Err(err(
+                    file,
+                    &format!("{key}.words"),
+                    "needs at least one word, and no empty one",
+                ));
+            }
+            Ok(KindWords {
+                kind: k.name.clone(),
+                words: k.words.iter().map(|w| w.trim().to_lowercase()).collect(),
+            })
+        })
+        .collect()
 }
 
 /// An OID string or a list of them (first present wins).

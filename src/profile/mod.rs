@@ -44,9 +44,30 @@ pub struct SuppliesSpec {
     pub table: Oid,
     /// prtMarkerColorantValue column, indexed like the colorant index.
     pub colorants: Option<Oid>,
+    /// What a supply is when the table gives no type (the column is
+    /// missing, `other` or `unknown`): the first kind one of whose words is
+    /// in its description, in order (a waste toner box before toner).
+    pub kinds: Vec<KindWords>,
+}
+
+/// One supply kind and the words that name it in descriptions, lower case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindWords {
+    pub kind: String,
+    pub words: Vec<String>,
 }
 
 impl SuppliesSpec {
+    /// The kind a description names, when one of `kinds` matches it
+    /// (case-insensitive, anywhere in the text).
+    pub fn kind_of(&self, description: &str) -> Option<&str> {
+        let text = description.to_lowercase();
+        self.kinds
+            .iter()
+            .find(|k| k.words.iter().any(|w| text.contains(w.as_str())))
+            .map(|k| k.kind.as_str())
+    }
+
     pub const COLORANT_INDEX: u32 = 3;
     pub const TYPE: u32 = 5;
     pub const DESCRIPTION: u32 = 6;

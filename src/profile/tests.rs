@@ -170,8 +170,8 @@ fn scalar_oids_have_no_duplicates() {
     let unique: std::collections::HashSet<_> = oids.iter().collect();
     assert_eq!(unique.len(), oids.len());
     // sysDescr, sysObjectID, 2 model, serial, 3 status, 3 general + 8 page
-    // cells + 8 large cells = 27.
-    assert_eq!(oids.len(), 27);
+    // cells + 8 large cells, and the life count the total falls back to = 28.
+    assert_eq!(oids.len(), 28);
 }
 
 #[test]
@@ -212,5 +212,66 @@ fn a_counter64_beyond_2_to_the_63_is_malformed_never_a_number() {
     assert_eq!(
         crate::meters::checked_sum(&[i64::MAX as u64 - 1, 1]),
         Some(i64::MAX as u64)
+    );
+}
+
+#[test]
+fn a_supply_without_a_type_is_named_by_its_description_in_three_languages() {
+    let p = built_in();
+    let km = p
+        .choose(&oid("1.3.6.1.4.1.18334.1.2.1.2.1.143.1.3"))
+        .unwrap();
+    let spec = km.supplies.as_ref().unwrap();
+    for (description, kind) in [
+        ("Toner (Black)", Some("toner")),
+        ("Waste Toner Box", Some("waste_toner")),
+        ("Resttonerbehälter", Some("waste_toner")),
+        ("Tonerauffangbehälter", Some("waste_toner")),
+        ("Beholder for spilltoner", Some("waste_toner")),
+        ("Tonerkartusche (Gelb)", Some("toner")),
+        ("Drum Unit (Cyan)", Some("opc")),
+        ("Trommeleinheit (Schwarz)", Some("opc")),
+        ("Imaging Unit", Some("opc")),
+        ("Developing Unit (Magenta)", Some("developer")),
+        ("Entwicklereinheit", Some("developer")),
+        ("Fusing Unit", Some("fuser")),
+        ("Fixiereinheit", Some("fuser")),
+        ("Transfer Roller Unit", Some("transfer_unit")),
+        ("Übertragungsband", Some("transfer_unit")),
+        ("OVERFØRINGSVALSE", Some("transfer_unit")),
+        ("Staple Cartridge", Some("staples")),
+        ("Heftklammern", Some("staples")),
+        ("Ozone Filter", Some("ozone_filter")),
+        ("Punch Scrap Box", None),
+    ] {
+        assert_eq!(spec.kind_of(description), kind, "{description}");
+    }
+}
+
+#[test]
+fn supply_kinds_in_a_profile_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |kind: &str| {
+        std::fs::write(
+            dir.path().join("acme.toml"),
+            format!(
+                "id = \"acme\"\n[supplies]\ntable = \"1.3.6.1.2.1.43.11.1.1\"\n\
+                 [[supplies.kind]]\n{kind}\n"
+            ),
+        )
+        .unwrap();
+    };
+    write("name = \"Toner\"\nwords = [\"toner\"]");
+    let e = load_profiles(Some(dir.path())).unwrap_err();
+    assert_eq!(e.key, "supplies.kind[0].name");
+    write("name = \"toner\"\nwords = []");
+    let e = load_profiles(Some(dir.path())).unwrap_err();
+    assert_eq!(e.key, "supplies.kind[0].words");
+    write("name = \"toner\"\nwords = [\"Toner\"]");
+    let p = load_profiles(Some(dir.path())).unwrap();
+    let acme = p.get("acme").unwrap();
+    assert_eq!(
+        acme.supplies.as_ref().unwrap().kind_of("BLACK TONER"),
+        Some("toner")
     );
 }

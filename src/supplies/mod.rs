@@ -136,15 +136,25 @@ pub fn kind_name(code: i64) -> &'static str {
 }
 
 /// The process colour named in a colorant value or a description, if any.
-/// Descriptions come as "Toner (Cyan)", "Black Toner", "Drum Cartridge Yellow".
+/// Descriptions come as "Toner (Cyan)", "Black Toner", "Drum Cartridge Yellow",
+/// and in Norwegian and German as bizhubs set to those languages report them
+/// ("Toner (Gul)", "Trommel (Schwarz)").
 pub fn colour_name(text: &str) -> Option<String> {
-    const COLOURS: [&str; 4] = ["cyan", "magenta", "yellow", "black"];
+    const COLOURS: [(&str, &[&str]); 4] = [
+        ("cyan", &["cyan", "zyan"]),
+        ("magenta", &["magenta"]),
+        ("yellow", &["yellow", "gul", "gelb"]),
+        ("black", &["black", "svart", "sort", "schwarz"]),
+    ];
     // Compared without copying the text: this runs for every supply polled.
-    let names = |colour: &str| {
-        text.split(|ch: char| !ch.is_ascii_alphanumeric())
-            .any(|word| word.eq_ignore_ascii_case(colour))
+    let names = |words: &[&str]| {
+        text.split(|ch: char| !ch.is_alphanumeric())
+            .any(|word| words.iter().any(|w| word.eq_ignore_ascii_case(w)))
     };
-    let mut found = COLOURS.into_iter().filter(|c| names(c));
+    let mut found = COLOURS
+        .into_iter()
+        .filter(|(_, words)| names(words))
+        .map(|(colour, _)| colour);
     match (found.next(), found.next()) {
         (Some(one), None) => Some(one.to_owned()),
         _ => None,
@@ -173,6 +183,12 @@ mod tests {
         assert_eq!(colour_name("Black Toner").as_deref(), Some("black"));
         assert_eq!(colour_name("Waste Toner Box"), None);
         assert_eq!(colour_name("Imaging Unit"), None);
+        assert_eq!(colour_name("Toner (Gul)").as_deref(), Some("yellow"));
+        assert_eq!(
+            colour_name("Trommeleinheit (Schwarz)").as_deref(),
+            Some("black")
+        );
+        assert_eq!(colour_name("Bildeenhet svart").as_deref(), Some("black"));
         // Two colours named: ambiguous, so none.
         assert_eq!(colour_name("Cyan/Magenta kit"), None);
     }

@@ -131,6 +131,91 @@ fn gaps_and_sentinels_are_absent_meters_and_raw_levels() {
     assert_eq!(s[2]["colour"], "black");
 }
 
+/// Issue 16, class 1: an entry or rebadged bizhub answers the Printer-MIB
+/// but no Konica Minolta counter. Its life count is its total, and its
+/// black-only supplies make it mono, so the total is its b/w total too.
+#[test]
+fn a_mono_bizhub_without_km_counters_reads_its_life_count() {
+    let w = Workdir::new();
+    w.config(&v2c(sim(), "bizhub-25e"));
+    let p = &w.poll()[0];
+    assert_eq!(p["status"], "ok", "{p}");
+    assert_eq!(p["serial"], "A6WT011004321");
+    assert_eq!(p["model"], "bizhub 25e");
+    assert_eq!(
+        meters(p),
+        expect(&[("total", 21_733), ("bw_total", 21_733)])
+    );
+    assert_eq!(p["supplies"][1]["kind"], "opc");
+}
+
+/// A colour bizhub that answers only the life count is still a colour
+/// device (its colorants say so): its total is never read as b/w pages.
+#[test]
+fn a_colour_bizhub_with_only_the_life_count_has_a_total_and_no_bw() {
+    let w = Workdir::new();
+    w.config(&v2c(sim(), "bizhub-c3100p"));
+    let p = &w.poll()[0];
+    assert_eq!(p["status"], "ok", "{p}");
+    assert_eq!(p["model"], "bizhub C3100P");
+    assert_eq!(meters(p), expect(&[("total", 40_212)]));
+    assert_eq!(p["supplies"][0]["colour"], "cyan");
+}
+
+/// Issue 16, class 2: the KM function counters without KM's own total. The
+/// device's own total is the life count (27 pages more than b/w + colour:
+/// reports and test pages), not the sum.
+#[test]
+fn a_bizhub_without_km_total_takes_its_own_life_count_not_the_sum() {
+    let w = Workdir::new();
+    w.config(&v2c(sim(), "bizhub-c258"));
+    let p = &w.poll()[0];
+    assert_eq!(p["status"], "ok", "{p}");
+    assert_eq!(p["model"], "bizhub C258");
+    let m = &p["meters"];
+    assert_eq!(m["total"], 85_641);
+    assert_eq!(m["bw_total"], 61_084); // 12 873 + 48 211
+    assert_eq!(m["colour_total"], 24_530); // 3 847 + 20 683
+}
+
+/// Issue 16, class 3: a supplies table without prtMarkerSuppliesType. The
+/// kind comes from the description (here Norwegian), so a toner still is
+/// a toner and raises its alerts.
+#[test]
+fn supplies_without_a_type_take_their_kind_from_the_description() {
+    let w = Workdir::new();
+    w.config(&v2c(sim(), "bizhub-c250i-notype"));
+    let p = &w.poll()[0];
+    assert_eq!(p["status"], "ok", "{p}");
+    let kinds: Vec<(String, String, serde_json::Value)> = p["supplies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["description"].as_str().unwrap().to_owned(),
+                s["kind"].as_str().unwrap().to_owned(),
+                s["colour"].clone(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("Toner (Cyan)", "toner", json!("cyan")),
+        ("Toner (Magenta)", "toner", json!("magenta")),
+        ("Toner (Gul)", "toner", json!("yellow")),
+        ("Toner (Svart)", "toner", json!("black")),
+        ("Trommelenhet (Cyan)", "opc", json!("cyan")),
+        ("Trommelenhet (Magenta)", "opc", json!("magenta")),
+        ("Trommelenhet (Gul)", "opc", json!("yellow")),
+        ("Trommelenhet (Svart)", "opc", json!("black")),
+        ("Beholder for spilltoner", "waste_toner", json!(null)),
+        ("Fikseringsenhet", "fuser", json!(null)),
+        ("Overføringsbelte", "transfer_unit", json!(null)),
+    ]
+    .map(|(d, k, c)| (d.to_owned(), k.to_owned(), c));
+    assert_eq!(kinds, expected);
+}
+
 #[test]
 fn snmp_v1_resends_without_missing_objects() {
     let w = Workdir::new();
