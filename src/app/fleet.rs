@@ -24,11 +24,20 @@ use crate::storage::{Purpose, Store};
 /// What `telleverk simulate` was asked for (its command-line arguments).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Simulate {
-    /// How many devices (told apart by community, or by v3 context).
-    #[arg(long)]
-    pub devices: usize,
+    /// How many devices (told apart by community, or by v3 context); with
+    /// --addresses, one an address (default: as many as addresses).
+    #[arg(long, required_unless_present = "addresses")]
+    pub devices: Option<usize>,
     #[arg(long, default_value = "127.0.0.1:16100")]
     pub listen: String,
+    /// Serve one device on each address of this range instead (e.g.
+    /// 127.0.3.1-40, on --listen's port), all answering --community, as a
+    /// network of printers does: for `telleverk discover`.
+    #[arg(long)]
+    pub addresses: Option<String>,
+    /// The v1/v2c community of every device with --addresses.
+    #[arg(long, default_value = "public", requires = "addresses")]
+    pub community: String,
     /// The reply delay of every healthy device.
     #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
     pub delay: Duration,
@@ -98,7 +107,51 @@ pub async fn simulate(
     mut shutdown: watch::Receiver<bool>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    if args.devices == 0 {
+    let addresses = match &args.addresses {
+        Some(text) => {
+            let range = crate::discover::Range::parse(text)
+                .map_err(|e| InputError(format!("--addresses: {e}")))?;
+            if range.len() > 4_096 {
+                return Err(InputError(format!(
+                    "--addresses: {text} is {} addresses; at most 4 096 are served",
+                    range.len()
+                ))
+                .into());
+            }
+            if args.write_config.is_some() {
+                return Err(InputError(
+                    "--write-config writes entries for one address; with --addresses, \
+                     `telleverk discover --write` writes them"
+                        .into(),
+                )
+                .into());
+            }
+            let port = args
+                .listen
+                .rsplit_once(':')
+                .map_or("16100", |(_, p)| p)
+                .to_owned();
+            let hosts: Vec<String> = range
+                .hosts()
+                .map(|h| crate::discover::address(&h, port.parse().unwrap_or(16100)))
+                .collect();
+            Some(hosts)
+        }
+        None => None,
+    };
+    let devices = match (args.devices, &addresses) {
+        (Some(n), Some(a)) if n > a.len() => {
+            return Err(InputError(format!(
+                "--devices {n} is more than the {} addresses of --addresses",
+                a.len()
+            ))
+            .into());
+        }
+        (Some(n), _) => n,
+        (None, Some(a)) => a.len(),
+        (None, None) => 0,
+    };
+    if devices == 0 {
         return Err(InputError("--devices must be at least 1".into()).into());
     }
     if let Some(path) = args
@@ -113,17 +166,41 @@ pub async fn simulate(
         .into());
     }
     let clock = Clock::simulated(args.start.unwrap_or_else(clock::now), args.speed);
-    let fleet = Fleet::new(args.seed, args.devices, clock.now(), !args.no_quirks);
+    let fleet = Fleet::new(args.seed, devices, clock.now(), !args.no_quirks);
     let options = agent::Options {
         listen: args.listen.clone(),
         delay: args.delay,
         slow_delay: args.slow_delay,
     };
+    if let Some(addresses) = &addresses {
+        let running =
+            agent::start_each(&fleet, clock, &options, addresses, &args.community).await?;
+        writeln!(
+            out,
+            "serving {devices} simulated bizhubs, one an address from {} to {}, community {:?} \
+             (seed {}, reply delay {})",
+            running.first().map_or_else(String::new, |r| r.address.to_string()),
+            running.last().map_or_else(String::new, |r| r.address.to_string()),
+            args.community,
+            args.seed,
+            humantime::format_duration(args.delay),
+        )?;
+        for d in &fleet.devices {
+            writeln!(out, "  {} {}", d.serial, d.model.name)?;
+        }
+        writeln!(out, "Ctrl-C stops")?;
+        out.flush()?;
+        let _ = shutdown.wait_for(|stop| *stop).await;
+        for r in running {
+            r.stop().await;
+        }
+        return Ok(());
+    }
     let running = agent::start(fleet.clone(), clock, &options).await?;
     writeln!(
         out,
         "serving {} simulated bizhubs on {} (seed {}, reply delay {}, quirks {})",
-        args.devices,
+        devices,
         running.address,
         args.seed,
         humantime::format_duration(args.delay),

@@ -125,6 +125,33 @@ pub async fn start(fleet: Fleet, clock: Clock, options: &Options) -> Result<Runn
     })
 }
 
+/// Serves each device of `fleet` on an address of its own (`addresses`, in
+/// order, one a device), all answering v1/v2c `community` (and their own
+/// v3 contexts), as a network of printers does.
+pub async fn start_each(
+    fleet: &Fleet,
+    clock: Clock,
+    options: &Options,
+    addresses: &[String],
+    community: &str,
+) -> Result<Vec<Running>, StartError> {
+    let mut running = Vec::with_capacity(addresses.len());
+    for (device, address) in fleet.devices.iter().zip(addresses) {
+        let mut one = Fleet {
+            seed: fleet.seed,
+            start: fleet.start,
+            devices: vec![device.clone()],
+        };
+        one.devices[0].community = community.to_owned();
+        let options = Options {
+            listen: address.clone(),
+            ..options.clone()
+        };
+        running.push(start(one, clock, &options).await?);
+    }
+    Ok(running)
+}
+
 /// The MIB of every device of the fleet.
 struct FleetMib {
     fleet: Fleet,
@@ -134,7 +161,8 @@ struct FleetMib {
     by_name: HashMap<Bytes, usize>,
     delay: Duration,
     slow_delay: Duration,
-    live: Vec<Mutex<Live>>,
+    /// By the device's index in the whole fleet.
+    live: HashMap<usize, Mutex<Live>>,
 }
 
 /// What a device remembers between requests.
@@ -170,11 +198,14 @@ impl FleetMib {
         let by_name = fleet
             .devices
             .iter()
-            .flat_map(|d| {
-                [d.community.clone(), d.context.clone()].map(|n| (Bytes::from(n), d.index))
-            })
+            .enumerate()
+            .flat_map(|(i, d)| [d.community.clone(), d.context.clone()].map(|n| (Bytes::from(n), i)))
             .collect();
-        let live = fleet.devices.iter().map(|_| Mutex::default()).collect();
+        let live = fleet
+            .devices
+            .iter()
+            .map(|d| (d.index, Mutex::default()))
+            .collect();
         FleetMib {
             colour: table(true),
             mono: table(false),
@@ -219,7 +250,7 @@ impl FleetMib {
 
     /// The device's state for this request (the same for all its varbinds).
     fn state(&self, ctx: &RequestContext, device: &Device, slot: Slot) -> Arc<State> {
-        let mut live = self.live[device.index].lock().expect("device lock");
+        let mut live = self.live[&device.index].lock().expect("device lock");
         let request = ctx.request_id();
         let now = self.clock.now();
         if device.quirk == Some(Quirk::Boots) {
