@@ -24,11 +24,13 @@ use crate::storage::{Purpose, Store};
 pub struct InputError(pub String);
 
 mod billing;
+mod discover;
 mod fleet;
 
 pub use billing::{
     ReadingKey, find_contract, import_readings, invoices, reconcile, withdraw_reading,
 };
+pub use discover::{Discover, discover};
 pub use fleet::{Simulate, demo, simulate};
 
 /// The names an error offers instead: "a, b" or "none".
@@ -242,6 +244,7 @@ pub fn check_config(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> 
             SecretUse::Devices => "poll and serve need it",
             SecretUse::Api => "serve needs it",
             SecretUse::Mail => "serve and report run need it",
+            SecretUse::Discovery => "discover needs it",
         };
         writeln!(out, "  not set here: {} ({who})", unset.error)?;
     }

@@ -73,6 +73,8 @@ pub struct Config {
     pub reports: Vec<Report>,
     /// `[display]`: the zone instants are shown in, and how numbers are written.
     pub display: crate::display::Display,
+    /// `[discovery]`: what `telleverk discover` tries.
+    pub discovery: Discovery,
     /// Secrets named by an environment variable that is not set. A command
     /// that uses them calls [`Config::require`] first; one that does not
     /// (`invoices`, `reconcile`, `import-readings`, …) runs without them.
@@ -84,6 +86,8 @@ pub struct Config {
 pub enum SecretUse {
     /// SNMP communities and v3 passwords: `poll`, `serve`.
     Devices,
+    /// The communities of `[discovery]`: `discover`.
+    Discovery,
     /// API tokens from `token_env`: `serve`.
     Api,
     /// The SMTP password: `serve`, `report run`.
@@ -227,6 +231,43 @@ struct RawConfig {
     report: Vec<Spanned<report::RawReport>>,
     #[serde(default)]
     display: RawDisplay,
+    #[serde(default)]
+    discovery: RawDiscovery,
+}
+
+/// `[discovery]`: the credentials and pace of `telleverk discover`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawDiscovery {
+    communities: Vec<Spanned<String>>,
+    community_env: Vec<Spanned<String>>,
+    concurrency: Within<1, 65_536>,
+    timeout: SnmpTimeout,
+    retries: Within<0, 10>,
+}
+
+impl Default for RawDiscovery {
+    fn default() -> RawDiscovery {
+        RawDiscovery {
+            communities: Vec::new(),
+            community_env: Vec::new(),
+            concurrency: Within(256),
+            timeout: SnmpTimeout(Duration::from_secs(1)),
+            retries: Within(0),
+        }
+    }
+}
+
+/// `[discovery]` resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovery {
+    /// Each v1/v2c community to try, in order, with where it came from
+    /// (`communities[0]`, or the variable of `community_env`): a found
+    /// device names its credential by that, never by the secret.
+    pub communities: Vec<(String, Secret)>,
+    pub concurrency: usize,
+    pub timeout: Duration,
+    pub retries: u32,
 }
 
 /// `[display]`: Europe/Oslo and Norwegian number forms unless set.
@@ -406,6 +447,7 @@ pub fn parse(
             timezone: raw.display.timezone.0,
             locale: raw.display.locale.0,
         },
+        discovery: ctx.discovery(&raw.discovery),
         unset_secrets: ctx.unset.take(),
     })
 }
@@ -477,6 +519,33 @@ impl Ctx<'_> {
             self.unset.borrow_mut().push(Unset { used_by, error });
         }
         value
+    }
+
+    /// `[discovery]`: its literal communities, then those of its variables.
+    fn discovery(&self, raw: &RawDiscovery) -> Discovery {
+        let mut communities: Vec<(String, Secret)> = raw
+            .communities
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                (
+                    format!("communities[{i}]"),
+                    Secret::new(c.get_ref().clone()),
+                )
+            })
+            .collect();
+        for (i, var) in raw.community_env.iter().enumerate() {
+            let key = format!("discovery.community_env[{i}]");
+            if let Some(value) = self.env_secret(var, &key, SecretUse::Discovery) {
+                communities.push((format!("${}", var.get_ref()), Secret::new(value)));
+            }
+        }
+        Discovery {
+            communities,
+            concurrency: raw.concurrency.get() as usize,
+            timeout: raw.timeout.0,
+            retries: raw.retries.get() as u32,
+        }
     }
 
     /// A literal secret or one read from the environment variable named by `KEY_env`.

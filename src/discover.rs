@@ -2,7 +2,7 @@
 //! (`10.20.0.0/22`, `10.20.0.10-40`, one host), and what a probe's answers
 //! say of the device behind an address. Pure: no sockets, no clock.
 
-use std::net::Ipv4Addr;
+use core::net::Ipv4Addr;
 
 /// The most addresses a scan covers without `--force`: a /16.
 pub const MAX_ADDRESSES: u64 = 1 << 16;
@@ -18,7 +18,9 @@ pub enum Range {
 
 /// A range that is not one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{text}` is not an address range: {why} (give a CIDR such as 10.20.0.0/22, a span such as 10.20.0.10-40, or one host)")]
+#[error(
+    "`{text}` is not an address range: {why} (give a CIDR such as 10.20.0.0/22, a span such as 10.20.0.10-40, or one host)"
+)]
 pub struct RangeError {
     pub text: String,
     pub why: String,
@@ -83,7 +85,7 @@ impl Range {
                 last: ip,
             });
         }
-        let host_like = text.parse::<std::net::Ipv6Addr>().is_ok()
+        let host_like = text.parse::<core::net::Ipv6Addr>().is_ok()
             || text
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
@@ -145,9 +147,15 @@ mod tests {
         let r = Range::parse("10.20.0.0/22").unwrap();
         assert_eq!(r, v4("10.20.0.1", "10.20.3.254"));
         assert_eq!(r.len(), 1_022);
-        assert_eq!(Range::parse("10.20.0.7/32").unwrap(), v4("10.20.0.7", "10.20.0.7"));
+        assert_eq!(
+            Range::parse("10.20.0.7/32").unwrap(),
+            v4("10.20.0.7", "10.20.0.7")
+        );
         assert_eq!(Range::parse("10.20.0.6/31").unwrap().len(), 2);
-        assert_eq!(Range::parse(" 10.20.0.10-40 ").unwrap(), v4("10.20.0.10", "10.20.0.40"));
+        assert_eq!(
+            Range::parse(" 10.20.0.10-40 ").unwrap(),
+            v4("10.20.0.10", "10.20.0.40")
+        );
         assert_eq!(
             Range::parse("10.20.0.250-10.20.1.5").unwrap(),
             v4("10.20.0.250", "10.20.1.5")
@@ -158,8 +166,14 @@ mod tests {
             Range::Host("printer-2og.example".into())
         );
         assert_eq!(Range::parse("::1").unwrap(), Range::Host("::1".into()));
-        let hosts: Vec<String> = Range::parse("127.0.3.254-127.0.4.1").unwrap().hosts().collect();
-        assert_eq!(hosts, ["127.0.3.254", "127.0.3.255", "127.0.4.0", "127.0.4.1"]);
+        let hosts: Vec<String> = Range::parse("127.0.3.254-127.0.4.1")
+            .unwrap()
+            .hosts()
+            .collect();
+        assert_eq!(
+            hosts,
+            ["127.0.3.254", "127.0.3.255", "127.0.4.0", "127.0.4.1"]
+        );
         assert_eq!(address("::1", 161), "[::1]:161");
         assert_eq!(address("10.0.0.1", 1161), "10.0.0.1:1161");
     }

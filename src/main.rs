@@ -51,6 +51,8 @@ enum Command {
     Report(ReportCommand),
     /// Serve a simulated bizhub fleet over SNMP on one UDP port until stopped.
     Simulate(app::Simulate),
+    /// Find the printers in address ranges with the `[discovery]` credentials.
+    Discover(app::Discover),
     /// Poll a simulated fleet on fast simulated time into a demo database, printing each round.
     Demo {
         #[arg(long, default_value_t = 20)]
@@ -229,6 +231,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(ReportCommand::Run { config, name }) => {
             let config = config::load(&config)?;
             runtime.block_on(app::report_run(config, &name, &mut stdout))
+        }
+        Command::Discover(args) => {
+            let config = config::load(&args.config)?;
+            runtime.block_on(app::discover(config, args, &mut stdout))
         }
         Command::Simulate(args) => {
             runtime.block_on(async { app::simulate(args, stop_on_signal(), &mut stdout).await })

@@ -179,8 +179,12 @@ pub async fn simulate(
             out,
             "serving {devices} simulated bizhubs, one an address from {} to {}, community {:?} \
              (seed {}, reply delay {})",
-            running.first().map_or_else(String::new, |r| r.address.to_string()),
-            running.last().map_or_else(String::new, |r| r.address.to_string()),
+            running
+                .first()
+                .map_or_else(String::new, |r| r.address.to_string()),
+            running
+                .last()
+                .map_or_else(String::new, |r| r.address.to_string()),
             args.community,
             args.seed,
             humantime::format_duration(args.delay),

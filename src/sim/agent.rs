@@ -199,7 +199,9 @@ impl FleetMib {
             .devices
             .iter()
             .enumerate()
-            .flat_map(|(i, d)| [d.community.clone(), d.context.clone()].map(|n| (Bytes::from(n), i)))
+            .flat_map(|(i, d)| {
+                [d.community.clone(), d.context.clone()].map(|n| (Bytes::from(n), i))
+            })
             .collect();
         let live = fleet
             .devices

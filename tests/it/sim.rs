@@ -392,3 +392,126 @@ fn the_written_config_serves_an_api_with_a_token_and_a_contract_and_is_never_ove
         text
     );
 }
+
+/// Issue 16 §2: `telleverk discover` asks every address of a range with
+/// each `[discovery]` community, lists the printers (which one the config
+/// polls already), and writes entries that poll the new ones.
+#[test]
+fn discover_finds_the_printers_of_a_range_and_writes_their_entries() {
+    let w = Workdir::new();
+    let port = free_udp_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut sim = Running::start(
+        &w,
+        &[
+            "simulate",
+            "--addresses",
+            "127.0.3.1-6",
+            "--listen",
+            &listen,
+            "--delay",
+            "0ms",
+            "--no-quirks",
+        ],
+    );
+    sim.wait_for("Ctrl-C stops", Duration::from_secs(20));
+    // "  SERIAL MODEL" for each device, in address order.
+    let serials: Vec<String> = sim
+        .seen
+        .iter()
+        .filter_map(|l| l.strip_prefix("  "))
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    assert_eq!(serials.len(), 6, "{:?}", sim.seen);
+    w.config_with(
+        "[discovery]\ncommunities = [\"wrong\", \"public\"]\ntimeout = \"500ms\"\n",
+        &format!("[[device]]\naddress = \"127.0.3.2:{port}\"\ncommunity = \"public\"\n"),
+    );
+    let port_text = port.to_string();
+    let out = w.run(&[
+        "discover",
+        "--config",
+        "telleverk.toml",
+        "--port",
+        &port_text,
+        "127.0.3.0/29",
+        "--json",
+        "--write",
+        "found.toml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let found = json_lines(&out);
+    let seen: Vec<(String, String, bool, String)> = found
+        .iter()
+        .map(|f| {
+            (
+                f["address"].as_str().unwrap().to_owned(),
+                f["serial"].as_str().unwrap().to_owned(),
+                f["configured"].as_bool().unwrap(),
+                f["credential"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String, bool, String)> = (1..=6)
+        .map(|i| {
+            (
+                format!("127.0.3.{i}:{port}"),
+                serials[i - 1].clone(),
+                i == 2,
+                "communities[1]".to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(seen, expected, "127.0.3.7 answers nothing");
+    assert!(found.iter().all(|f| f["printer"] == true));
+    assert!(
+        found
+            .iter()
+            .all(|f| f["profile"] == "konica-minolta-bizhub")
+    );
+
+    // The written entries poll the five new printers once the variable they
+    // name holds the community: no secret was written.
+    let written = std::fs::read_to_string(w.path().join("found.toml")).unwrap();
+    assert_eq!(written.matches("[[device]]").count(), 5, "{written}");
+    assert!(!written.contains("public"), "{written}");
+    let config = std::fs::read_to_string(w.path().join("telleverk.toml")).unwrap();
+    std::fs::write(w.path().join("telleverk.toml"), config + &written).unwrap();
+    let polled = Command::new(env!("CARGO_BIN_EXE_telleverk"))
+        .args(["poll", "--once", "--json", "--config", "telleverk.toml"])
+        .current_dir(w.path())
+        .env("RUST_LOG", "warn")
+        .env("TELLEVERK_COMMUNITY_2", "public")
+        .output()
+        .unwrap();
+    assert_eq!(polled.status.code(), Some(0), "{}", text(&polled));
+    let mut polled_serials: Vec<String> = json_lines(&polled)
+        .iter()
+        .map(|p| p["serial"].as_str().unwrap_or("-").to_owned())
+        .collect();
+    polled_serials.sort();
+    let mut all = serials.clone();
+    all.sort();
+    assert_eq!(polled_serials, all);
+
+    // Bad input: named, exit 2.
+    for (range, says) in [
+        ("10.0.0.0/8", "give --force"),
+        ("10.0.0.300", "`10.0.0.300` is not an address range"),
+    ] {
+        let out = w.run(&["discover", "--config", "telleverk.toml", range]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains(says), "{}", text(&out));
+    }
+    w.config_with(
+        "[discovery]\ncommunity_env = [\"TELLEVERK_NOT_SET_ANYWHERE\"]\n",
+        "",
+    );
+    let out = w.run(&["discover", "--config", "telleverk.toml", "127.0.3.1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("TELLEVERK_NOT_SET_ANYWHERE"),
+        "{}",
+        text(&out)
+    );
+}
