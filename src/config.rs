@@ -241,6 +241,7 @@ struct RawConfig {
 struct RawDiscovery {
     communities: Vec<Spanned<String>>,
     community_env: Vec<Spanned<String>>,
+    v3: Vec<Spanned<RawV3>>,
     concurrency: Within<1, 65_536>,
     timeout: SnmpTimeout,
     retries: Within<0, 10>,
@@ -251,6 +252,7 @@ impl Default for RawDiscovery {
         RawDiscovery {
             communities: Vec::new(),
             community_env: Vec::new(),
+            v3: Vec::new(),
             concurrency: Within(256),
             timeout: SnmpTimeout(Duration::from_secs(1)),
             retries: Within(0),
@@ -261,10 +263,11 @@ impl Default for RawDiscovery {
 /// `[discovery]` resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Discovery {
-    /// Each v1/v2c community to try, in order, with where it came from
-    /// (`communities[0]`, or the variable of `community_env`): a found
-    /// device names its credential by that, never by the secret.
-    pub communities: Vec<(String, Secret)>,
+    /// Each credential to try, in order: the v1/v2c communities (named
+    /// `communities[0]`, or `$VARIABLE` for one of `community_env`), then
+    /// the `[[discovery.v3]]` users (`v3[0]`). A found device names its
+    /// credential so, never by the secret.
+    pub credentials: Vec<(String, Version, Credentials)>,
     pub concurrency: usize,
     pub timeout: Duration,
     pub retries: u32,
@@ -447,7 +450,7 @@ pub fn parse(
             timezone: raw.display.timezone.0,
             locale: raw.display.locale.0,
         },
-        discovery: ctx.discovery(&raw.discovery),
+        discovery: ctx.discovery(&raw.discovery)?,
         unset_secrets: ctx.unset.take(),
     })
 }
@@ -521,31 +524,40 @@ impl Ctx<'_> {
         value
     }
 
-    /// `[discovery]`: its literal communities, then those of its variables.
-    fn discovery(&self, raw: &RawDiscovery) -> Discovery {
-        let mut communities: Vec<(String, Secret)> = raw
-            .communities
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                (
-                    format!("communities[{i}]"),
-                    Secret::new(c.get_ref().clone()),
-                )
-            })
-            .collect();
+    /// `[discovery]`: its literal communities, those of its variables, then
+    /// its v3 users (checked as a `[device.v3]` table is).
+    fn discovery(&self, raw: &RawDiscovery) -> Result<Discovery, ConfigError> {
+        let community = |c: String| Credentials::Community(Secret::new(c));
+        let mut credentials: Vec<(String, Version, Credentials)> = Vec::new();
+        for (i, c) in raw.communities.iter().enumerate() {
+            let name = format!("communities[{i}]");
+            credentials.push((name, Version::V2c, community(c.get_ref().clone())));
+        }
         for (i, var) in raw.community_env.iter().enumerate() {
             let key = format!("discovery.community_env[{i}]");
             if let Some(value) = self.env_secret(var, &key, SecretUse::Discovery) {
-                communities.push((format!("${}", var.get_ref()), Secret::new(value)));
+                credentials.push((
+                    format!("${}", var.get_ref()),
+                    Version::V2c,
+                    community(value),
+                ));
             }
         }
-        Discovery {
-            communities,
+        for (i, v3) in raw.v3.iter().enumerate() {
+            let before = self.unset.borrow().len();
+            let parsed = self.v3(v3, &format!("discovery.v3[{i}]"))?;
+            // Its passwords' variables are discover's to need, not poll's.
+            for unset in self.unset.borrow_mut().iter_mut().skip(before) {
+                unset.used_by = SecretUse::Discovery;
+            }
+            credentials.push((format!("v3[{i}]"), Version::V3, Credentials::V3(parsed)));
+        }
+        Ok(Discovery {
+            credentials,
             concurrency: raw.concurrency.get() as usize,
             timeout: raw.timeout.0,
             retries: raw.retries.get() as u32,
-        }
+        })
     }
 
     /// A literal secret or one read from the environment variable named by `KEY_env`.

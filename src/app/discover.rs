@@ -79,9 +79,9 @@ pub async fn discover(config: Config, args: Discover, out: &mut dyn Write) -> an
     }
     config.require(&[SecretUse::Discovery])?;
     let discovery = &config.discovery;
-    if discovery.communities.is_empty() {
+    if discovery.credentials.is_empty() {
         return Err(InputError(format!(
-            "{}: [discovery] lists no credential: add `communities = [\"public\"]` or `community_env = [\"VARIABLE\"]`",
+            "{}: [discovery] lists no credential: add `communities = [\"public\"]` `community_env = [\"VARIABLE\"]` or a [[discovery.v3]] user",
             config.file.display()
         ))
         .into());
@@ -95,13 +95,7 @@ pub async fn discover(config: Config, args: Discover, out: &mut dyn Write) -> an
         None,
     ));
     let profiles = Arc::new(config.profiles.clone());
-    let credentials: Arc<Vec<(String, Credentials)>> = Arc::new(
-        discovery
-            .communities
-            .iter()
-            .map(|(name, secret)| (name.clone(), Credentials::Community(secret.clone())))
-            .collect(),
-    );
+    let credentials = Arc::new(discovery.credentials.clone());
     let started = crate::clock::Stopwatch::start();
     let mut targets = ranges.iter().flat_map(Range::hosts);
     let mut tasks = JoinSet::new();
@@ -175,7 +169,7 @@ pub async fn discover(config: Config, args: Discover, out: &mut dyn Write) -> an
 async fn probe(
     snmp: &Snmp,
     profiles: &Profiles,
-    credentials: &[(String, Credentials)],
+    credentials: &[(String, Version, Credentials)],
     target: String,
 ) -> Option<Found> {
     let printer_oids: Vec<Oid> = PRINTER_MIB.iter().filter_map(|o| o.parse().ok()).collect();
@@ -185,8 +179,8 @@ async fn probe(
             asked.push(oid.clone());
         }
     }
-    for (name, credentials) in credentials {
-        let Ok(session) = snmp.session(&target, Version::V2c, credentials).await else {
+    for (name, version, credentials) in credentials {
+        let Ok(session) = snmp.session(&target, *version, credentials).await else {
             continue;
         };
         let Ok(values) = session.get(&asked).await else {
@@ -215,7 +209,7 @@ async fn probe(
             profile: profile.map(|p| p.id.clone()),
             sys_object_id: object_id.map(|o| o.to_string()),
             sys_descr: text(&crate::profile::sys_descr()),
-            version: Version::V2c.name(),
+            version: version.name(),
             credential: name.clone(),
             configured: false,
         });
@@ -279,17 +273,19 @@ fn text(
 fn device_blocks(found: &[Found], config: &Config) -> String {
     let mut out = String::new();
     for f in found.iter().filter(|f| f.printer && !f.configured) {
+        let index = config
+            .discovery
+            .credentials
+            .iter()
+            .position(|(n, _, _)| *n == f.credential)
+            .unwrap_or(0);
+        if let Some((_, _, Credentials::V3(v3))) = config.discovery.credentials.get(index) {
+            out.push_str(&v3_block(f, v3));
+            continue;
+        }
         let variable = match f.credential.strip_prefix('$') {
             Some(var) => var.to_owned(),
-            None => {
-                let index = config
-                    .discovery
-                    .communities
-                    .iter()
-                    .position(|(n, _)| *n == f.credential)
-                    .unwrap_or(0);
-                format!("TELLEVERK_COMMUNITY_{}", index + 1)
-            }
+            None => format!("TELLEVERK_COMMUNITY_{}", index + 1),
         };
         let set = if f.credential.starts_with('$') {
             String::new()
@@ -305,4 +301,33 @@ fn device_blocks(found: &[Found], config: &Config) -> String {
         ));
     }
     out
+}
+
+/// A `[[device]]` block for a printer a `[[discovery.v3]]` user found: its
+/// user, protocols and context, the passwords from variables to set.
+fn v3_block(f: &Found, v3: &crate::snmp::V3) -> String {
+    let mut block = format!(
+        "\n# Found by telleverk discover: {} {} (set the password variables below)\n\
+         [[device]]\naddress = \"{}\"\n[device.v3]\nuser = \"{}\"\n",
+        f.model.as_deref().unwrap_or("unknown model"),
+        f.serial.as_deref().unwrap_or("(no serial)"),
+        f.address,
+        v3.user
+    );
+    if let Some((protocol, _)) = &v3.auth {
+        block.push_str(&format!(
+            "auth_protocol = \"{}\"\nauth_password_env = \"TELLEVERK_V3_AUTH\"\n",
+            protocol.config_name()
+        ));
+    }
+    if let Some((protocol, _)) = &v3.privacy {
+        block.push_str(&format!(
+            "privacy_protocol = \"{}\"\nprivacy_password_env = \"TELLEVERK_V3_PRIV\"\n",
+            protocol.config_name()
+        ));
+    }
+    if !v3.context.is_empty() {
+        block.push_str(&format!("context = \"{}\"\n", v3.context));
+    }
+    block
 }

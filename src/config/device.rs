@@ -184,7 +184,7 @@ impl Ctx<'_> {
         ))
     }
 
-    fn v3(&self, raw: &Spanned<RawV3>, table: &str) -> Result<V3, ConfigError> {
+    pub(super) fn v3(&self, raw: &Spanned<RawV3>, table: &str) -> Result<V3, ConfigError> {
         let v = raw.get_ref();
         let user = v.user.0.clone();
         for (key, text, min) in [("user", &user, 1), ("context", &v.context, 0)] {

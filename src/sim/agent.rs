@@ -126,8 +126,8 @@ pub async fn start(fleet: Fleet, clock: Clock, options: &Options) -> Result<Runn
 }
 
 /// Serves each device of `fleet` on an address of its own (`addresses`, in
-/// order, one a device), all answering v1/v2c `community` (and their own
-/// v3 contexts), as a network of printers does.
+/// order, one a device), all answering v1/v2c `community` and the v3 user
+/// in the empty context, as a network of printers does.
 pub async fn start_each(
     fleet: &Fleet,
     clock: Clock,
@@ -142,7 +142,9 @@ pub async fn start_each(
             start: fleet.start,
             devices: vec![device.clone()],
         };
+        // As a printer: the one community, and v3 in the empty context.
         one.devices[0].community = community.to_owned();
+        one.devices[0].context = String::new();
         let options = Options {
             listen: address.clone(),
             ..options.clone()

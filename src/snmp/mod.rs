@@ -64,6 +64,34 @@ pub enum PrivProtocol {
     Aes256c,
 }
 
+impl AuthProtocol {
+    /// Its name in the config (`auth_protocol`).
+    pub fn config_name(self) -> &'static str {
+        match self {
+            AuthProtocol::Md5 => "md5",
+            AuthProtocol::Sha1 => "sha1",
+            AuthProtocol::Sha224 => "sha224",
+            AuthProtocol::Sha256 => "sha256",
+            AuthProtocol::Sha384 => "sha384",
+            AuthProtocol::Sha512 => "sha512",
+        }
+    }
+}
+
+impl PrivProtocol {
+    /// Its name in the config (`privacy_protocol`).
+    pub fn config_name(self) -> &'static str {
+        match self {
+            PrivProtocol::Des => "des",
+            PrivProtocol::Aes128 => "aes128",
+            PrivProtocol::Aes192 => "aes192",
+            PrivProtocol::Aes256 => "aes256",
+            PrivProtocol::Aes192c => "aes192c",
+            PrivProtocol::Aes256c => "aes256c",
+        }
+    }
+}
+
 /// SNMPv3 USM settings of one device entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct V3 {

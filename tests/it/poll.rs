@@ -495,3 +495,66 @@ fn bad_credentials_and_dead_ports_fail_cleanly_without_hurting_others() {
     assert!(random.received() > 0 && broken.received() > 0);
     assert_eq!(polled[7]["meters"]["total"], 51_273);
 }
+
+/// `discover` lists a device without the Printer-MIB apart (not a printer),
+/// and finds a printer of another vendor with the Printer-MIB profile.
+#[test]
+fn discover_tells_printers_from_other_snmp_devices() {
+    let w = Workdir::new();
+    let port = sim().to_string();
+    for (community, printer, profile, described) in [
+        (
+            "unknown-vendor",
+            false,
+            json!("printer-mib"),
+            "Acme PageMaster 9000",
+        ),
+        (
+            "hp-laserjet",
+            true,
+            json!("printer-mib"),
+            "HP LaserJet Enterprise M507",
+        ),
+    ] {
+        w.config_with(
+            &format!("[discovery]\ncommunities = [\"{community}\"]\ntimeout = \"1s\"\n"),
+            "",
+        );
+        let out = w.run(&[
+            "discover",
+            "--config",
+            "telleverk.toml",
+            "--port",
+            &port,
+            "127.0.0.1",
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let found = super::cli::json_lines(&out);
+        assert_eq!(found.len(), 1, "{}", text(&out));
+        assert_eq!(found[0]["printer"], printer, "{community}");
+        assert_eq!(found[0]["profile"], profile, "{community}");
+        assert!(
+            found[0]["sys_descr"]
+                .as_str()
+                .unwrap()
+                .starts_with(described),
+            "{}",
+            found[0]
+        );
+        let out = w.run(&[
+            "discover",
+            "--config",
+            "telleverk.toml",
+            "--port",
+            &port,
+            "127.0.0.1",
+        ]);
+        let shown = text(&out);
+        assert_eq!(
+            shown.contains("not printers (no Printer-MIB):"),
+            !printer,
+            "{shown}"
+        );
+    }
+}

@@ -494,6 +494,55 @@ fn discover_finds_the_printers_of_a_range_and_writes_their_entries() {
     all.sort();
     assert_eq!(polled_serials, all);
 
+    // SNMPv3: the simulator's user finds them too, and the blocks written
+    // for it poll them once the password variables are set.
+    w.config_with(
+        "[discovery]\ntimeout = \"500ms\"\n[[discovery.v3]]\nuser = \"telleverk-sim\"\n\
+         auth_protocol = \"sha256\"\nauth_password = \"sim-auth-password\"\n\
+         privacy_protocol = \"aes128\"\nprivacy_password = \"sim-priv-password\"\n",
+        "",
+    );
+    let out = w.run(&[
+        "discover",
+        "--config",
+        "telleverk.toml",
+        "--port",
+        &port_text,
+        "127.0.3.1-2",
+        "--json",
+        "--write",
+        "v3.toml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let found = json_lines(&out);
+    assert_eq!(found.len(), 2, "{}", text(&out));
+    assert!(
+        found
+            .iter()
+            .all(|f| f["version"] == "3" && f["credential"] == "v3[0]")
+    );
+    assert_eq!(found[0]["serial"], serials[0].as_str());
+    let written = std::fs::read_to_string(w.path().join("v3.toml")).unwrap();
+    assert!(!written.contains("sim-auth-password"), "{written}");
+    let config = std::fs::read_to_string(w.path().join("telleverk.toml")).unwrap();
+    std::fs::write(w.path().join("telleverk.toml"), config + &written).unwrap();
+    let polled = Command::new(env!("CARGO_BIN_EXE_telleverk"))
+        .args(["poll", "--once", "--json", "--config", "telleverk.toml"])
+        .current_dir(w.path())
+        .env("RUST_LOG", "warn")
+        .env("TELLEVERK_V3_AUTH", "sim-auth-password")
+        .env("TELLEVERK_V3_PRIV", "sim-priv-password")
+        .output()
+        .unwrap();
+    assert_eq!(polled.status.code(), Some(0), "{}", text(&polled));
+    let answered: Vec<Value> = json_lines(&polled);
+    assert_eq!(answered.len(), 2);
+    assert!(
+        answered.iter().all(|p| p["status"] == "ok"),
+        "{}",
+        text(&polled)
+    );
+
     // Bad input: named, exit 2.
     for (range, says) in [
         ("10.0.0.0/8", "give --force"),
