@@ -37,7 +37,8 @@ have() { command -v "$1" >/dev/null 2>&1; }
 install() { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
 have snmpget || install snmp
 if [ "$NMAP" = 1 ] && ! have nmap; then install nmap || NMAP=0; fi
-log() { echo "$*" | tee -a "$RESULTS"; }
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 
 # Port 161 as on a real network (nmap sends its SNMP probe only there); a
 # free high port when not root.
@@ -66,7 +67,7 @@ START=$(date +%s.%N)
 "$BIN" discover --config "$WORK/discover.toml" --port "$PORT" "$RANGE" > "$WORK/discover.out"
 END=$(date +%s.%N)
 head -1 "$WORK/discover.out" | tee -a "$RESULTS"
-log "wall: $(echo "$END - $START" | bc -l | xargs printf '%.2f') s"
+log "wall: $(calc "$END - $START") s"
 
 log ""
 log "## net-snmp snmpget, 256 at a time (xargs -P 256), timeout 1 s, no retry"
@@ -78,7 +79,7 @@ xargs -P 256 -I{} sh -c "snmpget -v2c -c public -t 1 -r 0 -Oqv {}:$PORT 1.3.6.1.
     < "$WORK/hosts" > "$WORK/snmpget.out" || true
 END=$(date +%s.%N)
 log "found: $(grep -c . "$WORK/snmpget.out") answering (serial only); requests: $(wc -l < "$WORK/hosts")"
-log "wall: $(echo "$END - $START" | bc -l | xargs printf '%.2f') s"
+log "wall: $(calc "$END - $START") s"
 
 if [ "$NMAP" = 1 ]; then
     log ""
@@ -88,7 +89,7 @@ if [ "$NMAP" = 1 ]; then
     END=$(date +%s.%N)
     log "$(grep -E '^Nmap done' "$WORK/nmap.out" || tail -1 "$WORK/nmap.out")"
     log "open ports: $(grep -c "^$PORT/udp open " "$WORK/nmap.out" || true); snmp-info answers: $(grep -c "snmp-info" "$WORK/nmap.out" || true)"
-    log "wall: $(echo "$END - $START" | bc -l | xargs printf '%.2f') s"
+    log "wall: $(calc "$END - $START") s"
 fi
 log ""
 log "done; raw figures in $RESULTS"

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use super::{FleetIndex, running_histories};
+use super::{FleetIndex, histories_at};
 use crate::alerts::{self, Alert, DeviceFacts};
 use crate::billing;
 use crate::config::Config;
@@ -307,7 +307,8 @@ fn contract_alerts(reader: &Reader, config: &Config, today: NaiveDate) -> Vec<Al
         if contract.start > today {
             continue;
         }
-        match running_histories(reader, config, contract, today) {
+        let dates = billing::running_dates(contract, today);
+        match histories_at(reader, config, contract, &dates) {
             Ok(histories) => match billing::running_standings(contract, &histories, today) {
                 Ok(periods) => out.extend(alerts::projected_breaches(contract, &periods)),
                 Err(e) => tracing::error!("alerts of contract {}: {e}", contract.id),

@@ -152,25 +152,9 @@ pub fn histories(
     )
 }
 
-/// The readings of every device of the contract around the boundaries of
-/// the periods running on `date` only: what the alerts' projections need
-/// ([`billing::running_standings`]).
-pub fn running_histories(
-    reader: &Reader,
-    config: &Config,
-    contract: &Contract,
-    date: NaiveDate,
-) -> Result<Vec<DeviceHistory>, crate::storage::Error> {
-    histories_at(
-        reader,
-        config,
-        contract,
-        &billing::running_dates(contract, date),
-    )
-}
-
-/// The readings of every device of the contract around midnight of `dates`.
-fn histories_at(
+/// The readings of every device of the contract around midnight of `dates`
+/// (the alerts' projections read around `billing::running_dates` only).
+pub fn histories_at(
     reader: &Reader,
     config: &Config,
     contract: &Contract,

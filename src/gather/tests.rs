@@ -3,7 +3,8 @@
 
 use chrono::{Duration, TimeZone, Utc};
 
-use super::{histories, running_histories};
+use super::{histories, histories_at};
+use crate::billing::running_dates;
 use crate::billing::{period_standings, running_standings};
 use crate::meters::{Meter, MeterSet, MeterValue, ValueKind};
 use crate::record::{DeviceReading, Outcome, PollRecord};
@@ -116,7 +117,8 @@ fn running_periods_read_around_their_own_boundaries_match_the_full_standing() {
             .into_iter()
             .filter(|p| p.running)
             .collect();
-        let around = running_histories(&reader, &config, contract, date).unwrap();
+        let around =
+            histories_at(&reader, &config, contract, &running_dates(contract, date)).unwrap();
         let light = running_standings(contract, &around, date).unwrap();
         assert_eq!(light, full, "on {date}");
         assert_eq!(
@@ -164,7 +166,8 @@ fn the_contracts_are_checked_again_only_when_their_standings_may_have_changed() 
     .unwrap();
     assert!(!memory.contracts_stale(today));
     let standings = |reader: &Reader| {
-        let histories = running_histories(reader, &config, contract, today).unwrap();
+        let histories =
+            histories_at(reader, &config, contract, &running_dates(contract, today)).unwrap();
         running_standings(contract, &histories, today).unwrap()
     };
     let reader = Reader::open(&path).unwrap();

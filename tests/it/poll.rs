@@ -13,6 +13,17 @@ fn sim() -> u16 {
     snmpsim().port
 }
 
+/// One v2c poll of a recording snmpsim serves, which must answer `ok` as
+/// `model`.
+fn polled_ok(recording: &str, model: &str) -> serde_json::Value {
+    let w = Workdir::new();
+    w.config(&v2c(sim(), recording));
+    let p = w.poll().remove(0);
+    assert_eq!(p["status"], "ok", "{p}");
+    assert_eq!(p["model"], model, "{p}");
+    p
+}
+
 #[test]
 fn colour_bizhub_over_v2c_gives_every_meter_supply_and_status() {
     let w = Workdir::new();
@@ -136,12 +147,8 @@ fn gaps_and_sentinels_are_absent_meters_and_raw_levels() {
 /// black-only supplies make it mono, so the total is its b/w total too.
 #[test]
 fn a_mono_bizhub_without_km_counters_reads_its_life_count() {
-    let w = Workdir::new();
-    w.config(&v2c(sim(), "bizhub-25e"));
-    let p = &w.poll()[0];
-    assert_eq!(p["status"], "ok", "{p}");
+    let p = &polled_ok("bizhub-25e", "bizhub 25e");
     assert_eq!(p["serial"], "A6WT011004321");
-    assert_eq!(p["model"], "bizhub 25e");
     assert_eq!(
         meters(p),
         expect(&[("total", 21_733), ("bw_total", 21_733)])
@@ -153,11 +160,7 @@ fn a_mono_bizhub_without_km_counters_reads_its_life_count() {
 /// device (its colorants say so): its total is never read as b/w pages.
 #[test]
 fn a_colour_bizhub_with_only_the_life_count_has_a_total_and_no_bw() {
-    let w = Workdir::new();
-    w.config(&v2c(sim(), "bizhub-c3100p"));
-    let p = &w.poll()[0];
-    assert_eq!(p["status"], "ok", "{p}");
-    assert_eq!(p["model"], "bizhub C3100P");
+    let p = &polled_ok("bizhub-c3100p", "bizhub C3100P");
     assert_eq!(meters(p), expect(&[("total", 40_212)]));
     assert_eq!(p["supplies"][0]["colour"], "cyan");
 }
@@ -167,11 +170,7 @@ fn a_colour_bizhub_with_only_the_life_count_has_a_total_and_no_bw() {
 /// reports and test pages), not the sum.
 #[test]
 fn a_bizhub_without_km_total_takes_its_own_life_count_not_the_sum() {
-    let w = Workdir::new();
-    w.config(&v2c(sim(), "bizhub-c258"));
-    let p = &w.poll()[0];
-    assert_eq!(p["status"], "ok", "{p}");
-    assert_eq!(p["model"], "bizhub C258");
+    let p = &polled_ok("bizhub-c258", "bizhub C258");
     let m = &p["meters"];
     assert_eq!(m["total"], 85_641);
     assert_eq!(m["bw_total"], 61_084); // 12 873 + 48 211
@@ -183,10 +182,7 @@ fn a_bizhub_without_km_total_takes_its_own_life_count_not_the_sum() {
 /// a toner and raises its alerts.
 #[test]
 fn supplies_without_a_type_take_their_kind_from_the_description() {
-    let w = Workdir::new();
-    w.config(&v2c(sim(), "bizhub-c250i-notype"));
-    let p = &w.poll()[0];
-    assert_eq!(p["status"], "ok", "{p}");
+    let p = &polled_ok("bizhub-c250i-notype", "bizhub C250i");
     let kinds: Vec<(String, String, serde_json::Value)> = p["supplies"]
         .as_array()
         .unwrap()

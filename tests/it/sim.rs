@@ -477,15 +477,8 @@ fn discover_finds_the_printers_of_a_range_and_writes_their_entries() {
     assert!(!written.contains("public"), "{written}");
     let config = std::fs::read_to_string(w.path().join("telleverk.toml")).unwrap();
     std::fs::write(w.path().join("telleverk.toml"), config + &written).unwrap();
-    let polled = Command::new(env!("CARGO_BIN_EXE_telleverk"))
-        .args(["poll", "--once", "--json", "--config", "telleverk.toml"])
-        .current_dir(w.path())
-        .env("RUST_LOG", "warn")
-        .env("TELLEVERK_COMMUNITY_2", "public")
-        .output()
-        .unwrap();
-    assert_eq!(polled.status.code(), Some(0), "{}", text(&polled));
-    let mut polled_serials: Vec<String> = json_lines(&polled)
+    let polled = poll_with(&w, &[("TELLEVERK_COMMUNITY_2", "public")]);
+    let mut polled_serials: Vec<String> = polled
         .iter()
         .map(|p| p["serial"].as_str().unwrap_or("-").to_owned())
         .collect();
@@ -526,22 +519,15 @@ fn discover_finds_the_printers_of_a_range_and_writes_their_entries() {
     assert!(!written.contains("sim-auth-password"), "{written}");
     let config = std::fs::read_to_string(w.path().join("telleverk.toml")).unwrap();
     std::fs::write(w.path().join("telleverk.toml"), config + &written).unwrap();
-    let polled = Command::new(env!("CARGO_BIN_EXE_telleverk"))
-        .args(["poll", "--once", "--json", "--config", "telleverk.toml"])
-        .current_dir(w.path())
-        .env("RUST_LOG", "warn")
-        .env("TELLEVERK_V3_AUTH", "sim-auth-password")
-        .env("TELLEVERK_V3_PRIV", "sim-priv-password")
-        .output()
-        .unwrap();
-    assert_eq!(polled.status.code(), Some(0), "{}", text(&polled));
-    let answered: Vec<Value> = json_lines(&polled);
-    assert_eq!(answered.len(), 2);
-    assert!(
-        answered.iter().all(|p| p["status"] == "ok"),
-        "{}",
-        text(&polled)
+    let answered = poll_with(
+        &w,
+        &[
+            ("TELLEVERK_V3_AUTH", "sim-auth-password"),
+            ("TELLEVERK_V3_PRIV", "sim-priv-password"),
+        ],
     );
+    assert_eq!(answered.len(), 2);
+    assert!(answered.iter().all(|p| p["status"] == "ok"), "{answered:?}");
 
     // Bad input: named, exit 2.
     for (range, says) in [
@@ -563,4 +549,18 @@ fn discover_finds_the_printers_of_a_range_and_writes_their_entries() {
         "{}",
         text(&out)
     );
+}
+
+/// `poll --once --json` of the work folder's config with these variables
+/// set, which must exit 0; one object per entry.
+fn poll_with(w: &Workdir, variables: &[(&str, &str)]) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_telleverk"))
+        .args(["poll", "--once", "--json", "--config", "telleverk.toml"])
+        .current_dir(w.path())
+        .env("RUST_LOG", "warn")
+        .envs(variables.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    json_lines(&out)
 }
