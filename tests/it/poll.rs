@@ -554,3 +554,87 @@ fn discover_tells_printers_from_other_snmp_devices() {
         );
     }
 }
+
+/// Issue 16 §1: every bizhub generation recorded reads its totals and its
+/// first supply (see tests/data/README.md for each shape).
+#[test]
+fn every_recorded_bizhub_generation_reads_its_totals() {
+    // recording, model, serial, total, bw_total, colour_total, first supply's kind
+    let generations = [
+        (
+            "bizhub-c224",
+            "bizhub C224",
+            "A5C0021023456",
+            85_614,
+            61_084,
+            Some(24_530),
+            "toner_cartridge",
+        ),
+        (
+            "bizhub-c258",
+            "bizhub C258",
+            "A7PU021012345",
+            85_641,
+            61_084,
+            Some(24_530),
+            "toner",
+        ),
+        (
+            "bizhub-c300i",
+            "bizhub C300i",
+            "AA2J021004711",
+            85_614,
+            61_084,
+            Some(24_530),
+            "toner",
+        ),
+        (
+            "bizhub-c250i-notype",
+            "bizhub C250i",
+            "AA2K021005555",
+            85_614,
+            61_084,
+            Some(24_530),
+            "toner",
+        ),
+        (
+            "bizhub-4050i",
+            "bizhub 4050i",
+            "AAK6021017342",
+            37_861,
+            37_861,
+            None,
+            "toner_cartridge",
+        ),
+        (
+            "bizhub-4750i",
+            "bizhub 4750i",
+            "AAK7021019876",
+            37_861,
+            37_861,
+            None,
+            "toner_cartridge",
+        ),
+        (
+            "bizhub-25e",
+            "bizhub 25e",
+            "A6WT011004321",
+            21_733,
+            21_733,
+            None,
+            "toner",
+        ),
+    ];
+    for (recording, model, serial, total, bw, colour, kind) in generations {
+        let p = polled_ok(recording, model);
+        assert_eq!(p["serial"], serial, "{recording}");
+        assert_eq!(p["meters"]["total"], total, "{recording}");
+        assert_eq!(p["meters"]["bw_total"], bw, "{recording}");
+        assert_eq!(
+            p["meters"].get("colour_total").and_then(|v| v.as_u64()),
+            colour,
+            "{recording}"
+        );
+        assert_eq!(p["supplies"][0]["kind"], kind, "{recording}");
+    }
+}
