@@ -27,34 +27,12 @@ FROM=2026-05-01
 TO=2026-06-01
 MIDDLE=A7PU000005000
 
-need() { command -v "$1" >/dev/null 2>&1; }
-install() {
-    local sudo=""
-    [ "$(id -u)" = 0 ] || sudo=sudo
-    $sudo apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 need wrk || install wrk
 need curl || install curl
 
-cargo build --release --quiet
-TARGET=${CARGO_TARGET_DIR:-$PWD/target}
-BIN=$TARGET/release/telleverk
-RESULTS=benches/results/api.txt
-mkdir -p benches/results
-WORK=$(mktemp -d)
-SERVER=""
-cleanup() {
-    # SIGKILL, not SIGINT: a clean stop would store the collector's unfinished
-    # round (a few failed polls) into the cached database, and the next run
-    # would measure a different database. Nothing is written before that.
-    if [ -n "$SERVER" ]; then kill -KILL "$SERVER" 2>/dev/null || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# shellcheck source=benches/lib.sh
-source benches/lib.sh
+bench_setup api
 
 COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 git diff --quiet HEAD -- . ':!benches/results' 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
@@ -95,17 +73,17 @@ LOG=info,telleverk::http::view=debug
 log "command: RUST_LOG=$LOG $BIN serve --config CONFIG (the api_seed config + [http] on 127.0.0.1:$PORT and one viewer token)"
 START=$(date +%s.%N)
 RUST_LOG=$LOG "$BIN" serve --config "$CONFIG" > "$WORK/serve.log" 2>&1 &
-SERVER=$!
+CHILD=$!
 for _ in $(seq 6000); do
     curl -sf "$BASE/healthz" >/dev/null 2>&1 && break
-    kill -0 "$SERVER" 2>/dev/null || { echo "telleverk serve stopped:"; cat "$WORK/serve.log"; exit 1; }
+    kill -0 "$CHILD" 2>/dev/null || { echo "telleverk serve stopped:"; cat "$WORK/serve.log"; exit 1; }
     sleep 0.05
 done
 READY=$(date +%s.%N)
 curl -sf "$BASE/healthz" >/dev/null || { echo "no /healthz after 300 s:"; cat "$WORK/serve.log"; exit 1; }
 log "start to /healthz answered (config loaded, database opened, first fleet view built): $(calc "$READY - $START") s"
 log "server log: $(grep -o 'fleet view built.*' "$WORK/serve.log" | head -1 | sed 's/\x1b\[[0-9;]*m//g')"
-log "peak RSS after start: $(mb_of "$SERVER" VmHWM) MB; CPU so far $(cpu_of "$SERVER") s"
+log "peak RSS after start: $(mb_of "$CHILD" VmHWM) MB; CPU so far $(cpu_of "$CHILD") s"
 
 # Every page of the device list, 1 000 at a time: the whole fleet must be there.
 count_devices() {
@@ -132,10 +110,10 @@ wrk_run() {
     log "## wrk: $label"
     log "command: wrk -t1 -c16 -d$DURATION --latency -H \"Authorization: Bearer <token>\" $BASE$path"
     log "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine shows here)"
-    cpu_before=$(cpu_of "$SERVER")
+    cpu_before=$(cpu_of "$CHILD")
     wrk -t1 -c16 -d"$DURATION" --latency -H "$AUTH" "$BASE$path" > "$WORK/wrk.txt"
     tee -a "$RESULTS" < "$WORK/wrk.txt"
-    log "server CPU during the run: $(calc "$(cpu_of "$SERVER") - $cpu_before") s"
+    log "server CPU during the run: $(calc "$(cpu_of "$CHILD") - $cpu_before") s"
     if grep -q 'Non-2xx' "$WORK/wrk.txt"; then echo "wrk saw error answers"; exit 1; fi
 }
 # A short warm-up first (not recorded): connections, pool, caches.
@@ -165,7 +143,7 @@ log "rows in the CSV report (header included): $(wc -l < "$WORK/report.csv")"
 
 log ""
 log "## server"
-log "peak RSS (VmHWM) at the end: $(mb_of "$SERVER" VmHWM) MB; RSS now $(mb_of "$SERVER" VmRSS) MB; CPU $(cpu_of "$SERVER") s in all"
+log "peak RSS (VmHWM) at the end: $(mb_of "$CHILD" VmHWM) MB; RSS now $(mb_of "$CHILD" VmRSS) MB; CPU $(cpu_of "$CHILD") s in all"
 log "fleet view builds (ms), the first at start and then every minute: $(sed 's/\x1b\[[0-9;]*m//g' "$WORK/serve.log" | sed -n 's/.*fleet view built.* ms=\([0-9]*\).*/\1/p' | xargs)"
 log "collector: $(grep -c 'waiting for 127.0.0.1:9' "$WORK/serve.log" || true) polls timed out at 127.0.0.1:9, as intended; other warnings and errors:"
 sed 's/\x1b\[[0-9;]*m//g' "$WORK/serve.log" | grep -v 'waiting for 127.0.0.1:9' | grep -i -m5 'error\|warn' | tee -a "$RESULTS" || true

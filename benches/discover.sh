@@ -20,26 +20,11 @@ cd "$(dirname "$0")/.."
 NMAP=${NMAP:-1}
 RANGE=127.0.4.0/22
 DEVICES=127.0.4.1-40
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-cargo build --release --quiet
-BIN=$CARGO_TARGET_DIR/release/telleverk
-RESULTS=benches/results/discover.txt
-mkdir -p benches/results
-WORK=$(mktemp -d)
-SIM_PID=
-cleanup() {
-    [ -z "$SIM_PID" ] || kill "$SIM_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-have() { command -v "$1" >/dev/null 2>&1; }
-install() { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
-have snmpget || install snmp
-if [ "$NMAP" = 1 ] && ! have nmap; then install nmap || NMAP=0; fi
 # shellcheck source=benches/lib.sh
 source benches/lib.sh
-
+bench_setup discover
+need snmpget || install snmp
+if [ "$NMAP" = 1 ] && ! need nmap; then install nmap || NMAP=0; fi
 # Port 161 as on a real network (nmap sends its SNMP probe only there); a
 # free high port when not root.
 if [ "$(id -u)" = 0 ]; then PORT=${PORT:-161}; else
@@ -55,7 +40,7 @@ cat "$RESULTS"
 
 "$BIN" simulate --addresses "$DEVICES" --listen "127.0.0.1:$PORT" --delay 0ms --no-quirks \
     > "$WORK/sim.log" 2>&1 &
-SIM_PID=$!
+CHILD=$!
 for _ in $(seq 100); do grep -q "Ctrl-C stops" "$WORK/sim.log" 2>/dev/null && break; sleep 0.1; done
 grep -q "Ctrl-C stops" "$WORK/sim.log" || { echo "the simulator did not start:"; cat "$WORK/sim.log"; exit 1; }
 

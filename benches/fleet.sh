@@ -20,17 +20,8 @@ DEVICES_SMALL=${DEVICES_SMALL:-1000}
 DEVICES_BIG=${DEVICES_BIG:-10000}
 DELAY=${DELAY:-50ms}
 
-need() { command -v "$1" >/dev/null 2>&1; }
-install() {
-    local sudo=""
-    [ "$(id -u)" = 0 ] || sudo=sudo
-    $sudo apt-get update -qq
-    # No service may start while installing (the exporter ships one).
-    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-    $sudo chmod +x /usr/sbin/policy-rc.d
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-    $sudo rm -f /usr/sbin/policy-rc.d
-}
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 need snmpget && need snmpbulkwalk || install snmp
 need prometheus-snmp-exporter || install prometheus-snmp-exporter
 need curl || install curl
@@ -49,11 +40,6 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if "'"$1"'"=="udp" else socket.SOCK_STREAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# CPU seconds (user + system) a running process has used.
-cpu_of() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
-log() { echo "$*" | tee -a "$RESULTS"; }
-# Arithmetic to two decimals.
-calc() { printf '%.2f' "$(echo "$*" | bc -l)"; }
 
 COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 git diff --quiet HEAD -- . ':!benches/results' 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"

@@ -32,23 +32,11 @@ COMPARE=${COMPARE:-}
 RUNS=${RUNS:-5}
 CONCURRENCY=${CONCURRENCY:-1024}
 
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-cargo build --release --quiet
-BIN=$CARGO_TARGET_DIR/release/telleverk
-RESULTS=benches/results/poll_cpu.txt
-mkdir -p benches/results
-WORK=$(mktemp -d)
-SIM_PID=
-cleanup() {
-    [ -z "$SIM_PID" ] || kill "$SIM_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
+bench_setup poll_cpu
 
 free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# CPU seconds (user + system) a running process has used.
-cpu_of() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
-log() { echo "$*" | tee -a "$RESULTS"; }
 calc() { printf "%.${2:-2}f" "$(echo "$1" | bc -l)"; }
 # min and median of numbers, one a line.
 min_median() { sort -g | awk '{v[NR] = $1} END {m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%s / %s", v[1], m}'; }
@@ -63,20 +51,20 @@ git diff --quiet HEAD -- . ':!benches/results' 2>/dev/null || COMMIT="$COMMIT (w
 } > "$RESULTS"
 cat "$RESULTS"
 
-# Starts a simulator with reply delay $1; sets SIM_PID and the bench config.
+# Starts a simulator with reply delay $1; sets CHILD and the bench config.
 start_sim() {
     local port
     port=$(free_port)
     rm -f "$WORK/sim.toml"
     "$BIN" simulate --devices "$DEVICES" --listen "127.0.0.1:$port" --delay "$1" --no-quirks \
         --write-config "$WORK/sim.toml" >"$WORK/sim.log" 2>&1 &
-    SIM_PID=$!
+    CHILD=$!
     for _ in $(seq 100); do [ -s "$WORK/sim.toml" ] && break; sleep 0.1; done
     [ -s "$WORK/sim.toml" ] || { echo "the simulator did not start:"; cat "$WORK/sim.log"; exit 1; }
     sed -e "s/^concurrency = .*/concurrency = $CONCURRENCY/" \
         -e "s|^path = .*|path = \"$WORK/bench.db\"|" "$WORK/sim.toml" > "$WORK/bench.toml"
 }
-stop_sim() { kill -INT "$SIM_PID"; wait "$SIM_PID" 2>/dev/null || true; SIM_PID=; }
+stop_sim() { kill -INT "$CHILD"; wait "$CHILD" 2>/dev/null || true; CHILD=; }
 
 # One round of binary $2 (label $3) against the running simulator (delay $1
 # in ms); appends "round_wall cpu_us_per_request rss_mb floor_ratio" to
@@ -84,7 +72,7 @@ stop_sim() { kill -INT "$SIM_PID"; wait "$SIM_PID" 2>/dev/null || true; SIM_PID=
 round() {
     local delay_ms=$1 bin=$2 label=$3 sim_before out round rpe polling wall user sys rss requests floor
     rm -f "$WORK"/bench.db*
-    sim_before=$(cpu_of "$SIM_PID")
+    sim_before=$(cpu_of "$CHILD")
     /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" "$bin" poll --once --config "$WORK/bench.toml" > "$WORK/out"
     round=$(grep '^round:' "$WORK/out")
     read -r wall user sys rss < "$WORK/time"
@@ -99,7 +87,7 @@ round() {
     local ratio=-
     floor=$(calc "$rpe * $delay_ms / 1000 * $DEVICES / $CONCURRENCY" 3)
     [ "$delay_ms" = 0 ] || ratio=$(calc "$polled_in / $floor")
-    log "$label, delay ${delay_ms} ms: round wall $polled_in s (floor $floor s, ratio $ratio); answered $answered of $DEVICES; $rpe requests per device ($requests); polling CPU $polling s = $(calc "$polling * 1000000 / $requests" 1) µs per request; process wall $wall s, CPU $(calc "$user + $sys") s (user $user, sys $sys), peak RSS $(calc "$rss / 1000" 1) MB; simulator CPU $(calc "$(cpu_of "$SIM_PID") - $sim_before") s"
+    log "$label, delay ${delay_ms} ms: round wall $polled_in s (floor $floor s, ratio $ratio); answered $answered of $DEVICES; $rpe requests per device ($requests); polling CPU $polling s = $(calc "$polling * 1000000 / $requests" 1) µs per request; process wall $wall s, CPU $(calc "$user + $sys") s (user $user, sys $sys), peak RSS $(calc "$rss / 1000" 1) MB; simulator CPU $(calc "$(cpu_of "$CHILD") - $sim_before") s"
     log "  $round"
     echo "$polled_in $(calc "$polling * 1000000 / $requests" 1) $(calc "$rss / 1000" 1) $ratio" >> "$WORK/figures-$label"
 }

@@ -24,24 +24,12 @@ cd "$(dirname "$0")/.."
 
 REST=${REST:-150}
 STARTS=${STARTS:-3}
-need() { command -v "$1" >/dev/null 2>&1; }
-need curl || { sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo; $sudo apt-get update -qq; $sudo apt-get install -y -qq curl >/dev/null; }
-
-cargo build --release --quiet
-TARGET=${CARGO_TARGET_DIR:-$PWD/target}
-BIN=$TARGET/release/telleverk
-RESULTS=benches/results/serve.txt
-mkdir -p benches/results
-WORK=$(mktemp -d)
-SERVER=""
-cleanup() {
-    if [ -n "$SERVER" ]; then kill -KILL "$SERVER" 2>/dev/null || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
 # shellcheck source=benches/lib.sh
 source benches/lib.sh
+need curl || install curl
+
+bench_setup serve
+
 plain_log() { sed 's/\x1b\[[0-9;]*m//g' "$WORK/serve.log"; }
 wait_log() { # pattern, count, seconds
     for _ in $(seq $(($3 * 20))); do
@@ -85,10 +73,10 @@ for start in $(seq "$STARTS"); do
     sync
     BEGIN=$(date +%s.%N)
     RUST_LOG=info,telleverk::http::view=debug "$BIN" serve --config "$WORK/serve.toml" > "$WORK/serve.log" 2>&1 &
-    SERVER=$!
+    CHILD=$!
     for _ in $(seq 6000); do
         curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-        kill -0 "$SERVER" 2>/dev/null || { echo "serve stopped:"; cat "$WORK/serve.log"; exit 1; }
+        kill -0 "$CHILD" 2>/dev/null || { echo "serve stopped:"; cat "$WORK/serve.log"; exit 1; }
         sleep 0.02
     done
     READY=$(date +%s.%N)
@@ -97,23 +85,23 @@ for start in $(seq "$STARTS"); do
     CHECKED=$(date +%s.%N)
     log "start to the contracts' first check: $(calc "$CHECKED - $BEGIN") s; $(plain_log | grep -o 'contract alerts checked.*' | head -1)"
     log "first view build: $(plain_log | grep -o 'fleet view built.*' | head -1)"
-    CPU0=$(cpu_of "$SERVER")
+    CPU0=$(cpu_of "$CHILD")
     sleep "$REST"
-    CPU1=$(cpu_of "$SERVER")
+    CPU1=$(cpu_of "$CHILD")
     log "at rest for $REST s: CPU $(calc "$CPU1 - $CPU0") s = $(calc "($CPU1 - $CPU0) * 100 / $REST") % of a core"
     log "rebuilds at rest (ms): $(plain_log | sed -n 's/.*fleet view built.* ms=\([0-9]*\).*/\1/p' | tail -n +2 | xargs)"
     BUILDS=$(plain_log | grep -c 'fleet view built')
     CHECKS=$(plain_log | grep -c 'contract alerts checked')
     # A change: one reading entered through the API.
-    CPU2=$(cpu_of "$SERVER")
+    CPU2=$(cpu_of "$CHILD")
     curl -sf -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
         -d '{"taken_at":"2026-06-30 17:00","meters":{"bw_total":99999999},"source":"manual","accept_implausible":true}' \
         "http://127.0.0.1:$PORT/api/v1/devices/A7PU000000007/readings" >/dev/null
     wait_log "contract alerts checked" $((CHECKS + 1)) 120
-    CPU3=$(cpu_of "$SERVER")
+    CPU3=$(cpu_of "$CHILD")
     log "after a reading entered: $(plain_log | grep -o 'fleet view built.*' | sed -n "$((BUILDS + 1))p"); $(plain_log | grep -o 'contract alerts checked.*' | tail -1); CPU $(calc "$CPU3 - $CPU2") s"
-    log "peak RSS (VmHWM): $(mb_of "$SERVER" VmHWM) MB; RSS now $(mb_of "$SERVER" VmRSS) MB"
-    kill -KILL "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+    log "peak RSS (VmHWM): $(mb_of "$CHILD" VmHWM) MB; RSS now $(mb_of "$CHILD" VmRSS) MB"
+    kill -KILL "$CHILD"; wait "$CHILD" 2>/dev/null || true; CHILD=""
 done
 log ""
 log "done; raw figures in $RESULTS"

@@ -94,8 +94,11 @@ pub async fn discover(config: Config, args: Discover, out: &mut dyn Write) -> an
         },
         None,
     ));
-    let profiles = Arc::new(config.profiles.clone());
-    let credentials = Arc::new(discovery.credentials.clone());
+    let probe = Arc::new(Probe::new(
+        snmp.clone(),
+        config.profiles.clone(),
+        discovery.credentials.clone(),
+    ));
     let started = crate::clock::Stopwatch::start();
     let mut targets = ranges.iter().flat_map(Range::hosts);
     let mut tasks = JoinSet::new();
@@ -104,10 +107,9 @@ pub async fn discover(config: Config, args: Discover, out: &mut dyn Write) -> an
         if tasks.len() < discovery.concurrency
             && let Some(host) = targets.next()
         {
-            let (snmp, profiles, credentials) =
-                (snmp.clone(), profiles.clone(), credentials.clone());
+            let probe = probe.clone();
             let target = address(&host, args.port);
-            tasks.spawn(async move { probe(&snmp, &profiles, &credentials, target).await });
+            tasks.spawn(async move { probe.ask(target).await });
             continue;
         }
         match tasks.join_next().await {
@@ -164,57 +166,86 @@ pub async fn discover(config: Config, args: Discover, out: &mut dyn Write) -> an
     Ok(())
 }
 
-/// Asks one address with each credential in turn; the first that answers
-/// says what is there. None: nothing answered.
-async fn probe(
-    snmp: &Snmp,
-    profiles: &Profiles,
-    credentials: &[(String, Version, Credentials)],
-    target: String,
-) -> Option<Found> {
-    let printer_oids: Vec<Oid> = PRINTER_MIB.iter().filter_map(|o| o.parse().ok()).collect();
-    let mut asked: Vec<Oid> = profiles.all_scalar_oids().to_vec();
-    for oid in &printer_oids {
-        if !asked.contains(oid) {
-            asked.push(oid.clone());
+/// What every address is asked with, made once for the scan.
+struct Probe {
+    snmp: Arc<Snmp>,
+    profiles: Profiles,
+    credentials: Vec<(String, Version, Credentials)>,
+    /// The Printer-MIB's serial and life count.
+    printer_oids: Vec<Oid>,
+    /// Every profile's scalars and those two: one GET.
+    asked: Vec<Oid>,
+}
+
+impl Probe {
+    fn new(
+        snmp: Arc<Snmp>,
+        profiles: Profiles,
+        credentials: Vec<(String, Version, Credentials)>,
+    ) -> Probe {
+        let printer_oids: Vec<Oid> = PRINTER_MIB.iter().filter_map(|o| o.parse().ok()).collect();
+        let mut asked: Vec<Oid> = profiles.all_scalar_oids().to_vec();
+        for oid in &printer_oids {
+            if !asked.contains(oid) {
+                asked.push(oid.clone());
+            }
+        }
+        Probe {
+            snmp,
+            profiles,
+            credentials,
+            printer_oids,
+            asked,
         }
     }
-    for (name, version, credentials) in credentials {
-        let Ok(session) = snmp.session(&target, *version, credentials).await else {
-            continue;
-        };
-        let Ok(values) = session.get(&asked).await else {
-            continue;
-        };
-        let text = |oid: &Oid| match values.get(oid) {
-            Some(Scalar::Text(t)) => Some(String::from_utf8_lossy(t).trim().to_owned()),
-            _ => None,
-        };
-        let object_id = match values.get(&sys_object_id()) {
-            Some(Scalar::ObjectId(o)) => Some(o.clone()),
-            _ => None,
-        };
-        let profile = object_id.as_ref().and_then(|o| profiles.choose(o));
-        let evaluated = profile.map(|p| p.evaluate(&values));
-        let printer = printer_oids.iter().any(|o| values.contains_key(o));
-        return Some(Found {
-            address: target,
-            printer,
-            serial: evaluated
-                .as_ref()
-                .and_then(|e| e.serial.clone())
-                .or_else(|| text(&printer_oids[0]))
-                .filter(|s| !s.is_empty()),
-            model: evaluated.as_ref().and_then(|e| e.model.clone()),
-            profile: profile.map(|p| p.id.clone()),
-            sys_object_id: object_id.map(|o| o.to_string()),
-            sys_descr: text(&crate::profile::sys_descr()),
-            version: version.name(),
-            credential: name.clone(),
-            configured: false,
-        });
+
+    /// Asks one address with each credential in turn; the first that
+    /// answers says what is there. None: nothing answered.
+    async fn ask(&self, target: String) -> Option<Found> {
+        let Probe {
+            snmp,
+            profiles,
+            credentials,
+            printer_oids,
+            asked,
+        } = self;
+        for (name, version, credentials) in credentials {
+            let Ok(session) = snmp.session(&target, *version, credentials).await else {
+                continue;
+            };
+            let Ok(values) = session.get(asked).await else {
+                continue;
+            };
+            let text = |oid: &Oid| match values.get(oid) {
+                Some(Scalar::Text(t)) => Some(String::from_utf8_lossy(t).trim().to_owned()),
+                _ => None,
+            };
+            let object_id = match values.get(&sys_object_id()) {
+                Some(Scalar::ObjectId(o)) => Some(o.clone()),
+                _ => None,
+            };
+            let profile = object_id.as_ref().and_then(|o| profiles.choose(o));
+            let evaluated = profile.map(|p| p.evaluate(&values));
+            let printer = printer_oids.iter().any(|o| values.contains_key(o));
+            return Some(Found {
+                address: target,
+                printer,
+                serial: evaluated
+                    .as_ref()
+                    .and_then(|e| e.serial.clone())
+                    .or_else(|| text(&printer_oids[0]))
+                    .filter(|s| !s.is_empty()),
+                model: evaluated.as_ref().and_then(|e| e.model.clone()),
+                profile: profile.map(|p| p.id.clone()),
+                sys_object_id: object_id.map(|o| o.to_string()),
+                sys_descr: text(&crate::profile::sys_descr()),
+                version: version.name(),
+                credential: name.clone(),
+                configured: false,
+            });
+        }
+        None
     }
-    None
 }
 
 fn text(
