@@ -239,12 +239,39 @@ pub fn check_config(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> 
         roles("admin")
     )?;
     writeln!(out, "  reports:   {}", none_or(&reports))?;
+    let d = &config.discovery;
+    if !d.credentials.is_empty() || !d.ranges.is_empty() {
+        let scans = if d.ranges.is_empty() {
+            "serve scans no ranges".to_owned()
+        } else {
+            format!(
+                "serve scans {} addresses on port {} every {}{}",
+                d.ranges
+                    .iter()
+                    .map(crate::discover::Range::len)
+                    .sum::<u64>(),
+                d.port,
+                humantime::format_duration(d.rediscover),
+                if d.auto_add {
+                    ", polls new bizhubs (auto_add)"
+                } else {
+                    ""
+                }
+            )
+        };
+        writeln!(
+            out,
+            "  discovery: {} credentials; {scans}",
+            d.credentials.len()
+        )?;
+    }
     for unset in &config.unset_secrets {
         let who = match unset.used_by {
             SecretUse::Devices => "poll and serve need it",
             SecretUse::Api => "serve needs it",
             SecretUse::Mail => "serve and report run need it",
-            SecretUse::Discovery => "discover needs it",
+            SecretUse::Discovery if config.discovery.ranges.is_empty() => "discover needs it",
+            SecretUse::Discovery => "discover and serve need it",
         };
         writeln!(out, "  not set here: {} ({who})", unset.error)?;
     }
@@ -255,7 +282,7 @@ pub fn check_config(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> 
 /// summary (a table, or one JSON object per entry and line).
 pub async fn poll_once(config: Config, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     config.require(&[SecretUse::Devices])?;
-    if config.devices.is_empty() {
+    if config.devices.is_empty() && !config.discovery.auto_add {
         writeln!(
             out,
             "no devices configured in {}: nothing polled",
@@ -264,6 +291,9 @@ pub async fn poll_once(config: Config, json: bool, out: &mut dyn Write) -> anyho
         return Ok(());
     }
     let store = open_polling_store(&config)?;
+    // The config's entries where they were last found, and the devices
+    // discovery added.
+    let entries = collector::discovery::targets_after(&config, &store)?;
     let snmp = Arc::new(snmp_client(&config, &store)?);
     let store = Arc::new(Mutex::new(store));
     let config = Arc::new(config);
@@ -273,13 +303,14 @@ pub async fn poll_once(config: Config, json: bool, out: &mut dyn Write) -> anyho
     let cpu_before = crate::process::cpu_seconds();
     let polled = collector::poll_round(
         &config,
+        &entries,
         &snmp,
         &ProfileHints::default(),
         Clock::System,
         &mut never,
     )
     .await;
-    let round = polled.round(config.devices.len(), None);
+    let round = polled.round(entries.len(), None);
     let polled_in = started.elapsed();
     let polling_cpu = cpu_before
         .zip(crate::process::cpu_seconds())
@@ -351,7 +382,13 @@ pub async fn serve_on(
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     config.require(&[SecretUse::Devices, SecretUse::Api, SecretUse::Mail])?;
+    if !config.discovery.ranges.is_empty() {
+        config.require(&[SecretUse::Discovery])?;
+    }
     let store = open_polling_store(&config)?;
+    let (entries, polled) = watch::channel(Arc::new(collector::discovery::targets_after(
+        &config, &store,
+    )?));
     let snmp = Arc::new(snmp_client(&config, &store)?);
     let store = Arc::new(Mutex::new(store));
     let config = Arc::new(config);
@@ -362,6 +399,7 @@ pub async fn serve_on(
     ));
     tracing::info!(
         devices = config.devices.len(),
+        discovered = polled.borrow().len() - config.devices.len(),
         interval = ?config.collector.interval,
         database = %config.storage_path.display(),
         api = %listener.local_addr()?,
@@ -374,7 +412,14 @@ pub async fn serve_on(
     let api = crate::http::serve(listener, state.clone(), shutdown.clone());
     let scheduler = state.runner.run_schedule(shutdown.clone());
     let notify = state.clone();
-    let collector = collector::run(config, snmp, store, clock, shutdown, move |round| {
+    let discovery = collector::discovery::run(
+        config.clone(),
+        store.clone(),
+        clock,
+        entries,
+        shutdown.clone(),
+    );
+    let collector = collector::run(config, polled, snmp, store, clock, shutdown, move |round| {
         notify.metrics.record(&round);
         collector::log_round(round);
         notify.changed.notify_one();
@@ -383,6 +428,10 @@ pub async fn serve_on(
         async { api.await.context("the web API failed") },
         async { collector.await.context("the collector failed") },
         async { scheduler.await.context("the report scheduler failed") },
+        async {
+            discovery.await;
+            Ok(())
+        },
     )?;
     tracing::info!("telleverk stopped");
     Ok(())

@@ -245,6 +245,10 @@ struct RawDiscovery {
     concurrency: Within<1, 65_536>,
     timeout: SnmpTimeout,
     retries: Within<0, 10>,
+    ranges: Vec<Spanned<String>>,
+    port: Within<1, 65_535>,
+    rediscover: Option<Spanned<fields::Rediscover>>,
+    auto_add: Option<Spanned<bool>>,
 }
 
 impl Default for RawDiscovery {
@@ -256,9 +260,16 @@ impl Default for RawDiscovery {
             concurrency: Within(256),
             timeout: SnmpTimeout(Duration::from_secs(1)),
             retries: Within(0),
+            ranges: Vec::new(),
+            port: Within(161),
+            rediscover: None,
+            auto_add: None,
         }
     }
 }
+
+/// How often `serve` scans `[discovery] ranges` unless `rediscover` says.
+pub const DEFAULT_REDISCOVER: Duration = Duration::from_secs(24 * 3_600);
 
 /// `[discovery]` resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,7 +282,36 @@ pub struct Discovery {
     pub concurrency: usize,
     pub timeout: Duration,
     pub retries: u32,
+    /// The ranges `serve` scans on schedule (empty: it never scans).
+    pub ranges: Vec<crate::discover::Range>,
+    /// The UDP port asked on every address.
+    pub port: u16,
+    /// How often `serve` scans the ranges.
+    pub rediscover: Duration,
+    /// Whether `serve` polls the Konica Minolta MFPs it finds that no
+    /// entry polls (marked `discovered` until a person adds them).
+    pub auto_add: bool,
 }
+
+impl Discovery {
+    /// The credential named `name` (`communities[0]`, `$VARIABLE`, `v3[0]`).
+    pub fn credential(&self, name: &str) -> Option<&(String, Version, Credentials)> {
+        self.credentials.iter().find(|(n, _, _)| n == name)
+    }
+}
+
+/// The key of the entry `serve` polls a discovered device through: by its
+/// serial, so it follows the device from address to address.
+pub fn discovered_key(serial: &str) -> String {
+    format!("{DISCOVERED_PREFIX}{serial}")
+}
+
+/// Whether an entry key is a discovered device's ([`discovered_key`]).
+pub fn is_discovered_key(key: &str) -> bool {
+    key.starts_with(DISCOVERED_PREFIX)
+}
+
+const DISCOVERED_PREFIX: &str = "discovered:";
 
 /// `[display]`: Europe/Oslo and Norwegian number forms unless set.
 #[derive(Debug, Deserialize)]
@@ -552,11 +592,64 @@ impl Ctx<'_> {
             }
             credentials.push((format!("v3[{i}]"), Version::V3, Credentials::V3(parsed)));
         }
+        let mut ranges = Vec::new();
+        for (i, text) in raw.ranges.iter().enumerate() {
+            let range = crate::discover::Range::parse(text.get_ref())
+                .map_err(|e| self.at(text, &format!("discovery.ranges[{i}]"), e.to_string()))?;
+            ranges.push(range);
+        }
+        let total: u64 = ranges.iter().map(crate::discover::Range::len).sum();
+        if let Some(last) = raw.ranges.last()
+            && total > crate::discover::MAX_ADDRESSES
+        {
+            return Err(self.at(
+                last,
+                "discovery.ranges",
+                format!(
+                    "the ranges hold {total} addresses, more than a /16 ({}): a scan that size \
+                     takes minutes and loads the network; list the subnets the printers are on",
+                    crate::discover::MAX_ADDRESSES
+                ),
+            ));
+        }
+        if ranges.is_empty() {
+            let needs = |key: &str| {
+                format!(
+                    "`{key}` needs `ranges`: the addresses `serve` scans (e.g. ranges = [\"10.20.0.0/22\"])"
+                )
+            };
+            if let Some(r) = &raw.rediscover {
+                return Err(self.at(r, "discovery.rediscover", needs("rediscover")));
+            }
+            if let Some(a) = raw.auto_add.as_ref().filter(|a| *a.get_ref()) {
+                return Err(self.at(a, "discovery.auto_add", needs("auto_add")));
+            }
+        } else if credentials.is_empty()
+            && self
+                .unset
+                .borrow()
+                .iter()
+                .all(|u| u.used_by != SecretUse::Discovery)
+        {
+            return Err(self.at(
+                &raw.ranges[0],
+                "discovery.ranges",
+                "`serve` scans these ranges, but [discovery] lists no credential: add \
+                 `communities`, `community_env` or a [[discovery.v3]] user",
+            ));
+        }
         Ok(Discovery {
             credentials,
             concurrency: raw.concurrency.get() as usize,
             timeout: raw.timeout.0,
             retries: raw.retries.get() as u32,
+            ranges,
+            port: u16::try_from(raw.port.get()).unwrap_or(161),
+            rediscover: raw
+                .rediscover
+                .as_ref()
+                .map_or(DEFAULT_REDISCOVER, |r| r.get_ref().0),
+            auto_add: raw.auto_add.as_ref().is_some_and(|a| *a.get_ref()),
         })
     }
 

@@ -1,8 +1,122 @@
 //! What `telleverk discover` scans: address ranges as people write them
-//! (`10.20.0.0/22`, `10.20.0.10-40`, one host), and what a probe's answers
-//! say of the device behind an address. Pure: no sockets, no clock.
+//! (`10.20.0.0/22`, `10.20.0.10-40`, one host), and what a scan means for
+//! the entries `serve` polls ([`plan`]): which follow their device to a new
+//! address, which devices are new. Pure: no sockets, no clock.
 
 use core::net::Ipv4Addr;
+use std::collections::{HashMap, HashSet};
+
+/// Konica Minolta's enterprise number: a sysObjectID under it is a bizhub.
+const KONICA_MINOLTA: &str = "1.3.6.1.4.1.18334";
+
+/// Whether a sysObjectID is Konica Minolta's.
+pub fn is_konica_minolta(sys_object_id: &str) -> bool {
+    sys_object_id
+        .strip_prefix(KONICA_MINOLTA)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// An entry `serve` polls: where it polls now, and the serial it follows
+/// (the config's, else the one that last answered through it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target<'a> {
+    pub address: &'a str,
+    pub serial: Option<&'a str>,
+}
+
+/// A printer a scan found, with its serial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen<'a> {
+    pub address: &'a str,
+    pub serial: &'a str,
+    pub konica_minolta: bool,
+}
+
+/// What a scan changes, by index into the targets and the printers seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// (target, seen): the target follows its serial to that address.
+    pub moves: Vec<(usize, usize)>,
+    /// Konica Minolta printers no target follows, at addresses no target
+    /// polls: new devices to poll, when they are to be added.
+    pub new: Vec<usize>,
+}
+
+/// The moves and new devices a scan finds:
+/// - a target whose serial answers at another address follows it there,
+///   unless another target polls that address: then that target reads the
+///   serial there (a `swap`, as before), and this one stays, so that no
+///   address is ever polled twice;
+/// - a target whose serial was found nowhere stays where it is (its polls
+///   fail, and the device shows as unreachable);
+/// - a Konica Minolta printer whose serial no target follows and that is
+///   not in `known` (devices the config names or discovery added before),
+///   at an address no target polls after the moves, is new.
+pub fn plan(targets: &[Target<'_>], seen: &[Seen<'_>], known: &HashSet<&str>) -> Plan {
+    // The first address each serial was seen at.
+    let mut at: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in seen.iter().enumerate() {
+        at.entry(s.serial).or_insert(i);
+    }
+    let mut goes: Vec<Option<usize>> = targets
+        .iter()
+        .map(|t| {
+            let i = *at.get(t.serial?)?;
+            (seen[i].address != t.address).then_some(i)
+        })
+        .collect();
+    // A target moving onto an address another target polls stays; one
+    // staying can take an address back from a target moving away, so
+    // repeat until nothing changes.
+    loop {
+        let address = |t: usize, goes: &[Option<usize>]| {
+            goes[t].map_or(targets[t].address, |i| seen[i].address)
+        };
+        let mut claims: HashMap<&str, Vec<usize>> = HashMap::new();
+        for t in 0..targets.len() {
+            claims.entry(address(t, &goes)).or_default().push(t);
+        }
+        let mut changed = false;
+        for claimants in claims.values().filter(|c| c.len() > 1) {
+            for &t in claimants {
+                if goes[t].is_some() {
+                    goes[t] = None;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let polled: HashSet<&str> = targets
+        .iter()
+        .zip(&goes)
+        .map(|(t, g)| g.map_or(t.address, |i| seen[i].address))
+        .collect();
+    let followed: HashSet<&str> = targets.iter().filter_map(|t| t.serial).collect();
+    let mut added: HashSet<&str> = HashSet::new();
+    let new = seen
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            s.konica_minolta
+                && !followed.contains(s.serial)
+                && !known.contains(s.serial)
+                && !polled.contains(s.address)
+                && added.insert(s.serial)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    Plan {
+        moves: goes
+            .iter()
+            .enumerate()
+            .filter_map(|(t, g)| g.map(|i| (t, i)))
+            .collect(),
+        new,
+    }
+}
 
 /// The most addresses a scan covers without `--force`: a /16.
 pub const MAX_ADDRESSES: u64 = 1 << 16;
@@ -176,6 +290,74 @@ mod tests {
         );
         assert_eq!(address("::1", 161), "[::1]:161");
         assert_eq!(address("10.0.0.1", 1161), "10.0.0.1:1161");
+    }
+
+    fn target<'a>(address: &'a str, serial: Option<&'a str>) -> Target<'a> {
+        Target { address, serial }
+    }
+
+    fn seen<'a>(address: &'a str, serial: &'a str) -> Seen<'a> {
+        Seen {
+            address,
+            serial,
+            konica_minolta: true,
+        }
+    }
+
+    #[test]
+    fn a_scan_moves_entries_after_their_devices_and_finds_the_new_ones() {
+        let none = HashSet::new();
+        // A moved to .7; B still at .2; C (no serial known) at .3; a new
+        // bizhub at .8, another vendor's printer at .9.
+        let targets = [
+            target("a:161", Some("A")),
+            target("b:161", Some("B")),
+            target("c:161", None),
+        ];
+        let mut found = vec![
+            seen("b:161", "B"),
+            seen("c:161", "C"),
+            seen("g:161", "A"),
+            seen("h:161", "N"),
+            seen("i:161", "HP"),
+        ];
+        found[4].konica_minolta = false;
+        let p = plan(&targets, &found, &none);
+        assert_eq!(p.moves, vec![(0, 2)]);
+        assert_eq!(
+            p.new,
+            vec![3],
+            "C is polled at its address; HP is no bizhub"
+        );
+        // A device the config names or discovery added before is not new.
+        assert!(plan(&targets, &found, &HashSet::from(["N"])).new.is_empty());
+        // Found nowhere: nothing moves.
+        assert_eq!(plan(&targets, &found[..2], &none), Plan::default());
+    }
+
+    #[test]
+    fn no_address_is_ever_polled_twice() {
+        let none = HashSet::new();
+        // A moved onto B's address while B vanished: B's entry reads A
+        // there (a swap), A's stays.
+        let targets = [target("a", Some("A")), target("b", Some("B"))];
+        let p = plan(&targets, &[seen("b", "A")], &none);
+        assert!(p.moves.is_empty());
+        // A and B swapped addresses: both follow.
+        let p = plan(&targets, &[seen("b", "A"), seen("a", "B")], &none);
+        assert_eq!(p.moves, vec![(0, 0), (1, 1)]);
+        // A chain: A to B's address, B to a free one.
+        let p = plan(&targets, &[seen("b", "A"), seen("c", "B")], &none);
+        assert_eq!(p.moves, vec![(0, 0), (1, 1)]);
+        // Two entries following one serial never both move onto it.
+        let targets = [target("a", Some("A")), target("x", Some("A"))];
+        let p = plan(&targets, &[seen("c", "A")], &none);
+        assert!(p.moves.is_empty());
+        // A new bizhub at an address an entry polls is that entry's (swap).
+        let p = plan(&[target("a", Some("A"))], &[seen("a", "N")], &none);
+        assert!(p.new.is_empty());
+        assert!(is_konica_minolta("1.3.6.1.4.1.18334.1.2.1"));
+        assert!(!is_konica_minolta("1.3.6.1.4.1.183340"));
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct DeviceSummary {
     pub reachable: Option<bool>,
     /// No successful poll within two poll intervals; null for a device read by hand.
     pub stale: Option<bool>,
+    /// Polled only because discovery found it on the network
+    /// (`[discovery] auto_add`): no `[[device]]` entry names it yet.
+    pub discovered: bool,
     /// The supply with the lowest percentage.
     pub lowest_supply: Option<Supply>,
     pub open_alerts: usize,

@@ -23,6 +23,9 @@ pub struct CounterDevice {
     pub model: Option<String>,
     pub location: Option<String>,
     pub contract: Option<String>,
+    /// Polled only because discovery found it on the network: no
+    /// `[[device]]` entry names it yet.
+    pub discovered: bool,
     pub meters: Vec<CounterMeter>,
     pub a4_equivalents: A4Equivalents,
 }

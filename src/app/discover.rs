@@ -2,25 +2,16 @@
 //! with each `[discovery]` credential and lists the printers found, the
 //! other SNMP devices apart, and whether the config polls them already.
 
-use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
-use serde::Serialize;
-use tokio::task::JoinSet;
 
 use super::InputError;
+use crate::collector::discovery::{Found, Scan, scan};
 use crate::config::{Config, SecretUse};
-use crate::discover::{MAX_ADDRESSES, Range, address};
-use crate::oid::{Oid, Scalar};
-use crate::profile::{Profiles, sys_object_id};
-use crate::snmp::{Credentials, Options, Snmp, Version};
-
-/// prtGeneralSerialNumber.1 and prtMarkerLifeCount.1.1: a device answering
-/// either has the Printer-MIB.
-const PRINTER_MIB: [&str; 2] = ["1.3.6.1.2.1.43.5.1.1.17.1", "1.3.6.1.2.1.43.10.2.1.4.1.1"];
+use crate::discover::{MAX_ADDRESSES, Range};
+use crate::snmp::Credentials;
 
 /// What `telleverk discover` was asked for.
 #[derive(Debug, Clone, clap::Args)]
@@ -29,11 +20,11 @@ pub struct Discover {
     /// entries, to tell which devices are polled already.
     #[arg(long)]
     pub config: PathBuf,
-    /// The UDP port asked on every address.
-    #[arg(long, default_value_t = 161)]
-    pub port: u16,
-    /// Address ranges: a CIDR (10.20.0.0/22), a span (10.20.0.10-40) or a host.
-    #[arg(required = true)]
+    /// The UDP port asked on every address (default: `[discovery] port`, 161).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Address ranges: a CIDR (10.20.0.0/22), a span (10.20.0.10-40) or a
+    /// host (default: `[discovery] ranges`).
     pub ranges: Vec<String>,
     /// One JSON object per device found and line.
     #[arg(long)]
@@ -47,28 +38,20 @@ pub struct Discover {
     pub force: bool,
 }
 
-/// A device that answered.
-#[derive(Debug, Clone, Serialize)]
-pub struct Found {
-    pub address: String,
-    /// Has the Printer-MIB (a serial or a life count answered).
-    pub printer: bool,
-    pub serial: Option<String>,
-    pub model: Option<String>,
-    pub profile: Option<String>,
-    pub sys_object_id: Option<String>,
-    pub sys_descr: Option<String>,
-    pub version: &'static str,
-    /// Which credential answered: `communities[0]` or `$VARIABLE`.
-    pub credential: String,
-    /// Whether the config polls it (by serial or by address).
-    pub configured: bool,
-}
-
 pub async fn discover(config: Config, args: Discover, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut ranges = Vec::new();
     for text in &args.ranges {
         ranges.push(Range::parse(text).map_err(|e| InputError(e.to_string()))?);
+    }
+    if ranges.is_empty() {
+        if config.discovery.ranges.is_empty() {
+            return Err(InputError(format!(
+                "no range to scan: give one (10.20.0.0/22, 10.20.0.10-40 or a host) or set [discovery] ranges in {}",
+                config.file.display()
+            ))
+            .into());
+        }
+        ranges.clone_from(&config.discovery.ranges);
     }
     let total: u64 = ranges.iter().map(Range::len).sum();
     if total > MAX_ADDRESSES && !args.force {
@@ -86,64 +69,19 @@ pub async fn discover(config: Config, args: Discover, out: &mut dyn Write) -> an
         ))
         .into());
     }
-    let snmp = Arc::new(Snmp::new(
-        Options {
-            timeout: discovery.timeout,
-            retries: discovery.retries,
-            ..Options::default()
-        },
-        None,
-    ));
-    let probe = Arc::new(Probe::new(
-        snmp.clone(),
-        config.profiles.clone(),
-        discovery.credentials.clone(),
-    ));
-    let started = crate::clock::Stopwatch::start();
-    let mut targets = ranges.iter().flat_map(Range::hosts);
-    let mut tasks = JoinSet::new();
-    let mut found = Vec::new();
-    loop {
-        if tasks.len() < discovery.concurrency
-            && let Some(host) = targets.next()
-        {
-            let probe = probe.clone();
-            let target = address(&host, args.port);
-            tasks.spawn(async move { probe.ask(target).await });
-            continue;
-        }
-        match tasks.join_next().await {
-            Some(Ok(Some(f))) => found.push(f),
-            Some(Ok(None)) => {}
-            Some(Err(e)) => return Err(e).context("a probe failed"),
-            None => break,
-        }
-    }
-    let took = started.elapsed();
-    let serials: HashSet<&str> = config
-        .devices
-        .iter()
-        .filter_map(|d| d.serial.as_deref())
-        .chain(config.hand_read.iter().map(|h| h.serial.as_str()))
-        .collect();
-    let addresses: HashSet<&str> = config.devices.iter().map(|d| d.address.as_str()).collect();
-    for f in &mut found {
-        f.configured = addresses.contains(f.address.as_str())
-            || f.serial.as_deref().is_some_and(|s| serials.contains(s));
-    }
-    found.sort_by_key(|f| {
-        let ip: Option<std::net::IpAddr> = f
-            .address
-            .rsplit_once(':')
-            .and_then(|(h, _)| h.trim_matches(['[', ']']).parse().ok());
-        (!f.printer, ip, f.address.clone())
-    });
+    let port = args.port.unwrap_or(discovery.port);
+    let Scan {
+        found,
+        requests,
+        took,
+        ..
+    } = scan(&config, &ranges, port).await;
     if args.json {
         for f in &found {
             writeln!(out, "{}", serde_json::to_string(f)?)?;
         }
     } else {
-        text(&found, total, took, snmp.requests(), out)?;
+        text(&found, total, took, requests, out)?;
     }
     if let Some(path) = &args.write {
         let blocks = device_blocks(&found, &config);
@@ -164,88 +102,6 @@ pub async fn discover(config: Config, args: Discover, out: &mut dyn Write) -> an
         }
     }
     Ok(())
-}
-
-/// What every address is asked with, made once for the scan.
-struct Probe {
-    snmp: Arc<Snmp>,
-    profiles: Profiles,
-    credentials: Vec<(String, Version, Credentials)>,
-    /// The Printer-MIB's serial and life count.
-    printer_oids: Vec<Oid>,
-    /// Every profile's scalars and those two: one GET.
-    asked: Vec<Oid>,
-}
-
-impl Probe {
-    fn new(
-        snmp: Arc<Snmp>,
-        profiles: Profiles,
-        credentials: Vec<(String, Version, Credentials)>,
-    ) -> Probe {
-        let printer_oids: Vec<Oid> = PRINTER_MIB.iter().filter_map(|o| o.parse().ok()).collect();
-        let mut asked: Vec<Oid> = profiles.all_scalar_oids().to_vec();
-        for oid in &printer_oids {
-            if !asked.contains(oid) {
-                asked.push(oid.clone());
-            }
-        }
-        Probe {
-            snmp,
-            profiles,
-            credentials,
-            printer_oids,
-            asked,
-        }
-    }
-
-    /// Asks one address with each credential in turn; the first that
-    /// answers says what is there. None: nothing answered.
-    async fn ask(&self, target: String) -> Option<Found> {
-        let Probe {
-            snmp,
-            profiles,
-            credentials,
-            printer_oids,
-            asked,
-        } = self;
-        for (name, version, credentials) in credentials {
-            let Ok(session) = snmp.session(&target, *version, credentials).await else {
-                continue;
-            };
-            let Ok(values) = session.get(asked).await else {
-                continue;
-            };
-            let text = |oid: &Oid| match values.get(oid) {
-                Some(Scalar::Text(t)) => Some(String::from_utf8_lossy(t).trim().to_owned()),
-                _ => None,
-            };
-            let object_id = match values.get(&sys_object_id()) {
-                Some(Scalar::ObjectId(o)) => Some(o.clone()),
-                _ => None,
-            };
-            let profile = object_id.as_ref().and_then(|o| profiles.choose(o));
-            let evaluated = profile.map(|p| p.evaluate(&values));
-            let printer = printer_oids.iter().any(|o| values.contains_key(o));
-            return Some(Found {
-                address: target,
-                printer,
-                serial: evaluated
-                    .as_ref()
-                    .and_then(|e| e.serial.clone())
-                    .or_else(|| text(&printer_oids[0]))
-                    .filter(|s| !s.is_empty()),
-                model: evaluated.as_ref().and_then(|e| e.model.clone()),
-                profile: profile.map(|p| p.id.clone()),
-                sys_object_id: object_id.map(|o| o.to_string()),
-                sys_descr: text(&crate::profile::sys_descr()),
-                version: version.name(),
-                credential: name.clone(),
-                configured: false,
-            });
-        }
-        None
-    }
 }
 
 fn text(

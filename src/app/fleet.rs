@@ -38,6 +38,11 @@ pub struct Simulate {
     /// The v1/v2c community of every device with --addresses.
     #[arg(long, default_value = "public", requires = "addresses")]
     pub community: String,
+    /// With --addresses, move a device to a free address of the range this
+    /// often (each device in turn, to the next free address after its
+    /// own), as when someone re-cables an office: for following moves.
+    #[arg(long, requires = "addresses", value_parser = humantime::parse_duration)]
+    pub move_every: Option<Duration>,
     /// The reply delay of every healthy device.
     #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
     pub delay: Duration,
@@ -100,6 +105,14 @@ fn service_text(fleet: &Fleet, port: u16, token: &str, today: chrono::NaiveDate)
          [[contract.price]]\nfrom = \"{start}\"\nbw = \"0.0450\"\ncolour = \"0.4500\"\n",
         serials.join(", ")
     )
+}
+
+/// The first address after `from` (wrapping round) that no device is at.
+fn next_free(at: &[usize], from: usize, addresses: usize) -> usize {
+    (1..addresses)
+        .map(|step| (from + step) % addresses)
+        .find(|a| !at.contains(a))
+        .unwrap_or(from)
 }
 
 pub async fn simulate(
@@ -173,7 +186,14 @@ pub async fn simulate(
         slow_delay: args.slow_delay,
     };
     if let Some(addresses) = &addresses {
-        let running =
+        if args.move_every.is_some() && devices >= addresses.len() {
+            return Err(InputError(format!(
+                "--move-every needs a free address to move to: give fewer --devices than the {} addresses",
+                addresses.len()
+            ))
+            .into());
+        }
+        let mut running =
             agent::start_each(&fleet, clock, &options, addresses, &args.community).await?;
         writeln!(
             out,
@@ -194,7 +214,33 @@ pub async fn simulate(
         }
         writeln!(out, "Ctrl-C stops")?;
         out.flush()?;
-        let _ = shutdown.wait_for(|stop| *stop).await;
+        if let Some(every) = args.move_every {
+            let mut at: Vec<usize> = (0..devices).collect();
+            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            for turn in 0.. {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    _ = shutdown.wait_for(|stop| *stop) => break,
+                }
+                let i = turn % devices;
+                let to = next_free(&at, at[i], addresses.len());
+                let old = std::mem::replace(
+                    &mut running[i],
+                    agent::start_one(&fleet, i, clock, &options, &addresses[to], &args.community)
+                        .await?,
+                );
+                old.stop().await;
+                writeln!(
+                    out,
+                    "moved {} from {} to {}",
+                    fleet.devices[i].serial, addresses[at[i]], addresses[to]
+                )?;
+                out.flush()?;
+                at[i] = to;
+            }
+        } else {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        }
         for r in running {
             r.stop().await;
         }
@@ -335,8 +381,10 @@ pub async fn demo(
         })
         .collect();
     let mut round = 0;
+    let entries = Arc::new(config.devices.clone());
     let result = collector::run(
         Arc::new(config),
+        tokio::sync::watch::channel(entries).1,
         snmp,
         store,
         clock,

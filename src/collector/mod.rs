@@ -2,6 +2,7 @@
 //! by its own SNMP timeouts so a slow or broken device never holds up others;
 //! a round's results go to storage in one write.
 
+pub mod discovery;
 #[cfg(test)]
 mod fuzz;
 mod panics;
@@ -58,6 +59,7 @@ impl Polled {
 /// they and the entries not yet started are recorded `aborted`.
 pub async fn poll_round(
     config: &Arc<Config>,
+    entries: &[DeviceEntry],
     snmp: &Arc<Snmp>,
     hints: &ProfileHints,
     clock: Clock,
@@ -84,12 +86,14 @@ pub async fn poll_round(
             record
         }
     };
-    round_of(config, clock, shutdown, poll).await
+    round_of(entries, config.collector.concurrency, clock, shutdown, poll).await
 }
 
-/// A round with `poll` as the poll of one entry (the tests give their own).
+/// A round of `entries`, `concurrency` at once, with `poll` as the poll of
+/// one entry (the tests give their own).
 async fn round_of<F>(
-    config: &Config,
+    entries: &[DeviceEntry],
+    concurrency: usize,
     clock: Clock,
     shutdown: &mut watch::Receiver<bool>,
     poll: impl Fn(DeviceEntry) -> F,
@@ -100,10 +104,11 @@ where
     let started = clock.now();
     let mut tasks = JoinSet::new();
     let mut running: HashMap<tokio::task::Id, (usize, panics::Slot)> = HashMap::new();
-    let mut done: Vec<(usize, PollRecord)> = Vec::with_capacity(config.devices.len());
-    let mut entries = config.devices.iter().enumerate();
+    let all = entries;
+    let mut done: Vec<(usize, PollRecord)> = Vec::with_capacity(all.len());
+    let mut entries = all.iter().enumerate();
     let failed = |i: usize, cause, detail: String| {
-        let entry = &config.devices[i];
+        let entry = &all[i];
         let record = PollRecord {
             at: clock.now(),
             entry_key: entry.key.clone(),
@@ -113,7 +118,7 @@ where
         (i, record)
     };
     let end = loop {
-        if tasks.len() < config.collector.concurrency.max(1)
+        if tasks.len() < concurrency.max(1)
             && let Some((i, entry)) = entries.next()
         {
             let slot = panics::Slot::default();
@@ -131,7 +136,7 @@ where
                 }
                 Some(Err(e)) => {
                     if let Some((i, slot)) = running.remove(&e.id()) {
-                        let entry = &config.devices[i];
+                        let entry = &all[i];
                         let message = panics::message(&slot);
                         tracing::error!(entry = %entry.key, "polling this entry failed inside telleverk (a bug): {message}");
                         done.push(failed(i, FailureCause::Internal, format!("telleverk failed while polling this entry (a bug; please report it): {message}")));
@@ -287,20 +292,22 @@ impl Unstored {
     }
 }
 
-/// Polls every `interval` until `shutdown` fires; the round in flight then
+/// Polls `entries` (as discovery last left them) every `interval` until
+/// `shutdown` fires; the round in flight then
 /// stores what it has (and what it abandoned) before this returns.
 /// `on_round` sees every stored round. A database that is busy (another
 /// process writing) or failing never stops the collector: the round's polls
 /// stay in memory, in order, and are stored when the database takes them.
 pub async fn run(
     config: Arc<Config>,
+    entries: watch::Receiver<Arc<Vec<DeviceEntry>>>,
     snmp: Arc<Snmp>,
     store: Arc<Mutex<Store>>,
     clock: Clock,
     mut shutdown: watch::Receiver<bool>,
     mut on_round: impl FnMut(Round<'_>),
 ) -> Result<(), Error> {
-    if config.devices.is_empty() {
+    if entries.borrow().is_empty() && config.discovery.ranges.is_empty() {
         tracing::warn!("no devices configured: nothing to poll");
     }
     let hints = ProfileHints::default();
@@ -319,8 +326,10 @@ pub async fn run(
             break;
         }
         let started = crate::clock::Stopwatch::start();
-        let polled = poll_round(&config, &snmp, &hints, clock, &mut shutdown).await;
-        let round = polled.round(config.devices.len(), Some(config.collector.interval));
+        // The entries as discovery last left them.
+        let now = entries.borrow().clone();
+        let polled = poll_round(&config, &now, &snmp, &hints, clock, &mut shutdown).await;
+        let round = polled.round(now.len(), Some(config.collector.interval));
         unstored.push(round, polled.records);
         match unstored
             .flush(&store, &mut on_round, started.elapsed())

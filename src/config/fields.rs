@@ -108,6 +108,15 @@ bounded_duration!(
 );
 
 bounded_duration!(
+    /// `[discovery] rediscover`: from 1 s to 366 days.
+    Rediscover,
+    Duration::from_secs(1),
+    Duration::from_secs(366 * 86_400),
+    "printers move when someone re-cables an office (24h is usual); a scan \
+     less than once a year is a typo"
+);
+
+bounded_duration!(
     /// `[collector] device_timeout`, one device's whole poll: from 100 ms
     /// to 1 hour.
     DeviceTimeout,

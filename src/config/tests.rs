@@ -663,3 +663,53 @@ fn snmp_values_have_bounds_and_say_why() {
     assert_eq!(e.key, "collector.interval");
     assert!(e.message.contains("more often than every second"), "{e}");
 }
+
+#[test]
+fn discovery_for_serve_resolves_and_its_mistakes_are_named() {
+    let c = parse_text(
+        "[discovery]\ncommunities = [\"public\"]\nranges = [\"10.20.0.0/22\", \"10.20.9.5\"]\n\
+         port = 1161\nrediscover = \"12h\"\nauto_add = true\n",
+    )
+    .unwrap();
+    assert_eq!(c.discovery.ranges.len(), 2);
+    assert_eq!(c.discovery.port, 1161);
+    assert_eq!(c.discovery.rediscover, Duration::from_secs(12 * 3_600));
+    assert!(c.discovery.auto_add);
+    assert!(c.discovery.credential("communities[0]").is_some());
+    // Ranges alone: a daily scan, nothing added, port 161.
+    let c =
+        parse_text("[discovery]\ncommunities = [\"public\"]\nranges = [\"10.20.0.1\"]\n").unwrap();
+    assert_eq!(c.discovery.rediscover, DEFAULT_REDISCOVER);
+    assert!(!c.discovery.auto_add);
+    assert_eq!(c.discovery.port, 161);
+
+    let e = error_of("[discovery]\ncommunities = [\"public\"]\nranges = [\"10.20.0/22\"]\n");
+    assert_eq!((e.key.as_str(), e.line), ("discovery.ranges[0]", Some(3)));
+    assert!(
+        e.message.contains("`10.20.0/22` is not an address range"),
+        "{e}"
+    );
+    let e = error_of("[discovery]\ncommunities = [\"public\"]\nranges = [\"10.0.0.0/15\"]\n");
+    assert_eq!(e.key, "discovery.ranges");
+    assert!(e.message.contains("more than a /16"), "{e}");
+    let e = error_of("[discovery]\ncommunities = [\"public\"]\nrediscover = \"24h\"\n");
+    assert_eq!(e.key, "discovery.rediscover");
+    assert!(e.message.contains("needs `ranges`"), "{e}");
+    let e = error_of("[discovery]\ncommunities = [\"public\"]\nauto_add = true\n");
+    assert_eq!(e.key, "discovery.auto_add");
+    let e = error_of("[discovery]\nranges = [\"10.20.0.1\"]\n");
+    assert!(e.message.contains("lists no credential"), "{e}");
+    let e = error_of(
+        "[discovery]\ncommunities = [\"public\"]\nranges = [\"10.20.0.1\"]\nrediscover = \"0s\"\n",
+    );
+    assert_eq!(e.key, "discovery.rediscover");
+    let e =
+        error_of("[discovery]\ncommunities = [\"public\"]\nranges = [\"10.20.0.1\"]\nport = 0\n");
+    assert_eq!(e.key, "discovery.port");
+    // A credential from a variable that is not set stops `serve` (and
+    // `discover`), with the variable named.
+    let c = parse_text("[discovery]\ncommunity_env = [\"NOT_SET\"]\nranges = [\"10.20.0.1\"]\n")
+        .unwrap();
+    let e = c.require(&[SecretUse::Discovery]).unwrap_err();
+    assert!(e.message.contains("`NOT_SET` is not set"), "{e}");
+}

@@ -42,6 +42,8 @@ pub struct DeviceView {
     pub location: Option<String>,
     /// Polled over SNMP (false: read by hand).
     pub polled: bool,
+    /// Polled only because discovery found it (`[discovery] auto_add`).
+    pub discovered: bool,
     pub open_alerts: usize,
 }
 
@@ -253,6 +255,7 @@ fn device_view<'a>(
         devices.push(DeviceView {
             location: index.location(&row.serial, row.entry_key.as_deref()),
             polled,
+            discovered: index.discovered(&row.serial, row.entry_key.as_deref()),
             open_alerts: own.len(),
             row: row.clone(),
         });

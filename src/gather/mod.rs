@@ -109,6 +109,15 @@ impl<'a> FleetIndex<'a> {
         self.mono.contains(serial)
     }
 
+    /// Whether the device is polled only because discovery found it: its
+    /// latest poll came through a discovered entry, and no `[[device]]`
+    /// names its serial yet.
+    pub fn discovered(&self, serial: &str, entry_key: Option<&str>) -> bool {
+        entry_key.is_some_and(crate::config::is_discovered_key)
+            && !self.by_serial.contains_key(serial)
+            && !self.hand_read.contains_key(serial)
+    }
+
     /// Whether an SNMP entry is bound to this serial.
     pub fn bound(&self, serial: &str) -> bool {
         self.by_serial.contains_key(serial)

@@ -113,6 +113,7 @@ pub fn counter_report(
                 model: identity.model.as_deref(),
                 location: location.as_deref(),
                 contract: contract.map(|c| c.id.as_str()),
+                discovered: index.discovered(serial, identity.entry_key.as_deref()),
                 large_counts_double: index.large_counts_double(serial),
                 trailing_days,
                 points: &points,

@@ -102,6 +102,7 @@ fn summary(d: &DeviceView, now: Timestamp, interval: i64, shown: &Display) -> De
         stale: d
             .polled
             .then(|| crate::alerts::is_stale(d.row.last_poll.map(Timestamp::from), interval, now)),
+        discovered: d.discovered,
         lowest_supply: d
             .row
             .supplies

@@ -24,7 +24,7 @@ pub const REPORT_METERS: [Meter; 5] = [
     Meter::ColourLarge,
 ];
 
-pub const HEADER: [&str; 15] = [
+pub const HEADER: [&str; 16] = [
     "serial",
     "model",
     "location",
@@ -40,6 +40,7 @@ pub const HEADER: [&str; 15] = [
     "a4_equivalents",
     "pages_per_day",
     "note",
+    "discovered",
 ];
 
 /// What the report needs of one device.
@@ -49,6 +50,8 @@ pub struct CounterInput<'a> {
     pub model: Option<&'a str>,
     pub location: Option<&'a str>,
     pub contract: Option<&'a str>,
+    /// Polled only because discovery found it (no `[[device]]` names it).
+    pub discovered: bool,
     pub large_counts_double: bool,
     pub trailing_days: u32,
     pub points: &'a HashMap<Meter, Vec<Point>>,
@@ -75,6 +78,7 @@ pub struct DeviceCounters {
     pub model: Option<String>,
     pub location: Option<String>,
     pub contract: Option<String>,
+    pub discovered: bool,
     pub meters: Vec<MeterUsage>,
     pub a4_bw: Option<i128>,
     pub a4_colour: Option<i128>,
@@ -125,6 +129,7 @@ pub fn device_counters(input: &CounterInput<'_>, from: NaiveDate, to: NaiveDate)
         model: input.model.map(str::to_owned),
         location: input.location.map(str::to_owned),
         contract: input.contract.map(str::to_owned),
+        discovered: input.discovered,
         meters,
         a4_bw,
         a4_colour,
@@ -214,6 +219,7 @@ pub fn counters_answer(
                 model: d.model.clone(),
                 location: d.location.clone(),
                 contract: d.contract.clone(),
+                discovered: d.discovered,
                 meters: d
                     .meters
                     .iter()
@@ -270,6 +276,7 @@ pub fn counter_rows(
                     .and_then(|n| per_day(n, from, to))
                     .map(|p| style.decimal(&p.to_string()))),
                 text(&u.note),
+                if d.discovered { "yes" } else { "" }.to_owned(),
             ]);
         }
     }

@@ -10,8 +10,8 @@ use super::counters::{DeviceCounters, HEADER, per_day};
 use super::starts_like_formula;
 
 /// Column widths, in characters, in the order of [`HEADER`].
-const WIDTHS: [f64; 15] = [
-    16.0, 16.0, 22.0, 10.0, 13.0, 11.0, 12.0, 13.0, 11.0, 12.0, 13.0, 10.0, 14.0, 13.0, 60.0,
+const WIDTHS: [f64; 16] = [
+    16.0, 16.0, 22.0, 10.0, 13.0, 11.0, 12.0, 13.0, 11.0, 12.0, 13.0, 10.0, 14.0, 13.0, 60.0, 11.0,
 ];
 
 /// The workbook's bytes.
@@ -87,6 +87,7 @@ fn build(from: NaiveDate, to: NaiveDate, devices: &[DeviceCounters]) -> Result<V
                 sheet.write_with_format(row, 13, value, &formats.decimal)?;
             }
             write_text(sheet, row, 14, u.note.as_deref(), &quoted)?;
+            write_text(sheet, row, 15, d.discovered.then_some("yes"), &quoted)?;
             row += 1;
         }
     }

@@ -136,22 +136,34 @@ pub async fn start_each(
     community: &str,
 ) -> Result<Vec<Running>, StartError> {
     let mut running = Vec::with_capacity(addresses.len());
-    for (device, address) in fleet.devices.iter().zip(addresses) {
-        let mut one = Fleet {
-            seed: fleet.seed,
-            start: fleet.start,
-            devices: vec![device.clone()],
-        };
-        // As a printer: the one community, and v3 in the empty context.
-        one.devices[0].community = community.to_owned();
-        one.devices[0].context = String::new();
-        let options = Options {
-            listen: address.clone(),
-            ..options.clone()
-        };
-        running.push(start(one, clock, &options).await?);
+    for (i, address) in (0..fleet.devices.len()).zip(addresses) {
+        running.push(start_one(fleet, i, clock, options, address, community).await?);
     }
     Ok(running)
+}
+
+/// Serves device `i` of `fleet` alone on `address`, as [`start_each`] does.
+pub async fn start_one(
+    fleet: &Fleet,
+    i: usize,
+    clock: Clock,
+    options: &Options,
+    address: &str,
+    community: &str,
+) -> Result<Running, StartError> {
+    let mut one = Fleet {
+        seed: fleet.seed,
+        start: fleet.start,
+        devices: vec![fleet.devices[i].clone()],
+    };
+    // As a printer: the one community, and v3 in the empty context.
+    one.devices[0].community = community.to_owned();
+    one.devices[0].context = String::new();
+    let options = Options {
+        listen: address.to_owned(),
+        ..options.clone()
+    };
+    start(one, clock, &options).await
 }
 
 /// The MIB of every device of the fleet.

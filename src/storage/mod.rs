@@ -8,6 +8,7 @@
 
 mod around;
 mod cache;
+mod discovery;
 mod fleet;
 mod fleet_rows;
 mod manual;
@@ -21,6 +22,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use crate::meters::Source;
+pub use discovery::{Added, Discovered, Known, Move};
 pub use fleet::{DeviceRow, EntryRow, Identity, OwnReader, Pool};
 pub use fleet_rows::{FleetRows, Refreshed};
 pub use manual::{
@@ -140,7 +142,7 @@ impl std::fmt::Display for Purpose {
     }
 }
 
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     include_str!("schema.sql"),
     include_str!("schema2.sql"),
     include_str!("schema3.sql"),
@@ -148,6 +150,7 @@ const MIGRATIONS: [&str; 7] = [
     include_str!("schema5.sql"),
     include_str!("schema6.sql"),
     include_str!("schema7.sql"),
+    include_str!("schema8.sql"),
 ];
 
 /// Bits of `polls.stored` (schema 7): what a poll stored beside its row.

@@ -551,6 +551,160 @@ fn discover_finds_the_printers_of_a_range_and_writes_their_entries() {
     );
 }
 
+/// Issue 16 §3: `serve` with `[discovery] ranges` scans on schedule,
+/// follows a configured device that moved (a `move` event, the same entry
+/// and series, its new address), polls the bizhubs no entry names
+/// (`discovered` in the API and the counter report, and in `poll --once`
+/// after), and keeps every device, unreachable, once the network is gone.
+#[test]
+fn serve_follows_moved_devices_adds_new_bizhubs_and_keeps_the_vanished() {
+    use crate::api::{App, VIEWER};
+    let w = Workdir::new();
+    let port = free_udp_port();
+    let listen = format!("127.0.5.1:{port}");
+    let mut sim = Running::start(
+        &w,
+        &[
+            "simulate",
+            "--addresses",
+            "127.0.5.1-8",
+            "--devices",
+            "5",
+            "--listen",
+            &listen,
+            "--delay",
+            "0ms",
+            "--no-quirks",
+            "--move-every",
+            "4s",
+        ],
+    );
+    sim.wait_for("Ctrl-C stops", Duration::from_secs(20));
+    let serials: Vec<String> = sim
+        .seen
+        .iter()
+        .filter_map(|l| l.strip_prefix("  "))
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    assert_eq!(serials.len(), 5, "{:?}", sim.seen);
+    let at = |i: u8| format!("127.0.5.{i}:{port}");
+    let path = w.config_with(
+        &format!(
+            "{}\n[discovery]\ncommunities = [\"wrong\", \"public\"]\nranges = [\"127.0.5.1-8\"]\n\
+             port = {port}\nrediscover = \"1s\"\ntimeout = \"300ms\"\nauto_add = true\n",
+            App::head()
+        ),
+        &format!(
+            "[[device]]\naddress = \"{}\"\ncommunity = \"public\"\nlocation = \"Reception\"\n\n\
+             [[device]]\naddress = \"{}\"\ncommunity = \"public\"\n",
+            at(1),
+            at(2)
+        ),
+    );
+    let app = App::start(&path, chrono::Utc::now(), 1);
+    let device = |serial: &str| app.get(&format!("/api/v1/devices/{serial}"), VIEWER).body;
+
+    // The three bizhubs no entry names are found and polled, marked
+    // discovered; the two configured ones are not.
+    let list = app.wait_for("/api/v1/devices", |b| {
+        b["items"].as_array().is_some_and(|items| {
+            items.len() == 5 && items.iter().all(|d| d["last_reading_at"].is_string())
+        })
+    });
+    for d in list["items"].as_array().unwrap() {
+        let configured = d["serial"] == serials[0].as_str() || d["serial"] == serials[1].as_str();
+        assert_eq!(d["discovered"], !configured, "{d}");
+    }
+
+    // The first configured device moves to the first free address (.6):
+    // its entry follows it there, with a move event, in one series.
+    let moved = sim.wait_for("moved ", Duration::from_secs(20));
+    assert_eq!(
+        moved,
+        format!("moved {} from {} to {}", serials[0], at(1), at(6))
+    );
+    let before = device(&serials[0]);
+    let followed = app.wait_for(&format!("/api/v1/devices/{}", serials[0]), |d| {
+        d["address"] == at(6).as_str()
+            && d["reachable"] == true
+            && d["last_poll_at"] != before["last_poll_at"]
+    });
+    assert_eq!(
+        followed["entry"], before["entry"],
+        "the same entry follows it"
+    );
+    assert_eq!(followed["location"], "Reception");
+    let moves: Vec<&Value> = followed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "move")
+        .collect();
+    assert_eq!(moves.len(), 1, "{followed}");
+    let detail = moves[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&at(1)) && detail.contains(&at(6)),
+        "{detail}"
+    );
+    let readings = app
+        .get(&format!("/api/v1/devices/{}/readings", serials[0]), VIEWER)
+        .body;
+    assert!(
+        readings["items"].as_array().is_some_and(|r| !r.is_empty()),
+        "{readings}"
+    );
+
+    // The counter report marks the discovered devices.
+    let today = chrono::Utc::now().date_naive();
+    let report = app
+        .get(
+            &format!(
+                "/api/v1/reports/counters?from={}&to={}",
+                today.pred_opt().unwrap(),
+                today.succ_opt().unwrap()
+            ),
+            VIEWER,
+        )
+        .body;
+    let marked: Vec<(String, bool)> = report["devices"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{report}"))
+        .iter()
+        .map(|d| {
+            (
+                d["serial"].as_str().unwrap().to_owned(),
+                d["discovered"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let mut expected: Vec<(String, bool)> = serials
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.clone(), i >= 2))
+        .collect();
+    expected.sort();
+    assert_eq!(marked, expected);
+
+    // `poll --once` polls the entries where serve found them, and the
+    // discovered devices, from what the database keeps.
+    let polled = w.poll();
+    assert_eq!(polled.len(), 5, "{polled:?}");
+    assert!(
+        polled.iter().any(|p| p["address"] == at(6).as_str()),
+        "{polled:?}"
+    );
+
+    // The network goes: every device stays, unreachable.
+    drop(sim);
+    let gone = app.wait_for("/api/v1/devices", |b| {
+        b["items"]
+            .as_array()
+            .is_some_and(|items| items.len() == 5 && items.iter().all(|d| d["reachable"] == false))
+    });
+    assert_eq!(gone["items"].as_array().unwrap().len(), 5);
+    app.stop().expect("serve stops cleanly");
+}
+
 /// `poll --once --json` of the work folder's config with these variables
 /// set, which must exit 0; one object per entry.
 fn poll_with(w: &Workdir, variables: &[(&str, &str)]) -> Vec<Value> {

@@ -68,8 +68,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "collector",
         &[
-            "clock", "config", "meters", "oid", "profile", "record", "snmp", "status", "storage",
-            "supplies",
+            "clock", "config", "discover", "meters", "oid", "profile", "record", "snmp", "status",
+            "storage", "supplies",
         ],
     ),
     ("sim", &["clock", "oid"]),
@@ -84,7 +84,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "config",
         &[
-            "alerts", "contract", "display", "profile", "report", "secret", "snmp",
+            "alerts", "contract", "discover", "display", "profile", "report", "secret", "snmp",
         ],
     ),
     ("clock", &[]),
@@ -397,11 +397,14 @@ fn only_storage_has_sql_and_readings_are_never_updated_or_deleted() {
         }
         for line in text.lines() {
             let upper = line.to_uppercase();
-            // The updates allowed: the DES salt epoch (one row), and, once,
-            // entry keys an older telleverk derived from a community, with
-            // the events that named them (Store::rekey_entries).
+            // The updates allowed: the DES salt epoch (one row), the
+            // address an entry (an endpoint, not a reading) was last found
+            // at by discovery, and, once, entry keys an older telleverk
+            // derived from a community, with the events that named them
+            // (Store::rekey_entries).
             let allowed = [
                 "DES_SALT",
+                "UPDATE ENTRIES SET ADDRESS",
                 "UPDATE ENTRIES SET KEY",
                 "UPDATE EVENTS SET DETAIL = REPLACE(",
             ];
