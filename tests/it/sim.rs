@@ -549,6 +549,11 @@ fn discover_finds_the_printers_of_a_range_and_writes_their_entries() {
         "{}",
         text(&out)
     );
+    // No range given and none in the config.
+    w.config_with("[discovery]\ncommunities = [\"public\"]\n", "");
+    let out = w.run(&["discover", "--config", "telleverk.toml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no range to scan"), "{}", text(&out));
 }
 
 /// Issue 16 §3: `serve` with `[discovery] ranges` scans on schedule,
