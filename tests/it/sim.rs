@@ -401,28 +401,8 @@ fn discover_finds_the_printers_of_a_range_and_writes_their_entries() {
     let w = Workdir::new();
     let port = free_udp_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut sim = Running::start(
-        &w,
-        &[
-            "simulate",
-            "--addresses",
-            "127.0.3.1-6",
-            "--listen",
-            &listen,
-            "--delay",
-            "0ms",
-            "--no-quirks",
-        ],
-    );
-    sim.wait_for("Ctrl-C stops", Duration::from_secs(20));
-    // "  SERIAL MODEL" for each device, in address order.
-    let serials: Vec<String> = sim
-        .seen
-        .iter()
-        .filter_map(|l| l.strip_prefix("  "))
-        .map(|l| l.split_whitespace().next().unwrap().to_owned())
-        .collect();
-    assert_eq!(serials.len(), 6, "{:?}", sim.seen);
+    let (_sim, serials) = simulate_addresses(&w, "127.0.3.1-6", &listen, &[]);
+    assert_eq!(serials.len(), 6);
     w.config_with(
         "[discovery]\ncommunities = [\"wrong\", \"public\"]\ntimeout = \"500ms\"\n",
         &format!("[[device]]\naddress = \"127.0.3.2:{port}\"\ncommunity = \"public\"\n"),
@@ -567,31 +547,13 @@ fn serve_follows_moved_devices_adds_new_bizhubs_and_keeps_the_vanished() {
     let w = Workdir::new();
     let port = free_udp_port();
     let listen = format!("127.0.5.1:{port}");
-    let mut sim = Running::start(
+    let (mut sim, serials) = simulate_addresses(
         &w,
-        &[
-            "simulate",
-            "--addresses",
-            "127.0.5.1-8",
-            "--devices",
-            "5",
-            "--listen",
-            &listen,
-            "--delay",
-            "0ms",
-            "--no-quirks",
-            "--move-every",
-            "4s",
-        ],
+        "127.0.5.1-8",
+        &listen,
+        &["--devices", "5", "--move-every", "4s"],
     );
-    sim.wait_for("Ctrl-C stops", Duration::from_secs(20));
-    let serials: Vec<String> = sim
-        .seen
-        .iter()
-        .filter_map(|l| l.strip_prefix("  "))
-        .map(|l| l.split_whitespace().next().unwrap().to_owned())
-        .collect();
-    assert_eq!(serials.len(), 5, "{:?}", sim.seen);
+    assert_eq!(serials.len(), 5);
     let at = |i: u8| format!("127.0.5.{i}:{port}");
     let path = w.config_with(
         &format!(
@@ -712,6 +674,37 @@ fn serve_follows_moved_devices_adds_new_bizhubs_and_keeps_the_vanished() {
 
 /// `poll --once --json` of the work folder's config with these variables
 /// set, which must exit 0; one object per entry.
+/// `simulate --addresses RANGE` (no delay, no quirks) with `extra`
+/// arguments, once it serves; with the serials, in address order.
+fn simulate_addresses(
+    w: &Workdir,
+    range: &str,
+    listen: &str,
+    extra: &[&str],
+) -> (Running, Vec<String>) {
+    let mut args = vec![
+        "simulate",
+        "--addresses",
+        range,
+        "--listen",
+        listen,
+        "--delay",
+        "0ms",
+        "--no-quirks",
+    ];
+    args.extend_from_slice(extra);
+    let mut sim = Running::start(w, &args);
+    sim.wait_for("Ctrl-C stops", Duration::from_secs(20));
+    // "  SERIAL MODEL" for each device, in address order.
+    let serials = sim
+        .seen
+        .iter()
+        .filter_map(|l| l.strip_prefix("  "))
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    (sim, serials)
+}
+
 fn poll_with(w: &Workdir, variables: &[(&str, &str)]) -> Vec<Value> {
     let out = Command::new(env!("CARGO_BIN_EXE_telleverk"))
         .args(["poll", "--once", "--json", "--config", "telleverk.toml"])
