@@ -75,8 +75,40 @@ pub struct Parsed {
 /// the error; rows that repeat an earlier row exactly are skipped and counted.
 /// A refusal shows an instant as `shown` does.
 pub fn parse_readings(text: &str, now: DateTime<Utc>, shown: &Display) -> Result<Parsed, CsvError> {
+    let (_, records) = csv_records(text)?;
+    let mut records = records.into_iter();
+    let layout = match records.next() {
+        Some((line, header)) => check_header(&header, line)?,
+        None => {
+            let message = format!("the file is empty: expected the header `{EXPECTED_HEADER}`");
+            return Err(header_error(1, message));
+        }
+    };
+    let mut seen = Seen::default();
+    let mut parsed = Parsed {
+        rows: Vec::new(),
+        duplicates_skipped: 0,
+    };
+    for (line, record) in records {
+        let row = parse_row(&record, line, layout)?;
+        check_not_future(&row, now, shown)?;
+        if seen.admit(&row)? {
+            parsed.rows.push(row);
+        } else {
+            parsed.duplicates_skipped += 1;
+        }
+    }
+    Ok(parsed)
+}
+
+/// The records of a CSV file's text, each with the 1-based line it starts
+/// on, blank lines left out, and the delimiter: `;` when the first line
+/// has one, else `,`. A BOM is left out; a quoted field left open is an
+/// error naming its line. The first record is the header.
+pub fn csv_records(text: &str) -> Result<(u8, Vec<(usize, StringRecord)>), CsvError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if let Some(line) = unterminated_quote(text, delimiter(text)) {
+    let delimiter = delimiter(text);
+    if let Some(line) = unterminated_quote(text, delimiter) {
         return Err(CsvError {
             line,
             column: "(row)".to_owned(),
@@ -89,29 +121,17 @@ pub fn parse_readings(text: &str, now: DateTime<Utc>, shown: &Display) -> Result
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
-        .delimiter(delimiter(text))
+        .delimiter(delimiter)
         .from_reader(text.as_bytes());
-    let mut records = reader.records();
-    let layout = read_header(&mut records, text)?;
-    let mut seen = Seen::default();
-    let mut parsed = Parsed {
-        rows: Vec::new(),
-        duplicates_skipped: 0,
-    };
-    for record in records {
+    let mut out = Vec::new();
+    for record in reader.records() {
         let record = record.map_err(read_error)?;
         if is_blank(&record) {
             continue;
         }
-        let row = parse_row(&record, line_of(&record, text), layout)?;
-        check_not_future(&row, now, shown)?;
-        if seen.admit(&row)? {
-            parsed.rows.push(row);
-        } else {
-            parsed.duplicates_skipped += 1;
-        }
+        out.push((line_of(&record, text), record));
     }
-    Ok(parsed)
+    Ok((delimiter, out))
 }
 
 /// The text of a file of readings, which must be UTF-8; else the line and
@@ -265,23 +285,6 @@ fn delimiter(text: &str) -> u8 {
     if header.contains(';') { b';' } else { b',' }
 }
 
-/// Reads and checks the header; returns where each column is.
-fn read_header(
-    records: &mut csv::StringRecordsIter<&[u8]>,
-    text: &str,
-) -> Result<Layout, CsvError> {
-    match records.next() {
-        Some(header) => {
-            let header = header.map_err(read_error)?;
-            check_header(&header, line_of(&header, text))
-        }
-        None => {
-            let message = format!("the file is empty: expected the header `{EXPECTED_HEADER}`");
-            Err(header_error(1, message))
-        }
-    }
-}
-
 /// Checks the header, read on `line`, and returns where each column is. The
 /// header must be the first line; its names may come in any order.
 fn check_header(record: &StringRecord, line: usize) -> Result<Layout, CsvError> {
@@ -318,7 +321,7 @@ fn check_header(record: &StringRecord, line: usize) -> Result<Layout, CsvError> 
 }
 
 /// An error in the header.
-fn header_error(line: usize, message: String) -> CsvError {
+pub(crate) fn header_error(line: usize, message: String) -> CsvError {
     CsvError {
         line,
         column: "(header)".to_owned(),

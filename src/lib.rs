@@ -15,6 +15,7 @@ pub mod estimate;
 pub mod gather;
 pub mod http;
 pub mod import;
+pub mod invoice_check;
 pub mod meters;
 pub mod oid;
 pub mod output;

@@ -81,6 +81,8 @@ pub struct Line {
     /// Months of a fixed-fee line.
     pub months: Option<u32>,
     pub amount: Nok,
+    /// The device of an estimation-fee line.
+    pub serial: Option<Serial>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +187,7 @@ fn charge_estimates(contract: &Contract, invoices: &mut [Invoice]) {
                 unit_price: fee.0,
                 months: None,
                 amount: fee,
+                serial: Some(serial.clone()),
             });
         }
     }
@@ -232,6 +235,7 @@ fn fixed_line(
         unit_price: fee.0,
         months: Some(months),
         amount: Nok::round(amount),
+        serial: None,
     }))
 }
 
@@ -251,6 +255,7 @@ fn page_line(
         unit_price,
         months: None,
         amount: Nok::round(amount),
+        serial: None,
     })
 }
 

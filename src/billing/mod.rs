@@ -588,4 +588,4 @@ fn slots(class: Class) -> (usize, usize) {
 #[cfg(test)]
 mod properties;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -24,9 +24,9 @@ fn reconcile(c: &Contract, h: &[DeviceHistory], at: NaiveDate) -> Standing {
     super::reconcile(c, h, at).expect("no overflow")
 }
 
-const SERIAL: &str = "AA2M021115700";
+pub(crate) const SERIAL: &str = "AA2M021115700";
 
-fn t(local: &str) -> Timestamp {
+pub(crate) fn t(local: &str) -> Timestamp {
     let s = if local.len() == 10 {
         format!("{local} 00:00")
     } else {
@@ -37,7 +37,7 @@ fn t(local: &str) -> Timestamp {
 }
 
 /// Readings of (bw_total, bw_large, colour_total, colour_large) at local times.
-fn history(serial: &str, rows: &[(&str, [u64; 4])]) -> DeviceHistory {
+pub(crate) fn history(serial: &str, rows: &[(&str, [u64; 4])]) -> DeviceHistory {
     history_from(serial, rows, Source::Manual)
 }
 
@@ -56,7 +56,7 @@ fn history_from(serial: &str, rows: &[(&str, [u64; 4])], source: Source) -> Devi
     DeviceHistory::new(&Serial::parse(serial).unwrap(), false, points)
 }
 
-fn k1_readings() -> Vec<DeviceHistory> {
+pub(crate) fn k1_readings() -> Vec<DeviceHistory> {
     vec![history(
         SERIAL,
         &[

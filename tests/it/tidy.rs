@@ -43,6 +43,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "display",
             "gather",
             "import",
+            "invoice_check",
             "meters",
             "record",
             "report",
@@ -60,8 +61,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "gather",
         &[
-            "alerts", "billing", "config", "contract", "estimate", "import", "meters", "record",
-            "report", "status", "storage", "supplies",
+            "alerts", "billing", "config", "contract", "estimate", "import", "invoice_check",
+            "meters", "record", "report", "status", "storage", "supplies",
         ],
     ),
     // Polling.
@@ -84,7 +85,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "config",
         &[
-            "alerts", "contract", "discover", "display", "profile", "report", "secret", "snmp",
+            "alerts", "contract", "discover", "display", "invoice_check", "profile", "report",
+            "secret", "snmp",
         ],
     ),
     ("clock", &[]),
@@ -116,6 +118,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["answer", "contract", "display", "estimate", "meters"],
     ),
     ("import", &["contract", "display", "meters"]),
+    (
+        "invoice_check",
+        &["billing", "contract", "estimate", "import", "meters"],
+    ),
     ("estimate", &["contract", "meters"]),
     ("record", &["contract", "meters", "supplies"]),
     ("supplies", &["meters"]),
@@ -143,6 +149,7 @@ const PURE: &[&str] = &[
     "discover.rs",
     "estimate",
     "import.rs",
+    "invoice_check",
     "meters",
     "oid.rs",
     "output.rs",
