@@ -28,7 +28,8 @@ mod discover;
 mod fleet;
 
 pub use billing::{
-    ReadingKey, find_contract, import_readings, invoices, reconcile, withdraw_reading,
+    ReadingKey, check_invoice, find_contract, import_readings, invoices, reconcile,
+    withdraw_reading,
 };
 pub use discover::{Discover, discover};
 pub use fleet::{Simulate, demo, simulate};

@@ -75,6 +75,8 @@ pub struct Config {
     pub display: crate::display::Display,
     /// `[discovery]`: what `telleverk discover` tries.
     pub discovery: Discovery,
+    /// `[invoice_check]`: the tolerance of pages and readings.
+    pub invoice_check: crate::invoice_check::Tolerance,
     /// Secrets named by an environment variable that is not set. A command
     /// that uses them calls [`Config::require`] first; one that does not
     /// (`invoices`, `reconcile`, `import-readings`, …) runs without them.
@@ -233,6 +235,26 @@ struct RawConfig {
     display: RawDisplay,
     #[serde(default)]
     discovery: RawDiscovery,
+    #[serde(default)]
+    invoice_check: RawInvoiceCheck,
+}
+
+/// `[invoice_check]`: how far a count may be off before it is disputed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawInvoiceCheck {
+    tolerance_pages: Within<0, 1_000_000_000>,
+    tolerance_pct: fields::Percent,
+}
+
+impl Default for RawInvoiceCheck {
+    fn default() -> RawInvoiceCheck {
+        let t = crate::invoice_check::Tolerance::default();
+        RawInvoiceCheck {
+            tolerance_pages: Within(i64::try_from(t.pages).unwrap_or(0)),
+            tolerance_pct: fields::Percent(t.pct),
+        }
+    }
 }
 
 /// `[discovery]`: the credentials and pace of `telleverk discover`.
@@ -491,6 +513,10 @@ pub fn parse(
             locale: raw.display.locale.0,
         },
         discovery: ctx.discovery(&raw.discovery)?,
+        invoice_check: crate::invoice_check::Tolerance {
+            pages: raw.invoice_check.tolerance_pages.get(),
+            pct: raw.invoice_check.tolerance_pct.0,
+        },
         unset_secrets: ctx.unset.take(),
     })
 }

@@ -148,6 +148,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the vendor's invoice (CSV) against the contract's own invoices:
+    /// line by line what agrees, what not, the difference in pages and
+    /// NOK, and our readings as evidence. The check is kept in the database.
+    CheckInvoice {
+        /// The configuration file (TOML; config/telleverk.toml is the commented example).
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        contract: String,
+        /// The vendor's invoice file: `;` or `,`, decimal comma or point.
+        file: PathBuf,
+        /// Write JSON (the same shape as the web API) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Also write the disputes as CSV (`;`, decimal comma) to this file,
+        /// for mailing the vendor.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -294,6 +313,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let config = config::load(&config)?;
             app::reconcile(&config, &contract, at, json, &mut stdout)
+        }
+        Command::CheckInvoice {
+            config,
+            contract,
+            file,
+            json,
+            csv,
+        } => {
+            let config = config::load(&config)?;
+            app::check_invoice(&config, &contract, &file, json, csv.as_deref(), &mut stdout)
         }
     }
 }

@@ -271,3 +271,85 @@ pub fn table(rows: &[Vec<String>]) -> String {
     }
     out
 }
+
+/// A check of the vendor's invoices as text: a summary, then each invoice
+/// with its findings (what, the figures, the difference, why).
+pub fn invoice_check_text(check: &crate::answer::InvoiceCheck) -> String {
+    let mut out = format!(
+        "check #{} of contract {} ({} invoice{}, file sha256 {}…): vendor {}, ours {}, disputed {}\n",
+        check.id,
+        check.contract,
+        check.invoices.len(),
+        if check.invoices.len() == 1 { "" } else { "s" },
+        check.file_sha256.chars().take(12).collect::<String>(),
+        check.vendor_total,
+        check.our_total,
+        check.disputed
+    );
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    for i in &check.invoices {
+        out.push_str(&format!(
+            "\ninvoice {} {} {} – {}: vendor {}, ours {}, disputed {}\n",
+            i.invoice,
+            i.kind,
+            i.period_from,
+            i.period_to,
+            i.vendor_total,
+            opt(&i.our_total),
+            i.disputed
+        ));
+        if i.findings.is_empty() {
+            out.push_str("  every line agrees\n");
+            continue;
+        }
+        let mut rows = vec![
+            [
+                "line", "finding", "severity", "class", "serial", "theirs", "ours", "Δ pages",
+                "Δ NOK", "why",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        for f in &i.findings {
+            rows.push(vec![
+                f.line.map_or_else(|| "-".into(), |l| l.to_string()),
+                f.kind.clone(),
+                f.severity.clone(),
+                opt(&f.class),
+                opt(&f.serial),
+                opt(&f.theirs),
+                opt(&f.ours),
+                opt(&f.delta_pages),
+                f.delta_nok.clone(),
+                f.message.clone(),
+            ]);
+        }
+        for line in table(&rows).lines() {
+            out.push_str("  ");
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if let Some(previous) = check.previous {
+        out.push_str(&format!(
+            "\nsince check #{previous} of the same file: {}\n",
+            if check.changes.is_empty() {
+                "nothing changed".to_owned()
+            } else {
+                format!("{} findings changed", check.changes.len())
+            }
+        ));
+        for c in &check.changes {
+            out.push_str(&format!(
+                "  {} {} {} {}: Δ NOK {} → {}\n",
+                c.change,
+                c.invoice,
+                c.kind,
+                c.serial.as_deref().unwrap_or(""),
+                c.before.as_deref().unwrap_or("-"),
+                c.after.as_deref().unwrap_or("-")
+            ));
+        }
+    }
+    out
+}

@@ -60,7 +60,7 @@ pub struct InvoiceLine {
 }
 
 /// A meter's value at an instant and how it was found.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct BoundaryValue {
     pub serial: String,
     /// RFC 3339.
@@ -74,7 +74,7 @@ pub struct BoundaryValue {
 }
 
 /// A reading a value rests on.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct Basis {
     /// RFC 3339.
     pub taken_at: String,

@@ -11,6 +11,7 @@
 
 pub mod billing;
 pub mod devices;
+pub mod invoice_check;
 pub mod poll;
 pub mod reports;
 pub mod system;
@@ -27,6 +28,9 @@ pub use billing::{
 pub use devices::{
     DeviceDetail, DevicePage, DeviceStatus, DeviceSummary, Entered, EventItem, FailureItem,
     ReadingItem, ReadingPage, WithdrawnItem,
+};
+pub use invoice_check::{
+    Change, CheckedInvoice, FindingItem, InvoiceCheck, InvoiceCheckItem, InvoiceCheckList,
 };
 pub use poll::{FailedPoll, MeterValues, PollLine, PolledDevice, ReadingLine};
 pub use reports::{

@@ -205,6 +205,50 @@ pub fn reconcile(
     Ok(())
 }
 
+/// `telleverk check-invoice`: checks the vendor's file against the
+/// contract's own invoices, keeps the check, and prints its findings.
+pub fn check_invoice(
+    config: &Config,
+    id: &str,
+    file: &Path,
+    json: bool,
+    csv: Option<&Path>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let contract = find_contract(config, id)?;
+    let bytes = std::fs::read(file)
+        .map_err(|e| InputError(format!("{}: cannot read: {e}", file.display())))?;
+    let mut store = existing_store(config)?;
+    let check = crate::gather::invoice_checks::check_and_store(
+        &mut store,
+        config,
+        contract,
+        &bytes,
+        &os_user(),
+        crate::timestamp::Timestamp::from(crate::clock::now()),
+    )
+    .map_err(|e| {
+        if e.is_input() {
+            InputError(format!("{}: {e}", file.display())).into()
+        } else {
+            anyhow::Error::from(e)
+        }
+    })?;
+    if let Some(path) = csv {
+        std::fs::write(path, crate::invoice_check::disputes_csv(&check))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&check)?)?;
+    } else {
+        write!(out, "{}", crate::output::invoice_check_text(&check))?;
+        if let Some(path) = csv {
+            writeln!(out, "disputes written to {}", path.display())?;
+        }
+    }
+    Ok(())
+}
+
 pub fn find_contract<'a>(config: &'a Config, id: &str) -> anyhow::Result<&'a Contract> {
     config.contract(id).ok_or_else(|| {
         let known: Vec<&str> = config.contracts.iter().map(|c| c.id.as_str()).collect();

@@ -56,7 +56,7 @@ fn invoice_answer(inv: &Invoice, shown: &Display) -> answer::Invoice {
     }
 }
 
-fn boundary_answer(v: &BoundaryValue, shown: &Display) -> answer::BoundaryValue {
+pub fn boundary_answer(v: &BoundaryValue, shown: &Display) -> answer::BoundaryValue {
     answer::BoundaryValue {
         serial: v.serial.to_string(),
         at: shown.instant(v.boundary.at),

@@ -24,7 +24,7 @@ use crate::serial::Serial;
 use crate::timestamp::Timestamp;
 
 pub use invoice::{Invoice, InvoiceKind, Line, LineClass, Status, invoices};
-pub use json::{invoices_answer, standing_answer};
+pub use json::{boundary_answer, invoices_answer, standing_answer};
 pub use reconcile::{
     ClassStanding, PeriodStanding, Standing, period_standings, reconcile, running_standings,
 };

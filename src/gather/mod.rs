@@ -7,6 +7,7 @@
 //! it never imports `app`, `http` or `scheduler`, and holds no SQL.
 
 pub mod fleet;
+pub mod invoice_checks;
 pub mod reports;
 
 use std::collections::{HashMap, HashSet};

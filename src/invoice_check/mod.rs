@@ -9,6 +9,7 @@
 //!
 //! Pure: takes the parsed file and our invoices, returns findings.
 
+mod answer;
 mod parse;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -16,6 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
+pub use answer::{DISPUTE_HEADER, Meta, changes, check_answer, disputes_csv};
 pub use parse::{VendorClass, VendorInvoice, VendorLine, parse_invoices};
 
 use crate::billing::{BoundaryValue, Invoice, InvoiceKind, LineClass};

@@ -11,6 +11,7 @@ mod cache;
 mod discovery;
 mod fleet;
 mod fleet_rows;
+mod invoice_checks;
 mod manual;
 mod read;
 mod runs;
@@ -25,6 +26,7 @@ pub use crate::meters::Source;
 pub use discovery::{Added, Discovered, Known, Move};
 pub use fleet::{DeviceRow, EntryRow, Identity, OwnReader, Pool};
 pub use fleet_rows::{FleetRows, Refreshed};
+pub use invoice_checks::{NewCheck, StoredCheck};
 pub use manual::{
     Conflict, Disputed, Entering, Implausible, ImportError, ImportSummary, WithdrawError,
     Withdrawal,
@@ -142,7 +144,7 @@ impl std::fmt::Display for Purpose {
     }
 }
 
-const MIGRATIONS: [&str; 8] = [
+const MIGRATIONS: [&str; 9] = [
     include_str!("schema.sql"),
     include_str!("schema2.sql"),
     include_str!("schema3.sql"),
@@ -151,6 +153,7 @@ const MIGRATIONS: [&str; 8] = [
     include_str!("schema6.sql"),
     include_str!("schema7.sql"),
     include_str!("schema8.sql"),
+    include_str!("schema9.sql"),
 ];
 
 /// Bits of `polls.stored` (schema 7): what a poll stored beside its row.

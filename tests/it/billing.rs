@@ -17,6 +17,7 @@ fn workdir() -> Workdir {
         "k2.csv",
         "estimates.csv",
         "hand-meters.csv",
+        "i1-vendor.csv",
     ] {
         std::fs::copy(format!("{DATA}/{file}"), w.path().join(file)).expect("copy test data");
     }
@@ -145,6 +146,234 @@ fn k1_advance_from_toml_and_csv() {
     );
     assert_eq!(st["gaps"], json!([]));
     assert_eq!(st["events"], json!([]));
+}
+
+/// Example I1: the vendor's two invoices for K1 (`;`, decimal comma,
+/// Norwegian header) checked against K1's own from its readings, end to
+/// end: the findings and amounts exactly, the dispute list as CSV, the
+/// check kept, and a second check of the same file compared with the first.
+#[test]
+fn example_i1_vendor_invoices_checked_end_to_end() {
+    let w = workdir();
+    import(&w, "k1.csv");
+    let check = json_of(
+        &w,
+        &[
+            "check-invoice",
+            "--contract",
+            "K1",
+            "i1-vendor.csv",
+            "--csv",
+            "disputes.csv",
+        ],
+    );
+    assert_eq!(check["id"], 1);
+    assert_eq!(check["contract"], "K1");
+    // 5 360 + 1 179 = 6 539 against 5 250 + 810 = 6 060; disputed
+    // 110 + 369 = 479.
+    assert_eq!(
+        (
+            &check["vendor_total"],
+            &check["our_total"],
+            &check["disputed"]
+        ),
+        (&json!("6539.00"), &json!("6060.00"), &json!("479.00"))
+    );
+    let findings = |i: usize| -> Vec<(String, String, Value, Value, Value, String)> {
+        check["invoices"][i]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["kind"].as_str().unwrap().to_owned(),
+                    f["severity"].as_str().unwrap().to_owned(),
+                    f["theirs"].clone(),
+                    f["ours"].clone(),
+                    f["delta_pages"].clone(),
+                    f["delta_nok"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let f = |kind: &str, theirs: Value, ours: Value, pages: Value, nok: &str| {
+        (
+            kind.to_owned(),
+            "dispute".to_owned(),
+            theirs,
+            ours,
+            pages,
+            nok.to_owned(),
+        )
+    };
+    // 1001: (0.047 − 0.045) × 30 000 = +60.00; 2 750 − 6 000 × 0.45 = +50.00.
+    assert_eq!(
+        findings(0),
+        [
+            f(
+                "price",
+                json!("0.047"),
+                json!("0.045"),
+                Value::Null,
+                "60.00"
+            ),
+            f(
+                "arithmetic",
+                json!("2750"),
+                json!("2700"),
+                Value::Null,
+                "50.00"
+            ),
+        ]
+    );
+    let i1001 = &check["invoices"][0];
+    assert_eq!(
+        (
+            &i1001["vendor_total"],
+            &i1001["our_total"],
+            &i1001["disputed"]
+        ),
+        (&json!("5360.00"), &json!("5250.00"), &json!("110.00"))
+    );
+    // 1002: (2 300 − 1 800) × 0.45 = +225.00; colour_total 33 500 vs our
+    // exact 33 000; estimated where we measured; the fee +95.00; Miljøgebyr
+    // +49.00.
+    assert_eq!(
+        findings(1),
+        [
+            f(
+                "pages",
+                json!("2300"),
+                json!("1800"),
+                json!("500"),
+                "225.00"
+            ),
+            f(
+                "reading",
+                json!("33500"),
+                json!("33000"),
+                json!("500"),
+                "0.00"
+            ),
+            f(
+                "estimated_reading",
+                json!("33500"),
+                json!("33000"),
+                Value::Null,
+                "0.00"
+            ),
+            f(
+                "estimation_fee",
+                json!("95"),
+                json!("0"),
+                Value::Null,
+                "95.00"
+            ),
+            f(
+                "unexpected_line",
+                json!("49"),
+                Value::Null,
+                Value::Null,
+                "49.00"
+            ),
+        ]
+    );
+    let i1002 = &check["invoices"][1];
+    assert_eq!(
+        (
+            &i1002["vendor_total"],
+            &i1002["our_total"],
+            &i1002["disputed"]
+        ),
+        (&json!("1179.00"), &json!("810.00"), &json!("369.00"))
+    );
+    assert_eq!(
+        i1002["findings"][1]["evidence"],
+        json!([{"serial": "AA2M021115700", "at": "2026-01-01T00:00:00+01:00", "meter": "colour_total", "value": 33000, "method": "exact",
+                "basis": [{"taken_at": "2026-01-01T00:00:00+01:00", "value": 33000, "source": "manual"}]}])
+    );
+    assert_eq!(i1002["findings"][4]["line"], 8);
+
+    // The dispute list: the seven disputes, decimal comma.
+    let csv = std::fs::read_to_string(w.path().join("disputes.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 8, "{csv}");
+    assert!(lines[0].starts_with("\u{feff}invoice;line;kind;class;serial;meter;theirs;ours;delta_pages;delta_nok;message;evidence"), "{csv}");
+    assert!(
+        lines[1].starts_with("1001;3;price;bw;;;0,047;0,045;;60,00;"),
+        "{csv}"
+    );
+    assert!(
+        lines[4]
+            .starts_with("1002;6;reading;colour;AA2M021115700;colour_total;33500;33000;500;0,00;"),
+        "{csv}"
+    );
+    assert!(
+        lines[4].contains("AA2M021115700 colour_total 33000 (exact) at 2026-01-01T00:00:00+01:00"),
+        "{csv}"
+    );
+
+    // The same file again: a new check, compared with the first.
+    let again = json_of(&w, &["check-invoice", "--contract", "K1", "i1-vendor.csv"]);
+    assert_eq!((&again["id"], &again["previous"]), (&json!(2), &json!(1)));
+    assert_eq!(again["changes"], json!([]));
+    assert_eq!(again["file_sha256"], check["file_sha256"]);
+
+    // The text shows the same.
+    let out = w.run(&[
+        "check-invoice",
+        "--config",
+        "contracts.toml",
+        "--contract",
+        "K1",
+        "i1-vendor.csv",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let shown = text(&out);
+    assert!(
+        shown.contains("check #3 of contract K1 (2 invoices"),
+        "{shown}"
+    );
+    assert!(shown.contains("invoice 1002 settlement 2025-01-01 – 2025-12-31: vendor 1179.00, ours 810.00, disputed 369.00"), "{shown}");
+    assert!(
+        shown.contains("since check #2 of the same file: nothing changed"),
+        "{shown}"
+    );
+
+    // Files that cannot be checked: exit 2, line and column named, nothing
+    // stored (the next check is #4).
+    for (name, body, says) in [
+        (
+            "bad-class.csv",
+            "invoice;issue_date;kind;period_from;period_to;class;description;serial;pages;unit_price;amount\n1;01.07.2025;a_konto;01.07.2025;31.12.2025;toner;x;;1;1,00;1,00\n",
+            "line 2, column `class`: `toner` is not a class",
+        ),
+        (
+            "bad-amount.csv",
+            "invoice;issue_date;kind;period_from;period_to;class;description;serial;pages;unit_price;amount\n1;01.07.2025;a_konto;01.07.2025;31.12.2025;bw;x;;1;1,00;ein\n",
+            "line 2, column `amount`: `ein` is not a number",
+        ),
+        (
+            "other-contract.csv",
+            "invoice;issue_date;kind;period_from;period_to;class;description;serial;pages;unit_price;amount;contract\n1;01.07.2025;a_konto;01.07.2025;31.12.2025;bw;x;;1;1,00;1,00;K2\n",
+            "is for contract `K2`, not `K1`",
+        ),
+    ] {
+        std::fs::write(w.path().join(name), body).unwrap();
+        let out = w.run(&[
+            "check-invoice",
+            "--config",
+            "contracts.toml",
+            "--contract",
+            "K1",
+            name,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains(says), "{}", text(&out));
+        assert!(text(&out).contains("nothing was stored"), "{}", text(&out));
+    }
+    let last = json_of(&w, &["check-invoice", "--contract", "K1", "i1-vendor.csv"]);
+    assert_eq!(last["id"], 4);
 }
 
 #[test]

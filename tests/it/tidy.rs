@@ -61,8 +61,19 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "gather",
         &[
-            "alerts", "billing", "config", "contract", "estimate", "import", "invoice_check",
-            "meters", "record", "report", "status", "storage", "supplies",
+            "alerts",
+            "billing",
+            "config",
+            "contract",
+            "estimate",
+            "import",
+            "invoice_check",
+            "meters",
+            "record",
+            "report",
+            "status",
+            "storage",
+            "supplies",
         ],
     ),
     // Polling.
@@ -85,8 +96,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "config",
         &[
-            "alerts", "contract", "discover", "display", "invoice_check", "profile", "report",
-            "secret", "snmp",
+            "alerts",
+            "contract",
+            "discover",
+            "display",
+            "invoice_check",
+            "profile",
+            "report",
+            "secret",
+            "snmp",
         ],
     ),
     ("clock", &[]),
@@ -120,7 +138,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("import", &["contract", "display", "meters"]),
     (
         "invoice_check",
-        &["billing", "contract", "estimate", "import", "meters"],
+        &[
+            "answer", "billing", "contract", "display", "estimate", "import", "meters", "report",
+        ],
     ),
     ("estimate", &["contract", "meters"]),
     ("record", &["contract", "meters", "supplies"]),
