@@ -62,6 +62,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "gather",
         &[
             "alerts",
+            "answer",
             "billing",
             "config",
             "contract",
