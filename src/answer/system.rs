@@ -171,6 +171,9 @@ pub enum ErrorCode {
     Conflict,
     /// 422: a reading that cannot be stored.
     InvalidReading,
+    /// 422: a vendor's invoice file that cannot be read or is not this
+    /// contract's (the message names the line and column).
+    InvalidInvoice,
     /// 409: a reading that breaks the device's polled series; send it with
     /// `accept_implausible` to store it all the same.
     ImplausibleReading,

@@ -38,7 +38,7 @@ pub async fn contracts(_caller: Viewer, State(state): State<AppState>) -> Json<C
     })
 }
 
-fn find(state: &AppState, id: &str) -> ApiResult<Contract> {
+pub(super) fn find(state: &AppState, id: &str) -> ApiResult<Contract> {
     state
         .config
         .contract(id)

@@ -25,7 +25,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::Conflict | ErrorCode::ImplausibleReading => StatusCode::CONFLICT,
-        ErrorCode::InvalidReading => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::InvalidReading | ErrorCode::InvalidInvoice => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::ReportFailed | ErrorCode::BillingFailed | ErrorCode::Internal => {
             StatusCode::INTERNAL_SERVER_ERROR
         }

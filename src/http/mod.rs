@@ -13,6 +13,7 @@ mod devices;
 mod error;
 #[cfg(test)]
 mod fuzz;
+mod invoice_checks;
 mod metrics;
 mod params;
 mod readings;
@@ -125,6 +126,11 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(billing::contracts))
         .routes(routes!(billing::reconciliation))
         .routes(routes!(billing::invoices))
+        .routes(routes!(
+            invoice_checks::check_invoice,
+            invoice_checks::checks
+        ))
+        .routes(routes!(invoice_checks::check))
         .routes(routes!(reports::counters))
         .routes(routes!(reports::vendor_billing))
         .routes(routes!(reports::run_report))

@@ -242,6 +242,14 @@ pub fn june_29() -> DateTime<Utc> {
 }
 
 /// Every route: (method, path, body, the least role that may).
+/// The vendor's a-konto invoice for K1's first half of 2026, as K1's own:
+/// 6 × 200.00, 30 000 × 0.045 and 6 000 × 0.45 (`;`, decimal point).
+const K1_A_KONTO: &str = "invoice;issue_date;kind;period_from;period_to;class;description;serial;pages;unit_price;amount\n\
+    7;2026-01-01;a_konto;2026-01-01;2026-06-30;fixed;Fees;;6;200.00;1200.00\n\
+    7;2026-01-01;a_konto;2026-01-01;2026-06-30;bw;B/W;;30000;0.045;1350.00\n\
+    7;2026-01-01;a_konto;2026-01-01;2026-06-30;colour;Colour;;6000;0.4500;2700.00\n";
+
+/// Every route: (method, path, body (a string is sent as it is), the least role that may).
 fn routes() -> Vec<(&'static str, String, Option<Value>, &'static str)> {
     vec![
         ("GET", "/api/v1/devices?limit=100".into(), None, "viewer"),
@@ -293,6 +301,24 @@ fn routes() -> Vec<(&'static str, String, Option<Value>, &'static str)> {
             None,
             "viewer",
         ),
+        (
+            "POST",
+            "/api/v1/contracts/K1/invoice-checks".into(),
+            Some(Value::String(K1_A_KONTO.into())),
+            "operator",
+        ),
+        (
+            "GET",
+            "/api/v1/contracts/K1/invoice-checks".into(),
+            None,
+            "viewer",
+        ),
+        (
+            "GET",
+            "/api/v1/contracts/K1/invoice-checks/1?format=csv".into(),
+            None,
+            "viewer",
+        ),
         ("GET", "/api/v1/alerts".into(), None, "viewer"),
         (
             "POST",
@@ -303,6 +329,108 @@ fn routes() -> Vec<(&'static str, String, Option<Value>, &'static str)> {
         ("GET", "/api/v1/config".into(), None, "admin"),
         ("GET", "/api/v1/openapi.json".into(), None, "viewer"),
     ]
+}
+
+/// Issue 17 over the API: an operator posts the vendor's file, a viewer
+/// reads the checks and the dispute list; a file that cannot be read is a
+/// 422 naming its line and column, and nothing is kept.
+#[test]
+fn invoice_checks_over_the_api() {
+    let app = App::spawn(&fleet_config(), june_29());
+    app.wait_for_fleet();
+    let post = |body: &str| {
+        app.request(
+            "POST",
+            "/api/v1/contracts/K1/invoice-checks",
+            Some(OPERATOR),
+            Some(body),
+        )
+    };
+    // Colour at 0.47 where K1's price is 0.45: (0.47 − 0.45) × 6 000 = +120.00.
+    let dear = K1_A_KONTO.replace("6000;0.4500;2700.00", "6000;0.47;2820.00");
+    let a = post(&dear);
+    assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(a.body["id"], 1);
+    assert_eq!(a.body["checked_by"], "operator-user");
+    assert_eq!(
+        (
+            &a.body["vendor_total"],
+            &a.body["our_total"],
+            &a.body["disputed"]
+        ),
+        (&json!("5370.00"), &json!("5250.00"), &json!("120.00"))
+    );
+    let first = a.body.clone();
+    assert_eq!(
+        (&first["previous"], &first["changes"]),
+        (&Value::Null, &json!([]))
+    );
+    let f = &a.body["invoices"][0]["findings"];
+    assert_eq!(f.as_array().unwrap().len(), 1, "{f}");
+    assert_eq!(
+        (
+            &f[0]["kind"],
+            &f[0]["theirs"],
+            &f[0]["ours"],
+            &f[0]["delta_nok"]
+        ),
+        (
+            &json!("price"),
+            &json!("0.47"),
+            &json!("0.45"),
+            &json!("120.00")
+        )
+    );
+    // Files that cannot be checked: 422, nothing kept.
+    for (body, says) in [
+        ("", "the file is empty"),
+        ("invoice;issue_date\n1;2026-01-01\n", "`kind` is missing"),
+        (
+            &K1_A_KONTO.replace("1350.00", "13x0.00"),
+            "line 3, column `amount`",
+        ),
+    ] {
+        let a = post(body);
+        assert_eq!(
+            (a.status, a.body["error"]["code"].as_str()),
+            (422, Some("invalid_invoice")),
+            "{a:?}"
+        );
+        assert!(
+            a.body["error"]["message"].as_str().unwrap().contains(says),
+            "{a:?}"
+        );
+    }
+    let list = app.get("/api/v1/contracts/K1/invoice-checks", VIEWER);
+    assert_eq!(list.status, 200);
+    let items = list.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list:?}");
+    assert_eq!(
+        (
+            &items[0]["invoices"],
+            &items[0]["disputes"],
+            &items[0]["notes"]
+        ),
+        (&json!(["7"]), &json!(1), &json!(0))
+    );
+    let one = app.get("/api/v1/contracts/K1/invoice-checks/1", VIEWER);
+    assert_eq!(one.body, first, "kept as it was answered");
+    let csv = app.get("/api/v1/contracts/K1/invoice-checks/1?format=csv", VIEWER);
+    assert_eq!(csv.status, 200);
+    assert!(csv.content_type.starts_with("text/csv"), "{csv:?}");
+    assert!(
+        csv.text.contains("\n7;4;price;colour;;;0,47;0,45;;120,00;"),
+        "{}",
+        csv.text
+    );
+    for path in [
+        "/api/v1/contracts/K1/invoice-checks/2",
+        "/api/v1/contracts/K1/invoice-checks/x",
+        "/api/v1/contracts/K9/invoice-checks",
+    ] {
+        assert_eq!(app.get(path, VIEWER).status, 404, "{path}");
+    }
+    app.stop().expect("clean shutdown");
 }
 
 #[test]
@@ -324,7 +452,9 @@ fn every_role_on_every_route() {
     ];
     for (method, path, body, least) in routes() {
         for (who, token) in callers {
-            let body = body.as_ref().map(|b| b.to_string());
+            let body = body
+                .as_ref()
+                .map(|b| b.as_str().map_or_else(|| b.to_string(), str::to_owned));
             let a = app.request(method, &path, token, body.as_deref());
             let withdrawal = path.ends_with("/withdrawals");
             let expected: &[u16] = match who {
@@ -394,6 +524,7 @@ fn every_role_on_every_route() {
                 "{method} {}",
                 path.replace("/K1/", "/{id}/")
                     .replace("/monthly-counters/", "/{name}/")
+                    .replace("/invoice-checks/1", "/invoice-checks/{check}")
             )
         })
         .chain(["GET /healthz".to_owned(), "GET /metrics".to_owned()])

@@ -5,6 +5,11 @@ cases that break them are adjusted before they are sent; negative cases are
 left alone. Nothing here loosens a check:
 
 * `GET /api/v1/reports/counters`: `to` must be after `from`.
+* `POST /api/v1/contracts/{id}/invoice-checks` takes the vendor's invoice
+  file: a CSV whose columns and figures OpenAPI cannot describe (a string
+  schema admits any text). Positive cases send the operation's own example
+  file, whose every line is an invoice line; negative cases (not text) and
+  the tests in tests/it test the refusals.
 * A local time `YYYY-MM-DD HH:MM` (Europe/Oslo) between 02:00 and 02:59 on
   the last Sunday of March does not exist, and on the last Sunday of October
   occurs twice; the API refuses both and asks for an offset. Positive cases
@@ -17,6 +22,7 @@ import schemathesis
 
 COUNTERS = "GET /api/v1/reports/counters"
 READINGS = "/api/v1/devices/{serial}/readings"
+INVOICE_CHECKS = "POST /api/v1/contracts/{id}/invoice-checks"
 
 
 def _one_hour_later(text):
@@ -45,6 +51,9 @@ def map_case(context, case):
                 else:
                     start = (_day(start) - datetime.timedelta(days=1)).isoformat()
             case.query["from"], case.query["to"] = start, end
+    if label == INVOICE_CHECKS:
+        content = case.operation.definition.raw["requestBody"]["content"]
+        case.body = content["text/csv"]["example"]
     if label.endswith(READINGS):
         if case.query:
             for name in ("from", "to"):
