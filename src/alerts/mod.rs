@@ -234,6 +234,8 @@ pub struct ReadingDue<'a> {
     /// Readings from this instant on are in time for the boundary.
     wanted_from: Timestamp,
     window: chrono::Days,
+    /// What the last estimate cost, when the vendor's invoices say.
+    note: Option<&'a str>,
 }
 
 impl<'a> ReadingDue<'a> {
@@ -253,7 +255,14 @@ impl<'a> ReadingDue<'a> {
             boundary,
             wanted_from: midnight(boundary) - days * DAY_MS,
             window,
+            note: None,
         })
+    }
+
+    /// The same check, its alerts also naming what the last estimate cost
+    /// (the vendor's estimate not refunded).
+    pub fn with_note(self, note: Option<&'a str>) -> ReadingDue<'a> {
+        ReadingDue { note, ..self }
     }
 
     /// Whether this is the check of `contract`.
@@ -283,8 +292,9 @@ impl<'a> ReadingDue<'a> {
             since: Some(self.wanted_from),
             message: format!(
                 "no reading since {} and the billing boundary {boundary} is near: \
-                 without one its value will be estimated",
-                boundary.checked_sub_days(self.window).unwrap_or(boundary)
+                 without one its value will be estimated{}",
+                boundary.checked_sub_days(self.window).unwrap_or(boundary),
+                self.note.map(|n| format!("; {n}")).unwrap_or_default()
             ),
         })
     }

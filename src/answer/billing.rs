@@ -98,6 +98,32 @@ pub struct Standing {
     pub boundary_values: Vec<BoundaryValue>,
     pub gaps: Vec<Gap>,
     pub events: Vec<SeriesEvent>,
+    /// From the vendor's invoices checked: each reading the vendor
+    /// estimated above the value measured later, with what it cost (an
+    /// estimate is never refunded), oldest first.
+    pub unrefunded_estimates: Vec<UnrefundedEstimate>,
+}
+
+/// An estimate the vendor billed above the value measured later.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnrefundedEstimate {
+    /// The vendor's invoice number.
+    pub invoice: String,
+    #[schema(schema_with = date_schema)]
+    pub issue_date: String,
+    pub serial: String,
+    pub meter: String,
+    /// The boundary estimated (00:00 Europe/Oslo).
+    #[schema(schema_with = date_schema)]
+    pub at: String,
+    /// The vendor's estimated reading.
+    pub estimated: u64,
+    /// Our measured value there, with its readings.
+    pub measured: BoundaryValue,
+    /// NOK per page, as the vendor billed it.
+    pub unit_price: String,
+    /// NOK: (estimated − measured) × unit price, to øre.
+    pub cost: String,
 }
 
 /// One period against the commitment.

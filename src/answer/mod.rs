@@ -24,6 +24,7 @@ use utoipa::openapi::{KnownFormat, RefOr, SchemaFormat};
 pub use billing::{
     Basis, BoundaryValue, ClassStanding, ContractItem, ContractList, Gap, Invoice, InvoiceLine,
     Invoices, MemberItem, PeriodStanding, PriceItem, Prices, Renewal, SeriesEvent, Standing,
+    UnrefundedEstimate,
 };
 pub use devices::{
     DeviceDetail, DevicePage, DeviceStatus, DeviceSummary, Entered, EventItem, FailureItem,

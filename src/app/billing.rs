@@ -186,21 +186,44 @@ pub fn reconcile(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let contract = find_contract(config, id)?;
-    let histories = histories(&*existing_store(config)?, config, contract, at)?;
+    let store = existing_store(config)?;
+    let histories = histories(&store, config, contract, at)?;
     let standing = billing::reconcile(contract, &histories, at)
         .with_context(|| format!("contract {id}: cannot compute its standing"))?;
+    let unrefunded = crate::gather::invoice_checks::unrefunded_estimates(&store, config, contract)?;
     if json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&billing::standing_answer(&standing, &config.display))?
-        )?;
+        let mut answer = billing::standing_answer(&standing, &config.display);
+        answer.unrefunded_estimates =
+            crate::invoice_check::unrefunded_answer(&unrefunded, &config.display);
+        writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
     } else {
         write!(
             out,
             "{}",
             billing::standing_text(&standing, &config.display)
         )?;
+        if !unrefunded.is_empty() {
+            writeln!(
+                out,
+                "Estimates billed above what was measured since (never refunded):"
+            )?;
+            for u in &unrefunded {
+                writeln!(
+                    out,
+                    "  {} {} at {}: estimated {}, measured {} ({}), {} × {} = {} (invoice {})",
+                    u.serial,
+                    u.meter.name(),
+                    u.at,
+                    u.theirs,
+                    u.ours.boundary.value,
+                    u.ours.boundary.method.name(),
+                    u.theirs - u.ours.boundary.value,
+                    crate::contract::price_text(u.unit_price),
+                    u.cost,
+                    u.invoice
+                )?;
+            }
+        }
     }
     Ok(())
 }

@@ -108,6 +108,7 @@ pub fn standing_answer(s: &Standing, shown: &Display) -> answer::Standing {
             .collect(),
         gaps: s.gaps.iter().map(|g| gap_answer(g, shown)).collect(),
         events: s.events.iter().map(|e| event_answer(e, shown)).collect(),
+        unrefunded_estimates: Vec::new(),
     }
 }
 

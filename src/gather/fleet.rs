@@ -82,6 +82,9 @@ pub struct Memory {
     /// process stored with instants before ones already read) stays.
     full_at: Option<Timestamp>,
     contracts: Option<ContractCheck>,
+    /// The latest invoice check read: a new one may name an estimate not
+    /// refunded, so the contracts are checked again.
+    invoice_checks: i64,
 }
 
 /// How long the view goes on reading only changes before it reads all.
@@ -92,6 +95,9 @@ struct ContractCheck {
     today: NaiveDate,
     at: Timestamp,
     alerts: Vec<Alert>,
+    /// By contract: what the last estimate the vendor billed above the
+    /// measured value cost, for the reading-due alerts.
+    notes: HashMap<String, String>,
     /// False once something the standings rest on changed after the check.
     current: bool,
 }
@@ -160,6 +166,13 @@ pub fn build(
         reader.refresh_fleet(&mut memory.rows)?;
         memory.behind = false;
         memory.judge_contracts(local_date(now));
+        let checks = reader.last_invoice_check()?;
+        if checks != memory.invoice_checks {
+            memory.invoice_checks = checks;
+            if let Some(c) = &mut memory.contracts {
+                c.current = false;
+            }
+        }
     }
     let rows = memory.merged.get_or_insert_with(|| {
         let mut rows: BTreeMap<Serial, Arc<DeviceRow>> = memory
@@ -174,7 +187,8 @@ pub fn build(
         }
         rows.into_values().collect()
     });
-    let mut view = device_view(rows, memory.rows.entries(), config, now);
+    let notes = memory.contracts.as_ref().map(|c| &c.notes);
+    let mut view = device_view(rows, memory.rows.entries(), config, now, notes);
     if let Some(c) = &memory.contracts {
         view.alerts.extend(c.alerts.iter().cloned());
         view.contracts_checked_at = Some(c.at);
@@ -198,7 +212,7 @@ pub fn check_contracts(
         memory.behind = true;
     }
     let today = local_date(now);
-    let alerts = contract_alerts(reader, config, today);
+    let (alerts, notes) = contract_alerts(reader, config, today);
     let mut next = view.clone();
     next.alerts.truncate(view.device_alerts);
     next.alerts.extend(alerts.iter().cloned());
@@ -209,6 +223,7 @@ pub fn check_contracts(
         today,
         at: now,
         alerts,
+        notes,
         current: true,
     });
     next
@@ -221,6 +236,7 @@ fn device_view<'a>(
     entries: impl Iterator<Item = &'a EntryRow>,
     config: &Config,
     now: Timestamp,
+    notes: Option<&HashMap<String, String>>,
 ) -> FleetView {
     let index = FleetIndex::new(config);
     let interval = i64::try_from(config.collector.interval.as_millis()).unwrap_or(i64::MAX / 4);
@@ -228,7 +244,10 @@ fn device_view<'a>(
     let due: Vec<alerts::ReadingDue> = config
         .contracts
         .iter()
-        .filter_map(|c| alerts::ReadingDue::on(c, &config.alerts, today))
+        .filter_map(|c| {
+            let note = notes.and_then(|n| n.get(&c.id)).map(String::as_str);
+            alerts::ReadingDue::on(c, &config.alerts, today).map(|d| d.with_note(note))
+        })
         .collect();
     let mut alerts = Vec::new();
     let mut devices = Vec::with_capacity(rows.len());
@@ -302,10 +321,27 @@ fn silent_entries<'a>(
         .collect()
 }
 
-/// Notice deadlines and projected breaches of every contract today.
-fn contract_alerts(reader: &Reader, config: &Config, today: NaiveDate) -> Vec<Alert> {
+/// Notice deadlines and projected breaches of every contract today, and
+/// by contract what the last estimate not refunded cost.
+fn contract_alerts(
+    reader: &Reader,
+    config: &Config,
+    today: NaiveDate,
+) -> (Vec<Alert>, HashMap<String, String>) {
     let mut out = Vec::new();
+    let mut notes = HashMap::new();
     for contract in &config.contracts {
+        match super::invoice_checks::unrefunded_estimates(reader, config, contract) {
+            Ok(found) => {
+                if let Some(last) = found.iter().max_by_key(|u| u.at) {
+                    notes.insert(
+                        contract.id.clone(),
+                        crate::invoice_check::unrefunded_note(last),
+                    );
+                }
+            }
+            Err(e) => tracing::error!("estimates not refunded of contract {}: {e}", contract.id),
+        }
         out.extend(alerts::notice_deadline(contract, &config.alerts, today));
         if contract.start > today {
             continue;
@@ -319,5 +355,5 @@ fn contract_alerts(reader: &Reader, config: &Config, today: NaiveDate) -> Vec<Al
             Err(e) => tracing::error!("alerts of contract {}: {e}", contract.id),
         }
     }
-    out
+    (out, notes)
 }

@@ -111,3 +111,33 @@ pub fn check_and_store(
 pub fn stored_check(text: &str) -> Result<InvoiceCheck, InvoiceCheckError> {
     serde_json::from_str(text).map_err(|e| InvoiceCheckError::Stored(e.to_string()))
 }
+
+/// Every estimate the vendor billed in the files checked against
+/// `contract` above the value measured since (§4.1), oldest first.
+pub fn unrefunded_estimates(
+    reader: &Reader,
+    config: &Config,
+    contract: &Contract,
+) -> Result<Vec<invoice_check::Unrefunded>, InvoiceCheckError> {
+    let mut files = Vec::new();
+    for (_, bytes) in reader.invoice_files(&contract.id)? {
+        // Each file was read when it was checked; one that no longer reads
+        // (a later telleverk stricter) is left out, not an error.
+        if let Ok(vendor) = utf8_text(&bytes)
+            .map_err(InvoiceCheckError::from)
+            .and_then(|t| Ok(parse_invoices(t)?))
+        {
+            files.push(vendor);
+        }
+    }
+    let Some(until) = files
+        .iter()
+        .filter_map(|f| invoice_check::needed_until(f))
+        .max()
+    else {
+        return Ok(Vec::new());
+    };
+    let histories = histories(reader, config, contract, until)?;
+    let ours = billing::invoices(contract, &histories, until)?;
+    Ok(invoice_check::unrefunded(&files, &ours)?)
+}

@@ -95,7 +95,12 @@ pub async fn reconciliation(
             let histories = crate::gather::histories(r, &st.config, &contract, at)?;
             let standing = billing::reconcile(&contract, &histories, at)
                 .map_err(|e| ApiError::billing(&contract.id, e))?;
-            Ok::<_, ApiError>(billing::standing_answer(&standing, &st.config.display))
+            let unrefunded =
+                crate::gather::invoice_checks::unrefunded_estimates(r, &st.config, &contract)?;
+            let mut answer = billing::standing_answer(&standing, &st.config.display);
+            answer.unrefunded_estimates =
+                crate::invoice_check::unrefunded_answer(&unrefunded, &st.config.display);
+            Ok::<_, ApiError>(answer)
         })
     })
     .await?;

@@ -77,6 +77,8 @@ pub async fn check_invoice(
     })
     .await?;
     tracing::info!(token = %caller.name, contract = %id, check = check.id, disputed = %check.disputed, "invoice checked");
+    // The contracts' alerts may name an estimate this check found.
+    state.changed.notify_one();
     Ok((StatusCode::CREATED, Json(check)))
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use rust_decimal::Decimal;
 
 use super::{Checked, Finding};
-use crate::answer::{Change, CheckedInvoice, FindingItem, InvoiceCheck};
+use crate::answer::{Change, CheckedInvoice, FindingItem, InvoiceCheck, UnrefundedEstimate};
 use crate::billing::boundary_answer;
 use crate::contract::{Nok, Overflow, money};
 use crate::display::Display;
@@ -220,4 +220,36 @@ pub fn disputes_csv(check: &InvoiceCheck) -> Vec<u8> {
         }
     }
     csv_bytes(style, &DISPUTE_HEADER, &rows)
+}
+
+/// The estimates not refunded, as `reconcile` lists them.
+pub fn unrefunded_answer(found: &[super::Unrefunded], shown: &Display) -> Vec<UnrefundedEstimate> {
+    found
+        .iter()
+        .map(|u| UnrefundedEstimate {
+            invoice: u.invoice.clone(),
+            issue_date: u.issue_date.to_string(),
+            serial: u.serial.clone(),
+            meter: u.meter.name().to_owned(),
+            at: u.at.to_string(),
+            estimated: u.theirs,
+            measured: boundary_answer(&u.ours, shown),
+            unit_price: crate::contract::price_text(u.unit_price),
+            cost: u.cost.to_string(),
+        })
+        .collect()
+}
+
+/// The last estimate not refunded, in a sentence for the reading-due alert.
+pub fn unrefunded_note(last: &super::Unrefunded) -> String {
+    format!(
+        "last time the vendor estimated {} {} at {} as {} where {} was measured, and billed {} that is never refunded (invoice {})",
+        last.serial,
+        last.meter.name(),
+        last.at,
+        last.theirs,
+        last.ours.boundary.value,
+        last.cost,
+        last.invoice
+    )
 }

@@ -17,7 +17,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-pub use answer::{DISPUTE_HEADER, Meta, changes, check_answer, disputes_csv};
+pub use answer::{
+    DISPUTE_HEADER, Meta, changes, check_answer, disputes_csv, unrefunded_answer, unrefunded_note,
+};
 pub use parse::{VendorClass, VendorInvoice, VendorLine, parse_invoices};
 
 use crate::billing::{BoundaryValue, Invoice, InvoiceKind, LineClass};
@@ -872,3 +874,68 @@ fn fees(
 
 #[cfg(test)]
 mod tests;
+
+/// An estimate the vendor billed above what was measured later (§4.1: an
+/// estimate is never refunded): what it cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unrefunded {
+    pub invoice: String,
+    pub issue_date: NaiveDate,
+    pub serial: String,
+    pub meter: Meter,
+    /// The boundary the vendor estimated.
+    pub at: NaiveDate,
+    /// The vendor's estimated reading.
+    pub theirs: u64,
+    /// Our measured value there.
+    pub ours: BoundaryValue,
+    pub unit_price: Decimal,
+    /// (theirs − ours) × the unit price, to øre.
+    pub cost: Nok,
+}
+
+/// Every estimated `reading_to` of the vendor's stored invoices (`files`,
+/// each as read) above the value telleverk measured at that boundary
+/// (exact or bracketed, from every reading stored now), oldest boundary
+/// first; a line sent in several files counts once.
+pub fn unrefunded(
+    files: &[Vec<VendorInvoice>],
+    ours: &[Invoice],
+) -> Result<Vec<Unrefunded>, Overflow> {
+    let values = Values::of(ours);
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for v in files.iter().flatten() {
+        let at = v.period_end();
+        for l in v.lines.iter().filter(|l| l.estimated) {
+            let (Some(serial), Some(meter), Some(theirs)) =
+                (l.serial.as_deref(), l.class.meter(), l.reading_to)
+            else {
+                continue;
+            };
+            let Some(ours) = values.at(serial, meter, midnight(at)) else {
+                continue;
+            };
+            if ours.boundary.method.is_estimate()
+                || theirs <= ours.boundary.value
+                || !seen.insert((v.number.clone(), serial.to_owned(), meter))
+            {
+                continue;
+            }
+            let pages = Decimal::from(theirs - ours.boundary.value);
+            out.push(Unrefunded {
+                invoice: v.number.clone(),
+                issue_date: v.issue_date,
+                serial: serial.to_owned(),
+                meter,
+                at,
+                theirs,
+                ours: ours.clone(),
+                unit_price: l.unit_price,
+                cost: Nok::round(mul(pages, l.unit_price, "an estimate's cost")?),
+            });
+        }
+    }
+    out.sort_by(|a, b| (a.at, &a.invoice, &a.serial).cmp(&(b.at, &b.invoice, &b.serial)));
+    Ok(out)
+}

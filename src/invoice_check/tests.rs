@@ -390,3 +390,33 @@ fn amounts_too_large_to_compute_are_an_error_never_a_panic() {
         Err(CheckError::Overflow(_))
     ));
 }
+
+#[test]
+fn an_estimate_billed_above_the_measured_value_is_a_cost_never_refunded() {
+    // I1's 1002 estimated colour_total 33 500 at 2026-01-01; we measured
+    // 33 000 (exact): (33 500 − 33 000) × 0.45 = 225.00. The b/w line was
+    // not estimated; a line sent twice counts once.
+    let vendor = file(&[
+        &format!(
+            "1002;01.01.2026;settlement;01.01.2025;31.12.2025;bw;x;{SERIAL};0;0,045;0,00;100 000;158 100;nei"
+        ),
+        &format!(
+            "1002;01.01.2026;settlement;01.01.2025;31.12.2025;colour;x;{SERIAL};2 300;0,45;1 035,00;20 000;33 500;ja"
+        ),
+    ]);
+    let ours = invoices(&k1(), &k1_readings(), d("2026-01-01")).unwrap();
+    let found = unrefunded(&[vendor.clone(), vendor], &ours).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let u = &found[0];
+    assert_eq!(
+        (u.serial.as_str(), u.meter, u.at, u.theirs),
+        (SERIAL, Meter::ColourTotal, d("2026-01-01"), 33_500)
+    );
+    assert_eq!(u.ours.boundary.value, 33_000);
+    assert_eq!(u.cost.to_string(), "225.00");
+    // An estimate at or below what we measured cost nothing.
+    let low = file(&[&format!(
+        "1002;01.01.2026;settlement;01.01.2025;31.12.2025;colour;x;{SERIAL};1 800;0,45;810,00;20 000;33 000;ja"
+    )]);
+    assert!(unrefunded(&[low], &ours).unwrap().is_empty());
+}

@@ -92,6 +92,15 @@ fn last_of(
 }
 
 impl Reader {
+    /// The number of the latest check of any contract (0: none yet).
+    pub fn last_invoice_check(&self) -> Result<i64, Error> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM invoice_checks", [], |r| {
+                r.get(0)
+            })
+            .map_err(self.err("read the latest invoice check"))
+    }
+
     /// The checks of a contract, newest first.
     pub fn invoice_checks(&self, contract: &str) -> Result<Vec<StoredCheck>, Error> {
         let read = || -> rusqlite::Result<Vec<StoredCheck>> {

@@ -374,6 +374,34 @@ fn example_i1_vendor_invoices_checked_end_to_end() {
     }
     let last = json_of(&w, &["check-invoice", "--contract", "K1", "i1-vendor.csv"]);
     assert_eq!(last["id"], 4);
+
+    // §4.1: 1002's estimated colour_total 33 500 where 33 000 was measured:
+    // (33 500 − 33 000) × 0.45 = 225.00 that is never refunded.
+    let st = json_of(&w, &["reconcile", "--contract", "K1", "--at", "2026-01-01"]);
+    let u = &st["unrefunded_estimates"];
+    assert_eq!(u.as_array().map(Vec::len), Some(1), "{st}");
+    assert_eq!(
+        (
+            &u[0]["invoice"],
+            &u[0]["meter"],
+            &u[0]["at"],
+            &u[0]["estimated"],
+            &u[0]["measured"]["value"],
+            &u[0]["measured"]["method"],
+            &u[0]["unit_price"],
+            &u[0]["cost"]
+        ),
+        (
+            &json!("1002"),
+            &json!("colour_total"),
+            &json!("2026-01-01"),
+            &json!(33500),
+            &json!(33000),
+            &json!("exact"),
+            &json!("0.4500"),
+            &json!("225.00")
+        )
+    );
 }
 
 #[test]
