@@ -32,14 +32,14 @@ pub fn run() -> String {
     let mut report = String::new();
     if !db.exists() {
         let t = Instant::now();
-        let polls = generate(&db);
+        let polls = generate(&db, DEVICES, d(2025, 1, 1), d(2030, 1, 1));
         report.push_str(&format!(
             "generated {polls} polls in {:.0} s\n",
             t.elapsed().as_secs_f64()
         ));
     }
     let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
-    let config = write_config(&dir, &db);
+    let config = write_config(&dir, &db, DEVICES, "reconcile-bench.toml");
     let mut times = Vec::new();
     let mut output_len = 0;
     for _ in 0..3 {
@@ -70,21 +70,25 @@ pub fn run() -> String {
     report
 }
 
-/// Writes the polls a day at a time (one transaction per day) and returns
-/// how many.
-fn generate(db: &Path) -> usize {
+pub fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap_or_default()
+}
+
+/// Writes `devices`' polls every 15 minutes 08:00–16:00 Oslo on weekdays
+/// from `from` to `end` (excluded), a day at a time (one transaction per
+/// day), into `db`, and returns how many.
+pub fn generate(db: &Path, devices: usize, from: NaiveDate, end: NaiveDate) -> usize {
     let tmp = db.with_extension("tmp");
     let _ = std::fs::remove_file(&tmp);
     let mut store = Store::open(&tmp).expect("open bench database");
-    let mut values: Vec<[u64; 4]> = (0..DEVICES as u64)
+    let mut values: Vec<[u64; 4]> = (0..devices as u64)
         .map(|i| [10_000 + i * 1_000, 100, 2_000 + i * 10, 10])
         .collect();
-    let mut day = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default();
-    let end = NaiveDate::from_ymd_opt(2030, 1, 1).unwrap_or_default();
+    let mut day = from;
     let mut polls = 0;
     while day < end {
         if !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
-            let mut round = Vec::with_capacity(DEVICES * 33);
+            let mut round = Vec::with_capacity(devices * 33);
             for slot in 0..33 {
                 let at = local(day, 8, 0) + Duration::minutes(15 * slot);
                 for (i, v) in values.iter_mut().enumerate() {
@@ -141,19 +145,20 @@ fn poll(i: usize, at: DateTime<Utc>, v: [u64; 4]) -> PollRecord {
     }
 }
 
-fn serial(i: usize) -> String {
+pub fn serial(i: usize) -> String {
     format!("BENCH{i:05}")
 }
 
-/// A config with one advance contract over every device.
-fn write_config(dir: &Path, db: &Path) -> PathBuf {
-    let devices: Vec<String> = (0..DEVICES).map(|i| format!("\"{}\"", serial(i))).collect();
+/// A config (`name` in `dir`) with one advance contract `FLEET` over the
+/// first `devices` devices.
+pub fn write_config(dir: &Path, db: &Path, devices: usize, name: &str) -> PathBuf {
+    let devices: Vec<String> = (0..devices).map(|i| format!("\"{}\"", serial(i))).collect();
     let text = format!(
         "[storage]\npath = \"{}\"\n\n[[contract]]\nid = \"FLEET\"\ndevices = [{}]\nstart = \"2025-01-01\"\nterm_months = 60\nbilling = \"advance\"\ncommitted_bw = 2000000\ncommitted_colour = 300000\nfixed_fee_monthly = \"20000.00\"\n\n[[contract.price]]\nfrom = \"2025-01-01\"\nbw = \"0.0450\"\ncolour = \"0.4500\"\n\n[[contract.price]]\nfrom = \"2027-01-01\"\nbw = \"0.0470\"\ncolour = \"0.4700\"\n",
         db.display(),
         devices.join(", ")
     );
-    let path = dir.join("reconcile-bench.toml");
+    let path = dir.join(name);
     std::fs::write(&path, text).expect("write bench config");
     path
 }

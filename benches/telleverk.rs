@@ -9,6 +9,7 @@
 mod api_seed;
 mod billing;
 mod ingest;
+mod invoice_check;
 mod reconcile_db;
 mod snmp_floor;
 mod view;
@@ -22,10 +23,11 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     // `cargo bench` passes `--bench`; a name filter may follow.
     let filter = args.iter().skip(1).find(|a| !a.starts_with("--"));
-    let benches: [Bench; 6] = [
+    let benches: [Bench; 7] = [
         ("ingest", ingest::run),
         ("billing", billing::run),
         ("reconcile_db", reconcile_db::run),
+        ("invoice_check", invoice_check::run),
         ("api_seed", api_seed::run),
         ("view", view::run),
         ("snmp_floor", snmp_floor::run),
