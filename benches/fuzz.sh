@@ -27,6 +27,9 @@ TARGETS=(
     config::fuzz::fuzz_loading_any_config_text_never_panics
     http::fuzz::fuzz_parsing_any_parameter_never_panics
     http::fuzz::fuzz_decoding_any_query_string_never_panics
+    invoice_check::fuzz::fuzz_reading_any_text_as_an_invoice_never_panics
+    invoice_check::fuzz::fuzz_reading_and_checking_hostile_cells_never_panics
+    invoice_check::fuzz::fuzz_checking_mutated_invoices_never_panics
 )
 PER=$(( (CASES + ${#TARGETS[@]} - 1) / ${#TARGETS[@]} ))
 

@@ -873,6 +873,8 @@ fn fees(
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
 
 /// An estimate the vendor billed above what was measured later (§4.1: an

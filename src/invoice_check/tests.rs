@@ -420,3 +420,34 @@ fn an_estimate_billed_above_the_measured_value_is_a_cost_never_refunded() {
     )]);
     assert!(unrefunded(&[low], &ours).unwrap().is_empty());
 }
+
+#[test]
+fn a_credit_line_is_a_line_like_any_other() {
+    // 2 000 colour pages × 0,45 = 900,00, and a credit of −200 × 0,45 =
+    // −90,00: 1 800 pages and 810.00, as ours. Nothing to find.
+    let c = checked(&[
+        "1002;01.01.2026;settlement;01.01.2025;31.12.2025;colour;x;;2 000;0,45;900,00;;;",
+        "1002;01.01.2026;settlement;01.01.2025;31.12.2025;colour;Kreditnota;;-200;0,45;-90,00;;;",
+        "1002;01.01.2026;settlement;01.01.2025;31.12.2025;bw;x;;0;0,045;0,00;;;",
+    ]);
+    assert_eq!(rows(&c[0]), []);
+    assert_eq!(c[0].vendor_total.to_string(), "810.00");
+    // A credit whose amount is not pages × price: −200 × 0.45 is −90.00,
+    // not −80.00, so the vendor credited 10.00 too little: +10.00.
+    let c = checked(&[
+        "1002;01.01.2026;settlement;01.01.2025;31.12.2025;colour;x;;2 000;0,45;900,00;;;",
+        "1002;01.01.2026;settlement;01.01.2025;31.12.2025;colour;Kreditnota;;-200;0,45;-80,00;;;",
+        "1002;01.01.2026;settlement;01.01.2025;31.12.2025;bw;x;;0;0,045;0,00;;;",
+    ]);
+    assert_eq!(
+        rows(&c[0]),
+        [row(
+            "arithmetic",
+            "dispute",
+            Some("-80"),
+            Some("-90"),
+            None,
+            "10.00"
+        )]
+    );
+}
