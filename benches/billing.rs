@@ -144,6 +144,7 @@ fn contract(start: NaiveDate, histories: &[DeviceHistory]) -> Contract {
         renewal_uplift_pct: dec("30"),
         terminated_on: None,
         trailing_days: 90,
+        uptime_pct: None,
         prices: vec![
             PriceVersion {
                 from: start,

@@ -28,7 +28,7 @@ mod discover;
 mod fleet;
 
 pub use billing::{
-    ReadingKey, check_invoice, find_contract, import_readings, invoices, reconcile,
+    ReadingKey, check_invoice, find_contract, import_readings, invoices, reconcile, uptime,
     withdraw_reading,
 };
 pub use discover::{Discover, discover};

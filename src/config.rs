@@ -77,6 +77,8 @@ pub struct Config {
     pub discovery: Discovery,
     /// `[invoice_check]`: the tolerance of pages and readings.
     pub invoice_check: crate::invoice_check::Tolerance,
+    /// `[calendar]`: the working calendar of uptime.
+    pub calendar: crate::uptime::Calendar,
     /// Secrets named by an environment variable that is not set. A command
     /// that uses them calls [`Config::require`] first; one that does not
     /// (`invoices`, `reconcile`, `import-readings`, …) runs without them.
@@ -237,6 +239,16 @@ struct RawConfig {
     discovery: RawDiscovery,
     #[serde(default)]
     invoice_check: RawInvoiceCheck,
+    #[serde(default)]
+    calendar: RawCalendar,
+}
+
+/// `[calendar]`: days without working hours beyond the public holidays.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalendar {
+    #[serde(default)]
+    closed: Vec<fields::Date>,
 }
 
 /// `[invoice_check]`: how far a count may be off before it is disputed.
@@ -513,6 +525,7 @@ pub fn parse(
             locale: raw.display.locale.0,
         },
         discovery: ctx.discovery(&raw.discovery)?,
+        calendar: crate::uptime::Calendar::new(raw.calendar.closed.iter().map(|d| d.0)),
         invoice_check: crate::invoice_check::Tolerance {
             pages: raw.invoice_check.tolerance_pages.get(),
             pct: raw.invoice_check.tolerance_pct.0,

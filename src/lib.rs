@@ -32,3 +32,4 @@ pub mod status;
 pub mod storage;
 pub mod supplies;
 pub mod timestamp;
+pub mod uptime;

@@ -148,6 +148,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Uptime on working days (Monday–Friday 08:00–16:00 Oslo, no public
+    /// holidays) per device and month, from the polls: §4.7 of the contract.
+    Uptime {
+        /// The configuration file (TOML; config/telleverk.toml is the commented example).
+        #[arg(long)]
+        config: PathBuf,
+        /// The devices of this contract (default: every device polled).
+        #[arg(long, conflicts_with = "serial")]
+        contract: Option<String>,
+        /// One device.
+        #[arg(long)]
+        serial: Option<String>,
+        /// How many whole months before this one.
+        #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=60))]
+        months: u32,
+        /// Write JSON (the same shape as the web API) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the vendor's invoice (CSV) against the contract's own invoices:
     /// line by line what agrees, what not, the difference in pages and
     /// NOK, and our readings as evidence. The check is kept in the database.
@@ -313,6 +332,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let config = config::load(&config)?;
             app::reconcile(&config, &contract, at, json, &mut stdout)
+        }
+        Command::Uptime {
+            config,
+            contract,
+            serial,
+            months,
+            json,
+        } => {
+            let config = config::load(&config)?;
+            app::uptime(
+                &config,
+                contract.as_deref(),
+                serial.as_deref(),
+                months,
+                json,
+                &mut stdout,
+            )
         }
         Command::CheckInvoice {
             config,

@@ -353,3 +353,43 @@ pub fn invoice_check_text(check: &crate::answer::InvoiceCheck) -> String {
     }
     out
 }
+
+/// Uptime as text: a row per device with each month's uptime, the total,
+/// its evidence and the promise.
+pub fn uptime_text(items: &[crate::answer::Uptime]) -> String {
+    let Some(first) = items.first() else {
+        return "no devices\n".into();
+    };
+    let mut header: Vec<String> = vec!["serial".into(), "contract".into()];
+    header.extend(first.months.iter().map(|m| m.month.clone()));
+    header.extend([
+        "total".into(),
+        "evidence".into(),
+        "promised".into(),
+        "".into(),
+    ]);
+    let mut rows = vec![header];
+    let pct = |v: &Option<String>| v.as_ref().map_or_else(|| "-".into(), |p| format!("{p} %"));
+    for u in items {
+        let mut row = vec![
+            u.serial.clone(),
+            u.contract.clone().unwrap_or_else(|| "-".into()),
+        ];
+        row.extend(u.months.iter().map(|m| pct(&m.uptime_pct)));
+        row.push(pct(&u.total.uptime_pct));
+        row.push(pct(&u.total.evidence_pct));
+        row.push(pct(&u.promised_pct));
+        row.push(if u.breach {
+            "BREACH".into()
+        } else {
+            String::new()
+        });
+        rows.push(row);
+    }
+    let mut out = format!(
+        "uptime on working days (Mon–Fri 08:00–16:00 Oslo, no public holidays), {}\n",
+        first.total.month
+    );
+    out.push_str(&table(&rows));
+    out
+}

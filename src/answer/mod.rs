@@ -15,6 +15,7 @@ pub mod invoice_check;
 pub mod poll;
 pub mod reports;
 pub mod system;
+pub mod uptime;
 
 use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};
@@ -41,6 +42,7 @@ pub use system::{
     AlertItem, AlertList, AlertSettingsView, CollectorView, ConfigView, DeviceEntryView, ErrorBody,
     ErrorCode, ErrorDetail, Health, HttpView, ReportView, SmtpView, TokenView,
 };
+pub use uptime::{Uptime, UptimeList, UptimeMonth};
 
 /// An exact decimal written as a JSON number: an integer when it is whole
 /// (`7500`), else its decimal digits (`7500.5`).

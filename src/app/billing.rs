@@ -272,6 +272,64 @@ pub fn check_invoice(
     Ok(())
 }
 
+/// `telleverk uptime`: working-day uptime per device and month.
+pub fn uptime(
+    config: &Config,
+    contract: Option<&str>,
+    serial: Option<&str>,
+    months: u32,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let store = existing_store(config)?;
+    let now = crate::timestamp::Timestamp::from(crate::clock::now());
+    let today = crate::contract::dates::local_date(now);
+    let months = crate::uptime::months_before(today, months);
+    let contract_of = |s: &str| {
+        config
+            .contracts
+            .iter()
+            .find(|c| c.devices.iter().any(|m| m.serial.as_str() == s))
+    };
+    let serials: Vec<(String, Option<&Contract>)> = match (contract, serial) {
+        (Some(id), _) => {
+            let c = find_contract(config, id)?;
+            let mut s: Vec<String> = c.devices.iter().map(|m| m.serial.to_string()).collect();
+            s.sort();
+            s.dedup();
+            s.into_iter().map(|s| (s, Some(c))).collect()
+        }
+        (None, Some(s)) => {
+            let s = Serial::parse(s).map_err(|e| InputError(format!("--serial: {e}")))?;
+            vec![(s.to_string(), contract_of(&s))]
+        }
+        (None, None) => store
+            .serials()?
+            .into_iter()
+            .map(|s| {
+                let c = contract_of(&s);
+                (s, c)
+            })
+            .collect(),
+    };
+    let mut items = Vec::with_capacity(serials.len());
+    for (serial, c) in &serials {
+        items.push(crate::gather::uptime::uptime_answer(
+            &store, config, serial, *c, &months, now,
+        )?);
+    }
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&crate::answer::UptimeList { items })?
+        )?;
+    } else {
+        write!(out, "{}", crate::output::uptime_text(&items))?;
+    }
+    Ok(())
+}
+
 pub fn find_contract<'a>(config: &'a Config, id: &str) -> anyhow::Result<&'a Contract> {
     config.contract(id).ok_or_else(|| {
         let known: Vec<&str> = config.contracts.iter().map(|c| c.id.as_str()).collect();

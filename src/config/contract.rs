@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::fields::{Choice, Count, Date, Money, Percent, Price, Text, Within, parse_date};
+use super::fields::{Choice, Count, Date, Money, Percent, Price, Share, Text, Within, parse_date};
 use super::{ConfigError, Ctx};
 use crate::contract::{Billing, Contract, Membership, Nok, PriceVersion, Prices};
 use crate::serial::{Serial, SerialError};
@@ -44,6 +44,7 @@ pub(super) struct RawContract {
     terminated_on: Option<Spanned<Date>>,
     #[serde(default = "ninety_days")]
     trailing_days: Within<1, 3660>,
+    uptime_pct: Option<Share>,
     #[serde(default)]
     price: Vec<Spanned<RawPrice>>,
 }
@@ -147,6 +148,7 @@ impl Ctx<'_> {
             renewal_uplift_pct: r.renewal_uplift_pct.0,
             terminated_on,
             trailing_days: r.trailing_days.get() as u32,
+            uptime_pct: r.uptime_pct.map(|u| u.0),
             prices,
         })
     }

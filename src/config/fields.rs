@@ -282,6 +282,16 @@ impl<'de> Deserialize<'de> for Percent {
     }
 }
 
+/// A share of time promised, in percent: exact, from 0 to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share(pub Decimal);
+
+impl<'de> Deserialize<'de> for Share {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Share, D::Error> {
+        at_most(d, 100, "%: a share of working time is at most all of it").map(Share)
+    }
+}
+
 /// An amount of NOK: exact, never negative, at most 2 decimals (øre), at
 /// most [`MAX_AMOUNT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

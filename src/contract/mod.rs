@@ -124,6 +124,8 @@ pub struct Contract {
     pub terminated_on: Option<NaiveDate>,
     /// Calendar days of history behind an extrapolation (default 90).
     pub trailing_days: u32,
+    /// The uptime promised per device on working days, in % (§4.7).
+    pub uptime_pct: Option<Decimal>,
     /// Sorted by `from`; the first starts on `start`.
     pub prices: Vec<PriceVersion>,
 }

@@ -42,6 +42,7 @@ pub(crate) fn k1() -> Contract {
         renewal_uplift_pct: dec("30"),
         terminated_on: None,
         trailing_days: 90,
+        uptime_pct: None,
         prices: vec![PriceVersion {
             from: d("2025-01-01"),
             prices: prices("0.0450", "0.4500"),

@@ -15,6 +15,7 @@ mod invoice_checks;
 mod manual;
 mod read;
 mod runs;
+mod uptime;
 mod write;
 
 use std::path::Path;
@@ -32,6 +33,7 @@ pub use manual::{
     Withdrawal,
 };
 pub use runs::{NewRun, ReportRun};
+pub use uptime::UptimeRows;
 pub use write::RoundSummary;
 
 use cache::Cache;

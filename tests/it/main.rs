@@ -16,6 +16,7 @@ mod reports;
 mod schemathesis;
 mod sim;
 mod tidy;
+mod uptime;
 
 mod harness {
     //! Smoke tests of the agents themselves (tests/it/agents.rs), checked with

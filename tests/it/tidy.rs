@@ -63,6 +63,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "alerts",
             "answer",
+            "uptime",
             "billing",
             "config",
             "contract",
@@ -149,6 +150,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("status", &[]),
     ("display", &[]),
     ("discover", &[]),
+    ("uptime", &["contract", "record"]),
     ("meters", &["oid"]),
     ("contract", &[]),
     ("oid", &[]),
@@ -172,6 +174,7 @@ const PURE: &[&str] = &[
     "import.rs",
     "invoice_check",
     "meters",
+    "uptime",
     "oid.rs",
     "output.rs",
     "profile/mod.rs",

@@ -1,0 +1,72 @@
+//! What uptime rests on: a device's polls (with its status), the failures
+//! of the entries it was polled through, and the rounds (their interval,
+//! and whether every device of one failed).
+
+use rusqlite::params;
+
+use super::read::cause_column;
+use super::{Error, Reader};
+use crate::record::FailureCause;
+
+/// A device's evidence between two instants (Unix ms).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UptimeRows {
+    /// (at, hrDeviceStatus) of each successful poll, by instant.
+    pub polls: Vec<(i64, Option<i64>)>,
+    /// (at, cause) of each failed poll of its entries, by instant.
+    pub failures: Vec<(i64, FailureCause)>,
+    /// (started, ended, interval ms, every polled device failed) of each
+    /// round, by start; `interval` None for `poll --once`.
+    pub rounds: Vec<(i64, i64, Option<i64>, bool)>,
+}
+
+/// A round where every one of this many devices or more failed is the
+/// collector's own outage.
+const OUTAGE_AT_LEAST: i64 = 3;
+
+impl Reader {
+    /// The polls, failures and rounds of `serial` in `[from, to)`; empty
+    /// when the database does not know it.
+    pub fn uptime_rows(&self, serial: &str, from: i64, to: i64) -> Result<UptimeRows, Error> {
+        let Some(device) = self.device_id(serial)? else {
+            return Ok(UptimeRows::default());
+        };
+        let read = || -> rusqlite::Result<UptimeRows> {
+            let polls = self
+                .conn
+                .prepare_cached(
+                    "SELECT at, device_status FROM polls WHERE device_id = ?1 AND at >= ?2 AND at < ?3 ORDER BY at",
+                )?
+                .query_map(params![device, from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let failures = self
+                .conn
+                .prepare_cached(
+                    "SELECT at, cause FROM poll_failures
+                     WHERE entry_id IN (SELECT DISTINCT entry_id FROM polls WHERE device_id = ?1)
+                       AND (device_id IS NULL OR device_id = ?1) AND at >= ?2 AND at < ?3
+                     ORDER BY at",
+                )?
+                .query_map(params![device, from, to], |r| {
+                    Ok((r.get(0)?, cause_column(r, 1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let rounds = self
+                .conn
+                .prepare_cached(
+                    "SELECT started, ended, interval_ms, answered = 0 AND failed >= ?3 FROM rounds
+                     WHERE ended >= ?1 AND started < ?2 ORDER BY started",
+                )?
+                .query_map(params![from, to, OUTAGE_AT_LEAST], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(UptimeRows {
+                polls,
+                failures,
+                rounds,
+            })
+        };
+        read().map_err(self.err("read a device's uptime"))
+    }
+}

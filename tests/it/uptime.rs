@@ -1,0 +1,157 @@
+//! Uptime on working days (issue 18 §1) end to end: rounds and polls in a
+//! real SQLite file as the collector stores them, `telleverk uptime`.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+
+use telleverk::record::{DeviceReading, FailureCause, Outcome, PollRecord, RoundEnd, RoundRecord};
+use telleverk::serial::Serial;
+use telleverk::storage::Store;
+
+use super::cli::{Workdir, text};
+
+const FAILS: &str = "AAUP00000001";
+const OTHERS: [&str; 2] = ["AAUP00000002", "AAUP00000003"];
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+/// May 2026 as the collector stores it: a round a day of polls every 15
+/// minutes around the clock (interval 15 min), three devices; FAILS times
+/// out from Monday 11 May 10:00 up to and including 19 May 11:45 Oslo
+/// (08:00–09:45Z), and answers again at 12:00.
+fn may_2026(db: &std::path::Path) {
+    let mut store = Store::open(db).unwrap();
+    let (fails, back) = (at("2026-05-11T08:00:00Z"), at("2026-05-19T10:00:00Z"));
+    let mut day = at("2026-04-30T22:00:00Z");
+    while day < at("2026-05-31T22:00:00Z") {
+        let mut records = Vec::new();
+        for q in 0..96 {
+            let t = day + Duration::minutes(15 * q);
+            for serial in std::iter::once(FAILS).chain(OTHERS) {
+                let entry = format!("10.9.0.{}:161 v2c", &serial[11..]);
+                let outcome = if serial == FAILS && t >= fails && t < back {
+                    Outcome::Failed {
+                        cause: FailureCause::Timeout,
+                        detail: "no answer".into(),
+                    }
+                } else {
+                    Outcome::Ok(Box::new(DeviceReading {
+                        serial: Serial::parse(serial).unwrap(),
+                        device_status: Some(2),
+                        ..Default::default()
+                    }))
+                };
+                records.push(PollRecord {
+                    at: t,
+                    entry_key: entry.clone(),
+                    address: entry,
+                    outcome,
+                });
+            }
+        }
+        let round = RoundRecord {
+            started: day,
+            ended: day + Duration::minutes(15 * 96 - 1),
+            interval_ms: Some(15 * 60 * 1000),
+            entries: 3,
+            end: RoundEnd::Completed,
+        };
+        store.write_polled_round(&round, &records).unwrap();
+        day += Duration::days(1);
+    }
+}
+
+#[test]
+fn example_u1_end_to_end_is_70_83_percent_and_a_breach_of_the_promise() {
+    let w = Workdir::new();
+    may_2026(&w.path().join("telleverk.db"));
+    let all = std::iter::once(FAILS)
+        .chain(OTHERS)
+        .map(|s| format!("\"{s}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    std::fs::write(
+        w.path().join("telleverk.toml"),
+        format!(
+            "[storage]\npath = \"telleverk.db\"\n\n[[contract]]\nid = \"U\"\ndevices = [{all}]\nstart = \"2026-01-01\"\n\
+             term_months = 36\nbilling = \"arrears\"\nuptime_pct = \"98\"\n\n[[contract.price]]\nfrom = \"2026-01-01\"\n\
+             bw = \"0.05\"\ncolour = \"0.5\"\n"
+        ),
+    )
+    .unwrap();
+    // The whole months from May 2026 to last month (7 in December 2026).
+    let today = chrono::Local::now().date_naive();
+    let since_may =
+        ((chrono::Datelike::year(&today) - 2026) * 12 + chrono::Datelike::month(&today) as i32 - 5)
+            .to_string();
+    let out = w.run(&[
+        "uptime",
+        "--config",
+        "telleverk.toml",
+        "--contract",
+        "U",
+        "--months",
+        &since_may,
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    let failing = items.iter().find(|i| i["serial"] == FAILS).unwrap();
+    // 144 working hours in May; 42 lost: (144 − 42) ÷ 144 = 70.83 %.
+    assert_eq!(
+        failing["months"][0],
+        json!({"month": "2026-05", "working_hours": "144.00", "up_hours": "102.00", "down_hours": "42.00",
+               "uptime_pct": "70.83", "evidence_pct": "100.00"})
+    );
+    // No polls after May: no evidence, no uptime.
+    assert_eq!(failing["months"][1]["uptime_pct"], Value::Null);
+    assert_eq!(failing["months"][1]["evidence_pct"], "0.00");
+    // Together: the same 70.83 %, below the promised 98: a breach.
+    assert_eq!(
+        (
+            &failing["total"]["uptime_pct"],
+            &failing["promised_pct"],
+            &failing["breach"]
+        ),
+        (&json!("70.83"), &json!("98"), &json!(true))
+    );
+    for other in items.iter().filter(|i| i["serial"] != FAILS) {
+        assert_eq!(
+            (&other["months"][0]["uptime_pct"], &other["breach"]),
+            (&json!("100.00"), &json!(false))
+        );
+    }
+    let out = w.run(&[
+        "uptime",
+        "--config",
+        "telleverk.toml",
+        "--serial",
+        FAILS,
+        "--months",
+        &since_may,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("70.83 %"), "{}", text(&out));
+    assert!(text(&out).contains("BREACH"), "{}", text(&out));
+}
+
+#[test]
+fn bad_uptime_settings_are_named() {
+    let w = Workdir::new();
+    for (setting, says) in [
+        (
+            "[[contract]]\nid = \"U\"\ndevices = [\"A1\"]\nstart = \"2026-01-01\"\nterm_months = 36\nbilling = \"arrears\"\nuptime_pct = \"101\"\n[[contract.price]]\nfrom = \"2026-01-01\"\nbw = \"0.05\"\ncolour = \"0.5\"\n",
+            "contract[0].uptime_pct",
+        ),
+        ("[calendar]\nclosed = [\"24.12.2026\"]\n", "calendar.closed"),
+    ] {
+        std::fs::write(w.path().join("bad.toml"), setting).unwrap();
+        let out = w.run(&["check-config", "bad.toml"]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains(says), "{}", text(&out));
+    }
+}
