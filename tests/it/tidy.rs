@@ -107,6 +107,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "report",
             "secret",
             "snmp",
+            "uptime",
         ],
     ),
     ("clock", &[]),
