@@ -20,6 +20,7 @@ mod readings;
 mod reports;
 mod server;
 mod system;
+mod uptime;
 mod view;
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -131,6 +132,8 @@ pub fn router(state: AppState) -> Router {
             invoice_checks::checks
         ))
         .routes(routes!(invoice_checks::check))
+        .routes(routes!(uptime::device))
+        .routes(routes!(uptime::contract))
         .routes(routes!(reports::counters))
         .routes(routes!(reports::vendor_billing))
         .routes(routes!(reports::run_report))

@@ -319,6 +319,13 @@ fn routes() -> Vec<(&'static str, String, Option<Value>, &'static str)> {
             None,
             "viewer",
         ),
+        (
+            "GET",
+            format!("/api/v1/devices/{C300I}/uptime?months=3"),
+            None,
+            "viewer",
+        ),
+        ("GET", "/api/v1/contracts/K1/uptime".into(), None, "viewer"),
         ("GET", "/api/v1/alerts".into(), None, "viewer"),
         (
             "POST",
@@ -429,6 +436,48 @@ fn invoice_checks_over_the_api() {
         "/api/v1/contracts/K9/invoice-checks",
     ] {
         assert_eq!(app.get(path, VIEWER).status, 404, "{path}");
+    }
+    app.stop().expect("clean shutdown");
+}
+
+/// Issue 18 §1 over the API: a device's and a contract's uptime by month.
+#[test]
+fn uptime_over_the_api() {
+    let app = App::spawn(&fleet_config(), june_29());
+    app.wait_for_fleet();
+    // Two whole months before June 2026: April and May, before the first
+    // poll: working hours, no evidence, no uptime.
+    let u = app.get(&format!("/api/v1/devices/{C300I}/uptime?months=2"), VIEWER);
+    assert_eq!(u.status, 200, "{u:?}");
+    assert_eq!(
+        (&u.body["contract"], &u.body["breach"]),
+        (&json!("K1"), &json!(false))
+    );
+    // April 2026: 22 weekdays less Maundy Thursday, Good Friday and Easter
+    // Monday = 19 days = 152 h.
+    assert_eq!(
+        u.body["months"][0],
+        json!({"month": "2026-04", "working_hours": "152.00", "up_hours": "0.00", "down_hours": "0.00",
+               "uptime_pct": null, "evidence_pct": "0.00"})
+    );
+    assert_eq!(u.body["total"]["month"], "2026-04 – 2026-05");
+    let k1 = app.get("/api/v1/contracts/K1/uptime", VIEWER);
+    assert_eq!(k1.status, 200, "{k1:?}");
+    let serials: Vec<&str> = k1.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["serial"].as_str().unwrap())
+        .collect();
+    assert_eq!(serials, [C300I, HAND]);
+    assert_eq!(k1.body["items"][0]["months"].as_array().unwrap().len(), 6);
+    for (path, status) in [
+        (format!("/api/v1/devices/{C300I}/uptime?months=0"), 400),
+        (format!("/api/v1/devices/{C300I}/uptime?months=61"), 400),
+        ("/api/v1/devices/NOPE0000/uptime".to_owned(), 404),
+        ("/api/v1/contracts/K9/uptime".to_owned(), 404),
+    ] {
+        assert_eq!(app.get(&path, VIEWER).status, status, "{path}");
     }
     app.stop().expect("clean shutdown");
 }
