@@ -115,43 +115,79 @@ pub fn months_before(today: NaiveDate, count: u32) -> Vec<NaiveDate> {
 /// Each month's tally (the months by their first day), from observations
 /// sorted by instant. The state of an observation holds until the next
 /// one, at most its `hold_ms`; time after `until` (now) is not counted.
+/// The spans of evidence and the working days are swept side by side, so
+/// the cost follows the observations, with no time zone work per poll.
 pub fn tally(
     observations: &[Observation],
     calendar: &Calendar,
     months: &[NaiveDate],
     until: Timestamp,
 ) -> Vec<Tally> {
+    let spans = spans(observations);
     months
         .iter()
         .map(|&month| {
-            let start = midnight(month);
-            let end =
-                midnight(month.checked_add_months(Months::new(1)).unwrap_or(month)).min(until);
+            let next = month.checked_add_months(Months::new(1)).unwrap_or(month);
+            let (start, end) = (midnight(month), midnight(next).min(until));
             let mut t = Tally {
                 month,
-                working_ms: calendar.working_ms(start, end),
+                working_ms: 0,
                 up_ms: 0,
                 down_ms: 0,
             };
-            // Observations whose span may reach into the month.
-            let first =
-                observations.partition_point(|o| o.at.millis() + o.hold_ms <= start.millis());
-            for (i, o) in observations.iter().enumerate().skip(first) {
-                if o.at >= end {
-                    break;
+            let mut i = spans.partition_point(|s| s.1 <= start.millis());
+            let mut day = month;
+            while day < next {
+                if let Some((open, close)) = calendar.hours(day) {
+                    let (open, close) = (open.max(start).millis(), close.min(end).millis());
+                    if close > open {
+                        t.working_ms += close - open;
+                        let mut j = i;
+                        while j < spans.len() && spans[j].0 < close {
+                            let (a, b) = (spans[j].0.max(open), spans[j].1.min(close));
+                            if b > a {
+                                match spans[j].2 {
+                                    State::Up => t.up_ms += b - a,
+                                    State::Down => t.down_ms += b - a,
+                                }
+                            }
+                            j += 1;
+                        }
+                        while i < spans.len() && spans[i].1 <= close {
+                            i += 1;
+                        }
+                    }
                 }
-                let Some(state) = o.state else { continue };
-                let held = Timestamp::from_millis(o.at.millis() + o.hold_ms);
-                let next = observations.get(i + 1).map_or(held, |n| n.at.min(held));
-                let ms = calendar.working_ms(o.at.max(start), next.min(end));
-                match state {
-                    State::Up => t.up_ms += ms,
-                    State::Down => t.down_ms += ms,
+                match day.succ_opt() {
+                    Some(d) => day = d,
+                    None => break,
                 }
             }
             t
         })
         .collect()
+}
+
+/// The spans of evidence `(from, to, state)` in Unix ms, by instant, the
+/// neighbours of one state joined.
+fn spans(observations: &[Observation]) -> Vec<(i64, i64, State)> {
+    let mut out: Vec<(i64, i64, State)> = Vec::new();
+    for (i, o) in observations.iter().enumerate() {
+        let Some(state) = o.state else { continue };
+        let from = o.at.millis();
+        let held = from.saturating_add(o.hold_ms);
+        let to = observations
+            .get(i + 1)
+            .map_or(held, |n| n.at.millis().min(held));
+        if to <= from {
+            continue;
+        }
+        match out.last_mut() {
+            Some(last) if last.2 == state && last.1 == from => last.1 = to,
+            _ => out.push((from, to, state)),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

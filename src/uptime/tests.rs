@@ -106,3 +106,65 @@ fn evidence_holds_three_intervals_and_setup_faults_are_none() {
         ]
     );
 }
+
+mod sweep {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const MINUTE: i64 = 60_000;
+
+    /// Minute by minute: each working minute takes the state of the last
+    /// observation at or before it, while that holds.
+    fn brute(obs: &[Observation], calendar: &Calendar, month: NaiveDate) -> (i64, i64, i64) {
+        let (start, end) = (midnight(month).millis(), midnight(d("2026-06-01")).millis());
+        let (mut working, mut up, mut down) = (0, 0, 0);
+        let mut m = start;
+        while m < end {
+            let at = Timestamp::from_millis(m);
+            if calendar.working_ms(at, Timestamp::from_millis(m + MINUTE)) == MINUTE {
+                working += MINUTE;
+                let last = obs.iter().rev().find(|o| o.at.millis() <= m);
+                if let Some(o) = last.filter(|o| m < o.at.millis() + o.hold_ms) {
+                    match o.state {
+                        Some(State::Up) => up += MINUTE,
+                        Some(State::Down) => down += MINUTE,
+                        None => {}
+                    }
+                }
+            }
+            m += MINUTE;
+        }
+        (working, up, down)
+    }
+
+    fn observation() -> impl Strategy<Value = (i64, Option<bool>, i64)> {
+        // Minutes into May 2026 (a week around Ascension Day mostly).
+        (
+            14_000i64..26_000,
+            proptest::option::of(any::<bool>()),
+            1i64..600,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn the_sweep_counts_what_minute_by_minute_counts(raw in proptest::collection::vec(observation(), 0..24)) {
+            let start = midnight(d("2026-05-01")).millis();
+            let mut obs: Vec<Observation> = raw
+                .iter()
+                .map(|&(minute, state, hold)| Observation {
+                    at: Timestamp::from_millis(start + minute * MINUTE),
+                    state: state.map(|up| if up { State::Up } else { State::Down }),
+                    hold_ms: hold * MINUTE,
+                })
+                .collect();
+            obs.sort_by_key(|o| o.at);
+            obs.dedup_by_key(|o| o.at);
+            let calendar = Calendar::new([d("2026-05-12")]);
+            let m = tally(&obs, &calendar, &[d("2026-05-01")], t("2026-07-01T00:00:00Z"))[0];
+            prop_assert_eq!((m.working_ms, m.up_ms, m.down_ms), brute(&obs, &calendar, d("2026-05-01")));
+        }
+    }
+}
