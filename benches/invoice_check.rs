@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::reconcile_db::{d, generate, serial, write_config};
+use super::reconcile_db::{Hours, d, generate, serial, write_config};
 
 const DEVICES: usize = 2_000;
 const VERSION: &str = "v1";
@@ -35,7 +35,7 @@ pub fn run() -> String {
     let mut report = String::new();
     if !db.exists() {
         let t = Instant::now();
-        let polls = generate(&db, DEVICES, d(2024, 12, 31), d(2026, 1, 2));
+        let polls = generate(&db, DEVICES, d(2024, 12, 31), d(2026, 1, 2), Hours::Working);
         report.push_str(&format!(
             "generated {polls} polls in {:.0} s\n",
             t.elapsed().as_secs_f64()

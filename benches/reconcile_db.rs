@@ -32,7 +32,7 @@ pub fn run() -> String {
     let mut report = String::new();
     if !db.exists() {
         let t = Instant::now();
-        let polls = generate(&db, DEVICES, d(2025, 1, 1), d(2030, 1, 1));
+        let polls = generate(&db, DEVICES, d(2025, 1, 1), d(2030, 1, 1), Hours::Working);
         report.push_str(&format!(
             "generated {polls} polls in {:.0} s\n",
             t.elapsed().as_secs_f64()
@@ -74,10 +74,19 @@ pub fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).unwrap_or_default()
 }
 
-/// Writes `devices`' polls every 15 minutes 08:00–16:00 Oslo on weekdays
-/// from `from` to `end` (excluded), a day at a time (one transaction per
-/// day), into `db`, and returns how many.
-pub fn generate(db: &Path, devices: usize, from: NaiveDate, end: NaiveDate) -> usize {
+/// When the generated devices are polled.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Hours {
+    /// Every 15 minutes 08:00–16:00 Oslo on weekdays.
+    Working,
+    /// Every 15 minutes, every day, around the clock.
+    AroundTheClock,
+}
+
+/// Writes `devices`' polls every 15 minutes (`hours`) from `from` to `end`
+/// (excluded), a day at a time (one transaction per day), into `db`, and
+/// returns how many.
+pub fn generate(db: &Path, devices: usize, from: NaiveDate, end: NaiveDate, hours: Hours) -> usize {
     let tmp = db.with_extension("tmp");
     let _ = std::fs::remove_file(&tmp);
     let mut store = Store::open(&tmp).expect("open bench database");
@@ -87,10 +96,15 @@ pub fn generate(db: &Path, devices: usize, from: NaiveDate, end: NaiveDate) -> u
     let mut day = from;
     let mut polls = 0;
     while day < end {
-        if !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
-            let mut round = Vec::with_capacity(devices * 33);
-            for slot in 0..33 {
-                let at = local(day, 8, 0) + Duration::minutes(15 * slot);
+        let weekend = matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
+        let (first, slots) = match hours {
+            Hours::Working => (8, 33),
+            Hours::AroundTheClock => (0, 96),
+        };
+        if !weekend || hours == Hours::AroundTheClock {
+            let mut round = Vec::with_capacity(devices * slots as usize);
+            for slot in 0..slots {
+                let at = local(day, first, 0) + Duration::minutes(15 * slot);
                 for (i, v) in values.iter_mut().enumerate() {
                     let step = 1 + (i as u64 + slot as u64) % 5;
                     *v = [

@@ -12,6 +12,7 @@ mod ingest;
 mod invoice_check;
 mod reconcile_db;
 mod snmp_floor;
+mod uptime;
 mod view;
 
 use std::io::Write;
@@ -23,11 +24,12 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     // `cargo bench` passes `--bench`; a name filter may follow.
     let filter = args.iter().skip(1).find(|a| !a.starts_with("--"));
-    let benches: [Bench; 7] = [
+    let benches: [Bench; 8] = [
         ("ingest", ingest::run),
         ("billing", billing::run),
         ("reconcile_db", reconcile_db::run),
         ("invoice_check", invoice_check::run),
+        ("uptime", uptime::run),
         ("api_seed", api_seed::run),
         ("view", view::run),
         ("snmp_floor", snmp_floor::run),
