@@ -155,3 +155,88 @@ fn bad_uptime_settings_are_named() {
         assert!(text(&out).contains(says), "{}", text(&out));
     }
 }
+
+/// A round in which all three devices failed is the collector's own
+/// outage: no evidence for anyone. Monday 2026-06-01, a round every 15
+/// minutes: 08:00–09:45 Oslo every poll times out; 12:00–12:45 only FAILS
+/// does. FAILS: 8 working hours, 2 without evidence, 1 down, 5 up → 5 ÷ 6
+/// = 83.33 %; the others 6 of 6 up.
+#[test]
+fn a_round_where_every_device_failed_is_no_evidence() {
+    let w = Workdir::new();
+    let mut store = Store::open(&w.path().join("telleverk.db")).unwrap();
+    let day = at("2026-05-31T22:00:00Z");
+    for q in 0..96 {
+        let t = day + Duration::minutes(15 * q);
+        let oslo_hour = q / 4;
+        let mut records = Vec::new();
+        for serial in std::iter::once(FAILS).chain(OTHERS) {
+            let entry = format!("10.9.0.{}:161 v2c", &serial[11..]);
+            let down = (8..10).contains(&oslo_hour) || (serial == FAILS && oslo_hour == 12);
+            let outcome = if down {
+                Outcome::Failed {
+                    cause: FailureCause::Timeout,
+                    detail: "no answer".into(),
+                }
+            } else {
+                Outcome::Ok(Box::new(DeviceReading {
+                    serial: Serial::parse(serial).unwrap(),
+                    device_status: Some(2),
+                    ..Default::default()
+                }))
+            };
+            records.push(PollRecord {
+                at: t,
+                entry_key: entry.clone(),
+                address: entry,
+                outcome,
+            });
+        }
+        let round = RoundRecord {
+            started: t,
+            ended: t + Duration::seconds(5),
+            interval_ms: Some(15 * 60 * 1000),
+            entries: 3,
+            end: RoundEnd::Completed,
+        };
+        store.write_polled_round(&round, &records).unwrap();
+    }
+    drop(store);
+    std::fs::write(
+        w.path().join("telleverk.toml"),
+        "[storage]\npath = \"telleverk.db\"\n",
+    )
+    .unwrap();
+    let today = chrono::Local::now().date_naive();
+    let since_june =
+        ((chrono::Datelike::year(&today) - 2026) * 12 + chrono::Datelike::month(&today) as i32 - 6)
+            .to_string();
+    let out = w.run(&[
+        "uptime",
+        "--config",
+        "telleverk.toml",
+        "--months",
+        &since_june,
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let june = |serial: &str| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["serial"] == serial)
+            .unwrap()["months"][0]
+            .clone()
+    };
+    assert_eq!(
+        june(FAILS),
+        json!({"month": "2026-06", "working_hours": "176.00", "up_hours": "5.00", "down_hours": "1.00",
+               "uptime_pct": "83.33", "evidence_pct": "3.41"})
+    );
+    assert_eq!(
+        (&june(OTHERS[0])["up_hours"], &june(OTHERS[0])["down_hours"]),
+        (&json!("6.00"), &json!("0.00"))
+    );
+}
