@@ -26,6 +26,9 @@ pub struct CounterDevice {
     /// Polled only because discovery found it on the network: no
     /// `[[device]]` entry names it yet.
     pub discovered: bool,
+    /// Uptime on working days over the period, in % (2 decimals); null
+    /// without evidence (never polled, or read by hand).
+    pub uptime_pct: Option<String>,
     pub meters: Vec<CounterMeter>,
     pub a4_equivalents: A4Equivalents,
 }

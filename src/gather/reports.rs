@@ -93,6 +93,9 @@ pub fn counter_report(
     let index = FleetIndex::new(config);
     let instants = [midnight(from), midnight(to)];
     let mut out = Vec::with_capacity(identities.len());
+    // Uptime over the period, the rounds read once for every device.
+    let window = super::uptime::Window::new(config, from, to, midnight(to));
+    let rounds = window.rounds(reader)?;
     for (serial, identity) in &identities {
         let contract = contract_of(&index, serial, from, to);
         let trailing_days = contract.map_or(DEFAULT_TRAILING_DAYS, |c| c.trailing_days);
@@ -107,6 +110,8 @@ pub fn counter_report(
         // Every value derivable from what was read, as for billing.
         let points = complete_points(points, colour, &REPORT_METERS);
         let location = index.location(serial, identity.entry_key.as_deref());
+        let uptime =
+            super::uptime::uptime_between(reader, config, serial, (from, to), &window, &rounds)?;
         out.push(device_counters(
             &CounterInput {
                 serial,
@@ -114,6 +119,7 @@ pub fn counter_report(
                 location: location.as_deref(),
                 contract: contract.map(|c| c.id.as_str()),
                 discovered: index.discovered(serial, identity.entry_key.as_deref()),
+                uptime_pct: uptime.uptime_pct(),
                 large_counts_double: index.large_counts_double(serial),
                 trailing_days,
                 points: &points,

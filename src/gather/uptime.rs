@@ -13,7 +13,7 @@ use crate::contract::Contract;
 use crate::config::Config;
 use crate::contract::midnight;
 use crate::record::FailureCause;
-use crate::storage::{Error, Reader};
+use crate::storage::{Error, Reader, RoundRow};
 use crate::timestamp::Timestamp;
 use crate::uptime::{self, Observation, Tally};
 
@@ -32,17 +32,75 @@ pub fn device_uptime(
     let (Some(first), Some(last)) = (months.first(), months.last()) else {
         return Ok(Vec::new());
     };
+    let next = last.checked_add_months(Months::new(1)).unwrap_or(*last);
+    let window = Window::new(config, *first, next, now);
+    let rounds = reader.rounds_between(window.from, window.end)?;
+    let observations = observations(reader, config, serial, &window, &rounds)?;
+    Ok(uptime::tally(&observations, &config.calendar, months, now))
+}
+
+/// The instants a device's evidence is read between (Unix ms): from a
+/// while before the first day (a poll there may hold into it) to the end
+/// or now.
+pub struct Window {
+    from: i64,
+    end: i64,
+}
+
+/// How far before a period a poll is looked for at most.
+const LOOKBACK_MS: i64 = 7 * 24 * 3_600_000;
+
+impl Window {
+    pub fn new(config: &Config, first: NaiveDate, next: NaiveDate, now: Timestamp) -> Window {
+        let default_ms =
+            i64::try_from(config.collector.interval.as_millis()).unwrap_or(i64::MAX / 8);
+        Window {
+            from: midnight(first).millis() - HOLDS.saturating_mul(default_ms).min(LOOKBACK_MS),
+            end: midnight(next).min(now).millis(),
+        }
+    }
+
+    /// The rounds of the window, read once for all devices.
+    pub fn rounds(&self, reader: &Reader) -> Result<Vec<RoundRow>, Error> {
+        reader.rounds_between(self.from, self.end)
+    }
+}
+
+/// The tally of `serial` over the days `[from, to)` (the counter report's
+/// period), with the window's `rounds` read once for all devices.
+pub fn uptime_between(
+    reader: &Reader,
+    config: &Config,
+    serial: &str,
+    (from, to): (NaiveDate, NaiveDate),
+    window: &Window,
+    rounds: &[RoundRow],
+) -> Result<Tally, Error> {
+    let observations = observations(reader, config, serial, window, rounds)?;
+    let until = Timestamp::from_millis(window.end);
+    Ok(uptime::tally_days(
+        &observations,
+        &config.calendar,
+        from,
+        to,
+        until,
+    ))
+}
+
+/// A device's observations in the window, by instant.
+fn observations(
+    reader: &Reader,
+    config: &Config,
+    serial: &str,
+    window: &Window,
+    rounds: &[RoundRow],
+) -> Result<Vec<Observation>, Error> {
     let default_ms = i64::try_from(config.collector.interval.as_millis()).unwrap_or(i64::MAX / 8);
-    let end = midnight(last.checked_add_months(Months::new(1)).unwrap_or(*last)).min(now);
-    // A poll before the first month may hold into it.
-    let from = midnight(*first).millis() - HOLDS * default_ms.max(24 * 3_600_000);
-    let rows = reader.uptime_rows(serial, from, end.millis())?;
+    let rows = reader.uptime_rows(serial, window.from, window.end)?;
     // The round an instant fell in: its interval, and whether it was an outage.
     let round_of = |at: i64| {
-        let i = rows.rounds.partition_point(|r| r.0 <= at);
-        i.checked_sub(1)
-            .map(|i| rows.rounds[i])
-            .filter(|r| at <= r.1)
+        let i = rounds.partition_point(|r| r.0 <= at);
+        i.checked_sub(1).map(|i| rounds[i]).filter(|r| at <= r.1)
     };
     let hold = |at: i64| HOLDS * round_of(at).and_then(|r| r.2).unwrap_or(default_ms);
     let mut observations: Vec<Observation> = rows
@@ -71,7 +129,7 @@ pub fn device_uptime(
         });
     }
     observations.sort_by_key(|o| o.at);
-    Ok(uptime::tally(&observations, &config.calendar, months, now))
+    Ok(observations)
 }
 
 /// Hours of a millisecond count, 2 decimals.

@@ -24,7 +24,7 @@ pub const REPORT_METERS: [Meter; 5] = [
     Meter::ColourLarge,
 ];
 
-pub const HEADER: [&str; 16] = [
+pub const HEADER: [&str; 17] = [
     "serial",
     "model",
     "location",
@@ -41,6 +41,7 @@ pub const HEADER: [&str; 16] = [
     "pages_per_day",
     "note",
     "discovered",
+    "uptime_pct",
 ];
 
 /// What the report needs of one device.
@@ -52,6 +53,9 @@ pub struct CounterInput<'a> {
     pub contract: Option<&'a str>,
     /// Polled only because discovery found it (no `[[device]]` names it).
     pub discovered: bool,
+    /// Its uptime on working days over the period, in % to 2 decimals;
+    /// None without evidence.
+    pub uptime_pct: Option<Decimal>,
     pub large_counts_double: bool,
     pub trailing_days: u32,
     pub points: &'a HashMap<Meter, Vec<Point>>,
@@ -79,6 +83,7 @@ pub struct DeviceCounters {
     pub location: Option<String>,
     pub contract: Option<String>,
     pub discovered: bool,
+    pub uptime_pct: Option<Decimal>,
     pub meters: Vec<MeterUsage>,
     pub a4_bw: Option<i128>,
     pub a4_colour: Option<i128>,
@@ -130,6 +135,7 @@ pub fn device_counters(input: &CounterInput<'_>, from: NaiveDate, to: NaiveDate)
         location: input.location.map(str::to_owned),
         contract: input.contract.map(str::to_owned),
         discovered: input.discovered,
+        uptime_pct: input.uptime_pct,
         meters,
         a4_bw,
         a4_colour,
@@ -220,6 +226,7 @@ pub fn counters_answer(
                 location: d.location.clone(),
                 contract: d.contract.clone(),
                 discovered: d.discovered,
+                uptime_pct: d.uptime_pct.map(|p| p.to_string()),
                 meters: d
                     .meters
                     .iter()
@@ -277,6 +284,7 @@ pub fn counter_rows(
                     .map(|p| style.decimal(&p.to_string()))),
                 text(&u.note),
                 if d.discovered { "yes" } else { "" }.to_owned(),
+                opt(d.uptime_pct.map(|p| style.decimal(&p.to_string()))),
             ]);
         }
     }

@@ -10,8 +10,9 @@ use super::counters::{DeviceCounters, HEADER, per_day};
 use super::starts_like_formula;
 
 /// Column widths, in characters, in the order of [`HEADER`].
-const WIDTHS: [f64; 16] = [
+const WIDTHS: [f64; 17] = [
     16.0, 16.0, 22.0, 10.0, 13.0, 11.0, 12.0, 13.0, 11.0, 12.0, 13.0, 10.0, 14.0, 13.0, 60.0, 11.0,
+    11.0,
 ];
 
 /// The workbook's bytes.
@@ -88,6 +89,10 @@ fn build(from: NaiveDate, to: NaiveDate, devices: &[DeviceCounters]) -> Result<V
             }
             write_text(sheet, row, 14, u.note.as_deref(), &quoted)?;
             write_text(sheet, row, 15, d.discovered.then_some("yes"), &quoted)?;
+            if let Some(p) = d.uptime_pct {
+                let value: f64 = p.to_string().parse().unwrap_or(0.0);
+                sheet.write_with_format(row, 16, value, &formats.decimal)?;
+            }
             row += 1;
         }
     }

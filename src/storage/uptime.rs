@@ -15,17 +15,18 @@ pub struct UptimeRows {
     pub polls: Vec<(i64, Option<i64>)>,
     /// (at, cause) of each failed poll of its entries, by instant.
     pub failures: Vec<(i64, FailureCause)>,
-    /// (started, ended, interval ms, every polled device failed) of each
-    /// round, by start; `interval` None for `poll --once`.
-    pub rounds: Vec<(i64, i64, Option<i64>, bool)>,
 }
+
+/// (started, ended, interval ms, every polled device failed) of a round;
+/// `interval` None for `poll --once`.
+pub type RoundRow = (i64, i64, Option<i64>, bool);
 
 /// A round where every one of this many devices or more failed is the
 /// collector's own outage.
 const OUTAGE_AT_LEAST: i64 = 3;
 
 impl Reader {
-    /// The polls, failures and rounds of `serial` in `[from, to)`; empty
+    /// The polls and failures of `serial` in `[from, to)`; empty
     /// when the database does not know it.
     pub fn uptime_rows(&self, serial: &str, from: i64, to: i64) -> Result<UptimeRows, Error> {
         let Some(device) = self.device_id(serial)? else {
@@ -51,8 +52,15 @@ impl Reader {
                     Ok((r.get(0)?, cause_column(r, 1)?))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let rounds = self
-                .conn
+            Ok(UptimeRows { polls, failures })
+        };
+        read().map_err(self.err("read a device's uptime"))
+    }
+
+    /// The rounds that overlap `[from, to)`, by start.
+    pub fn rounds_between(&self, from: i64, to: i64) -> Result<Vec<RoundRow>, Error> {
+        let read = || -> rusqlite::Result<Vec<RoundRow>> {
+            self.conn
                 .prepare_cached(
                     "SELECT started, ended, interval_ms, answered = 0 AND failed >= ?3 FROM rounds
                      WHERE ended >= ?1 AND started < ?2 ORDER BY started",
@@ -60,13 +68,8 @@ impl Reader {
                 .query_map(params![from, to, OUTAGE_AT_LEAST], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(UptimeRows {
-                polls,
-                failures,
-                rounds,
-            })
+                .collect()
         };
-        read().map_err(self.err("read a device's uptime"))
+        read().map_err(self.err("read the rounds"))
     }
 }

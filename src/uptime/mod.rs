@@ -128,44 +128,66 @@ pub fn tally(
         .iter()
         .map(|&month| {
             let next = month.checked_add_months(Months::new(1)).unwrap_or(month);
-            let (start, end) = (midnight(month), midnight(next).min(until));
-            let mut t = Tally {
-                month,
-                working_ms: 0,
-                up_ms: 0,
-                down_ms: 0,
-            };
-            let mut i = spans.partition_point(|s| s.1 <= start.millis());
-            let mut day = month;
-            while day < next {
-                if let Some((open, close)) = calendar.hours(day) {
-                    let (open, close) = (open.max(start).millis(), close.min(end).millis());
-                    if close > open {
-                        t.working_ms += close - open;
-                        let mut j = i;
-                        while j < spans.len() && spans[j].0 < close {
-                            let (a, b) = (spans[j].0.max(open), spans[j].1.min(close));
-                            if b > a {
-                                match spans[j].2 {
-                                    State::Up => t.up_ms += b - a,
-                                    State::Down => t.down_ms += b - a,
-                                }
-                            }
-                            j += 1;
-                        }
-                        while i < spans.len() && spans[i].1 <= close {
-                            i += 1;
-                        }
-                    }
-                }
-                match day.succ_opt() {
-                    Some(d) => day = d,
-                    None => break,
-                }
-            }
-            t
+            period(&spans, calendar, month, next, until)
         })
         .collect()
+}
+
+/// The tally of the days `[from, to)` (its `month` is `from`), as [`tally`]
+/// counts a month.
+pub fn tally_days(
+    observations: &[Observation],
+    calendar: &Calendar,
+    from: NaiveDate,
+    to: NaiveDate,
+    until: Timestamp,
+) -> Tally {
+    period(&spans(observations), calendar, from, to, until)
+}
+
+fn period(
+    spans: &[(i64, i64, State)],
+    calendar: &Calendar,
+    first: NaiveDate,
+    next: NaiveDate,
+    until: Timestamp,
+) -> Tally {
+    let (start, end) = (midnight(first), midnight(next).min(until));
+    let mut t = Tally {
+        month: first,
+        working_ms: 0,
+        up_ms: 0,
+        down_ms: 0,
+    };
+    let mut i = spans.partition_point(|s| s.1 <= start.millis());
+    let mut day = first;
+    while day < next {
+        if let Some((open, close)) = calendar.hours(day) {
+            let (open, close) = (open.max(start).millis(), close.min(end).millis());
+            if close > open {
+                t.working_ms += close - open;
+                let mut j = i;
+                while j < spans.len() && spans[j].0 < close {
+                    let (a, b) = (spans[j].0.max(open), spans[j].1.min(close));
+                    if b > a {
+                        match spans[j].2 {
+                            State::Up => t.up_ms += b - a,
+                            State::Down => t.down_ms += b - a,
+                        }
+                    }
+                    j += 1;
+                }
+                while i < spans.len() && spans[i].1 <= close {
+                    i += 1;
+                }
+            }
+        }
+        match day.succ_opt() {
+            Some(d) => day = d,
+            None => break,
+        }
+    }
+    t
 }
 
 /// The spans of evidence `(from, to, state)` in Unix ms, by instant, the

@@ -8,6 +8,7 @@ use telleverk::record::{DeviceReading, FailureCause, Outcome, PollRecord, RoundE
 use telleverk::serial::Serial;
 use telleverk::storage::Store;
 
+use super::api::{App, VIEWER};
 use super::cli::{Workdir, text};
 
 const FAILS: &str = "AAUP00000001";
