@@ -138,6 +138,38 @@ fn example_u1_end_to_end_is_70_83_percent_and_a_breach_of_the_promise() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("70.83 %"), "{}", text(&out));
     assert!(text(&out).contains("BREACH"), "{}", text(&out));
+
+    // The counter report of May has each device's uptime, as the API
+    // serves it.
+    let config = std::fs::read_to_string(w.path().join("telleverk.toml")).unwrap();
+    let path = w.config_with(&App::head(), &config);
+    let app = App::start(&path, at("2026-06-15T10:00:00Z"), 1);
+    let report = app
+        .get(
+            "/api/v1/reports/counters?from=2026-05-01&to=2026-06-01",
+            VIEWER,
+        )
+        .body;
+    let uptime: Vec<(&str, &str)> = report["devices"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{report}"))
+        .iter()
+        .map(|d| {
+            (
+                d["serial"].as_str().unwrap(),
+                d["uptime_pct"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        uptime,
+        [
+            (FAILS, "70.83"),
+            (OTHERS[0], "100.00"),
+            (OTHERS[1], "100.00")
+        ]
+    );
+    app.stop().expect("clean shutdown");
 }
 
 #[test]
