@@ -28,8 +28,8 @@ mod discover;
 mod fleet;
 
 pub use billing::{
-    ReadingKey, check_invoice, find_contract, import_readings, invoices, reconcile, uptime,
-    withdraw_reading,
+    ReadingKey, check_invoice, find_contract, import_readings, invoices, reconcile, supplies,
+    uptime, withdraw_reading,
 };
 pub use discover::{Discover, discover};
 pub use fleet::{Simulate, demo, simulate};

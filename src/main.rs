@@ -167,6 +167,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Every device's supplies and when each is forecast to run out (a line
+    /// through its levels against working time, with an 80 % interval).
+    Supplies {
+        /// The configuration file (TOML; config/telleverk.toml is the commented example).
+        #[arg(long)]
+        config: PathBuf,
+        /// One device.
+        #[arg(long)]
+        serial: Option<String>,
+        /// Write JSON (the same shape as the web API) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the vendor's invoice (CSV) against the contract's own invoices:
     /// line by line what agrees, what not, the difference in pages and
     /// NOK, and our readings as evidence. The check is kept in the database.
@@ -349,6 +362,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 json,
                 &mut stdout,
             )
+        }
+        Command::Supplies {
+            config,
+            serial,
+            json,
+        } => {
+            let config = config::load(&config)?;
+            app::supplies(&config, serial.as_deref(), json, &mut stdout)
         }
         Command::CheckInvoice {
             config,

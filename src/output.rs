@@ -393,3 +393,52 @@ pub fn uptime_text(items: &[crate::answer::Uptime]) -> String {
     out.push_str(&table(&rows));
     out
 }
+
+/// Supplies as text: a row per supply with its level and forecast.
+pub fn supplies_text(items: &[crate::answer::DeviceSupplies]) -> String {
+    let mut rows = vec![
+        [
+            "serial",
+            "model",
+            "supply",
+            "level",
+            "empty on",
+            "80 % between",
+            "working days",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for d in items {
+        for s in d
+            .supplies
+            .iter()
+            .filter(|s| s.percent.is_some() || s.no_forecast.as_deref() != Some("not_falling"))
+        {
+            let between = s.empty_between.as_ref().map_or_else(String::new, |[a, b]| {
+                format!(
+                    "{} – {}",
+                    a.as_deref().unwrap_or("?"),
+                    b.as_deref().unwrap_or("never")
+                )
+            });
+            rows.push(vec![
+                d.serial.clone(),
+                d.model.clone().unwrap_or_else(|| "-".into()),
+                s.description.clone(),
+                s.percent.map_or_else(|| "-".into(), |p| format!("{p} %")),
+                s.empty_on
+                    .clone()
+                    .or_else(|| {
+                        s.no_forecast
+                            .as_ref()
+                            .map(|r| format!("({})", r.replace('_', " ")))
+                    })
+                    .unwrap_or_default(),
+                between,
+                s.working_days.map(|w| w.to_string()).unwrap_or_default(),
+            ]);
+        }
+    }
+    table(&rows)
+}

@@ -41,3 +41,39 @@ pub struct UptimeMonth {
 pub struct UptimeList {
     pub items: Vec<Uptime>,
 }
+
+/// A supply and when it is forecast to run out.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SupplyOutlook {
+    pub index: u32,
+    pub description: String,
+    /// toner, opc, developer, waste_toner, fuser, …
+    pub kind: String,
+    pub colour: Option<String>,
+    /// Its latest level in %; null for −1/−2/−3.
+    pub percent: Option<i64>,
+    /// The day the level's line reaches 0 (Oslo); null with `no_forecast`.
+    pub empty_on: Option<String>,
+    /// The 80 % interval: the earliest and latest days (the latest null
+    /// when the slowest slope never reaches 0); null with two levels only.
+    pub empty_between: Option<[Option<String>; 2]>,
+    /// Working days left (Monday–Friday 08:00–16:00, no holidays).
+    pub working_days: Option<u32>,
+    /// Why there is no forecast: too_few_levels, some_remaining,
+    /// unknown_level, not_falling or just_replaced.
+    pub no_forecast: Option<String>,
+}
+
+/// A device's supplies with their forecasts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceSupplies {
+    pub serial: String,
+    pub model: Option<String>,
+    pub supplies: Vec<SupplyOutlook>,
+}
+
+/// Every device's supplies.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SupplyList {
+    pub items: Vec<DeviceSupplies>,
+}

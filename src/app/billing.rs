@@ -330,6 +330,49 @@ pub fn uptime(
     Ok(())
 }
 
+/// `telleverk supplies`: each device's supplies with their forecasts.
+pub fn supplies(
+    config: &Config,
+    serial: Option<&str>,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let store = existing_store(config)?;
+    let now = crate::timestamp::Timestamp::from(crate::clock::now());
+    let identities = store.identities()?;
+    let serials: Vec<String> = match serial {
+        Some(s) => {
+            let s = Serial::parse(s).map_err(|e| InputError(format!("--serial: {e}")))?;
+            if !identities.contains_key(s.as_str()) {
+                return Err(
+                    InputError(format!("--serial: the database knows no device {s}")).into(),
+                );
+            }
+            vec![s.to_string()]
+        }
+        None => identities.keys().map(|s| s.to_string()).collect(),
+    };
+    let mut items = Vec::with_capacity(serials.len());
+    for s in serials {
+        let latest = store.supplies(&s)?;
+        items.push(crate::answer::DeviceSupplies {
+            model: identities.get(s.as_str()).and_then(|i| i.model.clone()),
+            supplies: crate::gather::supplies::outlooks(&store, config, &s, &latest, now)?,
+            serial: s,
+        });
+    }
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&crate::answer::SupplyList { items })?
+        )?;
+    } else {
+        write!(out, "{}", crate::output::supplies_text(&items))?;
+    }
+    Ok(())
+}
+
 pub fn find_contract<'a>(config: &'a Config, id: &str) -> anyhow::Result<&'a Contract> {
     config.contract(id).ok_or_else(|| {
         let known: Vec<&str> = config.contracts.iter().map(|c| c.id.as_str()).collect();

@@ -9,6 +9,7 @@
 pub mod fleet;
 pub mod invoice_checks;
 pub mod reports;
+pub mod supplies;
 pub mod uptime;
 
 use std::collections::{HashMap, HashSet};

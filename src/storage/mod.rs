@@ -33,7 +33,7 @@ pub use manual::{
     Withdrawal,
 };
 pub use runs::{NewRun, ReportRun};
-pub use uptime::{RoundRow, UptimeRows};
+pub use uptime::{RoundRow, SupplyRow, UptimeRows};
 pub use write::RoundSummary;
 
 use cache::Cache;

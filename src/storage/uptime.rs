@@ -73,3 +73,27 @@ impl Reader {
         read().map_err(self.err("read the rounds"))
     }
 }
+
+/// A stored supply row: (index, at in Unix ms, level, max), by index and
+/// instant.
+pub type SupplyRow = (u32, i64, i64, i64);
+
+impl Reader {
+    /// Every stored row of `serial`'s supplies since `from` (Unix ms), by
+    /// index and instant: a row is stored when a level changes, so each is
+    /// the first reading at its level.
+    pub fn supply_history(&self, serial: &str, from: i64) -> Result<Vec<SupplyRow>, Error> {
+        let Some(device) = self.device_id(serial)? else {
+            return Ok(Vec::new());
+        };
+        let read = || -> rusqlite::Result<Vec<SupplyRow>> {
+            self.conn
+                .prepare_cached(
+                    "SELECT idx, at, level, max FROM supply_values WHERE device_id = ?1 AND at >= ?2 ORDER BY idx, at",
+                )?
+                .query_map(params![device, from], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect()
+        };
+        read().map_err(self.err("read a device's supply levels"))
+    }
+}

@@ -5,6 +5,8 @@
 //! RFC 3805 (−1 no limit, −2 unknown, −3 some remaining) and a negative maximum
 //! are kept exactly as reported and are never turned into percentages.
 
+pub mod forecast;
+
 use serde::Serialize;
 use utoipa::ToSchema;
 

@@ -89,6 +89,31 @@ impl Calendar {
         Some((at(OPENS)?, at(CLOSES)?))
     }
 
+    /// The instant `ms` working milliseconds after `from` (a year of
+    /// working days at most, so a forecast never walks the calendar for
+    /// ever).
+    pub fn after_working_ms(&self, from: Timestamp, ms: i64) -> Timestamp {
+        let mut left = ms.max(0);
+        let mut day = local_date(from);
+        for _ in 0..3_660 {
+            if let Some((open, close)) = self.hours(day) {
+                let start = open.max(from);
+                if close > start {
+                    let here = close.millis() - start.millis();
+                    if left <= here {
+                        return Timestamp::from_millis(start.millis() + left);
+                    }
+                    left -= here;
+                }
+            }
+            match day.checked_add_days(Days::new(1)) {
+                Some(next) => day = next,
+                None => break,
+            }
+        }
+        Timestamp::from_millis(from.millis().saturating_add(ms))
+    }
+
     /// Working milliseconds in `[from, to)`.
     pub fn working_ms(&self, from: Timestamp, to: Timestamp) -> i64 {
         if to <= from {

@@ -51,6 +51,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "status",
             "storage",
             "supplies",
+            "uptime",
         ],
     ),
     (
@@ -147,7 +148,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("estimate", &["contract", "meters"]),
     ("record", &["contract", "meters", "supplies"]),
-    ("supplies", &["meters"]),
+    ("supplies", &["contract", "meters", "uptime"]),
     ("status", &[]),
     ("display", &[]),
     ("discover", &[]),

@@ -273,3 +273,84 @@ fn a_round_where_every_device_failed_is_no_evidence() {
         (&json!("6.00"), &json!("0.00"))
     );
 }
+
+/// Issue 18 §2 (the forecast): a toner falling 2 points a working day, read
+/// each morning for the last ten working days, runs out 30 working days
+/// after the first reading; `telleverk supplies` says when.
+#[test]
+fn supplies_are_forecast_from_their_levels_against_working_time() {
+    use telleverk::supplies::Supply;
+    use telleverk::uptime::Calendar;
+    let w = Workdir::new();
+    let calendar = Calendar::default();
+    // The last ten working days before today, 09:00 Oslo.
+    let mut days = Vec::new();
+    let mut day = chrono::Local::now().date_naive();
+    while days.len() < 10 {
+        day = day.pred_opt().unwrap();
+        if calendar.is_working_day(day) {
+            days.push(day);
+        }
+    }
+    days.reverse();
+    let mut store = Store::open(&w.path().join("telleverk.db")).unwrap();
+    let nine = |d: chrono::NaiveDate| {
+        telleverk::contract::dates::local_instant(d.and_hms_opt(9, 0, 0).unwrap())
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    for (i, d) in days.iter().enumerate() {
+        let toner = Supply {
+            index: 1,
+            description: "Toner (Black)".into(),
+            kind: "toner".into(),
+            colour: Some("black".into()),
+            level: 60 - 2 * i as i64,
+            max: 100,
+            percent: Some(60 - 2 * i as i64),
+        };
+        let record = PollRecord {
+            at: nine(*d),
+            entry_key: "10.9.0.9:161 v2c".into(),
+            address: "10.9.0.9:161".into(),
+            outcome: Outcome::Ok(Box::new(DeviceReading {
+                serial: Serial::parse(FAILS).unwrap(),
+                supplies: Some(vec![toner]),
+                ..Default::default()
+            })),
+        };
+        store.write_round(&[record]).unwrap();
+    }
+    drop(store);
+    std::fs::write(
+        w.path().join("telleverk.toml"),
+        "[storage]\npath = \"telleverk.db\"\n",
+    )
+    .unwrap();
+    let out = w.run(&["supplies", "--config", "telleverk.toml", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let toner = &list["items"][0]["supplies"][0];
+    // 60 points at 2 a working day: 30 working days (240 working hours)
+    // after the first reading.
+    let first = telleverk::timestamp::Timestamp::from(nine(days[0]));
+    let empty =
+        telleverk::contract::dates::local_date(calendar.after_working_ms(first, 240 * 3_600_000));
+    assert_eq!(toner["empty_on"], empty.to_string(), "{toner}");
+    assert_eq!(toner["percent"], 42);
+    assert_eq!(
+        toner["empty_between"],
+        json!([empty.to_string(), empty.to_string()])
+    );
+    assert!(
+        toner["working_days"]
+            .as_u64()
+            .is_some_and(|d| (19..=21).contains(&d)),
+        "{toner}"
+    );
+    let shown = text(&w.run(&["supplies", "--config", "telleverk.toml"]));
+    assert!(
+        shown.contains(&format!("Toner (Black)  42 %   {empty}")),
+        "{shown}"
+    );
+}
