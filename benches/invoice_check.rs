@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::reconcile_db::{Hours, d, generate, serial, write_config};
+use super::reconcile_db::{Hours, d, generate, serial, three_runs, write_config};
 
 const DEVICES: usize = 2_000;
 const VERSION: &str = "v1";
@@ -71,15 +71,11 @@ pub fn run() -> String {
     let file = dir.join("invoice-bench-vendor.csv");
     let lines = vendor_file(&ours, &file);
     let file_arg = file.display().to_string();
-    let mut times = Vec::new();
-    let mut last = Value::Null;
-    for _ in 0..3 {
-        let t = Instant::now();
-        let out = telleverk(&["check-invoice", "--contract", "FLEET", &file_arg, "--json"]);
-        times.push(t.elapsed().as_secs_f64());
-        last = serde_json::from_slice(&out).expect("check JSON");
-    }
-    times.sort_by(f64::total_cmp);
+    let (times, output) = three_runs(
+        &config,
+        &["check-invoice", "--contract", "FLEET", &file_arg, "--json"],
+    );
+    let last: Value = serde_json::from_slice(&output).expect("check JSON");
     let findings: Vec<String> = last["invoices"][0]["findings"]
         .as_array()
         .map(|f| {

@@ -11,12 +11,11 @@
 //! all of them. `telleverk uptime --contract FLEET --months 6 --json`.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 use chrono::{Datelike, Months};
 
-use super::reconcile_db::{Hours, generate, write_config};
+use super::reconcile_db::{Hours, generate, three_runs, write_config};
 
 const DEVICES: usize = 1_000;
 const VERSION: &str = "v1";
@@ -41,28 +40,13 @@ pub fn run() -> String {
     }
     let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
     let config = write_config(&dir, &db, DEVICES, "uptime-bench.toml");
-    let mut times = Vec::new();
-    let mut output_len = 0;
-    let mut sample = String::new();
-    for _ in 0..3 {
-        let t = Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_telleverk"))
-            .args(["uptime", "--config"])
-            .arg(&config)
-            .args(["--contract", "FLEET", "--months", "6", "--json"])
-            .output()
-            .expect("run telleverk");
-        times.push(t.elapsed().as_secs_f64());
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        output_len = out.stdout.len();
-        let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-        sample = list["items"][0]["total"].to_string();
-    }
-    times.sort_by(f64::total_cmp);
+    let (times, output) = three_runs(
+        &config,
+        &["uptime", "--contract", "FLEET", "--months", "6", "--json"],
+    );
+    let output_len = output.len();
+    let list: serde_json::Value = serde_json::from_slice(&output).expect("JSON");
+    let sample = list["items"][0]["total"].to_string();
     report.push_str(&format!(
         "telleverk uptime --json, end to end on SQLite: {DEVICES} devices, 6 months ({first} – {}) of 15-minute polls around the clock\n\
          database {:.0} MB; output {output_len} bytes; first device: {sample}\n\

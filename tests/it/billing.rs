@@ -226,14 +226,14 @@ fn example_i1_vendor_invoices_checked_end_to_end() {
             ),
         ]
     );
-    let i1001 = &check["invoices"][0];
+    // (vendor total, ours, disputed) of an invoice.
+    let totals = |i: usize| {
+        let inv = &check["invoices"][i];
+        [&inv["vendor_total"], &inv["our_total"], &inv["disputed"]].map(Value::clone)
+    };
     assert_eq!(
-        (
-            &i1001["vendor_total"],
-            &i1001["our_total"],
-            &i1001["disputed"]
-        ),
-        (&json!("5360.00"), &json!("5250.00"), &json!("110.00"))
+        totals(0),
+        [json!("5360.00"), json!("5250.00"), json!("110.00")]
     );
     // 1002: (2 300 − 1 800) × 0.45 = +225.00; colour_total 33 500 vs our
     // exact 33 000; estimated where we measured; the fee +95.00; Miljøgebyr
@@ -278,15 +278,11 @@ fn example_i1_vendor_invoices_checked_end_to_end() {
             ),
         ]
     );
-    let i1002 = &check["invoices"][1];
     assert_eq!(
-        (
-            &i1002["vendor_total"],
-            &i1002["our_total"],
-            &i1002["disputed"]
-        ),
-        (&json!("1179.00"), &json!("810.00"), &json!("369.00"))
+        totals(1),
+        [json!("1179.00"), json!("810.00"), json!("369.00")]
     );
+    let i1002 = &check["invoices"][1];
     assert_eq!(
         i1002["findings"][1]["evidence"],
         json!([{"serial": "AA2M021115700", "at": "2026-01-01T00:00:00+01:00", "meter": "colour_total", "value": 33000, "method": "exact",

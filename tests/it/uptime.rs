@@ -18,6 +18,29 @@ fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
 }
 
+/// A poll of `serial` at `t`: running, or a timeout when `down`.
+fn poll(serial: &str, t: DateTime<Utc>, down: bool) -> PollRecord {
+    let entry = format!("10.9.0.{}:161 v2c", &serial[11..]);
+    let outcome = if down {
+        Outcome::Failed {
+            cause: FailureCause::Timeout,
+            detail: "no answer".into(),
+        }
+    } else {
+        Outcome::Ok(Box::new(DeviceReading {
+            serial: Serial::parse(serial).unwrap(),
+            device_status: Some(2),
+            ..Default::default()
+        }))
+    };
+    PollRecord {
+        at: t,
+        entry_key: entry.clone(),
+        address: entry,
+        outcome,
+    }
+}
+
 /// May 2026 as the collector stores it: a round a day of polls every 15
 /// minutes around the clock (interval 15 min), three devices; FAILS times
 /// out from Monday 11 May 10:00 up to and including 19 May 11:45 Oslo
@@ -31,25 +54,7 @@ fn may_2026(db: &std::path::Path) {
         for q in 0..96 {
             let t = day + Duration::minutes(15 * q);
             for serial in std::iter::once(FAILS).chain(OTHERS) {
-                let entry = format!("10.9.0.{}:161 v2c", &serial[11..]);
-                let outcome = if serial == FAILS && t >= fails && t < back {
-                    Outcome::Failed {
-                        cause: FailureCause::Timeout,
-                        detail: "no answer".into(),
-                    }
-                } else {
-                    Outcome::Ok(Box::new(DeviceReading {
-                        serial: Serial::parse(serial).unwrap(),
-                        device_status: Some(2),
-                        ..Default::default()
-                    }))
-                };
-                records.push(PollRecord {
-                    at: t,
-                    entry_key: entry.clone(),
-                    address: entry,
-                    outcome,
-                });
+                records.push(poll(serial, t, serial == FAILS && t >= fails && t < back));
             }
         }
         let round = RoundRecord {
@@ -204,26 +209,8 @@ fn a_round_where_every_device_failed_is_no_evidence() {
         let oslo_hour = q / 4;
         let mut records = Vec::new();
         for serial in std::iter::once(FAILS).chain(OTHERS) {
-            let entry = format!("10.9.0.{}:161 v2c", &serial[11..]);
             let down = (8..10).contains(&oslo_hour) || (serial == FAILS && oslo_hour == 12);
-            let outcome = if down {
-                Outcome::Failed {
-                    cause: FailureCause::Timeout,
-                    detail: "no answer".into(),
-                }
-            } else {
-                Outcome::Ok(Box::new(DeviceReading {
-                    serial: Serial::parse(serial).unwrap(),
-                    device_status: Some(2),
-                    ..Default::default()
-                }))
-            };
-            records.push(PollRecord {
-                at: t,
-                entry_key: entry.clone(),
-                address: entry,
-                outcome,
-            });
+            records.push(poll(serial, t, down));
         }
         let round = RoundRecord {
             started: t,
