@@ -54,6 +54,9 @@ pub struct DeviceDetail {
     /// Meter name → value at the latest reading.
     pub meters: BTreeMap<String, u64>,
     pub supplies: Vec<Supply>,
+    /// Each supply with when it is forecast to run out (from its levels
+    /// against working time), or why there is no forecast.
+    pub supply_forecasts: Vec<super::uptime::SupplyOutlook>,
     pub alerts: Vec<AlertItem>,
     /// Resets, glitches, wraps, swaps, moves and serial mismatches, oldest first.
     pub events: Vec<EventItem>,

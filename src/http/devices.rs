@@ -151,8 +151,15 @@ pub async fn detail(
         .map(|a| a.answer(&state.config.display))
         .collect();
     let st = state.clone();
-    let (latest, events, failures) = blocking(move || {
+    let (latest, events, failures, outlooks) = blocking(move || {
         st.pool.read(|r| {
+            let outlooks = crate::gather::supplies::outlooks(
+                r,
+                &st.config,
+                &device.row.serial,
+                &device.row.supplies,
+                now,
+            )?;
             let latest = r
                 .readings(
                     &device.row.serial,
@@ -165,7 +172,7 @@ pub async fn detail(
                 Some(key) => r.entry_failures(key, 20)?,
                 None => Vec::new(),
             };
-            Ok::<_, ApiError>((latest, events, failures))
+            Ok::<_, ApiError>((latest, events, failures, outlooks))
         })
     })
     .await?;
@@ -188,6 +195,7 @@ pub async fn detail(
         }),
         meters,
         supplies: device.row.supplies.clone(),
+        supply_forecasts: outlooks,
         alerts,
         events: events
             .into_iter()

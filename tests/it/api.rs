@@ -471,6 +471,25 @@ fn uptime_over_the_api() {
         .collect();
     assert_eq!(serials, [C300I, HAND]);
     assert_eq!(k1.body["items"][0]["months"].as_array().unwrap().len(), 6);
+    // Its supplies have been read once or twice: no forecast yet, and why.
+    let detail = app.get(&format!("/api/v1/devices/{C300I}"), VIEWER).body;
+    let forecasts = detail["supply_forecasts"].as_array().unwrap();
+    assert_eq!(
+        forecasts.len(),
+        detail["supplies"].as_array().unwrap().len()
+    );
+    assert_eq!(
+        (
+            &forecasts[0]["description"],
+            &forecasts[0]["empty_on"],
+            &forecasts[0]["no_forecast"]
+        ),
+        (
+            &detail["supplies"][0]["description"],
+            &Value::Null,
+            &json!("too_few_levels")
+        )
+    );
     for (path, status) in [
         (format!("/api/v1/devices/{C300I}/uptime?months=0"), 400),
         (format!("/api/v1/devices/{C300I}/uptime?months=61"), 400),
