@@ -22,6 +22,9 @@ pub struct Thresholds {
     pub reading_due_days: u32,
     /// Warn this many days before a notice deadline.
     pub notice_warning_days: u32,
+    /// Warn when a supply is forecast to run out within this many working
+    /// days.
+    pub forecast_days: u32,
 }
 
 impl Default for Thresholds {
@@ -30,6 +33,7 @@ impl Default for Thresholds {
             supply_low_pct: 10,
             reading_due_days: 3,
             notice_warning_days: 90,
+            forecast_days: 7,
         }
     }
 }
@@ -46,6 +50,7 @@ pub enum Kind {
     ProjectedBreach,
     NoticeDeadline,
     NoMeters,
+    SupplyEmptySoon,
 }
 
 impl Kind {
@@ -60,10 +65,11 @@ impl Kind {
             Kind::ProjectedBreach => "projected_breach",
             Kind::NoticeDeadline => "notice_deadline",
             Kind::NoMeters => "no_meters",
+            Kind::SupplyEmptySoon => "supply_empty_soon",
         }
     }
 
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::SupplyEmpty,
         Kind::SupplyLow,
         Kind::DeviceDown,
@@ -73,6 +79,7 @@ impl Kind {
         Kind::ProjectedBreach,
         Kind::NoticeDeadline,
         Kind::NoMeters,
+        Kind::SupplyEmptySoon,
     ];
 }
 

@@ -132,6 +132,7 @@ pub struct AlertSettingsView {
     pub supply_low_pct: u32,
     pub reading_due_days: u32,
     pub notice_warning_days: u32,
+    pub forecast_days: u32,
 }
 
 /// `{"error": {"code": …, "message": …}}`.

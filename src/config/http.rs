@@ -152,6 +152,7 @@ pub(super) struct RawAlerts {
     supply_low_pct: Within<0, 100>,
     reading_due_days: Within<0, 90>,
     notice_warning_days: Within<0, 3660>,
+    forecast_days: Within<0, 260>,
 }
 
 impl Default for RawAlerts {
@@ -161,6 +162,7 @@ impl Default for RawAlerts {
             supply_low_pct: Within(i64::from(d.supply_low_pct)),
             reading_due_days: Within(i64::from(d.reading_due_days)),
             notice_warning_days: Within(i64::from(d.notice_warning_days)),
+            forecast_days: Within(i64::from(d.forecast_days)),
         }
     }
 }
@@ -171,6 +173,7 @@ impl RawAlerts {
             supply_low_pct: self.supply_low_pct.get() as u32,
             reading_due_days: self.reading_due_days.get() as u32,
             notice_warning_days: self.notice_warning_days.get() as u32,
+            forecast_days: self.forecast_days.get() as u32,
         }
     }
 }

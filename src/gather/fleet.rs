@@ -212,7 +212,8 @@ pub fn check_contracts(
         memory.behind = true;
     }
     let today = local_date(now);
-    let (alerts, notes) = contract_alerts(reader, config, today);
+    let (mut alerts, notes) = contract_alerts(reader, config, today);
+    alerts.extend(supply_alerts(reader, config, &view.devices, now));
     let mut next = view.clone();
     next.alerts.truncate(view.device_alerts);
     next.alerts.extend(alerts.iter().cloned());
@@ -319,6 +320,51 @@ fn silent_entries<'a>(
             })
         })
         .collect()
+}
+
+/// The supplies forecast to run out within `[alerts] forecast_days`
+/// working days, checked with the contracts (a forecast moves by days, and
+/// reading every device's levels at each round would cost the rounds).
+fn supply_alerts(
+    reader: &Reader,
+    config: &Config,
+    devices: &[DeviceView],
+    now: Timestamp,
+) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for d in devices
+        .iter()
+        .filter(|d| d.polled && !d.row.supplies.is_empty())
+    {
+        let outlooks =
+            match super::supplies::outlooks(reader, config, &d.row.serial, &d.row.supplies, now) {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::error!("supply forecasts of {}: {e}", d.row.serial);
+                    continue;
+                }
+            };
+        for o in outlooks {
+            let (Some(days), Some(on)) = (o.working_days, o.empty_on.as_deref()) else {
+                continue;
+            };
+            if days > config.alerts.forecast_days || o.percent == Some(0) {
+                continue;
+            }
+            out.push(Alert {
+                kind: alerts::Kind::SupplyEmptySoon,
+                serial: Some(d.row.serial.clone()),
+                contract: None,
+                since: None,
+                message: format!(
+                    "{} ({} %) is forecast to run out on {on}, in {days} working days",
+                    o.description,
+                    o.percent.map_or_else(|| "?".into(), |p| p.to_string())
+                ),
+            });
+        }
+    }
+    out
 }
 
 /// Notice deadlines and projected breaches of every contract today, and

@@ -120,6 +120,7 @@ pub async fn config(_caller: Admin, State(state): State<AppState>) -> Json<Confi
             supply_low_pct: c.alerts.supply_low_pct,
             reading_due_days: c.alerts.reading_due_days,
             notice_warning_days: c.alerts.notice_warning_days,
+            forecast_days: c.alerts.forecast_days,
         },
         smtp: c.smtp.as_ref().map(|s| SmtpView {
             host: s.host.clone(),
