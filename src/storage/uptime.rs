@@ -2,7 +2,7 @@
 //! of the entries it was polled through, and the rounds (their interval,
 //! and whether every device of one failed).
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::read::cause_column;
 use super::{Error, Reader};
@@ -33,25 +33,45 @@ impl Reader {
             return Ok(UptimeRows::default());
         };
         let read = || -> rusqlite::Result<UptimeRows> {
-            let polls = self
+            let mut entries: Vec<i64> = Vec::new();
+            let mut polls = Vec::new();
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT at, device_status, entry_id FROM polls WHERE device_id = ?1 AND at >= ?2 AND at < ?3 ORDER BY at",
+            )?;
+            for row in stmt.query_map(params![device, from, to], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, i64>(2)?))
+            })? {
+                let (at, status, entry) = row?;
+                polls.push((at, status));
+                if !entries.contains(&entry) {
+                    entries.push(entry);
+                }
+            }
+            // The entry it was last polled through before the window: a
+            // device that failed all through the window has no poll in it.
+            let before: Option<i64> = self
                 .conn
                 .prepare_cached(
-                    "SELECT at, device_status FROM polls WHERE device_id = ?1 AND at >= ?2 AND at < ?3 ORDER BY at",
+                    "SELECT entry_id FROM polls WHERE device_id = ?1 AND at < ?2 ORDER BY at DESC LIMIT 1",
                 )?
-                .query_map(params![device, from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let failures = self
-                .conn
-                .prepare_cached(
-                    "SELECT at, cause FROM poll_failures
-                     WHERE entry_id IN (SELECT DISTINCT entry_id FROM polls WHERE device_id = ?1)
-                       AND (device_id IS NULL OR device_id = ?1) AND at >= ?2 AND at < ?3
-                     ORDER BY at",
-                )?
-                .query_map(params![device, from, to], |r| {
-                    Ok((r.get(0)?, cause_column(r, 1)?))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .query_row(params![device, from], |r| r.get(0))
+                .optional()?;
+            if let Some(e) = before.filter(|e| !entries.contains(e)) {
+                entries.push(e);
+            }
+            let mut failures = Vec::new();
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT at, cause FROM poll_failures
+                 WHERE entry_id = ?1 AND (device_id IS NULL OR device_id = ?2) AND at >= ?3 AND at < ?4",
+            )?;
+            for entry in entries {
+                for row in stmt.query_map(params![entry, device, from, to], |r| {
+                    Ok((r.get::<_, i64>(0)?, cause_column(r, 1)?))
+                })? {
+                    failures.push(row?);
+                }
+            }
+            failures.sort_by_key(|f| f.0);
             Ok(UptimeRows { polls, failures })
         };
         read().map_err(self.err("read a device's uptime"))
