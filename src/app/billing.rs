@@ -312,12 +312,14 @@ pub fn uptime(
             })
             .collect(),
     };
-    let mut items = Vec::with_capacity(serials.len());
-    for (serial, c) in &serials {
-        items.push(crate::gather::uptime::uptime_answer(
-            &store, config, serial, *c, &months, now,
-        )?);
-    }
+    drop(store);
+    let items = crate::gather::uptime::uptime_answers(
+        &config.storage_path,
+        config,
+        &serials,
+        &months,
+        now,
+    )?;
     if json {
         writeln!(
             out,

@@ -14,7 +14,7 @@ use super::devices::known;
 use super::error::{ApiError, ApiResult};
 use super::{AppState, blocking, params};
 use crate::answer::{ErrorBody, Uptime, UptimeList};
-use crate::gather::uptime::uptime_answer;
+use crate::gather::uptime::{uptime_answer, uptime_answers};
 
 #[derive(Deserialize)]
 pub struct MonthsQuery {
@@ -114,13 +114,10 @@ pub async fn contract(
             .collect();
         serials.sort();
         serials.dedup();
-        st.pool.read(|r| {
-            serials
-                .iter()
-                .map(|s| uptime_answer(r, &st.config, s, Some(&contract), &months, now))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(ApiError::from)
-        })
+        let devices: Vec<(String, Option<&crate::contract::Contract>)> =
+            serials.into_iter().map(|s| (s, Some(&contract))).collect();
+        uptime_answers(&st.config.storage_path, &st.config, &devices, &months, now)
+            .map_err(ApiError::from)
     })
     .await?;
     Ok(Json(UptimeList { items }))

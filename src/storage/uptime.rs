@@ -39,7 +39,11 @@ impl Reader {
                 "SELECT at, device_status, entry_id FROM polls WHERE device_id = ?1 AND at >= ?2 AND at < ?3 ORDER BY at",
             )?;
             for row in stmt.query_map(params![device, from, to], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, i64>(2)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
             })? {
                 let (at, status, entry) = row?;
                 polls.push((at, status));
