@@ -129,10 +129,16 @@ pub fn days_to_empty(
         });
     }
     let origin = points[0].0;
-    let x: Vec<f64> = points
-        .iter()
-        .map(|(at, _)| calendar.working_ms(origin, *at) as f64 / WORKING_DAY_MS as f64)
-        .collect();
+    // Working days from the first point, step by step (each step walks
+    // only the days between two levels).
+    let mut x: Vec<f64> = Vec::with_capacity(points.len());
+    let mut ms = 0i64;
+    for (i, (at, _)) in points.iter().enumerate() {
+        if i > 0 {
+            ms += calendar.working_ms(points[i - 1].0, *at);
+        }
+        x.push(ms as f64 / WORKING_DAY_MS as f64);
+    }
     let y: Vec<f64> = points.iter().map(|(_, p)| *p as f64).collect();
     if x.last().copied().unwrap_or(0.0) < SPAN_WORKING_DAYS as f64 {
         return Err(NoForecast::TooFewLevels);
@@ -173,7 +179,8 @@ pub fn days_to_empty(
         (day_of(fast), slow.map(day_of))
     });
     let empty_on = day_of(empty);
-    let now_days = calendar.working_ms(origin, now) as f64 / WORKING_DAY_MS as f64;
+    let last_at = points.last().map_or(origin, |p| p.0);
+    let now_days = (ms + calendar.working_ms(last_at, now)) as f64 / WORKING_DAY_MS as f64;
     let working_days = (empty - now_days).max(0.0).ceil() as u32;
     Ok(Forecast {
         empty_on,
@@ -342,5 +349,53 @@ mod tests {
             f.empty_on > d("2026-11-01") && f.empty_on < d("2027-01-15"),
             "{f:?}"
         );
+    }
+}
+
+/// Cartridges used in a window (§4.3): per cartridge, the net level fallen
+/// from its first level in the window after it went in to its last before
+/// the next replacement (or the last level), in %, summed, ÷ 100. Levels
+/// of −1/−2/−3 are never used as numbers.
+pub fn cartridges_used(levels: &[Level]) -> f64 {
+    let starts = replacements(levels);
+    let mut bounds: Vec<usize> = std::iter::once(0).chain(starts.iter().copied()).collect();
+    bounds.push(levels.len());
+    let mut fallen = 0i64;
+    for pair in bounds.windows(2) {
+        let known: Vec<i64> = levels[pair[0]..pair[1]]
+            .iter()
+            .filter_map(|l| l.percent)
+            .collect();
+        if let (Some(first), Some(last)) = (known.first(), known.last()) {
+            fallen += (first - last).max(0);
+        }
+    }
+    fallen as f64 / 100.0
+}
+
+#[cfg(test)]
+mod used {
+    use super::*;
+
+    #[test]
+    fn cartridges_used_sum_the_level_fallen_per_cartridge() {
+        let l = |day: u32, p: i64| Level {
+            at: Timestamp::from_millis(i64::from(day) * 86_400_000),
+            level: p,
+            percent: Some(p),
+        };
+        // 80 → 5 (75), a new one at 100 → 60 (40): 1.15 cartridges. A −3
+        // in between is no number.
+        let mut levels = vec![l(1, 80), l(5, 40), l(9, 5), l(10, 100), l(20, 60)];
+        levels.insert(
+            3,
+            Level {
+                at: Timestamp::from_millis(9 * 86_400_000 + 1),
+                level: -3,
+                percent: None,
+            },
+        );
+        assert!((cartridges_used(&levels) - 1.15).abs() < 1e-9);
+        assert_eq!(cartridges_used(&[]), 0.0);
     }
 }
