@@ -11,7 +11,7 @@
 
 use std::time::Instant;
 
-use telleverk::supplies::forecast::{Level, cartridges_used, days_to_empty};
+use telleverk::supplies::forecast::{Level, cartridges_used, days_to_empty, working_time};
 use telleverk::timestamp::Timestamp;
 use telleverk::uptime::Calendar;
 
@@ -56,6 +56,7 @@ pub fn run() -> String {
     let now = telleverk::contract::midnight(
         chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default(),
     );
+    let time = working_time(&calendar, now);
     let mut times = Vec::new();
     let mut forecasts = 0;
     let mut used = 0.0;
@@ -64,7 +65,7 @@ pub fn run() -> String {
         forecasts = 0;
         used = 0.0;
         for levels in &all {
-            if days_to_empty(levels, &calendar, now).is_ok() {
+            if days_to_empty(levels, &time, now).is_ok() {
                 forecasts += 1;
             }
             used += cartridges_used(levels);

@@ -354,12 +354,13 @@ pub fn supplies(
         }
         None => identities.keys().map(|s| s.to_string()).collect(),
     };
+    let time = crate::supplies::forecast::working_time(&config.calendar, now);
     let mut items = Vec::with_capacity(serials.len());
     for s in serials {
         let latest = store.supplies(&s)?;
         items.push(crate::answer::DeviceSupplies {
             model: identities.get(s.as_str()).and_then(|i| i.model.clone()),
-            supplies: crate::gather::supplies::outlooks(&store, config, &s, &latest, now)?,
+            supplies: crate::gather::supplies::outlooks(&store, &time, &s, &latest, now)?,
             serial: s,
         });
     }

@@ -332,12 +332,13 @@ fn supply_alerts(
     now: Timestamp,
 ) -> Vec<Alert> {
     let mut out = Vec::new();
+    let time = crate::supplies::forecast::working_time(&config.calendar, now);
     for d in devices
         .iter()
         .filter(|d| d.polled && !d.row.supplies.is_empty())
     {
         let outlooks =
-            match super::supplies::outlooks(reader, config, &d.row.serial, &d.row.supplies, now) {
+            match super::supplies::outlooks(reader, &time, &d.row.serial, &d.row.supplies, now) {
                 Ok(o) => o,
                 Err(e) => {
                     tracing::error!("supply forecasts of {}: {e}", d.row.serial);

@@ -2,20 +2,20 @@
 //! history window, a forecast per supply with a percentage.
 
 use crate::answer::SupplyOutlook;
-use crate::config::Config;
 use crate::storage::{Error, Reader};
 use crate::supplies::Supply;
 use crate::supplies::forecast::{Level, days_to_empty};
 use crate::timestamp::Timestamp;
+use crate::uptime::WorkingTime;
 
 /// How far back a supply's levels are read: a cartridge lasts months.
 const HISTORY_MS: i64 = 366 * 24 * 3_600_000;
 
 /// The forecasts of `latest` (a device's supplies as last read), from its
-/// stored levels, at `now`.
+/// stored levels, at `now`, on `time` ([`crate::supplies::forecast::working_time`]).
 pub fn outlooks(
     reader: &Reader,
-    config: &Config,
+    time: &WorkingTime,
     serial: &str,
     latest: &[Supply],
     now: Timestamp,
@@ -33,7 +33,7 @@ pub fn outlooks(
                     percent: crate::supplies::percent(level, max),
                 })
                 .collect();
-            let forecast = days_to_empty(&levels, &config.calendar, now);
+            let forecast = days_to_empty(&levels, time, now);
             SupplyOutlook {
                 index: s.index,
                 description: s.description.clone(),

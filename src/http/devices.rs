@@ -153,9 +153,10 @@ pub async fn detail(
     let st = state.clone();
     let (latest, events, failures, outlooks) = blocking(move || {
         st.pool.read(|r| {
+            let time = crate::supplies::forecast::working_time(&st.config.calendar, now);
             let outlooks = crate::gather::supplies::outlooks(
                 r,
-                &st.config,
+                &time,
                 &device.row.serial,
                 &device.row.supplies,
                 now,

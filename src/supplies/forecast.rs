@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 
 use crate::contract::dates::local_date;
 use crate::timestamp::Timestamp;
-use crate::uptime::Calendar;
+use crate::uptime::{Calendar, WorkingTime};
 
 /// A level as stored: when it was first read, raw and as a percentage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,10 +97,24 @@ pub struct Forecast {
 const SPAN_WORKING_DAYS: i64 = 5;
 const WORKING_DAY_MS: i64 = 8 * 3_600_000;
 
-/// The forecast of a supply from its levels (by instant), at `now`.
+/// The working time around `now` a fleet's forecasts are worked out on:
+/// a year before it to four years after.
+pub fn working_time(calendar: &Calendar, now: Timestamp) -> WorkingTime {
+    let today = local_date(now);
+    let first = today
+        .checked_sub_days(chrono::Days::new(400))
+        .unwrap_or(today);
+    let last = today
+        .checked_add_days(chrono::Days::new(4 * 366))
+        .unwrap_or(today);
+    WorkingTime::new(calendar, first, last)
+}
+
+/// The forecast of a supply from its levels (by instant), at `now`, on the
+/// working time of [`working_time`].
 pub fn days_to_empty(
     levels: &[Level],
-    calendar: &Calendar,
+    time: &WorkingTime,
     now: Timestamp,
 ) -> Result<Forecast, NoForecast> {
     let Some(last) = levels.last() else {
@@ -135,7 +149,7 @@ pub fn days_to_empty(
     let mut ms = 0i64;
     for (i, (at, _)) in points.iter().enumerate() {
         if i > 0 {
-            ms += calendar.working_ms(points[i - 1].0, *at);
+            ms += time.between(points[i - 1].0, *at);
         }
         x.push(ms as f64 / WORKING_DAY_MS as f64);
     }
@@ -163,7 +177,7 @@ pub fn days_to_empty(
     };
     let day_of = |days: f64| -> NaiveDate {
         let ms = (days.max(0.0) * WORKING_DAY_MS as f64).round() as i64;
-        local_date(calendar.after_working_ms(origin, ms))
+        local_date(time.after(origin, ms))
     };
     let empty = zero_at(slope).unwrap_or(f64::INFINITY);
     let interval = (points.len() >= 3).then(|| {
@@ -180,7 +194,7 @@ pub fn days_to_empty(
     });
     let empty_on = day_of(empty);
     let last_at = points.last().map_or(origin, |p| p.0);
-    let now_days = (ms + calendar.working_ms(last_at, now)) as f64 / WORKING_DAY_MS as f64;
+    let now_days = (ms + time.between(last_at, now)) as f64 / WORKING_DAY_MS as f64;
     let working_days = (empty - now_days).max(0.0).ceil() as u32;
     Ok(Forecast {
         empty_on,
@@ -252,7 +266,8 @@ mod tests {
             .enumerate()
             .map(|(i, day)| level(&format!("{day}T07:00:00Z"), 60 - 2 * i as i64))
             .collect();
-        let f = days_to_empty(&levels, &Calendar::default(), t("2026-06-12T12:00:00Z")).unwrap();
+        let now = t("2026-06-12T12:00:00Z");
+        let f = days_to_empty(&levels, &working_time(&Calendar::default(), now), now).unwrap();
         assert_eq!(f.empty_on, d("2026-07-13"));
         assert_eq!(f.levels, 10);
         // A perfect line: the interval is that day.
@@ -264,8 +279,8 @@ mod tests {
 
     #[test]
     fn no_forecast_says_why() {
-        let cal = Calendar::default();
         let now = t("2026-06-20T12:00:00Z");
+        let cal = working_time(&Calendar::default(), now);
         // One level, or two within a day: too few.
         assert_eq!(
             days_to_empty(&[level("2026-06-01T07:00:00Z", 50)], &cal, now),
@@ -340,7 +355,8 @@ mod tests {
             }
             day = day.succ_opt().unwrap();
         }
-        let f = days_to_empty(&levels, &cal, t("2026-08-31T12:00:00Z")).unwrap();
+        let now = t("2026-08-31T12:00:00Z");
+        let f = days_to_empty(&levels, &working_time(&cal, now), now).unwrap();
         let (early, late) = f.interval.unwrap();
         let late = late.unwrap();
         assert!(early <= f.empty_on && f.empty_on <= late, "{f:?}");

@@ -291,6 +291,31 @@ mod tests {
     }
 
     #[test]
+    fn the_working_time_table_answers_as_the_calendar_does() {
+        let c = Calendar::new([d("2026-12-24")]);
+        let table = WorkingTime::new(&c, d("2026-03-01"), d("2027-01-31"));
+        let start = crate::contract::midnight(d("2026-03-20")).millis();
+        // Instants 7 h 13 min apart (every hour of the day comes round)
+        // across both DST changes, Easter and Christmas.
+        let step = (7 * 60 + 13) * 60_000;
+        let instants: Vec<Timestamp> = (0..900)
+            .map(|i| Timestamp::from_millis(start + i * step))
+            .collect();
+        for pair in instants.windows(3) {
+            let (a, b) = (pair[0], pair[2]);
+            assert_eq!(table.between(a, b), c.working_ms(a, b), "{a:?} {b:?}");
+            let ms = c.working_ms(a, b);
+            let after = table.after(a, ms);
+            assert_eq!(c.working_ms(a, after), ms, "{a:?} + {ms}");
+            if ms > 0 {
+                // (No working time after an evening is that evening for
+                // the one, the next morning for the other: both right.)
+                assert_eq!(c.after_working_ms(a, ms), after, "{a:?} + {ms}");
+            }
+        }
+    }
+
+    #[test]
     fn working_time_counts_weekday_hours_across_dst_and_holidays() {
         let c = Calendar::default();
         let day = |t: &str| crate::contract::midnight(d(t));
@@ -330,5 +355,72 @@ mod tests {
             c.working_ms(t("2026-05-11T15:00:00Z"), t("2026-05-11T20:00:00Z")),
             0
         );
+    }
+}
+
+/// The working hours of a span of days, kept with their running sums, so
+/// the working time between two instants, or the instant some working time
+/// after another, is found by a binary search: no calendar or time-zone
+/// work per question (a fleet's forecasts ask millions of them).
+#[derive(Debug, Clone)]
+pub struct WorkingTime {
+    /// Each working day's opening and closing instants (Unix ms), in order.
+    days: Vec<(i64, i64)>,
+    /// The working ms of the days before each.
+    before: Vec<i64>,
+}
+
+impl WorkingTime {
+    /// The working days of `calendar` from `first` to `last`, both included.
+    pub fn new(calendar: &Calendar, first: NaiveDate, last: NaiveDate) -> WorkingTime {
+        let mut days = Vec::new();
+        let mut before = Vec::new();
+        let mut total = 0;
+        let mut day = first;
+        while day <= last {
+            if let Some((open, close)) = calendar.hours(day) {
+                before.push(total);
+                days.push((open.millis(), close.millis()));
+                total += close.millis() - open.millis();
+            }
+            match day.checked_add_days(Days::new(1)) {
+                Some(next) => day = next,
+                None => break,
+            }
+        }
+        WorkingTime { days, before }
+    }
+
+    /// Working ms from the start of the span to `at`.
+    fn upto(&self, at: i64) -> i64 {
+        let i = self.days.partition_point(|d| d.1 <= at);
+        let done = match self.before.get(i) {
+            Some(b) => *b,
+            None => {
+                return self
+                    .before
+                    .last()
+                    .map_or(0, |b| b + self.days[i - 1].1 - self.days[i - 1].0);
+            }
+        };
+        done + (at - self.days[i].0).clamp(0, self.days[i].1 - self.days[i].0)
+    }
+
+    /// Working ms in `[from, to)` (within the span).
+    pub fn between(&self, from: Timestamp, to: Timestamp) -> i64 {
+        (self.upto(to.millis()) - self.upto(from.millis())).max(0)
+    }
+
+    /// The instant `ms` working ms after `from` (at the end of a day, its
+    /// close); the span's end when it ends first.
+    pub fn after(&self, from: Timestamp, ms: i64) -> Timestamp {
+        let target = self.upto(from.millis()) + ms.max(0);
+        // The day the target falls in; at a day's end, that day's close.
+        let i = self.before.partition_point(|b| *b < target);
+        let Some(i) = i.checked_sub(1) else {
+            return from;
+        };
+        let (open, close) = self.days[i];
+        Timestamp::from_millis((open + target - self.before[i]).min(close))
     }
 }

@@ -11,7 +11,7 @@ pub mod calendar;
 use chrono::{Datelike, Months, NaiveDate};
 use rust_decimal::{Decimal, RoundingStrategy};
 
-pub use calendar::{Calendar, easter_sunday, holidays};
+pub use calendar::{Calendar, WorkingTime, easter_sunday, holidays};
 
 use crate::contract::midnight;
 use crate::record::FailureCause;
