@@ -2,12 +2,12 @@
 //! are checked. The target: forecasts (and coverage, once rated
 //! yields are in `mibs/`) of 10 000 devices < 1 s in memory.
 //!
-//! Sizes: 10 000 devices with 9 supplies each (4 toners, 4 drums, a waste
-//! box), six months of levels stored as they change (a level a working day
-//! or so for toner, a replacement every couple of months), 90 000
-//! supplies and ≈ 6.5 M levels; each supply's days to empty (replacements,
-//! the line against working time, the 80 % interval) and cartridges used,
-//! on one thread.
+//! Sizes: 10 000 devices with 9 supplies each, six months of levels
+//! stored as they change (a new level every working day, 1 to 4 points
+//! down, a replacement at 5 %): 90 000 supplies, 11.8 M levels; each
+//! supply's days to empty (replacements, the line against working time,
+//! the 80 % interval) and cartridges used, on one thread, on one
+//! working-time table.
 
 use std::time::Instant;
 
