@@ -35,7 +35,7 @@ pub fn device_uptime(
     let next = last.checked_add_months(Months::new(1)).unwrap_or(*last);
     let window = Window::new(config, *first, next, now);
     let rounds = reader.rounds_between(window.from, window.end)?;
-    let observations = observations(reader, config, serial, &window, &rounds)?;
+    let observations = observations(reader, serial, &window, &rounds)?;
     Ok(uptime::tally(&observations, &config.calendar, months, now))
 }
 
@@ -45,6 +45,8 @@ pub fn device_uptime(
 pub struct Window {
     from: i64,
     end: i64,
+    /// The poll interval of the config, for polls outside any round.
+    default_ms: i64,
 }
 
 /// How far before a period a poll is looked for at most.
@@ -57,6 +59,7 @@ impl Window {
         Window {
             from: midnight(first).millis() - HOLDS.saturating_mul(default_ms).min(LOOKBACK_MS),
             end: midnight(next).min(now).millis(),
+            default_ms,
         }
     }
 
@@ -76,7 +79,7 @@ pub fn uptime_between(
     window: &Window,
     rounds: &[RoundRow],
 ) -> Result<Tally, Error> {
-    let observations = observations(reader, config, serial, window, rounds)?;
+    let observations = observations(reader, serial, window, rounds)?;
     let until = Timestamp::from_millis(window.end);
     Ok(uptime::tally_days(
         &observations,
@@ -90,12 +93,11 @@ pub fn uptime_between(
 /// A device's observations in the window, by instant.
 fn observations(
     reader: &Reader,
-    config: &Config,
     serial: &str,
     window: &Window,
     rounds: &[RoundRow],
 ) -> Result<Vec<Observation>, Error> {
-    let default_ms = i64::try_from(config.collector.interval.as_millis()).unwrap_or(i64::MAX / 8);
+    let default_ms = window.default_ms;
     let rows = reader.uptime_rows(serial, window.from, window.end)?;
     // The round an instant fell in: its interval, and whether it was an outage.
     let round_of = |at: i64| {

@@ -12,7 +12,7 @@
 mod answer;
 mod parse;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -121,6 +121,27 @@ pub struct Finding {
     /// Our values it rests on.
     pub evidence: Vec<BoundaryValue>,
     pub message: String,
+}
+
+impl Finding {
+    /// A finding of `invoice` with its figures still to fill in.
+    fn new(invoice: &str, line: Option<usize>, kind: FindingKind, severity: Severity) -> Finding {
+        Finding {
+            invoice: invoice.to_owned(),
+            line,
+            kind,
+            severity,
+            class: None,
+            serial: None,
+            meter: None,
+            theirs: None,
+            ours: None,
+            delta_pages: None,
+            delta_nok: Nok::ZERO,
+            evidence: Vec::new(),
+            message: String::new(),
+        }
+    }
 }
 
 /// One vendor invoice checked.
@@ -316,21 +337,7 @@ struct Check<'a> {
 
 impl<'a> Check<'a> {
     fn finding(&self, line: Option<usize>, kind: FindingKind, severity: Severity) -> Finding {
-        Finding {
-            invoice: self.v.number.clone(),
-            line,
-            kind,
-            severity,
-            class: None,
-            serial: None,
-            meter: None,
-            theirs: None,
-            ours: None,
-            delta_pages: None,
-            delta_nok: Nok::ZERO,
-            evidence: Vec::new(),
-            message: String::new(),
-        }
+        Finding::new(&self.v.number, line, kind, severity)
     }
 
     fn start(&self) -> Timestamp {
@@ -437,15 +444,7 @@ impl<'a> Check<'a> {
                 None,
             )?;
         }
-        let classes: Vec<VendorClass> = theirs
-            .keys()
-            .chain(mine.keys())
-            .copied()
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let mut classes = classes;
-        classes.sort();
+        let classes: BTreeSet<VendorClass> = theirs.keys().chain(mine.keys()).copied().collect();
         for class in classes {
             let mut t = theirs.remove(&class).unwrap_or_default();
             let mut o = mine.remove(&class).unwrap_or_default();
@@ -751,21 +750,16 @@ fn fees(
             .iter()
             .filter(|l| l.class == VendorClass::EstimationFee)
         {
-            let mut f = Finding {
-                invoice: v.number.clone(),
-                line: Some(l.line),
-                kind: FindingKind::EstimationFee,
-                severity: Severity::Dispute,
-                class: Some(l.class),
-                serial: l.serial.clone(),
-                meter: None,
-                theirs: Some(l.amount),
-                ours: None,
-                delta_pages: None,
-                delta_nok: Nok::round(l.amount),
-                evidence: Vec::new(),
-                message: String::new(),
-            };
+            let mut f = Finding::new(
+                &v.number,
+                Some(l.line),
+                FindingKind::EstimationFee,
+                Severity::Dispute,
+            );
+            f.class = Some(l.class);
+            f.serial.clone_from(&l.serial);
+            f.theirs = Some(l.amount);
+            f.delta_nok = Nok::round(l.amount);
             match l.serial.as_deref() {
                 Some(serial) if !members.contains(serial) => {
                     f.kind = FindingKind::UnexpectedLine;
@@ -850,23 +844,20 @@ fn fees(
             else {
                 continue;
             };
-            out[vi].findings.push(Finding {
-                invoice: vendor[vi].number.clone(),
-                line: None,
-                kind: FindingKind::MissingLine,
-                severity: Severity::Note,
-                class: Some(VendorClass::EstimationFee),
-                serial: Some(serial.clone()),
-                meter: None,
-                theirs: None,
-                ours: Some(amount),
-                delta_pages: None,
-                delta_nok: Nok::round(-amount),
-                evidence: Vec::new(),
-                message: format!(
-                    "our estimation fee for {serial} at {date} is not on the vendor's invoices"
-                ),
-            });
+            let mut f = Finding::new(
+                &vendor[vi].number,
+                None,
+                FindingKind::MissingLine,
+                Severity::Note,
+            );
+            f.class = Some(VendorClass::EstimationFee);
+            f.ours = Some(amount);
+            f.delta_nok = Nok::round(-amount);
+            f.message = format!(
+                "our estimation fee for {serial} at {date} is not on the vendor's invoices"
+            );
+            f.serial = Some(serial);
+            out[vi].findings.push(f);
         }
     }
     Ok(())

@@ -408,19 +408,7 @@ fn discover_finds_the_printers_of_a_range_and_writes_their_entries() {
         &format!("[[device]]\naddress = \"127.0.3.2:{port}\"\ncommunity = \"public\"\n"),
     );
     let port_text = port.to_string();
-    let out = w.run(&[
-        "discover",
-        "--config",
-        "telleverk.toml",
-        "--port",
-        &port_text,
-        "127.0.3.0/29",
-        "--json",
-        "--write",
-        "found.toml",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let found = json_lines(&out);
+    let found = discover_json(&w, &port_text, "127.0.3.0/29", "found.toml");
     let seen: Vec<(String, String, bool, String)> = found
         .iter()
         .map(|f| {
@@ -475,20 +463,8 @@ fn discover_finds_the_printers_of_a_range_and_writes_their_entries() {
          privacy_protocol = \"aes128\"\nprivacy_password = \"sim-priv-password\"\n",
         "",
     );
-    let out = w.run(&[
-        "discover",
-        "--config",
-        "telleverk.toml",
-        "--port",
-        &port_text,
-        "127.0.3.1-2",
-        "--json",
-        "--write",
-        "v3.toml",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let found = json_lines(&out);
-    assert_eq!(found.len(), 2, "{}", text(&out));
+    let found = discover_json(&w, &port_text, "127.0.3.1-2", "v3.toml");
+    assert_eq!(found.len(), 2, "{found:?}");
     assert!(
         found
             .iter()
@@ -674,6 +650,24 @@ fn serve_follows_moved_devices_adds_new_bizhubs_and_keeps_the_vanished() {
 
 /// `poll --once --json` of the work folder's config with these variables
 /// set, which must exit 0; one object per entry.
+/// `discover --json` of `range` on `port`, appending blocks to `write`;
+/// it must exit 0. One object per device found.
+fn discover_json(w: &Workdir, port: &str, range: &str, write: &str) -> Vec<Value> {
+    let out = w.run(&[
+        "discover",
+        "--config",
+        "telleverk.toml",
+        "--port",
+        port,
+        range,
+        "--json",
+        "--write",
+        write,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    json_lines(&out)
+}
+
 /// `simulate --addresses RANGE` (no delay, no quirks) with `extra`
 /// arguments, once it serves; with the serials, in address order.
 fn simulate_addresses(
