@@ -67,6 +67,9 @@ pub struct Config {
     pub hand_read: Vec<HandDevice>,
     pub contracts: Vec<Contract>,
     pub profiles: Profiles,
+    /// Rated toner yields: built in (`mibs/yields/`) and from the `yields/`
+    /// folder of `[profiles] dir`.
+    pub yields: crate::supplies::yields::Yields,
     pub http: Http,
     pub alerts: crate::alerts::Thresholds,
     pub smtp: Option<Smtp>,
@@ -493,6 +496,15 @@ pub fn parse(
         key: "profiles.dir".into(),
         message: e.to_string(),
     })?;
+    let yields = crate::profile::load_yields(profiles_dir.as_deref()).map_err(|e| ConfigError {
+        file: e.file.clone(),
+        line: (e.line > 0).then_some(e.line),
+        key: e.key.clone(),
+        message: format!(
+            "{} (rated toner yields, read through `profiles.dir`)",
+            e.message
+        ),
+    })?;
     let mut devices = Vec::new();
     let mut hand_read = Vec::new();
     for (index, raw_device) in raw.device.iter().enumerate() {
@@ -516,6 +528,7 @@ pub fn parse(
         hand_read,
         contracts,
         profiles,
+        yields,
         http,
         alerts,
         smtp,

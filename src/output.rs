@@ -440,5 +440,65 @@ pub fn supplies_text(items: &[crate::answer::DeviceSupplies]) -> String {
             ]);
         }
     }
-    table(&rows)
+    let mut out = table(&rows);
+    let coverage = coverage_rows(items);
+    if coverage.len() > 1 {
+        out.push_str(
+            "\nreal coverage per toner (§4.3): cartridges used by the levels against those the contract pays for (A4 pages ÷ rated yield at 5 %)\n",
+        );
+        out.push_str(&table(&coverage));
+    }
+    out
+}
+
+/// One row per toner with a coverage: used, paid for, implied and what it
+/// means.
+fn coverage_rows(items: &[crate::answer::DeviceSupplies]) -> Vec<Vec<String>> {
+    let mut rows = vec![
+        [
+            "serial", "model", "toner", "part", "from", "to", "pages", "used", "paid for",
+            "coverage", "",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    let dash = || "-".to_owned();
+    for d in items {
+        for (s, c) in d
+            .supplies
+            .iter()
+            .filter_map(|s| s.coverage.as_ref().map(|c| (s, c)))
+        {
+            let verdict = match c.no_coverage.as_deref() {
+                Some("no_rated_yield") => format!(
+                    "no rated yield known for the {} toner of {}: no coverage",
+                    s.colour.as_deref().unwrap_or("?"),
+                    d.model.as_deref().unwrap_or("this model")
+                ),
+                Some("unknown_model") => "model unknown: no rated yield, no coverage".into(),
+                Some("no_pages") => "no page counts over the window".into(),
+                Some("no_window") => "no reading before today".into(),
+                Some(other) => other.replace('_', " "),
+                None if c.above_contract => {
+                    format!("ABOVE the contract's {} %: extra supplies", c.assumed_pct)
+                }
+                None if !c.enough_evidence => "less than one cartridge used: too early".into(),
+                None => "within the contract".into(),
+            };
+            rows.push(vec![
+                d.serial.clone(),
+                d.model.clone().unwrap_or_else(dash),
+                s.description.clone(),
+                c.part.clone().unwrap_or_else(dash),
+                c.from.clone().unwrap_or_else(dash),
+                c.to.clone().unwrap_or_else(dash),
+                c.pages.map_or_else(dash, |p| p.to_string()),
+                c.cartridges_used.0.to_string(),
+                c.cartridges_paid.map_or_else(dash, |n| n.0.to_string()),
+                c.implied_pct.map_or_else(dash, |n| format!("{} %", n.0)),
+                verdict,
+            ]);
+        }
+    }
+    rows
 }

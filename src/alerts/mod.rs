@@ -25,6 +25,9 @@ pub struct Thresholds {
     /// Warn when a supply is forecast to run out within this many working
     /// days.
     pub forecast_days: u32,
+    /// Warn when a toner's implied coverage exceeds the contract's 5 % by
+    /// more than this share of it, in %.
+    pub coverage_tolerance_pct: u32,
 }
 
 impl Default for Thresholds {
@@ -34,6 +37,7 @@ impl Default for Thresholds {
             reading_due_days: 3,
             notice_warning_days: 90,
             forecast_days: 7,
+            coverage_tolerance_pct: 15,
         }
     }
 }
@@ -51,6 +55,7 @@ pub enum Kind {
     NoticeDeadline,
     NoMeters,
     SupplyEmptySoon,
+    CoverageAboveContract,
 }
 
 impl Kind {
@@ -66,10 +71,11 @@ impl Kind {
             Kind::NoticeDeadline => "notice_deadline",
             Kind::NoMeters => "no_meters",
             Kind::SupplyEmptySoon => "supply_empty_soon",
+            Kind::CoverageAboveContract => "coverage_above_contract",
         }
     }
 
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::SupplyEmpty,
         Kind::SupplyLow,
         Kind::DeviceDown,
@@ -80,6 +86,7 @@ impl Kind {
         Kind::NoticeDeadline,
         Kind::NoMeters,
         Kind::SupplyEmptySoon,
+        Kind::CoverageAboveContract,
     ];
 }
 
@@ -369,3 +376,37 @@ pub fn projected_breaches(contract: &Contract, periods: &[PeriodStanding]) -> Ve
 
 #[cfg(test)]
 mod tests;
+
+/// A toner whose real coverage over the last 6 months is above the
+/// contract's 5 % by more than the tolerance, with at least one whole
+/// cartridge of evidence: extra supplies will be invoiced.
+pub fn coverage_above_contract(
+    serial: &Serial,
+    outlook: &crate::answer::SupplyOutlook,
+) -> Option<Alert> {
+    let c = outlook.coverage.as_ref().filter(|c| c.above_contract)?;
+    let number =
+        |n: &Option<crate::answer::Number>| n.map_or_else(|| "?".into(), |n| n.0.to_string());
+    Some(Alert {
+        kind: Kind::CoverageAboveContract,
+        serial: Some(serial.clone()),
+        contract: None,
+        since: None,
+        message: format!(
+            "{}{}: {} % coverage from {} to {} ({} cartridges used, {} paid for by {} A4 pages at {} each) against the contract's {} %: extra supplies will be invoiced",
+            outlook.description,
+            c.part
+                .as_ref()
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default(),
+            number(&c.implied_pct),
+            c.from.as_deref().unwrap_or("?"),
+            c.to.as_deref().unwrap_or("?"),
+            c.cartridges_used.0,
+            number(&c.cartridges_paid),
+            c.pages.map_or_else(|| "?".into(), |p| p.to_string()),
+            c.rated_yield.map_or_else(|| "?".into(), |y| y.to_string()),
+            c.assumed_pct,
+        ),
+    })
+}

@@ -42,7 +42,9 @@ pub use system::{
     AlertItem, AlertList, AlertSettingsView, CollectorView, ConfigView, DeviceEntryView, ErrorBody,
     ErrorCode, ErrorDetail, Health, HttpView, ReportView, SmtpView, TokenView,
 };
-pub use uptime::{DeviceSupplies, SupplyList, SupplyOutlook, Uptime, UptimeList, UptimeMonth};
+pub use uptime::{
+    DeviceSupplies, SupplyList, SupplyOutlook, TonerCoverage, Uptime, UptimeList, UptimeMonth,
+};
 
 /// An exact decimal written as a JSON number: an integer when it is whole
 /// (`7500`), else its decimal digits (`7500.5`).

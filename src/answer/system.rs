@@ -133,6 +133,7 @@ pub struct AlertSettingsView {
     pub reading_due_days: u32,
     pub notice_warning_days: u32,
     pub forecast_days: u32,
+    pub coverage_tolerance_pct: u32,
 }
 
 /// `{"error": {"code": …, "message": …}}`.

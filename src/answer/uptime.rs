@@ -62,6 +62,46 @@ pub struct SupplyOutlook {
     /// Why there is no forecast: too_few_levels, some_remaining,
     /// unknown_level, not_falling or just_replaced.
     pub no_forecast: Option<String>,
+    /// A toner's real coverage over the last 6 months; null for the other
+    /// supplies.
+    pub coverage: Option<TonerCoverage>,
+}
+
+/// A toner's cartridges used against those the contract pays for, and the
+/// coverage that implies (§4.3), over a window of whole days (Oslo).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TonerCoverage {
+    /// The window: the last 6 months, or since the device's first reading.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// The toner's part number, from the rated yields; null without one.
+    pub part: Option<String>,
+    /// A4 pages one cartridge prints at 5 % coverage; null when unknown.
+    pub rated_yield: Option<u32>,
+    /// Where the rated yield comes from.
+    pub yield_source: Option<String>,
+    /// The A4-equivalent pages the toner served in the window (the black
+    /// toner every page, a colour toner the colour pages).
+    #[schema(value_type = Option<i64>)]
+    pub pages: Option<i128>,
+    /// Cartridges used by the levels: the level fallen per cartridge ÷ 100.
+    pub cartridges_used: super::Number,
+    /// Cartridges the contract pays for: pages ÷ rated yield.
+    pub cartridges_paid: Option<super::Number>,
+    /// 5 % × used ÷ paid for.
+    pub implied_pct: Option<super::Number>,
+    /// The contract's assumption for this toner: 5 %.
+    pub assumed_pct: u32,
+    /// At least one whole cartridge used in the window.
+    pub enough_evidence: bool,
+    /// Implied coverage above the assumption by more than
+    /// `[alerts] coverage_tolerance_pct`, with enough evidence: extra
+    /// supplies will be invoiced.
+    pub above_contract: bool,
+    /// Why there is no implied coverage: no_rated_yield (the model's toner
+    /// has no yield in the yields files), unknown_model, no_pages (no page
+    /// counts over the window) or no_window (no reading before today).
+    pub no_coverage: Option<String>,
 }
 
 /// A device's supplies with their forecasts.

@@ -355,12 +355,27 @@ pub fn supplies(
         None => identities.keys().map(|s| s.to_string()).collect(),
     };
     let time = crate::supplies::forecast::working_time(&config.calendar, now);
+    let index = crate::gather::FleetIndex::new(config);
+    let ctx = crate::gather::supplies::SupplyContext {
+        config,
+        index: &index,
+        time: &time,
+        now,
+    };
     let mut items = Vec::with_capacity(serials.len());
     for s in serials {
         let latest = store.supplies(&s)?;
+        let model = identities.get(s.as_str()).and_then(|i| i.model.clone());
+        let serial = Serial::parse(&s).map_err(|e| anyhow::anyhow!("a stored serial: {e}"))?;
         items.push(crate::answer::DeviceSupplies {
-            model: identities.get(s.as_str()).and_then(|i| i.model.clone()),
-            supplies: crate::gather::supplies::outlooks(&store, &time, &s, &latest, now)?,
+            supplies: crate::gather::supplies::outlooks(
+                &store,
+                &ctx,
+                &serial,
+                model.as_deref(),
+                &latest,
+            )?,
+            model,
             serial: s,
         });
     }

@@ -153,6 +153,7 @@ pub(super) struct RawAlerts {
     reading_due_days: Within<0, 90>,
     notice_warning_days: Within<0, 3660>,
     forecast_days: Within<0, 260>,
+    coverage_tolerance_pct: Within<0, 1000>,
 }
 
 impl Default for RawAlerts {
@@ -163,6 +164,7 @@ impl Default for RawAlerts {
             reading_due_days: Within(i64::from(d.reading_due_days)),
             notice_warning_days: Within(i64::from(d.notice_warning_days)),
             forecast_days: Within(i64::from(d.forecast_days)),
+            coverage_tolerance_pct: Within(i64::from(d.coverage_tolerance_pct)),
         }
     }
 }
@@ -174,6 +176,7 @@ impl RawAlerts {
             reading_due_days: self.reading_due_days.get() as u32,
             notice_warning_days: self.notice_warning_days.get() as u32,
             forecast_days: self.forecast_days.get() as u32,
+            coverage_tolerance_pct: self.coverage_tolerance_pct.get() as u32,
         }
     }
 }

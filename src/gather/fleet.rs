@@ -333,18 +333,31 @@ fn supply_alerts(
 ) -> Vec<Alert> {
     let mut out = Vec::new();
     let time = crate::supplies::forecast::working_time(&config.calendar, now);
+    let index = super::FleetIndex::new(config);
+    let ctx = super::supplies::SupplyContext {
+        config,
+        index: &index,
+        time: &time,
+        now,
+    };
     for d in devices
         .iter()
         .filter(|d| d.polled && !d.row.supplies.is_empty())
     {
-        let outlooks =
-            match super::supplies::outlooks(reader, &time, &d.row.serial, &d.row.supplies, now) {
-                Ok(o) => o,
-                Err(e) => {
-                    tracing::error!("supply forecasts of {}: {e}", d.row.serial);
-                    continue;
-                }
-            };
+        let (serial, model) = (&d.row.serial, d.row.model.as_deref());
+        let outlooks = match super::supplies::outlooks(reader, &ctx, serial, model, &d.row.supplies)
+        {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!("supply forecasts of {serial}: {e}");
+                continue;
+            }
+        };
+        out.extend(
+            outlooks
+                .iter()
+                .filter_map(|o| alerts::coverage_above_contract(serial, o)),
+        );
         for o in outlooks {
             let (Some(days), Some(on)) = (o.working_days, o.empty_on.as_deref()) else {
                 continue;

@@ -19,7 +19,7 @@ use crate::serial::Serial;
 use crate::storage::{Error, Identity, Reader};
 
 /// The trailing window of a device outside every contract.
-const DEFAULT_TRAILING_DAYS: u32 = 90;
+pub(super) const DEFAULT_TRAILING_DAYS: u32 = 90;
 
 /// The vendor's billing import on `date`: every device in a contract that
 /// day, every billing meter it has, sorted by serial and meter.
@@ -66,7 +66,7 @@ pub fn vendor_rows(
 
 /// The contract a device is in over `[from, to)`: the one it is in on
 /// `from`, else on the period's last day.
-fn contract_of<'a>(
+pub(super) fn contract_of<'a>(
     index: &FleetIndex<'a>,
     serial: &str,
     from: NaiveDate,

@@ -153,11 +153,11 @@ pub async fn detail(
     let st = state.clone();
     let (latest, events, failures, outlooks) = blocking(move || {
         st.pool.read(|r| {
-            let time = crate::supplies::forecast::working_time(&st.config.calendar, now);
-            let outlooks = crate::gather::supplies::outlooks(
+            let outlooks = crate::gather::supplies::device_outlooks(
                 r,
-                &time,
+                &st.config,
                 &device.row.serial,
+                device.row.model.as_deref(),
                 &device.row.supplies,
                 now,
             )?;

@@ -121,6 +121,7 @@ pub async fn config(_caller: Admin, State(state): State<AppState>) -> Json<Confi
             reading_due_days: c.alerts.reading_due_days,
             notice_warning_days: c.alerts.notice_warning_days,
             forecast_days: c.alerts.forecast_days,
+            coverage_tolerance_pct: c.alerts.coverage_tolerance_pct,
         },
         smtp: c.smtp.as_ref().map(|s| SmtpView {
             host: s.host.clone(),

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::{KindWords, MeterSpec, Oid, Profile, Profiles, SuppliesSpec};
 use crate::meters::Meter;
+use crate::supplies::yields::{YieldError, Yields};
 
 /// The profiles shipped in `mibs/`, compiled in so the binary works anywhere.
 /// A profiles directory given in the config adds to them and may override them.
@@ -108,6 +109,32 @@ pub fn load_profiles(dir: Option<&Path>) -> Result<Profiles, ProfileError> {
         }
     }
     profiles_from(&files)
+}
+
+/// The built-in rated toner yields and, when given, every `*.toml` in the
+/// `yields` folder of `dir` (when it has one).
+pub fn load_yields(dir: Option<&Path>) -> Result<Yields, YieldError> {
+    let mut files = Vec::new();
+    let folder = dir.map(|d| d.join("yields")).filter(|f| f.is_dir());
+    if let Some(folder) = folder {
+        let paths = profile_files(&folder).map_err(|e| YieldError {
+            file: e.file,
+            line: 0,
+            key: e.key,
+            message: e.message,
+        })?;
+        for path in paths {
+            let file = path.display().to_string();
+            let text = std::fs::read_to_string(&path).map_err(|e| YieldError {
+                file: file.clone(),
+                line: 0,
+                key: "(file)".into(),
+                message: format!("cannot read: {e}"),
+            })?;
+            files.push((file, text));
+        }
+    }
+    Yields::from_files(&files)
 }
 
 /// The built-in profiles and the profile files given as (name, text), in

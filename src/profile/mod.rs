@@ -9,7 +9,7 @@ mod load;
 
 use std::collections::{BTreeMap, HashMap};
 
-pub use load::{ProfileError, line_of, load_profiles};
+pub use load::{ProfileError, line_of, load_profiles, load_yields};
 
 use crate::meters::{Meter, MeterSet, MeterValue, ValueKind};
 use crate::oid::{Oid, Scalar};

@@ -5,11 +5,17 @@
 //! asked about, so a fleet is reproducible and needs no stored state. Pages are
 //! printed only in working hours (Monday to Friday, 08:00–16:00 Europe/Oslo),
 //! each device with its own daily volume, colour, A3, duplex and copy shares;
-//! toner drains with pages and is replaced when it reaches 0. Never does I/O
-//! and never reads the clock.
+//! toner drains with A4-equivalent pages at the device's own coverage (drawn
+//! from the seed: some print more than the contract's 5 %), against the
+//! rated yield of its model where one is known, and is replaced when it
+//! reaches 0. Never does I/O and never reads the clock.
+
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Timelike, Utc};
 use chrono_tz::Europe::Oslo;
+
+use crate::supplies::yields::Yields;
 
 /// A bizhub model the fleet is made of.
 #[derive(Debug)]
@@ -79,6 +85,27 @@ pub const MODELS: [Model; 9] = [
     ),
 ];
 
+/// Pages a full cartridge of each toner (C, M, Y, K) of `model` prints at
+/// 5 %: its rated yield where one is known, else the supply row's figure.
+fn toner_pages(model: &Model) -> [u64; 4] {
+    let rows: &[SupplyRow] = if model.colour {
+        &COLOUR_SUPPLIES
+    } else {
+        &MONO_SUPPLIES
+    };
+    let mut out = [0; 4];
+    for (c, pages) in out.iter_mut().enumerate() {
+        let own = rows
+            .iter()
+            .find(|r| r.per_page == PerPage::Toner && r.colour == Some(c))
+            .map_or(20_000, |r| r.capacity);
+        *pages = yields()
+            .find(model.name, COLORANTS[c])
+            .map_or(own, |y| u64::from(y.pages));
+    }
+    out
+}
+
 const fn model(
     name: &'static str,
     sys_object_id: &'static str,
@@ -126,7 +153,12 @@ pub struct Device {
     duplex_pm: u64,
     copy_pm: u64,
     scan_pm: u64,
-    coverage_pm: u64,
+    /// Toner used per A4 page against 5 % coverage, in ‰ (1000: 5 %), of the
+    /// black toner and of the colour toners.
+    coverage_pm: [u64; 2],
+    /// Pages a full cartridge of each toner (C, M, Y, K) prints at 5 %: the
+    /// model's rated yield, else the supply row's own figure.
+    toner_pages: [u64; 4],
     base_pages: u64,
     supply_offsets: [u64; 11],
     up_before_start_s: u64,
@@ -347,7 +379,14 @@ impl Fleet {
         };
         let counted = if booting { 0 } else { counted };
         let (cells, large) = device.split(counted);
-        let colour_pages = device.split(printed).0[1..].iter().flatten().sum::<u64>();
+        let (all_cells, all_large) = device.split(printed);
+        let colour_pages = all_cells[1..].iter().flatten().sum::<u64>();
+        let pages = Pages {
+            printed,
+            colour: colour_pages,
+            a4: printed + all_large.iter().flatten().sum::<u64>(),
+            a4_colour: colour_pages + all_large[1..].iter().flatten().sum::<u64>(),
+        };
         let since_boot = match device.quirk {
             Some(Quirk::Boots) if at >= self.boot_at() => seconds(at - self.boot_at()),
             _ => seconds(at - self.start) + device.up_before_start_s,
@@ -358,7 +397,7 @@ impl Fleet {
             large,
             duplex: share(counted, device.duplex_pm),
             scans: share(counted, device.scan_pm),
-            supplies: device.supply_levels(printed, colour_pages),
+            supplies: device.supply_levels(&pages),
             working: working_seconds(at).is_some_and(|s| s > 0 && s < WORK_SECONDS),
             booting,
             uptime_s: if booting { 40 } else { since_boot },
@@ -368,6 +407,21 @@ impl Fleet {
 
 fn seconds(d: TimeDelta) -> u64 {
     u64::try_from(d.num_seconds()).unwrap_or(0)
+}
+
+/// What a device has printed, for its supplies: sheets' pages and
+/// A4-equivalents (an A3 page is two), in all and in colour.
+struct Pages {
+    printed: u64,
+    colour: u64,
+    a4: u64,
+    a4_colour: u64,
+}
+
+/// The built-in rated yields, parsed once.
+fn yields() -> &'static Yields {
+    static YIELDS: OnceLock<Yields> = OnceLock::new();
+    YIELDS.get_or_init(Yields::built_in)
 }
 
 /// `x` × permille / 1000, rounded down.
@@ -456,7 +510,11 @@ impl Device {
             duplex_pm: draw(seed, index, 6, 200, 600),
             copy_pm: draw(seed, index, 7, 100, 400),
             scan_pm: draw(seed, index, 8, 100, 500),
-            coverage_pm: draw(seed, index, 9, 700, 1500),
+            coverage_pm: [
+                draw(seed, index, 9, 600, 1500),
+                draw(seed, index, 13, 600, 1500),
+            ],
+            toner_pages: toner_pages(model),
             base_pages: daily_pages * draw(seed, index, 10, 100, 1200),
             supply_offsets,
             up_before_start_s: draw(seed, index, 11, 3600, 30 * 86_400),
@@ -514,24 +572,41 @@ impl Device {
     }
 
     /// Levels in percent: what is left of the current unit, which is replaced
-    /// the moment it reaches 0 (the waste box: the room left in it).
-    fn supply_levels(&self, printed: u64, colour_pages: u64) -> Vec<i64> {
+    /// the moment it reaches 0 (the waste box: the room left in it). A toner
+    /// uses its A4-equivalent pages at the device's coverage.
+    fn supply_levels(&self, p: &Pages) -> Vec<i64> {
         self.supply_rows()
             .iter()
             .zip(self.supply_offsets)
             .map(|(row, offset)| {
-                let pages = match row.colour {
-                    Some(3) | None => printed,
-                    Some(_) => colour_pages,
+                let (used, capacity) = match (row.per_page, row.colour) {
+                    (PerPage::Toner, Some(c)) => {
+                        let (a4, coverage) = if c == 3 {
+                            (p.a4, self.coverage_pm[0])
+                        } else {
+                            (p.a4_colour, self.coverage_pm[1])
+                        };
+                        (share(a4, coverage), self.toner_pages[c])
+                    }
+                    (PerPage::Toner, None) => (share(p.a4, self.coverage_pm[0]), row.capacity),
+                    (PerPage::Page, Some(c)) if c != 3 => (p.colour, row.capacity),
+                    (PerPage::Page, _) => (p.printed, row.capacity),
                 };
-                let used = match row.per_page {
-                    PerPage::Toner => share(pages, self.coverage_pm),
-                    PerPage::Page => pages,
-                } + offset;
-                let left = row.capacity - used % row.capacity;
-                (left * 100 / row.capacity) as i64
+                // Offsets start each unit part-used, at most one unit in.
+                let used = used + offset % capacity;
+                let left = capacity - used % capacity;
+                (left * 100 / capacity) as i64
             })
             .collect()
+    }
+
+    /// The coverage of its black toner and of its colour toners, in % to
+    /// 2 decimals as text (`6.35`): what `telleverk supplies` should find.
+    pub fn coverage_pct(&self) -> [String; 2] {
+        self.coverage_pm.map(|pm| {
+            let hundredths = pm / 2; // 5 % × pm / 1000, in hundredths of a %
+            format!("{}.{:02}", hundredths / 100, hundredths % 100)
+        })
     }
 
     /// The lowest toner level in percent.

@@ -368,11 +368,12 @@ mod tests {
     }
 }
 
-/// Cartridges used in a window (§4.3): per cartridge, the net level fallen
-/// from its first level in the window after it went in to its last before
-/// the next replacement (or the last level), in %, summed, ÷ 100. Levels
-/// of −1/−2/−3 are never used as numbers.
-pub fn cartridges_used(levels: &[Level]) -> f64 {
+/// Cartridges used in a window (§4.3), in points of a cartridge (100: one
+/// whole cartridge): per cartridge, the net level fallen from its first
+/// level in the window after it went in to its last before the next
+/// replacement (or the last level), summed. Levels of −1/−2/−3 are never
+/// used as numbers.
+pub fn used_points(levels: &[Level]) -> i64 {
     let starts = replacements(levels);
     let mut bounds: Vec<usize> = std::iter::once(0).chain(starts.iter().copied()).collect();
     bounds.push(levels.len());
@@ -386,7 +387,7 @@ pub fn cartridges_used(levels: &[Level]) -> f64 {
             fallen += (first - last).max(0);
         }
     }
-    fallen as f64 / 100.0
+    fallen
 }
 
 #[cfg(test)]
@@ -394,7 +395,7 @@ mod used {
     use super::*;
 
     #[test]
-    fn cartridges_used_sum_the_level_fallen_per_cartridge() {
+    fn used_points_sum_the_level_fallen_per_cartridge() {
         let l = |day: u32, p: i64| Level {
             at: Timestamp::from_millis(i64::from(day) * 86_400_000),
             level: p,
@@ -411,7 +412,7 @@ mod used {
                 percent: None,
             },
         );
-        assert!((cartridges_used(&levels) - 1.15).abs() < 1e-9);
-        assert_eq!(cartridges_used(&[]), 0.0);
+        assert_eq!(used_points(&levels), 115);
+        assert_eq!(used_points(&[]), 0);
     }
 }

@@ -5,7 +5,9 @@
 //! RFC 3805 (−1 no limit, −2 unknown, −3 some remaining) and a negative maximum
 //! are kept exactly as reported and are never turned into percentages.
 
+pub mod coverage;
 pub mod forecast;
+pub mod yields;
 
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -23,7 +23,7 @@ pub const MONO: &str = "AAK6021017342";
 pub const HAND: &str = "HANDREAD0001";
 
 /// The `[[http.token]]` blocks of the three test tokens.
-fn token_blocks() -> String {
+pub fn token_blocks() -> String {
     [("viewer", VIEWER), ("operator", OPERATOR), ("admin", ADMIN)]
         .iter()
         .map(|(role, token)| {
@@ -97,6 +97,12 @@ impl App {
     /// Starts the service with the config at `path` on a clock that reads
     /// `origin` now and runs `speed` times as fast as real time.
     pub fn start(path: &std::path::Path, origin: DateTime<Utc>, speed: u32) -> App {
+        App::start_on(path, Clock::simulated(origin, speed))
+    }
+
+    /// Starts the service with the config at `path` on `clock` (shared with
+    /// a simulated fleet, so both read the same simulated time).
+    pub fn start_on(path: &std::path::Path, clock: Clock) -> App {
         let config = telleverk::config::load(path).expect("the test config loads");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         listener.set_nonblocking(true).unwrap();
@@ -109,8 +115,7 @@ impl App {
                 .build()?;
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener)?;
-                telleverk::app::serve_on(config, listener, Clock::simulated(origin, speed), rx)
-                    .await
+                telleverk::app::serve_on(config, listener, clock, rx).await
             })
         });
         let agent: ureq::Agent = ureq::Agent::config_builder()

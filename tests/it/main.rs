@@ -15,6 +15,7 @@ mod poll;
 mod reports;
 mod schemathesis;
 mod sim;
+mod supplies;
 mod tidy;
 mod uptime;
 

@@ -87,7 +87,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "storage", "supplies",
         ],
     ),
-    ("sim", &["clock", "oid"]),
+    ("sim", &["clock", "oid", "supplies"]),
     // The edges: the database, the SNMP client, the config file, /proc.
     (
         "storage",
@@ -108,6 +108,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "report",
             "secret",
             "snmp",
+            "supplies",
             "uptime",
         ],
     ),
