@@ -2,6 +2,7 @@
 //! as an argument, or a [`Clock`] when it must ask for the time itself (the
 //! collector stamping a reading, the simulated fleet answering a request).
 
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -41,6 +42,53 @@ pub enum Clock {
         origin: DateTime<Utc>,
         speed: u32,
     },
+    /// Simulated time that can be set and sped up while it runs (the demo
+    /// steps it through its history, then lets it run).
+    Steered(&'static Steer),
+}
+
+/// The state of a steered clock: it reads `origin_ms + real time elapsed
+/// × speed`; [`Steer::set`] moves it.
+#[derive(Debug)]
+pub struct Steer {
+    started: Instant,
+    origin_ms: AtomicI64,
+    speed: AtomicU32,
+}
+
+impl Steer {
+    /// A steered clock reading `at`, running `speed` times as fast as real
+    /// time. It lives as long as the program (a clock is `Copy`).
+    pub fn start(at: DateTime<Utc>, speed: u32) -> &'static Steer {
+        let steer = Box::leak(Box::new(Steer {
+            started: Stopwatch::start().0,
+            origin_ms: AtomicI64::new(0),
+            speed: AtomicU32::new(0),
+        }));
+        steer.set(at, speed);
+        steer
+    }
+
+    fn elapsed_ms(&self) -> i64 {
+        i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX / 4)
+    }
+
+    /// From now on it reads `at` and runs `speed` times as fast.
+    pub fn set(&self, at: DateTime<Utc>, speed: u32) {
+        let run = self.elapsed_ms().saturating_mul(i64::from(speed));
+        self.speed.store(speed, Ordering::SeqCst);
+        self.origin_ms
+            .store(at.timestamp_millis().saturating_sub(run), Ordering::SeqCst);
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        let speed = i64::from(self.speed.load(Ordering::SeqCst));
+        let ms = self
+            .origin_ms
+            .load(Ordering::SeqCst)
+            .saturating_add(self.elapsed_ms().saturating_mul(speed));
+        DateTime::from_timestamp_millis(ms).unwrap_or_default()
+    }
 }
 
 impl Clock {
@@ -72,6 +120,7 @@ impl Clock {
                 let ms = i64::try_from(ms).unwrap_or(i64::MAX / 4);
                 truncate(origin + TimeDelta::milliseconds(ms))
             }
+            Clock::Steered(steer) => steer.now(),
         }
     }
 }
@@ -85,10 +134,43 @@ impl Clock {
             Clock::System => delta,
             Clock::Simulated { speed: 0, .. } => std::time::Duration::from_secs(3600),
             Clock::Simulated { speed, .. } => delta / speed,
+            Clock::Steered(steer) => match steer.speed.load(Ordering::SeqCst) {
+                0 => std::time::Duration::from_secs(3600),
+                speed => delta / speed,
+            },
         }
     }
 }
 
 fn truncate(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_steered_clock_stands_jumps_and_runs() {
+        let at: DateTime<Utc> = "2026-08-17T06:00:00Z".parse().unwrap();
+        let steer = Steer::start(at, 0);
+        let clock = Clock::Steered(steer);
+        assert_eq!(clock.now(), at);
+        assert_eq!(
+            clock.real_duration(TimeDelta::seconds(1)),
+            std::time::Duration::from_secs(3600)
+        );
+        let later = at + TimeDelta::days(30);
+        steer.set(later, 0);
+        assert_eq!(clock.now(), later);
+        steer.set(later, 1800);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let now = clock.now();
+        assert!(now >= later + TimeDelta::seconds(36), "{now}");
+        assert!(now < later + TimeDelta::hours(1), "{now}");
+        assert_eq!(
+            clock.real_duration(TimeDelta::minutes(30)),
+            std::time::Duration::from_secs(1)
+        );
+    }
 }

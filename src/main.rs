@@ -60,6 +60,11 @@ enum Command {
         /// The demo's own database (never a production one).
         #[arg(long, default_value = "telleverk-demo.db")]
         db: PathBuf,
+        /// On a new database, first poll this many weeks of history (three
+        /// rounds a working day, on a clock set to each): months of toner and
+        /// uptime in seconds. 0: none.
+        #[arg(long, default_value_t = 13)]
+        history_weeks: u32,
     },
     /// Check a configuration file without polling or writing anything:
     /// exit 0 and a summary when it is valid, 2 and the error when not.
@@ -290,9 +295,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(args) => {
             runtime.block_on(async { app::simulate(args, stop_on_signal(), &mut stdout).await })
         }
-        Command::Demo { devices, db } => {
-            runtime.block_on(async { app::demo(devices, &db, stop_on_signal(), &mut stdout).await })
-        }
+        Command::Demo {
+            devices,
+            db,
+            history_weeks,
+        } => runtime.block_on(async {
+            app::demo(devices, &db, history_weeks, stop_on_signal(), &mut stdout).await
+        }),
         Command::Readings {
             config,
             serial,

@@ -441,14 +441,24 @@ pub fn supplies_text(items: &[crate::answer::DeviceSupplies]) -> String {
         }
     }
     let mut out = table(&rows);
-    let coverage = coverage_rows(items);
-    if coverage.len() > 1 {
-        out.push_str(
-            "\nreal coverage per toner (§4.3): cartridges used by the levels against those the contract pays for (A4 pages ÷ rated yield at 5 %)\n",
-        );
-        out.push_str(&table(&coverage));
+    let coverage = coverage_text(items);
+    if !coverage.is_empty() {
+        out.push('\n');
+        out.push_str(&coverage);
     }
     out
+}
+
+/// Each toner's real coverage under a heading; empty without toners.
+pub fn coverage_text(items: &[crate::answer::DeviceSupplies]) -> String {
+    let rows = coverage_rows(items);
+    if rows.len() < 2 {
+        return String::new();
+    }
+    format!(
+        "real coverage per toner (§4.3): cartridges used by the levels against those the contract pays for (A4 pages ÷ rated yield at 5 %)\n{}",
+        table(&rows)
+    )
 }
 
 /// One row per toner with a coverage: used, paid for, implied and what it
@@ -482,7 +492,11 @@ fn coverage_rows(items: &[crate::answer::DeviceSupplies]) -> Vec<Vec<String>> {
                 None if c.above_contract => {
                     format!("ABOVE the contract's {} %: extra supplies", c.assumed_pct)
                 }
-                None if !c.enough_evidence => "less than one cartridge used: too early".into(),
+                None if c.over_tolerance => format!(
+                    "heading above the contract's {} % (under one cartridge used: no alert yet)",
+                    c.assumed_pct
+                ),
+                None if !c.enough_evidence => "within so far (under one cartridge used)".into(),
                 None => "within the contract".into(),
             };
             rows.push(vec![

@@ -95,6 +95,10 @@ pub struct TonerCoverage {
     /// At least one whole cartridge used in the window.
     pub enough_evidence: bool,
     /// Implied coverage above the assumption by more than
+    /// `[alerts] coverage_tolerance_pct`, whatever the evidence: heading for
+    /// extra supplies.
+    pub over_tolerance: bool,
+    /// Implied coverage above the assumption by more than
     /// `[alerts] coverage_tolerance_pct`, with enough evidence: extra
     /// supplies will be invoiced.
     pub above_contract: bool,

@@ -339,6 +339,24 @@ pub fn supplies(
     json: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    let items = supply_items(config, serial)?;
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&crate::answer::SupplyList { items })?
+        )?;
+    } else {
+        write!(out, "{}", crate::output::supplies_text(&items))?;
+    }
+    Ok(())
+}
+
+/// Each device's supplies (or `serial`'s) with forecasts and coverage, now.
+pub fn supply_items(
+    config: &Config,
+    serial: Option<&str>,
+) -> anyhow::Result<Vec<crate::answer::DeviceSupplies>> {
     let store = existing_store(config)?;
     let now = crate::timestamp::Timestamp::from(crate::clock::now());
     let identities = store.identities()?;
@@ -379,16 +397,7 @@ pub fn supplies(
             serial: s,
         });
     }
-    if json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&crate::answer::SupplyList { items })?
-        )?;
-    } else {
-        write!(out, "{}", crate::output::supplies_text(&items))?;
-    }
-    Ok(())
+    Ok(items)
 }
 
 pub fn find_contract<'a>(config: &'a Config, id: &str) -> anyhow::Result<&'a Contract> {

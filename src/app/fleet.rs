@@ -318,13 +318,17 @@ fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
 /// week (Monday 07:00 to Friday 17:00) takes under four minutes.
 const DEMO_SPEED: u32 = 1800;
 const DEMO_SEED: u64 = 1;
+/// The reply delays of the live demo: a healthy device, the slow one.
+const DEMO_DELAY: Duration = Duration::from_millis(20);
+const DEMO_SLOW_DELAY: Duration = Duration::from_millis(750);
 
 /// `telleverk demo`: the fleet on fast simulated time, polled every two
 /// seconds into `db`, a table printed each round, until `shutdown`.
 pub async fn demo(
     devices: usize,
     db: &Path,
-    shutdown: watch::Receiver<bool>,
+    history_weeks: u32,
+    mut shutdown: watch::Receiver<bool>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     if devices == 0 {
@@ -333,13 +337,16 @@ pub async fn demo(
     let db = std::path::absolute(db).with_context(|| format!("bad path {}", db.display()))?;
     let mut store = Store::open(&db)?;
     store.claim(Purpose::Demo)?;
+    let fresh = store.latest_poll()?.is_none();
     let origin = demo_origin(clock::now(), store.latest_poll()?);
-    let clock = Clock::simulated(origin, DEMO_SPEED);
+    // Standing still until the history (if any) is polled, then running.
+    let steer = clock::Steer::start(origin, 0);
+    let clock = Clock::Steered(steer);
     let fleet = Fleet::new(DEMO_SEED, devices, origin, true);
     let options = agent::Options {
         listen: "127.0.0.1:0".into(),
-        delay: Duration::from_millis(20),
-        slow_delay: Duration::from_millis(750),
+        delay: DEMO_DELAY,
+        slow_delay: DEMO_SLOW_DELAY,
     };
     let running = agent::start(fleet.clone(), clock, &options).await?;
     let folder = tempfile::tempdir().context("cannot make a temporary folder")?;
@@ -380,6 +387,25 @@ pub async fn demo(
             })
         })
         .collect();
+    if fresh && history_weeks > 0 {
+        let history = History {
+            config: &config,
+            snmp: &snmp,
+            store: &store,
+            steer,
+            agent: &running,
+        };
+        history
+            .poll(origin, history_weeks, &mut shutdown, out)
+            .await?;
+        if *shutdown.borrow() {
+            running.stop().await;
+            writeln!(out, "demo stopped; its readings stay in {}", db.display())?;
+            return Ok(());
+        }
+        print_coverage(&config, out)?;
+    }
+    steer.set(origin, DEMO_SPEED);
     let mut round = 0;
     let entries = Arc::new(config.devices.clone());
     let result = collector::run(
@@ -398,6 +424,120 @@ pub async fn demo(
     running.stop().await;
     writeln!(out, "demo stopped; its readings stay in {}", db.display())?;
     Ok(result?)
+}
+
+/// The demo's history: its fleet polled over SNMP at 08:00, 12:00 and 16:00
+/// (Oslo) of every working day of the weeks before the live demo starts,
+/// with the clock set to each instant, so a fresh demo database has months
+/// of readings (cartridges used, uptime) in seconds.
+struct History<'a> {
+    config: &'a config::Config,
+    snmp: &'a Arc<crate::snmp::Snmp>,
+    store: &'a Arc<Mutex<Store>>,
+    steer: &'static clock::Steer,
+    agent: &'a agent::Running,
+}
+
+/// The hours of the day the history polls at; each round's interval is
+/// the time to the next, so every working hour has evidence.
+const HISTORY_HOURS: [u32; 3] = [8, 12, 16];
+
+impl History<'_> {
+    async fn poll(
+        &self,
+        origin: DateTime<Utc>,
+        weeks: u32,
+        shutdown: &mut watch::Receiver<bool>,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<()> {
+        let started = clock::Stopwatch::start();
+        // No waiting for the slow device: its slowness is for the live rounds.
+        self.agent.set_delays(Duration::ZERO, Duration::ZERO);
+        let config = Arc::new(self.config.clone());
+        let entries = config.devices.clone();
+        let hints = collector::ProfileHints::default();
+        let calendar = crate::uptime::Calendar::default();
+        let last = origin.with_timezone(&Oslo).date_naive();
+        let first = last - TimeDelta::weeks(i64::from(weeks));
+        writeln!(
+            out,
+            "history: polling the fleet at 08:00, 12:00 and 16:00 of every working day from {first} to {}",
+            last.pred_opt().unwrap_or(last)
+        )?;
+        out.flush()?;
+        let (mut rounds, mut polls) = (0usize, 0usize);
+        let mut day = first;
+        while day < last && !*shutdown.borrow() {
+            if calendar.is_working_day(day) {
+                for hour in HISTORY_HOURS {
+                    if *shutdown.borrow() {
+                        break;
+                    }
+                    let Some(at) = Oslo
+                        .from_local_datetime(&day.and_time(NaiveTime::MIN))
+                        .earliest()
+                        .map(|t| t.with_timezone(&Utc) + TimeDelta::hours(i64::from(hour)))
+                    else {
+                        continue;
+                    };
+                    self.steer.set(at, 0);
+                    let polled = collector::poll_round(
+                        &config,
+                        &entries,
+                        self.snmp,
+                        &hints,
+                        Clock::Steered(self.steer),
+                        shutdown,
+                    )
+                    .await;
+                    let round = polled.round(entries.len(), Some(Duration::from_secs(4 * 3600)));
+                    polls += polled.records.len();
+                    collector::store_round(self.store, round, polled.records).await?;
+                    rounds += 1;
+                }
+            }
+            day = day.succ_opt().unwrap_or(last);
+            if day.weekday() == chrono::Weekday::Mon {
+                write!(out, ".")?;
+                out.flush()?;
+            }
+        }
+        self.agent.set_delays(DEMO_DELAY, DEMO_SLOW_DELAY);
+        writeln!(
+            out,
+            "\nhistory: {rounds} rounds, {polls} polls in {:.1} s",
+            started.elapsed().as_secs_f64()
+        )?;
+        Ok(())
+    }
+}
+
+/// Each toner's real coverage over the history, as `telleverk supplies`
+/// shows it: the normal users and those heading for extra-supply invoices.
+fn print_coverage(config: &config::Config, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut items = super::billing::supply_items(config, None)?;
+    // The toners there is something to say of: judged, or heading above.
+    let (mut unrated, mut early) = (0, 0);
+    for d in &mut items {
+        d.supplies.retain(|s| match &s.coverage {
+            None => false,
+            Some(c) if c.no_coverage.is_some() => {
+                unrated += 1;
+                false
+            }
+            Some(c) if !c.enough_evidence && !c.over_tolerance => {
+                early += 1;
+                false
+            }
+            Some(_) => true,
+        });
+    }
+    write!(out, "{}", output::coverage_text(&items))?;
+    writeln!(
+        out,
+        "and {early} toners under one cartridge used and within so far, {unrated} without a rated yield (telleverk supplies shows each)"
+    )?;
+    Ok(())
 }
 
 /// Where simulated time starts: Monday 07:00 (Oslo) two weeks back, so a long

@@ -136,6 +136,7 @@ fn toner_coverage(
         implied_pct: None,
         assumed_pct: ASSUMED_PCT,
         enough_evidence: false,
+        over_tolerance: false,
         above_contract: false,
         no_coverage: None,
     };
@@ -178,6 +179,7 @@ fn toner_coverage(
     if pages.is_some_and(|p| p > 0) {
         answer.cartridges_paid = Some(Number(c.cartridges_paid()));
         answer.implied_pct = c.implied_pct().map(Number);
+        answer.over_tolerance = c.over_tolerance();
         answer.above_contract = c.above_contract();
     } else {
         answer.no_coverage = Some("no_pages".into());
@@ -186,8 +188,9 @@ fn toner_coverage(
 }
 
 /// The A4-equivalent pages `serial` printed over the last 6 months to
-/// `today`, or from the day after its first reading when that is later;
-/// None when it has no reading before today.
+/// `today`: from the day after its first reading when that is later, to
+/// the day of its last when that is earlier; None when its readings span
+/// no whole day.
 pub fn window_pages(
     reader: &Reader,
     index: &FleetIndex<'_>,
@@ -199,28 +202,37 @@ pub fn window_pages(
         .unwrap_or(today);
     let contract = contract_of(index, serial, six, today);
     let trailing_days = contract.map_or(DEFAULT_TRAILING_DAYS, |c| c.trailing_days);
-    let read = |from: NaiveDate| {
+    let read = |from: NaiveDate, to: NaiveDate| {
         Readings {
             serial,
             mono: index.mono(serial),
             meters: &REPORT_METERS,
-            instants: &[midnight(from), midnight(today)],
+            instants: &[midnight(from), midnight(to)],
             trailing_days,
         }
         .read(reader)
         .map(|(points, colour)| complete_points(points, colour, &REPORT_METERS))
     };
-    let mut points = read(six)?;
-    let Some(first) = points.values().flatten().map(|p| p.at).min() else {
+    let mut points = read(six, today)?;
+    let instants = || points.values().flatten().map(|p| p.at);
+    let (Some(first), Some(last)) = (instants().min(), instants().max()) else {
         return Ok(None);
     };
+    // Whole days the readings span: never a value guessed past the last.
     let mut from = six;
     if first >= midnight(six) {
         from = local_date(first).succ_opt().unwrap_or(today);
-        if from >= today {
-            return Ok(None);
-        }
-        points = read(from)?;
+    }
+    let to = if last < midnight(today) {
+        local_date(last)
+    } else {
+        today
+    };
+    if from >= to {
+        return Ok(None);
+    }
+    if (from, to) != (six, today) {
+        points = read(from, to)?;
     }
     let counted = device_counters(
         &CounterInput {
@@ -235,11 +247,11 @@ pub fn window_pages(
             points: &points,
         },
         from,
-        today,
+        to,
     );
     Ok(Some(WindowPages {
         from,
-        to: today,
+        to,
         bw: counted.a4_bw,
         colour: counted.a4_colour,
     }))

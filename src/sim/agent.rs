@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,9 +42,30 @@ pub struct Running {
     pub address: SocketAddr,
     agent: Arc<Agent>,
     task: tokio::task::JoinHandle<()>,
+    delays: Arc<Delays>,
+}
+
+/// The reply delays, in µs, changed through [`Running::set_delays`].
+#[derive(Debug)]
+struct Delays {
+    healthy: AtomicU64,
+    slow: AtomicU64,
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 impl Running {
+    /// Changes the reply delays (healthy, slow) from the next request on:
+    /// the demo's history rounds wait for no one.
+    pub fn set_delays(&self, healthy: Duration, slow: Duration) {
+        self.delays
+            .healthy
+            .store(micros(healthy), Ordering::Relaxed);
+        self.delays.slow.store(micros(slow), Ordering::Relaxed);
+    }
+
     /// Stops answering and waits until the agent is down.
     pub async fn stop(mut self) {
         self.agent.cancel();
@@ -85,6 +107,7 @@ pub async fn start(fleet: Fleet, clock: Clock, options: &Options) -> Result<Runn
     })
     .map_err(start_error("set up the simulator's SNMPv3 engine"))?;
     let handler = Arc::new(FleetMib::new(fleet, clock, options));
+    let delays = handler.delays.clone();
     let agent = Agent::builder()
         .bind(options.listen.clone())
         .communities(communities)
@@ -122,6 +145,7 @@ pub async fn start(fleet: Fleet, clock: Clock, options: &Options) -> Result<Runn
         address,
         agent,
         task,
+        delays,
     })
 }
 
@@ -173,8 +197,7 @@ struct FleetMib {
     colour: Vec<(Oid, Slot)>,
     mono: Vec<(Oid, Slot)>,
     by_name: HashMap<Bytes, usize>,
-    delay: Duration,
-    slow_delay: Duration,
+    delays: Arc<Delays>,
     /// By the device's index in the whole fleet.
     live: HashMap<usize, Mutex<Live>>,
 }
@@ -226,8 +249,10 @@ impl FleetMib {
             colour: table(true),
             mono: table(false),
             by_name,
-            delay: options.delay,
-            slow_delay: options.slow_delay,
+            delays: Arc::new(Delays {
+                healthy: AtomicU64::new(micros(options.delay)),
+                slow: AtomicU64::new(micros(options.slow_delay)),
+            }),
             live,
             fleet,
             clock,
@@ -247,10 +272,10 @@ impl FleetMib {
 
     async fn wait(&self, ctx: &RequestContext, device: &Device) {
         let delay = match device.quirk {
-            Some(Quirk::Slow) => self.slow_delay,
-            _ => self.delay,
+            Some(Quirk::Slow) => &self.delays.slow,
+            _ => &self.delays.healthy,
         };
-        let due = ctx.received_at() + delay;
+        let due = ctx.received_at() + Duration::from_micros(delay.load(Ordering::Relaxed));
         if tokio::time::Instant::now() < due {
             tokio::time::sleep_until(due).await;
         }

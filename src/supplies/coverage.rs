@@ -71,12 +71,18 @@ impl Coverage {
     }
 
     /// The implied coverage exceeds the assumption by more than the
-    /// tolerance, with enough evidence: extra supplies will be invoiced.
-    /// Exact: used × yield > (100 + tolerance) × pages, in points.
-    pub fn above_contract(&self) -> bool {
+    /// tolerance, whatever the evidence. Exact: used × yield > (100 +
+    /// tolerance) × pages, in points.
+    pub fn over_tolerance(&self) -> bool {
         let used = i128::from(self.used_points) * i128::from(self.rated_yield);
         let allowed = (100 + i128::from(self.tolerance_pct)) * self.pages;
-        self.enough_evidence() && self.pages > 0 && used > allowed
+        self.pages > 0 && used > allowed
+    }
+
+    /// Over the tolerance with enough evidence: extra supplies will be
+    /// invoiced.
+    pub fn above_contract(&self) -> bool {
+        self.enough_evidence() && self.over_tolerance()
     }
 }
 
@@ -117,8 +123,10 @@ mod tests {
         assert_eq!(c.implied_pct(), Some(Decimal::new(500, 2)));
         assert!(c.enough_evidence());
         assert!(!c.above_contract());
-        // The same cartridges over 30 000 pages: 7.00 %, above 5.75 %.
+        // Example S1 (docs/contract-rules.md): the same cartridges over
+        // 30 000 pages: 1.07 paid for, 7.00 %, above 5.75 %.
         let c = Coverage::of(&levels(&[100, 60, 10, 100, 40]), 30_000, 28_000, 15);
+        assert_eq!(c.cartridges_paid(), Decimal::new(107, 2));
         assert_eq!(c.implied_pct(), Some(Decimal::new(700, 2)));
         assert!(c.above_contract());
     }
@@ -139,6 +147,7 @@ mod tests {
         let c = Coverage::of(&levels(&[100, 20]), 5_000, 28_000, 15);
         assert_eq!(c.implied_pct(), Some(Decimal::new(2240, 2)));
         assert!(!c.enough_evidence());
+        assert!(c.over_tolerance());
         assert!(!c.above_contract());
         let c = Coverage::of(&levels(&[100, 0, 100, 0]), 0, 28_000, 15);
         assert_eq!(c.implied_pct(), None);

@@ -310,6 +310,25 @@ fn the_demo_polls_its_own_database_and_stops_on_ctrl_c() {
     let work = Workdir::new();
     let mut demo = Running::start(&work, &["demo", "--devices", "5", "--db", "demo.db"]);
     demo.wait_for("simulated time starts", Duration::from_secs(20));
+    // A new database first gets 13 weeks of history, three rounds a working
+    // day, and the toners' real coverage over it.
+    let history = demo.wait_for("history: ", Duration::from_secs(10));
+    assert!(history.contains("08:00, 12:00 and 16:00"), "{history}");
+    let done = demo.wait_for(" rounds, ", Duration::from_secs(120));
+    let rounds: usize = done
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{done}"));
+    // 65 working days less the public holidays among them (up to 7 in spring).
+    assert!((150..=195).contains(&rounds), "{done}");
+    assert!(done.contains(&format!("{} polls", rounds * 5)), "{done}");
+    demo.wait_for("real coverage per toner", Duration::from_secs(20));
+    let summary = demo.wait_for("without a rated yield", Duration::from_secs(20));
+    assert!(
+        summary.contains("telleverk supplies shows each"),
+        "{summary}"
+    );
     demo.wait_for("── round 2", Duration::from_secs(30));
     let row = demo.wait_for("bizhub", Duration::from_secs(10));
     assert!(row.split_whitespace().count() >= 5, "{row}");
@@ -319,8 +338,19 @@ fn the_demo_polls_its_own_database_and_stops_on_ctrl_c() {
     let store = telleverk::storage::Store::open(&work.path().join("demo.db")).unwrap();
     assert_eq!(store.serials().unwrap().len(), 5);
     let serial = &store.serials().unwrap()[0];
-    assert!(store.readings(serial, None, None).unwrap().unwrap().len() >= 2);
+    // The history's rounds and the live ones.
+    assert!(store.readings(serial, None, None).unwrap().unwrap().len() >= rounds);
     drop(store);
+    // A second run carries on where the first stopped: no history again.
+    let mut again = Running::start(&work, &["demo", "--devices", "5", "--db", "demo.db"]);
+    again.wait_for("── round 1", Duration::from_secs(30));
+    let (code, output) = again.interrupt();
+    assert_eq!(code, Some(0), "{output}");
+    assert!(
+        !again.seen.iter().any(|l| l.starts_with("history:")),
+        "{:?}",
+        again.seen
+    );
 
     // poll and serve never write into a demo database ...
     let config: PathBuf = work.config_with(

@@ -224,3 +224,44 @@ fn the_simulator_s_coverage_is_found_and_the_heavy_users_are_alerted() {
         detail.body
     );
 }
+
+/// A rated yield is a positive whole number of pages: anything else in the
+/// `yields/` folder of `[profiles] dir` stops the config, naming the file,
+/// line and key; a good one adds a model the built-in table leaves out.
+#[test]
+fn a_yield_that_is_not_a_positive_whole_number_stops_the_config() {
+    let work = Workdir::new();
+    let folder = work.path().join("profiles/yields");
+    std::fs::create_dir_all(&folder).unwrap();
+    let yields = |pages: &str| {
+        format!(
+            "# our datasheet\n[[toner]]\nmodels = [\"bizhub 4750i\"]\npart = \"TNP-X\"\ncolour = \"black\"\npages = {pages}\nsource = \"our vendor's datasheet\"\n"
+        )
+    };
+    let config = work.config_with(
+        "[profiles]\ndir = \"profiles\"\n",
+        "[[device]]\naddress = \"127.0.0.1:9\"\ncommunity = \"x\"\n",
+    );
+    let config = config.to_str().unwrap();
+    for bad in ["0", "-5", "20000.5", "\"lots\""] {
+        std::fs::write(folder.join("ours.toml"), yields(bad)).unwrap();
+        let out = work.run(&["check-config", config]);
+        let said = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {said}");
+        for part in ["ours.toml", "6", "toner.pages", "positive whole number"] {
+            assert!(said.contains(part), "{bad}: {part} in {said}");
+        }
+    }
+    std::fs::write(folder.join("ours.toml"), yields("20000")).unwrap();
+    let out = work.run(&["check-config", config]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let loaded = telleverk::config::load(std::path::Path::new(config)).unwrap();
+    assert_eq!(
+        loaded.yields.find("bizhub 4750i", "black").unwrap().pages,
+        20_000
+    );
+    assert_eq!(
+        loaded.yields.find("bizhub C300i", "black").unwrap().pages,
+        28_000
+    );
+}
