@@ -516,8 +516,9 @@ impl History<'_> {
 /// shows it: the normal users and those heading for extra-supply invoices.
 fn print_coverage(config: &config::Config, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut items = super::billing::supply_items(config, None)?;
-    // The toners there is something to say of: judged, or heading above.
-    let (mut unrated, mut early) = (0, 0);
+    // Each black toner with a rated yield, and the colour toners heading
+    // above the contract.
+    let (mut unrated, mut colour) = (0, 0);
     for d in &mut items {
         d.supplies.retain(|s| match &s.coverage {
             None => false,
@@ -525,8 +526,8 @@ fn print_coverage(config: &config::Config, out: &mut dyn Write) -> anyhow::Resul
                 unrated += 1;
                 false
             }
-            Some(c) if !c.enough_evidence && !c.over_tolerance => {
-                early += 1;
+            Some(c) if s.colour.as_deref() != Some("black") && !c.over_tolerance => {
+                colour += 1;
                 false
             }
             Some(_) => true,
@@ -535,7 +536,7 @@ fn print_coverage(config: &config::Config, out: &mut dyn Write) -> anyhow::Resul
     write!(out, "{}", output::coverage_text(&items))?;
     writeln!(
         out,
-        "and {early} toners under one cartridge used and within so far, {unrated} without a rated yield (telleverk supplies shows each)"
+        "and {colour} colour toners within the contract, {unrated} toners without a rated yield (telleverk supplies shows each)"
     )?;
     Ok(())
 }

@@ -157,9 +157,10 @@ fn the_simulator_s_coverage_is_found_and_the_heavy_users_are_alerted() {
                     judged += 1;
                     // Levels are whole percents read every two simulated
                     // days: a cartridge's last and first days go unseen,
-                    // so the coverage found is a little under the true one.
+                    // so the coverage found is a little under the true one
+                    // (and whole-percent levels move it a little either way).
                     assert!(
-                        implied <= expected * 1.03 && implied >= expected * 0.85,
+                        implied <= expected * 1.05 && implied >= expected * 0.85,
                         "{} coverage {expected} %, found {implied} %: {black:#}",
                         d.serial
                     );
