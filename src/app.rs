@@ -480,7 +480,7 @@ pub async fn report_run(config: Config, name: &str, out: &mut dyn Write) -> anyh
 /// `telleverk token new`: a fresh random token, printed once, and the config
 /// block that holds only its hash.
 /// A new API token: `tlv_` and 32 random bytes in hex.
-fn new_token() -> anyhow::Result<String> {
+pub(crate) fn new_token() -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| anyhow::anyhow!("no randomness from the system: {e}"))?;

@@ -33,3 +33,4 @@ pub mod storage;
 pub mod supplies;
 pub mod timestamp;
 pub mod uptime;
+pub mod web;

@@ -2,8 +2,9 @@
 # The test command of telleverk: `bash tests/run.sh [extra cargo test arguments]`.
 #
 # 1. Installs what the integration tests need, if missing (idempotent, quick when
-#    already done): Debian's snmpd and net-snmp tools (apt), and snmpsim in a venv
-#    under the target dir (PyPI), with schemathesis and aiosmtpd.
+#    already done): Debian's snmpd and net-snmp tools, chromium and its driver
+#    and npm (apt); snmpsim in a venv under the target dir (PyPI), with
+#    schemathesis, aiosmtpd and selenium; axe-core (npm) beside it.
 # 2. Runs `cargo fmt --check`, `cargo clippy --all-targets -- -D warnings` and
 #    `cargo test`, in that order, stopping at the first failure.
 #
@@ -16,7 +17,11 @@ cd "$(dirname "$0")/.."
 # 1.2.2's options and behaviour, on schemathesis 4's command line and checks
 # (the API's conformance test) and on aiosmtpd 1.4's handlers (the SMTP sink
 # the scheduled reports are mailed to).
-readonly PYTHON_REQUIREMENTS="snmpsim==1.2.2 pysmi cryptography schemathesis==4.32.5 aiosmtpd==1.4.6"
+# selenium 4 drives Debian's chromium through Debian's chromedriver (the web
+# pages' browser test); no browser is downloaded.
+readonly PYTHON_REQUIREMENTS="snmpsim==1.2.2 pysmi cryptography schemathesis==4.32.5 aiosmtpd==1.4.6 selenium==4.51.0"
+# The accessibility engine the browser test runs in each page.
+readonly AXE_CORE="axe-core@4.14.1"
 
 step() { printf '==> %s\n' "$*" >&2; }
 
@@ -60,6 +65,9 @@ install_system_packages() {
     have snmpd || packages+=(snmpd)
     have snmpget || packages+=(snmp)
     [ -x /usr/bin/python3 ] || packages+=(python3)
+    have chromium || packages+=(chromium)
+    have chromedriver || packages+=(chromium-driver)
+    have npm || packages+=(npm)
     # Debian's python3 needs python3-venv (which brings ensurepip) to create venvs.
     if [ ! -x /usr/bin/python3 ] || ! /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null; then
         packages+=(python3-venv)
@@ -94,6 +102,26 @@ install_python_tools() {
     printf '%s' "$PYTHON_REQUIREMENTS" >"$stamp"
 }
 
+# axe-core from the npm registry, under the target dir like the venv.
+install_axe() {
+    local target_dir="${CARGO_TARGET_DIR:-target}"
+    case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+    local dir="$target_dir/test-tools/axe"
+    AXE_JS="$dir/node_modules/axe-core/axe.min.js"
+    if [ -f "$AXE_JS" ] && [ "$(cat "$dir/.telleverk-requirements" 2>/dev/null)" = "$AXE_CORE" ]; then
+        return 0
+    fi
+    step "npm install $AXE_CORE into $dir"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    if ! (cd "$dir" && npm install --silent --no-audit --no-fund --prefix "$dir" "$AXE_CORE" >/dev/null); then
+        rm -rf "$dir"
+        echo "tests/run.sh: installing axe-core failed" >&2
+        return 1
+    fi
+    printf '%s' "$AXE_CORE" >"$dir/.telleverk-requirements"
+}
+
 # CI images with a minimal rustup profile lack rustfmt and clippy.
 install_rust_components() {
     if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1; then
@@ -105,11 +133,15 @@ install_rust_components() {
 
 install_system_packages
 install_python_tools
+install_axe
 install_rust_components
 
 export TELLEVERK_SNMPSIM="$SNMPSIM"
 export TELLEVERK_SCHEMATHESIS="$(dirname "$SNMPSIM")/schemathesis"
 export TELLEVERK_PYTHON="$(dirname "$SNMPSIM")/python"
+export TELLEVERK_AXE="$AXE_JS"
+export TELLEVERK_CHROMEDRIVER="$(command -v chromedriver)"
+export TELLEVERK_CHROMIUM="$(command -v chromium)"
 export MIBS=
 
 step "cargo fmt --check"

@@ -318,6 +318,8 @@ fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
 /// week (Monday 07:00 to Friday 17:00) takes under four minutes.
 const DEMO_SPEED: u32 = 1800;
 const DEMO_SEED: u64 = 1;
+/// Where the demo serves its web pages (another free port when taken).
+const DEMO_WEB: &str = "127.0.0.1:8080";
 /// The reply delays of the live demo: a healthy device, the slow one.
 const DEMO_DELAY: Duration = Duration::from_millis(20);
 const DEMO_SLOW_DELAY: Duration = Duration::from_millis(750);
@@ -358,16 +360,30 @@ pub async fn demo(
         timeout: Duration::from_secs(1),
         versions: Versions::Mixed,
     };
+    // The web pages, with a token for this run only.
+    let token = super::new_token()?;
+    let web = match tokio::net::TcpListener::bind(DEMO_WEB).await {
+        Ok(l) => l,
+        Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot listen for the demo's web pages on 127.0.0.1")?,
+    };
+    let web_address = web.local_addr()?;
     write_atomically(
         &config_path,
-        &config_text(&fleet, running.address, &polling),
+        &format!(
+            "{}\n[http]\nlisten = \"{web_address}\"\n\n[[http.token]]\nname = \"demo\"\nrole = \"operator\"\nhash = \"{}\"\n",
+            config_text(&fleet, running.address, &polling),
+            config::hash_text(&config::token_hash(&token))
+        ),
     )?;
-    let config = config::load(&config_path)?;
+    let config = Arc::new(config::load(&config_path)?);
     store.rekey_entries(&super::legacy_keys(&config))?;
     writeln!(
         out,
         "telleverk demo: {devices} simulated bizhubs on {}, polled every 2 s into {}\n\
-         simulated time starts {} and runs {DEMO_SPEED}× (1 s = 30 min); Ctrl-C stops",
+         simulated time starts {} and runs {DEMO_SPEED}× (1 s = 30 min); Ctrl-C stops\n\
+         web pages: http://{web_address}/ — log in with the token {token} (operator; this run only)",
         running.address,
         db.display(),
         oslo_time(origin),
@@ -406,10 +422,16 @@ pub async fn demo(
         print_coverage(&config, out)?;
     }
     steer.set(origin, DEMO_SPEED);
+    let state = Arc::new(crate::http::Inner::new(
+        config.clone(),
+        store.clone(),
+        clock,
+    ));
+    let pages = tokio::spawn(crate::http::serve(web, state.clone(), shutdown.clone()));
     let mut round = 0;
     let entries = Arc::new(config.devices.clone());
     let result = collector::run(
-        Arc::new(config),
+        config,
         tokio::sync::watch::channel(entries).1,
         snmp,
         store,
@@ -417,10 +439,14 @@ pub async fn demo(
         shutdown,
         |r: Round<'_>| {
             round += 1;
+            state.changed.notify_one();
             let _ = print_round(out, round, clock.now(), &r, &notes).and_then(|()| out.flush());
         },
     )
     .await;
+    if let Ok(Err(e)) = pages.await {
+        tracing::error!("the demo's web pages: {e}");
+    }
     running.stop().await;
     writeln!(out, "demo stopped; its readings stay in {}", db.display())?;
     Ok(result?)

@@ -136,6 +136,16 @@ bounded_duration!(
 );
 
 bounded_duration!(
+    /// `[http] session_idle`, how long a web session lasts unused: from
+    /// 1 minute to 30 days.
+    SessionIdle,
+    Duration::from_secs(60),
+    Duration::from_secs(30 * 86_400),
+    "a session that ends within a minute logs people out while they read, \
+     and one unused for a month should log in again"
+);
+
+bounded_duration!(
     /// `[collector] timeout`, per SNMP request: from 10 ms to 60 s.
     SnmpTimeout,
     Duration::from_millis(10),

@@ -66,7 +66,14 @@ pub struct Http {
     pub listen: SocketAddr,
     pub tokens: Vec<Token>,
     pub limits: Limits,
+    /// Web sessions end after this long unused (default 8h).
+    pub session_idle: Duration,
+    /// Session cookies are `Secure` (set behind a TLS proxy).
+    pub secure_cookies: bool,
 }
+
+/// The default of `[http] session_idle`.
+pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(8 * 3600);
 
 /// What one client may hold of the server: connections, time and memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +115,9 @@ pub(super) struct RawHttp {
     header_read_timeout: Option<HttpTimeout>,
     request_timeout: Option<HttpTimeout>,
     max_body_bytes: Option<Within<1024, 1_073_741_824>>,
+    session_idle: Option<super::fields::SessionIdle>,
+    #[serde(default)]
+    secure_cookies: bool,
     #[serde(default)]
     token: Vec<Spanned<RawToken>>,
 }
@@ -231,6 +241,8 @@ impl Ctx<'_> {
             listen,
             tokens,
             limits: self.limits(raw)?,
+            session_idle: raw.session_idle.map_or(DEFAULT_SESSION_IDLE, |d| d.0),
+            secure_cookies: raw.secure_cookies,
         })
     }
 

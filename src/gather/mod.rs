@@ -6,6 +6,7 @@
 //! Below `http` and `scheduler`, above `storage`, `config` and the pure core:
 //! it never imports `app`, `http` or `scheduler`, and holds no SQL.
 
+pub mod charts;
 pub mod fleet;
 pub mod invoice_checks;
 pub mod reports;

@@ -140,6 +140,12 @@ pub async fn detail(
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<DeviceDetail>> {
     let Path(serial) = path?;
+    Ok(Json(device_detail(&state, serial).await?))
+}
+
+/// One device in full, as `/api/v1/devices/{serial}` and its web page
+/// show it.
+pub(crate) async fn device_detail(state: &AppState, serial: String) -> ApiResult<DeviceDetail> {
     let view = state.view();
     let device = known(&view, &serial)?.clone();
     let now = state.clock.timestamp();
@@ -185,7 +191,7 @@ pub async fn detail(
         }
     }
     let shown = &state.config.display;
-    Ok(Json(DeviceDetail {
+    Ok(DeviceDetail {
         summary: summary(device, now, interval, shown),
         entry: device.row.entry_key.clone(),
         last_poll_at: device.row.last_poll.map(|t| shown.instant(t.into())),
@@ -217,5 +223,5 @@ pub async fn detail(
                 detail: f.detail,
             })
             .collect(),
-    }))
+    })
 }

@@ -48,6 +48,11 @@ impl ApiError {
         ApiError::new(ErrorCode::BadParameter, format!("`{name}`: {message}"))
     }
 
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        status_of(self.code)
+    }
+
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorCode::NotFound, message)
     }

@@ -7,7 +7,7 @@
 //!
 //! Never here: SQL, billing rules, or a secret in an answer.
 
-mod auth;
+pub(crate) mod auth;
 mod billing;
 mod devices;
 mod error;
@@ -33,8 +33,10 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub(crate) use devices::device_detail;
 pub use error::ApiError;
 pub use metrics::Metrics;
+pub(crate) use readings::{NewReading, enter as enter_reading};
 
 use crate::answer::ErrorBody;
 use crate::clock::Clock;
@@ -61,6 +63,8 @@ pub struct Inner {
     pub clock: Clock,
     /// Runs reports: on the schedule, and when asked.
     pub runner: Runner,
+    /// The web pages' sessions.
+    pub sessions: crate::web::Sessions,
 }
 
 pub type AppState = Arc<Inner>;
@@ -77,6 +81,7 @@ impl Inner {
             changed: Notify::new(),
             metrics: Metrics::default(),
             clock,
+            sessions: crate::web::Sessions::default(),
         }
     }
 
@@ -145,6 +150,7 @@ pub fn router(state: AppState) -> Router {
     let openapi = Arc::new(openapi);
     router
         .layer(axum::Extension(openapi))
+        .merge(crate::web::router(state))
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
 }

@@ -188,13 +188,26 @@ pub async fn enter_reading(
 ) -> ApiResult<(StatusCode, Json<Entered>)> {
     let Path(serial) = path?;
     let Json(body) = body?;
+    let (status, entered) = enter(&state, &caller.name, serial, &body).await?;
+    Ok((status, Json(entered)))
+}
+
+/// Enters a reading `by` a token's holder, as the API and the device page
+/// do: 201 when something was stored, 200 when it all was already.
+pub(crate) async fn enter(
+    state: &AppState,
+    by: &str,
+    serial: String,
+    body: &NewReading,
+) -> ApiResult<(StatusCode, Entered)> {
     known(&state.view(), &serial)?;
     let shown = state.config.display;
-    let rows = import_rows(&serial, &body, state.clock.now(), &shown)?;
+    let rows = import_rows(&serial, body, state.clock.now(), &shown)?;
     let source = rows[0].source;
     let taken_at = rows[0].at;
     let store = state.store.clone();
-    let by = caller.name.clone();
+    let who = by.to_owned();
+    let by = who.clone();
     let now = state.clock.now();
     let accept_implausible = body.accept_implausible.unwrap_or(false);
     let summary = blocking(move || {
@@ -210,7 +223,7 @@ pub async fn enter_reading(
             .map_err(|e| refused(e, taken_at, &shown))
     })
     .await?;
-    tracing::info!(token = %caller.name, %serial, stored = summary.stored, "reading entered");
+    tracing::info!(token = %who, %serial, stored = summary.stored, "reading entered");
     state.changed.notify_one();
     let status = if summary.stored > 0 {
         StatusCode::CREATED
@@ -219,14 +232,14 @@ pub async fn enter_reading(
     };
     Ok((
         status,
-        Json(Entered {
+        Entered {
             serial,
             taken_at: shown.instant(taken_at.into()),
             source: source.name().to_owned(),
             stored: summary.stored,
             already_stored: summary.already_stored,
             warnings: summary.warnings,
-        }),
+        },
     ))
 }
 

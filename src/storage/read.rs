@@ -258,6 +258,32 @@ pub(super) fn cause_column(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Resul
     })
 }
 
+impl Reader {
+    /// The latest value of each of `meters` of `serial` (of any source), in
+    /// the order asked; None for a meter never stored or a serial unknown.
+    pub fn latest_values(&self, serial: &str, meters: &[Meter]) -> Result<Vec<Option<u64>>, Error> {
+        let Some(id) = self.device_id(serial)? else {
+            return Ok(vec![None; meters.len()]);
+        };
+        let read = || -> rusqlite::Result<Vec<Option<u64>>> {
+            let mut q = self.conn.prepare_cached(
+                "SELECT value FROM meter_values WHERE device_id = ?1 AND meter = ?2 ORDER BY at DESC LIMIT 1",
+            )?;
+            meters
+                .iter()
+                .map(|m| {
+                    let mut rows = q.query(params![id, m.code()])?;
+                    Ok(match rows.next()? {
+                        Some(r) => u64::try_from(r.get::<_, i64>(0)?).ok(),
+                        None => None,
+                    })
+                })
+                .collect()
+        };
+        read().map_err(self.err("read a device's latest meter values"))
+    }
+}
+
 impl Store {
     /// The latest supply rows of a device, by index (none for a serial
     /// the database does not know).

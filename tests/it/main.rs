@@ -15,9 +15,11 @@ mod poll;
 mod reports;
 mod schemathesis;
 mod sim;
+mod simfleet;
 mod supplies;
 mod tidy;
 mod uptime;
+mod web;
 
 mod harness {
     //! Smoke tests of the agents themselves (tests/it/agents.rs), checked with

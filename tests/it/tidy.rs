@@ -52,6 +52,15 @@ const LAYERS: &[(&str, &[&str])] = &[
             "storage",
             "supplies",
             "uptime",
+            "web",
+        ],
+    ),
+    // The pages: beside the API, reading through it.
+    (
+        "web",
+        &[
+            "alerts", "answer", "clock", "config", "contract", "display", "gather", "http",
+            "meters", "storage",
         ],
     ),
     (

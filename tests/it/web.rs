@@ -1,0 +1,312 @@
+//! The web pages (issue 19): sessions and forms over plain HTTP, and every
+//! page in a real browser (Debian's chromium through selenium, with
+//! axe-core in each page) against `serve` polling a simulated fleet.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use telleverk::clock::{Clock, Steer};
+use telleverk::sim::model::Fleet;
+use telleverk::sim::{Polling, Versions, config_text};
+
+use super::api::{ADMIN, App, OPERATOR, VIEWER, token_blocks};
+use super::cli::Workdir;
+use super::simfleet::Sim;
+
+/// A device read by hand (no address): any reading of it is plausible.
+const HAND: &str = "HAND0000001";
+
+/// A tool the test command installs: `$VAR`, else a clear failure.
+fn tool(var: &str) -> PathBuf {
+    let path = std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            panic!("{var} is unset: run the tests with `bash tests/run.sh`, which installs it")
+        });
+    assert!(
+        path.exists(),
+        "{var}={} names a missing file",
+        path.display()
+    );
+    path
+}
+
+/// The service polling a simulated fleet of `devices`, with the test
+/// tokens and a device read by hand: a week of polls on a clock running a
+/// day a second, then on in real time.
+fn service(work: &Workdir, devices: usize) -> (App, Sim, Fleet) {
+    let now = telleverk::clock::now();
+    let start = now - chrono::TimeDelta::days(7);
+    let steer = Steer::start(start, 86_400);
+    let clock = Clock::Steered(steer);
+    let fleet = Fleet::new(3, devices, start, false);
+    let sim = Sim::start(fleet.clone(), clock);
+    let polling = Polling {
+        storage: "telleverk.db".into(),
+        interval: Duration::from_secs(1),
+        concurrency: 32,
+        timeout: Duration::from_secs(1),
+        versions: Versions::V2c,
+    };
+    let config = format!(
+        "{}\n[[device]]\nserial = \"{HAND}\"\nlocation = \"Reception\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n{}",
+        config_text(&fleet, sim.address, &polling),
+        token_blocks()
+    );
+    let path = work.path().join("web.toml");
+    std::fs::write(&path, config).unwrap();
+    let app = App::start_on(&path, clock);
+    while clock.now() < now {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    steer.set(now, 1);
+    // The view lists the fleet once a round is in.
+    let serial = fleet.devices[0].serial.clone();
+    app.wait_for("/api/v1/devices?limit=1000", |v| {
+        v["items"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|d| d["serial"] == serial.as_str() && !d["last_reading_at"].is_null())
+        })
+    });
+    (app, sim, fleet)
+}
+
+/// A plain HTTP client that follows no redirect and keeps no cookie.
+fn client() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn session_cookie(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().trim().to_owned()
+}
+
+#[test]
+fn sessions_and_forms_keep_to_their_rules() {
+    let work = Workdir::new();
+    let (app, _sim, fleet) = service(&work, 3);
+    let http = client();
+    let base = app.base.clone();
+
+    // No session: a redirect to the login form, which names where to go back.
+    let r = http
+        .get(format!("{base}/devices/{}", fleet.devices[0].serial))
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let to = r
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(to.starts_with("/login?next=/devices/"), "{to}");
+    // The style sheet needs no session.
+    let r = http
+        .get(format!("{base}/static/telleverk.css"))
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+
+    // A bad token: the form again, 401.
+    let r = http
+        .post(format!("{base}/login"))
+        .send_form([("token", "nope"), ("next", "/")])
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let body = r.into_body().read_to_string().unwrap();
+    assert!(
+        body.contains("not known") && body.contains("name=\"token\""),
+        "{body}"
+    );
+
+    // A good one: a strict, HttpOnly cookie and back to where we were going;
+    // never to another site.
+    let r = http
+        .post(format!("{base}/login"))
+        .send_form([("token", VIEWER), ("next", "//evil.example/")])
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers().get("location").unwrap(), "/");
+    let set = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=28800"] {
+        assert!(set.contains(part), "{part} in {set}");
+    }
+    assert!(
+        !set.contains("Secure"),
+        "no Secure without secure_cookies: {set}"
+    );
+    let cookie = session_cookie(&set);
+    let page = |path: &str| {
+        let r = http
+            .get(format!("{base}{path}"))
+            .header("cookie", &cookie)
+            .call()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.into_body().read_to_string().unwrap())
+    };
+    let (status, fleet_page) = page("/");
+    assert_eq!(status, 200);
+    for d in &fleet.devices {
+        assert!(
+            fleet_page.contains(&d.serial),
+            "{} on the fleet page",
+            d.serial
+        );
+    }
+    assert!(fleet_page.contains(HAND) && fleet_page.contains("read by hand"));
+    let csrf = fleet_page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let (status, _) = page(&format!("/devices/{}", fleet.devices[0].serial));
+    assert_eq!(status, 200);
+    let (status, missing) = page("/devices/NOSUCHSERIAL");
+    assert_eq!(status, 404);
+    assert!(missing.contains("no device with serial"), "{missing}");
+
+    // A viewer may not enter a reading; an operator's form needs the CSRF token.
+    let send = |cookie: &str, csrf: &str| {
+        http.post(format!("{base}/devices/{HAND}/readings"))
+            .header("cookie", cookie)
+            .send_form([
+                ("csrf", csrf),
+                ("taken_at", "2026-11-02 10:00"),
+                ("meter", "total"),
+                ("value", "500"),
+                ("source", "manual"),
+            ])
+            .unwrap()
+    };
+    assert_eq!(send(&cookie, &csrf).status(), 403);
+    let r = http
+        .post(format!("{base}/login"))
+        .send_form([("token", OPERATOR), ("next", "/")])
+        .unwrap();
+    let operator = session_cookie(r.headers().get("set-cookie").unwrap().to_str().unwrap());
+    let r = send(&operator, "forged");
+    assert_eq!(r.status(), 403);
+    assert!(
+        r.into_body()
+            .read_to_string()
+            .unwrap()
+            .contains("another session")
+    );
+    let operator_csrf = {
+        let r = http
+            .get(format!("{base}/devices/{HAND}"))
+            .header("cookie", &operator)
+            .call()
+            .unwrap();
+        let body = r.into_body().read_to_string().unwrap();
+        body.split("name=\"csrf\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let r = send(&operator, &operator_csrf);
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.into_body()
+            .read_to_string()
+            .unwrap()
+            .contains("Stored 1 value")
+    );
+    // The API sees the reading the page stored.
+    let readings = app.get(&format!("/api/v1/devices/{HAND}/readings"), ADMIN);
+    assert!(readings.text.contains("500"), "{}", readings.text);
+
+    // Logging out needs the form's token, then ends the session.
+    let r = http
+        .post(format!("{base}/logout"))
+        .header("cookie", &cookie)
+        .send_form([("csrf", "wrong")])
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = http
+        .post(format!("{base}/logout"))
+        .header("cookie", &cookie)
+        .send_form([("csrf", csrf.as_str())])
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(
+        r.headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let r = http
+        .get(format!("{base}/"))
+        .header("cookie", &cookie)
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 303, "the ended session is refused");
+}
+
+#[test]
+fn every_page_works_in_a_real_browser() {
+    let python = tool("TELLEVERK_PYTHON");
+    let driver = tool("TELLEVERK_CHROMEDRIVER");
+    let chromium = tool("TELLEVERK_CHROMIUM");
+    let axe = tool("TELLEVERK_AXE");
+    let work = Workdir::new();
+    let (app, _sim, fleet) = service(&work, 5);
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/browser.py");
+    let out = Command::new(python)
+        .arg(script)
+        .env("WEB_BASE", &app.base)
+        .env("WEB_VIEWER", VIEWER)
+        .env("WEB_OPERATOR", OPERATOR)
+        .env("WEB_SERIAL", &fleet.devices[0].serial)
+        .env("WEB_HAND_SERIAL", HAND)
+        .env("WEB_SCREENSHOTS", &shots)
+        .env("TELLEVERK_CHROMEDRIVER", driver)
+        .env("TELLEVERK_CHROMIUM", chromium)
+        .env("TELLEVERK_AXE", axe)
+        .output()
+        .expect("run the browser test");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("browser: every step passed"), "{said}");
+    for name in ["login", "fleet", "device", "alerts", "device-reading"] {
+        let png = std::fs::read(shots.join(format!("{name}.png"))).unwrap();
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 10_000,
+            "{name}.png"
+        );
+    }
+}
