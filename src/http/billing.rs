@@ -88,9 +88,18 @@ pub async fn reconciliation(
     let Path(id) = path?;
     let Query(q) = query?;
     let at = params::opt_date("at", &q.at)?.unwrap_or_else(|| state.today());
-    let contract = find(&state, &id)?;
+    Ok(Json(standing(&state, &id, at).await?))
+}
+
+/// A contract's standing on `at`, as the API and its web page show it.
+pub(crate) async fn standing(
+    state: &AppState,
+    id: &str,
+    at: chrono::NaiveDate,
+) -> ApiResult<answer::Standing> {
+    let contract = find(state, id)?;
     let st = state.clone();
-    let standing = blocking(move || {
+    blocking(move || {
         st.pool.read(|r| {
             let histories = crate::gather::histories(r, &st.config, &contract, at)?;
             let standing = billing::reconcile(&contract, &histories, at)
@@ -103,8 +112,7 @@ pub async fn reconciliation(
             Ok::<_, ApiError>(answer)
         })
     })
-    .await?;
-    Ok(Json(standing))
+    .await
 }
 
 #[derive(Deserialize)]
@@ -148,9 +156,19 @@ pub async fn invoices(
     let Path(id) = path?;
     let Query(q) = query?;
     let until = params::opt_date("until", &q.until)?.unwrap_or_else(|| state.today());
-    let contract = find(&state, &id)?;
+    Ok(Json(contract_invoices(&state, &id, until).await?))
+}
+
+/// A contract's invoices issued up to `until`, as the API and its web page
+/// show them.
+pub(crate) async fn contract_invoices(
+    state: &AppState,
+    id: &str,
+    until: chrono::NaiveDate,
+) -> ApiResult<answer::Invoices> {
+    let contract = find(state, id)?;
     let st = state.clone();
-    let invoices = blocking(move || {
+    blocking(move || {
         st.pool.read(|r| {
             let histories = crate::gather::histories(r, &st.config, &contract, until)?;
             let invoices = billing::invoices(&contract, &histories, until)
@@ -162,6 +180,5 @@ pub async fn invoices(
             ))
         })
     })
-    .await?;
-    Ok(Json(invoices))
+    .await
 }

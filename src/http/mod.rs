@@ -33,10 +33,12 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub(crate) use billing::{contract_invoices, standing};
 pub(crate) use devices::device_detail;
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub(crate) use readings::{NewReading, enter as enter_reading};
+pub(crate) use uptime::contract_uptime;
 
 use crate::answer::ErrorBody;
 use crate::clock::Clock;

@@ -102,11 +102,23 @@ pub async fn contract(
 ) -> ApiResult<Json<UptimeList>> {
     let Path(id) = path?;
     let Query(q) = query?;
-    let contract = find(&state, &id)?;
     let months = months(&state, &q)?;
+    Ok(Json(UptimeList {
+        items: contract_uptime(&state, &id, months).await?,
+    }))
+}
+
+/// The uptime of every device of contract `id` over `months`, as the API
+/// and the contract's web page show it.
+pub(crate) async fn contract_uptime(
+    state: &AppState,
+    id: &str,
+    months: Vec<chrono::NaiveDate>,
+) -> ApiResult<Vec<crate::answer::Uptime>> {
+    let contract = find(state, id)?;
     let st = state.clone();
     let now = state.clock.timestamp();
-    let items = blocking(move || {
+    blocking(move || {
         let mut serials: Vec<String> = contract
             .devices
             .iter()
@@ -119,6 +131,5 @@ pub async fn contract(
         uptime_answers(&st.config.storage_path, &st.config, &devices, &months, now)
             .map_err(ApiError::from)
     })
-    .await?;
-    Ok(Json(UptimeList { items }))
+    .await
 }

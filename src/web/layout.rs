@@ -16,6 +16,7 @@ pub const CSS_PATH: &str = "/static/telleverk.css";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     Fleet,
+    Contracts,
     Alerts,
     None,
 }
@@ -48,6 +49,7 @@ pub fn page(session: &Session, section: Section, title: &str, body: Markup) -> M
                     nav aria-label="Main" {
                         ul {
                             (item(Section::Fleet, "/", "Fleet"))
+                            (item(Section::Contracts, "/contracts", "Contracts"))
                             (item(Section::Alerts, "/alerts", "Alerts"))
                         }
                     }
@@ -107,6 +109,13 @@ pub fn when_text(shown: &Display, text: &str) -> String {
             )
         },
     )
+}
+
+/// An answer's NOK amount (`1234.50`) for people: `1 234,50 kr` (nb-NO)
+/// or `1,234.50 kr` (en-GB); the text as it is when it is not a number.
+pub fn money(shown: &Display, text: &str) -> String {
+    text.parse::<Decimal>()
+        .map_or_else(|_| text.to_owned(), |d| format!("{} kr", shown.number(d)))
 }
 
 /// Percent-encodes `text` for a query string.

@@ -10,6 +10,7 @@
 
 mod alerts;
 mod chart;
+mod contracts;
 mod device;
 mod fleet;
 mod layout;
@@ -37,6 +38,9 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/alerts", get(alerts::alerts))
+        .route("/contracts", get(contracts::list))
+        .route("/contracts/{id}", get(contracts::contract))
+        .route("/contracts/{id}/uptime", get(contracts::uptime))
         .route("/devices/{serial}", get(device::device))
         .route("/devices/{serial}/readings", post(device::enter_reading))
         .route(layout::CSS_PATH, get(css))

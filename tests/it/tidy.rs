@@ -60,7 +60,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "web",
         &[
             "alerts", "answer", "clock", "config", "contract", "display", "gather", "http",
-            "meters", "storage",
+            "meters", "storage", "uptime",
         ],
     ),
     (

@@ -50,10 +50,21 @@ fn service(work: &Workdir, devices: usize) -> (App, Sim, Fleet) {
         timeout: Duration::from_secs(1),
         versions: Versions::V2c,
     };
+    let members: Vec<String> = fleet
+        .devices
+        .iter()
+        .map(|d| format!("\"{}\"", d.serial))
+        .collect();
+    // A contract over the fleet, begun this year: its half-year runs now.
+    let year = chrono::Datelike::year(&now.date_naive());
     let config = format!(
-        "{}\n[[device]]\nserial = \"{HAND}\"\nlocation = \"Reception\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n{}",
+        "{}\n[[device]]\nserial = \"{HAND}\"\nlocation = \"Reception\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n{}\n\
+         [[contract]]\nid = \"WEB\"\ndevices = [{}]\nstart = \"{year}-01-01\"\nterm_months = 36\nbilling = \"advance\"\n\
+         committed_bw = 600000\ncommitted_colour = 100000\nfixed_fee_monthly = \"200.00\"\nuptime_pct = \"98\"\n\n\
+         [[contract.price]]\nfrom = \"{year}-01-01\"\nbw = \"0.0450\"\ncolour = \"0.4500\"\n",
         config_text(&fleet, sim.address, &polling),
-        token_blocks()
+        token_blocks(),
+        members.join(", ")
     );
     let path = work.path().join("web.toml");
     std::fs::write(&path, config).unwrap();
@@ -302,7 +313,15 @@ fn every_page_works_in_a_real_browser() {
     );
     assert!(out.status.success(), "{said}");
     assert!(said.contains("browser: every step passed"), "{said}");
-    for name in ["login", "fleet", "device", "alerts", "device-reading"] {
+    for name in [
+        "login",
+        "fleet",
+        "device",
+        "contract",
+        "contract-uptime",
+        "alerts",
+        "device-reading",
+    ] {
         let png = std::fs::read(shots.join(format!("{name}.png"))).unwrap();
         assert!(
             png.starts_with(b"\x89PNG") && png.len() > 10_000,

@@ -142,6 +142,22 @@ def main():
                              {"csrf": "x", "taken_at": "2026-11-02 10:00", "meter": "total", "value": "5"})
         check(status == 403, f"a viewer sending a reading is refused (status {status})")
 
+        # A contract: its periods against the commitment in the 15 % band.
+        driver.get(BASE + "/contracts")
+        wait(driver).until(ec.presence_of_element_located((By.LINK_TEXT, "WEB"))).click()
+        table = wait(driver).until(ec.presence_of_element_located((By.ID, "periods-table")))
+        bands = driver.find_elements(By.CSS_SELECTOR, "#periods-table .band .zone")
+        check(len(bands) > 0, f"the contract page shows the 15 % band ({len(bands)} periods)")
+        check("±15 % band" in driver.page_source and "Notice deadline" in driver.page_source,
+              "the contract page names the band and the notice deadline")
+        shot(driver, "contract")
+        accessible(driver, "/contracts/WEB")
+        driver.find_element(By.PARTIAL_LINK_TEXT, "uptime against the promise").click()
+        wait(driver).until(ec.title_contains("uptime"))
+        check(SERIAL in driver.page_source, "the contract's uptime page lists its devices")
+        shot(driver, "contract-uptime")
+        accessible(driver, "/contracts/WEB/uptime")
+
         driver.get(BASE + "/alerts")
         wait(driver).until(ec.presence_of_element_located((By.TAG_NAME, "h1")))
         check("Open alerts" in driver.title, "the alerts page opens")
