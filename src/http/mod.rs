@@ -38,6 +38,7 @@ pub(crate) use devices::device_detail;
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub(crate) use readings::{NewReading, enter as enter_reading};
+pub(crate) use reports::{CountersQuery, VendorQuery, counters_download, run_now, vendor_download};
 pub(crate) use uptime::contract_uptime;
 
 use crate::answer::ErrorBody;

@@ -105,6 +105,14 @@ pub async fn counters(
     State(state): State<AppState>,
     query: Result<Query<CountersQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
+    counters_download(&state, query).await
+}
+
+/// The counter report as a file, as the API and the reports page send it.
+pub(crate) async fn counters_download(
+    state: &AppState,
+    query: Result<Query<CountersQuery>, QueryRejection>,
+) -> ApiResult<Response> {
     let Query(q) = query?;
     let from = params::required_date("from", &q.from)?;
     let to = params::required_date("to", &q.to)?;
@@ -182,6 +190,15 @@ pub async fn vendor_billing(
     State(state): State<AppState>,
     query: Result<Query<VendorQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
+    vendor_download(&state, query).await
+}
+
+/// The vendor's billing import as a file, as the API and the reports page
+/// send it.
+pub(crate) async fn vendor_download(
+    state: &AppState,
+    query: Result<Query<VendorQuery>, QueryRejection>,
+) -> ApiResult<Response> {
     let Query(q) = query?;
     let at = params::required_date("at", &q.at)?;
     let format = format_of(Kind::VendorBilling, q.format.as_deref(), Format::Csv)?;
@@ -235,12 +252,18 @@ pub async fn run_report(
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<RunAnswer>> {
     let Path(name) = path?;
+    Ok(Json(run_now(&state, &caller.name, &name).await?))
+}
+
+/// Runs the `[[report]]` `name` now for `by`, as the API and the reports
+/// page do.
+pub(crate) async fn run_now(state: &AppState, by: &str, name: &str) -> ApiResult<RunAnswer> {
     let report = state
         .config
         .report(&name)
         .cloned()
         .ok_or_else(|| ApiError::not_found(format!("no report `{name}`")))?;
-    tracing::info!(token = %caller.name, report = %name, "report run asked for");
+    tracing::info!(token = %by, report = %name, "report run asked for");
     let outcome = state
         .runner
         .run_now(&report)
@@ -255,7 +278,7 @@ pub async fn run_report(
             ));
         }
     };
-    Ok(Json(RunAnswer {
+    Ok(RunAnswer {
         report: outcome.report,
         period: outcome.period,
         file,
@@ -268,5 +291,5 @@ pub async fn run_report(
             MailStatus::Failed(e) => Some(e),
             _ => None,
         },
-    }))
+    })
 }

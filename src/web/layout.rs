@@ -18,6 +18,7 @@ pub enum Section {
     Fleet,
     Contracts,
     Alerts,
+    Reports,
     None,
 }
 
@@ -51,6 +52,7 @@ pub fn page(session: &Session, section: Section, title: &str, body: Markup) -> M
                             (item(Section::Fleet, "/", "Fleet"))
                             (item(Section::Contracts, "/contracts", "Contracts"))
                             (item(Section::Alerts, "/alerts", "Alerts"))
+                            (item(Section::Reports, "/reports", "Reports"))
                         }
                     }
                     form class="who" method="post" action="/logout" {

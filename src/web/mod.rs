@@ -14,6 +14,7 @@ mod contracts;
 mod device;
 mod fleet;
 mod layout;
+mod reports;
 pub mod session;
 
 use axum::Form;
@@ -41,6 +42,10 @@ pub fn router(state: AppState) -> Router {
         .route("/contracts", get(contracts::list))
         .route("/contracts/{id}", get(contracts::contract))
         .route("/contracts/{id}/uptime", get(contracts::uptime))
+        .route("/reports", get(reports::reports))
+        .route("/reports/counters", get(reports::counters))
+        .route("/reports/vendor-billing", get(reports::vendor))
+        .route("/reports/{name}/run", post(reports::run))
         .route("/devices/{serial}", get(device::device))
         .route("/devices/{serial}/readings", post(device::enter_reading))
         .route(layout::CSS_PATH, get(css))

@@ -200,6 +200,35 @@ fn sessions_and_forms_keep_to_their_rules() {
     assert_eq!(status, 404);
     assert!(missing.contains("no device with serial"), "{missing}");
 
+    // The reports page's downloads are the API's files.
+    let month =
+        (telleverk::clock::now().date_naive() - chrono::TimeDelta::days(40)).format("%Y-%m");
+    let r = http
+        .get(format!("{base}/reports/counters?month={month}&format=csv"))
+        .header("cookie", &cookie)
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()
+            .get("content-disposition")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
+    let csv = r.into_body().read_to_string().unwrap();
+    assert!(csv.contains("serial;model;location"), "{csv}");
+    let (status, bad) = page("/reports/counters?month=13-2026");
+    assert_eq!(status, 400);
+    assert!(bad.contains("Choose a month"), "{bad}");
+    let (status, vendor) = page("/reports/vendor-billing?at=2026-11-01&format=json");
+    assert_eq!(status, 200);
+    assert!(vendor.starts_with('['), "{vendor}");
+    let (status, reports) = page("/reports");
+    assert_eq!(status, 200);
+    assert!(reports.contains("Counter report"));
+
     // A viewer may not enter a reading; an operator's form needs the CSRF token.
     let send = |cookie: &str, csrf: &str| {
         http.post(format!("{base}/devices/{HAND}/readings"))
@@ -319,6 +348,7 @@ fn every_page_works_in_a_real_browser() {
         "device",
         "contract",
         "contract-uptime",
+        "reports",
         "alerts",
         "device-reading",
     ] {

@@ -158,6 +158,12 @@ def main():
         shot(driver, "contract-uptime")
         accessible(driver, "/contracts/WEB/uptime")
 
+        driver.get(BASE + "/reports")
+        wait(driver).until(ec.title_contains("Reports"))
+        check("Counter report" in driver.page_source, "the reports page offers the counter report")
+        shot(driver, "reports")
+        accessible(driver, "/reports")
+
         driver.get(BASE + "/alerts")
         wait(driver).until(ec.presence_of_element_located((By.TAG_NAME, "h1")))
         check("Open alerts" in driver.title, "the alerts page opens")
