@@ -260,7 +260,7 @@ pub async fn run_report(
 pub(crate) async fn run_now(state: &AppState, by: &str, name: &str) -> ApiResult<RunAnswer> {
     let report = state
         .config
-        .report(&name)
+        .report(name)
         .cloned()
         .ok_or_else(|| ApiError::not_found(format!("no report `{name}`")))?;
     tracing::info!(token = %by, report = %name, "report run asked for");
