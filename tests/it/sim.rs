@@ -310,6 +310,19 @@ fn the_demo_polls_its_own_database_and_stops_on_ctrl_c() {
     let work = Workdir::new();
     let mut demo = Running::start(&work, &["demo", "--devices", "5", "--db", "demo.db"]);
     demo.wait_for("simulated time starts", Duration::from_secs(20));
+    // The web pages, with a token for this run.
+    let web = demo.wait_for("web pages: http://", Duration::from_secs(5));
+    let base = web
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let token = web
+        .split_whitespace()
+        .find(|w| w.starts_with("tlv_"))
+        .unwrap()
+        .to_owned();
     // A new database first gets 13 weeks of history, three rounds a working
     // day, and the toners' real coverage over it.
     let history = demo.wait_for("history: ", Duration::from_secs(10));
@@ -331,6 +344,37 @@ fn the_demo_polls_its_own_database_and_stops_on_ctrl_c() {
     );
     demo.wait_for("── round 2", Duration::from_secs(30));
     let row = demo.wait_for("bizhub", Duration::from_secs(10));
+    let http: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let r = http
+        .post(format!("{base}/login"))
+        .send_form([("token", token.as_str()), ("next", "/")])
+        .unwrap();
+    assert_eq!(r.status(), 303, "the demo's token logs in");
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = http
+        .get(format!("{base}/"))
+        .header("cookie", &cookie)
+        .call()
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.into_body().read_to_string().unwrap();
+    assert!(
+        page.contains("id=\"fleet\"") && page.contains("bizhub"),
+        "{page}"
+    );
     assert!(row.split_whitespace().count() >= 5, "{row}");
     let (code, output) = demo.interrupt();
     assert_eq!(code, Some(0), "{output}");

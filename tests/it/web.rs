@@ -37,6 +37,11 @@ fn tool(var: &str) -> PathBuf {
 /// tokens and a device read by hand: a week of polls on a clock running a
 /// day a second, then on in real time.
 fn service(work: &Workdir, devices: usize) -> (App, Sim, Fleet) {
+    service_with(work, devices, "")
+}
+
+/// [`service`] with more `[http]` settings.
+fn service_with(work: &Workdir, devices: usize, http: &str) -> (App, Sim, Fleet) {
     let now = telleverk::clock::now();
     let start = now - chrono::TimeDelta::days(7);
     let steer = Steer::start(start, 86_400);
@@ -58,7 +63,7 @@ fn service(work: &Workdir, devices: usize) -> (App, Sim, Fleet) {
     // A contract over the fleet, begun this year: its half-year runs now.
     let year = chrono::Datelike::year(&now.date_naive());
     let config = format!(
-        "{}\n[[device]]\nserial = \"{HAND}\"\nlocation = \"Reception\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n{}\n\
+        "{}\n[[device]]\nserial = \"{HAND}\"\nlocation = \"Reception\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n{http}\n\n{}\n\
          [[contract]]\nid = \"WEB\"\ndevices = [{}]\nstart = \"{year}-01-01\"\nterm_months = 36\nbilling = \"advance\"\n\
          committed_bw = 600000\ncommitted_colour = 100000\nfixed_fee_monthly = \"200.00\"\nuptime_pct = \"98\"\n\n\
          [[contract.price]]\nfrom = \"{year}-01-01\"\nbw = \"0.0450\"\ncolour = \"0.4500\"\n",
@@ -310,6 +315,30 @@ fn sessions_and_forms_keep_to_their_rules() {
         .call()
         .unwrap();
     assert_eq!(r.status(), 303, "the ended session is refused");
+}
+
+/// Behind a TLS proxy (`secure_cookies`), the cookie is `Secure`, and
+/// `session_idle` sets how long it lasts.
+#[test]
+fn secure_cookies_and_the_idle_time_reach_the_cookie() {
+    let work = Workdir::new();
+    let (app, _sim, _fleet) =
+        service_with(&work, 1, "secure_cookies = true\nsession_idle = \"30m\"");
+    let r = client()
+        .post(format!("{}/login", app.base))
+        .send_form([("token", VIEWER), ("next", "/")])
+        .unwrap();
+    let set = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        set.contains("; Secure") && set.contains("Max-Age=1800"),
+        "{set}"
+    );
 }
 
 #[test]
