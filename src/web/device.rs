@@ -46,16 +46,8 @@ pub async fn enter_reading(
     Path(serial): Path<String>,
     Form(form): Form<ReadingForm>,
 ) -> Response {
-    if !page_of.csrf_ok(&form.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            message_page(
-                &page_of.session,
-                "Form expired",
-                "This form is from another session: open the page again and resend it.",
-            ),
-        )
-            .into_response();
+    if let Some(refused) = page_of.csrf_refusal(&form.csrf) {
+        return refused;
     }
     let value = match form.value.trim().parse::<i64>() {
         Ok(v) => serde_json::Value::from(v),

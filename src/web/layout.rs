@@ -38,12 +38,7 @@ pub fn page(session: &Session, section: Section, title: &str, body: Markup) -> M
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · telleverk" }
-                link rel="stylesheet" href=(CSS_PATH);
-            }
+            (head(title))
             body {
                 header class="top" {
                     a class="brand" href="/" { "telleverk" }
@@ -66,6 +61,18 @@ pub fn page(session: &Session, section: Section, title: &str, body: Markup) -> M
                     (body)
                 }
             }
+        }
+    }
+}
+
+/// The `<head>` of every page.
+pub fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · telleverk" }
+            link rel="stylesheet" href=(CSS_PATH);
         }
     }
 }

@@ -71,12 +71,7 @@ fn login_page(next: &str, error: Option<&str>) -> maud::Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Log in · telleverk" }
-                link rel="stylesheet" href=(layout::CSS_PATH);
-            }
+            (layout::head("Log in"))
             body {
                 main class="login" {
                     h1 { "telleverk" }
@@ -132,16 +127,8 @@ async fn logout(
     State(state): State<AppState>,
     Form(form): Form<LogoutForm>,
 ) -> Response {
-    if !page_of.csrf_ok(&form.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            layout::message_page(
-                &page_of.session,
-                "Form expired",
-                "Open the page again and log out from there.",
-            ),
-        )
-            .into_response();
+    if let Some(refused) = page_of.csrf_refusal(&form.csrf) {
+        return refused;
     }
     state.sessions.end(&page_of.id);
     see_other("/login", Some(set_cookie(&state, None)))

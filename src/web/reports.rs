@@ -147,16 +147,8 @@ pub async fn run(
     Path(name): Path<String>,
     Form(form): Form<RunForm>,
 ) -> Response {
-    if !page_of.csrf_ok(&form.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            message_page(
-                &page_of.session,
-                "Form expired",
-                "This form is from another session: open the page again and resend it.",
-            ),
-        )
-            .into_response();
+    if let Some(refused) = page_of.csrf_refusal(&form.csrf) {
+        return refused;
     }
     match crate::http::run_now(&state, &page_of.session.name, &name).await {
         Ok(done) => {

@@ -196,6 +196,20 @@ impl<N: Needs> Page<N> {
         let (a, b) = (self.session.csrf.as_bytes(), sent.as_bytes());
         a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
     }
+
+    /// None when `sent` is this session's CSRF token, else the 403 page
+    /// that asks to send the form again.
+    pub fn csrf_refusal(&self, sent: &str) -> Option<Response> {
+        if self.csrf_ok(sent) {
+            return None;
+        }
+        let page = super::layout::message_page(
+            &self.session,
+            "Form expired",
+            "This form is from another session: open the page again and resend it.",
+        );
+        Some((StatusCode::FORBIDDEN, page).into_response())
+    }
 }
 
 #[cfg(test)]

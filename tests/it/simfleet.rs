@@ -8,6 +8,19 @@ use tokio::sync::oneshot;
 use telleverk::clock::Clock;
 use telleverk::sim::agent;
 use telleverk::sim::model::Fleet;
+use telleverk::sim::{Polling, Versions};
+
+/// How the tests' configs poll a simulated fleet: every second, v2c, into
+/// `telleverk.db` beside the config.
+pub fn polling() -> Polling {
+    Polling {
+        storage: "telleverk.db".into(),
+        interval: Duration::from_secs(1),
+        concurrency: 32,
+        timeout: Duration::from_secs(1),
+        versions: Versions::V2c,
+    }
+}
 
 /// A simulated fleet served on its own thread until dropped.
 pub struct Sim {

@@ -10,8 +10,8 @@ use chrono_tz::Europe::Oslo;
 use serde_json::Value;
 
 use telleverk::clock::Clock;
+use telleverk::sim::config_text;
 use telleverk::sim::model::Fleet;
-use telleverk::sim::{Polling, Versions, config_text};
 
 use super::api::{App, VIEWER, token_blocks};
 use super::cli::{Workdir, text};
@@ -37,13 +37,7 @@ fn the_simulator_s_coverage_is_found_and_the_heavy_users_are_alerted() {
     let clock = Clock::simulated(origin, 172_800);
     let fleet = Fleet::new(7, 40, origin, false);
     let sim = Sim::start(fleet.clone(), clock);
-    let polling = Polling {
-        storage: "telleverk.db".into(),
-        interval: Duration::from_secs(1),
-        concurrency: 32,
-        timeout: Duration::from_secs(1),
-        versions: Versions::V2c,
-    };
+    let polling = super::simfleet::polling();
     let path = work.path().join("sim.toml");
     let config = format!(
         "{}\n[http]\nlisten = \"127.0.0.1:0\"\n\n{}",
