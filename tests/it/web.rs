@@ -119,13 +119,7 @@ fn sessions_and_forms_keep_to_their_rules() {
         .call()
         .unwrap();
     assert_eq!(r.status(), 303);
-    let to = r
-        .headers()
-        .get("location")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let to = header(&r, "location");
     assert!(to.starts_with("/login?next=/devices/"), "{to}");
     // The style sheet needs no session.
     let r = http
@@ -155,13 +149,7 @@ fn sessions_and_forms_keep_to_their_rules() {
         .unwrap();
     assert_eq!(r.status(), 303);
     assert_eq!(header(&r, "location"), "/");
-    let set = r
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let set = header(&r, "set-cookie");
     for part in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=28800"] {
         assert!(set.contains(part), "{part} in {set}");
     }
@@ -310,13 +298,7 @@ fn secure_cookies_and_the_idle_time_reach_the_cookie() {
         .post(format!("{}/login", app.base))
         .send_form([("token", VIEWER), ("next", "/")])
         .unwrap();
-    let set = r
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let set = header(&r, "set-cookie");
     assert!(
         set.contains("; Secure") && set.contains("Max-Age=1800"),
         "{set}"
