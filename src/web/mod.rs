@@ -50,6 +50,9 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/{serial}/readings", post(device::enter_reading))
         .route(layout::CSS_PATH, get(css))
         .with_state(state)
+        // Pages are text: gzip when the browser takes it (the fleet page of
+        // 10 000 devices is sent 50 rows at a time, but rows repeat a lot).
+        .layer(tower_http::compression::CompressionLayer::new())
 }
 
 async fn css() -> Response {

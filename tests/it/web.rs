@@ -189,6 +189,22 @@ fn sessions_and_forms_keep_to_their_rules() {
     assert_eq!(status, 404);
     assert!(missing.contains("no device with serial"), "{missing}");
 
+    // Pages go out gzipped to a browser that takes it.
+    let r = http
+        .get(format!("{base}/"))
+        .header("cookie", &cookie)
+        .header("accept-encoding", "gzip")
+        .call()
+        .unwrap();
+    assert_eq!(header(&r, "content-encoding"), "gzip");
+    let mut gz = Vec::new();
+    std::io::Read::read_to_end(&mut r.into_body().into_reader(), &mut gz).unwrap();
+    assert!(
+        gz.starts_with(&[0x1f, 0x8b]) && gz.len() < fleet_page.len(),
+        "{} bytes",
+        gz.len()
+    );
+
     // The reports page's downloads are the API's files.
     let month =
         (telleverk::clock::now().date_naive() - chrono::TimeDelta::days(40)).format("%Y-%m");
