@@ -77,20 +77,21 @@ grep -q 'id="fleet"' "$WORK/fleet.html" || { echo "not the fleet page"; head -c 
 log "/ (the first of $(grep -o 'Page 1 of [0-9]*' "$WORK/fleet.html") pages): $plain bytes, $gz bytes gzipped (target < 150 000)"
 
 wrk_run() {
-    local label=$1 path=$2 cpu_before
+    local label=$1 path=$2 connections=${3:-16} cpu_before
     log ""
     log "## wrk: $label"
-    log "command: wrk -t1 -c16 -d$DURATION --latency -H \"Cookie: <session>\" -H \"Accept-Encoding: gzip\" $BASE$path"
+    log "command: wrk -t1 -c$connections -d$DURATION --latency -H \"Cookie: <session>\" -H \"Accept-Encoding: gzip\" $BASE$path"
     log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
     cpu_before=$(cpu_of "$CHILD")
-    wrk -t1 -c16 -d"$DURATION" --latency -H "Cookie: $COOKIE" -H "Accept-Encoding: gzip" "$BASE$path" > "$WORK/wrk.txt"
+    wrk -t1 -c"$connections" -d"$DURATION" --latency -H "Cookie: $COOKIE" -H "Accept-Encoding: gzip" "$BASE$path" > "$WORK/wrk.txt"
     tee -a "$RESULTS" < "$WORK/wrk.txt"
     log "server CPU during the run: $(calc "$(cpu_of "$CHILD") - $cpu_before") s"
     if grep -q 'Non-2xx' "$WORK/wrk.txt"; then echo "wrk saw error answers"; exit 1; fi
 }
 wrk -t1 -c16 -d5s -H "Cookie: $COOKIE" "$BASE/" >/dev/null
-wrk_run "the fleet's first page" "/"
-wrk_run "page 100 of the fleet" "/?page=100"
+wrk_run "the fleet's first page, one connection (server time)" "/" 1
+wrk_run "the fleet's first page, 16 connections" "/"
+wrk_run "page 100 of the fleet, 16 connections" "/?page=100"
 
 # times LABEL PATH N: N fetches, min / median / max.
 times() {

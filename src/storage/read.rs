@@ -259,28 +259,45 @@ pub(super) fn cause_column(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Resul
 }
 
 impl Reader {
-    /// The latest value of each of `meters` of `serial` (of any source), in
-    /// the order asked; None for a meter never stored or a serial unknown.
-    pub fn latest_values(&self, serial: &str, meters: &[Meter]) -> Result<Vec<Option<u64>>, Error> {
-        let Some(id) = self.device_id(serial)? else {
-            return Ok(vec![None; meters.len()]);
-        };
-        let read = || -> rusqlite::Result<Vec<Option<u64>>> {
-            let mut q = self.conn.prepare_cached(
-                "SELECT value FROM meter_values WHERE device_id = ?1 AND meter = ?2 ORDER BY at DESC LIMIT 1",
-            )?;
-            meters
-                .iter()
-                .map(|m| {
-                    let mut rows = q.query(params![id, m.code()])?;
-                    Ok(match rows.next()? {
-                        Some(r) => u64::try_from(r.get::<_, i64>(0)?).ok(),
-                        None => None,
+    /// The latest value of each of `meters` (of any source) of each of
+    /// `serials`, in the order asked, by serial, in one statement; a serial
+    /// the database does not know is left out, a meter never stored is None.
+    pub fn latest_values(
+        &self,
+        serials: &[String],
+        meters: &[Meter],
+    ) -> Result<HashMap<String, Vec<Option<u64>>>, Error> {
+        if serials.is_empty() || meters.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let columns: Vec<String> = meters
+            .iter()
+            .map(|m| {
+                format!(
+                    "(SELECT value FROM meter_values v WHERE v.device_id = d.id AND v.meter = {} ORDER BY v.at DESC LIMIT 1)",
+                    m.code()
+                )
+            })
+            .collect();
+        let marks = vec!["?"; serials.len()].join(", ");
+        let sql = format!(
+            "SELECT d.serial, {} FROM devices d WHERE d.serial IN ({marks})",
+            columns.join(", ")
+        );
+        let read = || -> rusqlite::Result<HashMap<String, Vec<Option<u64>>>> {
+            let mut q = self.conn.prepare(&sql)?;
+            let rows = q.query_map(rusqlite::params_from_iter(serials.iter()), |r| {
+                let values = (1..=meters.len())
+                    .map(|i| {
+                        Ok(r.get::<_, Option<i64>>(i)?
+                            .and_then(|v| u64::try_from(v).ok()))
                     })
-                })
-                .collect()
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok((r.get::<_, String>(0)?, values))
+            })?;
+            rows.collect()
         };
-        read().map_err(self.err("read a device's latest meter values"))
+        read().map_err(self.err("read the devices' latest meter values"))
     }
 }
 

@@ -174,26 +174,30 @@ pub async fn fleet(
             counters[i] = Some(c);
         }
     }
-    rows.sort_by(|(ia, a), (ib, b)| {
-        let order = match sort {
-            "model" => a.row.model.cmp(&b.row.model),
-            "location" => a.location.cmp(&b.location),
-            "status" => status[*ia].cmp(&status[*ib]),
-            "last" => a
-                .row
-                .last_poll
-                .max(a.row.last_entered)
-                .cmp(&b.row.last_poll.max(b.row.last_entered)),
-            "toner" => lowest_toner(a).cmp(&lowest_toner(b)),
-            "alerts" => a.open_alerts.cmp(&b.open_alerts),
-            "bw" => counters[*ia]
-                .and_then(|c| c.0)
-                .cmp(&counters[*ib].and_then(|c| c.0)),
-            _ => Ordering::Equal,
-        };
-        let order = order.then_with(|| a.row.serial.cmp(&b.row.serial));
-        if descending { order.reverse() } else { order }
-    });
+    // The view is in serial order already: sort only when asked otherwise.
+    let by_serial = sort == "serial" && !descending;
+    if !by_serial {
+        rows.sort_by(|(ia, a), (ib, b)| {
+            let order = match sort {
+                "model" => a.row.model.cmp(&b.row.model),
+                "location" => a.location.cmp(&b.location),
+                "status" => status[*ia].cmp(&status[*ib]),
+                "last" => a
+                    .row
+                    .last_poll
+                    .max(a.row.last_entered)
+                    .cmp(&b.row.last_poll.max(b.row.last_entered)),
+                "toner" => lowest_toner(a).cmp(&lowest_toner(b)),
+                "alerts" => a.open_alerts.cmp(&b.open_alerts),
+                "bw" => counters[*ia]
+                    .and_then(|c| c.0)
+                    .cmp(&counters[*ib].and_then(|c| c.0)),
+                _ => Ordering::Equal,
+            };
+            let order = order.then_with(|| a.row.serial.cmp(&b.row.serial));
+            if descending { order.reverse() } else { order }
+        });
+    }
     let pages = rows.len().div_ceil(PAGE_SIZE).max(1);
     let page_no = q
         .page
@@ -307,13 +311,14 @@ async fn read_counters(
     let st = state.clone();
     let read = tokio::task::spawn_blocking(move || {
         st.pool.read(|r| {
-            serials
-                .iter()
-                .map(|(i, s)| {
-                    let v = r.latest_values(s, &[Meter::BwTotal, Meter::ColourTotal])?;
-                    Ok((*i, (v[0], v[1])))
-                })
-                .collect::<Result<Vec<_>, crate::storage::Error>>()
+            let names: Vec<String> = serials.iter().map(|(_, s)| s.clone()).collect();
+            let found = r.latest_values(&names, &[Meter::BwTotal, Meter::ColourTotal])?;
+            Ok::<_, crate::storage::Error>(
+                serials
+                    .iter()
+                    .filter_map(|(i, s)| found.get(s).map(|v| (*i, (v[0], v[1]))))
+                    .collect::<Vec<_>>(),
+            )
         })
     })
     .await;
