@@ -8,6 +8,7 @@
 
 mod api_seed;
 mod billing;
+mod contract_page;
 mod forecast;
 mod ingest;
 mod invoice_check;
@@ -25,12 +26,13 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     // `cargo bench` passes `--bench`; a name filter may follow.
     let filter = args.iter().skip(1).find(|a| !a.starts_with("--"));
-    let benches: [Bench; 9] = [
+    let benches: [Bench; 10] = [
         ("ingest", ingest::run),
         ("billing", billing::run),
         ("reconcile_db", reconcile_db::run),
         ("invoice_check", invoice_check::run),
         ("uptime", uptime::run),
+        ("contract_page", contract_page::run),
         ("forecast", forecast::run),
         ("api_seed", api_seed::run),
         ("view", view::run),

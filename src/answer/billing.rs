@@ -83,6 +83,27 @@ pub struct Basis {
     pub source: String,
 }
 
+/// A period's use so far, counted from its start at dates within it, as
+/// the contract's page draws it against the commitment.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeriodUse {
+    /// `quarter`, `half` or `year`.
+    pub kind: String,
+    pub start: String,
+    pub end: String,
+    pub running: bool,
+    /// The start (0 pages) first; a running period ends at its actual.
+    pub points: Vec<UsePoint>,
+}
+
+/// A4-equivalent pages counted from a period's start to 00:00 of a date.
+#[derive(Debug, Clone, Serialize)]
+pub struct UsePoint {
+    pub date: String,
+    pub bw: u64,
+    pub colour: u64,
+}
+
 /// `telleverk reconcile --json`: a contract's standing on a date.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Standing {

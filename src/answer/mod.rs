@@ -24,8 +24,8 @@ use utoipa::openapi::{KnownFormat, RefOr, SchemaFormat};
 
 pub use billing::{
     Basis, BoundaryValue, ClassStanding, ContractItem, ContractList, Gap, Invoice, InvoiceLine,
-    Invoices, MemberItem, PeriodStanding, PriceItem, Prices, Renewal, SeriesEvent, Standing,
-    UnrefundedEstimate,
+    Invoices, MemberItem, PeriodStanding, PeriodUse, PriceItem, Prices, Renewal, SeriesEvent,
+    Standing, UnrefundedEstimate, UsePoint,
 };
 pub use devices::{
     DeviceDetail, DevicePage, DeviceStatus, DeviceSummary, Entered, EventItem, FailureItem,

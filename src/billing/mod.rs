@@ -6,6 +6,7 @@
 //! invoices and findings. A billing discrepancy is data, not an error. It never
 //! reads the clock, a socket or the database.
 
+mod cumulative;
 mod invoice;
 mod json;
 mod reconcile;
@@ -23,6 +24,7 @@ use crate::meters::{DeviceColour, Meter, Source, ValueKind, complete_points};
 use crate::serial::Serial;
 use crate::timestamp::Timestamp;
 
+pub use cumulative::{PeriodUse, chart_dates, cumulative_use};
 pub use invoice::{Invoice, InvoiceKind, Line, LineClass, Status, invoices};
 pub use json::{boundary_answer, invoices_answer, standing_answer};
 pub use reconcile::{

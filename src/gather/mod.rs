@@ -25,7 +25,7 @@ use crate::config::{Config, DeviceEntry, HandDevice};
 use crate::contract::{Contract, Membership, midnight};
 use crate::report::vendor::membership_on;
 use crate::serial::Serial;
-use crate::storage::Reader;
+use crate::storage::{Pool, Reader};
 use crate::timestamp::Timestamp;
 
 pub use fleet::{DeviceView, FleetView};
@@ -173,29 +173,70 @@ pub fn histories_at(
     contract: &Contract,
     dates: &[NaiveDate],
 ) -> Result<Vec<DeviceHistory>, crate::storage::Error> {
-    let mut serials: Vec<&Serial> = contract.devices.iter().map(|m| &m.serial).collect();
-    serials.sort_unstable();
-    serials.dedup();
-    let instants: Vec<Timestamp> = dates.iter().copied().map(midnight).collect();
-    let index = FleetIndex::new(config);
-    let mut out = Vec::new();
-    for serial in serials {
+    let reading = ContractReading::new(config, contract, dates);
+    reader.snapshot(|r| {
+        reading
+            .serials
+            .iter()
+            .map(|serial| reading.device(r, serial))
+            .collect()
+    })
+}
+
+/// [`histories_at`] with the devices shared out among one connection of
+/// `pool` per core: what the API and the pages read a contract with.
+pub fn histories_shared(
+    pool: &Pool,
+    config: &Config,
+    contract: &Contract,
+    dates: &[NaiveDate],
+) -> Result<Vec<DeviceHistory>, crate::storage::Error> {
+    let reading = ContractReading::new(config, contract, dates);
+    pool.read_each(&reading.serials, |r, serial| reading.device(r, serial))
+}
+
+/// What a contract's histories are read with: its devices, each once and
+/// in order, and the instants.
+struct ContractReading<'a> {
+    serials: Vec<&'a Serial>,
+    instants: Vec<Timestamp>,
+    index: FleetIndex<'a>,
+    trailing_days: u32,
+}
+
+impl<'a> ContractReading<'a> {
+    fn new(config: &'a Config, contract: &'a Contract, dates: &[NaiveDate]) -> Self {
+        let mut serials: Vec<&Serial> = contract.devices.iter().map(|m| &m.serial).collect();
+        serials.sort_unstable();
+        serials.dedup();
+        ContractReading {
+            serials,
+            instants: dates.iter().copied().map(midnight).collect(),
+            index: FleetIndex::new(config),
+            trailing_days: contract.trailing_days,
+        }
+    }
+
+    fn device(
+        &self,
+        reader: &Reader,
+        serial: &Serial,
+    ) -> Result<DeviceHistory, crate::storage::Error> {
         let reading = Readings {
             serial,
-            mono: index.mono(serial),
+            mono: self.index.mono(serial),
             meters: &HISTORY_METERS,
-            instants: &instants,
-            trailing_days: contract.trailing_days,
+            instants: &self.instants,
+            trailing_days: self.trailing_days,
         };
         let (points, colour) = reading.read(reader)?;
-        out.push(DeviceHistory::with_colour(
+        Ok(DeviceHistory::with_colour(
             serial,
-            index.large_counts_double(serial),
+            self.index.large_counts_double(serial),
             colour,
             points,
-        ));
+        ))
     }
-    Ok(out)
 }
 
 /// The parts people may enter a total as: read for every device, as they

@@ -196,25 +196,7 @@ pub fn uptime_answers(
     months: &[NaiveDate],
     now: Timestamp,
 ) -> Result<Vec<Uptime>, Error> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per = devices.len().div_ceil(cores.max(1)).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = devices
-            .chunks(per)
-            .map(|chunk| {
-                scope.spawn(move || {
-                    let reader = Reader::open(path)?;
-                    chunk
-                        .iter()
-                        .map(|(serial, c)| uptime_answer(&reader, config, serial, *c, months, now))
-                        .collect::<Result<Vec<_>, Error>>()
-                })
-            })
-            .collect();
-        let mut out = Vec::with_capacity(devices.len());
-        for worker in workers {
-            out.extend(worker.join().expect("an uptime worker does not panic")?);
-        }
-        Ok(out)
+    crate::storage::Pool::new(path).read_each(devices, |reader, (serial, c)| {
+        uptime_answer(reader, config, serial, *c, months, now)
     })
 }

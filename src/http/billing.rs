@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
+use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterIn};
@@ -91,26 +92,116 @@ pub async fn reconciliation(
     Ok(Json(standing(&state, &id, at).await?))
 }
 
-/// A contract's standing on `at`, as the API and its web page show it.
-pub(crate) async fn standing(
+/// A contract's standing on `at`, as the API shows it.
+async fn standing(state: &AppState, id: &str, at: NaiveDate) -> ApiResult<answer::Standing> {
+    let asked = Asked {
+        at: Some(at),
+        ..Asked::default()
+    };
+    let answers = answers(state, id, asked).await?;
+    answers
+        .standing
+        .ok_or_else(|| ApiError::internal("no standing was asked for"))
+}
+
+/// What a contract's page shows of its billing.
+pub(crate) struct ContractPage {
+    pub standing: answer::Standing,
+    /// Issued up to the date asked for.
+    pub invoices: answer::Invoices,
+    /// The running half (or quarter) and year, counted every second month.
+    pub uses: Vec<answer::PeriodUse>,
+}
+
+/// A contract's standing on `today`, its invoices issued up to `until` and
+/// its running periods' use so far, from one read of its devices' readings.
+pub(crate) async fn contract_page(
     state: &AppState,
     id: &str,
-    at: chrono::NaiveDate,
-) -> ApiResult<answer::Standing> {
+    today: NaiveDate,
+    until: NaiveDate,
+) -> ApiResult<ContractPage> {
+    let asked = Asked {
+        at: Some(today),
+        until: Some(until),
+        uses: true,
+    };
+    match answers(state, id, asked).await? {
+        Answers {
+            standing: Some(standing),
+            invoices: Some(invoices),
+            uses,
+        } => Ok(ContractPage {
+            standing,
+            invoices,
+            uses,
+        }),
+        _ => Err(ApiError::internal("no standing or invoices")),
+    }
+}
+
+/// What to answer of a contract.
+#[derive(Default)]
+struct Asked {
+    /// The standing on this date (and, with `uses`, the running periods'
+    /// use so far).
+    at: Option<NaiveDate>,
+    /// The invoices issued up to this date.
+    until: Option<NaiveDate>,
+    uses: bool,
+}
+
+#[derive(Default)]
+struct Answers {
+    standing: Option<answer::Standing>,
+    invoices: Option<answer::Invoices>,
+    uses: Vec<answer::PeriodUse>,
+}
+
+/// What was asked, computed from the readings around every date any of it
+/// needs, read on one connection per core.
+async fn answers(state: &AppState, id: &str, asked: Asked) -> ApiResult<Answers> {
     let contract = find(state, id)?;
     let st = state.clone();
     blocking(move || {
-        st.pool.read(|r| {
-            let histories = crate::gather::histories(r, &st.config, &contract, at)?;
-            let standing = billing::reconcile(&contract, &histories, at)
-                .map_err(|e| ApiError::billing(&contract.id, e))?;
-            let unrefunded =
-                crate::gather::invoice_checks::unrefunded_estimates(r, &st.config, &contract)?;
-            let mut answer = billing::standing_answer(&standing, &st.config.display);
+        let mut dates: Vec<NaiveDate> = [asked.at, asked.until]
+            .into_iter()
+            .flatten()
+            .flat_map(|d| billing::needed_dates(&contract, d))
+            .collect();
+        if let (true, Some(at)) = (asked.uses, asked.at) {
+            dates.extend(billing::chart_dates(&contract, at));
+        }
+        dates.sort_unstable();
+        dates.dedup();
+        let histories = crate::gather::histories_shared(&st.pool, &st.config, &contract, &dates)?;
+        let shown = &st.config.display;
+        let failed = |e| ApiError::billing(&contract.id, e);
+        let mut out = Answers::default();
+        if let Some(at) = asked.at {
+            let standing = billing::reconcile(&contract, &histories, at).map_err(failed)?;
+            if asked.uses {
+                out.uses = billing::cumulative_use(&contract, &histories, at, &standing.periods)
+                    .map_err(failed)?
+                    .iter()
+                    .map(billing::PeriodUse::answer)
+                    .collect();
+            }
+            let unrefunded = st.pool.read(|r| {
+                Ok::<_, ApiError>(crate::gather::invoice_checks::unrefunded_estimates(
+                    r, &st.config, &contract,
+                )?)
+            })?;
+            let mut answer = billing::standing_answer(&standing, shown);
             answer.unrefunded_estimates =
-                crate::invoice_check::unrefunded_answer(&unrefunded, &st.config.display);
-            Ok::<_, ApiError>(answer)
-        })
+                crate::invoice_check::unrefunded_answer(&unrefunded, shown);
+            out.standing = Some(answer);
+        }
+        if let Some(until) = asked.until {
+            let invoices = billing::invoices(&contract, &histories, until).map_err(failed)?;
+            out.invoices = Some(billing::invoices_answer(&contract.id, &invoices, shown));
+        }
+        Ok::<_, ApiError>(out)
     })
     .await
 }
@@ -159,26 +250,18 @@ pub async fn invoices(
     Ok(Json(contract_invoices(&state, &id, until).await?))
 }
 
-/// A contract's invoices issued up to `until`, as the API and its web page
-/// show them.
-pub(crate) async fn contract_invoices(
+/// A contract's invoices issued up to `until`, as the API shows them.
+async fn contract_invoices(
     state: &AppState,
     id: &str,
-    until: chrono::NaiveDate,
+    until: NaiveDate,
 ) -> ApiResult<answer::Invoices> {
-    let contract = find(state, id)?;
-    let st = state.clone();
-    blocking(move || {
-        st.pool.read(|r| {
-            let histories = crate::gather::histories(r, &st.config, &contract, until)?;
-            let invoices = billing::invoices(&contract, &histories, until)
-                .map_err(|e| ApiError::billing(&contract.id, e))?;
-            Ok::<_, ApiError>(billing::invoices_answer(
-                &contract.id,
-                &invoices,
-                &st.config.display,
-            ))
-        })
-    })
-    .await
+    let asked = Asked {
+        until: Some(until),
+        ..Asked::default()
+    };
+    let answers = answers(state, id, asked).await?;
+    answers
+        .invoices
+        .ok_or_else(|| ApiError::internal("no invoices were asked for"))
 }

@@ -33,7 +33,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub(crate) use billing::{contract_invoices, standing};
+pub(crate) use billing::{ContractPage, contract_page};
 pub(crate) use devices::device_detail;
 pub use error::ApiError;
 pub use metrics::Metrics;

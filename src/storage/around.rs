@@ -30,12 +30,11 @@ impl Reader {
         instants: &[Timestamp],
         trailing_days: u32,
     ) -> Result<HashMap<Meter, Vec<Point>>, Error> {
-        self.per_meter(
-            serial,
-            meters,
-            "read the readings around the boundaries",
-            |device, meter| self.points_around(device, meter, instants, trailing_days),
-        )
+        let Some(device) = self.device_id(serial)? else {
+            return Ok(HashMap::new());
+        };
+        self.points_near(device, meters, instants, trailing_days)
+            .map_err(self.err("read the readings around the boundaries"))
     }
 
     /// Every reading people entered of `meters` (the parts a total is derived
@@ -102,7 +101,107 @@ impl Reader {
         read().map_err(self.err("read what a device prints"))
     }
 
-    fn points_around(
+    /// The points of each of `meters` around the instants (as
+    /// [`Reader::billing_points`]), read a device at a time: each poll
+    /// near an instant is found once for all meters, and the meters'
+    /// values at a poll in one statement. A meter missing from such a poll
+    /// is looked for on its own, so the points are those
+    /// [`Reader::points_around`] finds meter by meter (a test holds them to
+    /// it).
+    fn points_near(
+        &self,
+        device: i64,
+        meters: &[Meter],
+        instants: &[Timestamp],
+        trailing_days: u32,
+    ) -> rusqlite::Result<HashMap<Meter, Vec<Point>>> {
+        let mut known = Vec::new();
+        for meter in meters {
+            if self.meter_known(device, *meter)? {
+                known.push(*meter);
+            }
+        }
+        let mut near = PollsNear {
+            reader: self,
+            device,
+            found: HashMap::new(),
+        };
+        let mut wanted: Vec<(Meter, Vec<Point>, Vec<i64>)> = Vec::with_capacity(known.len());
+        for meter in &known {
+            let entered = self.entered(device, *meter)?;
+            let mut polls: Vec<i64> = Vec::new();
+            let mut around = |t: i64, n: usize| -> rusqlite::Result<()> {
+                polls.extend(near.times(*meter, t, n, true)?);
+                polls.extend(near.times(*meter, t, n, false)?);
+                Ok(())
+            };
+            for t in instants {
+                around(t.millis(), 1)?;
+            }
+            for t in self.drop_times(device, *meter)? {
+                around(t, 2)?;
+            }
+            for p in &entered {
+                around(p.at.millis(), 2)?;
+            }
+            around(i64::MIN, 1)?;
+            around(i64::MAX, 1)?;
+            polls.sort_unstable();
+            polls.dedup();
+            wanted.push((*meter, entered, polls));
+        }
+        let mut values = ValuesAt::new(self, device, &known);
+        let firsts: Vec<(Meter, &[i64])> =
+            wanted.iter().map(|(m, _, t)| (*m, t.as_slice())).collect();
+        values.read(&firsts)?;
+        // The trailing window starts a calendar period before the last
+        // reading: the polls either side of its start, of each meter.
+        let mut anchors: Vec<(Meter, Vec<i64>)> = Vec::new();
+        let mut out = HashMap::new();
+        for (meter, entered, polls) in wanted {
+            let mut points = values.points(meter, &polls);
+            points.extend(entered);
+            if let Some(last) = points.iter().map(|p| p.at).max() {
+                let anchor = calendar_days_before(last, u64::from(trailing_days)).millis();
+                let mut extra = near.times(meter, anchor, 1, true)?;
+                extra.extend(near.times(meter, anchor, 1, false)?);
+                extra.retain(|t| !polls.contains(t));
+                extra.sort_unstable();
+                extra.dedup();
+                anchors.push((meter, extra));
+            }
+            out.insert(meter, points);
+        }
+        let seconds: Vec<(Meter, &[i64])> =
+            anchors.iter().map(|(m, t)| (*m, t.as_slice())).collect();
+        values.read(&seconds)?;
+        for (meter, extra) in &anchors {
+            if let Some(points) = out.get_mut(meter) {
+                points.extend(values.points(*meter, extra));
+            }
+        }
+        out.retain(|_, points: &mut Vec<Point>| {
+            sort_points(points);
+            points.dedup_by(|a, b| a.at == b.at && a.source == b.source);
+            !points.is_empty()
+        });
+        Ok(out)
+    }
+
+    /// Whether the device ever had `meter`, polled or entered.
+    fn meter_known(&self, device: i64, meter: Meter) -> rusqlite::Result<bool> {
+        self.conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM meter_values WHERE device_id = ?1 AND meter = ?2)
+                     OR EXISTS (SELECT 1 FROM entered_readings WHERE device_id = ?1 AND meter = ?2)",
+            )?
+            .query_row(params![device, meter.code()], |r| r.get(0))
+    }
+
+    /// The reference [`Reader::points_near`] is held to: the same points,
+    /// found meter by meter.
+    #[cfg(test)]
+    pub(super) fn points_around(
         &self,
         device: i64,
         meter: Meter,
@@ -111,19 +210,12 @@ impl Reader {
     ) -> rusqlite::Result<Vec<Point>> {
         // A meter the device never had: skip the poll searches, which would
         // each walk every poll looking for it.
-        let known: bool = self
-            .conn
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM meter_values WHERE device_id = ?1 AND meter = ?2)
-                     OR EXISTS (SELECT 1 FROM entered_readings WHERE device_id = ?1 AND meter = ?2)",
-            )?
-            .query_row(params![device, meter.code()], |r| r.get(0))?;
-        if !known {
+        if !self.meter_known(device, meter)? {
             return Ok(Vec::new());
         }
         let entered = self.entered(device, meter)?;
         let mut polls: Vec<i64> = Vec::new();
-        let mut around = |t: i64, n: i64| -> rusqlite::Result<()> {
+        let mut around = |t: i64, n: usize| -> rusqlite::Result<()> {
             polls.extend(self.poll_times(device, meter, t, n, true)?);
             polls.extend(self.poll_times(device, meter, t, n, false)?);
             Ok(())
@@ -163,7 +255,7 @@ impl Reader {
         device: i64,
         meter: Meter,
         t: i64,
-        n: i64,
+        n: usize,
         before: bool,
     ) -> rusqlite::Result<Vec<i64>> {
         // The limit is written into the SQL: SQLite (3.53) plans with the
@@ -224,6 +316,7 @@ impl Reader {
 
     /// The meter's value at each poll time: the latest polled value at or
     /// before it.
+    #[cfg(test)]
     fn polled_values(
         &self,
         device: i64,
@@ -248,5 +341,152 @@ impl Reader {
             }
         }
         Ok(out)
+    }
+}
+
+/// The polls of one device nearest to instants, each search made once for
+/// all meters.
+struct PollsNear<'a> {
+    reader: &'a Reader,
+    device: i64,
+    /// (instant, how many, before): the polls' times and meter masks.
+    found: HashMap<(i64, usize, bool), Vec<(i64, i64)>>,
+}
+
+impl PollsNear<'_> {
+    /// Up to `n` times of polls that returned `meter`, at or before `t`
+    /// (`before`) or at or after it: the nearest polls of any meters when
+    /// each of them returned it, else a search for this meter alone.
+    fn times(
+        &mut self,
+        meter: Meter,
+        t: i64,
+        n: usize,
+        before: bool,
+    ) -> rusqlite::Result<Vec<i64>> {
+        let polls = match self.found.entry((t, n, before)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(nearest_polls(self.reader, self.device, t, n, before)?)
+            }
+        };
+        let code = u32::from(meter.code());
+        let has = |mask: i64| code < 64 && (mask >> code) & 1 == 1;
+        if polls.iter().all(|(_, mask)| has(*mask)) {
+            return Ok(polls.iter().map(|(at, _)| *at).collect());
+        }
+        self.reader.poll_times(self.device, meter, t, n, before)
+    }
+}
+
+/// Up to `n` polls of the device (time and meter mask) at or before `t`
+/// (`before`) or at or after it, nearest first.
+fn nearest_polls(
+    reader: &Reader,
+    device: i64,
+    t: i64,
+    n: usize,
+    before: bool,
+) -> rusqlite::Result<Vec<(i64, i64)>> {
+    // The limit is in the SQL, as in `poll_times`: a bound one makes SQLite
+    // prepare the statement again each time.
+    let sql = match (before, n) {
+        (true, 1) => {
+            "SELECT at, meters FROM polls WHERE device_id = ?1 AND at <= ?2 ORDER BY at DESC LIMIT 1"
+        }
+        (true, _) => {
+            "SELECT at, meters FROM polls WHERE device_id = ?1 AND at <= ?2 ORDER BY at DESC LIMIT 2"
+        }
+        (false, 1) => {
+            "SELECT at, meters FROM polls WHERE device_id = ?1 AND at >= ?2 ORDER BY at LIMIT 1"
+        }
+        (false, _) => {
+            "SELECT at, meters FROM polls WHERE device_id = ?1 AND at >= ?2 ORDER BY at LIMIT 2"
+        }
+    };
+    debug_assert!(n <= 2, "billing reads at most two polls either side");
+    let mut stmt = reader.conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params![device, t], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+/// The polled values of a device's meters at poll times: the latest value
+/// of each at or before the time, every meter wanted at a time read in one
+/// statement.
+struct ValuesAt<'a> {
+    reader: &'a Reader,
+    device: i64,
+    /// The statement that reads every one of the device's meters at a time.
+    all: String,
+    read: HashMap<(Meter, i64), (u64, ValueKind)>,
+}
+
+impl<'a> ValuesAt<'a> {
+    fn new(reader: &'a Reader, device: i64, meters: &[Meter]) -> Self {
+        let each: Vec<String> = meters
+            .iter()
+            .map(|m| {
+                format!(
+                    "SELECT * FROM (SELECT meter, value, kind FROM meter_values WHERE device_id = ?1 AND meter = {} AND source = 0 AND at <= ?2 ORDER BY at DESC LIMIT 1)",
+                    m.code()
+                )
+            })
+            .collect();
+        ValuesAt {
+            reader,
+            device,
+            all: each.join(" UNION ALL "),
+            read: HashMap::new(),
+        }
+    }
+
+    /// Reads the values of each meter at its times.
+    fn read(&mut self, wanted: &[(Meter, &[i64])]) -> rusqlite::Result<()> {
+        let mut by_time: HashMap<i64, Vec<Meter>> = HashMap::new();
+        for (meter, times) in wanted {
+            for t in *times {
+                if !self.read.contains_key(&(*meter, *t)) {
+                    by_time.entry(*t).or_default().push(*meter);
+                }
+            }
+        }
+        for (t, meters) in by_time {
+            let mut stmt = if meters.len() > 1 {
+                self.reader.conn.prepare_cached(&self.all)?
+            } else {
+                self.reader.conn.prepare_cached(
+                    "SELECT meter, value, kind FROM meter_values WHERE device_id = ?1 AND meter = ?3 AND source = 0 AND at <= ?2 ORDER BY at DESC LIMIT 1",
+                )?
+            };
+            let mut rows = if meters.len() > 1 {
+                stmt.query(params![self.device, t])?
+            } else {
+                stmt.query(params![self.device, t, meters[0].code()])?
+            };
+            while let Some(row) = rows.next()? {
+                let Some(meter) = Meter::from_code(row.get(0)?) else {
+                    continue;
+                };
+                let kind = ValueKind::from_code(row.get(2)?).unwrap_or(ValueKind::Integer);
+                self.read
+                    .insert((meter, t), (row.get::<_, i64>(1)? as u64, kind));
+            }
+        }
+        Ok(())
+    }
+
+    /// The points of `meter` at `times` that have a value.
+    fn points(&self, meter: Meter, times: &[i64]) -> Vec<Point> {
+        times
+            .iter()
+            .filter_map(|t| {
+                self.read.get(&(meter, *t)).map(|(value, kind)| Point {
+                    at: Timestamp::from_millis(*t),
+                    value: *value,
+                    source: Source::Polled,
+                    kind: *kind,
+                })
+            })
+            .collect()
     }
 }

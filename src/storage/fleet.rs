@@ -301,6 +301,41 @@ impl Pool {
         }
         result
     }
+
+    /// `work` on each of `items`, in order, the items shared out among one
+    /// read connection per core (each in a read transaction of its own):
+    /// for reads of many devices that each seek all over a large database,
+    /// such as a contract's boundary values.
+    pub fn read_each<I: Sync, T: Send>(
+        &self,
+        items: &[I],
+        work: impl Fn(&Reader, &I) -> Result<T, Error> + Sync,
+    ) -> Result<Vec<T>, Error> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per = items.len().div_ceil(cores.max(1)).max(1);
+        let work = &work;
+        let run = |chunk: &[I]| {
+            self.read(|r| {
+                chunk
+                    .iter()
+                    .map(|i| work(r, i))
+                    .collect::<Result<Vec<T>, Error>>()
+            })
+        };
+        if items.len() <= per {
+            return run(items);
+        }
+        std::thread::scope(|scope| {
+            let mut chunks = items.chunks(per);
+            let first = chunks.next().unwrap_or_default();
+            let others: Vec<_> = chunks.map(|c| scope.spawn(move || run(c))).collect();
+            let mut out = run(first)?;
+            for worker in others {
+                out.extend(worker.join().expect("a read worker does not panic")?);
+            }
+            Ok(out)
+        })
+    }
 }
 
 /// A read connection of its own for one reader that reads again and again

@@ -295,6 +295,10 @@ impl Store {
     }
 }
 
+/// How much of the database a reading connection maps into memory (address
+/// space, not memory used: the pages are the operating system's cache).
+const READ_MMAP_BYTES: i64 = 1 << 36;
+
 impl Reader {
     /// Opens an existing database to read: no migration and no writes. A
     /// database that is missing or of another schema version is an error.
@@ -310,6 +314,11 @@ impl Reader {
             .map_err(sql("set busy timeout"))?;
         conn.pragma_update(None, "query_only", true)
             .map_err(sql("make the connection read-only"))?;
+        // Reads map the file instead of copying each page into SQLite's own
+        // small cache with a system call: the billing reads seek all over a
+        // database of gigabytes (benches/README.md, contract_page).
+        conn.pragma_update(None, "mmap_size", READ_MMAP_BYTES)
+            .map_err(sql("map the database to read"))?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(sql("read the schema version"))?;
@@ -329,6 +338,27 @@ impl Reader {
             });
         }
         Ok(Reader { conn, path: shown })
+    }
+
+    /// Runs `f` in one read transaction, unless the connection is already
+    /// in one: every query sees the same snapshot, and SQLite takes its
+    /// locks once instead of once per statement (the reads of a contract's
+    /// boundary values run hundreds of thousands of statements).
+    pub fn snapshot<T, E: From<Error>>(
+        &self,
+        f: impl FnOnce(&Reader) -> Result<T, E>,
+    ) -> Result<T, E> {
+        if !self.conn.is_autocommit() {
+            return f(self);
+        }
+        self.conn
+            .execute_batch("BEGIN")
+            .map_err(self.err("begin a read"))?;
+        let result = f(self);
+        if self.conn.execute_batch("COMMIT").is_err() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        result
     }
 
     fn err(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> Error + '_ {

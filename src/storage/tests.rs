@@ -667,3 +667,133 @@ fn a_round_after_another_process_s_round_is_compared_with_what_that_one_stored()
         .supplies;
     assert_eq!(supplies[0].level, 30);
 }
+
+mod around {
+    //! The readings around boundaries read a device at a time (each poll
+    //! search shared by the meters) are the ones read meter by meter, on
+    //! polls that miss meters, counters that drop and readings entered by
+    //! hand.
+
+    use chrono::{Duration, TimeZone, Utc};
+    use proptest::prelude::*;
+
+    use super::super::manual::Entering;
+    use super::super::{Reader, Store};
+    use crate::import::ImportRow;
+    use crate::meters::{Meter, MeterSet, MeterValue, Source, ValueKind};
+    use crate::record::{DeviceReading, Outcome, PollRecord};
+    use crate::serial::Serial;
+    use crate::timestamp::Timestamp;
+
+    const METERS: [Meter; 5] = [
+        Meter::BwTotal,
+        Meter::BwLarge,
+        Meter::ColourTotal,
+        Meter::ColourLarge,
+        Meter::Total,
+    ];
+
+    /// A poll: which of the first four meters it returned (a mask), and
+    /// how each moved: mostly up, now and then down (a reset or a glitch).
+    #[derive(Debug, Clone)]
+    struct Poll {
+        mask: u8,
+        steps: [i64; 4],
+        gap_hours: i64,
+    }
+
+    fn poll() -> impl Strategy<Value = Poll> {
+        (
+            prop_oneof![4 => Just(0b1111u8), 1 => 0..16u8],
+            prop::array::uniform4(prop_oneof![8 => 0..40i64, 1 => -500..0i64]),
+            prop_oneof![4 => Just(1i64), 1 => 2..200i64],
+        )
+            .prop_map(|(mask, steps, gap_hours)| Poll {
+                mask,
+                steps,
+                gap_hours,
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+        #[test]
+        fn read_by_device_is_read_by_meter(
+            polls in prop::collection::vec(poll(), 0..40),
+            entered in prop::collection::vec((0..4usize, 0..2_000i64, 1..5_000u64), 0..4),
+            instants in prop::collection::vec(-100..3_000i64, 0..8),
+            trailing_days in 1..120u32,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("around.db");
+            let mut store = Store::open(&path).unwrap();
+            let serial = Serial::parse("AROUND-1").unwrap();
+            let start = Utc.with_ymd_and_hms(2026, 1, 5, 8, 0, 0).unwrap();
+            let mut at = start;
+            let mut values = [1_000i64, 100, 500, 50];
+            for p in &polls {
+                at += Duration::hours(p.gap_hours);
+                let mut meters = MeterSet::new();
+                for (i, meter) in METERS[..4].iter().enumerate() {
+                    values[i] = (values[i] + p.steps[i]).max(0);
+                    if p.mask >> i & 1 == 1 {
+                        meters.insert(MeterValue {
+                            meter: *meter,
+                            value: values[i] as u64,
+                            kind: ValueKind::Counter32,
+                        });
+                    }
+                }
+                let record = PollRecord {
+                    at,
+                    entry_key: "printer".into(),
+                    address: "127.0.0.1:161".into(),
+                    outcome: Outcome::Ok(Box::new(DeviceReading {
+                        serial: serial.clone(),
+                        meters,
+                        ..DeviceReading::default()
+                    })),
+                };
+                store.write_round(&[record]).unwrap();
+            }
+            for (meter, hours, value) in &entered {
+                let row = ImportRow {
+                    line: 2,
+                    serial: serial.clone(),
+                    at: start + Duration::hours(*hours),
+                    meter: METERS[*meter],
+                    value: *value,
+                    source: Source::Manual,
+                };
+                let entering = Entering {
+                    by: "test",
+                    at: start + Duration::hours(3_000),
+                    accept_implausible: true,
+                    shown: Default::default(),
+                };
+                let _ = store.import_readings(&[row], entering);
+            }
+            let instants: Vec<Timestamp> = instants
+                .iter()
+                .map(|h| Timestamp::from(start + Duration::hours(*h)))
+                .collect();
+            let reader = Reader::open(&path).unwrap();
+            let by_device = reader
+                .billing_points("AROUND-1", &METERS, &instants, trailing_days)
+                .unwrap();
+            let device = reader.device_id("AROUND-1").unwrap();
+            for meter in METERS {
+                let by_meter = match device {
+                    Some(d) => reader.points_around(d, meter, &instants, trailing_days).unwrap(),
+                    None => Vec::new(),
+                };
+                prop_assert_eq!(
+                    by_device.get(&meter).cloned().unwrap_or_default(),
+                    by_meter,
+                    "{:?}",
+                    meter
+                );
+            }
+        }
+    }
+}

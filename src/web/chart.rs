@@ -10,6 +10,8 @@ pub struct Series {
     pub name: String,
     pub colour: &'static str,
     pub points: Vec<(f64, Option<f64>)>,
+    /// Drawn dashed: a projection or a limit rather than a measurement.
+    pub dashed: bool,
 }
 
 /// What a chart shows.
@@ -96,7 +98,7 @@ impl Chart {
                     }
                     @for (d, s) in &paths {
                         @if !d.is_empty() {
-                            path d=(d) fill="none" stroke=(s.colour) stroke-width="2" {
+                            path d=(d) fill="none" stroke=(s.colour) stroke-width="2" stroke-dasharray=[s.dashed.then_some("6 4")] {
                                 title { (s.name) }
                             }
                         }
@@ -105,7 +107,7 @@ impl Chart {
                 figcaption {
                     span class="legend" {
                         @for s in &self.series {
-                            span { i style=(format!("background:{}", s.colour)) {} (s.name) }
+                            span { i class=[s.dashed.then_some("dashed")] style=(format!("background:{}", s.colour)) {} (s.name) }
                         }
                     }
                     (self.caption)
@@ -118,7 +120,7 @@ impl Chart {
 /// A round number at or above `y` for the top of the axis.
 fn nice(y: f64) -> f64 {
     let magnitude = 10f64.powf(y.log10().floor());
-    for step in [1.0, 2.0, 2.5, 5.0, 10.0] {
+    for step in [1.0, 1.2, 1.5, 2.0, 2.5, 5.0, 10.0] {
         if step * magnitude >= y {
             return step * magnitude;
         }
@@ -127,7 +129,11 @@ fn nice(y: f64) -> f64 {
 }
 
 fn tick_text(t: f64) -> String {
-    if t.fract() == 0.0 {
+    if t >= 1e6 {
+        format!("{} M", tick_text(t / 1e6))
+    } else if t >= 1e4 {
+        format!("{} k", tick_text(t / 1e3))
+    } else if t.fract() == 0.0 {
         format!("{t:.0}")
     } else {
         format!("{t:.1}")
@@ -151,6 +157,7 @@ mod tests {
                     (2.0, None),
                     (3.0, Some(5.0)),
                 ],
+                dashed: false,
             }],
             x_labels: vec![(0.0, "1.9".into()), (3.0, "4.9".into())],
             marks: vec![(1.5, "replaced".into())],
@@ -177,7 +184,11 @@ mod tests {
     fn axes_end_on_round_numbers() {
         assert_eq!(nice(37.0), 50.0);
         assert_eq!(nice(100.0), 100.0);
-        assert_eq!(nice(1_234.0), 2_000.0);
+        assert_eq!(nice(1_234.0), 1_500.0);
+        assert_eq!(nice(115.0), 120.0);
         assert_eq!(nice(1.0), 1.0);
+        assert_eq!(tick_text(2_500_000.0), "2.5 M");
+        assert_eq!(tick_text(50_000.0), "50 k");
+        assert_eq!(tick_text(115.0), "115");
     }
 }

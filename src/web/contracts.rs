@@ -10,9 +10,10 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Days, NaiveDate};
 use maud::{Markup, html};
 
+use super::chart::{Chart, Series};
 use super::layout::{Section, count, message_page, money, page, url_encode, when_text};
 use super::session::{Session, ViewerPage};
-use crate::answer::{ClassStanding, ContractItem, Invoice};
+use crate::answer::{ClassStanding, ContractItem, Invoice, PeriodStanding, PeriodUse, UsePoint};
 use crate::display::Display;
 use crate::http::{ApiError, AppState};
 
@@ -69,15 +70,15 @@ pub async fn contract(
 ) -> Response {
     let session = &page_of.session;
     let today = state.today();
-    let standing = match crate::http::standing(&state, &id, today).await {
-        Ok(s) => s,
-        Err(e) => return refused(session, &e),
-    };
     let until = today
         .checked_add_days(Days::new(AHEAD_DAYS))
         .unwrap_or(today);
-    let invoices = match crate::http::contract_invoices(&state, &id, until).await {
-        Ok(i) => i,
+    let crate::http::ContractPage {
+        standing,
+        invoices,
+        uses,
+    } = match crate::http::contract_page(&state, &id, today, until).await {
+        Ok(page) => page,
         Err(e) => return refused(session, &e),
     };
     let shown = &state.config.display;
@@ -132,6 +133,10 @@ pub async fn contract(
                 }
             }
         }
+        section aria-labelledby="use" {
+            h2 id="use" { "Use so far against the commitment" }
+            div class="charts" { @for u in &uses { (use_chart(shown, u, &standing.periods, band)) } }
+        }
         section aria-labelledby="invoices" {
             h2 id="invoices" { "Invoices" }
             h3 { "Due (issued up to today)" }
@@ -178,6 +183,119 @@ pub async fn contract(
         }
     };
     page(session, Section::Contracts, &format!("Contract {id}"), body).into_response()
+}
+
+/// A class as its chart draws it: name, colour, standing, its pages at a point.
+type ChartedClass<'a> = (
+    &'a str,
+    &'static str,
+    Option<&'a ClassStanding>,
+    fn(&UsePoint) -> u64,
+);
+
+/// A period's cumulative use against its commitment: each committed class
+/// in % of its share of the year (the commitment a straight line from 0 to
+/// 100 %, the band's limits dashed), the running period's projection dashed
+/// to its end. Without any commitment, pages.
+fn use_chart(shown: &Display, u: &PeriodUse, periods: &[PeriodStanding], band: f64) -> Markup {
+    let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+    let (Some(start), Some(end)) = (day(&u.start), day(&u.end)) else {
+        return html! {};
+    };
+    let x = |d: NaiveDate| (d - start).num_days() as f64;
+    let standing = periods
+        .iter()
+        .find(|p| p.kind == u.kind && p.start == u.start);
+    let classes: [ChartedClass; 2] = [
+        ("b/w", "#222222", standing.map(|s| &s.bw), |p| p.bw),
+        ("colour", "#c2006d", standing.map(|s| &s.colour), |p| {
+            p.colour
+        }),
+    ];
+    let committed = |c: Option<&ClassStanding>| {
+        c.and_then(|c| c.committed.as_ref())
+            .and_then(|n| n.0.to_string().parse::<f64>().ok())
+            .filter(|n| *n > 0.0)
+    };
+    let in_pct = classes.iter().any(|(_, _, c, _)| committed(*c).is_some());
+    let mut series = Vec::new();
+    for (name, colour, class, pages) in classes {
+        let scale = match (in_pct, committed(class)) {
+            (true, Some(c)) => 100.0 / c,
+            (true, None) => continue,
+            (false, _) => 1.0,
+        };
+        let points: Vec<(f64, Option<f64>)> = u
+            .points
+            .iter()
+            .filter_map(|p| day(&p.date).map(|d| (x(d), Some(pages(p) as f64 * scale))))
+            .collect();
+        let last = points.last().copied();
+        series.push(Series {
+            name: (*name).into(),
+            colour,
+            points,
+            dashed: false,
+        });
+        if let (true, Some(projected), Some(last)) =
+            (u.running, class.and_then(|c| c.projected), last)
+        {
+            series.push(Series {
+                name: format!("{name} projected"),
+                colour,
+                points: vec![last, (x(end), Some(projected as f64 * scale))],
+                dashed: true,
+            });
+        }
+    }
+    if in_pct {
+        for (name, colour, top, dashed) in [
+            ("commitment".to_owned(), "#6b7480", 100.0, false),
+            (format!("−{band} %"), "#b25000", 100.0 - band, true),
+            (format!("+{band} %"), "#b25000", 100.0 + band, true),
+        ] {
+            series.push(Series {
+                name,
+                colour,
+                points: vec![(0.0, Some(0.0)), (x(end), Some(top))],
+                dashed,
+            });
+        }
+    }
+    let unit = if in_pct { "% of commitment" } else { "pages" };
+    let mut x_labels = vec![(0.0, start.format("%d.%m.%Y").to_string())];
+    // Today's date under its point, unless it would run into the start's
+    // or the end's.
+    let room = x(end) * 0.2;
+    if let Some(now) = u
+        .points
+        .last()
+        .and_then(|p| day(&p.date))
+        .filter(|now| u.running && x(*now) > room && x(end) - x(*now) > room)
+    {
+        x_labels.push((x(now), now.format("%d.%m.%Y").to_string()));
+    }
+    x_labels.push((x(end), end.format("%d.%m.%Y").to_string()));
+    let Some(last) = u.points.last() else {
+        return html! {};
+    };
+    let chart = Chart {
+        caption: format!(
+            "{} {} – {}{}: A4-equivalent pages so far, b/w {} and colour {}, in {unit}",
+            u.kind,
+            start.format("%d.%m.%Y"),
+            end.format("%d.%m.%Y"),
+            if u.running { " (running)" } else { "" },
+            count(shown, last.bw),
+            count(shown, last.colour),
+        ),
+        series,
+        x_labels,
+        marks: Vec::new(),
+        y_at_least: if in_pct { 100.0 + band } else { 10.0 },
+        y_unit: if in_pct { "%" } else { "pages" },
+    };
+    chart.render()
 }
 
 /// The deviation in % on a scale from −2× to +2× the band, the band shaded.

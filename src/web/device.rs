@@ -322,6 +322,7 @@ async fn charts(
                     .iter()
                     .map(|d| (x(d.day), d.bw.map(|n| n as f64)))
                     .collect(),
+                dashed: false,
             },
             Series {
                 name: "colour".into(),
@@ -330,6 +331,7 @@ async fn charts(
                     .iter()
                     .map(|d| (x(d.day), d.colour.map(|n| n as f64)))
                     .collect(),
+                dashed: false,
             },
         ],
         x_labels: labels(first),
@@ -356,6 +358,7 @@ async fn charts(
                         (x(d) + frac, p.map(|p| p as f64))
                     })
                     .collect(),
+                dashed: false,
             })
             .collect(),
         x_labels: labels(first),

@@ -185,6 +185,46 @@ fn sessions_and_forms_keep_to_their_rules() {
         .to_owned();
     let (status, _) = page(&format!("/devices/{}", fleet.devices[0].serial));
     assert_eq!(status, 200);
+    // The contract's page shows the API's figures: the running half's use
+    // so far in its table, and where the half's chart of use ends.
+    let standing = app.get("/api/v1/contracts/WEB/reconciliation", VIEWER);
+    assert_eq!(standing.status, 200, "{}", standing.text);
+    let (status, contract_page) = page("/contracts/WEB");
+    assert_eq!(status, 200);
+    let half = standing.body["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["running"] == true && p["kind"] == "half")
+        .unwrap();
+    let grouped = |n: u64| {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push('\u{a0}');
+            }
+            out.push(c);
+        }
+        out
+    };
+    let (bw, colour) = (
+        grouped(half["bw"]["actual"].as_u64().unwrap()),
+        grouped(half["colour"]["actual"].as_u64().unwrap()),
+    );
+    assert!(
+        contract_page.contains(&format!("b/w {bw} and colour {colour}")),
+        "the half's chart ends at its actual b/w {bw}, colour {colour}: {contract_page}"
+    );
+    assert!(
+        contract_page.contains(&format!("<td class=\"num\">{bw}</td>")),
+        "the table shows the half's b/w actual {bw}"
+    );
+    let use_section = contract_page.split("id=\"use\"").nth(1).unwrap();
+    assert!(
+        use_section.matches("<svg").count() >= 2 && use_section.contains("commitment"),
+        "a chart of the running half and one of the year, with the commitment line"
+    );
     let (status, missing) = page("/devices/NOSUCHSERIAL");
     assert_eq!(status, 404);
     assert!(missing.contains("no device with serial"), "{missing}");

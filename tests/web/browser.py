@@ -150,6 +150,8 @@ def main():
         check(len(bands) > 0, f"the contract page shows the 15 % band ({len(bands)} periods)")
         check("±15 % band" in driver.page_source and "Notice deadline" in driver.page_source,
               "the contract page names the band and the notice deadline")
+        lines = driver.find_elements(By.CSS_SELECTOR, "section[aria-labelledby=use] svg path")
+        check(len(lines) >= 4, f"the contract page draws its use against the commitment ({len(lines)} lines)")
         shot(driver, "contract")
         accessible(driver, "/contracts/WEB")
         driver.find_element(By.PARTIAL_LINK_TEXT, "uptime against the promise").click()
