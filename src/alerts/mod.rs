@@ -56,6 +56,7 @@ pub enum Kind {
     NoMeters,
     SupplyEmptySoon,
     CoverageAboveContract,
+    UptimeBelowPromise,
 }
 
 impl Kind {
@@ -72,10 +73,11 @@ impl Kind {
             Kind::NoMeters => "no_meters",
             Kind::SupplyEmptySoon => "supply_empty_soon",
             Kind::CoverageAboveContract => "coverage_above_contract",
+            Kind::UptimeBelowPromise => "uptime_below_promise",
         }
     }
 
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::SupplyEmpty,
         Kind::SupplyLow,
         Kind::DeviceDown,
@@ -87,6 +89,7 @@ impl Kind {
         Kind::NoMeters,
         Kind::SupplyEmptySoon,
         Kind::CoverageAboveContract,
+        Kind::UptimeBelowPromise,
     ];
 }
 
@@ -407,6 +410,29 @@ pub fn coverage_above_contract(
             c.pages.map_or_else(|| "?".into(), |p| p.to_string()),
             c.rated_yield.map_or_else(|| "?".into(), |y| y.to_string()),
             c.assumed_pct,
+        ),
+    })
+}
+
+/// A contract device whose uptime on working days over the last whole
+/// months is below the contract's `uptime_pct` (compared exactly).
+pub fn uptime_below_promise(uptime: &crate::answer::Uptime) -> Option<Alert> {
+    if !uptime.breach {
+        return None;
+    }
+    Some(Alert {
+        kind: Kind::UptimeBelowPromise,
+        serial: Serial::parse(&uptime.serial).ok(),
+        contract: uptime.contract.clone(),
+        since: None,
+        message: format!(
+            "uptime {} % on working days {} ({} of {} working hours down), below the {} % contract {} promises",
+            uptime.total.uptime_pct.as_deref().unwrap_or("?"),
+            uptime.total.month,
+            uptime.total.down_hours,
+            uptime.total.working_hours,
+            uptime.promised_pct.as_deref().unwrap_or("?"),
+            uptime.contract.as_deref().unwrap_or("?"),
         ),
     })
 }

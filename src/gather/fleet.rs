@@ -212,7 +212,7 @@ pub fn check_contracts(
         memory.behind = true;
     }
     let today = local_date(now);
-    let (mut alerts, notes) = contract_alerts(reader, config, today);
+    let (mut alerts, notes) = contract_alerts(reader, config, now);
     alerts.extend(supply_alerts(reader, config, &view.devices, now));
     let mut next = view.clone();
     next.alerts.truncate(view.device_alerts);
@@ -386,8 +386,9 @@ fn supply_alerts(
 fn contract_alerts(
     reader: &Reader,
     config: &Config,
-    today: NaiveDate,
+    now: Timestamp,
 ) -> (Vec<Alert>, HashMap<String, String>) {
+    let today = local_date(now);
     let mut out = Vec::new();
     let mut notes = HashMap::new();
     for contract in &config.contracts {
@@ -414,6 +415,37 @@ fn contract_alerts(
             },
             Err(e) => tracing::error!("alerts of contract {}: {e}", contract.id),
         }
+        out.extend(uptime_alerts(reader, config, contract, now));
     }
     (out, notes)
 }
+
+/// The devices of a contract that promises uptime whose uptime over the
+/// last 6 whole months is below the promise. The months are past: only
+/// polls stored late for them (which make the check run again) change it.
+fn uptime_alerts(
+    reader: &Reader,
+    config: &Config,
+    contract: &crate::contract::Contract,
+    now: Timestamp,
+) -> Vec<Alert> {
+    if contract.uptime_pct.is_none() {
+        return Vec::new();
+    }
+    let months = crate::uptime::months_before(local_date(now), UPTIME_MONTHS);
+    let mut serials: Vec<&str> = contract.devices.iter().map(|m| m.serial.as_str()).collect();
+    serials.sort_unstable();
+    serials.dedup();
+    let mut out = Vec::new();
+    for serial in serials {
+        match super::uptime::uptime_answer(reader, config, serial, Some(contract), &months, now) {
+            Ok(u) => out.extend(alerts::uptime_below_promise(&u)),
+            Err(e) => tracing::error!("uptime of {serial} in contract {}: {e}", contract.id),
+        }
+    }
+    out
+}
+
+/// The whole months before this one an uptime alert looks at (as the
+/// contract's uptime page and `telleverk uptime` by default).
+const UPTIME_MONTHS: u32 = 6;

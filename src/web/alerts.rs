@@ -3,36 +3,70 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use maud::html;
+use maud::{Markup, html};
 
 use super::layout::{Section, page, url_encode};
 use super::session::ViewerPage;
+use crate::alerts::Alert;
+use crate::display::Display;
 use crate::http::AppState;
 
 pub async fn alerts(page_of: ViewerPage, State(state): State<AppState>) -> Response {
     let view = state.view();
-    let shown = &state.config.display;
-    let mut kinds: Vec<&str> = view.alerts.iter().map(|a| a.kind.name()).collect();
-    kinds.sort_unstable();
-    kinds.dedup();
+    let all: Vec<&Alert> = view.alerts.iter().collect();
     let body = html! {
-        @if view.alerts.is_empty() {
+        @if all.is_empty() {
             p class="message" { "No open alerts." }
         }
-        @for kind in &kinds {
-            @let these: Vec<_> = view.alerts.iter().filter(|a| a.kind.name() == *kind).collect();
-            section aria-labelledby=(format!("kind-{kind}")) {
-                h2 id=(format!("kind-{kind}")) { (kind.replace('_', " ")) " (" (these.len()) ")" }
+        (grouped(&state.config.display, &all, 2, true))
+    };
+    page(&page_of.session, Section::Alerts, "Open alerts", body).into_response()
+}
+
+/// Alerts in a table per kind, headed at `level` (2: `h2`); with
+/// `anchors`, a device's first alert is the target of `#serial` (the fleet
+/// page links there).
+pub fn grouped(shown: &Display, alerts: &[&Alert], level: u8, anchors: bool) -> Markup {
+    let mut kinds: Vec<&str> = alerts.iter().map(|a| a.kind.name()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let by_kind: Vec<(&str, Vec<&Alert>)> = kinds
+        .iter()
+        .map(|kind| {
+            let these = alerts
+                .iter()
+                .filter(|a| a.kind.name() == *kind)
+                .copied()
+                .collect();
+            (*kind, these)
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let first: Vec<Vec<bool>> = by_kind
+        .iter()
+        .map(|(_, these)| {
+            these
+                .iter()
+                .map(|a| anchors && a.serial.as_ref().is_some_and(|s| seen.insert(s.as_str())))
+                .collect()
+        })
+        .collect();
+    html! {
+        @for ((kind, these), first) in by_kind.iter().zip(&first) {
+            @let id = format!("kind-{kind}");
+            @let title = html! { (kind.replace('_', " ")) " (" (these.len()) ")" };
+            section aria-labelledby=(id) {
+                @if level <= 2 { h2 id=(id) { (title) } } @else { h3 id=(id) { (title) } }
                 table {
                     thead { tr { th scope="col" { "Device or contract" } th scope="col" { "Since" } th scope="col" { "What" } } }
                     tbody {
-                        @for a in these {
+                        @for (a, first) in these.iter().zip(first) {
                             tr {
                                 td {
                                     @if let Some(s) = &a.serial {
-                                        a id=(s.as_str()) href=(format!("/devices/{}", url_encode(s.as_str()))) { (s.as_str()) }
+                                        a id=[first.then_some(s.as_str())] href=(format!("/devices/{}", url_encode(s.as_str()))) { (s.as_str()) }
                                     } @else if let Some(c) = &a.contract {
-                                        "contract " (c)
+                                        a href=(format!("/contracts/{}", url_encode(c))) { "contract " (c) }
                                     } @else { "-" }
                                 }
                                 td { (a.since.map_or_else(|| "-".to_owned(), |t| super::layout::when(shown, t))) }
@@ -43,6 +77,5 @@ pub async fn alerts(page_of: ViewerPage, State(state): State<AppState>) -> Respo
                 }
             }
         }
-    };
-    page(&page_of.session, Section::Alerts, "Open alerts", body).into_response()
+    }
 }

@@ -13,6 +13,7 @@ use maud::{Markup, html};
 use super::chart::{Chart, Series};
 use super::layout::{Section, count, message_page, money, page, url_encode, when_text};
 use super::session::{Session, ViewerPage};
+use crate::alerts::{Alert, Kind};
 use crate::answer::{ClassStanding, ContractItem, Invoice, PeriodStanding, PeriodUse, UsePoint};
 use crate::display::Display;
 use crate::http::{ApiError, AppState};
@@ -81,6 +82,23 @@ pub async fn contract(
         Ok(page) => page,
         Err(e) => return refused(session, &e),
     };
+    let view = state.view();
+    let contract = state.config.contract(&id);
+    let members: std::collections::HashSet<&str> = contract
+        .map(|c| c.devices.iter().map(|m| m.serial.as_str()).collect())
+        .unwrap_or_default();
+    let open: Vec<&Alert> = view
+        .alerts
+        .iter()
+        .filter(|a| match (&a.contract, &a.serial) {
+            (Some(c), _) => *c == id,
+            (None, Some(s)) => members.contains(s.as_str()),
+            (None, None) => false,
+        })
+        .collect();
+    let of_kind = |kind: Kind| open.iter().filter(|a| a.kind == kind).count();
+    let checked = view.contracts_checked_at.is_some();
+    let promised = contract.and_then(|c| c.uptime_pct);
     let shown = &state.config.display;
     let threshold = state
         .config
@@ -106,7 +124,27 @@ pub async fn contract(
             }
             @if let Some(r) = &standing.renewal { dt { "Renews" } dd { (date(&r.date)) } }
             @if let Some(e) = &standing.ends { dt { "Ends" } dd { (date(e)) } }
-            dt { "Uptime" } dd { a href=(format!("/contracts/{}/uptime", url_encode(&id))) { "each device's uptime against the promise" } }
+            dt { "Uptime" } dd {
+                @if let Some(p) = promised {
+                    @let below = of_kind(Kind::UptimeBelowPromise);
+                    @if !checked { "not checked yet" }
+                    @else if below == 0 { "every device at or above the " (p) " % promised" }
+                    @else { strong class="status-bad" { (below) " of " (members.len()) " devices below the " (p) " % promised" } }
+                    " over the last 6 whole months — "
+                } @else { "none promised — " }
+                a href=(format!("/contracts/{}/uptime", url_encode(&id))) { "each device's uptime against the promise" }
+            }
+            dt { "Toner coverage" } dd {
+                @let above = of_kind(Kind::CoverageAboveContract);
+                @if !checked { "not checked yet" }
+                @else if above == 0 { "no toner above the contract's 5 % by more than the tolerance" }
+                @else { strong class="status-bad" { (above) " toners above the contract's 5 %: extra supplies will be invoiced" } }
+            }
+        }
+        section aria-labelledby="contract-alerts" {
+            h2 id="contract-alerts" { "Open alerts of the contract and its devices" }
+            @if open.is_empty() { p class="muted" { "None." } }
+            @else { (super::alerts::grouped(shown, &open, 3, false)) }
         }
         section aria-labelledby="periods" {
             h2 id="periods" { "Periods against the commitment (±" (threshold) " % band)" }
@@ -315,6 +353,13 @@ fn deviation(c: &ClassStanding, band: f64) -> Markup {
     }
 }
 
+/// A unit price (`0.0450`) in the locale's form (`0,0450`), every decimal
+/// kept.
+fn price(shown: &Display, text: &str) -> String {
+    text.parse::<rust_decimal::Decimal>()
+        .map_or_else(|_| text.to_owned(), |d| shown.number(d))
+}
+
 fn invoice_table(shown: &Display, invoices: &[&Invoice]) -> Markup {
     html! {
         @if invoices.is_empty() { p class="muted" { "None." } }
@@ -328,7 +373,7 @@ fn invoice_table(shown: &Display, invoices: &[&Invoice]) -> Markup {
                     td { (date(&i.issue_date)) } td { (i.kind.replace('_', "-")) }
                     td { (date(&i.period_start)) " – " (date(&i.period_end)) }
                     td { ul class="lines" { @for l in &i.lines {
-                        li { (l.description) ": " @if let Some(p) = &l.pages { (shown.number(p.0)) " × " } (l.unit_price) " = " (money(shown, &l.amount)) }
+                        li { (l.description) ": " @if let Some(p) = &l.pages { (shown.number(p.0)) " × " } (price(shown, &l.unit_price)) " = " (money(shown, &l.amount)) }
                     } } }
                     td class="num" { (money(shown, &i.total)) }
                     td { (i.status) @if i.estimated { ", estimated" } }

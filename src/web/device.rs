@@ -18,6 +18,7 @@ use super::layout::{Section, count, level_bar, message_page, page, when_text};
 use super::session::{OperatorPage, ViewerPage};
 use crate::answer::DeviceDetail;
 use crate::http::AppState;
+use crate::meters::Meter;
 
 /// The days the pages-per-day chart shows.
 const CHART_DAYS: u64 = 90;
@@ -31,13 +32,15 @@ pub async fn device(
 }
 
 /// What the reading form sends.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct ReadingForm {
     csrf: String,
     taken_at: String,
     meter: String,
     value: String,
     source: Option<String>,
+    /// The box "store it all the same" (`on` when ticked).
+    accept_implausible: Option<String>,
 }
 
 pub async fn enter_reading(
@@ -57,7 +60,7 @@ pub async fn enter_reading(
         taken_at: form.taken_at.clone(),
         meters: BTreeMap::from([(form.meter.trim().to_owned(), value)]),
         source: form.source.clone().filter(|s| !s.is_empty()),
-        accept_implausible: None,
+        accept_implausible: Some(form.accept_implausible.as_deref() == Some("on")),
     };
     let outcome =
         crate::http::enter_reading(&state, &page_of.session.name, serial.clone(), &body).await;
@@ -74,24 +77,33 @@ pub async fn enter_reading(
             let note = Note {
                 ok: true,
                 text: said,
+                form: None,
             };
             render_with_status(&page_of.session, &state, serial, Some(note), StatusCode::OK).await
         }
         Err(e) => {
             let status = e.status();
+            let mut text = e.message.clone();
+            if e.code == crate::answer::ErrorCode::ImplausibleReading {
+                text.push_str(" — if the value is right (read off the device's display), tick \"Store it all the same\" and send it again.");
+            }
+            // The form comes back filled in, to correct and send again.
             let note = Note {
                 ok: false,
-                text: e.message.clone(),
+                text,
+                form: Some(form),
             };
             render_with_status(&page_of.session, &state, serial, Some(note), status).await
         }
     }
 }
 
-/// What the reading form's last sending did.
+/// What the reading form's last sending did, and what it sent when it was
+/// refused.
 struct Note {
     ok: bool,
     text: String,
+    form: Option<ReadingForm>,
 }
 
 async fn render(
@@ -238,16 +250,27 @@ fn body(
                 form class="reading" method="post" action=(format!("/devices/{}/readings", super::layout::url_encode(&s.serial))) {
                     input type="hidden" name="csrf" value=(csrf);
                     label for="taken_at" { "Taken at" }
-                    input id="taken_at" name="taken_at" required placeholder="YYYY-MM-DD HH:MM (Oslo)";
+                    @let sent = note.and_then(|n| n.form.as_ref());
+                    input id="taken_at" name="taken_at" required placeholder="YYYY-MM-DD HH:MM (Oslo)" value=[sent.map(|f| f.taken_at.as_str())];
                     label for="meter" { "Meter" }
                     select id="meter" name="meter" {
-                        @for m in ["total", "bw_total", "colour_total", "bw_large", "colour_large"] { option value=(m) { (m) } }
+                        @for m in Meter::ALL {
+                            option value=(m.name()) selected[sent.is_some_and(|f| f.meter == m.name())] { (m.name()) }
+                        }
                     }
                     label for="value" { "Value" }
-                    input id="value" name="value" required inputmode="numeric";
+                    input id="value" name="value" required inputmode="numeric" value=[sent.map(|f| f.value.as_str())];
                     label for="source" { "Source" }
                     select id="source" name="source" {
-                        @for src in ["manual", "vendor"] { option value=(src) { (src) } }
+                        @for src in ["manual", "vendor"] {
+                            option value=(src) selected[sent.is_some_and(|f| f.source.as_deref() == Some(src))] { (src) }
+                        }
+                    }
+                    label for="accept_implausible" { "Store it all the same" }
+                    span {
+                        input id="accept_implausible" type="checkbox" name="accept_implausible" aria-describedby="accept-help";
+                        " "
+                        span id="accept-help" class="muted" { "even if the value breaks the device's polled counts (only after checking it on the device)" }
                     }
                     button class="primary" type="submit" { "Store the reading" }
                 }

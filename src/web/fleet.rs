@@ -91,8 +91,8 @@ fn lowest_toner(d: &DeviceView) -> Option<i64> {
 }
 
 /// The columns a table sorts by.
-const SORTS: [&str; 8] = [
-    "serial", "model", "location", "status", "last", "toner", "alerts", "bw",
+const SORTS: [&str; 9] = [
+    "serial", "model", "location", "status", "last", "toner", "alerts", "bw", "colour",
 ];
 
 pub async fn fleet(
@@ -164,7 +164,7 @@ pub async fn fleet(
         .unwrap_or("serial");
     let descending = q.dir.as_deref() == Some("desc");
     let mut counters: Vec<Option<(Option<u64>, Option<u64>)>> = vec![None; view.devices.len()];
-    if sort == "bw" {
+    if sort == "bw" || sort == "colour" {
         // Sorting by a counter needs every row's: read them all.
         let serials: Vec<(usize, String)> = rows
             .iter()
@@ -192,6 +192,9 @@ pub async fn fleet(
                 "bw" => counters[*ia]
                     .and_then(|c| c.0)
                     .cmp(&counters[*ib].and_then(|c| c.0)),
+                "colour" => counters[*ia]
+                    .and_then(|c| c.1)
+                    .cmp(&counters[*ib].and_then(|c| c.1)),
                 _ => Ordering::Equal,
             };
             let order = order.then_with(|| a.row.serial.cmp(&b.row.serial));
@@ -236,7 +239,7 @@ pub async fn fleet(
         } else {
             "ascending"
         });
-        let class = matches!(sort_by, "bw" | "alerts").then_some("num");
+        let class = matches!(sort_by, "bw" | "colour" | "alerts").then_some("num");
         html! {
             th scope="col" class=[class] aria-sort=[current] {
                 a href=(href) { (label) @if let Some(c) = current { @if c == "descending" { " ▼" } @else { " ▲" } } }
@@ -281,7 +284,7 @@ pub async fn fleet(
                 (link("status", "Status"))
                 (link("last", "Last reading"))
                 (link("bw", "B/W"))
-                th scope="col" class="num" { "Colour" }
+                (link("colour", "Colour"))
                 (link("toner", "Toner"))
                 (link("alerts", "Alerts"))
             } }

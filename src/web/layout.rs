@@ -123,8 +123,10 @@ pub fn when_text(shown: &Display, text: &str) -> String {
 /// An answer's NOK amount (`1234.50`) for people: `1 234,50 kr` (nb-NO)
 /// or `1,234.50 kr` (en-GB); the text as it is when it is not a number.
 pub fn money(shown: &Display, text: &str) -> String {
-    text.parse::<Decimal>()
-        .map_or_else(|_| text.to_owned(), |d| format!("{} kr", shown.number(d)))
+    text.parse::<Decimal>().map_or_else(
+        |_| text.to_owned(),
+        |d| format!("{}\u{a0}kr", shown.number(d)),
+    )
 }
 
 /// Percent-encodes `text` for a query string.

@@ -174,6 +174,32 @@ fn example_u1_end_to_end_is_70_83_percent_and_a_breach_of_the_promise() {
             (OTHERS[1], "100.00")
         ]
     );
+    // The contracts' check holds each device to the promise over the last
+    // 6 whole months (December to May on 15 June): the device that failed
+    // is alerted, with its figures; the others are not.
+    let alerts = app.wait_for("/api/v1/alerts", |v| {
+        v["items"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["kind"] == "uptime_below_promise"))
+    });
+    let below: Vec<&Value> = alerts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["kind"] == "uptime_below_promise")
+        .collect();
+    assert_eq!(below.len(), 1, "{alerts}");
+    assert_eq!(
+        (&below[0]["serial"], &below[0]["contract"]),
+        (&json!(FAILS), &json!("U"))
+    );
+    let message = below[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("70.83 %")
+            && message.contains("2025-12 – 2026-05")
+            && message.contains("98 %"),
+        "{message}"
+    );
     app.stop().expect("clean shutdown");
 }
 

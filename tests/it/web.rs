@@ -220,11 +220,52 @@ fn sessions_and_forms_keep_to_their_rules() {
         contract_page.contains(&format!("<td class=\"num\">{bw}</td>")),
         "the table shows the half's b/w actual {bw}"
     );
+    // Unit prices and money in the locale's form (nb-NO by default).
+    assert!(
+        contract_page.contains("× 0,0450 = 13\u{a0}500,00\u{a0}kr"),
+        "the a-konto line in Norwegian form: {contract_page}"
+    );
     let use_section = contract_page.split("id=\"use\"").nth(1).unwrap();
     assert!(
         use_section.matches("<svg").count() >= 2 && use_section.contains("commitment"),
         "a chart of the running half and one of the year, with the commitment line"
     );
+    // Sorted by a counter: every row's value in order (a device without
+    // one, "-", first going up).
+    let counter_cells = |html: &str, nth: usize| -> Vec<Option<u64>> {
+        let body = html
+            .split("<tbody>")
+            .nth(1)
+            .unwrap()
+            .split("</tbody>")
+            .next()
+            .unwrap();
+        body.split("<tr>")
+            .skip(1)
+            .map(|row| {
+                let cell = row.split("<td class=\"num\">").nth(nth).unwrap();
+                let text = cell.split("</td>").next().unwrap();
+                let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+                digits.parse().ok()
+            })
+            .collect()
+    };
+    for (sort, nth) in [("bw", 1), ("colour", 2)] {
+        let (status, up) = page(&format!("/?sort={sort}&dir=asc"));
+        assert_eq!(status, 200);
+        let up = counter_cells(&up, nth);
+        assert!(
+            up.len() > 3 && up.windows(2).all(|w| w[0] <= w[1]),
+            "{sort} up: {up:?}"
+        );
+        let (_, down) = page(&format!("/?sort={sort}&dir=desc"));
+        let down = counter_cells(&down, nth);
+        assert!(
+            down.windows(2).all(|w| w[0] >= w[1]),
+            "{sort} down: {down:?}"
+        );
+        assert!(up.iter().flatten().count() >= 2, "counters shown: {up:?}");
+    }
     let (status, missing) = page("/devices/NOSUCHSERIAL");
     assert_eq!(status, 404);
     assert!(missing.contains("no device with serial"), "{missing}");
@@ -320,6 +361,46 @@ fn sessions_and_forms_keep_to_their_rules() {
     // The API sees the reading the page stored.
     let readings = app.get(&format!("/api/v1/devices/{HAND}/readings"), ADMIN);
     assert!(readings.text.contains("500"), "{}", readings.text);
+
+    // A value that breaks a polled device's counts is refused with the
+    // form filled in again, and stored once the operator says it is right.
+    let polled = fleet.devices[0].serial.clone();
+    let two_days_ago = (telleverk::clock::now() - chrono::TimeDelta::days(2))
+        .with_timezone(&chrono_tz::Europe::Oslo)
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
+    let enter = |accept: bool| {
+        let mut form = vec![
+            ("csrf", operator_csrf.as_str()),
+            ("taken_at", two_days_ago.as_str()),
+            ("meter", "bw_total"),
+            ("value", "3"),
+            ("source", "manual"),
+        ];
+        if accept {
+            form.push(("accept_implausible", "on"));
+        }
+        let r = http
+            .post(format!("{base}/devices/{polled}/readings"))
+            .header("cookie", &operator)
+            .send_form(form)
+            .unwrap();
+        (r.status().as_u16(), r.into_body().read_to_string().unwrap())
+    };
+    let (status, refused) = enter(false);
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        refused.contains("Store it all the same") && refused.contains("nothing was stored"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains(&format!("value=\"{two_days_ago}\""))
+            && refused.contains("<option value=\"bw_total\" selected>"),
+        "the form comes back filled in: {refused}"
+    );
+    let (status, stored) = enter(true);
+    assert_eq!(status, 200, "{stored}");
+    assert!(stored.contains("Stored 1 value"), "{stored}");
 
     // Logging out needs the form's token, then ends the session.
     let r = http
