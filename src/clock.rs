@@ -29,6 +29,13 @@ impl Stopwatch {
     pub fn elapsed(&self) -> std::time::Duration {
         self.0.elapsed()
     }
+
+    /// A stopwatch that started `ago` (tests of what times out).
+    #[cfg(test)]
+    #[allow(clippy::disallowed_methods)]
+    pub fn started_ago(ago: std::time::Duration) -> Stopwatch {
+        Stopwatch(Instant::now().checked_sub(ago).unwrap_or_else(Instant::now))
+    }
 }
 
 /// Where the time comes from: the system clock, or simulated time that starts

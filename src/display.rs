@@ -68,11 +68,15 @@ impl Display {
         let Some(t) = self.timezone.timestamp_millis_opt(ms).single() else {
             return ms.to_string();
         };
-        if ms % 1000 == 0 {
-            t.format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+        // RFC 3339 written directly (the same text as the format
+        // `%Y-%m-%dT%H:%M:%S%:z`, which is parsed again at every call: a
+        // fleet's boundary values are tens of thousands of instants).
+        let digits = if ms % 1000 == 0 {
+            chrono::SecondsFormat::Secs
         } else {
-            t.format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
-        }
+            chrono::SecondsFormat::Millis
+        };
+        t.to_rfc3339_opts(digits, false)
     }
 
     /// A decimal number as people read it: thousands grouped, the locale's

@@ -177,31 +177,43 @@ async fn answers(state: &AppState, id: &str, asked: Asked) -> ApiResult<Answers>
         let histories = crate::gather::histories_shared(&st.pool, &st.config, &contract, &dates)?;
         let shown = &st.config.display;
         let failed = |e| ApiError::billing(&contract.id, e);
-        let mut out = Answers::default();
-        if let Some(at) = asked.at {
-            let standing = billing::reconcile(&contract, &histories, at).map_err(failed)?;
-            if asked.uses {
-                out.uses = billing::cumulative_use(&contract, &histories, at, &standing.periods)
-                    .map_err(failed)?
-                    .iter()
-                    .map(billing::PeriodUse::answer)
-                    .collect();
+        // The invoices on another core while this one works out the
+        // standing: both only read the histories.
+        std::thread::scope(|scope| {
+            let invoices = asked.until.map(|until| {
+                let (contract, histories) = (&contract, &histories);
+                scope.spawn(move || {
+                    billing::invoices(contract, histories, until)
+                        .map(|i| billing::invoices_answer(&contract.id, &i, shown))
+                })
+            });
+            let mut out = Answers::default();
+            if let Some(at) = asked.at {
+                let standing = billing::reconcile(&contract, &histories, at).map_err(failed)?;
+                if asked.uses {
+                    out.uses =
+                        billing::cumulative_use(&contract, &histories, at, &standing.periods)
+                            .map_err(failed)?
+                            .iter()
+                            .map(billing::PeriodUse::answer)
+                            .collect();
+                }
+                let unrefunded = st.pool.read(|r| {
+                    Ok::<_, ApiError>(crate::gather::invoice_checks::unrefunded_estimates(
+                        r, &st.config, &contract,
+                    )?)
+                })?;
+                let mut answer = billing::standing_answer(&standing, shown);
+                answer.unrefunded_estimates =
+                    crate::invoice_check::unrefunded_answer(&unrefunded, shown);
+                out.standing = Some(answer);
             }
-            let unrefunded = st.pool.read(|r| {
-                Ok::<_, ApiError>(crate::gather::invoice_checks::unrefunded_estimates(
-                    r, &st.config, &contract,
-                )?)
-            })?;
-            let mut answer = billing::standing_answer(&standing, shown);
-            answer.unrefunded_estimates =
-                crate::invoice_check::unrefunded_answer(&unrefunded, shown);
-            out.standing = Some(answer);
-        }
-        if let Some(until) = asked.until {
-            let invoices = billing::invoices(&contract, &histories, until).map_err(failed)?;
-            out.invoices = Some(billing::invoices_answer(&contract.id, &invoices, shown));
-        }
-        Ok::<_, ApiError>(out)
+            if let Some(worker) = invoices {
+                let invoices = worker.join().expect("the invoices do not panic");
+                out.invoices = Some(invoices.map_err(failed)?);
+            }
+            Ok::<_, ApiError>(out)
+        })
     })
     .await
 }

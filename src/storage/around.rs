@@ -115,30 +115,37 @@ impl Reader {
         instants: &[Timestamp],
         trailing_days: u32,
     ) -> rusqlite::Result<HashMap<Meter, Vec<Point>>> {
+        let mut near = PollsNear::new(self, device)?;
+        // A meter the latest poll returned is known; others are looked for.
         let mut known = Vec::new();
         for meter in meters {
-            if self.meter_known(device, *meter)? {
+            if near.last_has(*meter) || self.meter_known(device, *meter)? {
                 known.push(*meter);
             }
         }
-        let mut near = PollsNear {
-            reader: self,
-            device,
-            found: HashMap::new(),
-        };
+        let mut entered_all = self.entered_of_device(device)?;
+        let mut drops_all = self.drop_times_of_device(device)?;
+        // Each meter's polls, and its runs: the polls either side of one
+        // instant, consecutive among the polls that returned it.
         let mut wanted: Vec<(Meter, Vec<Point>, Vec<i64>)> = Vec::with_capacity(known.len());
+        let mut runs: Vec<(Meter, Vec<i64>)> = Vec::new();
         for meter in &known {
-            let entered = self.entered(device, *meter)?;
-            let mut polls: Vec<i64> = Vec::new();
+            let entered = entered_all.remove(meter).unwrap_or_default();
+            let drops = drops_all.remove(meter).unwrap_or_default();
             let mut around = |t: i64, n: usize| -> rusqlite::Result<()> {
-                polls.extend(near.times(*meter, t, n, true)?);
-                polls.extend(near.times(*meter, t, n, false)?);
+                let mut run = near.times(*meter, t, n, true)?;
+                run.extend(near.times(*meter, t, n, false)?);
+                run.sort_unstable();
+                run.dedup();
+                if !run.is_empty() {
+                    runs.push((*meter, run));
+                }
                 Ok(())
             };
             for t in instants {
                 around(t.millis(), 1)?;
             }
-            for t in self.drop_times(device, *meter)? {
+            for t in drops {
                 around(t, 2)?;
             }
             for p in &entered {
@@ -146,36 +153,42 @@ impl Reader {
             }
             around(i64::MIN, 1)?;
             around(i64::MAX, 1)?;
+            let mut polls: Vec<i64> = runs
+                .iter()
+                .filter(|(m, _)| m == meter)
+                .flat_map(|(_, run)| run.iter().copied())
+                .collect();
             polls.sort_unstable();
             polls.dedup();
             wanted.push((*meter, entered, polls));
         }
-        let mut values = ValuesAt::new(self, device, &known);
-        let firsts: Vec<(Meter, &[i64])> =
-            wanted.iter().map(|(m, _, t)| (*m, t.as_slice())).collect();
-        values.read(&firsts)?;
+        let mut values = ValuesAt::new(self, device);
+        values.read(&runs)?;
         // The trailing window starts a calendar period before the last
         // reading: the polls either side of its start, of each meter.
         let mut anchors: Vec<(Meter, Vec<i64>)> = Vec::new();
+        let mut extras: Vec<(Meter, Vec<i64>)> = Vec::new();
         let mut out = HashMap::new();
         for (meter, entered, polls) in wanted {
             let mut points = values.points(meter, &polls);
             points.extend(entered);
             if let Some(last) = points.iter().map(|p| p.at).max() {
                 let anchor = calendar_days_before(last, u64::from(trailing_days)).millis();
-                let mut extra = near.times(meter, anchor, 1, true)?;
-                extra.extend(near.times(meter, anchor, 1, false)?);
+                let mut run = near.times(meter, anchor, 1, true)?;
+                run.extend(near.times(meter, anchor, 1, false)?);
+                run.sort_unstable();
+                run.dedup();
+                let mut extra = run.clone();
                 extra.retain(|t| !polls.contains(t));
-                extra.sort_unstable();
-                extra.dedup();
-                anchors.push((meter, extra));
+                if !extra.is_empty() {
+                    anchors.push((meter, run));
+                    extras.push((meter, extra));
+                }
             }
             out.insert(meter, points);
         }
-        let seconds: Vec<(Meter, &[i64])> =
-            anchors.iter().map(|(m, t)| (*m, t.as_slice())).collect();
-        values.read(&seconds)?;
-        for (meter, extra) in &anchors {
+        values.read(&anchors)?;
+        for (meter, extra) in &extras {
             if let Some(points) = out.get_mut(meter) {
                 points.extend(values.points(*meter, extra));
             }
@@ -276,8 +289,49 @@ impl Reader {
         rows.collect()
     }
 
+    /// By meter, the times of the polls at which the collector saw it go
+    /// down (or confirmed or ruled out such a drop).
+    fn drop_times_of_device(&self, device: i64) -> rusqlite::Result<HashMap<Meter, Vec<i64>>> {
+        let sql = format!(
+            "SELECT meter, at FROM events WHERE device_id = ?1 AND meter IS NOT NULL AND kind IN ({DROP_EVENTS})"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params![device])?;
+        let mut out: HashMap<Meter, Vec<i64>> = HashMap::new();
+        while let Some(row) = rows.next()? {
+            if let Some(meter) = Meter::from_code(row.get(0)?) {
+                out.entry(meter).or_default().push(row.get(1)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// By meter, every reading a person entered and did not withdraw.
+    fn entered_of_device(&self, device: i64) -> rusqlite::Result<HashMap<Meter, Vec<Point>>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.meter, e.at, e.source, e.value FROM entered_readings e
+             WHERE e.device_id = ?1
+               AND NOT EXISTS (SELECT 1 FROM reading_withdrawals w WHERE w.reading_id = e.id)",
+        )?;
+        let mut rows = stmt.query(params![device])?;
+        let mut out: HashMap<Meter, Vec<Point>> = HashMap::new();
+        while let Some(row) = rows.next()? {
+            let Some(meter) = Meter::from_code(row.get(0)?) else {
+                continue;
+            };
+            out.entry(meter).or_default().push(Point {
+                at: Timestamp::from_millis(row.get(1)?),
+                value: row.get::<_, i64>(3)? as u64,
+                source: Source::from_code(row.get(2)?).unwrap_or(Source::Manual),
+                kind: ValueKind::Manual,
+            });
+        }
+        Ok(out)
+    }
+
     /// Times of the polls at which the collector saw this meter go down (or
     /// confirmed or ruled out such a drop).
+    #[cfg(test)]
     fn drop_times(&self, device: i64, meter: Meter) -> rusqlite::Result<Vec<i64>> {
         let sql = format!(
             "SELECT at FROM events WHERE device_id = ?1 AND meter = ?2 AND kind IN ({DROP_EVENTS})"
@@ -349,11 +403,28 @@ impl Reader {
 struct PollsNear<'a> {
     reader: &'a Reader,
     device: i64,
+    /// The device's latest poll: an instant after it needs no search.
+    last: Option<(i64, i64)>,
     /// (instant, how many, before): the polls' times and meter masks.
     found: HashMap<(i64, usize, bool), Vec<(i64, i64)>>,
 }
 
-impl PollsNear<'_> {
+impl<'a> PollsNear<'a> {
+    /// The device's latest poll returned `meter`.
+    fn last_has(&self, meter: Meter) -> bool {
+        self.last.is_some_and(|(_, mask)| has_meter(mask, meter))
+    }
+
+    fn new(reader: &'a Reader, device: i64) -> rusqlite::Result<Self> {
+        let last = nearest_polls(reader, device, i64::MAX, 1, true)?.pop();
+        Ok(PollsNear {
+            reader,
+            device,
+            last,
+            found: HashMap::new(),
+        })
+    }
+
     /// Up to `n` times of polls that returned `meter`, at or before `t`
     /// (`before`) or at or after it: the nearest polls of any meters when
     /// each of them returned it, else a search for this meter alone.
@@ -367,16 +438,33 @@ impl PollsNear<'_> {
         let polls = match self.found.entry((t, n, before)) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(nearest_polls(self.reader, self.device, t, n, before)?)
+                // After the latest poll (a boundary to come): that poll
+                // before, none after.
+                let polls = match self.last {
+                    Some(last) if n == 1 && t > last.0 => {
+                        if before {
+                            vec![last]
+                        } else {
+                            Vec::new()
+                        }
+                    }
+                    None => Vec::new(),
+                    _ => nearest_polls(self.reader, self.device, t, n, before)?,
+                };
+                e.insert(polls)
             }
         };
-        let code = u32::from(meter.code());
-        let has = |mask: i64| code < 64 && (mask >> code) & 1 == 1;
-        if polls.iter().all(|(_, mask)| has(*mask)) {
+        if polls.iter().all(|(_, mask)| has_meter(*mask, meter)) {
             return Ok(polls.iter().map(|(at, _)| *at).collect());
         }
         self.reader.poll_times(self.device, meter, t, n, before)
     }
+}
+
+/// A poll's meter mask has `meter` (as the SQL `(meters >> code) & 1`).
+fn has_meter(mask: i64, meter: Meter) -> bool {
+    let code = u32::from(meter.code());
+    code < 64 && (mask >> code) & 1 == 1
 }
 
 /// Up to `n` polls of the device (time and meter mask) at or before `t`
@@ -410,71 +498,74 @@ fn nearest_polls(
     rows.collect()
 }
 
-/// The polled values of a device's meters at poll times: the latest value
-/// of each at or before the time, every meter wanted at a time read in one
-/// statement.
+/// The polled values of a device's meters at poll times, read a run at a
+/// time.
 struct ValuesAt<'a> {
     reader: &'a Reader,
     device: i64,
-    /// The statement that reads every one of the device's meters at a time.
-    all: String,
     read: HashMap<(Meter, i64), (u64, ValueKind)>,
 }
 
 impl<'a> ValuesAt<'a> {
-    fn new(reader: &'a Reader, device: i64, meters: &[Meter]) -> Self {
-        let each: Vec<String> = meters
-            .iter()
-            .map(|m| {
-                format!(
-                    "SELECT * FROM (SELECT meter, value, kind FROM meter_values WHERE device_id = ?1 AND meter = {} AND source = 0 AND at <= ?2 ORDER BY at DESC LIMIT 1)",
-                    m.code()
-                )
-            })
-            .collect();
+    fn new(reader: &'a Reader, device: i64) -> Self {
         ValuesAt {
             reader,
             device,
-            all: each.join(" UNION ALL "),
             read: HashMap::new(),
         }
     }
 
-    /// Reads the values of each meter at its times.
-    fn read(&mut self, wanted: &[(Meter, &[i64])]) -> rusqlite::Result<()> {
-        let mut by_time: HashMap<i64, Vec<Meter>> = HashMap::new();
-        for (meter, times) in wanted {
-            for t in *times {
-                if !self.read.contains_key(&(*meter, *t)) {
-                    by_time.entry(*t).or_default().push(*meter);
+    /// Reads each meter's values at the polls of its runs. A run is `k`
+    /// consecutive polls that returned the meter, and a polled value is
+    /// stored only at a poll that returned it when it changed: so the
+    /// latest `k` values at or before the run's last poll hold the value at
+    /// each of its polls (one search, where a poll at a time took `k`).
+    /// The meters of one run are read in one statement.
+    fn read(&mut self, runs: &[(Meter, Vec<i64>)]) -> rusqlite::Result<()> {
+        let mut by_run: HashMap<&[i64], Vec<Meter>> = HashMap::new();
+        for (meter, run) in runs {
+            if run.iter().any(|t| !self.read.contains_key(&(*meter, *t))) {
+                let meters = by_run.entry(run.as_slice()).or_default();
+                if !meters.contains(meter) {
+                    meters.push(*meter);
                 }
             }
         }
-        for (t, meters) in by_time {
-            let mut stmt = if meters.len() > 1 {
-                self.reader.conn.prepare_cached(&self.all)?
-            } else {
-                self.reader.conn.prepare_cached(
-                    "SELECT meter, value, kind FROM meter_values WHERE device_id = ?1 AND meter = ?3 AND source = 0 AND at <= ?2 ORDER BY at DESC LIMIT 1",
-                )?
-            };
-            let mut rows = if meters.len() > 1 {
-                stmt.query(params![self.device, t])?
-            } else {
-                stmt.query(params![self.device, t, meters[0].code()])?
-            };
+        for (run, meters) in by_run {
+            let Some(last) = run.last() else { continue };
+            let k = run.len();
+            let sql = meters
+                .iter()
+                .map(|m| {
+                    format!(
+                        "SELECT * FROM (SELECT meter, at, value, kind FROM meter_values WHERE device_id = ?1 AND meter = {} AND source = 0 AND at <= ?2 ORDER BY at DESC LIMIT {k})",
+                        m.code()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
+            let mut stmt = self.reader.conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![self.device, last])?;
+            let mut found: Vec<(i64, i64, u64, ValueKind)> = Vec::with_capacity(k * meters.len());
             while let Some(row) = rows.next()? {
-                let Some(meter) = Meter::from_code(row.get(0)?) else {
-                    continue;
-                };
-                let kind = ValueKind::from_code(row.get(2)?).unwrap_or(ValueKind::Integer);
-                self.read
-                    .insert((meter, t), (row.get::<_, i64>(1)? as u64, kind));
+                let kind = ValueKind::from_code(row.get(3)?).unwrap_or(ValueKind::Integer);
+                found.push((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? as u64, kind));
+            }
+            // Latest first, so the first at or before a poll is its value.
+            found.sort_unstable_by_key(|r| std::cmp::Reverse(r.1));
+            for meter in meters {
+                let code = i64::from(meter.code());
+                for t in run {
+                    if let Some((_, _, value, kind)) =
+                        found.iter().find(|(m, at, _, _)| *m == code && at <= t)
+                    {
+                        self.read.insert((meter, *t), (*value, *kind));
+                    }
+                }
             }
         }
         Ok(())
     }
-
     /// The points of `meter` at `times` that have a value.
     fn points(&self, meter: Meter, times: &[i64]) -> Vec<Point> {
         times

@@ -18,15 +18,22 @@ pub async fn alerts(page_of: ViewerPage, State(state): State<AppState>) -> Respo
         @if all.is_empty() {
             p class="message" { "No open alerts." }
         }
-        (grouped(&state.config.display, &all, 2, true))
+        (grouped(&state.config.display, &all, 2, true, usize::MAX))
     };
     page(&page_of.session, Section::Alerts, "Open alerts", body).into_response()
 }
 
-/// Alerts in a table per kind, headed at `level` (2: `h2`); with
+/// Alerts in a table per kind, headed at `level` (2: `h2`), at most
+/// `per_kind` rows of each (the rest counted, on the alerts page); with
 /// `anchors`, a device's first alert is the target of `#serial` (the fleet
 /// page links there).
-pub fn grouped(shown: &Display, alerts: &[&Alert], level: u8, anchors: bool) -> Markup {
+pub fn grouped(
+    shown: &Display,
+    alerts: &[&Alert],
+    level: u8,
+    anchors: bool,
+    per_kind: usize,
+) -> Markup {
     let mut kinds: Vec<&str> = alerts.iter().map(|a| a.kind.name()).collect();
     kinds.sort_unstable();
     kinds.dedup();
@@ -60,7 +67,7 @@ pub fn grouped(shown: &Display, alerts: &[&Alert], level: u8, anchors: bool) -> 
                 table {
                     thead { tr { th scope="col" { "Device or contract" } th scope="col" { "Since" } th scope="col" { "What" } } }
                     tbody {
-                        @for (a, first) in these.iter().zip(first) {
+                        @for (a, first) in these.iter().zip(first).take(per_kind) {
                             tr {
                                 td {
                                     @if let Some(s) = &a.serial {
@@ -74,6 +81,9 @@ pub fn grouped(shown: &Display, alerts: &[&Alert], level: u8, anchors: bool) -> 
                             }
                         }
                     }
+                }
+                @if these.len() > per_kind {
+                    p class="muted" { "… and " (these.len() - per_kind) " more on " a href="/alerts" { "the alerts page" } "." }
                 }
             }
         }

@@ -22,6 +22,8 @@ use crate::http::{ApiError, AppState};
 const AHEAD_DAYS: u64 = 200;
 /// Rows shown of a long list (boundary values, gaps, events).
 const LONG: usize = 200;
+/// Rows shown of each kind of the contract's open alerts.
+const ALERTS_PER_KIND: usize = 20;
 
 pub async fn list(page_of: ViewerPage, State(state): State<AppState>) -> Response {
     let items: Vec<ContractItem> = state
@@ -144,7 +146,7 @@ pub async fn contract(
         section aria-labelledby="contract-alerts" {
             h2 id="contract-alerts" { "Open alerts of the contract and its devices" }
             @if open.is_empty() { p class="muted" { "None." } }
-            @else { (super::alerts::grouped(shown, &open, 3, false)) }
+            @else { (super::alerts::grouped(shown, &open, 3, false, ALERTS_PER_KIND)) }
         }
         section aria-labelledby="periods" {
             h2 id="periods" { "Periods against the commitment (±" (threshold) " % band)" }

@@ -104,7 +104,7 @@ pub struct LoginForm {
 
 async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
     let next = safe_next(form.next.as_deref());
-    match state.sessions.start(&state, &form.token) {
+    match state.sessions.start(&state.config.http, &form.token) {
         Some((id, session)) => {
             tracing::info!(token = %session.name, "logged in to the web pages");
             see_other(&next, Some(set_cookie(&state, Some(&id))))

@@ -15,7 +15,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::clock::Stopwatch;
-use crate::config::{Role, token_hash};
+use crate::config::{Http, Role, token_hash};
 use crate::http::AppState;
 use crate::http::auth::Needs;
 
@@ -52,9 +52,9 @@ fn random_hex(n: usize) -> String {
 impl Sessions {
     /// A new session for the config's token `token`; None when no token of
     /// the config is it. Returns the session's id.
-    pub fn start(&self, state: &AppState, token: &str) -> Option<(String, Session)> {
+    pub fn start(&self, http: &Http, token: &str) -> Option<(String, Session)> {
         let hash = token_hash(token.trim());
-        let known = state.config.http.tokens.iter().find(|t| t.hash == hash)?;
+        let known = http.tokens.iter().find(|t| t.hash == hash)?;
         let session = Session {
             name: known.name.clone(),
             role: known.role,
@@ -66,7 +66,7 @@ impl Sessions {
         let mut all = self.by_id.lock().expect("sessions lock");
         // Ended sessions go whenever a new one starts: the map never grows
         // past the sessions in use.
-        let idle = state.config.http.session_idle;
+        let idle = http.session_idle;
         all.retain(|_, s| s.used.elapsed() <= idle);
         all.insert(id.clone(), session.clone());
         Some((id, session))
@@ -74,11 +74,11 @@ impl Sessions {
 
     /// The session `id`, marked used now; None when unknown, idle too long
     /// or its token left the config.
-    pub fn get(&self, state: &AppState, id: &str) -> Option<Session> {
+    pub fn get(&self, http: &Http, id: &str) -> Option<Session> {
         let mut all = self.by_id.lock().expect("sessions lock");
         let s = all.get_mut(id)?;
-        let live = s.used.elapsed() <= state.config.http.session_idle
-            && state.config.http.tokens.iter().any(|t| t.hash == s.hash);
+        let live =
+            s.used.elapsed() <= http.session_idle && http.tokens.iter().any(|t| t.hash == s.hash);
         if !live {
             all.remove(id);
             return None;
@@ -158,7 +158,8 @@ impl<N: Needs + Send + Sync> FromRequestParts<AppState> for Page<N> {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let found = cookie_id(parts).and_then(|id| Some((state.sessions.get(state, &id)?, id)));
+        let found = cookie_id(parts)
+            .and_then(|id| Some((state.sessions.get(&state.config.http, &id)?, id)));
         let Some((session, id)) = found else {
             let here = parts
                 .uri
@@ -223,6 +224,57 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
         assert_eq!(safe_next(Some("/\\evil")), "/");
         assert_eq!(safe_next(None), "/");
+    }
+
+    fn http(tokens: &[(&str, Role)], idle_secs: u64) -> Http {
+        Http {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            tokens: tokens
+                .iter()
+                .map(|(token, role)| crate::config::Token {
+                    name: format!("{role:?}"),
+                    role: *role,
+                    hash: token_hash(token),
+                })
+                .collect(),
+            limits: Default::default(),
+            session_idle: std::time::Duration::from_secs(idle_secs),
+            secure_cookies: false,
+        }
+    }
+
+    #[test]
+    fn a_session_ends_when_idle_too_long_or_when_its_token_leaves_the_config() {
+        let sessions = Sessions::default();
+        let config = http(&[("tlv_a", Role::Operator), ("tlv_b", Role::Viewer)], 60);
+        assert!(sessions.start(&config, "tlv_unknown").is_none());
+        let (id, s) = sessions.start(&config, " tlv_a ").unwrap();
+        assert_eq!(s.role, Role::Operator);
+        let got = sessions.get(&config, &id).unwrap();
+        assert_eq!(got.csrf, s.csrf, "the same session, the same CSRF token");
+        // Unused longer than `session_idle`: gone, and gone for good.
+        sessions.by_id.lock().unwrap().get_mut(&id).unwrap().used =
+            Stopwatch::started_ago(std::time::Duration::from_secs(61));
+        assert!(sessions.get(&config, &id).is_none());
+        assert!(sessions.by_id.lock().unwrap().get(&id).is_none());
+        // Used within it, it lasts; each use starts the idle time again.
+        let (id, _) = sessions.start(&config, "tlv_b").unwrap();
+        sessions.by_id.lock().unwrap().get_mut(&id).unwrap().used =
+            Stopwatch::started_ago(std::time::Duration::from_secs(59));
+        assert!(sessions.get(&config, &id).is_some());
+        assert!(sessions.by_id.lock().unwrap()[&id].used.elapsed().as_secs() < 5);
+        // A config without its token (telleverk started again with the
+        // token taken out): the session is over.
+        let without_b = http(&[("tlv_a", Role::Operator)], 60);
+        assert!(sessions.get(&without_b, &id).is_none());
+        // Sessions idle too long go when a new one starts.
+        let (old, _) = sessions.start(&config, "tlv_a").unwrap();
+        sessions.by_id.lock().unwrap().get_mut(&old).unwrap().used =
+            Stopwatch::started_ago(std::time::Duration::from_secs(3_600));
+        sessions.start(&config, "tlv_a").unwrap();
+        assert!(!sessions.by_id.lock().unwrap().contains_key(&old));
+        sessions.end(&id);
+        assert!(sessions.get(&config, &id).is_none());
     }
 
     #[test]
