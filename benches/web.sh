@@ -111,4 +111,4 @@ log ""
 log "## one page at a time (curl, gzip)"
 times "device page /devices/$MIDDLE" "/devices/$MIDDLE" 20
 times "contract page /contracts/FLEET (10 000 devices)" "/contracts/FLEET" 3
-log "peak RSS: $(mb_of "$CHILD" VmHWM) MB"
+log "peak RSS: $(mb_of "$CHILD" VmHWM) MB; now $(mb_of "$CHILD" RssAnon) MB anonymous, $(mb_of "$CHILD" RssFile) MB of mapped files (the database: the system's cache)"

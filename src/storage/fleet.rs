@@ -261,6 +261,10 @@ pub(super) fn failure_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Failure> {
 }
 
 /// Read connections to one database, opened on demand and kept for reuse.
+/// They map the database file (`Reader::open_mapped`): the API's and the
+/// pages' reads of a contract seek all over a database of gigabytes. The
+/// pages they touch count in the process's RSS as file pages, the
+/// operating system's cache, which it takes back when it needs memory.
 pub struct Pool {
     path: PathBuf,
     idle: Mutex<Vec<Reader>>,
@@ -285,7 +289,7 @@ impl Pool {
         let reader = self.idle.lock().expect("pool lock").pop();
         let reader = match reader {
             Some(r) => r,
-            None => Reader::open(&self.path)?,
+            None => Reader::open_mapped(&self.path)?,
         };
         reader
             .conn

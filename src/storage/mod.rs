@@ -295,11 +295,24 @@ impl Store {
     }
 }
 
-/// How much of the database a reading connection maps into memory (address
-/// space, not memory used: the pages are the operating system's cache).
+/// How much of the database a pool's connection maps into memory: all of
+/// it, up to SQLite's own limit (2 GiB as built here).
 const READ_MMAP_BYTES: i64 = 1 << 36;
 
 impl Reader {
+    /// [`Reader::open`], reading through a map of the file rather than a
+    /// system call per page: a contract's boundary values are tens of
+    /// thousands of seeks across the file (benches/README.md,
+    /// contract_page: 0.31 s a page without, 0.25 s with).
+    pub fn open_mapped(path: &Path) -> Result<Reader, Error> {
+        let reader = Reader::open(path)?;
+        reader
+            .conn
+            .pragma_update(None, "mmap_size", READ_MMAP_BYTES)
+            .map_err(reader.err("map the database to read"))?;
+        Ok(reader)
+    }
+
     /// Opens an existing database to read: no migration and no writes. A
     /// database that is missing or of another schema version is an error.
     pub fn open(path: &Path) -> Result<Reader, Error> {
@@ -314,11 +327,6 @@ impl Reader {
             .map_err(sql("set busy timeout"))?;
         conn.pragma_update(None, "query_only", true)
             .map_err(sql("make the connection read-only"))?;
-        // Reads map the file instead of copying each page into SQLite's own
-        // small cache with a system call: the billing reads seek all over a
-        // database of gigabytes (benches/README.md, contract_page).
-        conn.pragma_update(None, "mmap_size", READ_MMAP_BYTES)
-            .map_err(sql("map the database to read"))?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(sql("read the schema version"))?;
