@@ -21,32 +21,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::{Datelike, Months, NaiveDate};
+use chrono::{Months, NaiveDate};
 
-use super::reconcile_db::{Hours, generate, serial};
+use super::reconcile_db::{months_db, serial};
 
 const DEVICES: usize = 1_000;
-const VERSION: &str = "v1";
 const FETCHES: usize = 20;
 
 pub fn run() -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
-    let _ = std::fs::create_dir_all(&dir);
-    let today = chrono::Local::now().date_naive();
-    let this_month = today.with_day(1).unwrap_or(today);
-    let first = this_month
-        .checked_sub_months(Months::new(12))
-        .unwrap_or(this_month);
-    let db = dir.join(format!("contract-{DEVICES}x1y-{first}-{VERSION}.db"));
-    let mut report = String::new();
-    if !db.exists() {
-        let t = Instant::now();
-        let polls = generate(&db, DEVICES, first, this_month, Hours::AroundTheClock);
-        report.push_str(&format!(
-            "generated {polls} polls in {:.0} s\n",
-            t.elapsed().as_secs_f64()
-        ));
-    }
+    let (db, first, this_month, mut report) =
+        months_db(&format!("contract-{DEVICES}x1y"), DEVICES, 12);
     let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -63,6 +63,35 @@ pub fn run() -> String {
     report
 }
 
+/// The database of `devices` polled every 15 minutes around the clock for
+/// the `months` whole months before this one, named `PREFIX-…` in
+/// `target/bench-data/` and made when missing; with its first day, this
+/// month's first day and what making it took.
+pub fn months_db(
+    prefix: &str,
+    devices: usize,
+    months: u32,
+) -> (PathBuf, NaiveDate, NaiveDate, String) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    let _ = std::fs::create_dir_all(&dir);
+    let today = chrono::Local::now().date_naive();
+    let this_month = today.with_day(1).unwrap_or(today);
+    let first = this_month
+        .checked_sub_months(chrono::Months::new(months))
+        .unwrap_or(this_month);
+    let db = dir.join(format!("{prefix}-{first}-{VERSION}.db"));
+    let mut report = String::new();
+    if !db.exists() {
+        let t = Instant::now();
+        let polls = generate(&db, devices, first, this_month, Hours::AroundTheClock);
+        report.push_str(&format!(
+            "generated {polls} polls in {:.0} s\n",
+            t.elapsed().as_secs_f64()
+        ));
+    }
+    (db, first, this_month, report)
+}
+
 /// Runs `telleverk ARGS --config CONFIG` three times, as a user would;
 /// returns the wall times, fastest first, and the last run's output.
 pub fn three_runs(config: &Path, args: &[&str]) -> (Vec<f64>, Vec<u8>) {

@@ -11,33 +11,15 @@
 //! all of them. `telleverk uptime --contract FLEET --months 6 --json`.
 
 use std::path::Path;
-use std::time::Instant;
 
-use chrono::{Datelike, Months};
-
-use super::reconcile_db::{Hours, generate, three_runs, write_config};
+use super::reconcile_db::{months_db, three_runs, write_config};
 
 const DEVICES: usize = 1_000;
-const VERSION: &str = "v1";
 
 pub fn run() -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
-    let _ = std::fs::create_dir_all(&dir);
-    let today = chrono::Local::now().date_naive();
-    let this_month = today.with_day(1).unwrap_or(today);
-    let first = this_month
-        .checked_sub_months(Months::new(6))
-        .unwrap_or(this_month);
-    let db = dir.join(format!("uptime-{DEVICES}x6m-{first}-{VERSION}.db"));
-    let mut report = String::new();
-    if !db.exists() {
-        let t = Instant::now();
-        let polls = generate(&db, DEVICES, first, this_month, Hours::AroundTheClock);
-        report.push_str(&format!(
-            "generated {polls} polls in {:.0} s\n",
-            t.elapsed().as_secs_f64()
-        ));
-    }
+    let (db, first, this_month, mut report) =
+        months_db(&format!("uptime-{DEVICES}x6m"), DEVICES, 6);
     let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
     let config = write_config(&dir, &db, DEVICES, "uptime-bench.toml");
     let (times, output) = three_runs(

@@ -12,6 +12,20 @@ use crate::meters::{Meter, MeterSet, MeterValue, Source, ValueKind};
 use crate::record::{DeviceReading, Outcome, PollRecord};
 use crate::serial::Serial;
 
+/// A poll of `serial` through the entry `printer` that read `meters`.
+fn polled(serial: &Serial, at: chrono::DateTime<Utc>, meters: MeterSet) -> PollRecord {
+    PollRecord {
+        at,
+        entry_key: "printer".into(),
+        address: "127.0.0.1:161".into(),
+        outcome: Outcome::Ok(Box::new(DeviceReading {
+            serial: serial.clone(),
+            meters,
+            ..DeviceReading::default()
+        })),
+    }
+}
+
 #[test]
 fn entered_readings_move_to_their_own_table_and_keep_reading_the_same() {
     let dir = tempfile::tempdir().unwrap();
@@ -114,17 +128,9 @@ fn a_device_another_process_added_is_found_not_added_twice() {
         kind: ValueKind::Counter32,
     });
     let polled_at = Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap();
-    let record = PollRecord {
-        at: polled_at,
-        entry_key: "printer".into(),
-        address: "127.0.0.1:161".into(),
-        outcome: Outcome::Ok(Box::new(DeviceReading {
-            serial: serial.clone(),
-            meters,
-            ..DeviceReading::default()
-        })),
-    };
-    serving.write_round(&[record]).unwrap();
+    serving
+        .write_round(&[polled(&serial, polled_at, meters)])
+        .unwrap();
     // And an import through `serve`'s store finds it too, adding nothing.
     let row = ImportRow {
         line: 2,
@@ -681,7 +687,6 @@ mod around {
     use super::super::{Reader, Store};
     use crate::import::ImportRow;
     use crate::meters::{Meter, MeterSet, MeterValue, Source, ValueKind};
-    use crate::record::{DeviceReading, Outcome, PollRecord};
     use crate::serial::Serial;
     use crate::timestamp::Timestamp;
 
@@ -744,17 +749,7 @@ mod around {
                         });
                     }
                 }
-                let record = PollRecord {
-                    at,
-                    entry_key: "printer".into(),
-                    address: "127.0.0.1:161".into(),
-                    outcome: Outcome::Ok(Box::new(DeviceReading {
-                        serial: serial.clone(),
-                        meters,
-                        ..DeviceReading::default()
-                    })),
-                };
-                store.write_round(&[record]).unwrap();
+                store.write_round(&[super::polled(&serial, at, meters)]).unwrap();
             }
             for (meter, hours, value) in &entered {
                 let row = ImportRow {
