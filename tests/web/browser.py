@@ -195,6 +195,9 @@ def main():
             field.clear()
             field.send_keys(value)
             form.find_element(By.CSS_SELECTOR, "button").click()
+            # The answer is a new page: wait for the old one to go, or the
+            # message found could be the previous sending's.
+            wait(driver).until(ec.staleness_of(form))
             return wait(driver).until(
                 ec.presence_of_element_located((By.CSS_SELECTOR, "#enter + p, section p.ok, section p.error")))
 
