@@ -130,7 +130,7 @@ pub async fn contract(
                 @if let Some(p) = promised {
                     @let below = of_kind(Kind::UptimeBelowPromise);
                     @if !checked { "not checked yet" }
-                    @else if below == 0 { "every device at or above the " (p) " % promised" }
+                    @else if below == 0 { "no device below the " (p) " % promised" }
                     @else { strong class="status-bad" { (below) " of " (members.len()) " devices below the " (p) " % promised" } }
                     " over the last 6 whole months — "
                 } @else { "none promised — " }
