@@ -41,16 +41,7 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if "'"$1"'"=="udp" else socket.SOCK_STREAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git diff --quiet HEAD -- . ':!benches/results' 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
-{
-    echo "# benches/fleet.sh — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "commit: $COMMIT"
-    echo "nproc: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-    echo "command: bash benches/fleet.sh (DEVICES_SMALL=$DEVICES_SMALL DEVICES_BIG=$DEVICES_BIG DELAY=$DELAY)"
-    echo "net.core.rmem_max: $(cat /proc/sys/net/core/rmem_max)"
-} > "$RESULTS"
-cat "$RESULTS"
+results_header "DEVICES_SMALL=$DEVICES_SMALL DEVICES_BIG=$DEVICES_BIG DELAY=$DELAY" "net.core.rmem_max: $(cat /proc/sys/net/core/rmem_max)"
 
 # Starts a simulator; sets SIM_PID, SIM_PORT and SIM_CONFIG.
 start_sim() {

@@ -36,6 +36,25 @@ bench_cleanup() {
     rm -rf "$WORK"
 }
 
+# results_header SETTINGS [LINE...]: starts $RESULTS with what makes runs
+# comparable — the script, date, commit (marked when the tree has changes),
+# nproc and CPU, the command with SETTINGS, and any further LINEs — and
+# prints it.
+results_header() {
+    local settings=$1 commit line
+    shift
+    commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    git diff --quiet HEAD -- . ':!benches/results' 2>/dev/null || commit="$commit (with uncommitted changes)"
+    {
+        echo "# $0 — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        echo "commit: $commit"
+        echo "nproc: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+        echo "command: bash $0 ($settings)"
+        for line in "$@"; do echo "$line"; done
+    } > "$RESULTS"
+    cat "$RESULTS"
+}
+
 # free_port: a TCP port on 127.0.0.1 free a moment ago.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # cpu_of PID: the user + system CPU seconds the process used so far.

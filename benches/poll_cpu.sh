@@ -41,15 +41,7 @@ calc() { printf "%.${2:-2}f" "$(echo "$1" | bc -l)"; }
 # min and median of numbers, one a line.
 min_median() { sort -g | awk '{v[NR] = $1} END {m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%s / %s", v[1], m}'; }
 
-COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git diff --quiet HEAD -- . ':!benches/results' 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
-{
-    echo "# benches/poll_cpu.sh — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "commit: $COMMIT"
-    echo "nproc: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "command: bash benches/poll_cpu.sh (DEVICES=$DEVICES RUNS=$RUNS CONCURRENCY=$CONCURRENCY${COMPARE:+ COMPARE=$COMPARE})"
-} > "$RESULTS"
-cat "$RESULTS"
+results_header "DEVICES=$DEVICES RUNS=$RUNS CONCURRENCY=$CONCURRENCY${COMPARE:+ COMPARE=$COMPARE}" "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Starts a simulator with reply delay $1; sets CHILD and the bench config.
 start_sim() {

@@ -39,15 +39,7 @@ wait_log() { # pattern, count, seconds
     echo "no '$1' ×$2 in the log after $3 s:"; plain_log | tail -20; exit 1
 }
 
-COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git diff --quiet HEAD -- . ':!benches/results' 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
-{
-    echo "# benches/serve.sh — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "commit: $COMMIT"
-    echo "nproc: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-    echo "command: bash benches/serve.sh (REST=$REST STARTS=$STARTS)"
-} > "$RESULTS"
-cat "$RESULTS"
+results_header "REST=$REST STARTS=$STARTS"
 
 cargo bench --quiet --bench telleverk -- api_seed > "$WORK/seed.txt" 2>"$WORK/seed.err" \
     || { cat "$WORK/seed.err"; exit 1; }

@@ -27,16 +27,7 @@ need curl || install curl
 
 bench_setup web
 
-COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git diff --quiet HEAD -- . ':!benches/results' 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
-{
-    echo "# benches/web.sh — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "commit: $COMMIT"
-    echo "nproc: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-    echo "command: bash benches/web.sh (DURATION=$DURATION)"
-    echo "wrk: $(wrk --version 2>&1 | head -1)"
-} > "$RESULTS"
-cat "$RESULTS"
+results_header "DURATION=$DURATION" "wrk: $(wrk --version 2>&1 | head -1)"
 
 log ""
 log "## data (cargo bench --bench telleverk -- api_seed)"
