@@ -271,6 +271,7 @@ pub fn check_config(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> 
             SecretUse::Devices => "poll and serve need it",
             SecretUse::Api => "serve needs it",
             SecretUse::Mail => "serve and report run need it",
+            SecretUse::Notify => "serve needs it to sign webhooks",
             SecretUse::Discovery if config.discovery.ranges.is_empty() => "discover needs it",
             SecretUse::Discovery => "discover and serve need it",
         };
@@ -382,7 +383,12 @@ pub async fn serve_on(
     clock: Clock,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    config.require(&[SecretUse::Devices, SecretUse::Api, SecretUse::Mail])?;
+    config.require(&[
+        SecretUse::Devices,
+        SecretUse::Api,
+        SecretUse::Mail,
+        SecretUse::Notify,
+    ])?;
     if !config.discovery.ranges.is_empty() {
         config.require(&[SecretUse::Discovery])?;
     }
@@ -412,6 +418,13 @@ pub async fn serve_on(
     }
     let api = crate::http::serve(listener, state.clone(), shutdown.clone());
     let scheduler = state.runner.run_schedule(shutdown.clone());
+    let deliverer = crate::notify::Deliverer::new(
+        config.clone(),
+        store.clone(),
+        clock,
+        state.notifications.clone(),
+    )?;
+    let deliveries = deliverer.run(shutdown.clone());
     let notify = state.clone();
     let discovery = collector::discovery::run(
         config.clone(),
@@ -431,6 +444,10 @@ pub async fn serve_on(
         async { scheduler.await.context("the report scheduler failed") },
         async {
             discovery.await;
+            Ok(())
+        },
+        async {
+            deliveries.await;
             Ok(())
         },
     )?;

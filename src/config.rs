@@ -74,6 +74,8 @@ pub struct Config {
     pub alerts: crate::alerts::Thresholds,
     pub smtp: Option<Smtp>,
     pub reports: Vec<Report>,
+    /// `[[notify]]`: who is told of alerts, and how.
+    pub notify: Vec<Notify>,
     /// `[display]`: the zone instants are shown in, and how numbers are written.
     pub display: crate::display::Display,
     /// `[discovery]`: what `telleverk discover` tries.
@@ -99,6 +101,8 @@ pub enum SecretUse {
     Api,
     /// The SMTP password: `serve`, `report run`.
     Mail,
+    /// The webhook keys of `[[notify]]`: `serve`.
+    Notify,
 }
 
 /// A secret whose environment variable is not set, with the error a
@@ -236,6 +240,8 @@ struct RawConfig {
     smtp: Option<Spanned<report::RawSmtp>>,
     #[serde(default)]
     report: Vec<Spanned<report::RawReport>>,
+    #[serde(default)]
+    notify: Vec<Spanned<notify::RawNotify>>,
     #[serde(default)]
     display: RawDisplay,
     #[serde(default)]
@@ -520,6 +526,7 @@ pub fn parse(
     let alerts = raw.alerts.thresholds();
     let smtp = raw.smtp.as_ref().map(|s| ctx.smtp(s)).transpose()?;
     let reports = ctx.reports(&raw.report, smtp.as_ref(), &base)?;
+    let notify = ctx.notifies(&raw.notify, smtp.as_ref())?;
     Ok(Config {
         file: path.to_path_buf(),
         storage_path,
@@ -533,6 +540,7 @@ pub fn parse(
         alerts,
         smtp,
         reports,
+        notify,
         display: crate::display::Display {
             timezone: raw.display.timezone.0,
             locale: raw.display.locale.0,
@@ -736,6 +744,7 @@ mod contract;
 mod device;
 mod fields;
 mod http;
+mod notify;
 mod report;
 
 /// An "unknown field `intervall`, expected one of `interval`, …" message
@@ -778,6 +787,7 @@ fn missing_field(message: &str) -> Option<&str> {
 }
 
 pub use http::{Http, Limits, Role, Token, hash_text, token_hash};
+pub use notify::{Notify, Webhook};
 pub use report::{Report, Smtp, SmtpTls};
 
 #[cfg(test)]

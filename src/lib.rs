@@ -17,6 +17,7 @@ pub mod http;
 pub mod import;
 pub mod invoice_check;
 pub mod meters;
+pub mod notify;
 pub mod oid;
 pub mod output;
 pub mod process;

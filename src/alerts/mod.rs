@@ -77,6 +77,11 @@ impl Kind {
         }
     }
 
+    /// The kind of this name.
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     pub const ALL: [Kind; 12] = [
         Kind::SupplyEmpty,
         Kind::SupplyLow,
@@ -99,18 +104,37 @@ pub struct Alert {
     pub kind: Kind,
     pub serial: Option<Serial>,
     pub contract: Option<String>,
+    /// What of the device or contract it is about, beside its kind: the
+    /// supply, the billing boundary, the period; empty when the kind says
+    /// it all. With kind, serial and contract it makes the alert's
+    /// identity ([`Alert::key`]), which a changing message never moves.
+    pub subject: String,
     /// When the condition began, where known.
     pub since: Option<Timestamp>,
     pub message: String,
 }
 
 impl Alert {
+    /// The alert's identity: the same condition of the same thing has the
+    /// same key from one check to the next, whatever its message says now
+    /// (a toner at 8 % then at 7 % is one alert).
+    pub fn key(&self) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            self.kind.name(),
+            self.serial.as_ref().map(Serial::as_str).unwrap_or_default(),
+            self.contract.as_deref().unwrap_or_default(),
+            self.subject
+        )
+    }
+
     /// The alert as every answer shows it.
     pub fn answer(&self, shown: &crate::display::Display) -> AlertItem {
         AlertItem {
             kind: self.kind.name().to_owned(),
             serial: self.serial.as_ref().map(Serial::to_string),
             contract: self.contract.clone(),
+            subject: self.subject.clone(),
             since: self.since.map(|t| shown.instant(t)),
             message: self.message.clone(),
         }
@@ -145,10 +169,11 @@ pub fn device_alerts(
     interval_ms: i64,
     now: Timestamp,
 ) -> Vec<Alert> {
-    let alert = |kind, since, message: String| Alert {
+    let alert = |kind, subject: &str, since, message: String| Alert {
         kind,
         serial: Some(f.serial.clone()),
         contract: None,
+        subject: subject.to_owned(),
         since,
         message,
     };
@@ -160,9 +185,15 @@ pub fn device_alerts(
             s.description.as_str()
         };
         match s.percent {
-            Some(0) => out.push(alert(Kind::SupplyEmpty, None, format!("{name} is empty"))),
+            Some(0) => out.push(alert(
+                Kind::SupplyEmpty,
+                name,
+                None,
+                format!("{name} is empty"),
+            )),
             Some(p) if p <= i64::from(settings.supply_low_pct) => out.push(alert(
                 Kind::SupplyLow,
+                name,
                 None,
                 format!("{name} is at {p} % (low at {} %)", settings.supply_low_pct),
             )),
@@ -175,6 +206,7 @@ pub fn device_alerts(
     if let Some((at, cause)) = f.failure {
         out.push(alert(
             Kind::Unreachable,
+            "",
             Some(at),
             format!("no answer since the last poll: {cause}"),
         ));
@@ -182,6 +214,7 @@ pub fn device_alerts(
         if f.device_status == Some(HR_DOWN) {
             out.push(alert(
                 Kind::DeviceDown,
+                "",
                 f.last_poll,
                 "the device reports itself down".to_owned(),
             ));
@@ -189,6 +222,7 @@ pub fn device_alerts(
         if f.no_meters {
             out.push(alert(
                 Kind::NoMeters,
+                "",
                 f.last_poll,
                 "the device answers but returned no meter at its latest poll: its profile reads no counter it has".to_owned(),
             ));
@@ -197,11 +231,13 @@ pub fn device_alerts(
     match f.last_poll {
         Some(at) if is_stale(Some(at), interval_ms, now) => out.push(alert(
             Kind::Stale,
+            "",
             Some(at),
             format!("no successful poll in {} minutes", (now - at) / 60_000),
         )),
         None => out.push(alert(
             Kind::Stale,
+            "",
             None,
             "never polled successfully".to_owned(),
         )),
@@ -306,6 +342,7 @@ impl<'a> ReadingDue<'a> {
             kind: Kind::ReadingDue,
             serial: Some(serial.clone()),
             contract: Some(self.contract.id.clone()),
+            subject: boundary.to_string(),
             since: Some(self.wanted_from),
             message: format!(
                 "no reading since {} and the billing boundary {boundary} is near: \
@@ -332,6 +369,7 @@ pub fn notice_deadline(
         kind: Kind::NoticeDeadline,
         serial: None,
         contract: Some(contract.id.clone()),
+        subject: deadline.to_string(),
         since: None,
         message: format!(
             "written notice to end the contract at {expiry} must be given by {deadline} \
@@ -361,6 +399,7 @@ pub fn projected_breaches(contract: &Contract, periods: &[PeriodStanding]) -> Ve
                 kind: Kind::ProjectedBreach,
                 serial: None,
                 contract: Some(contract.id.clone()),
+                subject: format!("{} {}", class.name(), p.period.start),
                 since: None,
                 message: format!(
                     "{} use in the {kind} {}–{} is projected at {} pages, {pct} % from the \
@@ -394,6 +433,10 @@ pub fn coverage_above_contract(
         kind: Kind::CoverageAboveContract,
         serial: Some(serial.clone()),
         contract: None,
+        subject: match &c.part {
+            Some(part) => format!("{} ({part})", outlook.description),
+            None => outlook.description.clone(),
+        },
         since: None,
         message: format!(
             "{}{}: {} % coverage from {} to {} ({} cartridges used, {} paid for by {} A4 pages at {} each) against the contract's {} %: extra supplies will be invoiced",
@@ -424,6 +467,7 @@ pub fn uptime_below_promise(uptime: &crate::answer::Uptime) -> Option<Alert> {
         kind: Kind::UptimeBelowPromise,
         serial: Serial::parse(&uptime.serial).ok(),
         contract: uptime.contract.clone(),
+        subject: String::new(),
         since: None,
         message: format!(
             "uptime {} % on working days {} ({} of {} working hours down), below the {} % contract {} promises",

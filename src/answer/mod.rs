@@ -39,8 +39,9 @@ pub use reports::{
     A4Equivalents, CounterDevice, CounterMeter, CounterReport, EndValue, RunAnswer, VendorRow,
 };
 pub use system::{
-    AlertItem, AlertList, AlertSettingsView, CollectorView, ConfigView, DeviceEntryView, ErrorBody,
-    ErrorCode, ErrorDetail, Health, HttpView, ReportView, SmtpView, TokenView,
+    AlertEventItem, AlertHistory, AlertItem, AlertList, AlertSettingsView, CollectorView,
+    ConfigView, DeviceEntryView, ErrorBody, ErrorCode, ErrorDetail, Health, HttpView, ReportView,
+    SmtpView, TokenView,
 };
 pub use uptime::{
     DeviceSupplies, SupplyList, SupplyOutlook, TonerCoverage, Uptime, UptimeList, UptimeMonth,

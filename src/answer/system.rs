@@ -30,13 +30,50 @@ pub struct AlertList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlertItem {
     /// supply_empty, supply_low, device_down, unreachable, stale,
-    /// reading_due, projected_breach, notice_deadline, no_meters.
+    /// reading_due, projected_breach, notice_deadline, no_meters,
+    /// supply_empty_soon, coverage_above_contract, uptime_below_promise.
     pub kind: String,
     pub serial: Option<String>,
     pub contract: Option<String>,
-    /// RFC 3339.
+    /// What of the device or contract it is about beside its kind (the
+    /// supply, the billing boundary, the class and period); empty when the
+    /// kind says it all.
+    pub subject: String,
+    /// When the condition began (RFC 3339): as the check knows it, else
+    /// when telleverk first saw the alert open. Null only in the first
+    /// moments after a start, before the history is read.
     pub since: Option<String>,
     pub message: String,
+}
+
+/// Openings and closings of alerts, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertHistory {
+    pub items: Vec<AlertEventItem>,
+    /// The `before` of the next (older) page; null on the last.
+    pub next_before: Option<i64>,
+}
+
+/// An alert opening or closing, as the history keeps it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertEventItem {
+    /// Its place in the history (grows with time).
+    pub id: i64,
+    /// `opened` or `closed`.
+    pub event: String,
+    /// When telleverk saw it (RFC 3339).
+    pub at: String,
+    pub kind: String,
+    pub serial: Option<String>,
+    pub contract: Option<String>,
+    pub subject: String,
+    /// When the condition began (RFC 3339).
+    pub since: Option<String>,
+    /// The alert's message when it opened.
+    pub message: String,
+    /// Whether people were told of it (`[[notify]]`): an opening once it
+    /// stayed open for two rounds, and the closing of one told.
+    pub told: bool,
 }
 
 /// The configuration as resolved, without secrets.

@@ -143,7 +143,7 @@ impl<'de> Deserialize<'de> for ReportName {
 
 /// A mail address (or `Name <address>`) lettre accepts, trimmed.
 #[derive(Debug, Clone)]
-struct Mailbox(String);
+pub(super) struct Mailbox(pub(super) String);
 
 impl<'de> Deserialize<'de> for Mailbox {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Mailbox, D::Error> {

@@ -315,6 +315,7 @@ fn silent_entries<'a>(
                 kind: alerts::Kind::Unreachable,
                 serial: d.serial.clone(),
                 contract: None,
+                subject: d.key.clone(),
                 since: Some(failure.at.into()),
                 message: format!("{} has never answered: {}", d.address, failure.cause),
             })
@@ -369,6 +370,7 @@ fn supply_alerts(
                 kind: alerts::Kind::SupplyEmptySoon,
                 serial: Some(d.row.serial.clone()),
                 contract: None,
+                subject: o.description.clone(),
                 since: None,
                 message: format!(
                     "{} ({} %) is forecast to run out on {on}, in {days} working days",

@@ -68,6 +68,11 @@ pub struct Inner {
     pub runner: Runner,
     /// The web pages' sessions.
     pub sessions: crate::web::Sessions,
+    /// The alert history as last checked: each build's alerts are compared
+    /// with it, and it fills in when each open alert began.
+    pub tracker: Mutex<crate::notify::Tracker>,
+    /// Wakes the deliverer when notifications were stored.
+    pub notifications: Arc<Notify>,
 }
 
 pub type AppState = Arc<Inner>;
@@ -85,6 +90,8 @@ impl Inner {
             metrics: Metrics::default(),
             clock,
             sessions: crate::web::Sessions::default(),
+            tracker: Mutex::new(crate::notify::Tracker::new()),
+            notifications: Arc::new(Notify::new()),
         }
     }
 
@@ -146,6 +153,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(reports::vendor_billing))
         .routes(routes!(reports::run_report))
         .routes(routes!(system::alerts))
+        .routes(routes!(system::alert_history))
         .routes(routes!(system::config))
         .routes(routes!(system::openapi))
         .with_state(state.clone())

@@ -3,19 +3,25 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::Uri;
 use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
 
-use super::AppState;
 use super::auth::{Admin, Viewer};
-use super::error::ApiError;
+use super::error::{ApiError, ApiResult};
+use super::{AppState, blocking, params};
 use crate::alerts::Alert;
 use crate::answer::{
-    AlertList, AlertSettingsView, CollectorView, ConfigView, DeviceEntryView, ErrorBody, ErrorCode,
-    Health, HttpView, ReportView, SmtpView, TokenView,
+    AlertEventItem, AlertHistory, AlertList, AlertSettingsView, CollectorView, ConfigView,
+    DeviceEntryView, ErrorBody, ErrorCode, Health, HttpView, ReportView, SmtpView, TokenView,
 };
 use crate::serial::Serial;
+use crate::storage::AlertHistoryFilter;
 
 /// Whether the service is up (no token needed).
 #[utoipa::path(
@@ -175,4 +181,122 @@ pub async fn method_not_allowed(uri: Uri) -> ApiError {
         ErrorCode::MethodNotAllowed,
         format!("{} does not take this method", uri.path()),
     )
+}
+
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    kind: Option<String>,
+    serial: Option<String>,
+    contract: Option<String>,
+    before: Option<String>,
+    limit: Option<String>,
+}
+
+impl IntoParams for HistoryQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let kinds: Vec<&str> = crate::alerts::Kind::ALL.iter().map(|k| k.name()).collect();
+        vec![
+            params::query(
+                "kind",
+                false,
+                "Only alerts of this kind",
+                params::choice_schema(&kinds),
+                None,
+            ),
+            params::query(
+                "serial",
+                false,
+                "Only alerts of this device",
+                params::text_schema(),
+                None,
+            ),
+            params::query(
+                "contract",
+                false,
+                "Only alerts of this contract",
+                params::text_schema(),
+                None,
+            ),
+            params::query(
+                "before",
+                false,
+                "Only events before this id (the `next_before` of the previous page)",
+                params::limit_schema(i64::MAX as usize),
+                None,
+            ),
+            params::query(
+                "limit",
+                false,
+                "Events per page, 1 to 1000 (default 100)",
+                params::limit_schema(1000),
+                Some(json!(100)),
+            ),
+        ]
+    }
+}
+
+/// The alert history: every opening and closing, newest first, a page at
+/// a time. A closed alert is looked up here by its kind, device or
+/// contract.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/history",
+    tag = "alerts",
+    params(HistoryQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Openings and closings, newest first", body = AlertHistory),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 401, description = "No token or an unknown one", body = ErrorBody),
+    )
+)]
+pub async fn alert_history(
+    _caller: Viewer,
+    State(state): State<AppState>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> ApiResult<Json<AlertHistory>> {
+    let Query(q) = query?;
+    let limit = params::limit("limit", &q.limit, 100, 1000)?;
+    let kinds: Vec<&str> = crate::alerts::Kind::ALL.iter().map(|k| k.name()).collect();
+    if let Some(kind) = &q.kind {
+        params::choice("kind", kind, &kinds)?;
+    }
+    let before = match &q.before {
+        None => None,
+        Some(_) => Some(params::limit("before", &q.before, 1, i64::MAX as usize)? as i64),
+    };
+    let filter = AlertHistoryFilter {
+        kind: q.kind,
+        serial: q.serial,
+        contract: q.contract,
+        before,
+    };
+    let st = state.clone();
+    let mut events = blocking(move || {
+        st.pool
+            .read(|r| r.alert_history(&filter, limit + 1))
+            .map_err(ApiError::from)
+    })
+    .await?;
+    let next_before = (events.len() > limit).then(|| events[limit - 1].id);
+    events.truncate(limit);
+    let shown = &state.config.display;
+    Ok(Json(AlertHistory {
+        items: events
+            .into_iter()
+            .map(|e| AlertEventItem {
+                id: e.id,
+                event: if e.opened { "opened" } else { "closed" }.to_owned(),
+                at: shown.instant(e.at),
+                kind: e.kind,
+                serial: e.serial,
+                contract: e.contract,
+                subject: e.subject,
+                since: e.since.map(|t| shown.instant(t)),
+                message: e.message,
+                told: e.notice.is_some(),
+            })
+            .collect(),
+        next_before,
+    }))
 }

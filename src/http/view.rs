@@ -59,7 +59,7 @@ pub async fn rebuild(state: &AppState) -> bool {
                 ms = took.as_millis() as u64,
                 "fleet view built"
             );
-            publish(state, view);
+            publish(state, view).await;
             stale
         }
         Ok(Err(e)) => {
@@ -97,15 +97,65 @@ async fn check(state: &AppState) {
                 ms = took.as_millis() as u64,
                 "contract alerts checked"
             );
-            publish(state, view);
+            publish(state, view).await;
         }
         Ok(Err(e)) => tracing::error!("cannot check the contracts' alerts: {e:#}"),
         Err(e) => tracing::error!("cannot check the contracts' alerts: {e}"),
     }
 }
 
-fn publish(state: &AppState, view: FleetView) {
-    *state.view.write().expect("view lock") = Arc::new(view);
+/// Puts `view` in place, after the alert history has compared it (only a
+/// view whose contracts were checked holds every alert; before the first
+/// check nothing is compared) and filled in when each alert began. A
+/// failure of the history is logged; the view goes in place all the same.
+async fn publish(state: &AppState, view: FleetView) {
+    let st = state.clone();
+    let tracked = tokio::task::spawn_blocking(move || track(&st, view)).await;
+    match tracked {
+        Ok(view) => *state.view.write().expect("view lock") = Arc::new(view),
+        Err(e) => tracing::error!("cannot compare the alerts with their history: {e}"),
+    }
+}
+
+/// [`publish`]'s work on a blocking thread: the view with each alert's
+/// beginning filled in.
+fn track(state: &AppState, mut view: FleetView) -> FleetView {
+    let now = state.clock.timestamp();
+    let mut tracker = state.tracker.lock().expect("tracker lock");
+    let tracked = {
+        let mut store = state.store.lock().expect("store lock");
+        if view.contracts_checked_at.is_some() {
+            tracker
+                .track(&mut store, &state.config, &view.alerts, now)
+                .and_then(|t| {
+                    let digests = tracker.digests(&mut store, &state.config, now)?;
+                    Ok((t, digests))
+                })
+                .map(Some)
+        } else {
+            tracker.ensure_loaded(&store).map(|()| None)
+        }
+    };
+    match tracked {
+        Ok(Some((t, digests))) => {
+            if t.opened + t.closed + t.notices > 0 || digests > 0 {
+                tracing::info!(
+                    opened = t.opened,
+                    closed = t.closed,
+                    told = t.notices,
+                    notifications = t.notifications + digests,
+                    "alerts changed"
+                );
+            }
+            if t.notifications + digests > 0 {
+                state.notifications.notify_one();
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!("cannot record the alert history: {e}"),
+    }
+    tracker.fill_since(&mut view.alerts);
+    view
 }
 
 /// Checks the contracts when due, then rebuilds the view when told (a round

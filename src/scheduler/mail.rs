@@ -23,6 +23,12 @@ pub async fn send(
     period: &str,
 ) -> Result<(), String> {
     let message = message(smtp, report, path, bytes, period)?;
+    deliver(smtp, message).await
+}
+
+/// Sends a mail through `[smtp]`; the error says what failed, without
+/// secrets.
+pub async fn deliver(smtp: &Smtp, message: Message) -> Result<(), String> {
     let builder = match smtp.tls {
         SmtpTls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host),
         SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host),
@@ -47,6 +53,12 @@ pub async fn send(
 }
 
 /// The mail: a short text and the file attached.
+/// A mail address of the config as lettre takes it.
+pub fn mailbox(text: &str) -> Result<Mailbox, String> {
+    text.parse::<Mailbox>()
+        .map_err(|e| format!("`{text}` is not a mail address: {e}"))
+}
+
 fn message(
     smtp: &Smtp,
     report: &Report,
@@ -54,10 +66,7 @@ fn message(
     bytes: Vec<u8>,
     period: &str,
 ) -> Result<Message, String> {
-    let parse = |text: &str| {
-        text.parse::<Mailbox>()
-            .map_err(|e| format!("`{text}` is not a mail address: {e}"))
-    };
+    let parse = mailbox;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

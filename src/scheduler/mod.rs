@@ -7,7 +7,7 @@
 //! [`MAX_CATCH_UP`] per report. A report telleverk has never seen before
 //! makes up nothing: its schedule starts now.
 
-mod mail;
+pub mod mail;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

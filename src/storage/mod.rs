@@ -6,6 +6,7 @@
 //! it differs from the device's previous value, and every poll records which
 //! meters it returned, so the meters at any poll are exactly what was polled.
 
+mod alerts;
 mod around;
 mod cache;
 mod discovery;
@@ -24,6 +25,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use crate::meters::Source;
+pub use alerts::{
+    AlertEvent, AlertHistoryFilter, AlertWrite, DigestMark, EventRef, NewAlertEvent,
+    NewNotification, PendingNotification,
+};
 pub use discovery::{Added, Discovered, Known, Move};
 pub use fleet::{DeviceRow, EntryRow, Identity, OwnReader, Pool};
 pub use fleet_rows::{FleetRows, Refreshed};
@@ -146,7 +151,7 @@ impl std::fmt::Display for Purpose {
     }
 }
 
-const MIGRATIONS: [&str; 9] = [
+const MIGRATIONS: [&str; 10] = [
     include_str!("schema.sql"),
     include_str!("schema2.sql"),
     include_str!("schema3.sql"),
@@ -156,6 +161,7 @@ const MIGRATIONS: [&str; 9] = [
     include_str!("schema7.sql"),
     include_str!("schema8.sql"),
     include_str!("schema9.sql"),
+    include_str!("schema10.sql"),
 ];
 
 /// Bits of `polls.stored` (schema 7): what a poll stored beside its row.

@@ -104,6 +104,11 @@ impl App {
     /// a simulated fleet, so both read the same simulated time).
     pub fn start_on(path: &std::path::Path, clock: Clock) -> App {
         let config = telleverk::config::load(path).expect("the test config loads");
+        App::start_config(config, clock)
+    }
+
+    /// Starts the service with `config` on `clock`.
+    pub fn start_config(config: telleverk::config::Config, clock: Clock) -> App {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         listener.set_nonblocking(true).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -332,6 +337,12 @@ fn routes() -> Vec<(&'static str, String, Option<Value>, &'static str)> {
         ),
         ("GET", "/api/v1/contracts/K1/uptime".into(), None, "viewer"),
         ("GET", "/api/v1/alerts".into(), None, "viewer"),
+        (
+            "GET",
+            "/api/v1/alerts/history?kind=stale&limit=10".into(),
+            None,
+            "viewer",
+        ),
         (
             "POST",
             "/api/v1/reports/monthly-counters/run".into(),

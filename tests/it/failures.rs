@@ -177,24 +177,25 @@ fn an_unknown_v3_context_is_named() {
 }
 
 /// `telleverk simulate` on a free port of 127.0.0.1, killed when dropped.
-struct Simulator {
+pub struct Simulator {
     child: Child,
-    port: u16,
+    pub port: u16,
     _dir: Workdir,
 }
 
 impl Simulator {
     fn start() -> Simulator {
+        Simulator::start_with(free_udp_port(), &["--devices", "1"])
+    }
+
+    /// `telleverk simulate` on `port` with these arguments besides
+    /// `--listen`.
+    pub fn start_with(port: u16, args: &[&str]) -> Simulator {
         let dir = Workdir::new();
-        let port = free_udp_port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_telleverk"))
-            .args([
-                "simulate",
-                "--devices",
-                "1",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
+            .arg("simulate")
+            .args(args)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
             .current_dir(dir.path())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

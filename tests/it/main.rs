@@ -11,6 +11,7 @@ mod failures;
 mod faults;
 mod history;
 mod limits;
+mod notify;
 mod poll;
 mod reports;
 mod schemathesis;

@@ -18,7 +18,7 @@ use super::api::App;
 use super::cli::{Workdir, text};
 
 /// A free TCP port on 127.0.0.1 (nothing listens on it when this returns).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -27,7 +27,7 @@ fn free_port() -> u16 {
 }
 
 /// The venv's Python, which has aiosmtpd (`tests/run.sh` installs it).
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     let path = std::env::var_os("TELLEVERK_PYTHON")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
@@ -43,20 +43,20 @@ fn python() -> PathBuf {
 }
 
 /// `tests/smtp/sink.py` on a port: every mail it takes becomes a folder.
-struct SmtpSink {
+pub struct SmtpSink {
     child: Child,
     _stdin: ChildStdin,
     out: PathBuf,
 }
 
 /// A mail the sink took: its envelope facts and its folder of attachments.
-struct Mail {
-    envelope: Value,
-    dir: PathBuf,
+pub struct Mail {
+    pub envelope: Value,
+    pub dir: PathBuf,
 }
 
 impl SmtpSink {
-    fn start(port: u16, out: PathBuf) -> SmtpSink {
+    pub fn start(port: u16, out: PathBuf) -> SmtpSink {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp/sink.py");
         let mut child = Command::new(python())
             .arg(&script)
@@ -81,7 +81,7 @@ impl SmtpSink {
     }
 
     /// The mails taken so far, in order.
-    fn mails(&self) -> Vec<Mail> {
+    pub fn mails(&self) -> Vec<Mail> {
         let mut mails: Vec<(usize, Mail)> = std::fs::read_dir(&self.out)
             .map(|entries| {
                 entries
@@ -106,7 +106,7 @@ impl SmtpSink {
     }
 
     /// Waits until `count` mails have come.
-    fn wait_for(&self, count: usize) -> Vec<Mail> {
+    pub fn wait_for(&self, count: usize) -> Vec<Mail> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let mails = self.mails();

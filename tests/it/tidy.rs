@@ -45,6 +45,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "import",
             "invoice_check",
             "meters",
+            "notify",
             "record",
             "report",
             "scheduler",
@@ -53,6 +54,18 @@ const LAYERS: &[(&str, &[&str])] = &[
             "supplies",
             "uptime",
             "web",
+        ],
+    ),
+    // Alerts that reach people: the history, mail and webhooks.
+    (
+        "notify",
+        &[
+            "alerts",
+            "clock",
+            "config",
+            "display",
+            "scheduler",
+            "storage",
         ],
     ),
     // The pages: beside the API, reading through it.

@@ -40,6 +40,7 @@ class Sink:
             "from": envelope.mail_from,
             "to": envelope.rcpt_tos,
             "subject": str(message["subject"]),
+            "message_id": str(message["message-id"]),
             "text": body.get_content() if body is not None else None,
             "attachments": attachments,
         }

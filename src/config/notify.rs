@@ -1,0 +1,200 @@
+//! Checks `[[notify]]`: who is told of alerts — by mail through `[smtp]`,
+//! by a signed webhook, or both — which kinds, and whether one message per
+//! alert or a digest on a schedule.
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+use toml::Spanned;
+
+use super::report::Mailbox;
+use super::{ConfigError, Ctx, SecretUse, Smtp};
+use crate::alerts::Kind;
+use crate::report::schedule::Schedule;
+use crate::secret::Secret;
+
+/// A resolved `[[notify]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notify {
+    /// The kinds it is told of; every kind when the config names none.
+    pub kinds: Vec<Kind>,
+    pub email_to: Vec<String>,
+    pub webhook: Option<Webhook>,
+    /// Told in one summary on this schedule instead of a message per alert.
+    pub digest: Option<Schedule>,
+}
+
+/// Where a webhook posts and the key it signs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    /// An http or https URL.
+    pub url: String,
+    /// The HMAC-SHA256 key of `X-Telleverk-Signature`.
+    pub secret: Secret,
+}
+
+impl Notify {
+    /// Whether it is told of alerts of `kind`.
+    pub fn wants(&self, kind: Kind) -> bool {
+        self.kinds.contains(&kind)
+    }
+
+    /// The mail destination, as notifications are stored: `mailto:` and the
+    /// addresses, so the same addresses are one destination from one
+    /// start to the next.
+    pub fn mail_destination(&self) -> Option<String> {
+        (!self.email_to.is_empty()).then(|| format!("mailto:{}", self.email_to.join(",")))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNotify {
+    kinds: Option<Spanned<Vec<AlertKind>>>,
+    email_to: Option<Spanned<Vec<Mailbox>>>,
+    webhook_url: Option<Spanned<WebhookUrl>>,
+    webhook_secret_env: Option<Spanned<String>>,
+    digest: Option<Schedule>,
+}
+
+/// An alert kind by its name, as the API writes it.
+#[derive(Debug, Clone, Copy)]
+struct AlertKind(Kind);
+
+impl<'de> Deserialize<'de> for AlertKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<AlertKind, D::Error> {
+        let text = String::deserialize(d)?;
+        let given = text.trim();
+        if let Some(kind) = Kind::parse(given) {
+            return Ok(AlertKind(kind));
+        }
+        let closest = Kind::ALL
+            .iter()
+            .map(|k| (strsim::damerau_levenshtein(given, k.name()), k.name()))
+            .filter(|(distance, _)| *distance <= 3)
+            .min();
+        let hint = match closest {
+            Some((_, name)) => format!("did you mean `{name}`? "),
+            None => String::new(),
+        };
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+        Err(de::Error::custom(format!(
+            "`{}` is not an alert kind: {hint}the kinds are {}",
+            crate::serial::excerpt(given),
+            names.join(", ")
+        )))
+    }
+}
+
+/// A URL with the http or https scheme and a host.
+#[derive(Debug, Clone)]
+struct WebhookUrl(String);
+
+impl<'de> Deserialize<'de> for WebhookUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<WebhookUrl, D::Error> {
+        let text = String::deserialize(d)?;
+        let given = text.trim();
+        let shown = crate::serial::excerpt(given);
+        let url = reqwest::Url::parse(given)
+            .map_err(|e| de::Error::custom(format!("`{shown}` is not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(de::Error::custom(format!(
+                "`{shown}` is not an http or https URL (its scheme is `{}`)",
+                url.scheme()
+            )));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(de::Error::custom(format!("`{shown}` names no host")));
+        }
+        Ok(WebhookUrl(url.to_string()))
+    }
+}
+
+impl Ctx<'_> {
+    pub(super) fn notifies(
+        &self,
+        raw: &[Spanned<RawNotify>],
+        smtp: Option<&Smtp>,
+    ) -> Result<Vec<Notify>, ConfigError> {
+        raw.iter()
+            .enumerate()
+            .map(|(i, n)| self.notify(i, n, smtp))
+            .collect()
+    }
+
+    fn notify(
+        &self,
+        i: usize,
+        raw: &Spanned<RawNotify>,
+        smtp: Option<&Smtp>,
+    ) -> Result<Notify, ConfigError> {
+        let key = |k: &str| format!("notify[{i}].{k}");
+        let n = raw.get_ref();
+        let kinds = match &n.kinds {
+            None => Kind::ALL.to_vec(),
+            Some(list) if list.get_ref().is_empty() => {
+                return Err(self.at(
+                    list,
+                    &key("kinds"),
+                    "names no kind: leave it out to be told of every kind",
+                ));
+            }
+            Some(list) => {
+                let mut kinds: Vec<Kind> = list.get_ref().iter().map(|k| k.0).collect();
+                kinds.sort_unstable();
+                kinds.dedup();
+                kinds
+            }
+        };
+        let mut email_to = Vec::new();
+        if let Some(list) = &n.email_to {
+            if smtp.is_none() && !list.get_ref().is_empty() {
+                return Err(self.at(
+                    list,
+                    &key("email_to"),
+                    "needs an [smtp] table to send through",
+                ));
+            }
+            email_to.extend(list.get_ref().iter().map(|m| m.0.clone()));
+        }
+        let webhook = match (&n.webhook_url, &n.webhook_secret_env) {
+            (None, None) => None,
+            (Some(url), Some(var)) => {
+                let secret = self
+                    .env_secret(var, &key("webhook_secret_env"), SecretUse::Notify)
+                    .unwrap_or_else(|| super::UNSET_SECRET.to_owned());
+                Some(Webhook {
+                    url: url.get_ref().0.clone(),
+                    secret: Secret::new(secret),
+                })
+            }
+            (Some(url), None) => {
+                return Err(self.at(
+                    url,
+                    &key("webhook_secret_env"),
+                    "is required with `webhook_url`: the variable that holds the key \
+                     each body is signed with (X-Telleverk-Signature)",
+                ));
+            }
+            (None, Some(var)) => {
+                return Err(self.at(
+                    var,
+                    &key("webhook_url"),
+                    "is required with `webhook_secret_env`",
+                ));
+            }
+        };
+        if email_to.is_empty() && webhook.is_none() {
+            return Err(self.at(
+                raw,
+                &format!("notify[{i}]"),
+                "tells nobody: give `email_to` or `webhook_url` (or both)",
+            ));
+        }
+        Ok(Notify {
+            kinds,
+            email_to,
+            webhook,
+            digest: n.digest.clone(),
+        })
+    }
+}
