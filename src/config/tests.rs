@@ -21,7 +21,12 @@ fn parse_text(text: &str) -> Result<Config, ConfigError> {
 /// The error of a config `serve` cannot run with: one that does not load,
 /// or one whose secrets are not set.
 fn error_of(text: &str) -> ConfigError {
-    let every = [SecretUse::Devices, SecretUse::Api, SecretUse::Mail];
+    let every = [
+        SecretUse::Devices,
+        SecretUse::Api,
+        SecretUse::Mail,
+        SecretUse::Notify,
+    ];
     match parse_text(text).map(|c| c.require(&every)) {
         Ok(Ok(())) => panic!("expected an error for:\n{text}"),
         Ok(Err(e)) | Err(e) => e,
@@ -712,4 +717,101 @@ fn discovery_for_serve_resolves_and_its_mistakes_are_named() {
         .unwrap();
     let e = c.require(&[SecretUse::Discovery]).unwrap_err();
     assert!(e.message.contains("`NOT_SET` is not set"), "{e}");
+}
+
+#[test]
+fn notify_reads_its_destinations_and_defaults_to_every_kind() {
+    let text = format!(
+        "{SMTP}[[notify]]\nemail_to = [\"drift@example.com\"]\n\
+         [[notify]]\nkinds = [\"supply_empty\", \"device_down\", \"supply_empty\"]\n\
+         webhook_url = \"https://hooks.example.com/telleverk\"\nwebhook_secret_env = \"KM_AUTH\"\n\
+         digest = \"0 7 * * 1-5\"\n"
+    );
+    let c = parse_text(&text).unwrap();
+    assert_eq!(c.notify.len(), 2);
+    assert_eq!(c.notify[0].kinds, crate::alerts::Kind::ALL.to_vec());
+    assert_eq!(
+        c.notify[0].mail_destination().as_deref(),
+        Some("mailto:drift@example.com")
+    );
+    assert!(c.notify[0].webhook.is_none() && c.notify[0].digest.is_none());
+    let n = &c.notify[1];
+    use crate::alerts::Kind;
+    assert_eq!(n.kinds, [Kind::SupplyEmpty, Kind::DeviceDown]);
+    assert!(n.wants(Kind::DeviceDown) && !n.wants(Kind::Stale));
+    let hook = n.webhook.as_ref().unwrap();
+    assert_eq!(hook.url, "https://hooks.example.com/telleverk");
+    assert_eq!(hook.secret.expose(), "authpass-from-env");
+    assert_eq!(n.digest.as_ref().unwrap().text(), "0 7 * * 1-5");
+    assert!(c.require(&[SecretUse::Notify]).is_ok());
+}
+
+#[test]
+fn notify_errors_name_the_key_and_the_problem() {
+    let hook = "webhook_url = \"https://h.example.com/x\"\nwebhook_secret_env = \"KM_AUTH\"\n";
+    let cases: [(String, &str, Option<usize>, &[&str]); 8] = [
+        (
+            format!("[[notify]]\nkinds = [\"supply_emtpy\"]\n{hook}"),
+            "notify[0].kinds",
+            Some(2),
+            &["`supply_emtpy` is not an alert kind", "did you mean `supply_empty`?"],
+        ),
+        (
+            format!("[[notify]]\nkinds = []\n{hook}"),
+            "notify[0].kinds",
+            Some(2),
+            &["names no kind"],
+        ),
+        (
+            "[[notify]]\nwebhook_url = \"ftp://h.example.com/x\"\nwebhook_secret_env = \"KM_AUTH\"\n".into(),
+            "notify[0].webhook_url",
+            Some(2),
+            &["not an http or https URL", "`ftp`"],
+        ),
+        (
+            "[[notify]]\nwebhook_url = \"hooks here\"\nwebhook_secret_env = \"KM_AUTH\"\n".into(),
+            "notify[0].webhook_url",
+            Some(2),
+            &["`hooks here` is not a URL"],
+        ),
+        (
+            "[[notify]]\nwebhook_url = \"https://h.example.com/x\"\nwebhook_secret_env = \"NO_SUCH_VAR\"\n".into(),
+            "notify[0].webhook_secret_env",
+            Some(3),
+            &["environment variable `NO_SUCH_VAR` is not set"],
+        ),
+        (
+            "[[notify]]\nwebhook_url = \"https://h.example.com/x\"\n".into(),
+            "notify[0].webhook_secret_env",
+            Some(2),
+            &["is required with `webhook_url`"],
+        ),
+        (
+            format!("[[notify]]\n{hook}digest = \"every morning\"\n"),
+            "notify[0].digest",
+            Some(4),
+            &["`every morning` has 2 fields"],
+        ),
+        (
+            "[[notify]]\nemail_to = [\"a@example.com\"]\n".into(),
+            "notify[0].email_to",
+            Some(2),
+            &["needs an [smtp] table"],
+        ),
+    ];
+    for (text, key, line, says) in cases {
+        let e = error_of(&text);
+        assert_eq!((e.key.as_str(), e.line), (key, line), "{e}");
+        for s in says {
+            assert!(e.message.contains(s), "{e} lacks {s}");
+        }
+    }
+    let e = error_of(&format!("{SMTP}[[notify]]\nkinds = [\"stale\"]\n"));
+    assert_eq!(e.key, "notify[0]");
+    assert!(e.message.contains("tells nobody"), "{e}");
+    let e = error_of(
+        "[[notify]]\nwebhook_url = \"https://h.example.com/x\"\nwebhook_secret_env = \"KM_AUTH\"\ndigest = \"0 25 * * *\"\n",
+    );
+    assert_eq!(e.key, "notify[0].digest");
+    assert!(e.message.contains("is not a cron schedule"), "{e}");
 }

@@ -1,0 +1,233 @@
+//! The tracker on a real SQLite file: what opens and closes, when a notice
+//! is due (two rounds), and which notifications each notice makes.
+
+use std::path::Path;
+
+use super::deliver::{retry_after_ms, signature};
+use super::track::Tracker;
+use crate::alerts::{Alert, Kind};
+use crate::config::Config;
+use crate::record::{RoundEnd, RoundRecord};
+use crate::serial::Serial;
+use crate::storage::{AlertHistoryFilter, Store};
+use crate::timestamp::Timestamp;
+
+fn config(dir: &Path) -> Config {
+    let text = "[collector]\ninterval = \"5m\"\n\
+                [smtp]\nhost = \"mail.example.com\"\nfrom = \"telleverk@example.com\"\n\
+                [[notify]]\nkinds = [\"supply_empty\"]\nemail_to = [\"drift@example.com\"]\n\
+                [[notify]]\nwebhook_url = \"http://127.0.0.1:9/hook\"\nwebhook_secret_env = \"S\"\n\
+                [[notify]]\nwebhook_url = \"http://127.0.0.1:9/digest\"\nwebhook_secret_env = \"S\"\n\
+                digest = \"0 7 * * *\"\n";
+    crate::config::parse(&dir.join("telleverk.toml"), text, &|_| Some("k".into())).unwrap()
+}
+
+fn empty_toner(serial: &str, percent: u32) -> Alert {
+    Alert {
+        kind: Kind::SupplyEmpty,
+        serial: Some(Serial::parse(serial).unwrap()),
+        contract: None,
+        subject: "Toner (K)".into(),
+        since: None,
+        message: format!("Toner (K) is at {percent} %"),
+    }
+}
+
+fn round(store: &mut Store, at: Timestamp) {
+    let at = at.to_datetime();
+    store
+        .write_polled_round(
+            &RoundRecord {
+                started: at,
+                ended: at,
+                interval_ms: Some(300_000),
+                entries: 0,
+                end: RoundEnd::Completed,
+            },
+            &[],
+        )
+        .unwrap();
+}
+
+const T0: Timestamp = Timestamp::from_millis(1_780_000_000_000);
+const MINUTE: i64 = 60_000;
+
+#[test]
+fn an_alert_is_told_after_two_rounds_and_a_flap_tells_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let mut store = Store::open(&dir.path().join("telleverk.db")).unwrap();
+    let mut tracker = Tracker::new();
+    round(&mut store, T0);
+
+    // A flap: open at one check, gone at the next, no round between.
+    let flap = empty_toner("FLAP1", 0);
+    let t = tracker.track(&mut store, &config, &[flap], T0).unwrap();
+    assert_eq!((t.opened, t.notices), (1, 0));
+    let t = tracker
+        .track(&mut store, &config, &[], T0 + MINUTE)
+        .unwrap();
+    assert_eq!((t.closed, t.notices, t.notifications), (1, 0, 0));
+
+    // An alert that stays: told at the first check after another round,
+    // once, to the entries that want it and not to the digest.
+    let a = empty_toner("STAY1", 0);
+    tracker
+        .track(&mut store, &config, &[a.clone()], T0 + 2 * MINUTE)
+        .unwrap();
+    let t = tracker
+        .track(&mut store, &config, &[a.clone()], T0 + 3 * MINUTE)
+        .unwrap();
+    assert_eq!(t.notices, 0, "no round came since it opened");
+    round(&mut store, T0 + 5 * MINUTE);
+    // Its message changes (the level moved): the same alert.
+    let moved = empty_toner("STAY1", 1);
+    let t = tracker
+        .track(&mut store, &config, &[moved.clone()], T0 + 6 * MINUTE)
+        .unwrap();
+    assert_eq!(
+        (t.opened, t.closed, t.notices, t.notifications),
+        (0, 0, 1, 2)
+    );
+    let t = tracker
+        .track(&mut store, &config, &[moved.clone()], T0 + 7 * MINUTE)
+        .unwrap();
+    assert_eq!(t.notices, 0, "told once");
+    let pending = store.pending_notifications().unwrap();
+    let mut to: Vec<(&str, &str)> = pending
+        .iter()
+        .map(|p| (p.channel.as_str(), p.destination.as_str()))
+        .collect();
+    to.sort_unstable();
+    assert_eq!(
+        to,
+        [
+            ("email", "mailto:drift@example.com"),
+            ("webhook", "http://127.0.0.1:9/hook")
+        ]
+    );
+    let body: serde_json::Value = serde_json::from_str(&pending[0].body).unwrap();
+    assert_eq!(body["event"], "opened");
+    assert_eq!(body["alert"]["serial"], "STAY1");
+    assert_eq!(body["id"], pending[0].id.as_str());
+
+    // Since: the history's opening, for an alert whose check knows none.
+    let mut shown = vec![moved.clone()];
+    tracker.fill_since(&mut shown);
+    assert_eq!(shown[0].since, Some(T0 + 2 * MINUTE));
+
+    // It closes: the closing of a told alert is told at once.
+    let t = tracker
+        .track(&mut store, &config, &[], T0 + 8 * MINUTE)
+        .unwrap();
+    assert_eq!((t.closed, t.notices, t.notifications), (1, 1, 2));
+
+    // The history, newest first: append-only, each event as it was.
+    let history = store
+        .alert_history(&AlertHistoryFilter::default(), 100)
+        .unwrap();
+    let events: Vec<(&str, bool, bool)> = history
+        .iter()
+        .map(|e| (e.serial.as_deref().unwrap(), e.opened, e.notice.is_some()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("STAY1", false, true),
+            ("STAY1", true, true),
+            ("FLAP1", false, false),
+            ("FLAP1", true, false)
+        ]
+    );
+    assert_eq!(history[1].message, "Toner (K) is at 0 %");
+    assert_eq!(history[0].since, Some(T0 + 2 * MINUTE));
+    let only = AlertHistoryFilter {
+        serial: Some("FLAP1".into()),
+        ..Default::default()
+    };
+    assert_eq!(store.alert_history(&only, 100).unwrap().len(), 2);
+
+    // A new tracker (a restart) reads the open alerts back: nothing is
+    // opened again.
+    let b = empty_toner("AGAIN", 0);
+    tracker
+        .track(&mut store, &config, &[b.clone()], T0 + 9 * MINUTE)
+        .unwrap();
+    let mut restarted = Tracker::new();
+    let t = restarted
+        .track(&mut store, &config, &[b], T0 + 10 * MINUTE)
+        .unwrap();
+    assert_eq!((t.opened, t.closed), (0, 0));
+}
+
+#[test]
+fn a_digest_starts_its_schedule_when_first_seen_and_sends_when_due() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let mut store = Store::open(&dir.path().join("telleverk.db")).unwrap();
+    let mut tracker = Tracker::new();
+    // 2026-05-28 20:26 UTC; the digest is due at 07:00 Oslo (05:00 UTC).
+    assert_eq!(tracker.digests(&mut store, &config, T0).unwrap(), 0);
+    let a = empty_toner("DIG1", 0);
+    round(&mut store, T0);
+    tracker
+        .track(&mut store, &config, &[a.clone()], T0)
+        .unwrap();
+    round(&mut store, T0 + MINUTE);
+    tracker
+        .track(&mut store, &config, &[a.clone()], T0 + MINUTE)
+        .unwrap();
+    assert_eq!(
+        tracker
+            .digests(&mut store, &config, T0 + 2 * MINUTE)
+            .unwrap(),
+        0
+    );
+    let next_morning = T0 + 10 * 60 * MINUTE;
+    assert_eq!(
+        tracker.digests(&mut store, &config, next_morning).unwrap(),
+        1
+    );
+    assert_eq!(
+        tracker
+            .digests(&mut store, &config, next_morning + MINUTE)
+            .unwrap(),
+        0
+    );
+    let digest = store
+        .pending_notifications()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.destination.ends_with("/digest"))
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&digest.body).unwrap();
+    assert_eq!(body["type"], "digest");
+    assert_eq!(body["opened"][0]["serial"], "DIG1");
+    assert_eq!(body["open"][0]["serial"], "DIG1");
+    assert_eq!(body["at"], "2026-05-29T07:00:00+02:00");
+}
+
+#[test]
+fn the_signature_is_hmac_sha256_of_the_body() {
+    // RFC 4231, test case 2.
+    assert_eq!(
+        signature(b"Jefe", b"what do ya want for nothing?"),
+        "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
+}
+
+#[test]
+fn retries_back_off_to_an_hour() {
+    let waits: Vec<i64> = (1..=4).map(retry_after_ms).collect();
+    assert_eq!(waits, [2_000, 4_000, 8_000, 16_000]);
+    assert_eq!(retry_after_ms(12), 3_600_000);
+    assert_eq!(retry_after_ms(u32::MAX), 3_600_000);
+    // A day of retries is some thirty attempts.
+    let mut spent = 0;
+    let mut attempts = 0;
+    while spent < 24 * 3_600_000 {
+        attempts += 1;
+        spent += retry_after_ms(attempts);
+    }
+    assert!((30..40).contains(&attempts), "{attempts}");
+}
