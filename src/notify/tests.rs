@@ -73,24 +73,44 @@ fn an_alert_is_told_after_two_rounds_and_a_flap_tells_nobody() {
     // once, to the entries that want it and not to the digest.
     let a = empty_toner("STAY1", 0);
     tracker
-        .track(&mut store, &config, &[a.clone()], T0 + 2 * MINUTE)
+        .track(
+            &mut store,
+            &config,
+            std::slice::from_ref(&a),
+            T0 + 2 * MINUTE,
+        )
         .unwrap();
     let t = tracker
-        .track(&mut store, &config, &[a.clone()], T0 + 3 * MINUTE)
+        .track(
+            &mut store,
+            &config,
+            std::slice::from_ref(&a),
+            T0 + 3 * MINUTE,
+        )
         .unwrap();
     assert_eq!(t.notices, 0, "no round came since it opened");
     round(&mut store, T0 + 5 * MINUTE);
     // Its message changes (the level moved): the same alert.
     let moved = empty_toner("STAY1", 1);
     let t = tracker
-        .track(&mut store, &config, &[moved.clone()], T0 + 6 * MINUTE)
+        .track(
+            &mut store,
+            &config,
+            std::slice::from_ref(&moved),
+            T0 + 6 * MINUTE,
+        )
         .unwrap();
     assert_eq!(
         (t.opened, t.closed, t.notices, t.notifications),
         (0, 0, 1, 2)
     );
     let t = tracker
-        .track(&mut store, &config, &[moved.clone()], T0 + 7 * MINUTE)
+        .track(
+            &mut store,
+            &config,
+            std::slice::from_ref(&moved),
+            T0 + 7 * MINUTE,
+        )
         .unwrap();
     assert_eq!(t.notices, 0, "told once");
     let pending = store.pending_notifications().unwrap();
@@ -151,7 +171,12 @@ fn an_alert_is_told_after_two_rounds_and_a_flap_tells_nobody() {
     // opened again.
     let b = empty_toner("AGAIN", 0);
     tracker
-        .track(&mut store, &config, &[b.clone()], T0 + 9 * MINUTE)
+        .track(
+            &mut store,
+            &config,
+            std::slice::from_ref(&b),
+            T0 + 9 * MINUTE,
+        )
         .unwrap();
     let mut restarted = Tracker::new();
     let t = restarted
@@ -171,11 +196,11 @@ fn a_digest_starts_its_schedule_when_first_seen_and_sends_when_due() {
     let a = empty_toner("DIG1", 0);
     round(&mut store, T0);
     tracker
-        .track(&mut store, &config, &[a.clone()], T0)
+        .track(&mut store, &config, std::slice::from_ref(&a), T0)
         .unwrap();
     round(&mut store, T0 + MINUTE);
     tracker
-        .track(&mut store, &config, &[a.clone()], T0 + MINUTE)
+        .track(&mut store, &config, std::slice::from_ref(&a), T0 + MINUTE)
         .unwrap();
     assert_eq!(
         tracker
