@@ -317,6 +317,9 @@ fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
 /// Simulated time in the demo: one real second is half an hour, so a working
 /// week (Monday 07:00 to Friday 17:00) takes under four minutes.
 const DEMO_SPEED: u32 = 1800;
+/// The variable the demo's `[[notify]]` names for its webhook key; the demo
+/// answers it itself (a fresh key each run), whatever the environment holds.
+const DEMO_SECRET_VAR: &str = "TELLEVERK_DEMO_WEBHOOK_SECRET";
 const DEMO_SEED: u64 = 1;
 /// Where the demo serves its web pages (another free port when taken).
 const DEMO_WEB: &str = "127.0.0.1:8080";
@@ -369,15 +372,24 @@ pub async fn demo(
             .context("cannot listen for the demo's web pages on 127.0.0.1")?,
     };
     let web_address = web.local_addr()?;
-    write_atomically(
-        &config_path,
-        &format!(
-            "{}\n[http]\nlisten = \"{web_address}\"\n\n[[http.token]]\nname = \"demo\"\nrole = \"operator\"\nhash = \"{}\"\n",
-            config_text(&fleet, running.address, &polling),
-            config::hash_text(&config::token_hash(&token))
-        ),
-    )?;
-    let config = Arc::new(config::load(&config_path)?);
+    // Alerts are told to a log sink: a webhook receiver in this process
+    // that checks each signature and prints what it was told.
+    let sink = LogSink::start(super::new_token()?, shutdown.clone()).await?;
+    let config_body = format!(
+        "{}\n[http]\nlisten = \"{web_address}\"\n\n[[http.token]]\nname = \"demo\"\nrole = \"operator\"\nhash = \"{}\"\n\n\
+         [[notify]]\nwebhook_url = \"{}\"\nwebhook_secret_env = \"{DEMO_SECRET_VAR}\"\n",
+        config_text(&fleet, running.address, &polling),
+        config::hash_text(&config::token_hash(&token)),
+        sink.url
+    );
+    write_atomically(&config_path, &config_body)?;
+    let config = Arc::new(config::parse(&config_path, &config_body, &|name| {
+        if name == DEMO_SECRET_VAR {
+            Some(sink.secret.clone())
+        } else {
+            std::env::var(name).ok()
+        }
+    })?);
     store.rekey_entries(&super::legacy_keys(&config))?;
     writeln!(
         out,
@@ -428,6 +440,17 @@ pub async fn demo(
         clock,
     ));
     let pages = tokio::spawn(crate::http::serve(web, state.clone(), shutdown.clone()));
+    let deliverer = crate::notify::Deliverer::new(
+        config.clone(),
+        store.clone(),
+        clock,
+        state.notifications.clone(),
+    )?;
+    let deliveries = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { deliverer.run(shutdown).await }
+    });
+    let told = sink.lines.clone();
     let mut round = 0;
     let entries = Arc::new(config.devices.clone());
     let result = collector::run(
@@ -441,12 +464,17 @@ pub async fn demo(
             round += 1;
             state.changed.notify_one();
             let _ = print_round(out, round, clock.now(), &r, &notes).and_then(|()| out.flush());
+            let lines = std::mem::take(&mut *told.lock().expect("sink lock"));
+            for line in lines {
+                let _ = writeln!(out, "  notified: {line}");
+            }
         },
     )
     .await;
     if let Ok(Err(e)) = pages.await {
         tracing::error!("the demo's web pages: {e}");
     }
+    let _ = deliveries.await;
     running.stop().await;
     writeln!(out, "demo stopped; its readings stay in {}", db.display())?;
     Ok(result?)
@@ -646,6 +674,58 @@ fn print_round(
         writeln!(out, "event: {} {}: {}{more}", key.1, key.0, e.detail)?;
     }
     Ok(())
+}
+
+/// The demo's log sink: a webhook receiver on 127.0.0.1 that checks each
+/// notification's signature and keeps a line of it for the demo to print
+/// after the round.
+struct LogSink {
+    url: String,
+    secret: String,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl LogSink {
+    async fn start(secret: String, shutdown: watch::Receiver<bool>) -> anyhow::Result<LogSink> {
+        use axum::body::Bytes;
+        use axum::http::{HeaderMap, StatusCode};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot listen for the demo's log sink on 127.0.0.1")?;
+        let url = format!("http://{}/notify", listener.local_addr()?);
+        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (key, kept) = (secret.clone(), lines.clone());
+        let take = move |headers: HeaderMap, body: Bytes| {
+            let (key, kept) = (key.clone(), kept.clone());
+            async move {
+                let signed = headers
+                    .get(crate::notify::deliver::SIGNATURE_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let line = if !crate::notify::deliver::verify(key.as_bytes(), &body, signed) {
+                    "refused a notification: its signature does not match".to_owned()
+                } else {
+                    match serde_json::from_slice::<crate::notify::Message>(&body) {
+                        Ok(m) => m.summary(),
+                        Err(e) => format!("refused a notification: {e}"),
+                    }
+                };
+                kept.lock().expect("sink lock").push(line);
+                StatusCode::NO_CONTENT
+            }
+        };
+        let router = axum::Router::new().route("/notify", axum::routing::post(take));
+        let mut stop = shutdown;
+        tokio::spawn(async move {
+            let served = axum::serve(listener, router).with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            });
+            if let Err(e) = served.await {
+                tracing::error!("the demo's log sink: {e}");
+            }
+        });
+        Ok(LogSink { url, secret, lines })
+    }
 }
 
 #[cfg(test)]

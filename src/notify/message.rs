@@ -89,6 +89,14 @@ impl Message {
         }
     }
 
+    /// One line for a log: what happened, to what.
+    pub fn summary(&self) -> String {
+        match self {
+            Message::Alert { event, alert, .. } => format!("{event} {}", alert.line()),
+            Message::Digest { .. } => self.subject(),
+        }
+    }
+
     /// The mail's subject line.
     pub fn subject(&self) -> String {
         match self {

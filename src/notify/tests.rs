@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::deliver::{retry_after_ms, signature};
+use super::deliver::{retry_after_ms, signature, verify};
 use super::track::Tracker;
 use crate::alerts::{Alert, Kind};
 use crate::config::Config;
@@ -239,6 +239,21 @@ fn the_signature_is_hmac_sha256_of_the_body() {
         signature(b"Jefe", b"what do ya want for nothing?"),
         "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
     );
+    let body = b"{\"id\":\"1\"}";
+    let header = signature(b"key", body);
+    assert!(verify(b"key", body, &header));
+    assert!(!verify(b"other key", body, &header));
+    assert!(!verify(b"key", b"{\"id\":\"2\"}", &header));
+    assert!(!verify(b"key", body, &header.replace("sha256=", "sha1=")));
+    assert!(!verify(b"key", body, "sha256=zz"));
+    assert!(!verify(
+        b"key",
+        body,
+        &format!(
+            "{}é",
+            header.chars().take(header.len() - 2).collect::<String>()
+        )
+    ));
 }
 
 #[test]
