@@ -240,6 +240,28 @@ pub fn check_config(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> 
         roles("admin")
     )?;
     writeln!(out, "  reports:   {}", none_or(&reports))?;
+    for n in &config.notify {
+        let kinds = if n.kinds.len() == crate::alerts::Kind::ALL.len() {
+            "every kind".to_owned()
+        } else {
+            n.kinds
+                .iter()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let to: Vec<String> = n
+            .email_to
+            .iter()
+            .cloned()
+            .chain(n.webhook.as_ref().map(|w| format!("webhook {}", w.url)))
+            .collect();
+        let how = match &n.digest {
+            Some(d) => format!("a digest on \"{}\"", d.text()),
+            None => "each alert".to_owned(),
+        };
+        writeln!(out, "  notify:    {} of {kinds}, {how}", to.join(", "))?;
+    }
     let d = &config.discovery;
     if !d.credentials.is_empty() || !d.ranges.is_empty() {
         let scans = if d.ranges.is_empty() {

@@ -40,8 +40,8 @@ pub use reports::{
 };
 pub use system::{
     AlertEventItem, AlertHistory, AlertItem, AlertList, AlertSettingsView, CollectorView,
-    ConfigView, DeviceEntryView, ErrorBody, ErrorCode, ErrorDetail, Health, HttpView, ReportView,
-    SmtpView, TokenView,
+    ConfigView, DeviceEntryView, ErrorBody, ErrorCode, ErrorDetail, Health, HttpView, NotifyView,
+    ReportView, SmtpView, TokenView,
 };
 pub use uptime::{
     DeviceSupplies, SupplyList, SupplyOutlook, TonerCoverage, Uptime, UptimeList, UptimeMonth,

@@ -92,6 +92,20 @@ pub struct ConfigView {
     /// The mail server; never its password.
     pub smtp: Option<SmtpView>,
     pub reports: Vec<ReportView>,
+    /// Who is told of alerts; never a webhook's secret.
+    pub notify: Vec<NotifyView>,
+}
+
+/// A `[[notify]]`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotifyView {
+    /// The alert kinds it is told of.
+    pub kinds: Vec<String>,
+    pub email_to: Vec<String>,
+    pub webhook_url: Option<String>,
+    /// Cron, Europe/Oslo: one summary on this schedule instead of a
+    /// message per alert.
+    pub digest: Option<String>,
 }
 
 /// `[smtp]`.

@@ -32,6 +32,24 @@ pub struct FleetView {
     /// When the contracts' alerts (projected breaches) were last checked;
     /// None until the first check, which follows the first build.
     pub contracts_checked_at: Option<Timestamp>,
+    /// The last check of the contracts could not read everything (the
+    /// database failed for some contract or device): an alert of a kind it
+    /// checks that it lacks may still be open.
+    pub contract_check_failed: bool,
+}
+
+/// Whether alerts of `kind` come from the check of the contracts (the
+/// rest from each build of the devices).
+pub fn checked_with_contracts(kind: alerts::Kind) -> bool {
+    use alerts::Kind as K;
+    matches!(
+        kind,
+        K::ProjectedBreach
+            | K::NoticeDeadline
+            | K::SupplyEmptySoon
+            | K::CoverageAboveContract
+            | K::UptimeBelowPromise
+    )
 }
 
 /// One device in the view.
@@ -98,6 +116,8 @@ struct ContractCheck {
     /// By contract: what the last estimate the vendor billed above the
     /// measured value cost, for the reading-due alerts.
     notes: HashMap<String, String>,
+    /// Some read failed: the alerts may lack some that are open.
+    failed: bool,
     /// False once something the standings rest on changed after the check.
     current: bool,
 }
@@ -192,6 +212,7 @@ pub fn build(
     if let Some(c) = &memory.contracts {
         view.alerts.extend(c.alerts.iter().cloned());
         view.contracts_checked_at = Some(c.at);
+        view.contract_check_failed = c.failed;
     }
     Ok(view)
 }
@@ -212,12 +233,20 @@ pub fn check_contracts(
         memory.behind = true;
     }
     let today = local_date(now);
-    let (mut alerts, notes) = contract_alerts(reader, config, now);
-    alerts.extend(supply_alerts(reader, config, &view.devices, now));
+    let mut failed = false;
+    let (mut alerts, notes) = contract_alerts(reader, config, now, &mut failed);
+    alerts.extend(supply_alerts(
+        reader,
+        config,
+        &view.devices,
+        now,
+        &mut failed,
+    ));
     let mut next = view.clone();
     next.alerts.truncate(view.device_alerts);
     next.alerts.extend(alerts.iter().cloned());
     next.contracts_checked_at = Some(now);
+    next.contract_check_failed = failed;
     // What changed since the view's rows were read is in this check's
     // snapshot; the next build reads it and judges it again.
     memory.contracts = Some(ContractCheck {
@@ -225,6 +254,7 @@ pub fn check_contracts(
         at: now,
         alerts,
         notes,
+        failed,
         current: true,
     });
     next
@@ -288,6 +318,7 @@ fn device_view<'a>(
         alerts,
         built_at: Some(now),
         contracts_checked_at: None,
+        contract_check_failed: false,
     }
 }
 
@@ -331,6 +362,7 @@ fn supply_alerts(
     config: &Config,
     devices: &[DeviceView],
     now: Timestamp,
+    failed: &mut bool,
 ) -> Vec<Alert> {
     let mut out = Vec::new();
     let time = crate::supplies::forecast::working_time(&config.calendar, now);
@@ -351,6 +383,7 @@ fn supply_alerts(
             Ok(o) => o,
             Err(e) => {
                 tracing::error!("supply forecasts of {serial}: {e}");
+                *failed = true;
                 continue;
             }
         };
@@ -389,6 +422,7 @@ fn contract_alerts(
     reader: &Reader,
     config: &Config,
     now: Timestamp,
+    failed: &mut bool,
 ) -> (Vec<Alert>, HashMap<String, String>) {
     let today = local_date(now);
     let mut out = Vec::new();
@@ -403,7 +437,10 @@ fn contract_alerts(
                     );
                 }
             }
-            Err(e) => tracing::error!("estimates not refunded of contract {}: {e}", contract.id),
+            Err(e) => {
+                tracing::error!("estimates not refunded of contract {}: {e}", contract.id);
+                *failed = true;
+            }
         }
         out.extend(alerts::notice_deadline(contract, &config.alerts, today));
         if contract.start > today {
@@ -415,9 +452,12 @@ fn contract_alerts(
                 Ok(periods) => out.extend(alerts::projected_breaches(contract, &periods)),
                 Err(e) => tracing::error!("alerts of contract {}: {e}", contract.id),
             },
-            Err(e) => tracing::error!("alerts of contract {}: {e}", contract.id),
+            Err(e) => {
+                tracing::error!("alerts of contract {}: {e}", contract.id);
+                *failed = true;
+            }
         }
-        out.extend(uptime_alerts(reader, config, contract, now));
+        out.extend(uptime_alerts(reader, config, contract, now, failed));
     }
     (out, notes)
 }
@@ -430,6 +470,7 @@ fn uptime_alerts(
     config: &Config,
     contract: &crate::contract::Contract,
     now: Timestamp,
+    failed: &mut bool,
 ) -> Vec<Alert> {
     if contract.uptime_pct.is_none() {
         return Vec::new();
@@ -442,7 +483,10 @@ fn uptime_alerts(
     for serial in serials {
         match super::uptime::uptime_answer(reader, config, serial, Some(contract), &months, now) {
             Ok(u) => out.extend(alerts::uptime_below_promise(&u)),
-            Err(e) => tracing::error!("uptime of {serial} in contract {}: {e}", contract.id),
+            Err(e) => {
+                tracing::error!("uptime of {serial} in contract {}: {e}", contract.id);
+                *failed = true;
+            }
         }
     }
     out

@@ -18,7 +18,8 @@ use super::{AppState, blocking, params};
 use crate::alerts::Alert;
 use crate::answer::{
     AlertEventItem, AlertHistory, AlertList, AlertSettingsView, CollectorView, ConfigView,
-    DeviceEntryView, ErrorBody, ErrorCode, Health, HttpView, ReportView, SmtpView, TokenView,
+    DeviceEntryView, ErrorBody, ErrorCode, Health, HttpView, NotifyView, ReportView, SmtpView,
+    TokenView,
 };
 use crate::serial::Serial;
 use crate::storage::AlertHistoryFilter;
@@ -149,6 +150,16 @@ pub async fn config(_caller: Admin, State(state): State<AppState>) -> Json<Confi
                 email_to: r.email_to.clone(),
             })
             .collect(),
+        notify: c
+            .notify
+            .iter()
+            .map(|n| NotifyView {
+                kinds: n.kinds.iter().map(|k| k.name().to_owned()).collect(),
+                email_to: n.email_to.clone(),
+                webhook_url: n.webhook.as_ref().map(|w| w.url.clone()),
+                digest: n.digest.as_ref().map(|d| d.text().to_owned()),
+            })
+            .collect(),
     })
 }
 
@@ -185,6 +196,7 @@ pub async fn method_not_allowed(uri: Uri) -> ApiError {
 
 #[derive(Deserialize)]
 pub struct HistoryQuery {
+    event: Option<String>,
     kind: Option<String>,
     serial: Option<String>,
     contract: Option<String>,
@@ -196,6 +208,13 @@ impl IntoParams for HistoryQuery {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         let kinds: Vec<&str> = crate::alerts::Kind::ALL.iter().map(|k| k.name()).collect();
         vec![
+            params::query(
+                "event",
+                false,
+                "Only openings or only closings",
+                params::choice_schema(&["opened", "closed"]),
+                None,
+            ),
             params::query(
                 "kind",
                 false,
@@ -270,6 +289,10 @@ pub async fn alert_history(
         serial: q.serial,
         contract: q.contract,
         before,
+        opened: match q.event.as_deref() {
+            None => None,
+            Some(e) => Some(params::choice("event", e, &["opened", "closed"])? == "opened"),
+        },
     };
     let st = state.clone();
     let mut events = blocking(move || {

@@ -125,8 +125,11 @@ fn track(state: &AppState, mut view: FleetView) -> FleetView {
     let tracked = {
         let mut store = state.store.lock().expect("store lock");
         if view.contracts_checked_at.is_some() {
+            let unsure = |kind| {
+                view.contract_check_failed && crate::gather::fleet::checked_with_contracts(kind)
+            };
             tracker
-                .track(&mut store, &state.config, &view.alerts, now)
+                .track(&mut store, &state.config, &view.alerts, unsure, now)
                 .and_then(|t| {
                     let digests = tracker.digests(&mut store, &state.config, now)?;
                     Ok((t, digests))

@@ -62,10 +62,12 @@ fn an_alert_is_told_after_two_rounds_and_a_flap_tells_nobody() {
 
     // A flap: open at one check, gone at the next, no round between.
     let flap = empty_toner("FLAP1", 0);
-    let t = tracker.track(&mut store, &config, &[flap], T0).unwrap();
+    let t = tracker
+        .track(&mut store, &config, &[flap], |_| false, T0)
+        .unwrap();
     assert_eq!((t.opened, t.notices), (1, 0));
     let t = tracker
-        .track(&mut store, &config, &[], T0 + MINUTE)
+        .track(&mut store, &config, &[], |_| false, T0 + MINUTE)
         .unwrap();
     assert_eq!((t.closed, t.notices, t.notifications), (1, 0, 0));
 
@@ -77,6 +79,7 @@ fn an_alert_is_told_after_two_rounds_and_a_flap_tells_nobody() {
             &mut store,
             &config,
             std::slice::from_ref(&a),
+            |_| false,
             T0 + 2 * MINUTE,
         )
         .unwrap();
@@ -85,6 +88,7 @@ fn an_alert_is_told_after_two_rounds_and_a_flap_tells_nobody() {
             &mut store,
             &config,
             std::slice::from_ref(&a),
+            |_| false,
             T0 + 3 * MINUTE,
         )
         .unwrap();
@@ -97,6 +101,7 @@ fn an_alert_is_told_after_two_rounds_and_a_flap_tells_nobody() {
             &mut store,
             &config,
             std::slice::from_ref(&moved),
+            |_| false,
             T0 + 6 * MINUTE,
         )
         .unwrap();
@@ -109,6 +114,7 @@ fn an_alert_is_told_after_two_rounds_and_a_flap_tells_nobody() {
             &mut store,
             &config,
             std::slice::from_ref(&moved),
+            |_| false,
             T0 + 7 * MINUTE,
         )
         .unwrap();
@@ -138,7 +144,7 @@ fn an_alert_is_told_after_two_rounds_and_a_flap_tells_nobody() {
 
     // It closes: the closing of a told alert is told at once.
     let t = tracker
-        .track(&mut store, &config, &[], T0 + 8 * MINUTE)
+        .track(&mut store, &config, &[], |_| false, T0 + 8 * MINUTE)
         .unwrap();
     assert_eq!((t.closed, t.notices, t.notifications), (1, 1, 2));
 
@@ -175,14 +181,32 @@ fn an_alert_is_told_after_two_rounds_and_a_flap_tells_nobody() {
             &mut store,
             &config,
             std::slice::from_ref(&b),
+            |_| false,
             T0 + 9 * MINUTE,
         )
         .unwrap();
     let mut restarted = Tracker::new();
     let t = restarted
-        .track(&mut store, &config, &[b], T0 + 10 * MINUTE)
+        .track(&mut store, &config, &[b], |_| false, T0 + 10 * MINUTE)
         .unwrap();
     assert_eq!((t.opened, t.closed), (0, 0));
+
+    // A check that could not read (unsure of the kind) closes nothing of
+    // that kind; a sure one does.
+    let t = restarted
+        .track(
+            &mut store,
+            &config,
+            &[],
+            |k| k == Kind::SupplyEmpty,
+            T0 + 11 * MINUTE,
+        )
+        .unwrap();
+    assert_eq!(t.closed, 0);
+    let t = restarted
+        .track(&mut store, &config, &[], |_| false, T0 + 12 * MINUTE)
+        .unwrap();
+    assert_eq!(t.closed, 1);
 }
 
 #[test]
@@ -196,11 +220,17 @@ fn a_digest_starts_its_schedule_when_first_seen_and_sends_when_due() {
     let a = empty_toner("DIG1", 0);
     round(&mut store, T0);
     tracker
-        .track(&mut store, &config, std::slice::from_ref(&a), T0)
+        .track(&mut store, &config, std::slice::from_ref(&a), |_| false, T0)
         .unwrap();
     round(&mut store, T0 + MINUTE);
     tracker
-        .track(&mut store, &config, std::slice::from_ref(&a), T0 + MINUTE)
+        .track(
+            &mut store,
+            &config,
+            std::slice::from_ref(&a),
+            |_| false,
+            T0 + MINUTE,
+        )
         .unwrap();
     assert_eq!(
         tracker

@@ -71,12 +71,16 @@ impl Tracker {
 
     /// Compares `alerts` (every alert open at `now`, contracts' included)
     /// with the history and stores what changed: openings, closings, the
-    /// notices due and their notifications, and the digests due.
+    /// notices due and their notifications, and the digests due. An open
+    /// alert of a kind `unsure` names stays open when `alerts` lacks it
+    /// (the check that finds that kind failed to read; a failing database
+    /// never closes an alert).
     pub fn track(
         &mut self,
         store: &mut Store,
         config: &Config,
         alerts: &[Alert],
+        unsure: impl Fn(Kind) -> bool,
         now: Timestamp,
     ) -> Result<Tracked, crate::storage::Error> {
         let round = store.latest_round()?;
@@ -115,8 +119,13 @@ impl Tracker {
                 Some(_) => {}
             }
         }
-        let mut closed_keys: Vec<&String> =
-            open.keys().filter(|k| !current.contains_key(*k)).collect();
+        let mut closed_keys: Vec<&String> = open
+            .iter()
+            .filter(|(k, e)| {
+                !current.contains_key(*k) && !Kind::parse(&e.kind).is_some_and(&unsure)
+            })
+            .map(|(k, _)| k)
+            .collect();
         closed_keys.sort_unstable_by_key(|k| open[*k].id);
         for key in &closed_keys {
             let opening = &open[*key];

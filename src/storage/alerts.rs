@@ -108,6 +108,8 @@ pub struct AlertHistoryFilter {
     pub contract: Option<String>,
     /// Only events before this id (the page before).
     pub before: Option<i64>,
+    /// Only openings (true) or only closings (false).
+    pub opened: Option<bool>,
 }
 
 /// A notification not yet delivered nor given up, with its attempts.
@@ -172,6 +174,7 @@ impl Reader {
                 "SELECT {EVENT_COLUMNS} FROM alert_events e \
                  WHERE (?1 IS NULL OR e.kind = ?1) AND (?2 IS NULL OR e.serial = ?2) \
                    AND (?3 IS NULL OR e.contract = ?3) AND (?4 IS NULL OR e.id < ?4) \
+                   AND (?6 IS NULL OR e.opened = ?6) \
                  ORDER BY e.id DESC LIMIT ?5"
             ))
             .map_err(&sql)?;
@@ -182,7 +185,8 @@ impl Reader {
                     filter.serial,
                     filter.contract,
                     filter.before,
-                    i64::try_from(limit).unwrap_or(i64::MAX)
+                    i64::try_from(limit).unwrap_or(i64::MAX),
+                    filter.opened
                 ],
                 event_row,
             )

@@ -1,5 +1,6 @@
 //! `/alerts`: the open alerts, grouped by kind, each linking to its device
-//! (or naming its contract). The alerts are the fleet view's, as the API's.
+//! (or naming its contract), and the ones closed lately from the alert
+//! history. The alerts are the fleet view's, as the API's.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -10,15 +11,68 @@ use super::session::ViewerPage;
 use crate::alerts::Alert;
 use crate::display::Display;
 use crate::http::AppState;
+use crate::storage::AlertHistoryFilter;
+
+/// How many closed alerts the page shows.
+const CLOSED_SHOWN: usize = 50;
 
 pub async fn alerts(page_of: ViewerPage, State(state): State<AppState>) -> Response {
     let view = state.view();
     let all: Vec<&Alert> = view.alerts.iter().collect();
+    let st = state.clone();
+    let closed = tokio::task::spawn_blocking(move || {
+        st.pool.read(|r| {
+            let filter = AlertHistoryFilter {
+                opened: Some(false),
+                ..AlertHistoryFilter::default()
+            };
+            r.alert_history(&filter, CLOSED_SHOWN)
+        })
+    })
+    .await;
+    let closed = match closed {
+        Ok(Ok(events)) => Ok(events),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let shown = &state.config.display;
     let body = html! {
         @if all.is_empty() {
             p class="message" { "No open alerts." }
         }
-        (grouped(&state.config.display, &all, 2, true, usize::MAX))
+        (grouped(shown, &all, 2, true, usize::MAX))
+        section aria-labelledby="closed" {
+            h2 id="closed" { "Closed lately" }
+            @match &closed {
+                Err(e) => { p class="message" { "The alert history cannot be read now: " (e) } }
+                Ok(events) if events.is_empty() => { p class="muted" { "No alert has closed yet." } }
+                Ok(events) => {
+                    table {
+                        thead { tr {
+                            th scope="col" { "Device or contract" } th scope="col" { "Kind" }
+                            th scope="col" { "Open since" } th scope="col" { "Closed" } th scope="col" { "What it said" }
+                        } }
+                        tbody {
+                            @for e in events {
+                                tr {
+                                    td {
+                                        @if let Some(s) = &e.serial {
+                                            a href=(format!("/devices/{}", url_encode(s))) { (s) }
+                                        } @else if let Some(c) = &e.contract {
+                                            a href=(format!("/contracts/{}", url_encode(c))) { "contract " (c) }
+                                        } @else { "-" }
+                                    }
+                                    td { (e.kind.replace('_', " ")) }
+                                    td { (e.since.map_or_else(|| "-".to_owned(), |t| super::layout::when(shown, t))) }
+                                    td { (super::layout::when(shown, e.at)) }
+                                    td { (e.message) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     };
     page(&page_of.session, Section::Alerts, "Open alerts", body).into_response()
 }

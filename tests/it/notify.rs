@@ -344,6 +344,16 @@ fn alerts_reach_mail_and_a_signed_webhook_through_failures_and_a_restart() {
     assert_eq!(history["items"][0]["event"], "closed");
     assert_eq!(history["items"][0]["told"], true);
     assert_eq!(history["items"][1]["event"], "opened");
+    let closings = app.get(
+        "/api/v1/alerts/history?event=closed&kind=unreachable",
+        VIEWER,
+    );
+    let items = closings.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", closings.text);
+    assert_eq!(items[0]["event"], "closed");
+    let bad = app.get("/api/v1/alerts/history?event=shut", VIEWER);
+    assert_eq!(bad.status, 400);
+    assert!(bad.text.contains("event"), "{}", bad.text);
     app.stop().expect("the service stops cleanly");
 }
 

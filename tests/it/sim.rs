@@ -344,6 +344,18 @@ fn the_demo_polls_its_own_database_and_stops_on_ctrl_c() {
     );
     demo.wait_for("── round 2", Duration::from_secs(30));
     let row = demo.wait_for("bizhub", Duration::from_secs(10));
+    // Its alerts are told to its log sink once open for two rounds, each
+    // signature checked by the sink.
+    let told = demo.wait_for("notified: ", Duration::from_secs(30));
+    assert!(told.contains("notified: opened "), "{told}");
+    assert!(
+        !demo
+            .seen
+            .iter()
+            .any(|l| l.contains("refused a notification")),
+        "{:?}",
+        demo.seen
+    );
     let http: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -379,6 +391,7 @@ fn the_demo_polls_its_own_database_and_stops_on_ctrl_c() {
     let (code, output) = demo.interrupt();
     assert_eq!(code, Some(0), "{output}");
     assert!(output.contains("demo stopped"), "{output}");
+    assert!(!output.contains("refused a notification"), "{output}");
     let store = telleverk::storage::Store::open(&work.path().join("demo.db")).unwrap();
     assert_eq!(store.serials().unwrap().len(), 5);
     let serial = &store.serials().unwrap()[0];
