@@ -64,6 +64,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "clock",
             "config",
             "display",
+            "record",
             "scheduler",
             "storage",
         ],
