@@ -68,13 +68,14 @@ pub fn run() -> String {
     let mut store = Store::open(&db).expect("open the copy");
     let mut own = OwnReader::new(&db);
     let mut memory = fleet::Memory::default();
+    let interval_ms = i64::try_from(config.collector.interval.as_millis()).unwrap_or(i64::MAX);
     // The day after the seeded year: a round on 2026-07-01 at 09:00.
     let now = Utc.with_ymd_and_hms(2026, 7, 1, 7, 0, 0).unwrap();
     let at = Timestamp::from(now);
     let mut out = format!("view: {seeded}\n");
 
     let build = |own: &mut OwnReader, memory: &mut fleet::Memory, at: Timestamp| {
-        own.read(|r, changed| fleet::build(r, changed, &config, at, memory))
+        own.read(|r, changed| fleet::build(r, changed, &config, interval_ms, at, memory))
             .expect("build the view")
     };
     let (view, wall, cpu) = timed(|| build(&mut own, &mut memory, at));

@@ -133,6 +133,20 @@ impl Clock {
 }
 
 impl Clock {
+    /// How much time passes on this clock in `real` time: more than `real`
+    /// on a fast simulated clock (the demo's 2 s rounds are an hour apart
+    /// on its clock), `real` itself on the system's or one standing still.
+    /// What is measured against the clock's instants — a poll interval, a
+    /// round's evidence — is measured in this.
+    pub fn span(&self, real: std::time::Duration) -> std::time::Duration {
+        let speed = match *self {
+            Clock::System => 1,
+            Clock::Simulated { speed, .. } => speed,
+            Clock::Steered(steer) => steer.speed.load(Ordering::SeqCst),
+        };
+        real.saturating_mul(speed.max(1))
+    }
+
     /// How long, in real time, until `delta` has passed on this clock (a
     /// clock that stands still: an hour; the past: zero).
     pub fn real_duration(&self, delta: TimeDelta) -> std::time::Duration {
@@ -156,6 +170,19 @@ fn truncate(at: DateTime<Utc>) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_span_of_real_time_is_longer_on_a_fast_clock() {
+        let two = std::time::Duration::from_secs(2);
+        assert_eq!(Clock::System.span(two), two);
+        let at: DateTime<Utc> = "2026-08-17T06:00:00Z".parse().unwrap();
+        assert_eq!(
+            Clock::simulated(at, 1800).span(two),
+            std::time::Duration::from_secs(3600)
+        );
+        // A clock standing still: the span as it is.
+        assert_eq!(Clock::simulated(at, 0).span(two), two);
+    }
 
     #[test]
     fn a_steered_clock_stands_jumps_and_runs() {

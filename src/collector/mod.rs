@@ -329,7 +329,8 @@ pub async fn run(
         // The entries as discovery last left them.
         let now = entries.borrow().clone();
         let polled = poll_round(&config, &now, &snmp, &hints, clock, &mut shutdown).await;
-        let round = polled.round(now.len(), Some(config.collector.interval));
+        // The interval as the round's instants measure it (the clock's).
+        let round = polled.round(now.len(), Some(clock.span(config.collector.interval)));
         unstored.push(round, polled.records);
         match unstored
             .flush(&store, &mut on_round, started.elapsed())

@@ -167,6 +167,7 @@ pub fn build(
     reader: &Reader,
     changed: bool,
     config: &Config,
+    interval_ms: i64,
     now: Timestamp,
     memory: &mut Memory,
 ) -> Result<FleetView, crate::storage::Error> {
@@ -208,7 +209,7 @@ pub fn build(
         rows.into_values().collect()
     });
     let notes = memory.contracts.as_ref().map(|c| &c.notes);
-    let mut view = device_view(rows, memory.rows.entries(), config, now, notes);
+    let mut view = device_view(rows, memory.rows.entries(), config, interval_ms, now, notes);
     if let Some(c) = &memory.contracts {
         view.alerts.extend(c.alerts.iter().cloned());
         view.contracts_checked_at = Some(c.at);
@@ -266,11 +267,11 @@ fn device_view<'a>(
     rows: &[Arc<DeviceRow>],
     entries: impl Iterator<Item = &'a EntryRow>,
     config: &Config,
+    interval: i64,
     now: Timestamp,
     notes: Option<&HashMap<String, String>>,
 ) -> FleetView {
     let index = FleetIndex::new(config);
-    let interval = i64::try_from(config.collector.interval.as_millis()).unwrap_or(i64::MAX / 4);
     let today = local_date(now);
     let due: Vec<alerts::ReadingDue> = config
         .contracts

@@ -146,11 +146,12 @@ fn the_contracts_are_checked_again_only_when_their_standings_may_have_changed() 
     let today: chrono::NaiveDate = "2026-03-02".parse().unwrap();
     let mut own = OwnReader::new(&path);
     let mut memory = Memory::default();
+    let interval = i64::try_from(config.collector.interval.as_millis()).unwrap();
     let at = |h, m| {
         crate::timestamp::Timestamp::from(Utc.with_ymd_and_hms(2026, 3, 2, h, m, 0).unwrap())
     };
     let view = own
-        .read(|r, changed| build(r, changed, &config, at(8, 0), &mut memory))
+        .read(|r, changed| build(r, changed, &config, interval, at(8, 0), &mut memory))
         .unwrap();
     assert!(memory.contracts_stale(today), "never checked");
     own.read(|r, changed| {
@@ -179,7 +180,7 @@ fn the_contracts_are_checked_again_only_when_their_standings_may_have_changed() 
     store
         .write_round(&round(polled, bw + 500, colour + 80))
         .unwrap();
-    own.read(|r, changed| build(r, changed, &config, at(8, 16), &mut memory))
+    own.read(|r, changed| build(r, changed, &config, interval, at(8, 16), &mut memory))
         .unwrap();
     assert_eq!(memory.last_read().earliest_poll, Some(polled.into()));
     assert!(!memory.contracts_stale(today), "a round of today");
@@ -201,7 +202,7 @@ fn the_contracts_are_checked_again_only_when_their_standings_may_have_changed() 
         shown: Default::default(),
     };
     store.import_readings(&[entered], entering).unwrap();
-    own.read(|r, changed| build(r, changed, &config, at(8, 17), &mut memory))
+    own.read(|r, changed| build(r, changed, &config, interval, at(8, 17), &mut memory))
         .unwrap();
     assert!(memory.last_read().entered);
     assert!(memory.contracts_stale(today), "a reading entered");
@@ -209,7 +210,7 @@ fn the_contracts_are_checked_again_only_when_their_standings_may_have_changed() 
 
     // Checked, then the next day: checked again.
     let view = own
-        .read(|r, changed| build(r, changed, &config, at(8, 18), &mut memory))
+        .read(|r, changed| build(r, changed, &config, interval, at(8, 18), &mut memory))
         .unwrap();
     own.read(|r, changed| {
         Ok::<_, crate::storage::Error>(check_contracts(

@@ -73,7 +73,7 @@ pub async fn list(
     let limit = params::limit("limit", &q.limit, 100, 1000)?;
     let view = state.view();
     let now = state.clock.timestamp();
-    let interval = state.config.collector.interval.as_millis() as i64;
+    let interval = state.poll_interval_ms();
     let start = match q.after.as_deref() {
         Some(after) => view
             .devices
@@ -149,7 +149,7 @@ pub(crate) async fn device_detail(state: &AppState, serial: String) -> ApiResult
     let view = state.view();
     let device = known(&view, &serial)?.clone();
     let now = state.clock.timestamp();
-    let interval = state.config.collector.interval.as_millis() as i64;
+    let interval = state.poll_interval_ms();
     let alerts: Vec<AlertItem> = view
         .alerts
         .iter()

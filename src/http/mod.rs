@@ -100,6 +100,13 @@ impl Inner {
         crate::contract::dates::local_date(self.clock.timestamp())
     }
 
+    /// The poll interval in the clock's time, in ms: what a device's last
+    /// poll is measured against to be stale.
+    pub fn poll_interval_ms(&self) -> i64 {
+        i64::try_from(self.clock.span(self.config.collector.interval).as_millis())
+            .unwrap_or(i64::MAX / 4)
+    }
+
     /// The fleet view as last built.
     pub fn view(&self) -> Arc<FleetView> {
         self.view.read().expect("view lock").clone()

@@ -46,7 +46,9 @@ pub async fn rebuild(state: &AppState) -> bool {
         let now = st.clock.timestamp();
         let mut refresher = st.refresher.lock().expect("refresher lock");
         let Refresher { reader, memory } = &mut *refresher;
-        let view = reader.read(|r, changed| build(r, changed, &st.config, now, memory))?;
+        let interval = st.poll_interval_ms();
+        let view =
+            reader.read(|r, changed| build(r, changed, &st.config, interval, now, memory))?;
         let stale = memory.contracts_stale(crate::contract::dates::local_date(now));
         Ok::<_, crate::storage::Error>((view, stale, started.elapsed()))
     })

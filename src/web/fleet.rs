@@ -102,7 +102,7 @@ pub async fn fleet(
 ) -> Response {
     let view = state.view();
     let now = state.clock.timestamp();
-    let interval = state.config.collector.interval.as_millis() as i64;
+    let interval = state.poll_interval_ms();
     let low = i64::from(state.config.alerts.supply_low_pct);
     let status: Vec<Status> = view
         .devices
