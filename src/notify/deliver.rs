@@ -96,6 +96,10 @@ pub struct Deliverer {
     client: reqwest::Client,
     /// Told when new notifications are stored.
     pub wake: Arc<tokio::sync::Notify>,
+    /// The notifications not yet delivered nor given up, as last read, and
+    /// the last stored one read: after the first read of all, only the new
+    /// ones are read.
+    pending: tokio::sync::Mutex<(Vec<PendingNotification>, i64)>,
 }
 
 impl Deliverer {
@@ -121,6 +125,7 @@ impl Deliverer {
             clock,
             client,
             wake,
+            pending: tokio::sync::Mutex::default(),
         })
     }
 
@@ -159,15 +164,22 @@ impl Deliverer {
     /// Makes one attempt at each notification that is due; returns when the
     /// next one not yet due is.
     pub async fn deliver_due(&self) -> Result<Option<Timestamp>, Error> {
-        let pending = self.with_store(|s| s.pending_notifications())?;
+        let mut guard = self.pending.lock().await;
+        let (pending, read_to) = &mut *guard;
+        let new = self.with_store(|s| s.pending_notifications(*read_to))?;
+        if let Some(last) = new.last() {
+            *read_to = last.seq;
+        }
+        pending.extend(new);
         let mut next: Option<Timestamp> = None;
-        for p in pending {
-            let due = due_at(&p);
+        let mut settled = Vec::new();
+        for (i, p) in pending.iter_mut().enumerate() {
+            let due = due_at(p);
             if due > self.clock.timestamp() {
                 next = Some(next.map_or(due, |n| n.min(due)));
                 continue;
             }
-            let result = self.attempt(&p).await;
+            let result = self.attempt(p).await;
             let at = self.clock.timestamp();
             let (error, gave_up) = match &result {
                 Ok(()) => (None, false),
@@ -175,6 +187,11 @@ impl Deliverer {
                 Err(Failure::Final(e)) => (Some(e.as_str()), true),
             };
             self.with_store(|s| s.record_attempt(&p.id, at, error, gave_up))?;
+            p.attempts += 1;
+            p.last_attempt = Some(at);
+            if error.is_none() || gave_up {
+                settled.push(i);
+            }
             match (error, gave_up) {
                 (None, _) => {
                     tracing::info!(id = %p.id, channel = %p.channel, to = %p.destination, attempts = p.attempts + 1, "notification delivered")
@@ -188,6 +205,9 @@ impl Deliverer {
                     tracing::warn!(id = %p.id, channel = %p.channel, to = %p.destination, attempts = p.attempts + 1, "notification not delivered (tried again later): {e}");
                 }
             }
+        }
+        for i in settled.into_iter().rev() {
+            pending.remove(i);
         }
         Ok(next)
     }

@@ -119,7 +119,7 @@ fn an_alert_is_told_after_two_rounds_and_a_flap_tells_nobody() {
         )
         .unwrap();
     assert_eq!(t.notices, 0, "told once");
-    let pending = store.pending_notifications().unwrap();
+    let pending = store.pending_notifications(0).unwrap();
     let mut to: Vec<(&str, &str)> = pending
         .iter()
         .map(|p| (p.channel.as_str(), p.destination.as_str()))
@@ -147,6 +147,25 @@ fn an_alert_is_told_after_two_rounds_and_a_flap_tells_nobody() {
         .track(&mut store, &config, &[], |_| false, T0 + 8 * MINUTE)
         .unwrap();
     assert_eq!((t.closed, t.notices, t.notifications), (1, 1, 2));
+    // Read after the two before: only the closing's two.
+    let after = pending.iter().map(|p| p.seq).max().unwrap();
+    let closing = store.pending_notifications(after).unwrap();
+    assert_eq!(closing.len(), 2);
+    assert!(closing.iter().all(|p| p.body.contains("\"closed\"")));
+    // Delivered or given up, a notification is pending no more.
+    store
+        .record_attempt(&closing[0].id, T0, Some("refused"), false)
+        .unwrap();
+    store
+        .record_attempt(&closing[1].id, T0, Some("refused"), true)
+        .unwrap();
+    let left = store.pending_notifications(after).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!((left[0].attempts, left[0].last_attempt), (1, Some(T0)));
+    store
+        .record_attempt(&left[0].id, T0 + MINUTE, None, false)
+        .unwrap();
+    assert!(store.pending_notifications(after).unwrap().is_empty());
 
     // The history, newest first: append-only, each event as it was.
     let history = store
@@ -250,7 +269,7 @@ fn a_digest_starts_its_schedule_when_first_seen_and_sends_when_due() {
         0
     );
     let digest = store
-        .pending_notifications()
+        .pending_notifications(0)
         .unwrap()
         .into_iter()
         .find(|p| p.destination.ends_with("/digest"))

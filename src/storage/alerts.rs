@@ -115,6 +115,8 @@ pub struct AlertHistoryFilter {
 /// A notification not yet delivered nor given up, with its attempts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingNotification {
+    /// Its place in the order notifications were stored.
+    pub seq: i64,
     pub id: String,
     pub destination: String,
     pub channel: String,
@@ -242,24 +244,26 @@ impl Reader {
             .map_err(super::sql_error(&self.path, "read a digest's schedule"))
     }
 
-    /// Notifications neither delivered nor given up, oldest first.
-    pub fn pending_notifications(&self) -> Result<Vec<PendingNotification>, Error> {
+    /// Notifications neither delivered nor given up, stored after the one
+    /// at `after` (a [`PendingNotification::seq`]; 0: all), oldest first.
+    pub fn pending_notifications(&self, after: i64) -> Result<Vec<PendingNotification>, Error> {
         let sql = super::sql_error(&self.path, "read the notifications to send");
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT n.id, n.destination, n.channel, n.created_at, n.body, \
-                        count(a.at), max(a.at) \
+                        count(a.at), max(a.at), n.rowid \
                  FROM notifications n LEFT JOIN notification_attempts a ON a.notification = n.id \
-                 WHERE NOT EXISTS (SELECT 1 FROM notification_attempts d \
+                 WHERE n.rowid > ?1 AND NOT EXISTS (SELECT 1 FROM notification_attempts d \
                                    WHERE d.notification = n.id \
                                      AND (d.error IS NULL OR d.gave_up = 1)) \
-                 GROUP BY n.id ORDER BY n.created_at, n.rowid",
+                 GROUP BY n.rowid ORDER BY n.rowid",
             )
             .map_err(&sql)?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([after], |r| {
                 Ok(PendingNotification {
+                    seq: r.get(7)?,
                     id: r.get(0)?,
                     destination: r.get(1)?,
                     channel: r.get(2)?,
