@@ -440,12 +440,7 @@ pub async fn serve_on(
     }
     let api = crate::http::serve(listener, state.clone(), shutdown.clone());
     let scheduler = state.runner.run_schedule(shutdown.clone());
-    let deliverer = crate::notify::Deliverer::new(
-        config.clone(),
-        store.clone(),
-        clock,
-        state.notifications.clone(),
-    )?;
+    let deliverer = state.deliverer()?;
     let deliveries = deliverer.run(shutdown.clone());
     let notify = state.clone();
     let discovery = collector::discovery::run(

@@ -440,12 +440,7 @@ pub async fn demo(
         clock,
     ));
     let pages = tokio::spawn(crate::http::serve(web, state.clone(), shutdown.clone()));
-    let deliverer = crate::notify::Deliverer::new(
-        config.clone(),
-        store.clone(),
-        clock,
-        state.notifications.clone(),
-    )?;
+    let deliverer = state.deliverer()?;
     let deliveries = tokio::spawn({
         let shutdown = shutdown.clone();
         async move { deliverer.run(shutdown).await }

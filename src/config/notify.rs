@@ -145,17 +145,7 @@ impl Ctx<'_> {
                 kinds
             }
         };
-        let mut email_to = Vec::new();
-        if let Some(list) = &n.email_to {
-            if smtp.is_none() && !list.get_ref().is_empty() {
-                return Err(self.at(
-                    list,
-                    &key("email_to"),
-                    "needs an [smtp] table to send through",
-                ));
-            }
-            email_to.extend(list.get_ref().iter().map(|m| m.0.clone()));
-        }
+        let email_to = self.mail_list(n.email_to.as_ref(), &key("email_to"), smtp)?;
         let webhook = match (&n.webhook_url, &n.webhook_secret_env) {
             (None, None) => None,
             (Some(url), Some(var)) => {

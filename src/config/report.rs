@@ -159,6 +159,23 @@ impl<'de> Deserialize<'de> for Mailbox {
 }
 
 impl Ctx<'_> {
+    /// An `email_to` list: the addresses, which need `[smtp]` to be sent
+    /// through.
+    pub(super) fn mail_list(
+        &self,
+        list: Option<&Spanned<Vec<Mailbox>>>,
+        key: &str,
+        smtp: Option<&Smtp>,
+    ) -> Result<Vec<String>, ConfigError> {
+        let Some(list) = list else {
+            return Ok(Vec::new());
+        };
+        if smtp.is_none() && !list.get_ref().is_empty() {
+            return Err(self.at(list, key, "needs an [smtp] table to send through"));
+        }
+        Ok(list.get_ref().iter().map(|m| m.0.clone()).collect())
+    }
+
     pub(super) fn smtp(&self, raw: &Spanned<RawSmtp>) -> Result<Smtp, ConfigError> {
         let s = raw.get_ref();
         let tls = s.tls.0;
@@ -255,17 +272,7 @@ impl Ctx<'_> {
         // Absolute: the runs record where their files are, and a mail is
         // sent again from there by a later process.
         let directory = std::path::absolute(&directory).unwrap_or(directory);
-        let mut email_to = Vec::new();
-        if let Some(list) = &r.email_to {
-            if smtp.is_none() && !list.get_ref().is_empty() {
-                return Err(self.at(
-                    list,
-                    &key("email_to"),
-                    "needs an [smtp] table to send through",
-                ));
-            }
-            email_to.extend(list.get_ref().iter().map(|m| m.0.clone()));
-        }
+        let email_to = self.mail_list(r.email_to.as_ref(), &key("email_to"), smtp)?;
         Ok(Report {
             name: r.name.0.clone(),
             schedule: r.schedule.clone(),

@@ -100,6 +100,17 @@ impl Inner {
         crate::contract::dates::local_date(self.clock.timestamp())
     }
 
+    /// The deliverer of the notifications this state's view tracking
+    /// stores (woken by it).
+    pub fn deliverer(&self) -> Result<crate::notify::Deliverer, crate::notify::deliver::Error> {
+        crate::notify::Deliverer::new(
+            self.config.clone(),
+            self.store.clone(),
+            self.clock,
+            self.notifications.clone(),
+        )
+    }
+
     /// The poll interval in the clock's time, in ms: what a device's last
     /// poll is measured against to be stale.
     pub fn poll_interval_ms(&self) -> i64 {

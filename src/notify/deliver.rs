@@ -276,8 +276,7 @@ impl Deliverer {
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, crate::storage::Error>,
     ) -> Result<T, Error> {
-        let mut store = self.store.lock().expect("store lock");
-        f(&mut store).map_err(Into::into)
+        crate::storage::with_store(&self.store, f)
     }
 }
 

@@ -333,8 +333,7 @@ impl Runner {
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, crate::storage::Error>,
     ) -> Result<T, Error> {
-        let mut store = self.store.lock().expect("store lock");
-        f(&mut store).map_err(Into::into)
+        crate::storage::with_store(&self.store, f)
     }
 }
 

@@ -168,6 +168,16 @@ const MIGRATIONS: [&str; 10] = [
 const STORED_INFO: i64 = 1;
 const STORED_SUPPLIES: i64 = 2;
 
+/// Runs `f` on the shared writer: short inserts and reads (it may wait for
+/// the collector to finish writing a round).
+pub fn with_store<T, E: From<Error>>(
+    store: &std::sync::Mutex<Store>,
+    f: impl FnOnce(&mut Store) -> Result<T, Error>,
+) -> Result<T, E> {
+    let mut store = store.lock().expect("store lock");
+    f(&mut store).map_err(Into::into)
+}
+
 /// An open database with the in-memory state the collector compares against.
 /// Every read of [`Reader`] works on it too.
 pub struct Store {
