@@ -7,7 +7,7 @@ use super::message::{AlertBody, Message};
 use crate::alerts::{Alert, Kind};
 use crate::config::{Config, Notify};
 use crate::storage::{
-    AlertEvent, AlertWrite, DigestMark, EventRef, NewAlertEvent, NewNotification, Reader, Store,
+    AlertEvent, AlertWrite, DigestMark, EventRef, NewNotification, Reader, Store,
 };
 use crate::timestamp::Timestamp;
 
@@ -98,7 +98,10 @@ impl Tracker {
             match open.get(key) {
                 None => {
                     opened_keys.push(key.clone());
-                    write.events.push(NewAlertEvent {
+                    write.events.push(AlertEvent {
+                        id: 0,
+                        at: now,
+                        notice: None,
                         key: key.clone(),
                         kind: a.kind.name().to_owned(),
                         serial: a.serial.as_ref().map(|s| s.to_string()),
@@ -129,11 +132,11 @@ impl Tracker {
         closed_keys.sort_unstable_by_key(|k| open[*k].id);
         for key in &closed_keys {
             let opening = &open[*key];
-            write.events.push(NewAlertEvent {
+            write.events.push(AlertEvent {
                 opened: false,
                 since: Some(opening.since.unwrap_or(opening.at)),
                 round,
-                ..new_event_of(opening)
+                ..opening.clone()
             });
             if opening.notice.is_some() {
                 let index = write.events.len() - 1;
@@ -203,7 +206,13 @@ impl Tracker {
             open.remove(key);
         }
         for (i, e) in write.events.iter().enumerate().filter(|(_, e)| e.opened) {
-            open.insert(e.key.clone(), stored_event(e, written.events[i], now));
+            let stored = AlertEvent {
+                id: written.events[i],
+                at: now,
+                notice: None,
+                ..e.clone()
+            };
+            open.insert(e.key.clone(), stored);
         }
         for (r, notice) in write.notices.iter().zip(&written.notices) {
             if let EventRef::Stored(id) = r
@@ -286,39 +295,6 @@ fn confirmed(opening: &AlertEvent, round: Option<i64>, interval: i64, now: Times
         (Some(then), Some(latest)) if latest > then => true,
         (None, Some(_)) => true,
         _ => now - opening.at >= 2 * interval,
-    }
-}
-
-/// A new event of the same alert as `e`.
-fn new_event_of(e: &AlertEvent) -> NewAlertEvent {
-    NewAlertEvent {
-        key: e.key.clone(),
-        kind: e.kind.clone(),
-        serial: e.serial.clone(),
-        contract: e.contract.clone(),
-        subject: e.subject.clone(),
-        opened: e.opened,
-        since: e.since,
-        message: e.message.clone(),
-        round: e.round,
-    }
-}
-
-/// The event `e` as stored with `id` at `at`.
-fn stored_event(e: &NewAlertEvent, id: i64, at: Timestamp) -> AlertEvent {
-    AlertEvent {
-        id,
-        key: e.key.clone(),
-        kind: e.kind.clone(),
-        serial: e.serial.clone(),
-        contract: e.contract.clone(),
-        subject: e.subject.clone(),
-        opened: e.opened,
-        at,
-        since: e.since,
-        message: e.message.clone(),
-        round: e.round,
-        notice: None,
     }
 }
 

@@ -29,20 +29,6 @@ pub struct AlertEvent {
     pub notice: Option<i64>,
 }
 
-/// An opening or closing to store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewAlertEvent {
-    pub key: String,
-    pub kind: String,
-    pub serial: Option<String>,
-    pub contract: Option<String>,
-    pub subject: String,
-    pub opened: bool,
-    pub since: Option<Timestamp>,
-    pub message: String,
-    pub round: Option<i64>,
-}
-
 /// An event a notice tells of: one stored before, or one of this write's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventRef {
@@ -78,7 +64,9 @@ pub struct DigestMark {
 /// What one check of the alerts stores, in one transaction.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlertWrite {
-    pub events: Vec<NewAlertEvent>,
+    /// The events to store: their `id`, `at` and `notice` are the write's
+    /// to give (whatever they hold here).
+    pub events: Vec<AlertEvent>,
     pub notices: Vec<EventRef>,
     pub notifications: Vec<NewNotification>,
     pub digests: Vec<DigestMark>,

@@ -26,8 +26,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use crate::meters::Source;
 pub use alerts::{
-    AlertEvent, AlertHistoryFilter, AlertWrite, DigestMark, EventRef, NewAlertEvent,
-    NewNotification, PendingNotification,
+    AlertEvent, AlertHistoryFilter, AlertWrite, DigestMark, EventRef, NewNotification,
+    PendingNotification,
 };
 pub use discovery::{Added, Discovered, Known, Move};
 pub use fleet::{DeviceRow, EntryRow, Identity, OwnReader, Pool};
