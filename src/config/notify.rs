@@ -115,10 +115,27 @@ impl Ctx<'_> {
         raw: &[Spanned<RawNotify>],
         smtp: Option<&Smtp>,
     ) -> Result<Vec<Notify>, ConfigError> {
-        raw.iter()
-            .enumerate()
-            .map(|(i, n)| self.notify(i, n, smtp))
-            .collect()
+        let mut out: Vec<Notify> = Vec::new();
+        for (i, n) in raw.iter().enumerate() {
+            let notify = self.notify(i, n, smtp)?;
+            // One receiver, one key: a notification is signed with the key
+            // of the first entry that posts to its URL.
+            if let (Some(hook), Some(var)) = (&notify.webhook, &n.get_ref().webhook_secret_env)
+                && let Some(other) = out.iter().position(|o| {
+                    o.webhook
+                        .as_ref()
+                        .is_some_and(|w| w.url == hook.url && w.secret != hook.secret)
+                })
+            {
+                return Err(self.at(
+                    var,
+                    &format!("notify[{i}].webhook_secret_env"),
+                    format!("posts to the webhook_url of notify[{other}] with another secret: one receiver checks one key"),
+                ));
+            }
+            out.push(notify);
+        }
+        Ok(out)
     }
 
     fn notify(

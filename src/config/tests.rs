@@ -814,4 +814,10 @@ fn notify_errors_name_the_key_and_the_problem() {
     );
     assert_eq!(e.key, "notify[0].digest");
     assert!(e.message.contains("is not a cron schedule"), "{e}");
+    let e = error_of(&format!(
+        "[[notify]]\n{hook}\n[[notify]]\nkinds = [\"stale\"]\n\
+         webhook_url = \"https://h.example.com/x\"\nwebhook_secret_env = \"KM_COMMUNITY\"\n"
+    ));
+    assert_eq!((e.key.as_str(), e.line), ("notify[1].webhook_secret_env", Some(8)));
+    assert!(e.message.contains("another secret"), "{e}");
 }

@@ -1,7 +1,8 @@
 //! `GET /metrics`: Prometheus text exposition (version 0.0.4) of the
 //! collector's counters since start and the fleet view's gauges: polls,
 //! failures by cause, round durations, each device's last successful poll,
-//! reachability and supply levels, and open alerts by kind.
+//! reachability and supply levels, open alerts by kind, and the
+//! notifications delivered, failed, given up and waiting.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -64,7 +65,8 @@ impl Metrics {
 )]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let counts = state.metrics.inner.lock().expect("metrics lock").clone();
-    let text = render(&counts, &state.view());
+    let mut text = render(&counts, &state.view());
+    notification_counts(&mut text, &state.deliveries);
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         text,
@@ -142,6 +144,39 @@ fn render(c: &Counts, view: &FleetView) -> String {
     );
     device_gauges(&mut out, view);
     out
+}
+
+/// The deliverer's counters: what reached people, what is waiting.
+fn notification_counts(out: &mut String, d: &crate::notify::deliver::Counts) {
+    use std::sync::atomic::Ordering::Relaxed;
+    head(
+        out,
+        "telleverk_notifications_total",
+        "counter",
+        "Notification attempts since start, by result: delivered, failed (tried again later), given_up (after a day of retries).",
+    );
+    for (result, n) in [
+        ("delivered", &d.delivered),
+        ("failed", &d.failed_attempts),
+        ("given_up", &d.given_up),
+    ] {
+        let _ = writeln!(
+            out,
+            "telleverk_notifications_total{{result=\"{result}\"}} {}",
+            n.load(Relaxed)
+        );
+    }
+    head(
+        out,
+        "telleverk_notifications_pending",
+        "gauge",
+        "Notifications waiting for their next attempt.",
+    );
+    let _ = writeln!(
+        out,
+        "telleverk_notifications_pending {}",
+        d.pending.load(Relaxed)
+    );
 }
 
 fn device_gauges(out: &mut String, view: &FleetView) {

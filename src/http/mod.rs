@@ -73,6 +73,8 @@ pub struct Inner {
     pub tracker: Mutex<crate::notify::Tracker>,
     /// Wakes the deliverer when notifications were stored.
     pub notifications: Arc<Notify>,
+    /// What the deliverer did since start (`/metrics`).
+    pub deliveries: Arc<crate::notify::deliver::Counts>,
 }
 
 pub type AppState = Arc<Inner>;
@@ -92,6 +94,7 @@ impl Inner {
             sessions: crate::web::Sessions::default(),
             tracker: Mutex::new(crate::notify::Tracker::new()),
             notifications: Arc::new(Notify::new()),
+            deliveries: Arc::default(),
         }
     }
 
@@ -108,6 +111,7 @@ impl Inner {
             self.store.clone(),
             self.clock,
             self.notifications.clone(),
+            self.deliveries.clone(),
         )
     }
 

@@ -7,6 +7,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tokio::sync::watch;
@@ -79,6 +81,23 @@ fn due_at(p: &PendingNotification) -> Timestamp {
     }
 }
 
+/// What the deliverer did since start, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub delivered: AtomicU64,
+    /// Attempts that failed (each retry counts).
+    pub failed_attempts: AtomicU64,
+    pub given_up: AtomicU64,
+    /// Notifications waiting for their next attempt now.
+    pub pending: AtomicU64,
+}
+
+impl Counts {
+    fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// The store errors of delivery (a failed send is an attempt, not this).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -100,6 +119,7 @@ pub struct Deliverer {
     /// the last stored one read: after the first read of all, only the new
     /// ones are read.
     pending: tokio::sync::Mutex<(Vec<PendingNotification>, i64)>,
+    counts: Arc<Counts>,
 }
 
 impl Deliverer {
@@ -108,6 +128,7 @@ impl Deliverer {
         store: Arc<Mutex<Store>>,
         clock: Clock,
         wake: Arc<tokio::sync::Notify>,
+        counts: Arc<Counts>,
     ) -> Result<Deliverer, Error> {
         // reqwest is built without a crypto provider: ring, which lettre
         // uses too. Installed once per process; a second call is refused
@@ -126,6 +147,7 @@ impl Deliverer {
             client,
             wake,
             pending: tokio::sync::Mutex::default(),
+            counts,
         })
     }
 
@@ -189,6 +211,11 @@ impl Deliverer {
             self.with_store(|s| s.record_attempt(&p.id, at, error, gave_up))?;
             p.attempts += 1;
             p.last_attempt = Some(at);
+            Counts::add(match (error, gave_up) {
+                (None, _) => &self.counts.delivered,
+                (Some(_), true) => &self.counts.given_up,
+                (Some(_), false) => &self.counts.failed_attempts,
+            });
             if error.is_none() || gave_up {
                 settled.push(i);
             }
@@ -209,6 +236,9 @@ impl Deliverer {
         for i in settled.into_iter().rev() {
             pending.remove(i);
         }
+        self.counts
+            .pending
+            .store(pending.len() as u64, Ordering::Relaxed);
         Ok(next)
     }
 

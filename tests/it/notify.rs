@@ -243,6 +243,25 @@ fn alerts_reach_mail_and_a_signed_webhook_through_failures_and_a_restart() {
     let tries = assert_one_notification(&hook.hooks(), opened.id());
     let statuses: Vec<u16> = tries.iter().map(|h| h.status).collect();
     assert_eq!(statuses, [503, 503, 200], "refused twice, then taken");
+    // /metrics counts the attempts (the two refusals at least, and the
+    // webhook's and the mail's deliveries).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = app.request("GET", "/metrics", None, None).text;
+        let count = |result: &str| -> u64 {
+            let line = format!("telleverk_notifications_total{{result=\"{result}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(line.as_str()))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no {line} in {text}"))
+        };
+        if count("failed") >= 2 && count("delivered") >= 2 {
+            assert!(text.contains("telleverk_notifications_pending "), "{text}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let body = opened.json();
     assert!(
         body["alert"]["since"]
