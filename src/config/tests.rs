@@ -818,6 +818,9 @@ fn notify_errors_name_the_key_and_the_problem() {
         "[[notify]]\n{hook}\n[[notify]]\nkinds = [\"stale\"]\n\
          webhook_url = \"https://h.example.com/x\"\nwebhook_secret_env = \"KM_COMMUNITY\"\n"
     ));
-    assert_eq!((e.key.as_str(), e.line), ("notify[1].webhook_secret_env", Some(8)));
+    assert_eq!(
+        (e.key.as_str(), e.line),
+        ("notify[1].webhook_secret_env", Some(8))
+    );
     assert!(e.message.contains("another secret"), "{e}");
 }
