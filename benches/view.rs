@@ -118,7 +118,14 @@ pub fn run() -> String {
     ] {
         let (t, wall, cpu) = timed(|| {
             tracker
-                .track(&mut store, &config, &checked.alerts, |_| false, at)
+                .track(
+                    &mut store,
+                    &config,
+                    &checked.alerts,
+                    checked.round,
+                    |_| false,
+                    at,
+                )
                 .expect("track the alerts")
         });
         let _ = writeln!(

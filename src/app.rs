@@ -254,7 +254,11 @@ pub fn check_config(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> 
             .email_to
             .iter()
             .cloned()
-            .chain(n.webhook.as_ref().map(|w| format!("webhook {}", w.url)))
+            .chain(
+                n.webhook
+                    .as_ref()
+                    .map(|w| format!("webhook {}", crate::config::shown_destination(&w.url))),
+            )
             .collect();
         let how = match &n.digest {
             Some(d) => format!("a digest on \"{}\"", d.text()),

@@ -787,7 +787,7 @@ fn missing_field(message: &str) -> Option<&str> {
 }
 
 pub use http::{Http, Limits, Role, Token, hash_text, token_hash};
-pub use notify::{Notify, Webhook};
+pub use notify::{Notify, Webhook, shown_destination};
 pub use report::{Report, Smtp, SmtpTls};
 
 #[cfg(test)]

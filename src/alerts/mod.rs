@@ -184,16 +184,19 @@ pub fn device_alerts(
         } else {
             s.description.as_str()
         };
+        // The supply's index tells apart two that share a name (four
+        // toners without a description, two waste boxes).
+        let subject = format!("{name} #{}", s.index);
         match s.percent {
             Some(0) => out.push(alert(
                 Kind::SupplyEmpty,
-                name,
+                &subject,
                 None,
                 format!("{name} is empty"),
             )),
             Some(p) if p <= i64::from(settings.supply_low_pct) => out.push(alert(
                 Kind::SupplyLow,
-                name,
+                &subject,
                 None,
                 format!("{name} is at {p} % (low at {} %)", settings.supply_low_pct),
             )),
@@ -433,10 +436,7 @@ pub fn coverage_above_contract(
         kind: Kind::CoverageAboveContract,
         serial: Some(serial.clone()),
         contract: None,
-        subject: match &c.part {
-            Some(part) => format!("{} ({part})", outlook.description),
-            None => outlook.description.clone(),
-        },
+        subject: format!("{} #{}", outlook.description, outlook.index),
         since: None,
         message: format!(
             "{}{}: {} % coverage from {} to {} ({} cartridges used, {} paid for by {} A4 pages at {} each) against the contract's {} %: extra supplies will be invoiced",

@@ -102,6 +102,7 @@ pub struct NotifyView {
     /// The alert kinds it is told of.
     pub kinds: Vec<String>,
     pub email_to: Vec<String>,
+    /// Scheme, host and port only: a hook's path often holds a token.
     pub webhook_url: Option<String>,
     /// Cron, Europe/Oslo: one summary on this schedule instead of a
     /// message per alert.

@@ -689,23 +689,32 @@ impl LogSink {
             .context("cannot listen for the demo's log sink on 127.0.0.1")?;
         let url = format!("http://{}/notify", listener.local_addr()?);
         let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        // The ids taken: a notification sent again (at least once) is
+        // answered and not printed twice.
+        let seen: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
         let (key, kept) = (secret.clone(), lines.clone());
         let take = move |headers: HeaderMap, body: Bytes| {
-            let (key, kept) = (key.clone(), kept.clone());
+            let (key, kept, seen) = (key.clone(), kept.clone(), seen.clone());
             async move {
-                let signed = headers
-                    .get(crate::notify::deliver::SIGNATURE_HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                let line = if !crate::notify::deliver::verify(key.as_bytes(), &body, signed) {
-                    "refused a notification: its signature does not match".to_owned()
-                } else {
-                    match serde_json::from_slice::<crate::notify::Message>(&body) {
-                        Ok(m) => m.summary(),
-                        Err(e) => format!("refused a notification: {e}"),
+                let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+                let signed = header(crate::notify::deliver::SIGNATURE_HEADER).unwrap_or("");
+                if !crate::notify::deliver::verify(key.as_bytes(), &body, signed) {
+                    let line = "refused a notification: its signature does not match";
+                    kept.lock().expect("sink lock").push(line.to_owned());
+                    return StatusCode::UNAUTHORIZED;
+                }
+                let message = match serde_json::from_slice::<crate::notify::Message>(&body) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        let line = format!("refused a notification: {e}");
+                        kept.lock().expect("sink lock").push(line);
+                        return StatusCode::BAD_REQUEST;
                     }
                 };
-                kept.lock().expect("sink lock").push(line);
+                let id = header(crate::notify::deliver::DELIVERY_HEADER).unwrap_or(message.id());
+                if seen.lock().expect("sink lock").insert(id.to_owned()) {
+                    kept.lock().expect("sink lock").push(message.summary());
+                }
                 StatusCode::NO_CONTENT
             }
         };

@@ -23,6 +23,37 @@ pub struct Notify {
     pub digest: Option<Schedule>,
 }
 
+/// A destination as logs and errors show it: a mail destination whole, a
+/// webhook's URL as scheme, host and port only (its path and query often
+/// carry a token, as chat services' hooks do).
+pub fn shown_destination(destination: &str) -> String {
+    if destination.starts_with("mailto:") {
+        return destination.to_owned();
+    }
+    match reqwest::Url::parse(destination) {
+        Ok(url) => {
+            let host = url.host_str().unwrap_or("?");
+            let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+            let rest = if url.path() == "/" && url.query().is_none() {
+                ""
+            } else {
+                "/…"
+            };
+            format!("{}://{host}{port}{rest}", url.scheme())
+        }
+        Err(_) => "(a webhook URL)".to_owned(),
+    }
+}
+
+/// The address of `Name <address>`, or the text itself.
+fn bare_address(text: &str) -> &str {
+    match (text.rfind('<'), text.rfind('>')) {
+        (Some(open), Some(close)) if open < close => text.get(open + 1..close).unwrap_or(text),
+        _ => text,
+    }
+    .trim()
+}
+
 /// Where a webhook posts and the key it signs with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Webhook {
@@ -42,7 +73,17 @@ impl Notify {
     /// addresses, so the same addresses are one destination from one
     /// start to the next.
     pub fn mail_destination(&self) -> Option<String> {
-        (!self.email_to.is_empty()).then(|| format!("mailto:{}", self.email_to.join(",")))
+        if self.email_to.is_empty() {
+            return None;
+        }
+        let mut addresses: Vec<String> = self
+            .email_to
+            .iter()
+            .map(|a| bare_address(a).to_lowercase())
+            .collect();
+        addresses.sort_unstable();
+        addresses.dedup();
+        Some(format!("mailto:{}", addresses.join(",")))
     }
 }
 
@@ -131,6 +172,39 @@ impl Ctx<'_> {
                     var,
                     &format!("notify[{i}].webhook_secret_env"),
                     format!("posts to the webhook_url of notify[{other}] with another secret: one receiver checks one key"),
+                ));
+            }
+            // A destination has one entry of each way of telling: a second
+            // would send each alert twice (ids differ, so a receiver could
+            // not drop them), or move the other's digest on.
+            let mine: Vec<String> = notify
+                .mail_destination()
+                .into_iter()
+                .chain(notify.webhook.as_ref().map(|w| w.url.clone()))
+                .collect();
+            if let Some((other, shared)) = out.iter().enumerate().find_map(|(k, o)| {
+                let theirs: Vec<String> = o
+                    .mail_destination()
+                    .into_iter()
+                    .chain(o.webhook.as_ref().map(|w| w.url.clone()))
+                    .collect();
+                let same_way = o.digest.is_some() == notify.digest.is_some();
+                mine.iter()
+                    .find(|d| same_way && theirs.contains(d))
+                    .map(|d| (k, d.clone()))
+            }) {
+                let how = if notify.digest.is_some() {
+                    "a digest"
+                } else {
+                    "each alert"
+                };
+                return Err(self.at(
+                    n,
+                    &format!("notify[{i}]"),
+                    format!(
+                        "tells {} {how} as notify[{other}] does already: give one entry the kinds of both",
+                        shown_destination(&shared)
+                    ),
                 ));
             }
             out.push(notify);

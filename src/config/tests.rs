@@ -823,4 +823,39 @@ fn notify_errors_name_the_key_and_the_problem() {
         ("notify[1].webhook_secret_env", Some(8))
     );
     assert!(e.message.contains("another secret"), "{e}");
+    // One destination, one entry of each way of telling; a digest beside
+    // messages for each alert is fine.
+    let e = error_of(&format!(
+        "{SMTP}[[notify]]\nemail_to = [\"A@example.com\", \"b@example.com\"]\n\
+         [[notify]]\nkinds = [\"stale\"]\nemail_to = [\"b@example.com\", \"Anne <a@example.com>\"]\n"
+    ));
+    assert_eq!(e.key, "notify[1]");
+    assert!(
+        e.message
+            .contains("tells mailto:a@example.com,b@example.com each alert as notify[0]"),
+        "{e}"
+    );
+    let c = parse_text(&format!(
+        "{SMTP}[[notify]]\nemail_to = [\"a@example.com\"]\n\
+         [[notify]]\nemail_to = [\"a@example.com\"]\ndigest = \"0 7 * * 1-5\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.notify.len(), 2);
+}
+
+#[test]
+fn a_webhook_is_shown_without_its_path() {
+    assert_eq!(
+        shown_destination("https://hooks.example.com/services/T0/B0/SECRET?x=1"),
+        "https://hooks.example.com/…"
+    );
+    assert_eq!(
+        shown_destination("http://127.0.0.1:8080/"),
+        "http://127.0.0.1:8080"
+    );
+    assert_eq!(
+        shown_destination("mailto:a@example.com"),
+        "mailto:a@example.com"
+    );
+    assert!(!shown_destination("https://u:pw@h.example.com/x").contains("pw"));
 }

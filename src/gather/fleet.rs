@@ -32,6 +32,9 @@ pub struct FleetView {
     /// When the contracts' alerts (projected breaches) were last checked;
     /// None until the first check, which follows the first build.
     pub contracts_checked_at: Option<Timestamp>,
+    /// The latest poll round stored when the devices were read (the
+    /// alert history counts rounds by it).
+    pub round: Option<i64>,
     /// The last check of the contracts could not read everything (the
     /// database failed for some contract or device): an alert of a kind it
     /// checks that it lacks may still be open.
@@ -210,6 +213,7 @@ pub fn build(
     });
     let notes = memory.contracts.as_ref().map(|c| &c.notes);
     let mut view = device_view(rows, memory.rows.entries(), config, interval_ms, now, notes);
+    view.round = reader.latest_round()?;
     if let Some(c) = &memory.contracts {
         view.alerts.extend(c.alerts.iter().cloned());
         view.contracts_checked_at = Some(c.at);
@@ -320,6 +324,7 @@ fn device_view<'a>(
         built_at: Some(now),
         contracts_checked_at: None,
         contract_check_failed: false,
+        round: None,
     }
 }
 
@@ -404,7 +409,7 @@ fn supply_alerts(
                 kind: alerts::Kind::SupplyEmptySoon,
                 serial: Some(d.row.serial.clone()),
                 contract: None,
-                subject: o.description.clone(),
+                subject: format!("{} #{}", o.description, o.index),
                 since: None,
                 message: format!(
                     "{} ({} %) is forecast to run out on {on}, in {days} working days",
@@ -451,7 +456,10 @@ fn contract_alerts(
         match histories_at(reader, config, contract, &dates) {
             Ok(histories) => match billing::running_standings(contract, &histories, today) {
                 Ok(periods) => out.extend(alerts::projected_breaches(contract, &periods)),
-                Err(e) => tracing::error!("alerts of contract {}: {e}", contract.id),
+                Err(e) => {
+                    tracing::error!("alerts of contract {}: {e}", contract.id);
+                    *failed = true;
+                }
             },
             Err(e) => {
                 tracing::error!("alerts of contract {}: {e}", contract.id);

@@ -156,7 +156,10 @@ pub async fn config(_caller: Admin, State(state): State<AppState>) -> Json<Confi
             .map(|n| NotifyView {
                 kinds: n.kinds.iter().map(|k| k.name().to_owned()).collect(),
                 email_to: n.email_to.clone(),
-                webhook_url: n.webhook.as_ref().map(|w| w.url.clone()),
+                webhook_url: n
+                    .webhook
+                    .as_ref()
+                    .map(|w| crate::config::shown_destination(&w.url)),
                 digest: n.digest.as_ref().map(|d| d.text().to_owned()),
             })
             .collect(),

@@ -112,26 +112,45 @@ async fn check(state: &AppState) {
 /// failure of the history is logged; the view goes in place all the same.
 async fn publish(state: &AppState, view: FleetView) {
     let st = state.clone();
+    // Kept in case the history's work panics: the view goes in place.
+    let untracked = view.clone();
     let tracked = tokio::task::spawn_blocking(move || track(&st, view)).await;
-    match tracked {
-        Ok(view) => *state.view.write().expect("view lock") = Arc::new(view),
-        Err(e) => tracing::error!("cannot compare the alerts with their history: {e}"),
-    }
+    let view = tracked.unwrap_or_else(|e| {
+        tracing::error!("cannot compare the alerts with their history: {e}");
+        untracked
+    });
+    *state.view.write().expect("view lock") = Arc::new(view);
 }
 
 /// [`publish`]'s work on a blocking thread: the view with each alert's
 /// beginning filled in.
 fn track(state: &AppState, mut view: FleetView) -> FleetView {
     let now = state.clock.timestamp();
-    let mut tracker = state.tracker.lock().expect("tracker lock");
+    // A panic in an earlier check leaves the locks poisoned, not the data
+    // wrong (each check's writes are one transaction, and the tracker's
+    // memory follows only what was written): go on with them.
+    let mut tracker = state
+        .tracker
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let tracked = {
-        let mut store = state.store.lock().expect("store lock");
+        let mut store = state
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if view.contracts_checked_at.is_some() {
             let unsure = |kind| {
                 view.contract_check_failed && crate::gather::fleet::checked_with_contracts(kind)
             };
             tracker
-                .track(&mut store, &state.config, &view.alerts, unsure, now)
+                .track(
+                    &mut store,
+                    &state.config,
+                    &view.alerts,
+                    view.round,
+                    unsure,
+                    now,
+                )
                 .and_then(|t| {
                     let digests = tracker.digests(&mut store, &state.config, now)?;
                     Ok((t, digests))

@@ -156,7 +156,7 @@ impl Deliverer {
     /// stops it: it looks again a little later.
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
         loop {
-            let wait = match self.deliver_due().await {
+            let wait = match self.deliver_due(&shutdown).await {
                 Ok(Some(next)) => {
                     let ms = (next - self.clock.timestamp()).max(0);
                     self.clock
@@ -183,9 +183,15 @@ impl Deliverer {
         }
     }
 
-    /// Makes one attempt at each notification that is due; returns when the
-    /// next one not yet due is.
-    pub async fn deliver_due(&self) -> Result<Option<Timestamp>, Error> {
+    /// Makes one attempt at each notification that is due, oldest first;
+    /// returns when the next one not yet due is. After a destination fails
+    /// once, its other notifications wait for the next pass (a receiver that
+    /// is down costs one attempt a pass, not one for each notification
+    /// behind it), and a stop ends the pass between two attempts.
+    pub async fn deliver_due(
+        &self,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<Option<Timestamp>, Error> {
         let mut guard = self.pending.lock().await;
         let (pending, read_to) = &mut *guard;
         let new = self.with_store(|s| s.pending_notifications(*read_to))?;
@@ -194,52 +200,67 @@ impl Deliverer {
         }
         pending.extend(new);
         let mut next: Option<Timestamp> = None;
-        let mut settled = Vec::new();
-        for (i, p) in pending.iter_mut().enumerate() {
+        let mut soon = |at: Timestamp| next = Some(next.map_or(at, |n: Timestamp| n.min(at)));
+        let mut failing: Vec<(String, String)> = Vec::new();
+        let mut result = Ok(());
+        for p in pending.iter_mut() {
+            if *shutdown.borrow() {
+                break;
+            }
             let due = due_at(p);
             if due > self.clock.timestamp() {
-                next = Some(next.map_or(due, |n| n.min(due)));
+                soon(due);
                 continue;
             }
-            let result = self.attempt(p).await;
+            if failing
+                .iter()
+                .any(|(d, c)| *d == p.destination && *c == p.channel)
+            {
+                soon(self.clock.timestamp() + FIRST_RETRY_MS);
+                continue;
+            }
+            let attempt = self.attempt(p).await;
             let at = self.clock.timestamp();
-            let (error, gave_up) = match &result {
+            let (error, gave_up) = match &attempt {
                 Ok(()) => (None, false),
                 Err(Failure::Retry(e)) => (Some(e.as_str()), at - p.created_at >= GIVE_UP_AFTER_MS),
                 Err(Failure::Final(e)) => (Some(e.as_str()), true),
             };
-            self.with_store(|s| s.record_attempt(&p.id, at, error, gave_up))?;
             p.attempts += 1;
             p.last_attempt = Some(at);
+            // Settled in memory whether or not the attempt is recorded: a
+            // delivery the database did not take is sent again only after
+            // a restart (at least once), never at once.
+            p.settled = error.is_none() || gave_up;
             Counts::add(match (error, gave_up) {
                 (None, _) => &self.counts.delivered,
                 (Some(_), true) => &self.counts.given_up,
                 (Some(_), false) => &self.counts.failed_attempts,
             });
-            if error.is_none() || gave_up {
-                settled.push(i);
-            }
+            let to = crate::config::shown_destination(&p.destination);
             match (error, gave_up) {
                 (None, _) => {
-                    tracing::info!(id = %p.id, channel = %p.channel, to = %p.destination, attempts = p.attempts + 1, "notification delivered")
+                    tracing::info!(id = %p.id, channel = %p.channel, to = %to, attempts = p.attempts, "notification delivered")
                 }
                 (Some(e), true) => {
-                    tracing::error!(id = %p.id, channel = %p.channel, to = %p.destination, attempts = p.attempts + 1, "notification given up: {e}")
+                    tracing::error!(id = %p.id, channel = %p.channel, to = %to, attempts = p.attempts, "notification given up: {e}")
                 }
                 (Some(e), false) => {
-                    let again = at + retry_after_ms(p.attempts + 1);
-                    next = Some(next.map_or(again, |n| n.min(again)));
-                    tracing::warn!(id = %p.id, channel = %p.channel, to = %p.destination, attempts = p.attempts + 1, "notification not delivered (tried again later): {e}");
+                    soon(at + retry_after_ms(p.attempts));
+                    failing.push((p.destination.clone(), p.channel.clone()));
+                    tracing::warn!(id = %p.id, channel = %p.channel, to = %to, attempts = p.attempts, "notification not delivered (tried again later): {e}");
                 }
             }
+            if let Err(e) = self.with_store(|s| s.record_attempt(&p.id, at, error, gave_up)) {
+                result = Err(e);
+                break;
+            }
         }
-        for i in settled.into_iter().rev() {
-            pending.remove(i);
-        }
+        pending.retain(|p| !p.settled);
         self.counts
             .pending
             .store(pending.len() as u64, Ordering::Relaxed);
-        Ok(next)
+        result.map(|()| next)
     }
 
     async fn attempt(&self, p: &PendingNotification) -> Result<(), Failure> {
@@ -265,7 +286,8 @@ impl Deliverer {
                     .send()
                     .await
                     .map_err(|e| {
-                        Failure::Retry(format!("POST {}: {}", webhook.url, error_chain(&e)))
+                        let shown = crate::config::shown_destination(&webhook.url);
+                        Failure::Retry(format!("POST {shown}: {}", error_chain(&e.without_url())))
                     })?;
                 let status = answer.status();
                 if status.is_success() {
@@ -273,7 +295,7 @@ impl Deliverer {
                 } else {
                     Err(Failure::Retry(format!(
                         "POST {} answered {status}",
-                        webhook.url
+                        crate::config::shown_destination(&webhook.url)
                     )))
                 }
             }

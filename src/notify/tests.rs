@@ -49,6 +49,19 @@ fn round(store: &mut Store, at: Timestamp) {
         .unwrap();
 }
 
+/// A check of the alerts with the latest round stored as the view's.
+fn track(
+    tracker: &mut Tracker,
+    store: &mut Store,
+    config: &Config,
+    alerts: &[Alert],
+    unsure: impl Fn(Kind) -> bool,
+    now: Timestamp,
+) -> Result<super::track::Tracked, crate::storage::Error> {
+    let round = store.latest_round()?;
+    tracker.track(store, config, alerts, round, unsure, now)
+}
+
 const T0: Timestamp = Timestamp::from_millis(1_780_000_000_000);
 const MINUTE: i64 = 60_000;
 
@@ -62,62 +75,66 @@ fn an_alert_is_told_after_two_rounds_and_a_flap_tells_nobody() {
 
     // A flap: open at one check, gone at the next, no round between.
     let flap = empty_toner("FLAP1", 0);
-    let t = tracker
-        .track(&mut store, &config, &[flap], |_| false, T0)
-        .unwrap();
+    let t = track(&mut tracker, &mut store, &config, &[flap], |_| false, T0).unwrap();
     assert_eq!((t.opened, t.notices), (1, 0));
-    let t = tracker
-        .track(&mut store, &config, &[], |_| false, T0 + MINUTE)
-        .unwrap();
+    let t = track(
+        &mut tracker,
+        &mut store,
+        &config,
+        &[],
+        |_| false,
+        T0 + MINUTE,
+    )
+    .unwrap();
     assert_eq!((t.closed, t.notices, t.notifications), (1, 0, 0));
 
     // An alert that stays: told at the first check after another round,
     // once, to the entries that want it and not to the digest.
     let a = empty_toner("STAY1", 0);
-    tracker
-        .track(
-            &mut store,
-            &config,
-            std::slice::from_ref(&a),
-            |_| false,
-            T0 + 2 * MINUTE,
-        )
-        .unwrap();
-    let t = tracker
-        .track(
-            &mut store,
-            &config,
-            std::slice::from_ref(&a),
-            |_| false,
-            T0 + 3 * MINUTE,
-        )
-        .unwrap();
+    track(
+        &mut tracker,
+        &mut store,
+        &config,
+        std::slice::from_ref(&a),
+        |_| false,
+        T0 + 2 * MINUTE,
+    )
+    .unwrap();
+    let t = track(
+        &mut tracker,
+        &mut store,
+        &config,
+        std::slice::from_ref(&a),
+        |_| false,
+        T0 + 3 * MINUTE,
+    )
+    .unwrap();
     assert_eq!(t.notices, 0, "no round came since it opened");
     round(&mut store, T0 + 5 * MINUTE);
     // Its message changes (the level moved): the same alert.
     let moved = empty_toner("STAY1", 1);
-    let t = tracker
-        .track(
-            &mut store,
-            &config,
-            std::slice::from_ref(&moved),
-            |_| false,
-            T0 + 6 * MINUTE,
-        )
-        .unwrap();
+    let t = track(
+        &mut tracker,
+        &mut store,
+        &config,
+        std::slice::from_ref(&moved),
+        |_| false,
+        T0 + 6 * MINUTE,
+    )
+    .unwrap();
     assert_eq!(
         (t.opened, t.closed, t.notices, t.notifications),
         (0, 0, 1, 2)
     );
-    let t = tracker
-        .track(
-            &mut store,
-            &config,
-            std::slice::from_ref(&moved),
-            |_| false,
-            T0 + 7 * MINUTE,
-        )
-        .unwrap();
+    let t = track(
+        &mut tracker,
+        &mut store,
+        &config,
+        std::slice::from_ref(&moved),
+        |_| false,
+        T0 + 7 * MINUTE,
+    )
+    .unwrap();
     assert_eq!(t.notices, 0, "told once");
     let pending = store.pending_notifications(0).unwrap();
     let mut to: Vec<(&str, &str)> = pending
@@ -143,9 +160,15 @@ fn an_alert_is_told_after_two_rounds_and_a_flap_tells_nobody() {
     assert_eq!(shown[0].since, Some(T0 + 2 * MINUTE));
 
     // It closes: the closing of a told alert is told at once.
-    let t = tracker
-        .track(&mut store, &config, &[], |_| false, T0 + 8 * MINUTE)
-        .unwrap();
+    let t = track(
+        &mut tracker,
+        &mut store,
+        &config,
+        &[],
+        |_| false,
+        T0 + 8 * MINUTE,
+    )
+    .unwrap();
     assert_eq!((t.closed, t.notices, t.notifications), (1, 1, 2));
     // Read after the two before: only the closing's two.
     let after = pending.iter().map(|p| p.seq).max().unwrap();
@@ -195,36 +218,48 @@ fn an_alert_is_told_after_two_rounds_and_a_flap_tells_nobody() {
     // A new tracker (a restart) reads the open alerts back: nothing is
     // opened again.
     let b = empty_toner("AGAIN", 0);
-    tracker
-        .track(
-            &mut store,
-            &config,
-            std::slice::from_ref(&b),
-            |_| false,
-            T0 + 9 * MINUTE,
-        )
-        .unwrap();
+    track(
+        &mut tracker,
+        &mut store,
+        &config,
+        std::slice::from_ref(&b),
+        |_| false,
+        T0 + 9 * MINUTE,
+    )
+    .unwrap();
     let mut restarted = Tracker::new();
-    let t = restarted
-        .track(&mut store, &config, &[b], |_| false, T0 + 10 * MINUTE)
-        .unwrap();
+    let t = track(
+        &mut restarted,
+        &mut store,
+        &config,
+        &[b],
+        |_| false,
+        T0 + 10 * MINUTE,
+    )
+    .unwrap();
     assert_eq!((t.opened, t.closed), (0, 0));
 
     // A check that could not read (unsure of the kind) closes nothing of
     // that kind; a sure one does.
-    let t = restarted
-        .track(
-            &mut store,
-            &config,
-            &[],
-            |k| k == Kind::SupplyEmpty,
-            T0 + 11 * MINUTE,
-        )
-        .unwrap();
+    let t = track(
+        &mut restarted,
+        &mut store,
+        &config,
+        &[],
+        |k| k == Kind::SupplyEmpty,
+        T0 + 11 * MINUTE,
+    )
+    .unwrap();
     assert_eq!(t.closed, 0);
-    let t = restarted
-        .track(&mut store, &config, &[], |_| false, T0 + 12 * MINUTE)
-        .unwrap();
+    let t = track(
+        &mut restarted,
+        &mut store,
+        &config,
+        &[],
+        |_| false,
+        T0 + 12 * MINUTE,
+    )
+    .unwrap();
     assert_eq!(t.closed, 1);
 }
 
@@ -238,19 +273,25 @@ fn a_digest_starts_its_schedule_when_first_seen_and_sends_when_due() {
     assert_eq!(tracker.digests(&mut store, &config, T0).unwrap(), 0);
     let a = empty_toner("DIG1", 0);
     round(&mut store, T0);
-    tracker
-        .track(&mut store, &config, std::slice::from_ref(&a), |_| false, T0)
-        .unwrap();
+    track(
+        &mut tracker,
+        &mut store,
+        &config,
+        std::slice::from_ref(&a),
+        |_| false,
+        T0,
+    )
+    .unwrap();
     round(&mut store, T0 + MINUTE);
-    tracker
-        .track(
-            &mut store,
-            &config,
-            std::slice::from_ref(&a),
-            |_| false,
-            T0 + MINUTE,
-        )
-        .unwrap();
+    track(
+        &mut tracker,
+        &mut store,
+        &config,
+        std::slice::from_ref(&a),
+        |_| false,
+        T0 + MINUTE,
+    )
+    .unwrap();
     assert_eq!(
         tracker
             .digests(&mut store, &config, T0 + 2 * MINUTE)
@@ -319,4 +360,58 @@ fn retries_back_off_to_an_hour() {
         spent += retry_after_ms(attempts);
     }
     assert!((30..40).contains(&attempts), "{attempts}");
+}
+
+#[tokio::test]
+async fn a_receiver_that_is_down_costs_one_attempt_a_pass() {
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, Mutex};
+
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 9 of the loopback: refused at once.
+    let text =
+        "[[notify]]\nwebhook_url = \"http://127.0.0.1:9/hook\"\nwebhook_secret_env = \"S\"\n";
+    let config = crate::config::parse(&dir.path().join("telleverk.toml"), text, &|_| {
+        Some("k".into())
+    })
+    .unwrap();
+    let mut store = Store::open(&dir.path().join("telleverk.db")).unwrap();
+    let mut tracker = Tracker::new();
+    let alerts = [empty_toner("DOWN1", 0), empty_toner("DOWN2", 0)];
+    round(&mut store, T0);
+    track(&mut tracker, &mut store, &config, &alerts, |_| false, T0).unwrap();
+    round(&mut store, T0 + MINUTE);
+    let t = track(
+        &mut tracker,
+        &mut store,
+        &config,
+        &alerts,
+        |_| false,
+        T0 + MINUTE,
+    )
+    .unwrap();
+    assert_eq!(t.notifications, 2);
+    let store = Arc::new(Mutex::new(store));
+    let counts = Arc::new(super::deliver::Counts::default());
+    let deliverer = super::Deliverer::new(
+        Arc::new(config),
+        store.clone(),
+        crate::clock::Clock::simulated((T0 + MINUTE).to_datetime(), 1),
+        Arc::default(),
+        counts.clone(),
+    )
+    .unwrap();
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let next = deliverer.deliver_due(&shutdown).await.unwrap();
+    assert!(next.is_some(), "it tries again later");
+    assert_eq!(counts.failed_attempts.load(Ordering::Relaxed), 1);
+    assert_eq!(counts.pending.load(Ordering::Relaxed), 2);
+    let store = store.lock().unwrap();
+    let pending = store.pending_notifications(0).unwrap();
+    let attempts: Vec<u32> = pending.iter().map(|p| p.attempts).collect();
+    assert_eq!(attempts, [1, 0]);
+    let (_, error, gave_up) = &store.notification_attempts(&pending[0].id).unwrap()[0];
+    let error = error.as_deref().unwrap();
+    assert!(error.starts_with("POST http://127.0.0.1:9/…: "), "{error}");
+    assert!(!gave_up);
 }

@@ -75,15 +75,18 @@ impl Tracker {
     /// alert of a kind `unsure` names stays open when `alerts` lacks it
     /// (the check that finds that kind failed to read; a failing database
     /// never closes an alert).
+    /// `round` is the latest poll round stored when the alerts' devices
+    /// were read.
+    #[allow(clippy::too_many_arguments)]
     pub fn track(
         &mut self,
         store: &mut Store,
         config: &Config,
         alerts: &[Alert],
+        round: Option<i64>,
         unsure: impl Fn(Kind) -> bool,
         now: Timestamp,
     ) -> Result<Tracked, crate::storage::Error> {
-        let round = store.latest_round()?;
         let interval = i64::try_from(config.collector.interval.as_millis()).unwrap_or(i64::MAX / 4);
         let open = self.load(store)?;
         let mut current: HashMap<String, &Alert> = HashMap::with_capacity(alerts.len());
@@ -214,9 +217,9 @@ impl Tracker {
             };
             open.insert(e.key.clone(), stored);
         }
-        for (r, notice) in write.notices.iter().zip(&written.notices) {
-            if let EventRef::Stored(id) = r
-                && let Some(e) = open.values_mut().find(|e| e.id == *id)
+        for ((r, notice), (opening, _)) in write.notices.iter().zip(&written.notices).zip(&told) {
+            if let EventRef::Stored(_) = r
+                && let Some(e) = open.get_mut(&opening.key)
             {
                 e.notice = Some(*notice);
             }

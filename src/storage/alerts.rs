@@ -112,6 +112,8 @@ pub struct PendingNotification {
     pub body: String,
     pub attempts: u32,
     pub last_attempt: Option<Timestamp>,
+    /// Delivered or given up since it was read (the reader's own mark).
+    pub settled: bool,
 }
 
 const EVENT_COLUMNS: &str = "e.id, e.alert, e.kind, e.serial, e.contract, e.subject, e.opened, \
@@ -240,12 +242,12 @@ impl Reader {
             .conn
             .prepare_cached(
                 "SELECT n.id, n.destination, n.channel, n.created_at, n.body, \
-                        count(a.at), max(a.at), n.rowid \
+                        count(a.at), max(a.at), n.seq \
                  FROM notifications n LEFT JOIN notification_attempts a ON a.notification = n.id \
-                 WHERE n.rowid > ?1 AND NOT EXISTS (SELECT 1 FROM notification_attempts d \
+                 WHERE n.seq > ?1 AND NOT EXISTS (SELECT 1 FROM notification_attempts d \
                                    WHERE d.notification = n.id \
                                      AND (d.error IS NULL OR d.gave_up = 1)) \
-                 GROUP BY n.rowid ORDER BY n.rowid",
+                 GROUP BY n.seq ORDER BY n.seq",
             )
             .map_err(&sql)?;
         let rows = stmt
@@ -259,6 +261,7 @@ impl Reader {
                     body: r.get(4)?,
                     attempts: r.get::<_, i64>(5)?.try_into().unwrap_or(u32::MAX),
                     last_attempt: r.get::<_, Option<i64>>(6)?.map(Timestamp::from_millis),
+                    settled: false,
                 })
             })
             .map_err(&sql)?;

@@ -24,6 +24,8 @@ CREATE TABLE alert_events (
 );
 CREATE INDEX alert_events_alert ON alert_events (alert, id);
 CREATE INDEX alert_events_serial ON alert_events (serial, id);
+CREATE INDEX alert_events_kind ON alert_events (kind, id);
+CREATE INDEX alert_events_contract ON alert_events (contract, id);
 
 -- The events people are told of: an opening once it has stayed open for
 -- two rounds, and the closing of an opening that was told.
@@ -36,7 +38,9 @@ CREATE TABLE alert_notices (
 -- One message to one destination, stored before it is first sent; its id
 -- is the idempotency id every attempt carries.
 CREATE TABLE notifications (
-    id TEXT PRIMARY KEY,
+    -- The order they were stored in (the deliverer reads what came since).
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
     -- `mailto:a@b,c@d` or the webhook's URL.
     destination TEXT NOT NULL,
     channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
