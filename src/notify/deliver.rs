@@ -105,6 +105,8 @@ pub enum Error {
     Storage(#[from] crate::storage::Error),
     #[error("cannot make the HTTP client for webhooks: {0}")]
     Client(String),
+    #[error("the store task panicked: {0}")]
+    Panicked(#[from] tokio::task::JoinError),
 }
 
 /// Sends the stored notifications, shared by `serve` and the tests.
@@ -194,7 +196,10 @@ impl Deliverer {
     ) -> Result<Option<Timestamp>, Error> {
         let mut guard = self.pending.lock().await;
         let (pending, read_to) = &mut *guard;
-        let new = self.with_store(|s| s.pending_notifications(*read_to))?;
+        let after = *read_to;
+        let new = self
+            .with_store(move |s| s.pending_notifications(after))
+            .await?;
         if let Some(last) = new.last() {
             *read_to = last.seq;
         }
@@ -251,7 +256,11 @@ impl Deliverer {
                     tracing::warn!(id = %p.id, channel = %p.channel, to = %to, attempts = p.attempts, "notification not delivered (tried again later): {e}");
                 }
             }
-            if let Err(e) = self.with_store(|s| s.record_attempt(&p.id, at, error, gave_up)) {
+            let (id, error) = (p.id.clone(), error.map(str::to_owned));
+            let recorded = self
+                .with_store(move |s| s.record_attempt(&id, at, error.as_deref(), gave_up))
+                .await;
+            if let Err(e) = recorded {
                 result = Err(e);
                 break;
             }
@@ -324,11 +333,11 @@ impl Deliverer {
         }
     }
 
-    fn with_store<T>(
+    async fn with_store<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Store) -> Result<T, crate::storage::Error>,
+        f: impl FnOnce(&mut Store) -> Result<T, crate::storage::Error> + Send + 'static,
     ) -> Result<T, Error> {
-        crate::storage::with_store(&self.store, f)
+        crate::storage::with_store_blocking(&self.store, f).await
     }
 }
 

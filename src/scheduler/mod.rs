@@ -145,17 +145,26 @@ impl Runner {
         } else {
             &[]
         };
-        let run_id = self.with_store(|s| {
-            s.record_run(&NewRun {
-                name: &report.name,
-                scheduled_at,
-                ran_at,
-                period: &label,
-                file: file_text.as_deref(),
-                error: error.as_deref(),
-                mail_to,
+        let (name, period_label, written, failed, mail_to) = (
+            report.name.clone(),
+            label.clone(),
+            file_text.clone(),
+            error.clone(),
+            mail_to.to_vec(),
+        );
+        let run_id = self
+            .with_store(move |s| {
+                s.record_run(&NewRun {
+                    name: &name,
+                    scheduled_at,
+                    ran_at,
+                    period: &period_label,
+                    file: written.as_deref(),
+                    error: failed.as_deref(),
+                    mail_to: &mail_to,
+                })
             })
-        })?;
+            .await?;
         match (&file, &error) {
             (Some(path), _) => tracing::info!(
                 report = %report.name, period = %label, file = %path.display(),
@@ -195,7 +204,9 @@ impl Runner {
             None => Err("no [smtp] table in the config".to_owned()),
         };
         let at = self.clock.now();
-        self.with_store(|s| s.record_mail(run_id, at, result.as_ref().err().map(String::as_str)))?;
+        let failure = result.as_ref().err().cloned();
+        self.with_store(move |s| s.record_mail(run_id, at, failure.as_deref()))
+            .await?;
         match &result {
             Ok(()) => {
                 tracing::info!(report = %report.name, period, to = %report.email_to.join(", "), "report mailed")
@@ -214,7 +225,7 @@ impl Runner {
     /// Sends again every mail that failed before, if its file is still there
     /// and its report still mails.
     pub async fn retry_mails(&self) -> Result<Vec<RunOutcome>, Error> {
-        let runs = self.with_store(|s| s.unmailed_runs())?;
+        let runs = self.with_store(|s| s.unmailed_runs()).await?;
         let mut outcomes = Vec::new();
         for run in runs {
             let Some(report) = self
@@ -232,7 +243,9 @@ impl Runner {
                 Err(e) => {
                     let message = format!("cannot read {}: {e}", file.display());
                     let at = self.clock.now();
-                    self.with_store(|s| s.record_mail(run.id, at, Some(&message)))?;
+                    let (id, text) = (run.id, message.clone());
+                    self.with_store(move |s| s.record_mail(id, at, Some(&text)))
+                        .await?;
                     MailStatus::Failed(message)
                 }
             };
@@ -320,8 +333,12 @@ impl Runner {
         let now = self.clock.now();
         let mut cursors = Vec::new();
         for report in &self.config.reports {
-            let since = self.with_store(|s| s.know_report(&report.name, now))?;
-            let last = self.with_store(|s| s.last_scheduled_run(&report.name))?;
+            let name = report.name.clone();
+            let since = self.with_store(move |s| s.know_report(&name, now)).await?;
+            let name = report.name.clone();
+            let last = self
+                .with_store(move |s| s.last_scheduled_run(&name))
+                .await?;
             cursors.push(last.map_or(since, |l| l.max(since)));
         }
         Ok(cursors)
@@ -329,11 +346,11 @@ impl Runner {
 
     /// Runs `f` on the store: short inserts and reads (it may wait for the
     /// collector to finish writing a round).
-    fn with_store<T>(
+    async fn with_store<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Store) -> Result<T, crate::storage::Error>,
+        f: impl FnOnce(&mut Store) -> Result<T, crate::storage::Error> + Send + 'static,
     ) -> Result<T, Error> {
-        crate::storage::with_store(&self.store, f)
+        crate::storage::with_store_blocking(&self.store, f).await
     }
 }
 

@@ -178,6 +178,23 @@ pub fn with_store<T, E: From<Error>>(
     f(&mut store).map_err(Into::into)
 }
 
+/// [`with_store`] from async code: on a blocking thread, so that waiting
+/// for the lock (a round being written) or the database never stalls the
+/// runtime's workers.
+pub async fn with_store_blocking<T, E>(
+    store: &std::sync::Arc<std::sync::Mutex<Store>>,
+    f: impl FnOnce(&mut Store) -> Result<T, Error> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<Error> + From<tokio::task::JoinError>,
+{
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || with_store::<T, Error>(&store, f))
+        .await?
+        .map_err(Into::into)
+}
+
 /// An open database with the in-memory state the collector compares against.
 /// Every read of [`Reader`] works on it too.
 pub struct Store {
