@@ -110,21 +110,27 @@ async fn check(state: &AppState) {
 /// view whose contracts were checked holds every alert; before the first
 /// check nothing is compared) and filled in when each alert began. A
 /// failure of the history is logged; the view goes in place all the same.
-async fn publish(state: &AppState, view: FleetView) {
+async fn publish(state: &AppState, mut view: FleetView) {
     let st = state.clone();
-    // Kept in case the history's work panics: the view goes in place.
-    let untracked = view.clone();
-    let tracked = tokio::task::spawn_blocking(move || track(&st, view)).await;
-    let view = tracked.unwrap_or_else(|e| {
-        tracing::error!("cannot compare the alerts with their history: {e}");
-        untracked
-    });
-    *state.view.write().expect("view lock") = Arc::new(view);
+    let tracked = tokio::task::spawn_blocking(move || {
+        // A panic in the history's work leaves the view as it was built.
+        let unwound =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| track(&st, &mut view)));
+        if unwound.is_err() {
+            tracing::error!("comparing the alerts with their history panicked");
+        }
+        view
+    })
+    .await;
+    match tracked {
+        Ok(view) => *state.view.write().expect("view lock") = Arc::new(view),
+        Err(e) => tracing::error!("cannot publish the fleet view: {e}"),
+    }
 }
 
-/// [`publish`]'s work on a blocking thread: the view with each alert's
-/// beginning filled in.
-fn track(state: &AppState, mut view: FleetView) -> FleetView {
+/// [`publish`]'s work on a blocking thread: the history compared, and each
+/// alert's beginning filled in.
+fn track(state: &AppState, view: &mut FleetView) {
     let now = state.clock.timestamp();
     // A panic in an earlier check leaves the locks poisoned, not the data
     // wrong (each check's writes are one transaction, and the tracker's
@@ -179,7 +185,6 @@ fn track(state: &AppState, mut view: FleetView) -> FleetView {
         Err(e) => tracing::error!("cannot record the alert history: {e}"),
     }
     tracker.fill_since(&mut view.alerts);
-    view
 }
 
 /// Checks the contracts when due, then rebuilds the view when told (a round

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::display::Display;
 use crate::storage::AlertEvent;
+use crate::timestamp::Timestamp;
 
 /// One notification's body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,22 +46,23 @@ pub struct AlertBody {
     /// When it closed, for a closing.
     pub closed_at: Option<String>,
     pub message: String,
-    /// Its id in the alert history (`GET /api/v1/alerts/history`).
+    /// Its event in the alert history (`GET /api/v1/alerts/history`): the
+    /// opening in a message of its own, the event told in a digest.
     pub history_id: i64,
 }
 
 impl AlertBody {
-    /// From the opening of an alert, and its closing if it closed.
-    pub fn of(opening: &AlertEvent, closing: Option<&AlertEvent>, shown: &Display) -> AlertBody {
+    /// From the opening of an alert, and when it closed if it did.
+    pub fn of(opening: &AlertEvent, closed_at: Option<Timestamp>, shown: &Display) -> AlertBody {
         AlertBody {
             kind: opening.kind.clone(),
             serial: opening.serial.clone(),
             contract: opening.contract.clone(),
             subject: opening.subject.clone(),
             since: shown.instant(opening.since.unwrap_or(opening.at)),
-            closed_at: closing.map(|c| shown.instant(c.at)),
+            closed_at: closed_at.map(|at| shown.instant(at)),
             message: opening.message.clone(),
-            history_id: closing.unwrap_or(opening).id,
+            history_id: opening.id,
         }
     }
 

@@ -94,13 +94,11 @@ impl Tracker {
             current.entry(a.key()).or_insert(a);
         }
         let mut write = AlertWrite::default();
-        // What each notice tells: (opening, closing index in write.events).
-        let mut told: Vec<(AlertEvent, Option<usize>)> = Vec::new();
-        let mut opened_keys = Vec::new();
+        // What each notice tells: the opening, and whether it closed now.
+        let mut told: Vec<(AlertEvent, bool)> = Vec::new();
         for (key, a) in &current {
             match open.get(key) {
                 None => {
-                    opened_keys.push(key.clone());
                     write.events.push(AlertEvent {
                         id: 0,
                         at: now,
@@ -120,7 +118,7 @@ impl Tracker {
                     if opening.notice.is_none() && confirmed(opening, round, interval, now) =>
                 {
                     write.notices.push(EventRef::Stored(opening.id));
-                    told.push((opening.clone(), None));
+                    told.push((opening.clone(), false));
                 }
                 Some(_) => {}
             }
@@ -133,6 +131,7 @@ impl Tracker {
             .map(|(k, _)| k)
             .collect();
         closed_keys.sort_unstable_by_key(|k| open[*k].id);
+        let opened = write.events.len();
         for key in &closed_keys {
             let opening = &open[*key];
             write.events.push(AlertEvent {
@@ -144,14 +143,13 @@ impl Tracker {
             if opening.notice.is_some() {
                 let index = write.events.len() - 1;
                 write.notices.push(EventRef::New(index));
-                told.push((opening.clone(), Some(index)));
+                told.push((opening.clone(), true));
             }
         }
-        let opened = opened_keys.len();
         let closed = closed_keys.len();
         let closed_keys: Vec<String> = closed_keys.into_iter().cloned().collect();
         // Each notice's notifications, for the entries that want it now.
-        for (i, (opening, closing)) in told.iter().enumerate() {
+        for (i, (opening, closes)) in told.iter().enumerate() {
             let Some(kind) = Kind::parse(&opening.kind) else {
                 continue;
             };
@@ -162,24 +160,11 @@ impl Tracker {
             {
                 for (destination, channel) in destinations(n) {
                     let id = super::new_id();
-                    let closing_event = closing.map(|_| AlertEvent {
-                        opened: false,
-                        at: now,
-                        id: 0,
-                        ..opening.clone()
-                    });
-                    let mut alert = AlertBody::of(opening, closing_event.as_ref(), &config.display);
-                    // A closing's history id is known only once stored: the
-                    // opening's stands for it (the history lists both).
-                    alert.history_id = opening.id;
+                    let closed_at = closes.then_some(now);
+                    let alert = AlertBody::of(opening, closed_at, &config.display);
                     let message = Message::Alert {
                         id: id.clone(),
-                        event: if closing.is_some() {
-                            "closed"
-                        } else {
-                            "opened"
-                        }
-                        .to_owned(),
+                        event: if *closes { "closed" } else { "opened" }.to_owned(),
                         at: config.display.instant(now),
                         alert,
                     };
@@ -320,7 +305,8 @@ fn digest(
         if e.opened {
             opened.push(AlertBody::of(e, None, shown));
         } else {
-            closed.push(AlertBody::of(e, Some(e), shown));
+            // The closing event holds the opening's `since`.
+            closed.push(AlertBody::of(e, Some(e.at), shown));
         }
     }
     let mut now_open: Vec<&AlertEvent> = open

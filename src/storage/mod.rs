@@ -168,19 +168,9 @@ const MIGRATIONS: [&str; 10] = [
 const STORED_INFO: i64 = 1;
 const STORED_SUPPLIES: i64 = 2;
 
-/// Runs `f` on the shared writer: short inserts and reads (it may wait for
-/// the collector to finish writing a round).
-pub fn with_store<T, E: From<Error>>(
-    store: &std::sync::Mutex<Store>,
-    f: impl FnOnce(&mut Store) -> Result<T, Error>,
-) -> Result<T, E> {
-    let mut store = store.lock().expect("store lock");
-    f(&mut store).map_err(Into::into)
-}
-
-/// [`with_store`] from async code: on a blocking thread, so that waiting
-/// for the lock (a round being written) or the database never stalls the
-/// runtime's workers.
+/// Runs `f` on the shared writer from async code: short inserts and reads,
+/// on a blocking thread, so that waiting for the lock (the collector
+/// writing a round) or the database never stalls the runtime's workers.
 pub async fn with_store_blocking<T, E>(
     store: &std::sync::Arc<std::sync::Mutex<Store>>,
     f: impl FnOnce(&mut Store) -> Result<T, Error> + Send + 'static,
@@ -190,7 +180,7 @@ where
     E: From<Error> + From<tokio::task::JoinError>,
 {
     let store = store.clone();
-    tokio::task::spawn_blocking(move || with_store::<T, Error>(&store, f))
+    tokio::task::spawn_blocking(move || f(&mut store.lock().expect("store lock")))
         .await?
         .map_err(Into::into)
 }
