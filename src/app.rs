@@ -2,7 +2,6 @@
 //! stream, shutdown signal) and runs the modules together.
 
 use std::io::Write;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
@@ -54,7 +53,7 @@ fn known_list<S: AsRef<str>>(given: &str, names: &[S]) -> String {
 /// Opens the configured database, in a folder that exists.
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
     check_storage_path(config, false)?;
-    Ok(Store::open(&config.storage_path)?)
+    Ok(Store::open(&config.storage)?)
 }
 
 /// Opens the configured database to write real readings into: never a demo's.
@@ -78,7 +77,7 @@ pub fn legacy_keys(config: &Config) -> Vec<(String, String)> {
 /// the folder of the default database on their first run.
 fn open_polling_store(config: &Config) -> anyhow::Result<Store> {
     check_storage_path(config, true)?;
-    let mut store = Store::open(&config.storage_path)?;
+    let mut store = Store::open(&config.storage)?;
     store.claim(Purpose::Production)?;
     store.rekey_entries(&legacy_keys(config))?;
     Ok(store)
@@ -89,7 +88,9 @@ fn open_polling_store(config: &Config) -> anyhow::Result<Store> {
 /// folder, and its folder must exist — unless `polls` (the first `poll` or
 /// `serve`) and the path is the default one.
 fn check_storage_path(config: &Config, polls: bool) -> Result<(), InputError> {
-    let path = &config.storage_path;
+    let Some(path) = config.storage.file() else {
+        return Ok(());
+    };
     let shown = path.display();
     if path.is_dir() {
         return Err(InputError(format!(
@@ -99,7 +100,7 @@ fn check_storage_path(config: &Config, polls: bool) -> Result<(), InputError> {
         )));
     }
     let folder = path.parent().filter(|f| !f.as_os_str().is_empty());
-    let may_create = polls && *path == crate::config::default_storage_path(&config.file);
+    let may_create = polls && path == crate::config::default_storage_path(&config.file);
     match folder {
         Some(folder) if !folder.is_dir() && !may_create => Err(InputError(format!(
             "[storage] path {shown} in {}: the folder {} does not exist; correct the path, \
@@ -184,11 +185,10 @@ fn des_state(store: &Store) -> anyhow::Result<DesSaltState> {
 /// lines (loading it checked everything).
 pub fn check_config(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> {
     let c = &config.collector;
-    let db = &config.storage_path;
-    let db_state = if db.exists() {
-        "exists"
-    } else {
-        "not made yet: the first poll or serve makes it"
+    let db_state = match config.storage.file() {
+        None => "PostgreSQL: the first poll or serve creates its tables",
+        Some(db) if db.exists() => "exists",
+        Some(_) => "not made yet: the first poll or serve makes it",
     };
     let by_version =
         |v: crate::snmp::Version| config.devices.iter().filter(|d| d.version == v).count();
@@ -210,7 +210,7 @@ pub fn check_config(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> 
         }
     };
     writeln!(out, "{} is valid", config.file.display())?;
-    writeln!(out, "  database:  {} ({db_state})", db.display())?;
+    writeln!(out, "  database:  {} ({db_state})", config.storage.shown())?;
     writeln!(
         out,
         "  polling:   every {}, {} at once, {} a request × {} tries, at most {} a device",
@@ -434,7 +434,7 @@ pub async fn serve_on(
         devices = config.devices.len(),
         discovered = polled.borrow().len() - config.devices.len(),
         interval = ?config.collector.interval,
-        database = %config.storage_path.display(),
+        database = %config.storage.shown(),
         api = %listener.local_addr()?,
         tokens = config.http.tokens.len(),
         "telleverk serving"
@@ -562,10 +562,10 @@ pub fn readings(
     json: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    if !Path::new(&config.storage_path).exists() {
+    if config.storage.file().is_some_and(|p| !p.exists()) {
         return Err(InputError(format!(
             "no database at {} yet: run `telleverk poll --once` first",
-            config.storage_path.display()
+            config.storage.shown()
         ))
         .into());
     }
@@ -574,7 +574,7 @@ pub fn readings(
         let known = store.serials()?;
         return Err(InputError(format!(
             "no device with serial `{serial}` in {} (known: {})",
-            config.storage_path.display(),
+            config.storage.shown(),
             known_list(serial, &known)
         ))
         .into());

@@ -11,6 +11,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::contract::Contract;
+pub use crate::database::Database;
+use crate::database::{Server, SslMode};
 use crate::profile::{Profiles, load_profiles};
 use crate::secret::Secret;
 use crate::serial::Serial;
@@ -60,7 +62,9 @@ pub struct Collector {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub file: PathBuf,
-    pub storage_path: PathBuf,
+    /// `[storage]`: an SQLite file (`path`, the default) or a PostgreSQL
+    /// database (`url`).
+    pub storage: Database,
     pub collector: Collector,
     pub devices: Vec<DeviceEntry>,
     /// `[[device]]` entries with a serial and no address: read by hand.
@@ -378,6 +382,11 @@ impl Default for RawDisplay {
 #[serde(deny_unknown_fields)]
 struct RawStorage {
     path: Option<NonEmpty>,
+    /// A PostgreSQL database instead of an SQLite file.
+    url: Option<Spanned<String>>,
+    /// The variable that holds the PostgreSQL password.
+    password_env: Option<Spanned<String>>,
+    sslmode: Option<Spanned<String>>,
 }
 
 /// `[collector]`, each value checked as it is read; what is left out has its
@@ -484,10 +493,7 @@ pub fn parse(
     };
     let raw: RawConfig = ctx.read(text)?;
     let base = folder_of(path);
-    let storage_path = match raw.storage.path {
-        Some(p) => base.join(p.0),
-        None => default_storage_path(path),
-    };
+    let storage = ctx.storage(&raw.storage, &base, path)?;
     let collector = Collector {
         interval: raw.collector.interval.0,
         concurrency: raw.collector.concurrency.get() as usize,
@@ -519,7 +525,12 @@ pub fn parse(
             None => devices.push(ctx.device(index, raw_device, &profiles)?),
         }
     }
-    ctx.key_entries(&mut devices, &storage_path)?;
+    // The fingerprint key sits beside the database file, or beside the
+    // config where the database is a server.
+    let key_beside = storage
+        .file()
+        .map_or_else(|| default_storage_path(path), Path::to_path_buf);
+    ctx.key_entries(&mut devices, &key_beside)?;
     ctx.check_devices(&devices, &raw.device)?;
     let contracts = ctx.contracts(&raw.contract)?;
     let http = ctx.http(&raw.http)?;
@@ -529,7 +540,7 @@ pub fn parse(
     let notify = ctx.notifies(&raw.notify, smtp.as_ref())?;
     Ok(Config {
         file: path.to_path_buf(),
-        storage_path,
+        storage,
         collector,
         devices,
         hand_read,
@@ -607,6 +618,77 @@ impl Ctx<'_> {
                 message,
             }
         })
+    }
+
+    /// `[storage]`: `path` (an SQLite file, by default `telleverk.db`
+    /// beside the config) or `url` (PostgreSQL) with `password_env` and
+    /// `sslmode`.
+    fn storage(&self, raw: &RawStorage, base: &Path, file: &Path) -> Result<Database, ConfigError> {
+        let Some(url) = &raw.url else {
+            for (key, given) in [
+                ("storage.password_env", raw.password_env.as_ref()),
+                ("storage.sslmode", raw.sslmode.as_ref()),
+            ] {
+                if let Some(given) = given {
+                    return Err(self.at(
+                        given,
+                        key,
+                        "is for a PostgreSQL database: give `url` too",
+                    ));
+                }
+            }
+            return Ok(Database::File(match &raw.path {
+                Some(p) => base.join(&p.0),
+                None => default_storage_path(file),
+            }));
+        };
+        if raw.path.is_some() {
+            return Err(self.at(
+                url,
+                "storage.url",
+                "give either `path` (an SQLite file) or `url` (PostgreSQL), not both",
+            ));
+        }
+        let sslmode = match &raw.sslmode {
+            None => SslMode::Prefer,
+            Some(mode) => SslMode::parse(mode.get_ref()).ok_or_else(|| {
+                self.at(
+                    mode,
+                    "storage.sslmode",
+                    format!(
+                        "`{}` is not an sslmode: disable, prefer or require",
+                        mode.get_ref()
+                    ),
+                )
+            })?,
+        };
+        if let (SslMode::Require, Some(mode)) = (sslmode, &raw.sslmode) {
+            return Err(self.at(
+                mode,
+                "storage.sslmode",
+                "`require` is not supported yet: this telleverk has no TLS to PostgreSQL; \
+                 use `disable` or `prefer` (plain TCP) on a trusted network",
+            ));
+        }
+        let password = match &raw.password_env {
+            None => None,
+            Some(var) => match (self.env)(var.get_ref()) {
+                Some(value) => Some(Secret::new(value)),
+                None => {
+                    return Err(self.at(
+                        var,
+                        "storage.password_env",
+                        format!(
+                            "environment variable `{}` is not set (it holds the database's password)",
+                            var.get_ref()
+                        ),
+                    ));
+                }
+            },
+        };
+        Server::new(url.get_ref(), password, sslmode)
+            .map(Database::Server)
+            .map_err(|message| self.at(url, "storage.url", message))
     }
 
     /// The value of the environment variable `var` names, or None (recorded

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod collector;
 pub mod config;
 pub mod contract;
+pub mod database;
 pub mod discover;
 pub mod display;
 pub mod estimate;

@@ -2,8 +2,9 @@
 # The test command of telleverk: `bash tests/run.sh [extra cargo test arguments]`.
 #
 # 1. Installs what the integration tests need, if missing (idempotent, quick when
-#    already done): Debian's snmpd and net-snmp tools, chromium and its driver
-#    and npm (apt); snmpsim in a venv under the target dir (PyPI), with
+#    already done): Debian's snmpd and net-snmp tools, chromium and its driver,
+#    npm and the PostgreSQL server (apt; the tests run a throwaway cluster of
+#    it in the system temp folder, as user postgres, stopped when they end); snmpsim in a venv under the target dir (PyPI), with
 #    schemathesis, aiosmtpd and selenium; axe-core (npm) beside it.
 # 2. Runs `cargo fmt --check`, `cargo clippy --all-targets -- -D warnings` and
 #    `cargo test`, in that order, stopping at the first failure.
@@ -68,6 +69,9 @@ install_system_packages() {
     have chromium || packages+=(chromium)
     have chromedriver || packages+=(chromium-driver)
     have npm || packages+=(npm)
+    # PostgreSQL 15's server: the tests start a throwaway cluster of their
+    # own with its initdb and pg_ctl (tests/support/pg_cluster.rs).
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresql)
     # Debian's python3 needs python3-venv (which brings ensurepip) to create venvs.
     if [ ! -x /usr/bin/python3 ] || ! /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null; then
         packages+=(python3-venv)

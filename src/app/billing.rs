@@ -313,13 +313,8 @@ pub fn uptime(
             .collect(),
     };
     drop(store);
-    let items = crate::gather::uptime::uptime_answers(
-        &config.storage_path,
-        config,
-        &serials,
-        &months,
-        now,
-    )?;
+    let items =
+        crate::gather::uptime::uptime_answers(&config.storage, config, &serials, &months, now)?;
     if json {
         writeln!(
             out,
@@ -414,10 +409,10 @@ pub fn find_contract<'a>(config: &'a Config, id: &str) -> anyhow::Result<&'a Con
 
 /// The configured database, which must exist.
 fn existing_store(config: &Config) -> anyhow::Result<Store> {
-    if !config.storage_path.exists() {
+    if config.storage.file().is_some_and(|p| !p.exists()) {
         return Err(InputError(format!(
             "no database at {} yet: poll or import readings first",
-            config.storage_path.display()
+            config.storage.shown()
         ))
         .into());
     }

@@ -97,7 +97,7 @@ context = "bizhub"
     )
     .unwrap();
     assert_eq!(
-        c.storage_path,
+        c.storage.file().unwrap(),
         Path::new("/etc/telleverk/data/telleverk.db")
     );
     assert_eq!(c.collector.interval, Duration::from_secs(900));
@@ -122,7 +122,10 @@ context = "bizhub"
 #[test]
 fn defaults_apply_and_no_devices_is_fine() {
     let c = parse_text("").unwrap();
-    assert_eq!(c.storage_path, Path::new("/etc/telleverk/telleverk.db"));
+    assert_eq!(
+        c.storage.file().unwrap(),
+        Path::new("/etc/telleverk/telleverk.db")
+    );
     assert_eq!(c.collector.interval, Duration::from_secs(900));
     assert_eq!(c.collector.concurrency, 256);
     assert_eq!(c.collector.timeout, Duration::from_secs(2));
@@ -858,4 +861,71 @@ fn a_webhook_is_shown_without_its_path() {
         "mailto:a@example.com"
     );
     assert!(!shown_destination("https://u:pw@h.example.com/x").contains("pw"));
+}
+
+#[test]
+fn storage_url_is_a_postgresql_database_with_its_password_from_the_environment() {
+    let text = "[storage]\nurl = \"postgresql://tv@db.example:5432/telleverk\"\npassword_env = \"TV_DB\"\nsslmode = \"disable\"\n";
+    let env = |name: &str| (name == "TV_DB").then(|| "s3cret".to_owned());
+    let c = parse(Path::new("/etc/telleverk/telleverk.toml"), text, &env).unwrap();
+    assert_eq!(c.storage.file(), None);
+    assert_eq!(
+        c.storage.shown(),
+        "postgresql://tv@db.example:5432/telleverk"
+    );
+    let crate::database::Database::Server(server) = &c.storage else {
+        panic!("a server")
+    };
+    assert_eq!(server.password().map(|p| p.expose()), Some("s3cret"));
+    assert_eq!(server.sslmode(), crate::database::SslMode::Disable);
+    // Each mistake names its key and line.
+    let cases = [
+        (
+            "url = \"mysql://tv@db/telleverk\"\n",
+            "storage.url",
+            "is not a PostgreSQL URL",
+        ),
+        (
+            "url = \"postgresql://tv:pw@db/telleverk\"\n",
+            "storage.url",
+            "has a password in it",
+        ),
+        (
+            "url = \"postgresql://tv@db/t\"\npassword_env = \"NOPE\"\n",
+            "storage.password_env",
+            "`NOPE` is not set",
+        ),
+        (
+            "url = \"postgresql://tv@db/t\"\nsslmode = \"always\"\n",
+            "storage.sslmode",
+            "not an sslmode",
+        ),
+        (
+            "url = \"postgresql://tv@db/t\"\nsslmode = \"require\"\n",
+            "storage.sslmode",
+            "not supported yet",
+        ),
+        (
+            "path = \"x.db\"\nurl = \"postgresql://tv@db/t\"\n",
+            "storage.url",
+            "not both",
+        ),
+        (
+            "password_env = \"TV_DB\"\n",
+            "storage.password_env",
+            "give `url` too",
+        ),
+    ];
+    for (body, key, message) in cases {
+        let e = parse(
+            Path::new("/etc/telleverk/telleverk.toml"),
+            &format!("[storage]\n{body}"),
+            &env,
+        )
+        .unwrap_err();
+        assert_eq!(e.key, key, "{body}");
+        assert!(e.message.contains(message), "{body}: {}", e.message);
+        assert!(e.line.is_some(), "{body}");
+        assert!(!e.to_string().contains("pw@"), "{e}");
+    }
 }

@@ -75,7 +75,7 @@ fn round(at: chrono::DateTime<Utc>, bw: u64, colour: u64) -> Vec<PollRecord> {
 fn seeded(dir: &std::path::Path) -> (crate::config::Config, u64, u64) {
     let path = dir.join("telleverk.toml");
     let config = crate::config::parse(&path, CONFIG, &|_| None).unwrap();
-    let mut store = Store::open(&config.storage_path).unwrap();
+    let mut store = Store::open(&config.storage).unwrap();
     let first = Utc.with_ymd_and_hms(2025, 1, 1, 9, 30, 0).unwrap();
     let (mut bw, mut colour) = (10_000u64, 1_000u64);
     for day in 0..425 {
@@ -94,7 +94,7 @@ fn seeded(dir: &std::path::Path) -> (crate::config::Config, u64, u64) {
 fn running_periods_read_around_their_own_boundaries_match_the_full_standing() {
     let dir = tempfile::tempdir().unwrap();
     let (config, _, _) = seeded(dir.path());
-    let reader = Reader::open(&config.storage_path).unwrap();
+    let reader = Reader::open(&config.storage).unwrap();
     let contract = &config.contracts[0];
     let mut projected = 0;
     for date in [
@@ -141,7 +141,7 @@ fn the_contracts_are_checked_again_only_when_their_standings_may_have_changed() 
 
     let dir = tempfile::tempdir().unwrap();
     let (config, bw, colour) = seeded(dir.path());
-    let path = config.storage_path.clone();
+    let path = config.storage.file().unwrap().to_path_buf();
     let contract = &config.contracts[0];
     let today: chrono::NaiveDate = "2026-03-02".parse().unwrap();
     let mut own = OwnReader::new(&path);

@@ -190,7 +190,7 @@ pub fn uptime_answer(
 /// on one connection to the database at `path` per core: uptime reads every
 /// poll of the months, so the cores share the devices.
 pub fn uptime_answers(
-    path: &std::path::Path,
+    path: &crate::storage::Database,
     config: &Config,
     devices: &[(String, Option<&Contract>)],
     months: &[NaiveDate],

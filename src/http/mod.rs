@@ -82,8 +82,8 @@ pub type AppState = Arc<Inner>;
 impl Inner {
     pub fn new(config: Arc<Config>, store: Arc<Mutex<Store>>, clock: Clock) -> Inner {
         Inner {
-            pool: Pool::new(&config.storage_path),
-            refresher: view::Refresher::new(&config.storage_path),
+            pool: Pool::new(&config.storage),
+            refresher: view::Refresher::new(&config.storage),
             runner: Runner::new(config.clone(), store.clone(), clock),
             config,
             store,

@@ -85,7 +85,7 @@ pub async fn config(_caller: Admin, State(state): State<AppState>) -> Json<Confi
     let c = &state.config;
     Json(ConfigView {
         file: c.file.display().to_string(),
-        database: c.storage_path.display().to_string(),
+        database: c.storage.shown(),
         collector: CollectorView {
             interval_seconds: c.collector.interval.as_secs(),
             concurrency: c.collector.concurrency,

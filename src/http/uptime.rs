@@ -128,7 +128,7 @@ pub(crate) async fn contract_uptime(
         serials.dedup();
         let devices: Vec<(String, Option<&crate::contract::Contract>)> =
             serials.into_iter().map(|s| (s, Some(&contract))).collect();
-        uptime_answers(&st.config.storage_path, &st.config, &devices, &months, now)
+        uptime_answers(&st.config.storage, &st.config, &devices, &months, now)
             .map_err(ApiError::from)
     })
     .await

@@ -29,7 +29,7 @@ pub struct Refresher {
 }
 
 impl Refresher {
-    pub fn new(path: &std::path::Path) -> Mutex<Refresher> {
+    pub fn new(path: &crate::storage::Database) -> Mutex<Refresher> {
         Mutex::new(Refresher {
             reader: OwnReader::new(path),
             memory: Memory::default(),

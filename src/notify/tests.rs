@@ -69,7 +69,7 @@ const MINUTE: i64 = 60_000;
 fn an_alert_is_told_after_two_rounds_and_a_flap_tells_nobody() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path());
-    let mut store = Store::open(&dir.path().join("telleverk.db")).unwrap();
+    let mut store = Store::open(dir.path().join("telleverk.db")).unwrap();
     let mut tracker = Tracker::new();
     round(&mut store, T0);
 
@@ -267,7 +267,7 @@ fn an_alert_is_told_after_two_rounds_and_a_flap_tells_nobody() {
 fn a_digest_starts_its_schedule_when_first_seen_and_sends_when_due() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path());
-    let mut store = Store::open(&dir.path().join("telleverk.db")).unwrap();
+    let mut store = Store::open(dir.path().join("telleverk.db")).unwrap();
     let mut tracker = Tracker::new();
     // 2026-05-28 20:26 UTC; the digest is due at 07:00 Oslo (05:00 UTC).
     assert_eq!(tracker.digests(&mut store, &config, T0).unwrap(), 0);
@@ -375,7 +375,7 @@ async fn a_receiver_that_is_down_costs_one_attempt_a_pass() {
         Some("k".into())
     })
     .unwrap();
-    let mut store = Store::open(&dir.path().join("telleverk.db")).unwrap();
+    let mut store = Store::open(dir.path().join("telleverk.db")).unwrap();
     let mut tracker = Tracker::new();
     let alerts = [empty_toner("DOWN1", 0), empty_toner("DOWN2", 0)];
     round(&mut store, T0);

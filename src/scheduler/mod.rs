@@ -100,7 +100,7 @@ pub struct Runner {
 impl Runner {
     pub fn new(config: Arc<Config>, store: Arc<Mutex<Store>>, clock: Clock) -> Runner {
         Runner {
-            pool: Arc::new(Pool::new(&config.storage_path)),
+            pool: Arc::new(Pool::new(&config.storage)),
             config,
             store,
             clock,

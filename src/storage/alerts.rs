@@ -2,7 +2,7 @@
 //! people are told of, and the notifications that carry them with every
 //! attempt to deliver one.
 
-use rusqlite::{OptionalExtension, params};
+use super::db::{OptionalExtension, params};
 
 use super::{Error, Reader, Store};
 use crate::timestamp::Timestamp;
@@ -119,7 +119,7 @@ pub struct PendingNotification {
 const EVENT_COLUMNS: &str = "e.id, e.alert, e.kind, e.serial, e.contract, e.subject, e.opened, \
      e.at, e.since, e.message, e.round, (SELECT n.id FROM alert_notices n WHERE n.event = e.id)";
 
-fn event_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AlertEvent> {
+fn event_row(row: &super::db::Row<'_>) -> super::db::Result<AlertEvent> {
     Ok(AlertEvent {
         id: row.get(0)?,
         key: row.get(1)?,
@@ -212,7 +212,7 @@ impl Reader {
                  WHERE n.id > ?1 ORDER BY n.id"
             ))
             .map_err(&sql)?;
-        let rows = stmt.query_map([after], event_row).map_err(&sql)?;
+        let rows = stmt.query_map(params![after], event_row).map_err(&sql)?;
         rows.collect::<Result<_, _>>().map_err(sql)
     }
 
@@ -251,7 +251,7 @@ impl Reader {
             )
             .map_err(&sql)?;
         let rows = stmt
-            .query_map([after], |r| {
+            .query_map(params![after], |r| {
                 Ok(PendingNotification {
                     seq: r.get(7)?,
                     id: r.get(0)?,
@@ -282,7 +282,7 @@ impl Reader {
             )
             .map_err(&sql)?;
         let rows = stmt
-            .query_map([id], |r| {
+            .query_map(params![id], |r| {
                 Ok((
                     Timestamp::from_millis(r.get(0)?),
                     r.get(1)?,
@@ -306,7 +306,7 @@ impl Store {
         let tx = self
             .db
             .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .transaction_with_behavior(super::db::Behavior::Immediate)
             .map_err(&sql)?;
         let mut written = AlertWritten::default();
         {
@@ -314,36 +314,43 @@ impl Store {
                 .prepare_cached(
                     "INSERT INTO alert_events \
                      (alert, kind, serial, contract, subject, opened, at, since, message, round) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
                 )
                 .map_err(&sql)?;
             for e in &write.events {
-                event
-                    .execute(params![
-                        e.key,
-                        e.kind,
-                        e.serial,
-                        e.contract,
-                        e.subject,
-                        i64::from(e.opened),
-                        at.millis(),
-                        e.since.map(Timestamp::millis),
-                        e.message,
-                        e.round
-                    ])
+                let id = event
+                    .query_row(
+                        params![
+                            e.key,
+                            e.kind,
+                            e.serial,
+                            e.contract,
+                            e.subject,
+                            i64::from(e.opened),
+                            at.millis(),
+                            e.since.map(Timestamp::millis),
+                            e.message,
+                            e.round
+                        ],
+                        |r| r.get(0),
+                    )
                     .map_err(&sql)?;
-                written.events.push(tx.last_insert_rowid());
+                written.events.push(id);
             }
             let mut notice = tx
-                .prepare_cached("INSERT INTO alert_notices (event, at) VALUES (?1, ?2)")
+                .prepare_cached(
+                    "INSERT INTO alert_notices (event, at) VALUES (?1, ?2) RETURNING id",
+                )
                 .map_err(&sql)?;
             for r in &write.notices {
                 let id = match *r {
                     EventRef::Stored(id) => id,
                     EventRef::New(i) => written.events[i],
                 };
-                notice.execute(params![id, at.millis()]).map_err(&sql)?;
-                written.notices.push(tx.last_insert_rowid());
+                let notice = notice
+                    .query_row(params![id, at.millis()], |r| r.get(0))
+                    .map_err(&sql)?;
+                written.notices.push(notice);
             }
             let mut notification = tx
                 .prepare_cached(

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::params;
+use super::db::params;
 
 use super::{Error, Reader, Source};
 use crate::contract::dates::calendar_days_before;
@@ -56,7 +56,7 @@ impl Reader {
         serial: &str,
         meters: &[Meter],
         action: &'static str,
-        read: impl Fn(i64, Meter) -> rusqlite::Result<Vec<Point>>,
+        read: impl Fn(i64, Meter) -> super::db::Result<Vec<Point>>,
     ) -> Result<HashMap<Meter, Vec<Point>>, Error> {
         let mut out = HashMap::new();
         let Some(device) = self.device_id(serial)? else {
@@ -88,7 +88,7 @@ impl Reader {
             "SELECT EXISTS (SELECT 1 FROM meter_values WHERE device_id = ?1 AND meter IN ({codes}))
                  OR EXISTS (SELECT 1 FROM entered_readings WHERE device_id = ?1 AND meter IN ({codes}))"
         );
-        let read = || -> rusqlite::Result<DeviceColour> {
+        let read = || -> super::db::Result<DeviceColour> {
             let colour_meter: bool = self
                 .conn
                 .prepare_cached(&sql)?
@@ -114,7 +114,7 @@ impl Reader {
         meters: &[Meter],
         instants: &[Timestamp],
         trailing_days: u32,
-    ) -> rusqlite::Result<HashMap<Meter, Vec<Point>>> {
+    ) -> super::db::Result<HashMap<Meter, Vec<Point>>> {
         let mut near = PollsNear::new(self, device)?;
         // A meter the latest poll returned is known; others are looked for.
         let mut known = Vec::new();
@@ -132,7 +132,7 @@ impl Reader {
         for meter in &known {
             let entered = entered_all.remove(meter).unwrap_or_default();
             let drops = drops_all.remove(meter).unwrap_or_default();
-            let mut around = |t: i64, n: usize| -> rusqlite::Result<()> {
+            let mut around = |t: i64, n: usize| -> super::db::Result<()> {
                 let mut run = near.times(*meter, t, n, true)?;
                 run.extend(near.times(*meter, t, n, false)?);
                 run.sort_unstable();
@@ -202,7 +202,7 @@ impl Reader {
     }
 
     /// Whether the device ever had `meter`, polled or entered.
-    fn meter_known(&self, device: i64, meter: Meter) -> rusqlite::Result<bool> {
+    fn meter_known(&self, device: i64, meter: Meter) -> super::db::Result<bool> {
         self.conn
             .prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM meter_values WHERE device_id = ?1 AND meter = ?2)
@@ -220,7 +220,7 @@ impl Reader {
         meter: Meter,
         instants: &[Timestamp],
         trailing_days: u32,
-    ) -> rusqlite::Result<Vec<Point>> {
+    ) -> super::db::Result<Vec<Point>> {
         // A meter the device never had: skip the poll searches, which would
         // each walk every poll looking for it.
         if !self.meter_known(device, meter)? {
@@ -228,7 +228,7 @@ impl Reader {
         }
         let entered = self.entered(device, meter)?;
         let mut polls: Vec<i64> = Vec::new();
-        let mut around = |t: i64, n: usize| -> rusqlite::Result<()> {
+        let mut around = |t: i64, n: usize| -> super::db::Result<()> {
             polls.extend(self.poll_times(device, meter, t, n, true)?);
             polls.extend(self.poll_times(device, meter, t, n, false)?);
             Ok(())
@@ -270,18 +270,18 @@ impl Reader {
         t: i64,
         n: usize,
         before: bool,
-    ) -> rusqlite::Result<Vec<i64>> {
+    ) -> super::db::Result<Vec<i64>> {
         // The limit is written into the SQL: SQLite (3.53) plans with the
         // value of a bound LIMIT, so it prepares the statement again each
         // time one is bound; that was half the time of a fleet's counter
         // report (benches/README.md, api).
         let sql = if before {
             format!(
-                "SELECT at FROM polls WHERE device_id = ?1 AND at <= ?2 AND (meters >> ?3) & 1 = 1 ORDER BY at DESC LIMIT {n}"
+                "SELECT at FROM polls WHERE device_id = ?1 AND at <= ?2 AND (meters >> CAST(?3 AS INTEGER)) & 1 = 1 ORDER BY at DESC LIMIT {n}"
             )
         } else {
             format!(
-                "SELECT at FROM polls WHERE device_id = ?1 AND at >= ?2 AND (meters >> ?3) & 1 = 1 ORDER BY at LIMIT {n}"
+                "SELECT at FROM polls WHERE device_id = ?1 AND at >= ?2 AND (meters >> CAST(?3 AS INTEGER)) & 1 = 1 ORDER BY at LIMIT {n}"
             )
         };
         let mut stmt = self.conn.prepare_cached(&sql)?;
@@ -291,7 +291,7 @@ impl Reader {
 
     /// By meter, the times of the polls at which the collector saw it go
     /// down (or confirmed or ruled out such a drop).
-    fn drop_times_of_device(&self, device: i64) -> rusqlite::Result<HashMap<Meter, Vec<i64>>> {
+    fn drop_times_of_device(&self, device: i64) -> super::db::Result<HashMap<Meter, Vec<i64>>> {
         let sql = format!(
             "SELECT meter, at FROM events WHERE device_id = ?1 AND meter IS NOT NULL AND kind IN ({DROP_EVENTS})"
         );
@@ -307,7 +307,7 @@ impl Reader {
     }
 
     /// By meter, every reading a person entered and did not withdraw.
-    fn entered_of_device(&self, device: i64) -> rusqlite::Result<HashMap<Meter, Vec<Point>>> {
+    fn entered_of_device(&self, device: i64) -> super::db::Result<HashMap<Meter, Vec<Point>>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT e.meter, e.at, e.source, e.value FROM entered_readings e
              WHERE e.device_id = ?1
@@ -332,7 +332,7 @@ impl Reader {
     /// Times of the polls at which the collector saw this meter go down (or
     /// confirmed or ruled out such a drop).
     #[cfg(test)]
-    fn drop_times(&self, device: i64, meter: Meter) -> rusqlite::Result<Vec<i64>> {
+    fn drop_times(&self, device: i64, meter: Meter) -> super::db::Result<Vec<i64>> {
         let sql = format!(
             "SELECT at FROM events WHERE device_id = ?1 AND meter = ?2 AND kind IN ({DROP_EVENTS})"
         );
@@ -342,7 +342,7 @@ impl Reader {
     }
 
     /// Every reading of this meter a person entered and did not withdraw.
-    fn entered(&self, device: i64, meter: Meter) -> rusqlite::Result<Vec<Point>> {
+    fn entered(&self, device: i64, meter: Meter) -> super::db::Result<Vec<Point>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT e.at, e.source, e.value FROM entered_readings e
              WHERE e.device_id = ?1 AND e.meter = ?2
@@ -376,7 +376,7 @@ impl Reader {
         device: i64,
         meter: Meter,
         times: &mut Vec<i64>,
-    ) -> rusqlite::Result<Vec<Point>> {
+    ) -> super::db::Result<Vec<Point>> {
         times.sort_unstable();
         times.dedup();
         let mut stmt = self.conn.prepare_cached(
@@ -415,7 +415,7 @@ impl<'a> PollsNear<'a> {
         self.last.is_some_and(|(_, mask)| has_meter(mask, meter))
     }
 
-    fn new(reader: &'a Reader, device: i64) -> rusqlite::Result<Self> {
+    fn new(reader: &'a Reader, device: i64) -> super::db::Result<Self> {
         let last = nearest_polls(reader, device, i64::MAX, 1, true)?.pop();
         Ok(PollsNear {
             reader,
@@ -434,7 +434,7 @@ impl<'a> PollsNear<'a> {
         t: i64,
         n: usize,
         before: bool,
-    ) -> rusqlite::Result<Vec<i64>> {
+    ) -> super::db::Result<Vec<i64>> {
         let polls = match self.found.entry((t, n, before)) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
@@ -475,7 +475,7 @@ fn nearest_polls(
     t: i64,
     n: usize,
     before: bool,
-) -> rusqlite::Result<Vec<(i64, i64)>> {
+) -> super::db::Result<Vec<(i64, i64)>> {
     // The limit is in the SQL, as in `poll_times`: a bound one makes SQLite
     // prepare the statement again each time.
     let sql = match (before, n) {
@@ -521,7 +521,7 @@ impl<'a> ValuesAt<'a> {
     /// latest `k` values at or before the run's last poll hold the value at
     /// each of its polls (one search, where a poll at a time took `k`).
     /// The meters of one run are read in one statement.
-    fn read(&mut self, runs: &[(Meter, Vec<i64>)]) -> rusqlite::Result<()> {
+    fn read(&mut self, runs: &[(Meter, Vec<i64>)]) -> super::db::Result<()> {
         let mut by_run: HashMap<&[i64], Vec<Meter>> = HashMap::new();
         for (meter, run) in runs {
             if run.iter().any(|t| !self.read.contains_key(&(*meter, *t))) {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, params};
+use super::db::{Conn, params};
 
 use crate::meters::{Meter, PendingDrop, ValueKind};
 use crate::supplies::Supply;
@@ -46,7 +46,7 @@ pub(super) struct Cache {
 }
 
 impl Cache {
-    pub fn load(conn: &Connection) -> rusqlite::Result<Cache> {
+    pub fn load(conn: &Conn) -> super::db::Result<Cache> {
         let mut cache = Cache::default();
         let mut stmt = conn.prepare("SELECT id, key FROM entries")?;
         for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
@@ -92,7 +92,7 @@ impl Cache {
     }
 }
 
-fn load_device(conn: &Connection, id: i64) -> rusqlite::Result<DeviceState> {
+fn load_device(conn: &Conn, id: i64) -> super::db::Result<DeviceState> {
     let mut st = DeviceState::default();
     let mut last = conn.prepare_cached(
         "SELECT value, kind FROM meter_values WHERE device_id = ?1 AND meter = ?2 AND source = 0
@@ -146,7 +146,7 @@ pub(super) fn fingerprint(s: &Supply) -> u64 {
 
 /// A drop is pending while its device and meter's latest reset/wrap/glitch event
 /// is a suspicion.
-fn load_pending(conn: &Connection, cache: &mut Cache) -> rusqlite::Result<()> {
+fn load_pending(conn: &Conn, cache: &mut Cache) -> super::db::Result<()> {
     let mut stmt = conn.prepare(
         "SELECT device_id, meter, kind, before, after FROM events
          WHERE kind IN ('suspected_reset', 'suspected_wrap', 'confirmed_reset', 'confirmed_wrap', 'glitch')

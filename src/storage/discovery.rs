@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
+use super::db::{Behavior, OptionalExtension, Tx, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::cache::EntryState;
 use super::{Error, Store, instant, millis};
@@ -59,7 +59,7 @@ impl Store {
     /// The addresses entries were last found at, the serial each last
     /// answered with, and the devices discovered.
     pub fn known(&self) -> Result<Known, Error> {
-        let read = || -> rusqlite::Result<Known> {
+        let read = || -> super::db::Result<Known> {
             let mut known = Known::default();
             let mut stmt = self
                 .conn
@@ -112,7 +112,7 @@ impl Store {
         let tx = self
             .db
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .transaction_with_behavior(Behavior::Immediate)
             .map_err(super::sql_error(
                 &path,
                 "begin storing what discovery found",
@@ -120,7 +120,7 @@ impl Store {
         let mut new_entries = Vec::new();
         let mut new_devices = Vec::new();
         let mut events = Vec::new();
-        let written = (|| -> rusqlite::Result<()> {
+        let written = (|| -> super::db::Result<()> {
             for m in moves {
                 let (entry, created) = entry_at(&tx, &m.entry_key, &m.to, ms)?;
                 if created {
@@ -171,12 +171,7 @@ impl Store {
 
 /// The entry of `key`, its address set to `address` (created there when
 /// new). True when it was created.
-fn entry_at(
-    tx: &Transaction<'_>,
-    key: &str,
-    address: &str,
-    at: i64,
-) -> rusqlite::Result<(i64, bool)> {
+fn entry_at(tx: &Tx<'_>, key: &str, address: &str, at: i64) -> super::db::Result<(i64, bool)> {
     let id: Option<i64> = tx
         .prepare_cached("SELECT id FROM entries WHERE key = ?1")?
         .query_row(params![key], |r| r.get(0))
@@ -188,23 +183,24 @@ fn entry_at(
             Ok((id, false))
         }
         None => {
-            tx.prepare_cached(
-                "INSERT INTO entries (key, address, first_seen) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![key, address, at])?;
-            Ok((tx.last_insert_rowid(), true))
+            let id = tx
+                .prepare_cached(
+                    "INSERT INTO entries (key, address, first_seen) VALUES (?1, ?2, ?3) RETURNING id",
+                )?
+                .query_row(params![key, address, at], |r| r.get(0))?;
+            Ok((id, true))
         }
     }
 }
 
 fn event(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     at: i64,
     entry: i64,
     device: i64,
     serial: &Serial,
     detail: String,
-) -> rusqlite::Result<Event> {
+) -> super::db::Result<Event> {
     tx.prepare_cached(
         "INSERT INTO events (at, entry_id, device_id, kind, detail) VALUES (?1, ?2, ?3, 'move', ?4)",
     )?

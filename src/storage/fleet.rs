@@ -2,12 +2,12 @@
 //! readings and the latest failure of the entry it answers through. Read in
 //! one pass for the API's device list; the [`Pool`] hands out read connections.
 
+use super::Database;
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::db::{OptionalExtension, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
 use super::read::cause_column;
 use super::{Error, Reader, instant};
@@ -93,7 +93,7 @@ impl Reader {
                     },
                 ))
             })?;
-            rows.collect::<rusqlite::Result<BTreeMap<_, _>>>()
+            rows.collect::<super::db::Result<BTreeMap<_, _>>>()
         })()
         .map_err(self.err("read the devices' identities"))
     }
@@ -106,14 +106,14 @@ impl Reader {
                  WHERE e.key = ?1 ORDER BY f.at DESC, f.id DESC LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![key, limit as i64], failure_row)?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
+            rows.collect::<super::db::Result<Vec<_>>>()
         })()
         .map_err(self.err("read an entry's failures"))
     }
 
     /// The latest failure of an entry that says something of the device: a
     /// poll the service abandoned when it stopped (`aborted`) does not.
-    pub(super) fn last_failure(&self, entry: i64) -> rusqlite::Result<Option<Failure>> {
+    pub(super) fn last_failure(&self, entry: i64) -> super::db::Result<Option<Failure>> {
         self.conn
             .prepare_cached(
                 "SELECT at, cause, detail FROM poll_failures WHERE entry_id = ?1 AND cause != ?2
@@ -124,7 +124,7 @@ impl Reader {
     }
 
     /// Entry id → (key, address).
-    pub(super) fn entry_map(&self) -> rusqlite::Result<HashMap<i64, (String, String)>> {
+    pub(super) fn entry_map(&self) -> super::db::Result<HashMap<i64, (String, String)>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT id, key, address FROM entries")?;
@@ -133,7 +133,7 @@ impl Reader {
     }
 
     /// A device's latest poll.
-    pub(super) fn latest_poll_of(&self, device: i64) -> rusqlite::Result<Option<PollPart>> {
+    pub(super) fn latest_poll_of(&self, device: i64) -> super::db::Result<Option<PollPart>> {
         self.conn
             .prepare_cached(
                 "SELECT at, entry_id, device_status, printer_status, errors, meters, stored FROM polls
@@ -144,7 +144,7 @@ impl Reader {
     }
 
     /// A device's latest model.
-    pub(super) fn model_of(&self, device: i64) -> rusqlite::Result<Option<String>> {
+    pub(super) fn model_of(&self, device: i64) -> super::db::Result<Option<String>> {
         Ok(self
             .conn
             .prepare_cached(
@@ -157,7 +157,7 @@ impl Reader {
 
     /// When the latest reading a person entered for a device (and did not
     /// withdraw) was taken.
-    pub(super) fn last_entered_of(&self, device: i64) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    pub(super) fn last_entered_of(&self, device: i64) -> super::db::Result<Option<DateTime<Utc>>> {
         let at: Option<i64> = self
             .conn
             .prepare_cached(
@@ -172,7 +172,7 @@ impl Reader {
     /// next index, then one for its latest row, so the cost follows the
     /// supplies, not the rows a year of changes stored (testing each stored
     /// row against its index's latest took five times as long).
-    pub(super) fn latest_supplies(&self, device: i64) -> rusqlite::Result<Vec<Supply>> {
+    pub(super) fn latest_supplies(&self, device: i64) -> super::db::Result<Vec<Supply>> {
         latest_supplies(&self.conn, device)
     }
 
@@ -218,7 +218,7 @@ pub(super) struct PollPart {
 
 /// A row of `at, entry_id, device_status, printer_status, errors, meters,
 /// stored` from polls.
-pub(super) fn poll_part(r: &rusqlite::Row<'_>) -> rusqlite::Result<PollPart> {
+pub(super) fn poll_part(r: &super::db::Row<'_>) -> super::db::Result<PollPart> {
     Ok(PollPart {
         at: r.get(0)?,
         entry: r.get(1)?,
@@ -252,7 +252,7 @@ impl PollPart {
 }
 
 /// A row of `at, cause, detail` from poll_failures.
-pub(super) fn failure_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Failure> {
+pub(super) fn failure_row(r: &super::db::Row<'_>) -> super::db::Result<Failure> {
     Ok(Failure {
         at: instant(r.get(0)?),
         cause: cause_column(r, 1)?,
@@ -266,7 +266,7 @@ pub(super) fn failure_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Failure> {
 /// pages they touch count in the process's RSS as file pages, the
 /// operating system's cache, which it takes back when it needs memory.
 pub struct Pool {
-    path: PathBuf,
+    path: Database,
     idle: Mutex<Vec<Reader>>,
 }
 
@@ -274,9 +274,9 @@ pub struct Pool {
 const POOL_IDLE: usize = 8;
 
 impl Pool {
-    pub fn new(path: &Path) -> Pool {
+    pub fn new(at: impl Into<Database>) -> Pool {
         Pool {
-            path: path.to_path_buf(),
+            path: at.into(),
             idle: Mutex::new(Vec::new()),
         }
     }
@@ -293,11 +293,11 @@ impl Pool {
         };
         reader
             .conn
-            .execute_batch("BEGIN")
+            .begin(super::db::Behavior::Deferred)
             .map_err(reader.err("begin a read"))?;
         let result = f(&reader);
         // A connection whose transaction did not end is not handed out again.
-        if reader.conn.execute_batch("COMMIT").is_ok() {
+        if reader.conn.commit().is_ok() {
             let mut idle = self.idle.lock().expect("pool lock");
             if idle.len() < POOL_IDLE {
                 idle.push(reader);
@@ -347,15 +347,15 @@ impl Pool {
 /// last read, by any connection or process: SQLite's `data_version`
 /// changes exactly then. A reader that sees no change may keep what it read.
 pub struct OwnReader {
-    path: PathBuf,
+    path: Database,
     reader: Option<Reader>,
     seen: Option<i64>,
 }
 
 impl OwnReader {
-    pub fn new(path: &Path) -> OwnReader {
+    pub fn new(at: impl Into<Database>) -> OwnReader {
         OwnReader {
-            path: path.to_path_buf(),
+            path: at.into(),
             reader: None,
             seen: None,
         }
@@ -374,17 +374,15 @@ impl OwnReader {
             self.seen = None;
         }
         let reader = self.reader.as_ref().expect("opened above");
-        let version: i64 = reader
-            .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))
-            .map_err(reader.err("read the database's version"))?;
+        let version: i64 =
+            super::data_version(&reader.conn).map_err(reader.err("read the database's version"))?;
         let changed = self.seen != Some(version);
         reader
             .conn
-            .execute_batch("BEGIN")
+            .begin(super::db::Behavior::Deferred)
             .map_err(reader.err("begin a read"))?;
         let result = f(reader, changed);
-        if reader.conn.execute_batch("COMMIT").is_err() {
+        if reader.conn.commit().is_err() {
             // A connection whose transaction did not end is not used again.
             self.reader = None;
             self.seen = None;
@@ -400,9 +398,9 @@ impl OwnReader {
 /// the rows a year of changes stored. The fleet view and the collector's
 /// cache both read supplies so.
 pub(super) fn latest_supplies(
-    conn: &rusqlite::Connection,
+    conn: &super::db::Conn,
     device: i64,
-) -> rusqlite::Result<Vec<Supply>> {
+) -> super::db::Result<Vec<Supply>> {
     let mut next = conn.prepare_cached(
         "SELECT idx FROM supply_values WHERE device_id = ?1 AND idx > ?2 ORDER BY idx LIMIT 1",
     )?;

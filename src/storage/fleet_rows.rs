@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use rusqlite::params;
+use super::db::params;
 
 use super::fleet::{PollPart, failure_row, poll_part};
 use super::{DeviceRow, EntryRow, Error, Reader, STORED_INFO, STORED_SUPPLIES};
@@ -107,7 +107,7 @@ impl Reader {
         })
     }
 
-    fn fleet_all(&self, rows: &mut FleetRows) -> rusqlite::Result<()> {
+    fn fleet_all(&self, rows: &mut FleetRows) -> super::db::Result<()> {
         *rows = FleetRows::default();
         for (id, (key, address)) in self.entry_map()? {
             let last_failure = self.last_failure(id)?;
@@ -136,7 +136,7 @@ impl Reader {
         Ok(())
     }
 
-    fn fleet_changes(&self, rows: &mut FleetRows) -> rusqlite::Result<()> {
+    fn fleet_changes(&self, rows: &mut FleetRows) -> super::db::Result<()> {
         let mut found = Found::default();
         let before_entered = rows.entered;
         self.entry_changes(rows, &mut found)?;
@@ -201,7 +201,7 @@ impl Reader {
     }
 
     /// Entries' new keys, addresses and failures since the last read.
-    fn entry_changes(&self, rows: &mut FleetRows, found: &mut Found) -> rusqlite::Result<()> {
+    fn entry_changes(&self, rows: &mut FleetRows, found: &mut Found) -> super::db::Result<()> {
         for (id, (key, address)) in self.entry_map()? {
             match rows.entries.get_mut(&id) {
                 Some(e) if e.key == key && e.address == address => {}
@@ -247,7 +247,7 @@ impl Reader {
 
     /// The devices whose latest entered reading may have changed: those of
     /// new entered readings, or of every entered reading after a withdrawal.
-    fn entered_changes(&self, rows: &mut FleetRows, found: &mut Found) -> rusqlite::Result<()> {
+    fn entered_changes(&self, rows: &mut FleetRows, found: &mut Found) -> super::db::Result<()> {
         let mark = self.entered_mark()?;
         if mark == rows.entered {
             return Ok(());
@@ -262,7 +262,7 @@ impl Reader {
             .conn
             .prepare_cached("SELECT DISTINCT device_id FROM entered_readings WHERE id > ?1")?
             .query_map(params![after], |r| r.get::<_, i64>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<super::db::Result<Vec<_>>>()?;
         found.entered.extend(ids);
         rows.entered = mark;
         Ok(())
@@ -274,7 +274,7 @@ impl Reader {
         id: i64,
         serial: Serial,
         entries: &HashMap<i64, EntryRow>,
-    ) -> rusqlite::Result<Kept> {
+    ) -> super::db::Result<Kept> {
         let mut row = DeviceRow {
             model: self.model_of(id)?,
             last_entered: self.last_entered_of(id)?,
@@ -291,7 +291,7 @@ impl Reader {
         })
     }
 
-    fn devices_after(&self, id: i64) -> rusqlite::Result<Vec<(i64, Serial)>> {
+    fn devices_after(&self, id: i64) -> super::db::Result<Vec<(i64, Serial)>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT id, serial FROM devices WHERE id > ?1 ORDER BY id")?;
@@ -299,7 +299,7 @@ impl Reader {
         rows.collect()
     }
 
-    fn max_failure(&self) -> rusqlite::Result<i64> {
+    fn max_failure(&self) -> super::db::Result<i64> {
         self.conn
             .query_row("SELECT COALESCE(MAX(id), 0) FROM poll_failures", [], |r| {
                 r.get(0)
@@ -307,7 +307,7 @@ impl Reader {
     }
 
     /// The largest entered reading id and the number of withdrawals.
-    fn entered_mark(&self) -> rusqlite::Result<(Option<i64>, i64)> {
+    fn entered_mark(&self) -> super::db::Result<(Option<i64>, i64)> {
         self.conn.query_row(
             "SELECT (SELECT MAX(id) FROM entered_readings), (SELECT count(*) FROM reading_withdrawals)",
             [],

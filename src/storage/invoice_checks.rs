@@ -1,8 +1,8 @@
 //! Checks of the vendor's invoices: the file kept once by its SHA-256, each
 //! check a row of its own with its answer (JSON the caller makes).
 
+use super::db::{Behavior, OptionalExtension, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{Error, Reader, Store, instant, millis};
 
@@ -39,7 +39,7 @@ impl Store {
         let tx = self
             .db
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .transaction_with_behavior(Behavior::Immediate)
             .map_err(sql("begin storing an invoice check"))?;
         let previous =
             last_of(&tx, new.contract, new.sha256).map_err(sql("read the last check"))?;
@@ -69,7 +69,7 @@ impl Store {
     }
 }
 
-fn check_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCheck> {
+fn check_row(r: &super::db::Row<'_>) -> super::db::Result<StoredCheck> {
     Ok(StoredCheck {
         id: r.get(0)?,
         sha256: r.get(1)?,
@@ -79,10 +79,10 @@ fn check_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCheck> {
 }
 
 fn last_of(
-    conn: &rusqlite::Connection,
+    conn: &super::db::Conn,
     contract: &str,
     sha256: &str,
-) -> rusqlite::Result<Option<StoredCheck>> {
+) -> super::db::Result<Option<StoredCheck>> {
     conn.prepare_cached(
         "SELECT id, sha256, checked_at, answer FROM invoice_checks
          WHERE contract = ?1 AND sha256 = ?2 ORDER BY id DESC LIMIT 1",
@@ -103,7 +103,7 @@ impl Reader {
 
     /// The checks of a contract, newest first.
     pub fn invoice_checks(&self, contract: &str) -> Result<Vec<StoredCheck>, Error> {
-        let read = || -> rusqlite::Result<Vec<StoredCheck>> {
+        let read = || -> super::db::Result<Vec<StoredCheck>> {
             self.conn
                 .prepare_cached(
                     "SELECT id, sha256, checked_at, answer FROM invoice_checks
@@ -127,7 +127,7 @@ impl Reader {
 
     /// The files checked against a contract, each once, oldest first.
     pub fn invoice_files(&self, contract: &str) -> Result<Vec<(String, Vec<u8>)>, Error> {
-        let read = || -> rusqlite::Result<Vec<(String, Vec<u8>)>> {
+        let read = || -> super::db::Result<Vec<(String, Vec<u8>)>> {
             self.conn
                 .prepare_cached(
                     "SELECT f.sha256, f.bytes FROM invoice_files f

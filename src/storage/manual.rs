@@ -9,8 +9,8 @@
 
 use std::collections::HashMap;
 
+use super::db::{OptionalExtension, Tx, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{Error, Reader, Store, data_version, millis};
 use crate::display::Display;
@@ -196,7 +196,7 @@ impl Store {
         let tx = self
             .db
             .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .transaction_with_behavior(super::db::Behavior::Immediate)
             .map_err(sql("begin the import"))?;
         let plan = if data_version(&tx).map_err(sql("read the data version"))? == version {
             checked
@@ -252,7 +252,7 @@ impl Store {
         let tx = self
             .db
             .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .transaction_with_behavior(super::db::Behavior::Immediate)
             .map_err(sql("begin a withdrawal"))?;
         let live = in_force(&tx, device, w.meter, millis(w.at), w.source)
             .map_err(sql("look up a reading"))?;
@@ -296,11 +296,11 @@ type FileKey = (Serial, Meter, i64, Source);
 /// Checks every row against what is stored and against the rows before it
 /// in the file; reads only. Ok(Err(…)) is the first refused row.
 fn plan(
-    conn: &rusqlite::Connection,
+    conn: &super::db::Conn,
     cached: &HashMap<String, i64>,
     rows: &[ImportRow],
     entering: Entering<'_>,
-) -> rusqlite::Result<Result<Plan, ImportError>> {
+) -> super::db::Result<Result<Plan, ImportError>> {
     let mut plan = Plan {
         store: Vec::new(),
         already_stored: 0,
@@ -341,16 +341,16 @@ fn plan(
 /// not know yet (nothing of it is stored); `in_file` holds the readings
 /// the file stores before this one.
 fn check(
-    conn: &rusqlite::Connection,
+    conn: &super::db::Conn,
     device: Option<i64>,
     row: &ImportRow,
     entering: Entering<'_>,
     in_file: &HashMap<FileKey, u64>,
     warnings: &mut Vec<String>,
-) -> rusqlite::Result<Result<bool, ImportError>> {
+) -> super::db::Result<Result<bool, ImportError>> {
     let at = millis(row.at);
     let at_text = || entering.shown.instant(row.at.into());
-    let value_under = |source: Source| -> rusqlite::Result<Option<u64>> {
+    let value_under = |source: Source| -> super::db::Result<Option<u64>> {
         if let Some(v) = in_file.get(&(row.serial.clone(), row.meter, at, source)) {
             return Ok(Some(*v));
         }
@@ -416,11 +416,11 @@ fn check(
 
 /// Writes one checked reading.
 fn insert(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     device: i64,
     row: &ImportRow,
     entering: Entering<'_>,
-) -> rusqlite::Result<()> {
+) -> super::db::Result<()> {
     tx.prepare_cached(
         "INSERT INTO entered_readings (device_id, meter, at, source, value, entered_by, entered_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -446,12 +446,12 @@ struct InForce {
 
 /// The value in force under a key, if any: the newest entry not withdrawn.
 fn in_force(
-    tx: &rusqlite::Connection,
+    tx: &super::db::Conn,
     device: i64,
     meter: Meter,
     at: i64,
     source: Source,
-) -> rusqlite::Result<Option<InForce>> {
+) -> super::db::Result<Option<InForce>> {
     tx.prepare_cached(
         "SELECT e.id, e.value, e.entered_by FROM entered_readings e
          WHERE e.device_id = ?1 AND e.meter = ?2 AND e.at = ?3 AND e.source = ?4
@@ -471,18 +471,18 @@ fn in_force(
 /// The polls of this meter an entered value contradicts: the last one at or
 /// before it, when higher; the first one at or after it, when lower.
 fn contradicted_polls(
-    tx: &rusqlite::Connection,
+    tx: &super::db::Conn,
     device: i64,
     row: &ImportRow,
     shown: &Display,
-) -> rusqlite::Result<Vec<String>> {
+) -> super::db::Result<Vec<String>> {
     let at = millis(row.at);
     let code = row.meter.code();
-    let poll = |before: bool| -> rusqlite::Result<Option<(i64, u64)>> {
+    let poll = |before: bool| -> super::db::Result<Option<(i64, u64)>> {
         let sql = if before {
-            "SELECT at FROM polls WHERE device_id = ?1 AND at <= ?2 AND (meters >> ?3) & 1 = 1 ORDER BY at DESC LIMIT 1"
+            "SELECT at FROM polls WHERE device_id = ?1 AND at <= ?2 AND (meters >> CAST(?3 AS INTEGER)) & 1 = 1 ORDER BY at DESC LIMIT 1"
         } else {
-            "SELECT at FROM polls WHERE device_id = ?1 AND at >= ?2 AND (meters >> ?3) & 1 = 1 ORDER BY at LIMIT 1"
+            "SELECT at FROM polls WHERE device_id = ?1 AND at >= ?2 AND (meters >> CAST(?3 AS INTEGER)) & 1 = 1 ORDER BY at LIMIT 1"
         };
         let Some(t): Option<i64> = tx
             .prepare_cached(sql)?

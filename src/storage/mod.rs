@@ -9,11 +9,13 @@
 mod alerts;
 mod around;
 mod cache;
+pub(crate) mod db;
 mod discovery;
 mod fleet;
 mod fleet_rows;
 mod invoice_checks;
 mod manual;
+mod pg;
 mod read;
 mod runs;
 mod uptime;
@@ -21,8 +23,11 @@ mod write;
 
 use std::path::Path;
 
+pub use crate::database::Database;
+use crate::database::Server;
+
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use db::{Behavior, Conn, OptionalExtension, params};
 
 pub use crate::meters::Source;
 pub use alerts::{
@@ -48,28 +53,31 @@ use crate::serial::Serial;
 /// A serial as stored: a column every serial was written to from a [`Serial`],
 /// read back as it was stored ([`Serial::stored`]) so that a rule added since
 /// never makes a stored device unreadable.
-impl rusqlite::types::FromSql for Serial {
-    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        let text = value.as_str()?;
-        Ok(Serial::stored(text))
+impl db::FromCell for Serial {
+    fn from_cell(cell: db::Cell<'_>) -> Result<Self, String> {
+        String::from_cell(cell).map(|text| Serial::stored(&text))
     }
 }
 
-impl rusqlite::types::ToSql for Serial {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(rusqlite::types::ToSqlOutput::from(self.as_str()))
+impl db::ToValue for Serial {
+    fn value(&self) -> db::Value<'_> {
+        db::Value::Text(self.as_str())
     }
+}
+
+impl db::Typed for Serial {
+    const TY: db::Ty = db::Ty::Text;
 }
 
 /// A storage failure. Exit code 1.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("database {path}: {action}: {source}")]
-    Sqlite {
+    Database {
         path: String,
         action: &'static str,
         #[source]
-        source: rusqlite::Error,
+        source: db::Error,
     },
     #[error(
         "database {path} has schema version {found}, newer than this telleverk knows ({known}); use a newer telleverk"
@@ -118,14 +126,7 @@ impl Error {
     /// The database was locked by another connection past [`BUSY_TIMEOUT`]:
     /// trying again later may succeed.
     pub fn is_busy(&self) -> bool {
-        use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
-        matches!(
-            self,
-            Error::Sqlite {
-                source: rusqlite::Error::SqliteFailure(e, _),
-                ..
-            } if matches!(e.code, DatabaseBusy | DatabaseLocked)
-        )
+        matches!(self, Error::Database { source, .. } if source.is_busy())
     }
 }
 
@@ -201,7 +202,7 @@ pub struct Store {
 /// collector's [`Store`] but the file (SQLite's WAL lets them read while it
 /// writes).
 pub struct Reader {
-    conn: Connection,
+    conn: Conn,
     path: String,
 }
 
@@ -213,8 +214,27 @@ impl std::ops::Deref for Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) and migrates the database.
-    pub fn open(path: &Path) -> Result<Store, Error> {
+    /// Opens (creating if needed) and migrates the database: an SQLite
+    /// file, or a PostgreSQL database (whose tables are created here).
+    pub fn open(at: impl Into<Database>) -> Result<Store, Error> {
+        let (conn, shown) = match at.into() {
+            Database::File(path) => (Store::open_file(&path)?, path.display().to_string()),
+            Database::Server(server) => {
+                let shown = server_shown(&server);
+                (pg::open(&server, &shown, pg::Open::Write)?, shown)
+            }
+        };
+        let sql = |action| sql_error(&shown, action);
+        let cache = Cache::load(&conn).map_err(sql("load the latest values"))?;
+        let synced = data_version(&conn).map_err(sql("read the data version"))?;
+        Ok(Store {
+            db: Reader { conn, path: shown },
+            cache,
+            synced,
+        })
+    }
+
+    fn open_file(path: &Path) -> Result<Conn, Error> {
         let shown = path.display().to_string();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| Error::Folder {
@@ -227,21 +247,13 @@ impl Store {
             source,
         })?;
         let sql = |action| sql_error(&shown, action);
-        let mut conn = Connection::open(path).map_err(sql("open"))?;
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(sql("set busy timeout"))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql("switch to WAL"))?;
-        conn.pragma_update(None, "synchronous", "FULL")
+        let mut conn = lite(rusqlite::Connection::open(path)).map_err(sql("open"))?;
+        lite(conn.busy_timeout(BUSY_TIMEOUT)).map_err(sql("set busy timeout"))?;
+        lite(conn.pragma_update(None, "journal_mode", "WAL")).map_err(sql("switch to WAL"))?;
+        lite(conn.pragma_update(None, "synchronous", "FULL"))
             .map_err(sql("set synchronous=FULL"))?;
         migrate(&mut conn, &shown)?;
-        let cache = Cache::load(&conn).map_err(sql("load the latest values"))?;
-        let synced = data_version(&conn).map_err(sql("read the data version"))?;
-        Ok(Store {
-            db: Reader { conn, path: shown },
-            cache,
-            synced,
-        })
+        Ok(Conn::sqlite(conn))
     }
 
     /// Gives entries an older telleverk keyed by an unkeyed fingerprint of
@@ -256,7 +268,7 @@ impl Store {
         let tx = self
             .db
             .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .transaction_with_behavior(Behavior::Immediate)
             .map_err(sql("begin re-keying entries"))?;
         let changed = rekey(&tx, renames).map_err(sql("re-key entries"))?;
         tx.commit().map_err(sql("commit re-keyed entries"))?;
@@ -327,31 +339,37 @@ impl Reader {
     /// system call per page: a contract's boundary values are tens of
     /// thousands of seeks across the file (benches/README.md,
     /// contract_page: 0.31 s a page without, 0.25 s with).
-    pub fn open_mapped(path: &Path) -> Result<Reader, Error> {
-        let reader = Reader::open(path)?;
-        reader
-            .conn
-            .pragma_update(None, "mmap_size", READ_MMAP_BYTES)
-            .map_err(reader.err("map the database to read"))?;
+    pub fn open_mapped(at: impl Into<Database>) -> Result<Reader, Error> {
+        let reader = Reader::open(at)?;
+        if let Some(conn) = reader.conn.as_sqlite() {
+            lite(conn.pragma_update(None, "mmap_size", READ_MMAP_BYTES))
+                .map_err(reader.err("map the database to read"))?;
+        }
         Ok(reader)
     }
 
     /// Opens an existing database to read: no migration and no writes. A
     /// database that is missing or of another schema version is an error.
-    pub fn open(path: &Path) -> Result<Reader, Error> {
+    pub fn open(at: impl Into<Database>) -> Result<Reader, Error> {
+        let path = match at.into() {
+            Database::File(path) => path,
+            Database::Server(server) => {
+                let shown = server_shown(&server);
+                let conn = pg::open(&server, &shown, pg::Open::Read)?;
+                return Ok(Reader { conn, path: shown });
+            }
+        };
         let shown = path.display().to_string();
         let sql = |action| sql_error(&shown, action);
-        let conn = Connection::open_with_flags(
-            path,
+        let conn = lite(rusqlite::Connection::open_with_flags(
+            &path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
+        ))
         .map_err(sql("open to read"))?;
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(sql("set busy timeout"))?;
-        conn.pragma_update(None, "query_only", true)
+        lite(conn.busy_timeout(BUSY_TIMEOUT)).map_err(sql("set busy timeout"))?;
+        lite(conn.pragma_update(None, "query_only", true))
             .map_err(sql("make the connection read-only"))?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
+        let version: i64 = lite(conn.pragma_query_value(None, "user_version", |r| r.get(0)))
             .map_err(sql("read the schema version"))?;
         let known = MIGRATIONS.len() as i64;
         if version > known {
@@ -368,7 +386,10 @@ impl Reader {
                 known,
             });
         }
-        Ok(Reader { conn, path: shown })
+        Ok(Reader {
+            conn: Conn::sqlite(conn),
+            path: shown,
+        })
     }
 
     /// Runs `f` in one read transaction, unless the connection is already
@@ -383,16 +404,16 @@ impl Reader {
             return f(self);
         }
         self.conn
-            .execute_batch("BEGIN")
+            .begin(Behavior::Deferred)
             .map_err(self.err("begin a read"))?;
         let result = f(self);
-        if self.conn.execute_batch("COMMIT").is_err() {
-            let _ = self.conn.execute_batch("ROLLBACK");
+        if self.conn.commit().is_err() {
+            let _ = self.conn.rollback();
         }
         result
     }
 
-    fn err(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    fn err(&self, action: &'static str) -> impl Fn(db::Error) -> Error + '_ {
         sql_error(&self.path, action)
     }
 
@@ -445,10 +466,9 @@ impl Store {
     }
 }
 
-fn migrate(conn: &mut Connection, path: &str) -> Result<(), Error> {
+fn migrate(conn: &mut rusqlite::Connection, path: &str) -> Result<(), Error> {
     let sql = |action| sql_error(path, action);
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
+    let version: i64 = lite(conn.pragma_query_value(None, "user_version", |r| r.get(0)))
         .map_err(sql("read the schema version"))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
@@ -459,30 +479,32 @@ fn migrate(conn: &mut Connection, path: &str) -> Result<(), Error> {
         });
     }
     for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction().map_err(sql("begin a migration"))?;
-        tx.execute_batch(migration)
-            .map_err(sql("migrate the schema"))?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)
+        let tx = lite(conn.transaction()).map_err(sql("begin a migration"))?;
+        lite(tx.execute_batch(migration)).map_err(sql("migrate the schema"))?;
+        lite(tx.pragma_update(None, "user_version", i as i64 + 1))
             .map_err(sql("record the schema version"))?;
-        tx.commit().map_err(sql("commit a migration"))?;
+        lite(tx.commit()).map_err(sql("commit a migration"))?;
     }
     Ok(())
 }
 
 /// See [`Store::rekey_entries`].
-fn rekey(tx: &rusqlite::Transaction<'_>, renames: &[(String, String)]) -> rusqlite::Result<usize> {
-    let rename = |old: &str, new: &str| -> rusqlite::Result<()> {
+fn rekey(tx: &db::Tx<'_>, renames: &[(String, String)]) -> db::Result<usize> {
+    let rename = |old: &str, new: &str| -> db::Result<()> {
         tx.execute(
             "UPDATE entries SET key = ?2 WHERE key = ?1",
             params![old, new],
         )?;
         tx.execute(
-            "UPDATE events SET detail = replace(detail, ?1, ?2) WHERE instr(detail, ?1) > 0",
+            tx.pick(
+                "UPDATE events SET detail = replace(detail, ?1, ?2) WHERE instr(detail, ?1) > 0",
+                "UPDATE events SET detail = replace(detail, ?1, ?2) WHERE strpos(detail, ?1) > 0",
+            ),
             params![old, new],
         )?;
         Ok(())
     };
-    let exists = |key: &str| -> rusqlite::Result<bool> {
+    let exists = |key: &str| -> db::Result<bool> {
         tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM entries WHERE key = ?1)",
             params![key],
@@ -499,11 +521,12 @@ fn rekey(tx: &rusqlite::Transaction<'_>, renames: &[(String, String)]) -> rusqli
     // What is left of the old form (`… community#` and 12 hex digits; new
     // fingerprints start with `k`) belongs to entries no longer configured.
     let left: Vec<(i64, String)> = {
-        let mut stmt = tx.prepare(
+        let mut stmt = tx.prepare(tx.pick(
             "SELECT id, key FROM entries WHERE key GLOB '* community#[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]'",
-        )?;
+            "SELECT id, key FROM entries WHERE key ~ ' community#[0-9a-f]{12}$' ORDER BY id",
+        ))?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<rusqlite::Result<_>>()?
+        rows.collect::<db::Result<_>>()?
     };
     for (id, old) in left {
         let Some((endpoint, _)) = old.rsplit_once(" community#") else {
@@ -557,10 +580,15 @@ fn owner_only(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// How messages name a PostgreSQL database: its URL, never a password.
+fn server_shown(server: &Server) -> String {
+    crate::database::shown_url(server.url())
+}
+
 /// Turns an SQLite error into an [`Error`] naming the file and what failed.
-fn sql_error(path: &str, action: &'static str) -> impl Fn(rusqlite::Error) -> Error + use<> {
+fn sql_error(path: &str, action: &'static str) -> impl Fn(db::Error) -> Error + use<> {
     let path = path.to_owned();
-    move |source| Error::Sqlite {
+    move |source| Error::Database {
         path: path.clone(),
         action,
         source,
@@ -571,11 +599,7 @@ fn sql_error(path: &str, action: &'static str) -> impl Fn(rusqlite::Error) -> Er
 /// seen at `at`) because the database had none. Another process (an import
 /// while `serve` runs) may have added it since this one's cache was filled:
 /// then its row is found, not added twice.
-pub(crate) fn device_row(
-    conn: &Connection,
-    serial: &str,
-    at: i64,
-) -> rusqlite::Result<(i64, bool)> {
+pub(crate) fn device_row(conn: &Conn, serial: &str, at: i64) -> db::Result<(i64, bool)> {
     let added = conn
         .prepare_cached(
             "INSERT INTO devices (serial, first_seen) VALUES (?1, ?2) ON CONFLICT (serial) DO NOTHING",
@@ -591,8 +615,16 @@ pub(crate) fn device_row(
 /// SQLite's count of commits by other connections, as this one has seen
 /// them: equal twice, no other connection committed in between (a
 /// connection's own commits do not change it).
-fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.pragma_query_value(None, "data_version", |r| r.get(0))
+fn data_version(conn: &Conn) -> db::Result<i64> {
+    match conn.as_sqlite() {
+        Some(c) => Ok(c.pragma_query_value(None, "data_version", |r| r.get(0))?),
+        None => conn.query_row("SELECT n FROM data_version", [], |r| r.get(0)),
+    }
+}
+
+/// An SQLite result as storage's own.
+fn lite<T>(result: rusqlite::Result<T>) -> db::Result<T> {
+    result.map_err(Into::into)
 }
 
 /// Unix milliseconds of an instant.

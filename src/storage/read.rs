@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use super::db::params;
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
 use super::{Error, Reader, Source, Store, instant, millis};
 use crate::meters::{Meter, MeterSet, MeterValue, ValueKind};
@@ -85,7 +85,7 @@ impl Reader {
     /// Readings entered by people between `from` and `to`, one per instant
     /// and source: the values in force, and those withdrawn with who took
     /// them back and why.
-    fn entered_readings(&self, device: i64, from: i64, to: i64) -> rusqlite::Result<Vec<Reading>> {
+    fn entered_readings(&self, device: i64, from: i64, to: i64) -> super::db::Result<Vec<Reading>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT e.at, e.source, e.meter, e.value, e.entered_by, w.at, w.by, w.reason
              FROM entered_readings e LEFT JOIN reading_withdrawals w ON w.reading_id = e.id
@@ -151,7 +151,7 @@ impl Reader {
     }
 
     /// Polled values of every meter up to `to`, per meter in time order.
-    fn meter_history(&self, device: i64, to: i64) -> rusqlite::Result<HashMap<Meter, History>> {
+    fn meter_history(&self, device: i64, to: i64) -> super::db::Result<HashMap<Meter, History>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT meter, at, value, kind FROM meter_values
              WHERE device_id = ?1 AND source = 0 AND at <= ?2 ORDER BY meter, at",
@@ -239,7 +239,7 @@ impl Reader {
     }
 
     /// Entry ids and their keys.
-    fn entry_keys(&self) -> rusqlite::Result<HashMap<i64, String>> {
+    fn entry_keys(&self) -> super::db::Result<HashMap<i64, String>> {
         let mut stmt = self.conn.prepare_cached("SELECT id, key FROM entries")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect()
@@ -247,14 +247,11 @@ impl Reader {
 }
 
 /// A failure's cause from its column: a name this telleverk knows.
-pub(super) fn cause_column(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<FailureCause> {
+pub(super) fn cause_column(r: &super::db::Row<'_>, idx: usize) -> super::db::Result<FailureCause> {
     let name: String = r.get(idx)?;
-    FailureCause::parse(&name).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            idx,
-            rusqlite::types::Type::Text,
-            format!("`{name}` is not a failure cause").into(),
-        )
+    FailureCause::parse(&name).ok_or_else(|| super::db::Error::Column {
+        index: idx,
+        message: format!("`{name}` is not a failure cause"),
     })
 }
 
@@ -284,15 +281,15 @@ impl Reader {
             "SELECT d.serial, {} FROM devices d WHERE d.serial IN ({marks})",
             columns.join(", ")
         );
-        let read = || -> rusqlite::Result<HashMap<String, Vec<Option<u64>>>> {
+        let read = || -> super::db::Result<HashMap<String, Vec<Option<u64>>>> {
             let mut q = self.conn.prepare(&sql)?;
-            let rows = q.query_map(rusqlite::params_from_iter(serials.iter()), |r| {
+            let rows = q.query_map(super::db::params_from_iter(serials.iter()), |r| {
                 let values = (1..=meters.len())
                     .map(|i| {
                         Ok(r.get::<_, Option<i64>>(i)?
                             .and_then(|v| u64::try_from(v).ok()))
                     })
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                    .collect::<super::db::Result<Vec<_>>>()?;
                 Ok((r.get::<_, String>(0)?, values))
             })?;
             rows.collect()

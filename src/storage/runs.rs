@@ -1,7 +1,7 @@
 //! Runs of scheduled reports and the mails that carry their files.
 
+use super::db::{OptionalExtension, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
 use super::{Error, Reader, Store, instant, millis};
 
@@ -42,7 +42,7 @@ const RUN_COLUMNS: &str = "r.id, r.name, r.scheduled_at, r.ran_at, r.period, r.f
      (SELECT min(m.at) FROM report_mails m WHERE m.run_id = r.id AND m.error IS NULL), \
      (SELECT m.error FROM report_mails m WHERE m.run_id = r.id ORDER BY m.at DESC, m.rowid DESC LIMIT 1)";
 
-fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ReportRun> {
+fn run_row(row: &super::db::Row<'_>) -> super::db::Result<ReportRun> {
     let mail_to: Option<String> = row.get(7)?;
     let mailed_at: Option<i64> = row.get(8)?;
     let last_error: Option<String> = row.get(9)?;
@@ -72,7 +72,7 @@ impl Reader {
         self.conn
             .query_row(
                 "SELECT since FROM report_schedules WHERE name = ?1",
-                [name],
+                params![name],
                 |r| r.get::<_, i64>(0),
             )
             .optional()
@@ -85,7 +85,7 @@ impl Reader {
         self.conn
             .query_row(
                 "SELECT max(scheduled_at) FROM report_runs WHERE name = ?1",
-                [name],
+                params![name],
                 |r| r.get::<_, Option<i64>>(0),
             )
             .map(|v| v.map(instant))
@@ -152,10 +152,10 @@ impl Store {
         let mail_to = (!run.mail_to.is_empty()).then(|| run.mail_to.join(", "));
         self.db
             .conn
-            .execute(
+            .query_row(
                 "INSERT INTO report_runs \
                  (name, scheduled_at, ran_at, period, file, error, mail_to) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
                 params![
                     run.name,
                     run.scheduled_at.map(millis),
@@ -165,9 +165,9 @@ impl Store {
                     run.error,
                     mail_to
                 ],
+                |r| r.get(0),
             )
-            .map_err(super::sql_error(&self.db.path, "record a report run"))?;
-        Ok(self.db.conn.last_insert_rowid())
+            .map_err(super::sql_error(&self.db.path, "record a report run"))
     }
 
     /// Records an attempt to mail a run's file: `error` None when it was sent.

@@ -6,11 +6,54 @@ use chrono::{TimeZone, Utc};
 use rusqlite::{Connection, params};
 
 use super::manual::Entering;
-use super::{MIGRATIONS, Store};
+use super::{MIGRATIONS, Reader, Store};
 use crate::import::ImportRow;
 use crate::meters::{Meter, MeterSet, MeterValue, Source, ValueKind};
 use crate::record::{DeviceReading, Outcome, PollRecord};
 use crate::serial::Serial;
+
+#[path = "../../tests/support/pg_cluster.rs"]
+mod pg_cluster;
+
+#[test]
+fn a_wrong_password_or_a_server_that_is_down_is_a_clear_error_naming_the_url() {
+    use crate::database::{Server, SslMode};
+    use crate::secret::Secret;
+    let url = pg_cluster::cluster().database();
+    let wrong = Server::new(&url, Some(Secret::new("not-it".into())), SslMode::Disable).unwrap();
+    let e = Store::open(super::Database::Server(wrong))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains(&url), "{e}");
+    assert!(e.contains("password authentication failed"), "{e}");
+    assert!(!e.contains("not-it"), "{e}");
+    // Nothing listens on a port just freed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down_url = format!("postgresql://telleverk@127.0.0.1:{port}/telleverk");
+    let down = Server::new(&down_url, None, SslMode::Disable).unwrap();
+    let e = Reader::open(super::Database::Server(down))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains(&down_url) && e.contains("connect"), "{e}");
+}
+
+/// A new empty PostgreSQL database of the test cluster.
+fn postgres_database() -> super::Database {
+    let cluster = pg_cluster::cluster();
+    let server = crate::database::Server::new(
+        &cluster.database(),
+        Some(crate::secret::Secret::new(pg_cluster::PASSWORD.to_owned())),
+        crate::database::SslMode::Disable,
+    )
+    .unwrap();
+    super::Database::Server(server)
+}
 
 /// A poll of `serial` through the entry `printer` that read `meters`.
 fn polled(serial: &Serial, at: chrono::DateTime<Utc>, meters: MeterSet) -> PollRecord {
@@ -352,7 +395,9 @@ fn an_own_reader_tells_whether_anything_was_committed_since_it_last_read() {
     store.write_round(&[record("THREE", 10)]).unwrap();
     let failed: Result<(), super::Error> = own.read(|r, changed| {
         assert!(changed);
-        Err(r.err("fail on purpose")(rusqlite::Error::InvalidQuery))
+        Err(r.err("fail on purpose")(super::db::Error::Invalid(
+            "on purpose".into(),
+        )))
     });
     assert!(failed.is_err());
     assert_eq!(devices(&mut own), (true, 3));
@@ -616,6 +661,140 @@ mod fleet_rows {
         assert_eq!(rows[1].supplies[0].level, 30);
         assert_eq!(rows[0].last_poll, Some(later));
         same(&kept, &everything(&reader), 0);
+    }
+
+    /// Everything the readers give of a database, written out: what two
+    /// backends given the same writes must agree on, byte for byte.
+    fn dump(reader: &Reader) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let rows = everything(reader);
+        for row in rows.rows() {
+            writeln!(out, "{row:?}").unwrap();
+        }
+        let mut entries: Vec<_> = rows.entries().cloned().collect();
+        entries.sort_by(|x, y| x.key.cmp(&y.key));
+        writeln!(out, "{entries:?}").unwrap();
+        let serials = reader.serials().unwrap();
+        for s in &serials {
+            let serial = Serial::stored(s);
+            writeln!(
+                out,
+                "{s} readings {:?}",
+                reader.readings(s, None, None).unwrap()
+            )
+            .unwrap();
+            writeln!(out, "{s} events {:?}", reader.events(&serial).unwrap()).unwrap();
+            writeln!(out, "{s} device {:?}", reader.device(&serial).unwrap()).unwrap();
+            writeln!(
+                out,
+                "{s} uptime {:?}",
+                reader.uptime_rows(s, 0, i64::MAX).unwrap()
+            )
+            .unwrap();
+        }
+        writeln!(out, "failures {:?}", reader.failures().unwrap()).unwrap();
+        writeln!(out, "identities {:?}", reader.identities().unwrap()).unwrap();
+        writeln!(
+            out,
+            "rounds {:?}",
+            reader.rounds_between(0, i64::MAX).unwrap()
+        )
+        .unwrap();
+        writeln!(out, "latest poll {:?}", reader.latest_poll().unwrap()).unwrap();
+        for e in 0..4 {
+            let key = format!("entry-{e}");
+            writeln!(out, "{key} {:?}", reader.entry_failures(&key, 50).unwrap()).unwrap();
+        }
+        out
+    }
+
+    /// `ops` on a new database at `at`, as the property above runs them,
+    /// each step's reading written out.
+    fn run(ops: &[Op], at: super::super::Database) -> Vec<String> {
+        let mut store = Store::open(&at).unwrap();
+        let reader = Reader::open(&at).unwrap();
+        let mut now = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap();
+        let mut entered: Vec<(usize, DateTime<Utc>)> = Vec::new();
+        let mut steps = Vec::new();
+        for op in ops {
+            now += Duration::minutes(15);
+            match op {
+                Op::Round { polls, other } => {
+                    let records: Vec<PollRecord> = polls
+                        .iter()
+                        .enumerate()
+                        .map(|(i, p)| record(p, now + Duration::seconds(i as i64)))
+                        .collect();
+                    let summary = if *other {
+                        Store::open(&at).unwrap().write_round(&records).unwrap()
+                    } else {
+                        store.write_round(&records).unwrap()
+                    };
+                    steps.push(format!("{summary:?}"));
+                }
+                Op::Enter {
+                    serial: s,
+                    value,
+                    back,
+                } => {
+                    let at = now - Duration::minutes(*back);
+                    let row = ImportRow {
+                        line: 2,
+                        serial: serial(*s),
+                        at,
+                        meter: Meter::BwTotal,
+                        value: *value,
+                        source: Source::Manual,
+                    };
+                    let entering = Entering {
+                        by: "test",
+                        at: now,
+                        accept_implausible: true,
+                        shown: Default::default(),
+                    };
+                    let done = store.import_readings(&[row], entering);
+                    if done.is_ok() {
+                        entered.push((*s, at));
+                    }
+                    steps.push(format!("{done:?}"));
+                }
+                Op::Withdraw { nth } => {
+                    if entered.is_empty() {
+                        continue;
+                    }
+                    let (s, at) = entered.remove(nth % entered.len());
+                    let serial = serial(s);
+                    let done = store.withdraw_reading(&Withdrawal {
+                        serial: &serial,
+                        meter: Meter::BwTotal,
+                        at,
+                        source: Source::Manual,
+                        by: "test",
+                        reason: "a typo",
+                        when: now,
+                        shown: Default::default(),
+                    });
+                    steps.push(format!("{done:?}"));
+                }
+            }
+            steps.push(dump(&reader));
+        }
+        steps
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+        #[test]
+        fn sqlite_and_postgresql_read_alike_after_the_same_writes(ops in prop::collection::vec(op(), 1..16)) {
+            let dir = tempfile::tempdir().unwrap();
+            let sqlite = run(&ops, super::super::Database::File(dir.path().join("fleet.db")));
+            let postgres = run(&ops, super::postgres_database());
+            for (step, (a, b)) in sqlite.iter().zip(&postgres).enumerate() {
+                prop_assert_eq!(a, b, "step {}", step);
+            }
+            prop_assert_eq!(sqlite.len(), postgres.len());
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! of the entries it was polled through, and the rounds (their interval,
 //! and whether every device of one failed).
 
-use rusqlite::{OptionalExtension, params};
+use super::db::{OptionalExtension, params};
 
 use super::read::cause_column;
 use super::{Error, Reader};
@@ -32,7 +32,7 @@ impl Reader {
         let Some(device) = self.device_id(serial)? else {
             return Ok(UptimeRows::default());
         };
-        let read = || -> rusqlite::Result<UptimeRows> {
+        let read = || -> super::db::Result<UptimeRows> {
             let mut entries: Vec<i64> = Vec::new();
             let mut polls = Vec::new();
             let mut stmt = self.conn.prepare_cached(
@@ -83,7 +83,7 @@ impl Reader {
 
     /// The rounds that overlap `[from, to)`, by start.
     pub fn rounds_between(&self, from: i64, to: i64) -> Result<Vec<RoundRow>, Error> {
-        let read = || -> rusqlite::Result<Vec<RoundRow>> {
+        let read = || -> super::db::Result<Vec<RoundRow>> {
             self.conn
                 .prepare_cached(
                     "SELECT started, ended, interval_ms, answered = 0 AND failed >= ?3 FROM rounds
@@ -110,7 +110,7 @@ impl Reader {
         let Some(device) = self.device_id(serial)? else {
             return Ok(Vec::new());
         };
-        let read = || -> rusqlite::Result<Vec<SupplyRow>> {
+        let read = || -> super::db::Result<Vec<SupplyRow>> {
             self.conn
                 .prepare_cached(
                     "SELECT idx, at, level, max FROM supply_values WHERE device_id = ?1 AND at >= ?2 ORDER BY idx, at",

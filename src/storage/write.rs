@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
+use super::db::{Behavior, Tx, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{Transaction, TransactionBehavior, params};
 
 use super::cache::{DeviceState, EntryState, InfoRow};
 use super::{Error, STORED_INFO, STORED_SUPPLIES, Source, Store, millis};
@@ -65,7 +65,7 @@ impl Store {
             let tx = self
                 .db
                 .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .transaction_with_behavior(Behavior::Immediate)
                 .map_err(sql("begin a round"))?;
             // Another connection committed since the cache last matched
             // the database: what it stored (entries, devices, values) is
@@ -92,7 +92,11 @@ impl Store {
             let Writer {
                 pending, summary, ..
             } = w;
+            // The version as this round leaves it: on PostgreSQL every
+            // commit counts, this one's too (on SQLite only others' do).
+            let version = super::data_version(&tx).map_err(sql("read the data version"))?;
             tx.commit().map_err(sql("commit a round"))?;
+            self.synced = version;
             Ok((pending, summary))
         })();
         match written {
@@ -120,11 +124,7 @@ impl Store {
 }
 
 /// The round's row: its counts come from its records.
-fn insert_round(
-    tx: &Transaction<'_>,
-    round: &RoundRecord,
-    records: &[PollRecord],
-) -> rusqlite::Result<()> {
+fn insert_round(tx: &Tx<'_>, round: &RoundRecord, records: &[PollRecord]) -> super::db::Result<()> {
     let (mut answered, mut failed, mut aborted) = (0, 0, 0);
     for r in records {
         match &r.outcome {
@@ -154,14 +154,14 @@ fn insert_round(
 }
 
 struct Writer<'a> {
-    tx: &'a Transaction<'a>,
+    tx: &'a Tx<'a>,
     cache: &'a mut super::cache::Cache,
     pending: Pending,
     summary: RoundSummary,
 }
 
 impl Writer<'_> {
-    fn record(&mut self, r: &PollRecord) -> rusqlite::Result<()> {
+    fn record(&mut self, r: &PollRecord) -> super::db::Result<()> {
         let entry = self.entry(&r.entry_key, &r.address, r.at)?;
         match &r.outcome {
             Outcome::Failed { cause, detail } => {
@@ -177,7 +177,7 @@ impl Writer<'_> {
         key: &str,
         address: &str,
         at: DateTime<Utc>,
-    ) -> rusqlite::Result<EntryState> {
+    ) -> super::db::Result<EntryState> {
         if let Some(e) = self
             .pending
             .entries
@@ -186,18 +186,21 @@ impl Writer<'_> {
         {
             return Ok(*e);
         }
-        self.tx
-            .prepare_cached("INSERT INTO entries (key, address, first_seen) VALUES (?1, ?2, ?3)")?
-            .execute(params![key, address, millis(at)])?;
+        let id = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO entries (key, address, first_seen) VALUES (?1, ?2, ?3) RETURNING id",
+            )?
+            .query_row(params![key, address, millis(at)], |r| r.get(0))?;
         let e = EntryState {
-            id: self.tx.last_insert_rowid(),
+            id,
             last_device: None,
         };
         self.pending.entries.insert(key.to_owned(), e);
         Ok(e)
     }
 
-    fn device(&mut self, serial: &str, at: i64) -> rusqlite::Result<(i64, DeviceState)> {
+    fn device(&mut self, serial: &str, at: i64) -> super::db::Result<(i64, DeviceState)> {
         let known = self
             .pending
             .devices
@@ -222,7 +225,7 @@ impl Writer<'_> {
         r: &PollRecord,
         entry: EntryState,
         d: &DeviceReading,
-    ) -> rusqlite::Result<()> {
+    ) -> super::db::Result<()> {
         let (device, mut st) = self.device(&d.serial, millis(r.at))?;
         // Two polls of one device never share an instant.
         let at = st
@@ -271,7 +274,7 @@ impl Writer<'_> {
         device: i64,
         st: &DeviceState,
         d: &DeviceReading,
-    ) -> rusqlite::Result<()> {
+    ) -> super::db::Result<()> {
         if let Some(previous) = entry.last_device.filter(|p| *p != device) {
             let old = self.serial_of(previous);
             let detail = format!(
@@ -323,7 +326,7 @@ impl Writer<'_> {
         at: i64,
         st: &mut DeviceState,
         d: &DeviceReading,
-    ) -> rusqlite::Result<bool> {
+    ) -> super::db::Result<bool> {
         let info = InfoRow {
             model: d.model.clone(),
             sys_descr: d.sys_descr.clone(),
@@ -349,7 +352,7 @@ impl Writer<'_> {
         st: &mut DeviceState,
         serial: &Serial,
         meters: &MeterSet,
-    ) -> rusqlite::Result<i64> {
+    ) -> super::db::Result<i64> {
         let mut mask = 0i64;
         for mv in meters.iter() {
             let slot = usize::from(mv.meter.code());
@@ -387,7 +390,7 @@ impl Writer<'_> {
         serial: &Serial,
         meter: Meter,
         j: Judgement,
-    ) -> rusqlite::Result<()> {
+    ) -> super::db::Result<()> {
         let (kind, before, low, what) = match j {
             Judgement::SuspectedReset { before, low } => (
                 "suspected_reset",
@@ -434,7 +437,7 @@ impl Writer<'_> {
         at: i64,
         st: &mut DeviceState,
         list: &[Supply],
-    ) -> rusqlite::Result<(i64, bool)> {
+    ) -> super::db::Result<(i64, bool)> {
         let mut indices: Vec<u32> = list.iter().map(|s| s.index).collect();
         indices.sort_unstable();
         let key = indices
@@ -450,10 +453,10 @@ impl Writer<'_> {
         {
             Some(id) => *id,
             None => {
-                self.tx
-                    .prepare_cached("INSERT INTO supply_sets (indices) VALUES (?1)")?
-                    .execute(params![key])?;
-                let id = self.tx.last_insert_rowid();
+                let id = self
+                    .tx
+                    .prepare_cached("INSERT INTO supply_sets (indices) VALUES (?1) RETURNING id")?
+                    .query_row(params![key], |r| r.get(0))?;
                 self.pending.supply_sets.insert(key, id);
                 id
             }
@@ -480,7 +483,7 @@ impl Writer<'_> {
         device: Option<i64>,
         cause: FailureCause,
         detail: &str,
-    ) -> rusqlite::Result<()> {
+    ) -> super::db::Result<()> {
         self.tx
             .prepare_cached("INSERT INTO poll_failures (at, entry_id, device_id, cause, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?
             .execute(params![at, entry, device, cause.name(), detail])?;
@@ -488,7 +491,7 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn event(&mut self, entry: i64, device: i64, e: Event) -> rusqlite::Result<()> {
+    fn event(&mut self, entry: i64, device: i64, e: Event) -> super::db::Result<()> {
         self.tx
             .prepare_cached("INSERT INTO events (at, entry_id, device_id, kind, meter, before, after, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
             .execute(params![millis(e.at), entry, device, e.kind, e.meter.map(Meter::code), e.before.map(|v| v as i64), e.after.map(|v| v as i64), e.detail])?;

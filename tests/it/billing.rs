@@ -760,7 +760,7 @@ mod sparse {
         );
         let cfg = config::parse(&dir.path().join("t.toml"), &text, &|_| None).unwrap();
         let contract = cfg.contract("P").unwrap();
-        let mut store = Store::open(&dir.path().join("t.db")).unwrap();
+        let mut store = Store::open(dir.path().join("t.db")).unwrap();
         fill(&mut store);
         let meters = HISTORY_METERS;
         for date in [
@@ -905,7 +905,7 @@ mod entered {
     /// A device polled at 27 352 b/w pages a day ago and at 27 400 an hour
     /// ago: telleverk knows it from its polls.
     fn polled(w: &Workdir) {
-        let mut store = Store::open(&w.path().join("telleverk.db")).unwrap();
+        let mut store = Store::open(w.path().join("telleverk.db")).unwrap();
         for (hours_ago, value) in [(24, 27_352), (1, 27_400)] {
             let mut meters = MeterSet::new();
             meters.insert(MeterValue {

@@ -243,7 +243,7 @@ fn c300i_with(edit: impl Fn(&str) -> Option<String>) -> super::agents::Snmpd {
 
 /// How many readings of the C300i the database holds.
 fn stored_readings(w: &Workdir) -> usize {
-    let store = telleverk::storage::Store::open(&w.db()).unwrap();
+    let store = telleverk::storage::Store::open(w.db()).unwrap();
     let readings = store.readings("AA2J021004711", None, None).unwrap();
     readings.map_or(0, |r| r.len())
 }
@@ -311,7 +311,7 @@ fn a_device_that_answers_without_any_meter_is_no_meters_stored_and_alerted() {
     assert!(p["meters"].as_object().is_none_or(|m| m.is_empty()), "{p}");
     let warnings = p["warnings"].to_string();
     assert!(warnings.contains("none of profile"), "{warnings}");
-    let store = telleverk::storage::Store::open(&w.db()).unwrap();
+    let store = telleverk::storage::Store::open(w.db()).unwrap();
     let failures = store.failures().unwrap();
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert_eq!(failures[0].1.cause.name(), "no_meters");

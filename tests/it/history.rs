@@ -39,7 +39,7 @@ fn c300i_snmpd() -> Snmpd {
 }
 
 fn events(w: &Workdir, serial: &str) -> Vec<(String, Option<u64>, Option<u64>)> {
-    let store = Store::open(&w.db()).unwrap();
+    let store = Store::open(w.db()).unwrap();
     store
         .events(&Serial::parse(serial).unwrap())
         .unwrap()
@@ -159,7 +159,7 @@ fn a_new_serial_at_an_entry_is_a_swap_and_a_known_one_elsewhere_a_move() {
     };
     assert_eq!(kinds("AA2J021009999"), vec!["swap"]);
     assert_eq!(kinds("AA2J021004711"), vec!["swap", "move"]);
-    let store = Store::open(&w.db()).unwrap();
+    let store = Store::open(w.db()).unwrap();
     let moved = store
         .events(&Serial::parse("AA2J021004711").unwrap())
         .unwrap();
@@ -306,7 +306,7 @@ fn a_failed_table_walk_still_stores_the_reading_and_records_partial() {
         "{p}"
     );
     assert_eq!(w.readings("AA2J021004711").len(), 1);
-    let store = Store::open(&w.db()).unwrap();
+    let store = Store::open(w.db()).unwrap();
     let failures = store.failures().unwrap();
     assert_eq!(failures.len(), 1);
     assert_eq!(

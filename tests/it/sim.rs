@@ -392,7 +392,7 @@ fn the_demo_polls_its_own_database_and_stops_on_ctrl_c() {
     assert_eq!(code, Some(0), "{output}");
     assert!(output.contains("demo stopped"), "{output}");
     assert!(!output.contains("refused a notification"), "{output}");
-    let store = telleverk::storage::Store::open(&work.path().join("demo.db")).unwrap();
+    let store = telleverk::storage::Store::open(work.path().join("demo.db")).unwrap();
     assert_eq!(store.serials().unwrap().len(), 5);
     let serial = &store.serials().unwrap()[0];
     // The history's rounds and the live ones.

@@ -228,7 +228,7 @@ fn bad_uptime_settings_are_named() {
 #[test]
 fn a_round_where_every_device_failed_is_no_evidence() {
     let w = Workdir::new();
-    let mut store = Store::open(&w.path().join("telleverk.db")).unwrap();
+    let mut store = Store::open(w.path().join("telleverk.db")).unwrap();
     let day = at("2026-05-31T22:00:00Z");
     for q in 0..96 {
         let t = day + Duration::minutes(15 * q);
@@ -306,7 +306,7 @@ fn supplies_are_forecast_from_their_levels_against_working_time() {
         }
     }
     days.reverse();
-    let mut store = Store::open(&w.path().join("telleverk.db")).unwrap();
+    let mut store = Store::open(w.path().join("telleverk.db")).unwrap();
     let nine = |d: chrono::NaiveDate| {
         telleverk::contract::dates::local_instant(d.and_hms_opt(9, 0, 0).unwrap())
             .unwrap()

@@ -1,0 +1,171 @@
+//! Opening a PostgreSQL database: connecting, checking the server, and
+//! creating or migrating telleverk's tables (`postgres.sql`).
+
+use std::time::Duration;
+
+use super::db::{self, Conn};
+use super::{BUSY_TIMEOUT, Error, MIGRATIONS, sql_error};
+use crate::database::{Server, SslMode};
+
+/// The schema version `postgres.sql` creates at once; the SQLite migrations
+/// after it have a PostgreSQL step each in [`STEPS`].
+const BASE_VERSION: usize = 10;
+
+/// The PostgreSQL form of each SQLite migration after [`BASE_VERSION`].
+const STEPS: [&str; 0] = [];
+
+const _: () = assert!(BASE_VERSION + STEPS.len() == MIGRATIONS.len());
+
+/// The advisory lock (per session) a migration holds: two telleverks
+/// starting at once migrate one after the other.
+const MIGRATE_LOCK: i64 = 0x7465_6c6c_6d69;
+
+/// How long a connection attempt may take before the server counts as down.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a connection is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Open {
+    /// The writer: migrates first.
+    Write,
+    /// A reader: the schema must be current; every transaction reads only.
+    Read,
+}
+
+/// Connects to `server` and readies the connection for `open`.
+pub fn open(server: &Server, shown: &str, open: Open) -> Result<Conn, Error> {
+    let sql = |action| sql_error(shown, action);
+    let mut client = connect(server).map_err(sql("connect"))?;
+    let setup = format!(
+        "SET lock_timeout = '{}ms'; SET TIME ZONE 'UTC'; SET client_min_messages = warning{}",
+        BUSY_TIMEOUT.as_millis(),
+        if open == Open::Read {
+            "; SET default_transaction_read_only = on"
+        } else {
+            ""
+        }
+    );
+    client
+        .batch_execute(&setup)
+        .map_err(|e| sql("set up the session")(e.into()))?;
+    let conn = Conn::postgres(client);
+    let encoding: String = conn
+        .query_row("SHOW server_encoding", [], |r| r.get(0))
+        .map_err(sql("read the server's encoding"))?;
+    if encoding != "UTF8" {
+        return Err(Error::Database {
+            path: shown.to_owned(),
+            action: "check the encoding",
+            source: db::Error::Invalid(format!(
+                "the database's encoding is {encoding}; telleverk needs UTF8 \
+                 (CREATE DATABASE … ENCODING 'UTF8')"
+            )),
+        });
+    }
+    match open {
+        Open::Write => migrate(&conn, shown)?,
+        Open::Read => {
+            let found = version(&conn).map_err(sql("read the schema version"))?;
+            let known = MIGRATIONS.len() as i64;
+            if found > known {
+                return Err(Error::TooNew {
+                    path: shown.to_owned(),
+                    found,
+                    known,
+                });
+            }
+            if found < known {
+                return Err(Error::NotMigrated {
+                    path: shown.to_owned(),
+                    found,
+                    known,
+                });
+            }
+        }
+    }
+    Ok(conn)
+}
+
+fn connect(server: &Server) -> db::Result<postgres::Client> {
+    let mut config: postgres::Config = server
+        .url()
+        .parse()
+        .map_err(|e| db::Error::Invalid(format!("not a PostgreSQL URL: {e}")))?;
+    if let Some(password) = server.password() {
+        config.password(password.expose());
+    }
+    config
+        .connect_timeout(CONNECT_TIMEOUT)
+        .application_name("telleverk");
+    match server.sslmode() {
+        SslMode::Disable => {
+            config.ssl_mode(postgres::config::SslMode::Disable);
+        }
+        SslMode::Prefer => {
+            config.ssl_mode(postgres::config::SslMode::Prefer);
+        }
+        SslMode::Require => {
+            config.ssl_mode(postgres::config::SslMode::Require);
+        }
+    }
+    Ok(config.connect(postgres::NoTls)?)
+}
+
+/// The schema version, 0 before telleverk created its tables.
+fn version(conn: &Conn) -> db::Result<i64> {
+    let exists: bool = conn.query_row(
+        "SELECT to_regclass('schema_version') IS NOT NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Ok(0);
+    }
+    conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+}
+
+fn migrate(conn: &Conn, shown: &str) -> Result<(), Error> {
+    let sql = |action| sql_error(shown, action);
+    conn.execute_batch(&format!("SELECT pg_advisory_lock({MIGRATE_LOCK})"))
+        .map_err(sql("wait for another migration"))?;
+    let done = (|| {
+        let found = version(conn).map_err(sql("read the schema version"))?;
+        let known = MIGRATIONS.len() as i64;
+        if found > known {
+            return Err(Error::TooNew {
+                path: shown.to_owned(),
+                found,
+                known,
+            });
+        }
+        if found == known {
+            return Ok(());
+        }
+        let tx = conn.transaction().map_err(sql("begin a migration"))?;
+        if found == 0 {
+            tx.execute_batch(include_str!("postgres.sql"))
+                .map_err(sql("create the tables"))?;
+            tx.execute_batch(&format!(
+                "CREATE TABLE schema_version (id BIGINT PRIMARY KEY CHECK (id = 1), \
+                 version BIGINT NOT NULL); \
+                 INSERT INTO schema_version VALUES (1, {BASE_VERSION})"
+            ))
+            .map_err(sql("record the schema version"))?;
+        }
+        let from = (found as usize).max(BASE_VERSION);
+        for (i, step) in STEPS.iter().enumerate().skip(from - BASE_VERSION) {
+            tx.execute_batch(step).map_err(sql("migrate the schema"))?;
+            let version = (BASE_VERSION + i + 1) as i64;
+            tx.execute(
+                "UPDATE schema_version SET version = ?1",
+                db::params![version],
+            )
+            .map_err(sql("record the schema version"))?;
+        }
+        tx.commit().map_err(sql("commit a migration"))
+    })();
+    let unlocked = conn
+        .execute_batch(&format!("SELECT pg_advisory_unlock({MIGRATE_LOCK})"))
+        .map_err(sql("end the migration"));
+    done.and(unlocked)
+}

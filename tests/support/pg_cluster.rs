@@ -1,0 +1,193 @@
+//! A throwaway PostgreSQL cluster for the tests, one per test process: made
+//! with Debian's `initdb` in the system temp folder (as user `postgres` when
+//! the tests run as root, which PostgreSQL refuses to run as), listening on
+//! its own port on 127.0.0.1 with password authentication, and stopped and
+//! removed when the test process ends (a shell beside it waits for the
+//! process's end on a pipe). Each test gets a database of its own.
+//!
+//! PostgreSQL missing is a failure that says how to install it, never a
+//! skip: `bash tests/run.sh` installs Debian's `postgresql`.
+
+#![allow(clippy::disallowed_methods)] // waits for a server in real time
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The superuser's password in every test cluster.
+pub const PASSWORD: &str = "telleverk-test-password";
+
+pub struct Cluster {
+    pub port: u16,
+    /// The shell that stops the cluster when this process ends: it reads
+    /// its stdin until the pipe closes.
+    _keeper: Mutex<Child>,
+}
+
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
+
+/// The cluster of this test process, started on first use.
+pub fn cluster() -> &'static Cluster {
+    CLUSTER.get_or_init(Cluster::start)
+}
+
+fn bin_dir() -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|dirs| {
+            dirs.filter_map(|d| d.ok())
+                .map(|d| d.path().join("bin"))
+                .filter(|bin| bin.join("initdb").exists())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    found.pop().unwrap_or_else(|| {
+        panic!(
+            "PostgreSQL's initdb is not installed (looked in /usr/lib/postgresql/*/bin): \
+             run the tests with `bash tests/run.sh`, which installs Debian's postgresql"
+        )
+    })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// `program args…`, as user postgres when running as root.
+fn as_owner(root: bool, program: &Path) -> Command {
+    if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let bin = bin_dir();
+        let root = is_root();
+        let dir = std::env::temp_dir().join(format!(
+            "telleverk-pg-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pwfile = dir.join("password");
+        std::fs::write(&pwfile, PASSWORD).unwrap();
+        if root {
+            let chown = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir)
+                .status()
+                .unwrap();
+            assert!(chown.success(), "chown {} to postgres", dir.display());
+        }
+        let data = dir.join("data");
+        let init = as_owner(root, &bin.join("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "postgres", "-E", "UTF8", "--locale=C"])
+            .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .output()
+            .unwrap();
+        assert!(
+            init.status.success(),
+            "initdb failed: {}{}",
+            String::from_utf8_lossy(&init.stdout),
+            String::from_utf8_lossy(&init.stderr)
+        );
+        let port = free_port();
+        let pg_ctl = bin.join("pg_ctl");
+        let options = format!(
+            "-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            dir = dir.display()
+        );
+        // Started, then stopped once stdin closes: when this process ends,
+        // however it ends.
+        let script = format!(
+            "'{ctl}' -D '{data}' -o '{options}' -l '{dir}/log' -w start >/dev/null || exit 1; \
+             cat >/dev/null; '{ctl}' -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
+            ctl = pg_ctl.display(),
+            data = data.display(),
+            dir = dir.display(),
+        );
+        let mut keeper = as_owner(root, Path::new("/bin/sh"))
+            .args(["-c", &script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = keeper.try_wait() {
+                let mut log = String::new();
+                let _ =
+                    std::fs::File::open(dir.join("log")).map(|mut f| f.read_to_string(&mut log));
+                panic!("PostgreSQL did not start ({status}): {log}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "PostgreSQL did not start in 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Cluster {
+            port,
+            _keeper: Mutex::new(keeper),
+        }
+    }
+
+    /// The URL of database `name` as user postgres (no password in it).
+    pub fn url(&self, name: &str) -> String {
+        format!("postgresql://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// A new empty database, and its URL.
+    pub fn database(&self) -> String {
+        let name = format!(
+            "t{}_{}",
+            std::process::id(),
+            NEXT_DB.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut admin = postgres::Config::new();
+        admin
+            .host("127.0.0.1")
+            .port(self.port)
+            .user("postgres")
+            .password(PASSWORD)
+            .dbname("postgres");
+        let mut client = admin.connect(postgres::NoTls).unwrap();
+        client
+            .batch_execute(&format!(
+                "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'"
+            ))
+            .unwrap();
+        self.url(&name)
+    }
+}
