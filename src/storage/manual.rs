@@ -198,6 +198,7 @@ impl Store {
             .conn
             .transaction_with_behavior(super::db::Behavior::Immediate)
             .map_err(sql("begin the import"))?;
+        let before = data_version(&tx).map_err(sql("read the data version"))?;
         let plan = if data_version(&tx).map_err(sql("read the data version"))? == version {
             checked
         } else {
@@ -219,7 +220,13 @@ impl Store {
             };
             insert(&tx, device, row, entering).map_err(sql("store a reading"))?;
         }
+        // This commit counts on PostgreSQL; it must not make the next
+        // round read everything again (SQLite counts only others').
+        let version = data_version(&tx).map_err(sql("read the data version"))?;
         tx.commit().map_err(sql("commit the import"))?;
+        if self.synced == before {
+            self.synced = version;
+        }
         self.cache
             .devices
             .extend(new_devices.into_iter().map(|(s, id)| (s.to_string(), id)));
@@ -254,6 +261,7 @@ impl Store {
             .conn
             .transaction_with_behavior(super::db::Behavior::Immediate)
             .map_err(sql("begin a withdrawal"))?;
+        let before = data_version(&tx).map_err(sql("read the data version"))?;
         let live = in_force(&tx, device, w.meter, millis(w.at), w.source)
             .map_err(sql("look up a reading"))?;
         let Some(InForce {
@@ -269,7 +277,13 @@ impl Store {
             params![id, millis(w.when), w.by, w.reason],
         )
         .map_err(sql("withdraw a reading"))?;
+        // This commit counts on PostgreSQL; it must not make the next
+        // round read everything again (SQLite counts only others').
+        let version = data_version(&tx).map_err(sql("read the data version"))?;
         tx.commit().map_err(sql("commit a withdrawal"))?;
+        if self.synced == before {
+            self.synced = version;
+        }
         Ok(Withdrawn {
             meter: w.meter,
             value,
