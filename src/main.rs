@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use telleverk::app;
 use telleverk::config;
+use telleverk::database::Database;
 
 #[derive(Parser)]
 #[command(
@@ -261,21 +262,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     // thread they cost about a quarter less CPU than spread over worker
     // threads that wake and steal from each other (benches/README.md
     // "poll_cpu"). Storing the round still runs on a blocking thread.
-    let runtime = match cli.command {
-        Command::Poll { .. } => tokio::runtime::Builder::new_current_thread(),
-        _ => tokio::runtime::Builder::new_multi_thread(),
-    }
-    .enable_all()
-    .build()?;
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    };
     let mut stdout = std::io::stdout().lock();
     match cli.command {
         Command::Poll { config, json, .. } => {
             let config = config::load(&config)?;
+            // PostgreSQL's blocking client needs a multi-thread runtime to
+            // block in place of (storage::db::blocking); one worker is
+            // enough.
+            let runtime = match config.storage {
+                Database::File(_) => tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?,
+                Database::Server(_) => tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()?,
+            };
             runtime.block_on(app::poll_once(config, json, &mut stdout))
         }
         Command::Serve { config } => {
             let config = config::load(&config)?;
-            runtime.block_on(async { app::serve(config, stop_on_signal()).await })
+            runtime()?.block_on(async { app::serve(config, stop_on_signal()).await })
         }
         Command::CheckConfig { file } => {
             let config = config::load(&file)?;
@@ -286,20 +298,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Report(ReportCommand::Run { config, name }) => {
             let config = config::load(&config)?;
-            runtime.block_on(app::report_run(config, &name, &mut stdout))
+            runtime()?.block_on(app::report_run(config, &name, &mut stdout))
         }
         Command::Discover(args) => {
             let config = config::load(&args.config)?;
-            runtime.block_on(app::discover(config, args, &mut stdout))
+            runtime()?.block_on(app::discover(config, args, &mut stdout))
         }
         Command::Simulate(args) => {
-            runtime.block_on(async { app::simulate(args, stop_on_signal(), &mut stdout).await })
+            runtime()?.block_on(async { app::simulate(args, stop_on_signal(), &mut stdout).await })
         }
         Command::Demo {
             devices,
             db,
             history_weeks,
-        } => runtime.block_on(async {
+        } => runtime()?.block_on(async {
             app::demo(devices, &db, history_weeks, stop_on_signal(), &mut stdout).await
         }),
         Command::Readings {

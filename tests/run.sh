@@ -7,7 +7,9 @@
 #    it in the system temp folder, as user postgres, stopped when they end); snmpsim in a venv under the target dir (PyPI), with
 #    schemathesis, aiosmtpd and selenium; axe-core (npm) beside it.
 # 2. Runs `cargo fmt --check`, `cargo clippy --all-targets -- -D warnings` and
-#    `cargo test`, in that order, stopping at the first failure.
+#    `cargo test`, in that order, stopping at the first failure; then (with
+#    no extra arguments) the integration suites whose answers must not depend
+#    on the storage backend a second time, on PostgreSQL.
 #
 # Works unattended (CI=true, no stdin) as root, or as a user with sudo.
 set -euo pipefail
@@ -154,3 +156,12 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 step "cargo test"
 cargo test "$@"
+# The suites whose answers must not depend on the backend, again on
+# PostgreSQL (a throwaway cluster; tests/it/backend.rs). The rest of the
+# integration tests look into the SQLite file itself, or test what no store
+# touches; tests/it/backends.rs compares the two backends' answers directly.
+if [ "$#" -eq 0 ]; then
+    step "cargo test --test it on PostgreSQL: billing, API, schemathesis, pages, reports, uptime, alerts"
+    TELLEVERK_IT_BACKEND=postgresql cargo test --test it -- \
+        billing:: api:: schemathesis:: web:: reports:: uptime:: notify::
+fi

@@ -538,8 +538,8 @@ impl<'a> ValuesAt<'a> {
                 .iter()
                 .map(|m| {
                     format!(
-                        "SELECT * FROM (SELECT meter, at, value, kind FROM meter_values WHERE device_id = ?1 AND meter = {} AND source = 0 AND at <= ?2 ORDER BY at DESC LIMIT {k})",
-                        m.code()
+                        "SELECT * FROM (SELECT meter, at, value, kind FROM meter_values WHERE device_id = ?1 AND meter = {code} AND source = 0 AND at <= ?2 ORDER BY at DESC LIMIT {k}) AS m{code}",
+                        code = m.code()
                     )
                 })
                 .collect::<Vec<_>>()

@@ -486,7 +486,8 @@ enum Backend {
 
 /// A PostgreSQL connection with its prepared statements.
 pub struct Pg {
-    client: RefCell<postgres::Client>,
+    /// None only while the connection is dropped.
+    client: RefCell<Option<postgres::Client>>,
     /// Prepared statements by their PostgreSQL text and parameter types.
     prepared: RefCell<HashMap<(String, Vec<Ty>), postgres::Statement>>,
     /// SQLite statements rewritten for PostgreSQL.
@@ -525,7 +526,7 @@ impl Conn {
     pub fn postgres(client: postgres::Client) -> Conn {
         Conn {
             backend: Backend::Postgres(Box::new(Pg {
-                client: RefCell::new(client),
+                client: RefCell::new(Some(client)),
                 prepared: RefCell::new(HashMap::new()),
                 rewritten: RefCell::new(HashMap::new()),
                 in_transaction: Flag::new(false),
@@ -560,7 +561,7 @@ impl Conn {
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         match &self.backend {
             Backend::Sqlite(c) => Ok(c.execute_batch(sql)?),
-            Backend::Postgres(pg) => Ok(pg.client.borrow_mut().batch_execute(sql)?),
+            Backend::Postgres(pg) => Ok(pg.with_client(|c| c.batch_execute(sql))?),
         }
     }
 
@@ -630,11 +631,11 @@ impl Conn {
                         format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
                     }
                 };
-                let mut client = pg.client.borrow_mut();
-                if let Err(e) = client.batch_execute(&begin) {
-                    let _ = client.batch_execute("ROLLBACK");
-                    return Err(e.into());
-                }
+                pg.with_client(|client| {
+                    client.batch_execute(&begin).inspect_err(|_| {
+                        let _ = client.batch_execute("ROLLBACK");
+                    })
+                })?;
                 pg.in_transaction.set(true);
             }
         }
@@ -645,7 +646,7 @@ impl Conn {
         match &self.backend {
             Backend::Sqlite(c) => Ok(c.execute_batch("COMMIT")?),
             Backend::Postgres(pg) => {
-                let done = pg.client.borrow_mut().batch_execute("COMMIT");
+                let done = pg.with_client(|c| c.batch_execute("COMMIT"));
                 pg.in_transaction.set(false);
                 Ok(done?)
             }
@@ -656,7 +657,7 @@ impl Conn {
         match &self.backend {
             Backend::Sqlite(c) => Ok(c.execute_batch("ROLLBACK")?),
             Backend::Postgres(pg) => {
-                let done = pg.client.borrow_mut().batch_execute("ROLLBACK");
+                let done = pg.with_client(|c| c.batch_execute("ROLLBACK"));
                 pg.in_transaction.set(false);
                 Ok(done?)
             }
@@ -664,7 +665,46 @@ impl Conn {
     }
 }
 
+/// Runs `f`, a call of the blocking PostgreSQL client, where it may block.
+/// That client waits on a runtime of its own, which tokio refuses to start on
+/// a thread that drives async tasks: on a worker of a multi-thread runtime
+/// `f` runs in place while the worker's tasks move to another thread
+/// (`block_in_place`); under a current-thread runtime it runs on a thread of
+/// its own; on a blocking thread or outside any runtime, as it is. So a
+/// store works wherever it is called from, as SQLite's does (the service's
+/// long store work runs on blocking threads all the same).
+pub(crate) fn blocking<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        Ok(_) => std::thread::scope(|s| {
+            s.spawn(f)
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        }),
+        Err(_) => f(),
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        // Closing the connection blocks on the client's runtime too.
+        if let Some(client) = self.client.get_mut().take() {
+            blocking(move || drop(client));
+        }
+    }
+}
+
 impl Pg {
+    /// Runs `f` on the client, where it may block ([`blocking`]).
+    fn with_client<T: Send>(&self, f: impl FnOnce(&mut postgres::Client) -> T + Send) -> T {
+        let mut guard = self.client.borrow_mut();
+        let client = guard
+            .as_mut()
+            .expect("the client lives until the connection drops");
+        blocking(move || f(client))
+    }
+
     fn rewrite(&self, sql: &str) -> std::sync::Arc<str> {
         if let Some(done) = self.rewritten.borrow().get(sql) {
             return done.clone();
@@ -683,7 +723,7 @@ impl Pg {
             return Ok(s.clone());
         }
         let pg_types: Vec<Type> = key.1.iter().map(|t| t.postgres()).collect();
-        let prepared = self.client.borrow_mut().prepare_typed(sql, &pg_types)?;
+        let prepared = self.with_client(|c| c.prepare_typed(sql, &pg_types))?;
         self.prepared.borrow_mut().insert(key, prepared.clone());
         Ok(prepared)
     }
@@ -692,14 +732,14 @@ impl Pg {
         let statement = self.statement(sql, values)?;
         let bound: Vec<&(dyn ToSql + Sync)> =
             values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-        Ok(self.client.borrow_mut().query(&statement, &bound)?)
+        Ok(self.with_client(|c| c.query(&statement, &bound))?)
     }
 
     fn execute(&self, sql: &str, values: &[Value<'_>]) -> Result<usize> {
         let statement = self.statement(sql, values)?;
         let bound: Vec<&(dyn ToSql + Sync)> =
             values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-        let n = self.client.borrow_mut().execute(&statement, &bound)?;
+        let n = self.with_client(|c| c.execute(&statement, &bound))?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 }

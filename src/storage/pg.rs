@@ -35,7 +35,7 @@ pub enum Open {
 /// Connects to `server` and readies the connection for `open`.
 pub fn open(server: &Server, shown: &str, open: Open) -> Result<Conn, Error> {
     let sql = |action| sql_error(shown, action);
-    let mut client = connect(server).map_err(sql("connect"))?;
+    let conn = Conn::postgres(connect(server).map_err(sql("connect"))?);
     let setup = format!(
         "SET lock_timeout = '{}ms'; SET TIME ZONE 'UTC'; SET client_min_messages = warning{}",
         BUSY_TIMEOUT.as_millis(),
@@ -45,10 +45,8 @@ pub fn open(server: &Server, shown: &str, open: Open) -> Result<Conn, Error> {
             ""
         }
     );
-    client
-        .batch_execute(&setup)
-        .map_err(|e| sql("set up the session")(e.into()))?;
-    let conn = Conn::postgres(client);
+    conn.execute_batch(&setup)
+        .map_err(sql("set up the session"))?;
     let encoding: String = conn
         .query_row("SHOW server_encoding", [], |r| r.get(0))
         .map_err(sql("read the server's encoding"))?;
@@ -108,7 +106,7 @@ fn connect(server: &Server) -> db::Result<postgres::Client> {
             config.ssl_mode(postgres::config::SslMode::Require);
         }
     }
-    Ok(config.connect(postgres::NoTls)?)
+    Ok(db::blocking(|| config.connect(postgres::NoTls))?)
 }
 
 /// The schema version, 0 before telleverk created its tables.

@@ -103,8 +103,7 @@ impl App {
     /// Starts the service with the config at `path` on `clock` (shared with
     /// a simulated fleet, so both read the same simulated time).
     pub fn start_on(path: &std::path::Path, clock: Clock) -> App {
-        let config = telleverk::config::load(path).expect("the test config loads");
-        App::start_config(config, clock)
+        App::start_config(crate::backend::load_config(path), clock)
     }
 
     /// Starts the service with `config` on `clock`.

@@ -4,13 +4,19 @@
 
 use serde_json::{Value, json};
 
+use super::backend::Backend;
 use super::cli::{Workdir, text};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/billing");
 
 /// A workdir holding the billing config and the CSV files.
 fn workdir() -> Workdir {
-    let w = Workdir::new();
+    workdir_on(Backend::chosen())
+}
+
+/// [`workdir`] storing on `backend`.
+pub fn workdir_on(backend: Backend) -> Workdir {
+    let w = Workdir::on(backend);
     for file in [
         "contracts.toml",
         "k1.csv",
@@ -21,6 +27,7 @@ fn workdir() -> Workdir {
     ] {
         std::fs::copy(format!("{DATA}/{file}"), w.path().join(file)).expect("copy test data");
     }
+    w.point_config("contracts.toml");
     w
 }
 
@@ -585,12 +592,25 @@ fn a_bad_row_imports_nothing_and_names_line_and_column() {
         "--at",
         "2025-02-01",
     ]);
-    assert_eq!(
-        inv.status.code(),
-        Some(2),
-        "no database yet: {}",
-        text(&inv)
-    );
+    if w.server.is_none() {
+        assert_eq!(
+            inv.status.code(),
+            Some(2),
+            "no database file yet: {}",
+            text(&inv)
+        );
+    } else {
+        // The import made the schema in the server's database, and nothing else.
+        assert_eq!(inv.status.code(), Some(0), "{}", text(&inv));
+        let shown = text(&inv);
+        assert!(
+            shown.contains("running  |     30000         0")
+                && shown.contains(
+                    "bw_total 2025-01-01T00:00:00+01:00 – 2025-02-01T00:00:00+01:00: no readings"
+                ),
+            "{shown}"
+        );
+    }
 
     import(&w, "k1.csv");
     let conflict = "serial;taken_at;meter;value\nAA2M021115700;2025-01-01;bw_total;100001\n";
@@ -905,7 +925,7 @@ mod entered {
     /// A device polled at 27 352 b/w pages a day ago and at 27 400 an hour
     /// ago: telleverk knows it from its polls.
     fn polled(w: &Workdir) {
-        let mut store = Store::open(w.path().join("telleverk.db")).unwrap();
+        let mut store = Store::open(w.database()).unwrap();
         for (hours_ago, value) in [(24, 27_352), (1, 27_400)] {
             let mut meters = MeterSet::new();
             meters.insert(MeterValue {

@@ -5,17 +5,64 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use telleverk::database::Database;
+
+use crate::backend::{self, Backend};
 
 /// A temporary folder holding a config and its database.
 pub struct Workdir {
     pub dir: tempfile::TempDir,
+    /// The PostgreSQL database of this folder's configs when the tests run
+    /// on PostgreSQL (its URL); None on SQLite (the file [`Workdir::db`]).
+    pub server: Option<String>,
 }
 
 impl Workdir {
+    /// A folder on the backend the tests run on ([`Backend::chosen`]).
     pub fn new() -> Workdir {
+        Workdir::on(Backend::chosen())
+    }
+
+    /// A folder whose configs store on `backend`.
+    pub fn on(backend: Backend) -> Workdir {
         Workdir {
             dir: tempfile::tempdir().expect("temp dir"),
+            server: (backend == Backend::Postgresql).then(backend::new_database),
         }
+    }
+
+    /// The store of this folder's configs.
+    pub fn database(&self) -> Database {
+        match &self.server {
+            Some(url) => backend::server(url),
+            None => Database::File(self.db()),
+        }
+    }
+
+    /// The `[storage]` table that points a config at a PostgreSQL database
+    /// (nothing on SQLite, whose default file is [`Workdir::db`]).
+    pub fn storage_toml(&self) -> String {
+        self.server
+            .as_deref()
+            .map(backend::storage_toml)
+            .unwrap_or_default()
+    }
+
+    /// Points the config `name` in this folder at this folder's store: on
+    /// PostgreSQL its `[storage] path = "telleverk.db"` becomes the URL.
+    pub fn point_config(&self, name: &str) {
+        if self.server.is_none() {
+            return;
+        }
+        let path = self.path().join(name);
+        let text = std::fs::read_to_string(&path).expect("read config");
+        let file = "[storage]\npath = \"telleverk.db\"\n";
+        assert_eq!(
+            text.matches(file).count(),
+            1,
+            "{name} names telleverk.db once"
+        );
+        std::fs::write(&path, text.replace(file, &self.storage_toml())).expect("write config");
     }
 
     pub fn path(&self) -> &Path {
@@ -33,7 +80,14 @@ impl Workdir {
 
     pub fn config_with(&self, head: &str, devices: &str) -> PathBuf {
         let path = self.path().join("telleverk.toml");
-        std::fs::write(&path, format!("{head}\n{devices}")).expect("write config");
+        let text = format!("{head}\n{devices}\n");
+        // A config that names its own storage keeps it.
+        let storage = if text.contains("[storage]") {
+            String::new()
+        } else {
+            self.storage_toml()
+        };
+        std::fs::write(&path, text + &storage).expect("write config");
         path
     }
 
@@ -43,6 +97,7 @@ impl Workdir {
             .args(args)
             .current_dir(self.path())
             .env("RUST_LOG", "warn")
+            .env(backend::PASSWORD_ENV, backend::password())
             .output()
             .expect("run telleverk")
     }

@@ -5,6 +5,8 @@
 
 mod agents;
 mod api;
+mod backend;
+mod backends;
 mod billing;
 mod cli;
 mod failures;

@@ -187,7 +187,7 @@ fn files(dir: &Path) -> Vec<String> {
 }
 
 fn runs(work: &Workdir, name: &str) -> Vec<ReportRun> {
-    let mut runs = Reader::open(work.db())
+    let mut runs = Reader::open(work.database())
         .unwrap()
         .report_runs(Some(name), 100)
         .unwrap();
@@ -335,7 +335,7 @@ fn a_failed_mail_keeps_the_file_and_is_sent_at_the_next_start() {
 fn wait_for_runs(work: &Workdir, name: &str, count: usize) -> Vec<ReportRun> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let found = Reader::open(work.db())
+        let found = Reader::open(work.database())
             .ok()
             .and_then(|r| r.report_runs(Some(name), 100).ok())
             .unwrap_or_default();
@@ -366,7 +366,7 @@ fn the_schedule_makes_up_missed_runs_and_runs_when_due() {
     // A first start makes up nothing: the schedule starts now.
     let app = App::start(&path, oslo("2026-06-01 10:00:00"), 1);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while Reader::open(work.db())
+    while Reader::open(work.database())
         .ok()
         .and_then(|r| r.report_since("daily").ok().flatten())
         .is_none()

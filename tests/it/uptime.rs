@@ -45,7 +45,7 @@ fn poll(serial: &str, t: DateTime<Utc>, down: bool) -> PollRecord {
 /// minutes around the clock (interval 15 min), three devices; FAILS times
 /// out from Monday 11 May 10:00 up to and including 19 May 11:45 Oslo
 /// (08:00–09:45Z), and answers again at 12:00.
-fn may_2026(db: &std::path::Path) {
+fn may_2026(db: telleverk::database::Database) {
     let mut store = Store::open(db).unwrap();
     let (fails, back) = (at("2026-05-11T08:00:00Z"), at("2026-05-19T10:00:00Z"));
     let mut day = at("2026-04-30T22:00:00Z");
@@ -72,7 +72,7 @@ fn may_2026(db: &std::path::Path) {
 #[test]
 fn example_u1_end_to_end_is_70_83_percent_and_a_breach_of_the_promise() {
     let w = Workdir::new();
-    may_2026(&w.path().join("telleverk.db"));
+    may_2026(w.database());
     let all = std::iter::once(FAILS)
         .chain(OTHERS)
         .map(|s| format!("\"{s}\""))
@@ -87,6 +87,7 @@ fn example_u1_end_to_end_is_70_83_percent_and_a_breach_of_the_promise() {
         ),
     )
     .unwrap();
+    w.point_config("telleverk.toml");
     // The whole months from May 2026 to last month (7 in December 2026).
     let today = chrono::Local::now().date_naive();
     let since_may =
@@ -228,7 +229,7 @@ fn bad_uptime_settings_are_named() {
 #[test]
 fn a_round_where_every_device_failed_is_no_evidence() {
     let w = Workdir::new();
-    let mut store = Store::open(w.path().join("telleverk.db")).unwrap();
+    let mut store = Store::open(w.database()).unwrap();
     let day = at("2026-05-31T22:00:00Z");
     for q in 0..96 {
         let t = day + Duration::minutes(15 * q);
@@ -253,6 +254,7 @@ fn a_round_where_every_device_failed_is_no_evidence() {
         "[storage]\npath = \"telleverk.db\"\n",
     )
     .unwrap();
+    w.point_config("telleverk.toml");
     let today = chrono::Local::now().date_naive();
     let since_june =
         ((chrono::Datelike::year(&today) - 2026) * 12 + chrono::Datelike::month(&today) as i32 - 6)
@@ -306,7 +308,7 @@ fn supplies_are_forecast_from_their_levels_against_working_time() {
         }
     }
     days.reverse();
-    let mut store = Store::open(w.path().join("telleverk.db")).unwrap();
+    let mut store = Store::open(w.database()).unwrap();
     let nine = |d: chrono::NaiveDate| {
         telleverk::contract::dates::local_instant(d.and_hms_opt(9, 0, 0).unwrap())
             .unwrap()
@@ -340,6 +342,7 @@ fn supplies_are_forecast_from_their_levels_against_working_time() {
         "[storage]\npath = \"telleverk.db\"\n",
     )
     .unwrap();
+    w.point_config("telleverk.toml");
     let out = w.run(&["supplies", "--config", "telleverk.toml", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();

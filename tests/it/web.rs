@@ -67,6 +67,7 @@ fn service_with(work: &Workdir, devices: usize, http: &str) -> (App, Sim, Fleet)
     );
     let path = work.path().join("web.toml");
     std::fs::write(&path, config).unwrap();
+    work.point_config("web.toml");
     let app = App::start_on(&path, clock);
     while clock.now() < now {
         std::thread::sleep(Duration::from_millis(50));
