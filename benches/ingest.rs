@@ -12,9 +12,14 @@
 use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
+use telleverk::database::{Database, Server, SslMode};
 use telleverk::meters::{Meter, MeterSet, MeterValue, ValueKind};
 use telleverk::record::{DeviceReading, Outcome, PollRecord};
+use telleverk::secret::Secret;
 use telleverk::storage::Store;
+
+#[path = "../tests/support/pg_cluster.rs"]
+mod pg_cluster;
 use telleverk::supplies::Supply;
 
 const DEVICES: usize = 10_000;
@@ -74,12 +79,56 @@ fn round(round: usize) -> Vec<PollRecord> {
         .collect()
 }
 
+/// On a SQLite file: WAL, synchronous=FULL.
 pub fn run() -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("ingest.db");
-    let mut store = Store::open(&path).expect("open");
+    measure(
+        "ingest",
+        "a SQLite file, WAL, synchronous=FULL",
+        &Database::File(path),
+        &|| db_size(dir.path()),
+    )
+}
+
+/// On a PostgreSQL database of a throwaway local cluster that syncs its
+/// commits (fsync and synchronous_commit on, the server's defaults), over
+/// TCP on 127.0.0.1.
+pub fn run_postgresql() -> String {
+    let cluster = pg_cluster::durable_cluster();
+    let url = cluster.database();
+    let password = Secret::new(pg_cluster::PASSWORD.to_owned());
+    let server = Server::new(&url, Some(password), SslMode::Disable).expect("the URL");
+    let mut admin = postgres::Client::connect(
+        &format!("{url}?password={}", pg_cluster::PASSWORD),
+        postgres::NoTls,
+    )
+    .expect("connect");
+    let size = move || {
+        // The tables and their indexes (the database's own catalogues left out).
+        let row = admin
+            .query_one(
+                "SELECT sum(pg_total_relation_size(c.oid))::BIGINT FROM pg_class c
+                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = 'public' AND c.relkind = 'r'",
+                &[],
+            )
+            .expect("sizes");
+        row.get::<_, i64>(0) as u64
+    };
+    let size = std::cell::RefCell::new(size);
+    measure(
+        "ingest_postgresql",
+        "PostgreSQL 15 on 127.0.0.1, fsync and synchronous_commit on",
+        &Database::Server(server),
+        &|| (size.borrow_mut())(),
+    )
+}
+
+fn measure(name: &str, on: &str, database: &Database, size: &dyn Fn() -> u64) -> String {
+    let mut store = Store::open(database).expect("open");
     let mut lines = vec![format!(
-        "ingest: {DEVICES} devices x {} values per round ({} meters + {SUPPLIES} supply rows, all changed), one transaction per round, WAL, synchronous=FULL",
+        "{name}: {DEVICES} devices x {} values per round ({} meters + {SUPPLIES} supply rows, all changed), one transaction per round, {on}",
         Meter::ALL.len() + SUPPLIES as usize,
         Meter::ALL.len()
     )];
@@ -110,7 +159,7 @@ pub fn run() -> String {
         rates[rates.len() / 2]
     ));
     drop(store);
-    let changed_size = db_size(dir.path());
+    let changed_size = size();
     lines.push(format!(
         "database after {} changed rounds: {:.1} MB ({:.1} bytes per stored value, polls included)",
         ROUNDS + 1,
@@ -118,7 +167,7 @@ pub fn run() -> String {
         changed_size as f64 / ((ROUNDS + 1) * DEVICES * 30) as f64
     ));
     // Polls that change nothing: only the poll rows grow.
-    let mut store = Store::open(&path).expect("reopen");
+    let mut store = Store::open(database).expect("reopen");
     let mut secs = 0.0;
     for r in 1..=UNCHANGED_ROUNDS {
         let mut records = round(ROUNDS);
@@ -131,8 +180,7 @@ pub fn run() -> String {
         assert_eq!(s.meter_values + s.supply_values, 0);
     }
     drop(store);
-    let per_poll =
-        (db_size(dir.path()) - changed_size) as f64 / (UNCHANGED_ROUNDS * DEVICES) as f64;
+    let per_poll = (size() - changed_size) as f64 / (UNCHANGED_ROUNDS * DEVICES) as f64;
     lines.push(format!(
         "unchanged rounds: {UNCHANGED_ROUNDS} x {DEVICES} polls in {secs:.2} s ({:.0} polls/s), {per_poll:.1} bytes per poll",
         (UNCHANGED_ROUNDS * DEVICES) as f64 / secs

@@ -26,8 +26,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     // `cargo bench` passes `--bench`; a name filter may follow.
     let filter = args.iter().skip(1).find(|a| !a.starts_with("--"));
-    let benches: [Bench; 10] = [
+    let benches: [Bench; 11] = [
         ("ingest", ingest::run),
+        ("ingest_postgresql", ingest::run_postgresql),
         ("billing", billing::run),
         ("reconcile_db", reconcile_db::run),
         ("invoice_check", invoice_check::run),

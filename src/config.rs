@@ -387,6 +387,9 @@ struct RawStorage {
     /// The variable that holds the PostgreSQL password.
     password_env: Option<Spanned<String>>,
     sslmode: Option<Spanned<String>>,
+    /// The CA certificates (PEM) a `verify-full` server's certificate
+    /// must chain to.
+    sslrootcert: Option<Spanned<String>>,
 }
 
 /// `[collector]`, each value checked as it is read; what is left out has its
@@ -628,6 +631,7 @@ impl Ctx<'_> {
             for (key, given) in [
                 ("storage.password_env", raw.password_env.as_ref()),
                 ("storage.sslmode", raw.sslmode.as_ref()),
+                ("storage.sslrootcert", raw.sslrootcert.as_ref()),
             ] {
                 if let Some(given) = given {
                     return Err(self.at(
@@ -655,21 +659,35 @@ impl Ctx<'_> {
                 self.at(
                     mode,
                     "storage.sslmode",
-                    format!(
-                        "`{}` is not an sslmode: disable, prefer or require",
-                        mode.get_ref()
-                    ),
+                    format!("`{}` is not an sslmode: {}", mode.get_ref(), SslMode::NAMES),
                 )
             })?,
         };
-        if let (SslMode::Require, Some(mode)) = (sslmode, &raw.sslmode) {
-            return Err(self.at(
-                mode,
-                "storage.sslmode",
-                "`require` is not supported yet: this telleverk has no TLS to PostgreSQL; \
-                 use `disable` or `prefer` (plain TCP) on a trusted network",
-            ));
-        }
+        let root_cert = match &raw.sslrootcert {
+            None => None,
+            Some(given) if sslmode != SslMode::VerifyFull => {
+                return Err(self.at(
+                    given,
+                    "storage.sslrootcert",
+                    format!(
+                        "checks the server's certificate, which only sslmode = \"verify-full\" \
+                         does (sslmode is `{}`)",
+                        sslmode.name()
+                    ),
+                ));
+            }
+            Some(given) => {
+                let path = base.join(given.get_ref());
+                if !path.is_file() {
+                    return Err(self.at(
+                        given,
+                        "storage.sslrootcert",
+                        format!("{} is not a file", path.display()),
+                    ));
+                }
+                Some(path)
+            }
+        };
         let password = match &raw.password_env {
             None => None,
             Some(var) => match (self.env)(var.get_ref()) {
@@ -687,6 +705,10 @@ impl Ctx<'_> {
             },
         };
         Server::new(url.get_ref(), password, sslmode)
+            .map(|server| match root_cert {
+                Some(path) => server.with_root_cert(path),
+                None => server,
+            })
             .map(Database::Server)
             .map_err(|message| self.at(url, "storage.url", message))
     }

@@ -16,32 +16,41 @@ pub enum Database {
 }
 
 /// A PostgreSQL database: its URL (never with a password in it), the
-/// password from the environment, and whether TLS is used.
+/// password from the environment, and how TLS is used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Server {
     url: String,
     password: Option<Secret>,
     sslmode: SslMode,
+    root_cert: Option<PathBuf>,
 }
 
-/// `[storage] sslmode`, as libpq names them.
+/// `[storage] sslmode`, as libpq names them (libpq's `allow` and
+/// `verify-ca` are left out).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
     /// Plain TCP only.
     Disable,
-    /// libpq's default: TLS when the server offers it, else plain. This
-    /// telleverk has no TLS yet, so it connects plain.
+    /// libpq's default: TLS when the server offers it, else plain; the
+    /// server's certificate is not checked.
     Prefer,
-    /// TLS or no connection.
+    /// TLS or no connection; the certificate is not checked: safe from
+    /// eavesdropping, not from a man in the middle.
     Require,
+    /// TLS, and the server's certificate must chain to `sslrootcert` (or
+    /// to a root the system trusts) and name the URL's host.
+    VerifyFull,
 }
 
 impl SslMode {
+    pub const NAMES: &str = "disable, prefer, require or verify-full";
+
     pub fn parse(text: &str) -> Option<SslMode> {
         match text {
             "disable" => Some(SslMode::Disable),
             "prefer" => Some(SslMode::Prefer),
             "require" => Some(SslMode::Require),
+            "verify-full" => Some(SslMode::VerifyFull),
             _ => None,
         }
     }
@@ -51,6 +60,7 @@ impl SslMode {
             SslMode::Disable => "disable",
             SslMode::Prefer => "prefer",
             SslMode::Require => "require",
+            SslMode::VerifyFull => "verify-full",
         }
     }
 }
@@ -89,7 +99,19 @@ impl Server {
             url: url.to_owned(),
             password,
             sslmode,
+            root_cert: None,
         })
+    }
+
+    /// The server with the certificates (PEM) its certificate must chain
+    /// to under `verify-full`, instead of the system's roots.
+    pub fn with_root_cert(mut self, path: PathBuf) -> Server {
+        self.root_cert = Some(path);
+        self
+    }
+
+    pub fn root_cert(&self) -> Option<&Path> {
+        self.root_cert.as_deref()
     }
 
     /// The URL as given (it holds no password).

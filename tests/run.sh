@@ -74,6 +74,8 @@ install_system_packages() {
     # PostgreSQL 15's server: the tests start a throwaway cluster of their
     # own with its initdb and pg_ctl (tests/support/pg_cluster.rs).
     compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresql)
+    # Its certificates for the TLS tests are made with the openssl command.
+    have openssl || packages+=(openssl)
     # Debian's python3 needs python3-venv (which brings ensurepip) to create venvs.
     if [ ! -x /usr/bin/python3 ] || ! /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null; then
         packages+=(python3-venv)

@@ -901,9 +901,14 @@ fn storage_url_is_a_postgresql_database_with_its_password_from_the_environment()
             "not an sslmode",
         ),
         (
-            "url = \"postgresql://tv@db/t\"\nsslmode = \"require\"\n",
-            "storage.sslmode",
-            "not supported yet",
+            "url = \"postgresql://tv@db/t\"\nsslmode = \"require\"\nsslrootcert = \"ca.pem\"\n",
+            "storage.sslrootcert",
+            "only sslmode = \"verify-full\" does",
+        ),
+        (
+            "url = \"postgresql://tv@db/t\"\nsslmode = \"verify-full\"\nsslrootcert = \"no-such-ca.pem\"\n",
+            "storage.sslrootcert",
+            "/etc/telleverk/no-such-ca.pem is not a file",
         ),
         (
             "path = \"x.db\"\nurl = \"postgresql://tv@db/t\"\n",
@@ -928,4 +933,20 @@ fn storage_url_is_a_postgresql_database_with_its_password_from_the_environment()
         assert!(e.line.is_some(), "{body}");
         assert!(!e.to_string().contains("pw@"), "{e}");
     }
+}
+
+#[test]
+fn storage_verify_full_takes_its_root_certificate_beside_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), "a PEM file").unwrap();
+    let text = "[storage]\nurl = \"postgresql://tv@db.example/telleverk\"\nsslmode = \"verify-full\"\nsslrootcert = \"ca.pem\"\n";
+    let c = parse(&dir.path().join("telleverk.toml"), text, &|_| None).unwrap();
+    let crate::database::Database::Server(server) = &c.storage else {
+        panic!("a server")
+    };
+    assert_eq!(server.sslmode(), crate::database::SslMode::VerifyFull);
+    assert_eq!(
+        server.root_cert(),
+        Some(dir.path().join("ca.pem").as_path())
+    );
 }

@@ -44,7 +44,21 @@ fn postgres_message(e: &postgres::Error) -> String {
             }
             text
         }
-        None => e.to_string(),
+        // The connection's own failures keep their cause (a TLS handshake's:
+        // which certificate check failed) in the source chain.
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                let said = cause.to_string();
+                if !text.contains(&said) {
+                    text.push_str(": ");
+                    text.push_str(&said);
+                }
+                source = cause.source();
+            }
+            text
+        }
     }
 }
 

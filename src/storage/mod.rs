@@ -18,6 +18,7 @@ mod manual;
 mod pg;
 mod read;
 mod runs;
+mod tls;
 mod uptime;
 mod write;
 

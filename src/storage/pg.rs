@@ -95,18 +95,17 @@ fn connect(server: &Server) -> db::Result<postgres::Client> {
     config
         .connect_timeout(CONNECT_TIMEOUT)
         .application_name("telleverk");
-    match server.sslmode() {
-        SslMode::Disable => {
-            config.ssl_mode(postgres::config::SslMode::Disable);
-        }
-        SslMode::Prefer => {
-            config.ssl_mode(postgres::config::SslMode::Prefer);
-        }
-        SslMode::Require => {
-            config.ssl_mode(postgres::config::SslMode::Require);
-        }
+    let mode = server.sslmode();
+    config.ssl_mode(match mode {
+        SslMode::Disable => postgres::config::SslMode::Disable,
+        SslMode::Prefer => postgres::config::SslMode::Prefer,
+        SslMode::Require | SslMode::VerifyFull => postgres::config::SslMode::Require,
+    });
+    if mode == SslMode::Disable {
+        return Ok(db::blocking(|| config.connect(postgres::NoTls))?);
     }
-    Ok(db::blocking(|| config.connect(postgres::NoTls))?)
+    let tls = super::tls::connector(mode, server.root_cert()).map_err(db::Error::Invalid)?;
+    Ok(db::blocking(|| config.connect(tls))?)
 }
 
 /// The schema version, 0 before telleverk created its tables.

@@ -971,3 +971,51 @@ mod around {
         }
     }
 }
+
+#[test]
+fn tls_encrypts_in_every_mode_but_disable_and_verify_full_checks_the_certificate() {
+    use crate::database::{Server, SslMode};
+    use crate::secret::Secret;
+    let cluster = pg_cluster::cluster();
+    let url = cluster.database();
+    let server = |url: &str, mode| {
+        Server::new(
+            url,
+            Some(Secret::new(pg_cluster::PASSWORD.to_owned())),
+            mode,
+        )
+        .unwrap()
+    };
+    let encrypted = |server: Server| -> Result<bool, String> {
+        let conn =
+            super::pg::open(&server, &url, super::pg::Open::Write).map_err(|e| e.to_string())?;
+        conn.query_row(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| e.to_string())
+    };
+    assert_eq!(encrypted(server(&url, SslMode::Disable)), Ok(false));
+    assert_eq!(encrypted(server(&url, SslMode::Prefer)), Ok(true));
+    assert_eq!(encrypted(server(&url, SslMode::Require)), Ok(true));
+    let verified = server(&url, SslMode::VerifyFull).with_root_cert(cluster.ca.clone());
+    assert_eq!(encrypted(verified), Ok(true));
+    // The test CA is not one this system trusts.
+    let e = encrypted(server(&url, SslMode::VerifyFull)).unwrap_err();
+    assert!(
+        e.contains(&url) && e.contains("invalid peer certificate"),
+        "{e}"
+    );
+    // The certificate names 127.0.0.1, not localhost.
+    let by_name = url.replace("127.0.0.1", "localhost");
+    let e = encrypted(server(&by_name, SslMode::VerifyFull).with_root_cert(cluster.ca.clone()))
+        .unwrap_err();
+    assert!(e.contains("invalid peer certificate"), "{e}");
+    // A root certificate file with no certificate in it is named.
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("ca.pem");
+    std::fs::write(&empty, "no PEM here\n").unwrap();
+    let e = encrypted(server(&url, SslMode::VerifyFull).with_root_cert(empty)).unwrap_err();
+    assert!(e.contains("ca.pem: no certificate in it"), "{e}");
+}

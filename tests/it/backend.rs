@@ -37,15 +37,21 @@ pub fn new_database() -> String {
     pg_cluster::cluster().database()
 }
 
-/// The `[storage]` table of a config using the database at `url`.
+/// The `[storage]` table of a config using the database at `url`, over
+/// TLS with the server's certificate checked, as in production.
 pub fn storage_toml(url: &str) -> String {
-    format!("\n[storage]\nurl = \"{url}\"\npassword_env = \"{PASSWORD_ENV}\"\n")
+    format!(
+        "\n[storage]\nurl = \"{url}\"\npassword_env = \"{PASSWORD_ENV}\"\n\
+         sslmode = \"verify-full\"\nsslrootcert = \"{}\"\n",
+        pg_cluster::cluster().ca.display()
+    )
 }
 
 /// The database at `url`, as the storage layer opens it.
 pub fn server(url: &str) -> Database {
     let password = telleverk::secret::Secret::new(pg_cluster::PASSWORD.to_owned());
-    Database::Server(Server::new(url, Some(password), SslMode::Disable).expect("a test URL"))
+    let server = Server::new(url, Some(password), SslMode::VerifyFull).expect("a test URL");
+    Database::Server(server.with_root_cert(pg_cluster::cluster().ca.clone()))
 }
 
 /// The environment as a test's config sees it: the process's, with the
@@ -67,4 +73,13 @@ pub fn password() -> &'static str {
 pub fn load_config(path: &Path) -> telleverk::config::Config {
     let text = std::fs::read_to_string(path).expect("read the test config");
     telleverk::config::parse(path, &text, &env).expect("the test config loads")
+}
+
+/// A client of the database at `url`, for a test to look into it.
+pub fn client(url: &str) -> postgres::Client {
+    let mut config: postgres::Config = url.parse().expect("a test URL");
+    config.password(pg_cluster::PASSWORD);
+    config
+        .connect(postgres::NoTls)
+        .expect("connect to the test cluster")
 }

@@ -9,6 +9,7 @@ mod backend;
 mod backends;
 mod billing;
 mod cli;
+mod crash;
 mod failures;
 mod faults;
 mod history;

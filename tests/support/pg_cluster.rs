@@ -23,17 +23,31 @@ pub const PASSWORD: &str = "telleverk-test-password";
 
 pub struct Cluster {
     pub port: u16,
+    /// The CA (PEM) that signed the server's certificate, which names
+    /// 127.0.0.1 only: TLS is on, as a production server's would be.
+    #[allow(dead_code)] // the benchmarks connect without TLS
+    pub ca: PathBuf,
     /// The shell that stops the cluster when this process ends: it reads
     /// its stdin until the pipe closes.
     _keeper: Mutex<Child>,
 }
 
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+static DURABLE: OnceLock<Cluster> = OnceLock::new();
 static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
 
-/// The cluster of this test process, started on first use.
+/// The cluster of this test process, started on first use. It does not
+/// fsync: the tests need its answers, not its durability.
+#[allow(dead_code)] // the benchmarks use only the durable one
 pub fn cluster() -> &'static Cluster {
-    CLUSTER.get_or_init(Cluster::start)
+    CLUSTER.get_or_init(|| Cluster::start(false))
+}
+
+/// A cluster that syncs its writes as a production server does, for the
+/// benchmarks.
+#[allow(dead_code)] // the tests use only the fast one
+pub fn durable_cluster() -> &'static Cluster {
+    DURABLE.get_or_init(|| Cluster::start(true))
 }
 
 fn bin_dir() -> PathBuf {
@@ -87,8 +101,83 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A CA and a server certificate it signed for 127.0.0.1, made with the
+/// openssl command in `dir`.
+fn make_certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("openssl: {e} (bash tests/run.sh installs Debian's openssl)")
+            });
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "3",
+        "-subj",
+        "/CN=telleverk test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "3",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
+    ]);
+    // PostgreSQL refuses a key others may read.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        dir.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+}
+
 impl Cluster {
-    fn start() -> Cluster {
+    fn start(fsync: bool) -> Cluster {
         let bin = bin_dir();
         let root = is_root();
         let dir = std::env::temp_dir().join(format!(
@@ -99,6 +188,7 @@ impl Cluster {
         std::fs::create_dir_all(&dir).unwrap();
         let pwfile = dir.join("password");
         std::fs::write(&pwfile, PASSWORD).unwrap();
+        make_certificates(&dir);
         if root {
             let chown = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
@@ -125,8 +215,10 @@ impl Cluster {
         let port = free_port();
         let pg_ctl = bin.join("pg_ctl");
         let options = format!(
-            "-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
-            dir = dir.display()
+            "-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync={fsync} -c max_connections=200 \
+             -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key",
+            dir = dir.display(),
+            fsync = if fsync { "on" } else { "off" }
         );
         // Started, then stopped once stdin closes: when this process ends,
         // however it ends.
@@ -159,6 +251,7 @@ impl Cluster {
         }
         Cluster {
             port,
+            ca: dir.join("ca.crt"),
             _keeper: Mutex::new(keeper),
         }
     }
