@@ -217,3 +217,54 @@ fn serve_killed_20_times_during_rounds_on_postgresql_leaves_whole_rounds() {
     let (polls, counted, loose) = half_written(&mut client);
     assert_eq!((polls, loose), (counted, 0));
 }
+
+#[test]
+fn report_run_killed_20_times_on_postgresql_leaves_whole_files_and_true_records() {
+    use super::reports::{config, files, runs, seed};
+    let w = Workdir::on(Backend::Postgresql);
+    config(
+        &w,
+        None,
+        "[[report]]\nname = \"vendor\"\nschedule = \"0 6 * * *\"\nkind = \"vendor-billing\"\n\
+         format = \"csv\"\ndirectory = \"out\"\n",
+    );
+    seed(&w);
+    let out_dir = w.path().join("out");
+    let args = ["report", "run", "--config", "telleverk.toml", "vendor"];
+    // One run to the end: the whole file, and how long a run takes.
+    let t = Instant::now();
+    let out = w.run(&args);
+    let whole = t.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let written = files(&out_dir);
+    assert_eq!(written.len(), 1, "{written:?}");
+    let complete = std::fs::read(out_dir.join(&written[0])).unwrap();
+    for i in 0..KILLS {
+        let child = spawn(&w, &args);
+        std::thread::sleep(whole.mul_f64(i as f64 / KILLS as f64));
+        kill(child);
+        // The report's file is the whole file, never part of one; what a
+        // kill leaves behind is only a hidden temporary file beside it.
+        for name in files(&out_dir) {
+            if name.starts_with(&format!(".{}.", written[0])) && name.ends_with(".tmp") {
+                continue;
+            }
+            assert_eq!(name, written[0], "kill {i}: a stray file");
+            assert!(
+                std::fs::read(out_dir.join(&name)).unwrap() == complete,
+                "kill {i}: {name} is not the whole report"
+            );
+        }
+        // Every run recorded names a file that is there.
+        for run in runs(&w, "vendor") {
+            let file = run.file.expect("a run that wrote its file");
+            assert!(
+                std::path::Path::new(&file).is_file() || out_dir.join(&file).is_file(),
+                "kill {i}: run {} names {file}, which is not there",
+                run.id
+            );
+        }
+    }
+    let out = w.run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

@@ -132,7 +132,7 @@ impl Drop for SmtpSink {
 
 /// A config: the API test head, `[smtp]` on `smtp_port` (no TLS), a device
 /// read by hand, and the given `[[report]]` blocks.
-fn config(work: &Workdir, smtp_port: Option<u16>, reports: &str) -> PathBuf {
+pub(super) fn config(work: &Workdir, smtp_port: Option<u16>, reports: &str) -> PathBuf {
     let smtp = smtp_port
         .map(|port| {
             format!(
@@ -154,7 +154,7 @@ fn config(work: &Workdir, smtp_port: Option<u16>, reports: &str) -> PathBuf {
 }
 
 /// Imports two readings of the hand-read device.
-fn seed(work: &Workdir) {
+pub(super) fn seed(work: &Workdir) {
     let csv = work.path().join("readings.csv");
     std::fs::write(
         &csv,
@@ -173,7 +173,7 @@ fn seed(work: &Workdir) {
 }
 
 /// The files in `dir`, sorted.
-fn files(dir: &Path) -> Vec<String> {
+pub(super) fn files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
@@ -186,7 +186,7 @@ fn files(dir: &Path) -> Vec<String> {
     names
 }
 
-fn runs(work: &Workdir, name: &str) -> Vec<ReportRun> {
+pub(super) fn runs(work: &Workdir, name: &str) -> Vec<ReportRun> {
     let mut runs = Reader::open(work.database())
         .unwrap()
         .report_runs(Some(name), 100)
