@@ -166,6 +166,27 @@ const MIGRATIONS: [&str; 10] = [
     include_str!("schema10.sql"),
 ];
 
+/// A reader's check of the schema version it `found`: the one this telleverk
+/// knows, or an error that says which way it is off.
+fn current_version(shown: &str, found: i64) -> Result<(), Error> {
+    let known = MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(Error::TooNew {
+            path: shown.to_owned(),
+            found,
+            known,
+        });
+    }
+    if found < known {
+        return Err(Error::NotMigrated {
+            path: shown.to_owned(),
+            found,
+            known,
+        });
+    }
+    Ok(())
+}
+
 /// Bits of `polls.stored` (schema 7): what a poll stored beside its row.
 const STORED_INFO: i64 = 1;
 const STORED_SUPPLIES: i64 = 2;
@@ -372,21 +393,7 @@ impl Reader {
             .map_err(sql("make the connection read-only"))?;
         let version: i64 = lite(conn.pragma_query_value(None, "user_version", |r| r.get(0)))
             .map_err(sql("read the schema version"))?;
-        let known = MIGRATIONS.len() as i64;
-        if version > known {
-            return Err(Error::TooNew {
-                path: shown,
-                found: version,
-                known,
-            });
-        }
-        if version < known {
-            return Err(Error::NotMigrated {
-                path: shown,
-                found: version,
-                known,
-            });
-        }
+        current_version(&shown, version)?;
         Ok(Reader {
             conn: Conn::sqlite(conn),
             path: shown,

@@ -480,6 +480,77 @@ mod fleet_rows {
         Serial::parse(&format!("SER-{i}")).unwrap()
     }
 
+    /// [`Op::Round`]: `polls` a second apart from `now`, written by `store`
+    /// or, when `other`, by another store of the same database.
+    fn write(
+        store: &mut Store,
+        db: &super::super::Database,
+        polls: &[Poll],
+        other: bool,
+        now: DateTime<Utc>,
+    ) -> crate::storage::RoundSummary {
+        let records: Vec<PollRecord> = polls
+            .iter()
+            .enumerate()
+            .map(|(i, p)| record(p, now + Duration::seconds(i as i64)))
+            .collect();
+        if other {
+            Store::open(db).unwrap().write_round(&records).unwrap()
+        } else {
+            store.write_round(&records).unwrap()
+        }
+    }
+
+    /// [`Op::Withdraw`]: the manual b/w reading of device `s` at `at`
+    /// withdrawn at `now`.
+    fn withdraw(
+        store: &mut Store,
+        s: usize,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<crate::record::Withdrawn, crate::storage::WithdrawError> {
+        store.withdraw_reading(&Withdrawal {
+            serial: &serial(s),
+            meter: Meter::BwTotal,
+            at,
+            source: Source::Manual,
+            by: "test",
+            reason: "a typo",
+            when: now,
+            shown: Default::default(),
+        })
+    }
+
+    /// [`Op::Enter`]: a manual b/w reading of device `s`, `back` minutes
+    /// before `now`, entered at `now`. Its time, and how the entering went.
+    fn enter(
+        store: &mut Store,
+        s: usize,
+        value: u64,
+        back: i64,
+        now: DateTime<Utc>,
+    ) -> (
+        DateTime<Utc>,
+        Result<crate::storage::ImportSummary, crate::storage::ImportError>,
+    ) {
+        let at = now - Duration::minutes(back);
+        let row = ImportRow {
+            line: 2,
+            serial: serial(s),
+            at,
+            meter: Meter::BwTotal,
+            value,
+            source: Source::Manual,
+        };
+        let entering = Entering {
+            by: "test",
+            at: now,
+            accept_implausible: true,
+            shown: Default::default(),
+        };
+        (at, store.import_readings(&[row], entering))
+    }
+
     fn record(p: &Poll, at: DateTime<Utc>) -> PollRecord {
         let entry = format!("entry-{}", p.entry);
         let outcome = if p.outcome == 0 {
@@ -563,34 +634,11 @@ mod fleet_rows {
                 now += Duration::minutes(15);
                 match op {
                     Op::Round { polls, other } => {
-                        let records: Vec<PollRecord> = polls
-                            .iter()
-                            .enumerate()
-                            .map(|(i, p)| record(p, now + Duration::seconds(i as i64)))
-                            .collect();
-                        if *other {
-                            Store::open(&path).unwrap().write_round(&records).unwrap();
-                        } else {
-                            store.write_round(&records).unwrap();
-                        }
+                        write(&mut store, &path.clone().into(), polls, *other, now);
                     }
                     Op::Enter { serial: s, value, back } => {
-                        let at = now - Duration::minutes(*back);
-                        let row = ImportRow {
-                            line: 2,
-                            serial: serial(*s),
-                            at,
-                            meter: Meter::BwTotal,
-                            value: *value,
-                            source: Source::Manual,
-                        };
-                        let entering = Entering {
-                            by: "test",
-                            at: now,
-                            accept_implausible: true,
-                            shown: Default::default(),
-                        };
-                        if store.import_readings(&[row], entering).is_ok() {
+                        let (at, done) = enter(&mut store, *s, *value, *back, now);
+                        if done.is_ok() {
                             entered.push((*s, at));
                         }
                     }
@@ -599,19 +647,7 @@ mod fleet_rows {
                             continue;
                         }
                         let (s, at) = entered.remove(nth % entered.len());
-                        let serial = serial(s);
-                        store
-                            .withdraw_reading(&Withdrawal {
-                                serial: &serial,
-                                meter: Meter::BwTotal,
-                                at,
-                                source: Source::Manual,
-                                by: "test",
-                                reason: "a typo",
-                                when: now,
-                                shown: Default::default(),
-                            })
-                            .unwrap();
+                        withdraw(&mut store, s, at, now).unwrap();
                     }
                 }
                 reader.refresh_fleet(&mut kept).unwrap();
@@ -721,16 +757,7 @@ mod fleet_rows {
             now += Duration::minutes(15);
             match op {
                 Op::Round { polls, other } => {
-                    let records: Vec<PollRecord> = polls
-                        .iter()
-                        .enumerate()
-                        .map(|(i, p)| record(p, now + Duration::seconds(i as i64)))
-                        .collect();
-                    let summary = if *other {
-                        Store::open(&at).unwrap().write_round(&records).unwrap()
-                    } else {
-                        store.write_round(&records).unwrap()
-                    };
+                    let summary = write(&mut store, &at, polls, *other, now);
                     steps.push(format!("{summary:?}"));
                 }
                 Op::Enter {
@@ -738,22 +765,7 @@ mod fleet_rows {
                     value,
                     back,
                 } => {
-                    let at = now - Duration::minutes(*back);
-                    let row = ImportRow {
-                        line: 2,
-                        serial: serial(*s),
-                        at,
-                        meter: Meter::BwTotal,
-                        value: *value,
-                        source: Source::Manual,
-                    };
-                    let entering = Entering {
-                        by: "test",
-                        at: now,
-                        accept_implausible: true,
-                        shown: Default::default(),
-                    };
-                    let done = store.import_readings(&[row], entering);
+                    let (at, done) = enter(&mut store, *s, *value, *back, now);
                     if done.is_ok() {
                         entered.push((*s, at));
                     }
@@ -764,17 +776,7 @@ mod fleet_rows {
                         continue;
                     }
                     let (s, at) = entered.remove(nth % entered.len());
-                    let serial = serial(s);
-                    let done = store.withdraw_reading(&Withdrawal {
-                        serial: &serial,
-                        meter: Meter::BwTotal,
-                        at,
-                        source: Source::Manual,
-                        by: "test",
-                        reason: "a typo",
-                        when: now,
-                        shown: Default::default(),
-                    });
+                    let done = withdraw(&mut store, s, at, now);
                     steps.push(format!("{done:?}"));
                 }
             }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::api::{App, OPERATOR, VIEWER};
 use super::backend::Backend;
 use super::billing::workdir_on;
-use super::cli::{Workdir, json_lines, text, v2c};
+use super::cli::{Workdir, text, v2c};
 
 /// What a step printed or answered, and the step.
 type Answers = Vec<(String, Vec<u8>)>;
@@ -145,20 +145,10 @@ fn polled(backend: Backend) -> Answers {
     w.config(&v2c(super::agents::snmpsim().port, "bizhub-c300i"));
     let mut answers = Answers::new();
     for _ in 0..2 {
-        let out = w.run(&["poll", "--once", "--json", "--config", "telleverk.toml"]);
-        assert_eq!(out.status.code(), Some(0), "{backend:?}: {}", text(&out));
-        answers.push(("poll".into(), without_times(json_lines(&out))));
+        answers.push(("poll".into(), without_times(w.poll())));
     }
-    let out = w.run(&[
-        "readings",
-        "--json",
-        "--config",
-        "telleverk.toml",
-        "--serial",
-        "AA2J021004711",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{backend:?}: {}", text(&out));
-    answers.push(("readings".into(), without_times(json_lines(&out))));
+    let readings = w.readings("AA2J021004711");
+    answers.push(("readings".into(), without_times(readings)));
     answers
 }
 
