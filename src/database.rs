@@ -87,6 +87,22 @@ impl Server {
                  variable that `password_env` names"
             ));
         }
+        // TLS is set in [storage], where telleverk reads it: a URL that set it
+        // too would be overruled without a word.
+        let query = url.split_once('?').map_or("", |(_, q)| q);
+        for pair in query.split('&') {
+            let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+            if matches!(key, "sslmode" | "sslrootcert") {
+                return Err(format!(
+                    "`{shown}` sets `{key}` in the URL: give it as `{key}` in [storage] instead"
+                ));
+            }
+            if matches!(key, "sslcert" | "sslkey") {
+                return Err(format!(
+                    "`{shown}` sets `{key}`: telleverk does not log in with a client certificate"
+                ));
+            }
+        }
         if parsed.get_hosts().is_empty() {
             return Err(format!("`{shown}` names no host"));
         }

@@ -271,9 +271,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Poll { config, json, .. } => {
             let config = config::load(&config)?;
-            // PostgreSQL's blocking client needs a multi-thread runtime to
-            // block in place of (storage::db::blocking); one worker is
-            // enough.
+            // PostgreSQL's blocking client blocks in place of a worker of a
+            // multi-thread runtime; under a current-thread one each of its
+            // calls would need a thread of its own (storage::db::blocking).
+            // One worker is enough.
             let runtime = match config.storage {
                 Database::File(_) => tokio::runtime::Builder::new_current_thread()
                     .enable_all()

@@ -911,6 +911,11 @@ fn storage_url_is_a_postgresql_database_with_its_password_from_the_environment()
             "/etc/telleverk/no-such-ca.pem is not a file",
         ),
         (
+            "url = \"postgresql://tv@db/t?sslmode=require\"\n",
+            "storage.url",
+            "sets `sslmode` in the URL: give it as `sslmode` in [storage]",
+        ),
+        (
             "path = \"x.db\"\nurl = \"postgresql://tv@db/t\"\n",
             "storage.url",
             "not both",

@@ -71,24 +71,17 @@ impl Cache {
             cache.supply_sets.insert(indices, id);
         }
         load_pending(conn, &mut cache)?;
-        cache.link_entries();
-        Ok(cache)
-    }
-
-    /// Each entry's last device is the device most recently polled through it.
-    fn link_entries(&mut self) {
-        let mut latest: HashMap<i64, (i64, i64)> = HashMap::new();
-        for (device, st) in &self.state {
-            if let (Some(entry), Some(at)) = (st.last_entry, st.last_poll) {
-                let slot = latest.entry(entry).or_insert((at, *device));
-                if at > slot.0 {
-                    *slot = (at, *device);
-                }
+        // Each entry's last device: the latest it changed to (schema 11).
+        let mut last = conn.prepare_cached(
+            "SELECT device_id FROM entry_devices WHERE entry_id = ?1 ORDER BY at DESC LIMIT 1",
+        )?;
+        for e in cache.entries.values_mut() {
+            let mut rows = last.query(params![e.id])?;
+            if let Some(r) = rows.next()? {
+                e.last_device = Some(r.get(0)?);
             }
         }
-        for e in self.entries.values_mut() {
-            e.last_device = latest.get(&e.id).map(|(_, d)| *d);
-        }
+        Ok(cache)
     }
 }
 

@@ -12,7 +12,23 @@ use crate::database::{Server, SslMode};
 const BASE_VERSION: usize = 10;
 
 /// The PostgreSQL form of each SQLite migration after [`BASE_VERSION`].
-const STEPS: [&str; 0] = [];
+const STEPS: [&str; 1] = [
+    // 11: each entry's device, kept when it changes.
+    "CREATE TABLE entry_devices (
+         entry_id BIGINT NOT NULL,
+         at BIGINT NOT NULL,
+         device_id BIGINT NOT NULL,
+         PRIMARY KEY (entry_id, at)
+     );
+     CREATE TRIGGER entry_devices_wrote AFTER INSERT OR UPDATE OR DELETE ON entry_devices
+         FOR EACH STATEMENT EXECUTE FUNCTION telleverk_wrote();
+     INSERT INTO entry_devices (entry_id, at, device_id)
+     SELECT p.entry_id, p.at, p.device_id
+     FROM polls p
+     JOIN (SELECT entry_id, max(at) AS at FROM polls GROUP BY entry_id) latest
+         ON latest.entry_id = p.entry_id AND latest.at = p.at
+     ON CONFLICT DO NOTHING;",
+];
 
 const _: () = assert!(BASE_VERSION + STEPS.len() == MIGRATIONS.len());
 
@@ -87,11 +103,28 @@ fn connect(server: &Server) -> db::Result<postgres::Client> {
         SslMode::Prefer => postgres::config::SslMode::Prefer,
         SslMode::Require | SslMode::VerifyFull => postgres::config::SslMode::Require,
     });
-    if mode == SslMode::Disable {
+    // A Unix socket is local: libpq uses no TLS on one, whatever sslmode.
+    let local = config
+        .get_hosts()
+        .iter()
+        .all(|h| !matches!(h, postgres::config::Host::Tcp(_)));
+    if mode == SslMode::Disable || local {
         return Ok(db::blocking(|| config.connect(postgres::NoTls))?);
     }
     let tls = super::tls::connector(mode, server.root_cert()).map_err(db::Error::Invalid)?;
-    Ok(db::blocking(|| config.connect(tls))?)
+    db::blocking(|| config.connect(tls)).map_err(|e| {
+        let e = db::Error::from(e);
+        let said = e.to_string();
+        if mode == SslMode::VerifyFull && said.contains("invalid peer certificate") {
+            db::Error::Invalid(format!(
+                "{said} (verify-full needs a certificate that chains to sslrootcert, or to a \
+                 root this system trusts, names the URL's host in its subjectAltName, and \
+                 is not itself a CA)"
+            ))
+        } else {
+            e
+        }
+    })
 }
 
 /// The schema version, 0 before telleverk created its tables.

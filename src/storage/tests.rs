@@ -1003,21 +1003,133 @@ fn tls_encrypts_in_every_mode_but_disable_and_verify_full_checks_the_certificate
     assert_eq!(encrypted(server(&url, SslMode::Require)), Ok(true));
     let verified = server(&url, SslMode::VerifyFull).with_root_cert(cluster.ca.clone());
     assert_eq!(encrypted(verified), Ok(true));
-    // The test CA is not one this system trusts.
-    let e = encrypted(server(&url, SslMode::VerifyFull)).unwrap_err();
+    // A CA that did not sign the server's certificate.
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other-ca.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=another CA", "-keyout"])
+        .arg(dir.path().join("other-ca.key"))
+        .arg("-out")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let e = encrypted(server(&url, SslMode::VerifyFull).with_root_cert(other)).unwrap_err();
     assert!(
-        e.contains(&url) && e.contains("invalid peer certificate"),
+        e.contains(&url) && e.contains("invalid peer certificate") && e.contains("sslrootcert"),
         "{e}"
     );
+    // On the server's Unix socket there is no TLS, as with libpq.
+    let socket_dir = cluster.ca.parent().unwrap().display().to_string();
+    let name = url.rsplit('/').next().unwrap();
+    let local = format!(
+        "postgresql://postgres@/{name}?host={socket_dir}&port={}",
+        cluster.port
+    );
+    assert_eq!(encrypted(server(&local, SslMode::Prefer)), Ok(false));
     // The certificate names 127.0.0.1, not localhost.
     let by_name = url.replace("127.0.0.1", "localhost");
     let e = encrypted(server(&by_name, SslMode::VerifyFull).with_root_cert(cluster.ca.clone()))
         .unwrap_err();
     assert!(e.contains("invalid peer certificate"), "{e}");
     // A root certificate file with no certificate in it is named.
-    let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("ca.pem");
     std::fs::write(&empty, "no PEM here\n").unwrap();
     let e = encrypted(server(&url, SslMode::VerifyFull).with_root_cert(empty)).unwrap_err();
     assert!(e.contains("ca.pem: no certificate in it"), "{e}");
+}
+
+/// A poll of `serial` through the entry `key`.
+fn polled_at(key: &str, serial: &str, at: chrono::DateTime<Utc>) -> PollRecord {
+    let mut record = polled(&Serial::parse(serial).unwrap(), at, MeterSet::new());
+    record.entry_key = key.into();
+    record
+}
+
+/// Device A polled at entry E, then moved to F; then, after the store is
+/// opened again, a new device C answers at E: a swap of A for C at E, as a
+/// store open all along sees it.
+fn swap_after_a_move(db: super::Database, reopen: bool) -> Vec<String> {
+    let t = |m: i64| {
+        Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap() + chrono::Duration::minutes(m)
+    };
+    let mut store = Store::open(&db).unwrap();
+    store.write_round(&[polled_at("E", "DEV-A", t(0))]).unwrap();
+    store
+        .write_round(&[polled_at("F", "DEV-A", t(15))])
+        .unwrap();
+    if reopen {
+        drop(store);
+        store = Store::open(&db).unwrap();
+    }
+    store
+        .write_round(&[polled_at("E", "DEV-C", t(30))])
+        .unwrap();
+    let reader = Reader::open(&db).unwrap();
+    ["DEV-A", "DEV-C"]
+        .iter()
+        .flat_map(|s| reader.events(&Serial::parse(s).unwrap()).unwrap())
+        .map(|e| format!("{} {}", e.kind, e.detail))
+        .collect()
+}
+
+#[test]
+fn a_store_opened_again_knows_each_entry_s_last_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let open_all_along = swap_after_a_move(dir.path().join("a.db").into(), false);
+    assert!(
+        open_all_along
+            .iter()
+            .any(|e| e == "swap serial DEV-C now answers at E where DEV-A answered before"),
+        "{open_all_along:?}"
+    );
+    assert_eq!(
+        swap_after_a_move(dir.path().join("b.db").into(), true),
+        open_all_along
+    );
+    assert_eq!(swap_after_a_move(postgres_database(), true), open_all_along);
+}
+
+#[test]
+fn schema_11_takes_each_entry_s_last_device_from_the_polls_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v10.db");
+    let at = |m: i64| {
+        (Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap() + chrono::Duration::minutes(m))
+            .timestamp_millis()
+    };
+    {
+        // Schema 10: entry E polled DEV-A, then DEV-B (swapped in).
+        let conn = Connection::open(&path).unwrap();
+        for migration in &MIGRATIONS[..10] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 10).unwrap();
+        conn.execute_batch(
+            "INSERT INTO entries (id, key, address, first_seen) VALUES (1, 'E', '10.0.0.1:161', 0);
+             INSERT INTO devices (id, serial, first_seen) VALUES (1, 'DEV-A', 0), (2, 'DEV-B', 0);",
+        )
+        .unwrap();
+        for (device, minutes) in [(1, 0), (1, 15), (2, 30)] {
+            conn.execute(
+                "INSERT INTO polls (device_id, at, entry_id, meters) VALUES (?1, ?2, 1, 0)",
+                rusqlite::params![device, at(minutes)],
+            )
+            .unwrap();
+        }
+    }
+    let mut store = Store::open(&path).unwrap();
+    let t = Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap();
+    store.write_round(&[polled_at("E", "DEV-C", t)]).unwrap();
+    let events = Reader::open(&path)
+        .unwrap()
+        .events(&Serial::parse("DEV-C").unwrap())
+        .unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>(),
+        ["serial DEV-C now answers at E where DEV-B answered before"]
+    );
 }

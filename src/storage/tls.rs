@@ -57,11 +57,16 @@ fn roots(file: Option<&Path>) -> Result<RootCertStore, String> {
             let found = rustls_native_certs::load_native_certs();
             roots.add_parsable_certificates(found.certs);
             if roots.is_empty() {
-                return Err(
-                    "sslmode verify-full: this system trusts no root certificate; \
-                     give the server's CA in `sslrootcert`"
-                        .to_owned(),
-                );
+                let why: Vec<String> = found.errors.iter().map(|e| e.to_string()).collect();
+                return Err(format!(
+                    "sslmode verify-full: this system trusts no root certificate{}; \
+                     give the server's CA in `sslrootcert`",
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", why.join("; "))
+                    }
+                ));
             }
         }
     }

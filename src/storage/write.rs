@@ -254,6 +254,13 @@ impl Writer<'_> {
             )?
             .execute(params![device, at, entry.id, mask, supply_set, d.device_status, d.printer_status, d.errors, stored])?;
         self.summary.polls += 1;
+        if entry.last_device != Some(device) {
+            self.tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO entry_devices (entry_id, at, device_id) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![entry.id, at, device])?;
+        }
         if let Some(cause) = d.failure_cause() {
             self.failure(at, entry.id, Some(device), cause, &d.problems.join("; "))?;
         }
