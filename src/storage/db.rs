@@ -1006,6 +1006,140 @@ pub fn postgres_sql(sql: &str) -> String {
     out
 }
 
+/// Rows appended to one table through a write. On SQLite each is inserted
+/// as it comes, through one prepared statement (in-process, that is as
+/// fast as it gets). On PostgreSQL they wait for [`Appender::flush`], which
+/// inserts them in one statement per few thousand rows — each column an
+/// array, unnested — where a statement a row cost a round trip a row.
+pub struct Appender {
+    table: &'static str,
+    columns: &'static [(&'static str, Ty)],
+    /// One row's INSERT (SQLite).
+    row_sql: String,
+    /// Many rows' INSERT, from arrays (PostgreSQL).
+    arrays_sql: String,
+    waiting: Vec<Vec<Kept>>,
+}
+
+/// A value waiting in an [`Appender`].
+enum Kept {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+/// Rows per statement when an [`Appender`] flushes on PostgreSQL.
+const APPEND_CHUNK: usize = 5_000;
+
+impl Appender {
+    /// Rows of `table`, whose `columns` (integer or text) a row gives in order.
+    pub fn new(table: &'static str, columns: &'static [(&'static str, Ty)]) -> Appender {
+        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+        let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+        let arrays: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (_, ty))| {
+                let sql_type = if *ty == Ty::Int { "BIGINT" } else { "TEXT" };
+                format!("${}::{sql_type}[]", i + 1)
+            })
+            .collect();
+        Appender {
+            table,
+            columns,
+            row_sql: format!(
+                "INSERT INTO {table} ({}) VALUES ({})",
+                names.join(", "),
+                marks.join(", ")
+            ),
+            arrays_sql: format!(
+                "INSERT INTO {table} ({}) SELECT * FROM unnest({})",
+                names.join(", "),
+                arrays.join(", ")
+            ),
+            waiting: Vec::new(),
+        }
+    }
+
+    /// Appends a row: inserted now on SQLite, kept for [`Appender::flush`]
+    /// on PostgreSQL.
+    pub fn push<P: Params>(&mut self, conn: &Conn, row: P) -> Result<()> {
+        let values = row.values();
+        if values.len() != self.columns.len() {
+            return Err(Error::Invalid(format!(
+                "{} values for the {} columns of {}",
+                values.len(),
+                self.columns.len(),
+                self.table
+            )));
+        }
+        match &conn.backend {
+            Backend::Sqlite(c) => {
+                c.prepare_cached(&self.row_sql)?
+                    .execute(rusqlite::params_from_iter(values.iter()))?;
+            }
+            Backend::Postgres(_) => {
+                let mut row = Vec::with_capacity(values.len());
+                for (value, (name, ty)) in values.iter().zip(self.columns) {
+                    row.push(match (value, ty) {
+                        (Value::Null(_), _) => Kept::Null,
+                        (Value::Int(i), Ty::Int) => Kept::Int(*i),
+                        (Value::Text(t), Ty::Text) => Kept::Text((*t).to_owned()),
+                        _ => {
+                            return Err(Error::Invalid(format!(
+                                "{}.{name}: a value of another type",
+                                self.table
+                            )));
+                        }
+                    });
+                }
+                self.waiting.push(row);
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts the rows kept (PostgreSQL); nothing waits on SQLite.
+    pub fn flush(&mut self, conn: &Conn) -> Result<()> {
+        let Backend::Postgres(pg) = &conn.backend else {
+            return Ok(());
+        };
+        let sql = self.arrays_sql.as_str();
+        let waiting = std::mem::take(&mut self.waiting);
+        for chunk in waiting.chunks(APPEND_CHUNK) {
+            let mut columns: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+            for (i, (_, ty)) in self.columns.iter().enumerate() {
+                let cells = chunk.iter().map(|row| &row[i]);
+                columns.push(if *ty == Ty::Int {
+                    Box::new(
+                        cells
+                            .map(|c| match c {
+                                Kept::Int(v) => Some(*v),
+                                _ => None,
+                            })
+                            .collect::<Vec<Option<i64>>>(),
+                    )
+                } else {
+                    Box::new(
+                        cells
+                            .map(|c| match c {
+                                Kept::Text(t) => Some(t.as_str()),
+                                _ => None,
+                            })
+                            .collect::<Vec<Option<&str>>>(),
+                    )
+                });
+            }
+            let bound: Vec<&(dyn ToSql + Sync)> = columns
+                .iter()
+                .map(|c| c.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            pg.with_client(|c| c.execute(sql, &bound))?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::postgres_sql;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::db::{Behavior, Tx, params};
+use super::db::{Appender, Behavior, Tx, Ty, params};
 use chrono::{DateTime, Utc};
 
 use super::cache::{DeviceState, EntryState, InfoRow};
@@ -85,9 +85,15 @@ impl Store {
                 cache: &mut self.cache,
                 pending: Pending::default(),
                 summary: RoundSummary::default(),
+                polls: Appender::new("polls", POLL_COLUMNS),
+                meter_values: Appender::new("meter_values", METER_VALUE_COLUMNS),
+                supply_values: Appender::new("supply_values", SUPPLY_VALUE_COLUMNS),
             };
             for record in records {
                 w.record(record).map_err(sql("store a poll"))?;
+            }
+            for appender in [&mut w.polls, &mut w.meter_values, &mut w.supply_values] {
+                appender.flush(&tx).map_err(sql("store the polls"))?;
             }
             let Writer {
                 pending, summary, ..
@@ -158,7 +164,42 @@ struct Writer<'a> {
     cache: &'a mut super::cache::Cache,
     pending: Pending,
     summary: RoundSummary,
+    /// The round's polls and changed values (on PostgreSQL inserted
+    /// together before the commit).
+    polls: Appender,
+    meter_values: Appender,
+    supply_values: Appender,
 }
+
+const POLL_COLUMNS: &[(&str, Ty)] = &[
+    ("device_id", Ty::Int),
+    ("at", Ty::Int),
+    ("entry_id", Ty::Int),
+    ("meters", Ty::Int),
+    ("supply_set", Ty::Int),
+    ("device_status", Ty::Int),
+    ("printer_status", Ty::Int),
+    ("errors", Ty::Int),
+    ("stored", Ty::Int),
+];
+const METER_VALUE_COLUMNS: &[(&str, Ty)] = &[
+    ("device_id", Ty::Int),
+    ("meter", Ty::Int),
+    ("at", Ty::Int),
+    ("source", Ty::Int),
+    ("value", Ty::Int),
+    ("kind", Ty::Int),
+];
+const SUPPLY_VALUE_COLUMNS: &[(&str, Ty)] = &[
+    ("device_id", Ty::Int),
+    ("idx", Ty::Int),
+    ("at", Ty::Int),
+    ("description", Ty::Text),
+    ("kind", Ty::Text),
+    ("colour", Ty::Text),
+    ("level", Ty::Int),
+    ("max", Ty::Int),
+];
 
 impl Writer<'_> {
     fn record(&mut self, r: &PollRecord) -> super::db::Result<()> {
@@ -247,12 +288,20 @@ impl Writer<'_> {
             }
             None => None,
         };
-        self.tx
-            .prepare_cached(
-                "INSERT INTO polls (device_id, at, entry_id, meters, supply_set, device_status, printer_status, errors, stored)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![device, at, entry.id, mask, supply_set, d.device_status, d.printer_status, d.errors, stored])?;
+        self.polls.push(
+            self.tx,
+            params![
+                device,
+                at,
+                entry.id,
+                mask,
+                supply_set,
+                d.device_status,
+                d.printer_status,
+                d.errors,
+                stored
+            ],
+        )?;
         self.summary.polls += 1;
         if entry.last_device != Some(device) {
             self.tx
@@ -379,9 +428,17 @@ impl Writer<'_> {
                 None => st.pending.remove(&mv.meter),
             };
             if previous != Some((mv.value, mv.kind)) {
-                self.tx
-                    .prepare_cached("INSERT INTO meter_values (device_id, meter, at, source, value, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-                    .execute(params![device, mv.meter.code(), at, Source::Polled as i64, mv.value as i64, mv.kind.code()])?;
+                self.meter_values.push(
+                    self.tx,
+                    params![
+                        device,
+                        mv.meter.code(),
+                        at,
+                        Source::Polled as i64,
+                        mv.value as i64,
+                        mv.kind.code()
+                    ],
+                )?;
                 self.summary.meter_values += 1;
                 st.meters[slot] = Some((mv.value, mv.kind));
             }
@@ -472,9 +529,19 @@ impl Writer<'_> {
         for s in list {
             let print = super::cache::fingerprint(s);
             if st.supplies.get(&s.index) != Some(&print) {
-                self.tx
-                    .prepare_cached("INSERT INTO supply_values (device_id, idx, at, description, kind, colour, level, max) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
-                    .execute(params![device, s.index, at, s.description, s.kind, s.colour, s.level, s.max])?;
+                self.supply_values.push(
+                    self.tx,
+                    params![
+                        device,
+                        s.index,
+                        at,
+                        s.description,
+                        s.kind,
+                        s.colour,
+                        s.level,
+                        s.max
+                    ],
+                )?;
                 self.summary.supply_values += 1;
                 st.supplies.insert(s.index, print);
                 any = true;

@@ -171,3 +171,71 @@ fn a_poll_of_a_real_agent_reads_alike_on_sqlite_and_postgresql() {
     let postgresql = polled(Backend::Postgresql);
     assert_alike(&sqlite, &postgresql);
 }
+
+/// A config in `w` whose `[storage]` is `storage`; `readings` on it.
+fn readings_with(w: &Workdir, storage: &str, password: &str) -> std::process::Output {
+    std::fs::write(
+        w.path().join("telleverk.toml"),
+        format!("{storage}\n[[device]]\nserial = \"A1\"\n"),
+    )
+    .unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_telleverk"))
+        .args(["readings", "--config", "telleverk.toml", "--serial", "A1"])
+        .current_dir(w.path())
+        .env("TELLEVERK_DB_PASSWORD", password)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_bad_url_a_wrong_password_or_a_server_that_is_down_is_named_without_the_password() {
+    let w = Workdir::on(Backend::Sqlite);
+    let url = super::backend::new_database();
+    let port = url.split(':').nth(2).unwrap().split('/').next().unwrap();
+    let with_password = |url: &str| {
+        format!(
+            "[storage]\nurl = \"{url}\"\npassword_env = \"TELLEVERK_DB_PASSWORD\"\nsslmode = \"disable\"\n"
+        )
+    };
+    // Not a PostgreSQL URL, or a password written in it: the config's
+    // error (2), which shows no password.
+    for (bad, said) in [
+        ("mysql://tv@127.0.0.1/t", "is not a PostgreSQL URL"),
+        (
+            "postgresql://tv:hunter2@127.0.0.1/t",
+            "has a password in it",
+        ),
+    ] {
+        let out = readings_with(&w, &format!("[storage]\nurl = \"{bad}\"\n"), "x");
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let error = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            error.contains(said) && error.contains("storage.url"),
+            "{error}"
+        );
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+    // A wrong password: a runtime failure (1) naming the URL, not the password.
+    let out = readings_with(&w, &with_password(&url), "not-the-password");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        error.contains(&url) && error.contains("password authentication failed"),
+        "{error}"
+    );
+    assert!(!error.contains("not-the-password"), "{error}");
+    // A server that is down: nothing listens on a port just freed.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = url.replace(&format!(":{port}/"), &format!(":{free}/"));
+    let out = readings_with(&w, &with_password(&down), super::backend::password());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        error.contains(&down) && error.contains("connect"),
+        "{error}"
+    );
+}
