@@ -11,7 +11,7 @@
 #![allow(clippy::disallowed_methods)] // waits for a server in real time
 
 use std::io::Read;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -176,6 +176,17 @@ fn make_certificates(dir: &Path) {
     .unwrap();
 }
 
+/// The superuser's connection to the `postgres` database.
+fn admin(port: u16) -> Result<postgres::Client, postgres::Error> {
+    postgres::Config::new()
+        .host("127.0.0.1")
+        .port(port)
+        .user("postgres")
+        .password(PASSWORD)
+        .dbname("postgres")
+        .connect(postgres::NoTls)
+}
+
 impl Cluster {
     fn start(fsync: bool) -> Cluster {
         let bin = bin_dir();
@@ -235,8 +246,10 @@ impl Cluster {
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
+        // Ready when a connection is let in: a listening server may still
+        // refuse one while it starts up (57P03).
         let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while admin(port).is_err() {
             if let Ok(Some(status)) = keeper.try_wait() {
                 let mut log = String::new();
                 let _ =
@@ -268,14 +281,7 @@ impl Cluster {
             std::process::id(),
             NEXT_DB.fetch_add(1, Ordering::SeqCst)
         );
-        let mut admin = postgres::Config::new();
-        admin
-            .host("127.0.0.1")
-            .port(self.port)
-            .user("postgres")
-            .password(PASSWORD)
-            .dbname("postgres");
-        let mut client = admin.connect(postgres::NoTls).unwrap();
+        let mut client = admin(self.port).unwrap();
         client
             .batch_execute(&format!(
                 "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'"
