@@ -366,6 +366,41 @@ async fn stopped_within(wait: std::time::Duration, shutdown: &mut watch::Receive
     }
 }
 
+/// How old a temporary file of [`write_atomically`] must be before a later
+/// write of the same file takes it for one a killed process left: no write
+/// takes that long, so it is never one still being written.
+const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the temporary files of `dir/name` that a process killed while
+/// writing it left behind (older than [`STALE_TEMPORARY`]).
+fn remove_stale_temporaries(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.");
+    let Ok(found) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in found.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if !(file.starts_with(&prefix) && file.ends_with(".tmp")) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|at| at.elapsed().ok())
+            .is_some_and(|age| age > STALE_TEMPORARY);
+        if old {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => tracing::info!(
+                    "removed {}, left by a write cut short",
+                    entry.path().display()
+                ),
+                Err(e) => tracing::warn!("cannot remove {}: {e}", entry.path().display()),
+            }
+        }
+    }
+}
+
 /// Writes `bytes` to `dir/name` through a temporary file in the same folder
 /// and a rename: a reader sees the old file or the whole new one.
 pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, WriteError> {
@@ -375,6 +410,7 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf,
         source,
     })?;
     let target = dir.join(name);
+    remove_stale_temporaries(dir, name);
     let mut temp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
@@ -394,4 +430,44 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf,
         source: e.error,
     })?;
     Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_atomically;
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // file times are the system's
+    fn a_write_removes_the_temporaries_a_killed_write_left_and_only_those() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(".r.csv.abc123.tmp");
+        let fresh = dir.path().join(".r.csv.def456.tmp");
+        let other = dir.path().join(".other.csv.ghi789.tmp");
+        for path in [&stale, &fresh, &other] {
+            std::fs::write(path, b"part of a report").unwrap();
+        }
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        for path in [&stale, &other] {
+            std::fs::File::options()
+                .write(true)
+                .open(path)
+                .unwrap()
+                .set_modified(two_hours_ago)
+                .unwrap();
+        }
+        let written = write_atomically(dir.path(), "r.csv", b"the whole report").unwrap();
+        assert_eq!(std::fs::read(&written).unwrap(), b"the whole report");
+        assert!(!stale.exists(), "left by a write cut short");
+        assert!(fresh.exists(), "younger than an hour: may still be written");
+        assert!(other.exists(), "another file's");
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [".other.csv.ghi789.tmp", ".r.csv.def456.tmp", "r.csv"]
+        );
+    }
 }

@@ -262,7 +262,8 @@ fn report_run_killed_20_times_on_postgresql_leaves_whole_files_and_true_records(
             cut += 1;
         }
         // The report's file is the whole file, never part of one; what a
-        // kill leaves behind is only a hidden temporary file beside it.
+        // kill leaves behind is only a hidden temporary file beside it (a
+        // later write removes it once it is an hour old).
         for name in files(&out_dir) {
             if name.starts_with(&format!(".{}.", written[0])) && name.ends_with(".tmp") {
                 continue;

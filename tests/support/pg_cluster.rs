@@ -176,6 +176,17 @@ fn make_certificates(dir: &Path) {
     .unwrap();
 }
 
+/// A folder removed if the thread panics while this lives.
+struct RemoveOnPanic(PathBuf);
+
+impl Drop for RemoveOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
 /// The superuser's connection to the `postgres` database.
 fn admin(port: u16) -> Result<postgres::Client, postgres::Error> {
     postgres::Config::new()
@@ -197,6 +208,9 @@ impl Cluster {
             free_port()
         ));
         std::fs::create_dir_all(&dir).unwrap();
+        // Removed should anything fail before the keeper (which removes it
+        // when the tests end) runs.
+        let guard = RemoveOnPanic(dir.clone());
         let pwfile = dir.join("password");
         std::fs::write(&pwfile, PASSWORD).unwrap();
         make_certificates(&dir);
@@ -246,6 +260,7 @@ impl Cluster {
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
+        std::mem::forget(guard);
         // Ready when a connection is let in: a listening server may still
         // refuse one while it starts up (57P03).
         let deadline = Instant::now() + Duration::from_secs(60);
