@@ -53,7 +53,11 @@ fn known_list<S: AsRef<str>>(given: &str, names: &[S]) -> String {
 /// Opens the configured database, in a folder that exists.
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
     check_storage_path(config, false)?;
-    Ok(Store::open(&config.storage)?)
+    let mut store = Store::open(&config.storage)?;
+    // A site queues what it stores for the central server, whichever
+    // command stores it.
+    store.set_outbox(config.upstream.is_some());
+    Ok(store)
 }
 
 /// Opens the configured database to write real readings into: never a demo's.
@@ -78,6 +82,7 @@ pub fn legacy_keys(config: &Config) -> Vec<(String, String)> {
 fn open_polling_store(config: &Config) -> anyhow::Result<Store> {
     check_storage_path(config, true)?;
     let mut store = Store::open(&config.storage)?;
+    store.set_outbox(config.upstream.is_some());
     store.claim(Purpose::Production)?;
     store.rekey_entries(&legacy_keys(config))?;
     Ok(store)
@@ -298,6 +303,7 @@ pub fn check_config(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> 
             SecretUse::Api => "serve needs it",
             SecretUse::Mail => "serve and report run need it",
             SecretUse::Notify => "serve needs it to sign webhooks",
+            SecretUse::Upstream => "serve needs it to forward to the central server",
             SecretUse::Discovery if config.discovery.ranges.is_empty() => "discover needs it",
             SecretUse::Discovery => "discover and serve need it",
         };
@@ -414,6 +420,7 @@ pub async fn serve_on(
         SecretUse::Api,
         SecretUse::Mail,
         SecretUse::Notify,
+        SecretUse::Upstream,
     ])?;
     if !config.discovery.ranges.is_empty() {
         config.require(&[SecretUse::Discovery])?;
@@ -447,6 +454,25 @@ pub async fn serve_on(
     let deliverer = state.deliverer()?;
     let deliveries = deliverer.run(shutdown.clone());
     let notify = state.clone();
+    let forward_wake = Arc::new(tokio::sync::Notify::new());
+    let forwarder = match (&config.site, &config.upstream) {
+        (Some(site), Some(upstream)) => Some(crate::forward::Forwarder::new(
+            site,
+            upstream,
+            store.clone(),
+            clock,
+            forward_wake.clone(),
+        )?),
+        _ => None,
+    };
+    let forwarding = {
+        let shutdown = shutdown.clone();
+        async move {
+            if let Some(f) = forwarder {
+                f.run(shutdown).await;
+            }
+        }
+    };
     let discovery = collector::discovery::run(
         config.clone(),
         store.clone(),
@@ -458,6 +484,7 @@ pub async fn serve_on(
         notify.metrics.record(&round);
         collector::log_round(round);
         notify.changed.notify_one();
+        forward_wake.notify_one();
     });
     tokio::try_join!(
         async { api.await.context("the web API failed") },
@@ -469,6 +496,10 @@ pub async fn serve_on(
         },
         async {
             deliveries.await;
+            Ok(())
+        },
+        async {
+            forwarding.await;
             Ok(())
         },
     )?;

@@ -88,6 +88,10 @@ pub struct Config {
     pub invoice_check: crate::invoice_check::Tolerance,
     /// `[calendar]`: the working calendar of uptime.
     pub calendar: crate::uptime::Calendar,
+    /// `[site] name`: this telleverk is one site of many.
+    pub site: Option<String>,
+    /// `[upstream]`: the central server this site forwards to.
+    pub upstream: Option<Upstream>,
     /// Secrets named by an environment variable that is not set. A command
     /// that uses them calls [`Config::require`] first; one that does not
     /// (`invoices`, `reconcile`, `import-readings`, …) runs without them.
@@ -107,6 +111,8 @@ pub enum SecretUse {
     Mail,
     /// The webhook keys of `[[notify]]`: `serve`.
     Notify,
+    /// The `collector` token of `[upstream]`: `serve`.
+    Upstream,
 }
 
 /// A secret whose environment variable is not set, with the error a
@@ -254,6 +260,8 @@ struct RawConfig {
     invoice_check: RawInvoiceCheck,
     #[serde(default)]
     calendar: RawCalendar,
+    site: Option<Spanned<site::RawSite>>,
+    upstream: Option<Spanned<site::RawUpstream>>,
 }
 
 /// `[calendar]`: days without working hours beyond the public holidays.
@@ -541,6 +549,7 @@ pub fn parse(
     let smtp = raw.smtp.as_ref().map(|s| ctx.smtp(s)).transpose()?;
     let reports = ctx.reports(&raw.report, smtp.as_ref(), &base)?;
     let notify = ctx.notifies(&raw.notify, smtp.as_ref())?;
+    let (site, upstream) = ctx.site(raw.site.as_ref(), raw.upstream.as_ref(), &base)?;
     Ok(Config {
         file: path.to_path_buf(),
         storage,
@@ -565,6 +574,8 @@ pub fn parse(
             pages: raw.invoice_check.tolerance_pages.get(),
             pct: raw.invoice_check.tolerance_pct.0,
         },
+        site,
+        upstream,
         unset_secrets: ctx.unset.take(),
     })
 }
@@ -850,6 +861,7 @@ mod fields;
 mod http;
 mod notify;
 mod report;
+mod site;
 
 /// An "unknown field `intervall`, expected one of `interval`, …" message
 /// with the likely meant key added ("did you mean `interval`?").
@@ -893,6 +905,7 @@ fn missing_field(message: &str) -> Option<&str> {
 pub use http::{Http, Limits, Role, Token, hash_text, token_hash};
 pub use notify::{Notify, Webhook, shown_destination};
 pub use report::{Report, Smtp, SmtpTls};
+pub use site::Upstream;
 
 #[cfg(test)]
 mod fuzz;

@@ -14,6 +14,7 @@ pub mod devices;
 pub mod invoice_check;
 pub mod poll;
 pub mod reports;
+pub mod sites;
 pub mod system;
 pub mod uptime;
 
@@ -38,6 +39,7 @@ pub use poll::{FailedPoll, MeterValues, PollLine, PolledDevice, ReadingLine};
 pub use reports::{
     A4Equivalents, CounterDevice, CounterMeter, CounterReport, EndValue, RunAnswer, VendorRow,
 };
+pub use sites::{Accepted, SiteItem, SiteList};
 pub use system::{
     AlertEventItem, AlertHistory, AlertItem, AlertList, AlertSettingsView, CollectorView,
     ConfigView, DeviceEntryView, ErrorBody, ErrorCode, ErrorDetail, Health, HttpView, NotifyView,

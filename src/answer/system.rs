@@ -201,6 +201,9 @@ pub struct ErrorDetail {
     pub code: ErrorCode,
     /// What is wrong, for a person.
     pub message: String,
+    /// `out_of_sequence` only: the item the site's next batch must start at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<u64>,
 }
 
 /// The stable codes of the API's errors.
@@ -241,6 +244,14 @@ pub enum ErrorCode {
     /// 503: the database stayed locked by another process (an import);
     /// nothing was changed, the same request may be sent again.
     Busy,
+    /// 409: a site's batch leaves a gap after the items the central has
+    /// applied (`expected` says where to start).
+    OutOfSequence,
+    /// 409: the site speaks another version of the forwarding protocol (the
+    /// message says which side to upgrade).
+    Protocol,
+    /// 422: an item of a site's batch does not hold what the protocol says.
+    InvalidBatch,
     /// 503: the request was not answered within `[http] request_timeout`
     /// (its body came too slowly, or the answer took too long).
     Timeout,

@@ -16,9 +16,12 @@ use super::fields::{Choice, HttpTimeout, Named, Text, Within};
 use super::{ConfigError, Ctx};
 use crate::alerts::Thresholds;
 
-/// What a token may do. Each role may do everything the roles before it may.
+/// What a token may do. Each role from `viewer` on may do everything the
+/// roles before it may; a `collector` may only forward a site's readings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
+    /// A site's collector: only `POST /api/v1/ingest`, for its one site.
+    Collector,
     /// Read everything.
     Viewer,
     /// Also enter readings.
@@ -30,6 +33,7 @@ pub enum Role {
 impl Role {
     pub fn name(self) -> &'static str {
         match self {
+            Role::Collector => "collector",
             Role::Viewer => "viewer",
             Role::Operator => "operator",
             Role::Admin => "admin",
@@ -38,6 +42,7 @@ impl Role {
 
     pub fn parse(text: &str) -> Option<Role> {
         match text {
+            "collector" => Some(Role::Collector),
             "viewer" => Some(Role::Viewer),
             "operator" => Some(Role::Operator),
             "admin" => Some(Role::Admin),
@@ -52,6 +57,8 @@ pub struct Token {
     pub name: String,
     pub role: Role,
     pub hash: [u8; 32],
+    /// The one site a `collector` forwards for.
+    pub site: Option<String>,
 }
 
 impl std::fmt::Debug for Token {
@@ -144,15 +151,18 @@ pub(super) struct RawToken {
     role: Choice<Role>,
     hash: Option<Spanned<String>>,
     token_env: Option<Spanned<String>>,
+    site: Option<Spanned<String>>,
 }
 
 impl Named for Role {
     const NAMES: &'static [(&'static str, Self)] = &[
+        ("collector", Role::Collector),
         ("viewer", Role::Viewer),
         ("operator", Role::Operator),
         ("admin", Role::Admin),
     ];
-    const EXPECTED: &'static str = "a role: use \"viewer\", \"operator\" or \"admin\"";
+    const EXPECTED: &'static str =
+        "a role: use \"viewer\", \"operator\", \"admin\" or \"collector\"";
 }
 
 /// `[alerts]`, each value checked as it is read.
@@ -267,6 +277,32 @@ impl Ctx<'_> {
         let t = raw.get_ref();
         let name = t.name.0.clone();
         let role = t.role.0;
+        let site = match (&t.site, role) {
+            (None, Role::Collector) => {
+                return Err(self.at(
+                    raw,
+                    &format!("{table}.site"),
+                    "is required for a collector: the one site whose readings it may forward",
+                ));
+            }
+            (None, _) => None,
+            (Some(site), Role::Collector) => {
+                if !crate::wire::site_name_ok(site.get_ref()) {
+                    return Err(self.at(site, &format!("{table}.site"), super::site::NAME_RULE));
+                }
+                Some(site.get_ref().clone())
+            }
+            (Some(site), _) => {
+                return Err(self.at(
+                    site,
+                    &format!("{table}.site"),
+                    format!(
+                        "binds a collector to its site; a {} token reads every site",
+                        role.name()
+                    ),
+                ));
+            }
+        };
         let hash = match (&t.hash, &t.token_env) {
             (Some(h), None) => parse_hash(h.get_ref()).ok_or_else(|| {
                 self.at(
@@ -284,6 +320,7 @@ impl Ctx<'_> {
                         name,
                         role,
                         hash: [0; 32],
+                        site,
                     });
                 };
                 if value.trim().len() < MIN_TOKEN_LEN {
@@ -313,6 +350,11 @@ impl Ctx<'_> {
                 ));
             }
         };
-        Ok(Token { name, role, hash })
+        Ok(Token {
+            name,
+            role,
+            hash,
+            site,
+        })
     }
 }

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::error::ApiError;
 use crate::answer::ErrorCode;
-use crate::config::{Role, token_hash};
+use crate::config::{Role, Token, token_hash};
 
 /// The role a handler needs.
 pub trait Needs {
@@ -80,32 +80,41 @@ fn unauthorized(message: &str) -> Refused {
     )))
 }
 
+/// The config's token the request's `Authorization` header carries.
+fn known_token<'s>(parts: &Parts, state: &'s AppState) -> Result<&'s Token, Refused> {
+    let Some(header) = parts.headers.get(AUTHORIZATION) else {
+        return Err(unauthorized(
+            "this needs a token: send `Authorization: Bearer <token>`",
+        ));
+    };
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| {
+            let (scheme, token) = h.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return Err(unauthorized(
+            "the Authorization header is not `Bearer <token>`",
+        ));
+    };
+    let hash = token_hash(token);
+    state
+        .config
+        .http
+        .tokens
+        .iter()
+        .find(|t| t.hash == hash)
+        .ok_or_else(|| unauthorized("the token is not known"))
+}
+
 impl<N: Needs + Send + Sync> FromRequestParts<AppState> for Caller<N> {
     type Rejection = Refused;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Refused> {
-        let Some(header) = parts.headers.get(AUTHORIZATION) else {
-            return Err(unauthorized(
-                "this needs a token: send `Authorization: Bearer <token>`",
-            ));
-        };
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| {
-                let (scheme, token) = h.trim().split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .filter(|t| !t.is_empty());
-        let Some(token) = token else {
-            return Err(unauthorized(
-                "the Authorization header is not `Bearer <token>`",
-            ));
-        };
-        let hash = token_hash(token);
-        let Some(known) = state.config.http.tokens.iter().find(|t| t.hash == hash) else {
-            return Err(unauthorized("the token is not known"));
-        };
+        let known = known_token(parts, state)?;
         if known.role < N::ROLE {
             return Err(Refused::Forbidden(ApiError::new(
                 ErrorCode::Forbidden,
@@ -121,5 +130,34 @@ impl<N: Needs + Send + Sync> FromRequestParts<AppState> for Caller<N> {
             name: known.name.clone(),
             needs: PhantomData,
         })
+    }
+}
+
+/// A site's collector: a `collector` token and the one site it forwards for.
+pub struct SiteCollector {
+    /// The token's name, for the log.
+    pub name: String,
+    pub site: String,
+}
+
+impl FromRequestParts<AppState> for SiteCollector {
+    type Rejection = Refused;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Refused> {
+        let known = known_token(parts, state)?;
+        match (&known.role, &known.site) {
+            (Role::Collector, Some(site)) => Ok(SiteCollector {
+                name: known.name.clone(),
+                site: site.clone(),
+            }),
+            _ => Err(Refused::Forbidden(ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "the token `{}` has the role {}; forwarding needs a collector token bound to the site",
+                    known.name,
+                    known.role.name()
+                ),
+            ))),
+        }
     }
 }

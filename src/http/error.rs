@@ -14,6 +14,8 @@ use crate::answer::{ErrorBody, ErrorCode, ErrorDetail};
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// `out_of_sequence`: the item the site must start at.
+    pub expected: Option<u64>,
 }
 
 /// The status of an error code.
@@ -24,8 +26,13 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        ErrorCode::Conflict | ErrorCode::ImplausibleReading => StatusCode::CONFLICT,
-        ErrorCode::InvalidReading | ErrorCode::InvalidInvoice => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::Conflict
+        | ErrorCode::ImplausibleReading
+        | ErrorCode::OutOfSequence
+        | ErrorCode::Protocol => StatusCode::CONFLICT,
+        ErrorCode::InvalidReading | ErrorCode::InvalidInvoice | ErrorCode::InvalidBatch => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         ErrorCode::ReportFailed | ErrorCode::BillingFailed | ErrorCode::Internal => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -40,6 +47,7 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            expected: None,
         }
     }
 
@@ -136,6 +144,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code,
                 message: self.message,
+                expected: self.expected,
             },
         };
         (status_of(self.code), Json(body)).into_response()

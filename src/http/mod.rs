@@ -19,6 +19,7 @@ mod params;
 mod readings;
 mod reports;
 mod server;
+mod sites;
 mod system;
 mod uptime;
 mod view;
@@ -174,10 +175,16 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(reports::counters))
         .routes(routes!(reports::vendor_billing))
         .routes(routes!(reports::run_report))
+        .routes(routes!(sites::sites))
         .routes(routes!(system::alerts))
         .routes(routes!(system::alert_history))
         .routes(routes!(system::config))
         .routes(routes!(system::openapi))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(sites::ingest))
+                .layer(axum::extract::DefaultBodyLimit::max(sites::MAX_BATCH_BYTES)),
+        )
         .with_state(state.clone())
         .split_for_parts();
     let openapi = Arc::new(openapi);

@@ -131,7 +131,14 @@ async fn body_fits(max_body: usize, request: Request, next: Next) -> Response {
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max_body as u64) {
+    // A site's batch has a limit of its own (one round of a large site
+    // must fit); the route's body limit holds it to that.
+    let limit = if request.uri().path() == super::sites::INGEST_PATH {
+        max_body.max(super::sites::MAX_BATCH_BYTES)
+    } else {
+        max_body
+    };
+    if declared.is_some_and(|n| n > limit as u64) {
         return ApiError::too_large().into_response();
     }
     next.run(request).await

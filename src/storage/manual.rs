@@ -220,6 +220,28 @@ impl Store {
             };
             insert(&tx, device, row, entering).map_err(sql("store a reading"))?;
         }
+        if self.outbox && !plan.store.is_empty() {
+            let item = crate::wire::Item::Readings {
+                by: entering.by.to_owned(),
+                at: millis(entering.at),
+                readings: plan
+                    .store
+                    .iter()
+                    .map(|&(i, _)| {
+                        let r = &rows[i];
+                        (
+                            r.serial.to_string(),
+                            r.meter.code(),
+                            millis(r.at),
+                            r.source as u8,
+                            r.value,
+                        )
+                    })
+                    .collect(),
+            };
+            super::outbox::push(&tx, millis(entering.at), &item)
+                .map_err(sql("queue the readings for the central server"))?;
+        }
         // This commit counts on PostgreSQL; it must not make the next
         // round read everything again (SQLite counts only others').
         let version = data_version(&tx).map_err(sql("read the data version"))?;
@@ -277,6 +299,19 @@ impl Store {
             params![id, millis(w.when), w.by, w.reason],
         )
         .map_err(sql("withdraw a reading"))?;
+        if self.outbox {
+            let item = crate::wire::Item::Withdrawal(crate::wire::Withdrawn {
+                serial: w.serial.to_string(),
+                meter: w.meter.code(),
+                at: millis(w.at),
+                source: w.source as u8,
+                by: w.by.to_owned(),
+                when: millis(w.when),
+                reason: w.reason.to_owned(),
+            });
+            super::outbox::push(&tx, millis(w.when), &item)
+                .map_err(sql("queue the withdrawal for the central server"))?;
+        }
         // This commit counts on PostgreSQL; it must not make the next
         // round read everything again (SQLite counts only others').
         let version = data_version(&tx).map_err(sql("read the data version"))?;
@@ -429,7 +464,7 @@ fn check(
 }
 
 /// Writes one checked reading.
-fn insert(
+pub(super) fn insert(
     tx: &Tx<'_>,
     device: i64,
     row: &ImportRow,
@@ -452,14 +487,14 @@ fn insert(
 }
 
 /// The entered value in force under one key (not withdrawn).
-struct InForce {
-    id: i64,
-    value: u64,
+pub(super) struct InForce {
+    pub(super) id: i64,
+    pub(super) value: u64,
     entered_by: Option<String>,
 }
 
 /// The value in force under a key, if any: the newest entry not withdrawn.
-fn in_force(
+pub(super) fn in_force(
     tx: &super::db::Conn,
     device: i64,
     meter: Meter,

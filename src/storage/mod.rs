@@ -15,9 +15,11 @@ mod fleet;
 mod fleet_rows;
 mod invoice_checks;
 mod manual;
+mod outbox;
 mod pg;
 mod read;
 mod runs;
+mod sites;
 mod tls;
 mod uptime;
 mod write;
@@ -43,7 +45,10 @@ pub use manual::{
     Conflict, Disputed, Entering, Implausible, ImportError, ImportSummary, WithdrawError,
     Withdrawal,
 };
+pub use outbox::Queued;
 pub use runs::{NewRun, ReportRun};
+pub use sites::{IngestError, Ingested, SiteRow};
+pub use tls::verified_client;
 pub use uptime::{RoundRow, SupplyRow, UptimeRows};
 pub use write::RoundSummary;
 
@@ -153,7 +158,7 @@ impl std::fmt::Display for Purpose {
     }
 }
 
-const MIGRATIONS: [&str; 11] = [
+const MIGRATIONS: [&str; 12] = [
     include_str!("schema.sql"),
     include_str!("schema2.sql"),
     include_str!("schema3.sql"),
@@ -165,6 +170,7 @@ const MIGRATIONS: [&str; 11] = [
     include_str!("schema9.sql"),
     include_str!("schema10.sql"),
     include_str!("schema11.sql"),
+    include_str!("schema12.sql"),
 ];
 
 /// A reader's check of the schema version it `found`: the one this telleverk
@@ -219,6 +225,8 @@ pub struct Store {
     /// committed since, and the cache is loaded again before a round is
     /// compared against it.
     synced: i64,
+    /// Every write also queues its item for the central server.
+    outbox: bool,
 }
 
 /// A connection that reads: the API's readers share nothing with the
@@ -254,6 +262,7 @@ impl Store {
             db: Reader { conn, path: shown },
             cache,
             synced,
+            outbox: false,
         })
     }
 
@@ -646,5 +655,7 @@ pub(crate) fn instant(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
+#[cfg(test)]
+mod forward_tests;
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@ use crate::database::{Server, SslMode};
 const BASE_VERSION: usize = 10;
 
 /// The PostgreSQL form of each SQLite migration after [`BASE_VERSION`].
-const STEPS: [&str; 1] = [
+const STEPS: [&str; 2] = [
     // 11: each entry's device, kept when it changes.
     "CREATE TABLE entry_devices (
          entry_id BIGINT NOT NULL,
@@ -28,6 +28,49 @@ const STEPS: [&str; 1] = [
      JOIN (SELECT entry_id, max(at) AS at FROM polls GROUP BY entry_id) latest
          ON latest.entry_id = p.entry_id AND latest.at = p.at
      ON CONFLICT DO NOTHING;",
+    // 12: a site's outbox; the central's sites, their contacts and entries.
+    "CREATE TABLE outbox (
+         seq BIGINT PRIMARY KEY,
+         at BIGINT NOT NULL,
+         body BYTEA NOT NULL
+     );
+     CREATE TABLE outbox_forwarded (
+         id BIGINT PRIMARY KEY CHECK (id = 1),
+         through BIGINT NOT NULL
+     );
+     CREATE TABLE sites (
+         id BIGINT PRIMARY KEY,
+         name TEXT COLLATE \"C\" NOT NULL UNIQUE,
+         first_contact BIGINT NOT NULL
+     );
+     CREATE TABLE site_contacts (
+         id BIGINT PRIMARY KEY,
+         site_id BIGINT NOT NULL,
+         at BIGINT NOT NULL,
+         through BIGINT NOT NULL,
+         applied BIGINT NOT NULL,
+         backlog BIGINT NOT NULL,
+         version TEXT COLLATE \"C\" NOT NULL
+     );
+     CREATE INDEX site_contacts_site ON site_contacts (site_id, through);
+     CREATE TABLE entry_sites (
+         entry_id BIGINT PRIMARY KEY,
+         site_id BIGINT NOT NULL
+     );
+     CREATE TRIGGER sites_id BEFORE INSERT ON sites
+         FOR EACH ROW EXECUTE FUNCTION telleverk_next_id('id');
+     CREATE TRIGGER site_contacts_id BEFORE INSERT ON site_contacts
+         FOR EACH ROW EXECUTE FUNCTION telleverk_next_id('id');
+     CREATE TRIGGER outbox_wrote AFTER INSERT OR UPDATE OR DELETE ON outbox
+         FOR EACH STATEMENT EXECUTE FUNCTION telleverk_wrote();
+     CREATE TRIGGER outbox_forwarded_wrote AFTER INSERT OR UPDATE OR DELETE ON outbox_forwarded
+         FOR EACH STATEMENT EXECUTE FUNCTION telleverk_wrote();
+     CREATE TRIGGER sites_wrote AFTER INSERT OR UPDATE OR DELETE ON sites
+         FOR EACH STATEMENT EXECUTE FUNCTION telleverk_wrote();
+     CREATE TRIGGER site_contacts_wrote AFTER INSERT OR UPDATE OR DELETE ON site_contacts
+         FOR EACH STATEMENT EXECUTE FUNCTION telleverk_wrote();
+     CREATE TRIGGER entry_sites_wrote AFTER INSERT OR UPDATE OR DELETE ON entry_sites
+         FOR EACH STATEMENT EXECUTE FUNCTION telleverk_wrote();",
 ];
 
 const _: () = assert!(BASE_VERSION + STEPS.len() == MIGRATIONS.len());

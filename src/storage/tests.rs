@@ -44,7 +44,7 @@ fn a_wrong_password_or_a_server_that_is_down_is_a_clear_error_naming_the_url() {
 }
 
 /// A new empty PostgreSQL database of the test cluster.
-fn postgres_database() -> super::Database {
+pub(super) fn postgres_database() -> super::Database {
     let cluster = pg_cluster::cluster();
     let server = crate::database::Server::new(
         &cluster.database(),

@@ -26,7 +26,7 @@ pub fn connector(mode: SslMode, root_cert: Option<&Path>) -> Result<MakeRustlsCo
         .map_err(|e| format!("TLS: {e}"))?;
     let config = if mode == SslMode::VerifyFull {
         builder
-            .with_root_certificates(roots(root_cert)?)
+            .with_root_certificates(roots(root_cert, "sslrootcert", "sslmode verify-full")?)
             .with_no_client_auth()
     } else {
         builder
@@ -37,20 +37,30 @@ pub fn connector(mode: SslMode, root_cert: Option<&Path>) -> Result<MakeRustlsCo
     Ok(MakeRustlsConnect::new(config))
 }
 
-/// The certificates of `file` (PEM), or the system's trusted roots.
-fn roots(file: Option<&Path>) -> Result<RootCertStore, String> {
+/// A TLS client that checks the server's certificate against the CAs of
+/// `ca_file` (PEM; the config key `key` names it), or the roots the system
+/// trusts: a site's link to its central server.
+pub fn verified_client(ca_file: Option<&Path>, key: &str) -> Result<ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(roots(ca_file, key, key)?)
+        .with_no_client_auth())
+}
+
+/// The certificates of `file` (PEM), or the system's trusted roots; `key`
+/// names the file's config key, `user` what needs the roots.
+fn roots(file: Option<&Path>, key: &str, user: &str) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
     match file {
         Some(path) => {
             let certs = CertificateDer::pem_file_iter(path)
                 .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| format!("sslrootcert {}: {e}", path.display()))?;
+                .map_err(|e| format!("{key} {}: {e}", path.display()))?;
             let (added, _) = roots.add_parsable_certificates(certs);
             if added == 0 {
-                return Err(format!(
-                    "sslrootcert {}: no certificate in it",
-                    path.display()
-                ));
+                return Err(format!("{key} {}: no certificate in it", path.display()));
             }
         }
         None => {
@@ -59,8 +69,8 @@ fn roots(file: Option<&Path>) -> Result<RootCertStore, String> {
             if roots.is_empty() {
                 let why: Vec<String> = found.errors.iter().map(|e| e.to_string()).collect();
                 return Err(format!(
-                    "sslmode verify-full: this system trusts no root certificate{}; \
-                     give the server's CA in `sslrootcert`",
+                    "{user}: this system trusts no root certificate{}; \
+                     give the server's CA in `{key}`",
                     if why.is_empty() {
                         String::new()
                     } else {

@@ -24,7 +24,7 @@ pub struct RoundSummary {
 
 /// Changes to the cache, applied only once the transaction has committed.
 #[derive(Default)]
-struct Pending {
+pub(super) struct Pending {
     entries: HashMap<String, EntryState>,
     devices: HashMap<String, i64>,
     state: HashMap<i64, DeviceState>,
@@ -58,79 +58,108 @@ impl Store {
     ) -> Result<RoundSummary, Error> {
         let path = self.db.path.clone();
         let sql = |action| super::sql_error(&path, action);
+        let outbox = self.outbox;
         let written = (|| {
-            // IMMEDIATE: the write lock is taken (waiting out the busy
-            // timeout) before anything is read, so a round never fails
-            // half-way on a lock another process took meanwhile.
-            let tx = self
-                .db
-                .conn
-                .transaction_with_behavior(Behavior::Immediate)
-                .map_err(sql("begin a round"))?;
-            // Another connection committed since the cache last matched
-            // the database: what it stored (entries, devices, values) is
-            // read in before this round is compared against it.
-            let version = super::data_version(&tx).map_err(sql("read the data version"))?;
-            if version != self.synced {
-                self.cache =
-                    super::cache::Cache::load(&tx).map_err(sql("load the latest values"))?;
-                self.synced = version;
-                tracing::debug!("another connection wrote to {path}: latest values read again");
-            }
+            let tx = begin(&mut self.db.conn, &mut self.cache, &mut self.synced, &path)?;
             if let Some(round) = round {
                 insert_round(&tx, round, records).map_err(sql("store the round"))?;
             }
-            let mut w = Writer {
-                tx: &tx,
-                cache: &mut self.cache,
-                pending: Pending::default(),
-                summary: RoundSummary::default(),
-                polls: Appender::new("polls", POLL_COLUMNS),
-                meter_values: Appender::new("meter_values", METER_VALUE_COLUMNS),
-                supply_values: Appender::new("supply_values", SUPPLY_VALUE_COLUMNS),
-            };
+            let mut w = Writer::new(&tx, &mut self.cache, None);
             for record in records {
                 w.record(record).map_err(sql("store a poll"))?;
             }
-            for appender in [&mut w.polls, &mut w.meter_values, &mut w.supply_values] {
-                appender.flush(&tx).map_err(sql("store the polls"))?;
+            let (pending, summary) = w.finish().map_err(sql("store the polls"))?;
+            if outbox {
+                let item = crate::wire::Item::Round {
+                    round: round.map(crate::wire::Round::of),
+                    polls: records.iter().map(crate::wire::Poll::of).collect(),
+                };
+                let at = round
+                    .map(|r| r.ended)
+                    .or_else(|| records.iter().map(|r| r.at).max());
+                super::outbox::push(&tx, at.map_or(0, millis), &item)
+                    .map_err(sql("queue the round for the central server"))?;
             }
-            let Writer {
-                pending, summary, ..
-            } = w;
-            // The version as this round leaves it: on PostgreSQL every
-            // commit counts, this one's too (on SQLite only others' do).
-            let version = super::data_version(&tx).map_err(sql("read the data version"))?;
-            tx.commit().map_err(sql("commit a round"))?;
-            self.synced = version;
-            Ok((pending, summary))
+            let version = commit(tx, &path, "commit a round")?;
+            Ok((pending, summary, version))
         })();
         match written {
-            Ok((pending, summary)) => {
-                self.cache.entries.extend(pending.entries);
-                self.cache.devices.extend(pending.devices);
-                self.cache.state.extend(pending.state);
-                self.cache.supply_sets.extend(pending.supply_sets);
+            Ok((pending, summary, version)) => {
+                self.settle(pending, version);
                 Ok(summary)
             }
             Err(e) => {
-                self.cache = super::cache::Cache::load(&self.db.conn).unwrap_or_else(|reload| {
-                    tracing::error!(
-                        "cannot reload {} after a failed round: {reload}",
-                        self.db.path
-                    );
-                    super::cache::Cache::default()
-                });
-                // Not known to match: the next round loads it again.
-                self.synced = i64::MIN;
+                self.reload_after_failure();
                 Err(e)
             }
         }
     }
+
+    /// Takes what a write transaction did into the cache once it has
+    /// committed, with the data version the commit left.
+    pub(super) fn settle(&mut self, pending: Pending, version: i64) {
+        self.synced = version;
+        self.cache.entries.extend(pending.entries);
+        self.cache.devices.extend(pending.devices);
+        self.cache.state.extend(pending.state);
+        self.cache.supply_sets.extend(pending.supply_sets);
+    }
+
+    /// The cache after a write that failed: read again from the database.
+    pub(super) fn reload_after_failure(&mut self) {
+        self.cache = super::cache::Cache::load(&self.db.conn).unwrap_or_else(|reload| {
+            tracing::error!(
+                "cannot reload {} after a failed write: {reload}",
+                self.db.path
+            );
+            super::cache::Cache::default()
+        });
+        // Not known to match: the next round loads it again.
+        self.synced = i64::MIN;
+    }
+}
+
+/// Begins a write transaction with the cache matching the database.
+///
+/// IMMEDIATE: the write lock is taken (waiting out the busy timeout) before
+/// anything is read, so a round never fails half-way on a lock another
+/// process took meanwhile. Should another connection have committed since
+/// the cache last matched the database, what it stored (entries, devices,
+/// values) is read in before anything is compared against it.
+pub(super) fn begin<'c>(
+    conn: &'c mut super::db::Conn,
+    cache: &mut super::cache::Cache,
+    synced: &mut i64,
+    path: &str,
+) -> Result<Tx<'c>, Error> {
+    let sql = |action| super::sql_error(path, action);
+    let tx = conn
+        .transaction_with_behavior(Behavior::Immediate)
+        .map_err(sql("begin a round"))?;
+    let version = super::data_version(&tx).map_err(sql("read the data version"))?;
+    if version != *synced {
+        *cache = super::cache::Cache::load(&tx).map_err(sql("load the latest values"))?;
+        *synced = version;
+        tracing::debug!("another connection wrote to {path}: latest values read again");
+    }
+    Ok(tx)
+}
+
+/// Commits, and returns the data version as the commit leaves it: on
+/// PostgreSQL every commit counts, this one's too (on SQLite only others').
+pub(super) fn commit(tx: Tx<'_>, path: &str, action: &'static str) -> Result<i64, Error> {
+    let sql = |action| super::sql_error(path, action);
+    let version = super::data_version(&tx).map_err(sql("read the data version"))?;
+    tx.commit().map_err(sql(action))?;
+    Ok(version)
 }
 
 /// The round's row: its counts come from its records.
-fn insert_round(tx: &Tx<'_>, round: &RoundRecord, records: &[PollRecord]) -> super::db::Result<()> {
+pub(super) fn insert_round(
+    tx: &Tx<'_>,
+    round: &RoundRecord,
+    records: &[PollRecord],
+) -> super::db::Result<()> {
     let (mut answered, mut failed, mut aborted) = (0, 0, 0);
     for r in records {
         match &r.outcome {
@@ -159,11 +188,14 @@ fn insert_round(tx: &Tx<'_>, round: &RoundRecord, records: &[PollRecord]) -> sup
     Ok(())
 }
 
-struct Writer<'a> {
+pub(super) struct Writer<'a> {
     tx: &'a Tx<'a>,
     cache: &'a mut super::cache::Cache,
     pending: Pending,
     summary: RoundSummary,
+    /// The site whose entries this writes (at the central server): each new
+    /// entry is marked as that site's.
+    site: Option<i64>,
     /// The round's polls and changed values (on PostgreSQL inserted
     /// together before the commit).
     polls: Appender,
@@ -201,8 +233,49 @@ const SUPPLY_VALUE_COLUMNS: &[(&str, Ty)] = &[
     ("max", Ty::Int),
 ];
 
-impl Writer<'_> {
-    fn record(&mut self, r: &PollRecord) -> super::db::Result<()> {
+impl<'a> Writer<'a> {
+    pub(super) fn new(
+        tx: &'a Tx<'a>,
+        cache: &'a mut super::cache::Cache,
+        site: Option<i64>,
+    ) -> Writer<'a> {
+        Writer {
+            tx,
+            cache,
+            pending: Pending::default(),
+            summary: RoundSummary::default(),
+            site,
+            polls: Appender::new("polls", POLL_COLUMNS),
+            meter_values: Appender::new("meter_values", METER_VALUE_COLUMNS),
+            supply_values: Appender::new("supply_values", SUPPLY_VALUE_COLUMNS),
+        }
+    }
+
+    /// Inserts what is still gathered, and gives what the cache takes on
+    /// the commit and what was stored.
+    pub(super) fn finish(mut self) -> super::db::Result<(Pending, RoundSummary)> {
+        for appender in [
+            &mut self.polls,
+            &mut self.meter_values,
+            &mut self.supply_values,
+        ] {
+            appender.flush(self.tx)?;
+        }
+        Ok((self.pending, self.summary))
+    }
+
+    /// The id of the device with `serial`, added when the store has none.
+    pub(super) fn device_id(&mut self, serial: &str, at: i64) -> super::db::Result<i64> {
+        let (id, st) = self.device(serial, at)?;
+        self.pending.state.insert(id, st);
+        Ok(id)
+    }
+
+    pub(super) fn tx(&self) -> &'a Tx<'a> {
+        self.tx
+    }
+
+    pub(super) fn record(&mut self, r: &PollRecord) -> super::db::Result<()> {
         let entry = self.entry(&r.entry_key, &r.address, r.at)?;
         match &r.outcome {
             Outcome::Failed { cause, detail } => {
@@ -233,6 +306,11 @@ impl Writer<'_> {
                 "INSERT INTO entries (key, address, first_seen) VALUES (?1, ?2, ?3) RETURNING id",
             )?
             .query_row(params![key, address, millis(at)], |r| r.get(0))?;
+        if let Some(site) = self.site {
+            self.tx
+                .prepare_cached("INSERT INTO entry_sites (entry_id, site_id) VALUES (?1, ?2)")?
+                .execute(params![id, site])?;
+        }
         let e = EntryState {
             id,
             last_device: None,

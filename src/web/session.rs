@@ -54,7 +54,11 @@ impl Sessions {
     /// the config is it. Returns the session's id.
     pub fn start(&self, http: &Http, token: &str) -> Option<(String, Session)> {
         let hash = token_hash(token.trim());
-        let known = http.tokens.iter().find(|t| t.hash == hash)?;
+        // A collector's token forwards a site's readings; it opens no page.
+        let known = http
+            .tokens
+            .iter()
+            .find(|t| t.hash == hash && t.role >= Role::Viewer)?;
         let session = Session {
             name: known.name.clone(),
             role: known.role,
@@ -235,6 +239,7 @@ mod tests {
                     name: format!("{role:?}"),
                     role: *role,
                     hash: token_hash(token),
+                    site: None,
                 })
                 .collect(),
             limits: Default::default(),

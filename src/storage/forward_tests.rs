@@ -1,0 +1,359 @@
+//! A site's outbox replayed at a central store: the same series, exactly
+//! once, in order; a gap refused; entries kept apart per site.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::manual::{Entering, Withdrawal};
+use super::{Database, IngestError, Store};
+use crate::import::ImportRow;
+use crate::meters::{Meter, MeterSet, MeterValue, Source, ValueKind};
+use crate::record::{DeviceReading, Outcome, PollRecord, Reading, RoundEnd, RoundRecord};
+use crate::serial::Serial;
+use crate::wire::{Batch, PROTOCOL};
+
+fn t(minutes: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 2, 8, 0, 0).unwrap() + Duration::minutes(minutes)
+}
+
+fn serial(s: &str) -> Serial {
+    Serial::parse(s).unwrap()
+}
+
+fn poll(entry: &str, s: &str, at: DateTime<Utc>, total: u64, bw: u64) -> PollRecord {
+    let mut meters = MeterSet::new();
+    for (meter, value) in [(Meter::Total, total), (Meter::BwTotal, bw)] {
+        meters.insert(MeterValue {
+            meter,
+            value,
+            kind: ValueKind::Counter32,
+        });
+    }
+    PollRecord {
+        at,
+        entry_key: entry.into(),
+        address: format!("{entry}:161"),
+        outcome: Outcome::Ok(Box::new(DeviceReading {
+            serial: serial(s),
+            meters,
+            ..DeviceReading::default()
+        })),
+    }
+}
+
+fn round(at: DateTime<Utc>) -> RoundRecord {
+    RoundRecord {
+        started: at,
+        ended: at + Duration::seconds(2),
+        interval_ms: Some(300_000),
+        entries: 2,
+        end: RoundEnd::Completed,
+    }
+}
+
+fn site_store(dir: &std::path::Path, name: &str) -> Store {
+    let mut store = Store::open(Database::File(dir.join(format!("{name}.db")))).unwrap();
+    store.set_outbox(true);
+    store
+}
+
+/// What the site stored: rounds, a meter that went down, a failure, an
+/// entered reading and its withdrawal.
+fn site_history(site: &mut Store) {
+    site.write_polled_round(
+        &round(t(0)),
+        &[
+            poll("10.0.0.5", "AA1", t(0), 1000, 800),
+            poll("10.0.0.6", "BB2", t(0), 50, 50),
+        ],
+    )
+    .unwrap();
+    site.write_polled_round(
+        &round(t(5)),
+        &[
+            poll("10.0.0.5", "AA1", t(5), 1010, 805),
+            PollRecord {
+                at: t(5),
+                entry_key: "10.0.0.6".into(),
+                address: "10.0.0.6:161".into(),
+                outcome: Outcome::Failed {
+                    cause: crate::record::FailureCause::Timeout,
+                    detail: "no answer".into(),
+                },
+            },
+        ],
+    )
+    .unwrap();
+    // Down: a suspected reset.
+    site.write_polled_round(&round(t(10)), &[poll("10.0.0.5", "AA1", t(10), 3, 2)])
+        .unwrap();
+    let entering = Entering {
+        by: "ola",
+        at: t(11),
+        accept_implausible: true,
+        shown: Default::default(),
+    };
+    let rows = [
+        ImportRow {
+            line: 1,
+            serial: serial("BB2"),
+            at: t(8),
+            meter: Meter::BwTotal,
+            value: 60,
+            source: Source::Manual,
+        },
+        ImportRow {
+            line: 2,
+            serial: serial("CC3"),
+            at: t(8),
+            meter: Meter::Total,
+            value: 7,
+            source: Source::Vendor,
+        },
+    ];
+    site.import_readings(&rows, entering).unwrap();
+    site.withdraw_reading(&Withdrawal {
+        serial: &serial("BB2"),
+        meter: Meter::BwTotal,
+        at: t(8),
+        source: Source::Manual,
+        by: "kari",
+        reason: "typo",
+        when: t(12),
+        shown: Default::default(),
+    })
+    .unwrap();
+    site.write_polled_round(
+        &round(t(15)),
+        &[
+            poll("10.0.0.5", "AA1", t(15), 5, 3),
+            poll("10.0.0.6", "BB2", t(15), 70, 70),
+        ],
+    )
+    .unwrap();
+}
+
+fn batch(site: &str, first: u64, items: Vec<crate::wire::Item>, backlog: u64) -> Batch {
+    Batch {
+        protocol: PROTOCOL,
+        site: site.into(),
+        version: "0.1.0".into(),
+        backlog,
+        first,
+        items,
+    }
+}
+
+/// A device's readings with the entry keys as the site names them.
+fn readings(store: &Store, s: &str, site: Option<&str>) -> Vec<Reading> {
+    let mut all = store.readings(s, None, None).unwrap().unwrap_or_default();
+    if let Some(site) = site {
+        let prefix = format!("{site}/");
+        for r in &mut all {
+            r.entry_key = r
+                .entry_key
+                .take()
+                .map(|k| k.strip_prefix(&prefix).map(str::to_owned).unwrap_or(k));
+        }
+    }
+    all
+}
+
+fn events(store: &Store, s: &str) -> Vec<(DateTime<Utc>, String, Option<u64>, Option<u64>)> {
+    store
+        .events(&serial(s))
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.at, e.kind, e.before, e.after))
+        .collect()
+}
+
+fn forwarded_once(central: Database) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut site = site_store(dir.path(), "bergen");
+    site_history(&mut site);
+    let queued = site.queued(usize::MAX).unwrap();
+    assert_eq!(queued.forwarded, 0);
+    assert_eq!(queued.backlog, 6, "four rounds, an import, a withdrawal");
+    let seqs: Vec<u64> = queued.items.iter().map(|i| i.0).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
+    let items: Vec<_> = queued.items.into_iter().map(|i| i.1).collect();
+
+    let mut central = Store::open(central).unwrap();
+    // The first three, then the first three again (their answer was lost),
+    // then from the second on: each item applied exactly once.
+    let done = central
+        .ingest(&batch("bergen", 1, items[..3].to_vec(), 6), t(20))
+        .unwrap();
+    assert_eq!((done.through, done.applied), (3, 3));
+    let again = central
+        .ingest(&batch("bergen", 1, items[..3].to_vec(), 6), t(21))
+        .unwrap();
+    assert_eq!((again.through, again.applied), (3, 0));
+    // A gap is refused with the item expected, and changes nothing.
+    let gap = central.ingest(&batch("bergen", 5, items[4..].to_vec(), 2), t(21));
+    assert!(
+        matches!(
+            gap,
+            Err(IngestError::Gap {
+                first: 5,
+                expected: 4
+            })
+        ),
+        "{gap:?}"
+    );
+    let rest = central
+        .ingest(&batch("bergen", 2, items[1..].to_vec(), 5), t(22))
+        .unwrap();
+    assert_eq!((rest.through, rest.applied), (6, 3));
+
+    for s in ["AA1", "BB2", "CC3"] {
+        assert_eq!(
+            readings(&central, s, Some("bergen")),
+            readings(&site, s, None),
+            "{s}'s readings at the central and at the site"
+        );
+        assert_eq!(events(&central, s), events(&site, s), "{s}'s events");
+    }
+    assert!(
+        events(&central, "AA1")
+            .iter()
+            .any(|e| e.1 == "suspected_reset"),
+        "{:?}",
+        events(&central, "AA1")
+    );
+    let withdrawn = readings(&central, "BB2", Some("bergen"));
+    assert!(
+        withdrawn.iter().any(|r| r.withdrawn.len() == 1),
+        "{withdrawn:?}"
+    );
+    assert_eq!(
+        central.failures().unwrap().len(),
+        site.failures().unwrap().len()
+    );
+
+    let sites = central.sites().unwrap();
+    assert_eq!(sites.len(), 1);
+    assert_eq!(
+        (
+            sites[0].name.as_str(),
+            sites[0].through,
+            sites[0].backlog,
+            sites[0].entries
+        ),
+        ("bergen", 6, 0, 2)
+    );
+    assert_eq!(sites[0].first_contact, t(20));
+    assert_eq!(sites[0].last_contact, t(22));
+
+    // Confirmed: the outbox empties, and the numbering goes on.
+    site.forwarded(6).unwrap();
+    let empty = site.queued(usize::MAX).unwrap();
+    assert_eq!(
+        (empty.forwarded, empty.backlog, empty.items.len()),
+        (6, 0, 0)
+    );
+    site.write_polled_round(&round(t(20)), &[poll("10.0.0.5", "AA1", t(20), 9, 5)])
+        .unwrap();
+    let next = site.queued(usize::MAX).unwrap();
+    assert_eq!(next.items.iter().map(|i| i.0).collect::<Vec<_>>(), [7]);
+
+    // Another site's printer at the same address is another entry.
+    let other = central
+        .ingest(
+            &batch(
+                "oslo",
+                1,
+                vec![crate::wire::Item::Round {
+                    round: None,
+                    polls: vec![crate::wire::Poll::of(&poll("10.0.0.5", "DD4", t(30), 1, 1))],
+                }],
+                1,
+            ),
+            t(30),
+        )
+        .unwrap();
+    assert_eq!(other.through, 1);
+    let keys = central.entry_sites().unwrap();
+    assert!(
+        keys.contains(&("bergen/10.0.0.5".into(), "bergen".into())),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&("oslo/10.0.0.5".into(), "oslo".into())),
+        "{keys:?}"
+    );
+    assert!(
+        events(&central, "DD4").is_empty(),
+        "no swap: oslo's 10.0.0.5 is not bergen's"
+    );
+}
+
+#[test]
+fn a_site_s_outbox_replayed_at_a_central_sqlite_store_gives_the_same_series_once() {
+    let dir = tempfile::tempdir().unwrap();
+    forwarded_once(Database::File(dir.path().join("central.db")));
+}
+
+#[test]
+fn a_site_s_outbox_replayed_at_a_central_postgresql_store_gives_the_same_series_once() {
+    forwarded_once(super::tests::postgres_database());
+}
+
+#[test]
+fn a_device_that_moves_between_sites_is_one_series_with_a_move_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut central = Store::open(Database::File(dir.path().join("central.db"))).unwrap();
+    let item = |entry: &str, at, total| crate::wire::Item::Round {
+        round: None,
+        polls: vec![crate::wire::Poll::of(&poll(entry, "MV1", at, total, total))],
+    };
+    central
+        .ingest(
+            &batch("oslo", 1, vec![item("10.0.0.9", t(0), 100)], 1),
+            t(1),
+        )
+        .unwrap();
+    central
+        .ingest(
+            &batch("bergen", 1, vec![item("10.1.0.3", t(60), 150)], 1),
+            t(61),
+        )
+        .unwrap();
+    let kinds: Vec<String> = events(&central, "MV1").into_iter().map(|e| e.1).collect();
+    assert_eq!(kinds, ["move"]);
+    let detail = &central.events(&serial("MV1")).unwrap()[0].detail;
+    assert!(
+        detail.contains("oslo/10.0.0.9") && detail.contains("bergen/10.1.0.3"),
+        "{detail}"
+    );
+    let totals: Vec<u64> = readings(&central, "MV1", None)
+        .iter()
+        .filter_map(|r| r.meters.value(Meter::Total))
+        .collect();
+    assert_eq!(totals, [100, 150]);
+}
+
+#[test]
+fn an_item_that_breaks_the_protocol_names_itself_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut central = Store::open(Database::File(dir.path().join("central.db"))).unwrap();
+    let mut p = crate::wire::Poll::of(&poll("10.0.0.5", "AA1", t(0), 1, 1));
+    p.reading.as_mut().unwrap().serial = "=cmd()".into();
+    let good = crate::wire::Item::Round {
+        round: None,
+        polls: vec![crate::wire::Poll::of(&poll("10.0.0.5", "AA1", t(0), 1, 1))],
+    };
+    let bad = crate::wire::Item::Round {
+        round: None,
+        polls: vec![p],
+    };
+    let e = central
+        .ingest(&batch("bergen", 1, vec![good, bad], 2), t(1))
+        .unwrap_err();
+    assert!(
+        matches!(&e, IngestError::Invalid { seq: 2, message } if message.contains("reading.serial")),
+        "{e}"
+    );
+    assert!(central.sites().unwrap().is_empty());
+    assert!(central.readings("AA1", None, None).unwrap().is_none());
+}

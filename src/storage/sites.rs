@@ -1,0 +1,343 @@
+//! The central server's side of forwarding: a site's batch replayed through
+//! this store in one transaction, exactly once, in the site's order; and
+//! what the central knows of each site.
+//!
+//! Every request a site makes is a row of `site_contacts`: the last item
+//! applied after it is the highest `through`, so a batch sent again (its
+//! answer lost) changes nothing, and one that leaves a gap is refused with
+//! the number expected.
+
+use chrono::{DateTime, Utc};
+
+use super::db::{Tx, params};
+use super::write::{Writer, begin, commit, insert_round};
+use super::{Error, Reader, Store, millis};
+use crate::display::Display;
+use crate::import::ImportRow;
+use crate::record::{PollRecord, RoundRecord};
+use crate::wire::{Batch, EnteredReading, Item, site_entry_key};
+
+/// What an accepted batch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ingested {
+    /// The last item of the site now applied.
+    pub through: u64,
+    /// Items of this batch applied now (the rest were applied before).
+    pub applied: u64,
+}
+
+/// A batch the central did not take; nothing of it was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("the batch starts at item {first}, but the central has applied items through {}: send from item {expected}", expected - 1)]
+    Gap { first: u64, expected: u64 },
+    #[error("item {seq}: {message}")]
+    Invalid { seq: u64, message: String },
+    #[error(transparent)]
+    Storage(#[from] Error),
+}
+
+/// A site as the central knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteRow {
+    pub name: String,
+    pub first_contact: DateTime<Utc>,
+    pub last_contact: DateTime<Utc>,
+    /// The last item applied.
+    pub through: u64,
+    /// Items the site had still to send after its last request.
+    pub backlog: u64,
+    /// The site's telleverk version, as it last said.
+    pub version: String,
+    /// Entries of the site the central has polls of.
+    pub entries: u64,
+}
+
+/// An item made ready to apply: checked, entries keyed per site.
+enum Replay {
+    Round(Option<RoundRecord>, Vec<PollRecord>),
+    Readings {
+        by: String,
+        at: DateTime<Utc>,
+        rows: Vec<EnteredReading>,
+    },
+    /// The reading's key (its value unused), who withdrew it, when and why.
+    Withdrawal {
+        reading: EnteredReading,
+        by: String,
+        when: DateTime<Utc>,
+        reason: String,
+    },
+}
+
+fn replay(site: &str, item: &Item) -> Result<Replay, crate::wire::Invalid> {
+    Ok(match item {
+        Item::Round { round, polls } => Replay::Round(
+            round.as_ref().map(crate::wire::Round::record).transpose()?,
+            polls
+                .iter()
+                .map(|p| p.record(site_entry_key(site, &p.entry)))
+                .collect::<Result<_, _>>()?,
+        ),
+        Item::Readings { by, at, readings } => Replay::Readings {
+            by: by.clone(),
+            at: DateTime::from_timestamp_millis(*at).ok_or_else(|| {
+                crate::wire::Invalid(format!("readings.at: {at} is not an instant"))
+            })?,
+            rows: readings
+                .iter()
+                .map(crate::wire::entered)
+                .collect::<Result<_, _>>()?,
+        },
+        Item::Withdrawal(w) => {
+            let (serial, meter, at, source, when) = w.key()?;
+            Replay::Withdrawal {
+                reading: EnteredReading {
+                    serial,
+                    meter,
+                    at,
+                    source,
+                    value: 0,
+                },
+                by: w.by.clone(),
+                when,
+                reason: w.reason.clone(),
+            }
+        }
+    })
+}
+
+impl Store {
+    /// Applies a site's batch in one transaction: items already applied are
+    /// skipped, the rest replayed in order (rounds through the same writer
+    /// the collector uses, entries keyed per site), and the request noted.
+    pub fn ingest(&mut self, batch: &Batch, at: DateTime<Utc>) -> Result<Ingested, IngestError> {
+        let replays = batch
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                replay(&batch.site, item).map_err(|e| IngestError::Invalid {
+                    seq: batch.first + i as u64,
+                    message: e.0,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if batch.first == 0 {
+            return Err(IngestError::Invalid {
+                seq: 0,
+                message: "items are numbered from 1".into(),
+            });
+        }
+        let path = self.db.path.clone();
+        let sql = |action| super::sql_error(&path, action);
+        let tx = begin(&mut self.db.conn, &mut self.cache, &mut self.synced, &path)?;
+        let site = site_id(&tx, &batch.site, millis(at)).map_err(sql("add the site"))?;
+        let through = site_through(&tx, site).map_err(sql("read the site's progress"))?;
+        if batch.first > through + 1 {
+            return Err(IngestError::Gap {
+                first: batch.first,
+                expected: through + 1,
+            });
+        }
+        let skip = usize::try_from(through + 1 - batch.first).unwrap_or(usize::MAX);
+        let fresh = replays.get(skip..).unwrap_or_default();
+        let written = (|| {
+            let mut w = Writer::new(&tx, &mut self.cache, Some(site));
+            for r in fresh {
+                apply(&mut w, r).map_err(sql("apply a site's item"))?;
+            }
+            let (pending, summary) = w.finish().map_err(sql("apply a site's polls"))?;
+            for e in &summary.events {
+                tracing::info!(site = %batch.site, "{}: {}", e.kind, e.detail);
+            }
+            Ok::<_, Error>(pending)
+        })();
+        let pending = match written {
+            Ok(p) => p,
+            Err(e) => {
+                drop(tx);
+                self.reload_after_failure();
+                return Err(e.into());
+            }
+        };
+        let now_through = through.max(batch.first + batch.items.len() as u64 - 1);
+        let remaining = batch.backlog.saturating_sub(batch.items.len() as u64);
+        let noted = tx
+            .execute(
+                "INSERT INTO site_contacts (site_id, at, through, applied, backlog, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    site,
+                    millis(at),
+                    now_through as i64,
+                    fresh.len() as i64,
+                    remaining as i64,
+                    batch.version
+                ],
+            )
+            .map_err(sql("note the site's request"))
+            .and_then(|_| commit(tx, &path, "commit a site's batch"));
+        match noted {
+            Ok(version) => {
+                self.settle(pending, version);
+                Ok(Ingested {
+                    through: now_through,
+                    applied: fresh.len() as u64,
+                })
+            }
+            Err(e) => {
+                self.reload_after_failure();
+                Err(e.into())
+            }
+        }
+    }
+}
+
+fn site_id(tx: &Tx<'_>, name: &str, at: i64) -> super::db::Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO sites (name, first_contact) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+    )?
+    .execute(params![name, at])?;
+    tx.prepare_cached("SELECT id FROM sites WHERE name = ?1")?
+        .query_row(params![name], |r| r.get(0))
+}
+
+fn site_through(tx: &Tx<'_>, site: i64) -> super::db::Result<u64> {
+    let through: Option<i64> = tx
+        .prepare_cached("SELECT max(through) FROM site_contacts WHERE site_id = ?1")?
+        .query_row(params![site], |r| r.get(0))?;
+    Ok(through.unwrap_or(0).max(0) as u64)
+}
+
+fn apply(w: &mut Writer<'_>, r: &Replay) -> super::db::Result<()> {
+    match r {
+        Replay::Round(round, polls) => {
+            if let Some(round) = round {
+                insert_round(w.tx(), round, polls)?;
+            }
+            for p in polls {
+                w.record(p)?;
+            }
+        }
+        Replay::Readings { by, at, rows } => {
+            let entering = super::manual::Entering {
+                by,
+                at: *at,
+                accept_implausible: true,
+                shown: Display::default(),
+            };
+            for row in rows {
+                let device = w.device_id(row.serial.as_str(), millis(row.at))?;
+                let key_at = millis(row.at);
+                match super::manual::in_force(w.tx(), device, row.meter, key_at, row.source)? {
+                    Some(f) if f.value == row.value => continue,
+                    Some(f) => tracing::warn!(
+                        "{} {} at {} ({}): the site entered {}, the central had {}: the site's is in force now",
+                        row.serial,
+                        row.meter,
+                        row.at,
+                        row.source.name(),
+                        row.value,
+                        f.value
+                    ),
+                    None => {}
+                }
+                let import = ImportRow {
+                    line: 0,
+                    serial: row.serial.clone(),
+                    at: row.at,
+                    meter: row.meter,
+                    value: row.value,
+                    source: row.source,
+                };
+                super::manual::insert(w.tx(), device, &import, entering)?;
+            }
+        }
+        Replay::Withdrawal {
+            reading,
+            by,
+            when,
+            reason,
+        } => {
+            let device = w.device_id(reading.serial.as_str(), millis(reading.at))?;
+            let found = super::manual::in_force(
+                w.tx(),
+                device,
+                reading.meter,
+                millis(reading.at),
+                reading.source,
+            )?;
+            match found {
+                Some(f) => {
+                    w.tx()
+                        .prepare_cached(
+                            "INSERT INTO reading_withdrawals (reading_id, at, by, reason) VALUES (?1, ?2, ?3, ?4)",
+                        )?
+                        .execute(params![f.id, millis(*when), by, reason])?;
+                }
+                None => tracing::warn!(
+                    "a site withdrew {} {} at {} ({}), which the central has not in force: nothing to withdraw",
+                    reading.serial,
+                    reading.meter,
+                    reading.at,
+                    reading.source.name()
+                ),
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Reader {
+    /// Every site that has forwarded to this store, by name.
+    pub fn sites(&self) -> Result<Vec<SiteRow>, Error> {
+        let err = self.err("read the sites");
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT s.name, s.first_contact, c.at, c.through, c.backlog, c.version,
+                        (SELECT count(*) FROM entry_sites e WHERE e.site_id = s.id)
+                 FROM sites s
+                 JOIN site_contacts c ON c.id = (SELECT max(id) FROM site_contacts WHERE site_id = s.id)
+                 ORDER BY s.name",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SiteRow {
+                    name: r.get(0)?,
+                    first_contact: super::instant(r.get(1)?),
+                    last_contact: super::instant(r.get(2)?),
+                    through: r.get::<_, i64>(3)? as u64,
+                    backlog: r.get::<_, i64>(4)? as u64,
+                    version: r.get(5)?,
+                    entries: r.get::<_, i64>(6)? as u64,
+                })
+            })
+            .map_err(&err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&err)?;
+        Ok(rows)
+    }
+
+    /// The site of each entry a site polls, by entry key.
+    pub fn entry_sites(&self) -> Result<Vec<(String, String)>, Error> {
+        let err = self.err("read the entries' sites");
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT e.key, s.name FROM entry_sites es
+                 JOIN entries e ON e.id = es.entry_id
+                 JOIN sites s ON s.id = es.site_id
+                 ORDER BY e.key",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&err)?;
+        Ok(rows)
+    }
+}
