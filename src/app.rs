@@ -237,13 +237,42 @@ pub fn check_config(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> 
     writeln!(out, "  contracts: {}", none_or(&contracts))?;
     writeln!(
         out,
-        "  web API:   {}, {} tokens (viewer {}, operator {}, admin {})",
+        "  web API:   {}, {} tokens (viewer {}, operator {}, admin {}, collector {})",
         config.http.listen,
         config.http.tokens.len(),
         roles("viewer"),
         roles("operator"),
-        roles("admin")
+        roles("admin"),
+        roles("collector")
     )?;
+    let sites: Vec<&str> = config
+        .http
+        .tokens
+        .iter()
+        .filter_map(|t| t.site.as_deref())
+        .collect();
+    if !sites.is_empty() {
+        writeln!(
+            out,
+            "  central:   takes batches from sites {}",
+            sites.join(", ")
+        )?;
+    }
+    match (&config.site, &config.upstream) {
+        (Some(site), Some(up)) => writeln!(
+            out,
+            "  site:      {site}, forwards to {}{}",
+            up.url,
+            up.ca_file
+                .as_ref()
+                .map(|f| format!(" (CA {})", f.display()))
+                .unwrap_or_default()
+        )?,
+        (Some(site), None) => {
+            writeln!(out, "  site:      {site}, forwards nowhere (no [upstream])")?
+        }
+        _ => {}
+    }
     writeln!(out, "  reports:   {}", none_or(&reports))?;
     for n in &config.notify {
         let kinds = if n.kinds.len() == crate::alerts::Kind::ALL.len() {
@@ -558,7 +587,12 @@ pub(crate) fn new_token() -> anyhow::Result<String> {
         .collect())
 }
 
-pub fn token_new(name: &str, role: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn token_new(
+    name: &str,
+    role: &str,
+    site: Option<&str>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let name = name.trim();
     if name.is_empty() || name.contains('"') || name.contains('\\') {
         return Err(InputError(
@@ -568,9 +602,29 @@ pub fn token_new(name: &str, role: &str, out: &mut dyn Write) -> anyhow::Result<
     }
     let role = crate::config::Role::parse(role.trim()).ok_or_else(|| {
         InputError(format!(
-            "--role `{role}` is not a role: use viewer, operator or admin"
+            "--role `{role}` is not a role: use viewer, operator, admin or collector"
         ))
     })?;
+    match (role, site) {
+        (crate::config::Role::Collector, None) => {
+            return Err(InputError(
+                "--role collector needs --site: the one site whose readings it forwards".into(),
+            )
+            .into());
+        }
+        (crate::config::Role::Collector, Some(s)) if !crate::wire::site_name_ok(s) => {
+            return Err(
+                InputError(format!("--site `{s}` {}", crate::config::SITE_NAME_RULE)).into(),
+            );
+        }
+        (crate::config::Role::Collector, Some(_)) | (_, None) => {}
+        (_, Some(_)) => {
+            return Err(InputError(
+                "--site binds a collector token to its site; a viewer, operator or admin reads every site".into(),
+            )
+            .into());
+        }
+    }
     let token = new_token()?;
     let hash = crate::config::hash_text(&crate::config::token_hash(&token));
     writeln!(out, "token (shown only now; give it to {name}): {token}")?;
@@ -580,6 +634,9 @@ pub fn token_new(name: &str, role: &str, out: &mut dyn Write) -> anyhow::Result<
     writeln!(out, "[[http.token]]")?;
     writeln!(out, "name = \"{name}\"")?;
     writeln!(out, "role = \"{}\"", role.name())?;
+    if let Some(site) = site {
+        writeln!(out, "site = \"{site}\"")?;
+    }
     writeln!(out, "hash = \"{hash}\"")?;
     Ok(())
 }

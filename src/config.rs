@@ -905,7 +905,7 @@ fn missing_field(message: &str) -> Option<&str> {
 pub use http::{Http, Limits, Role, Token, hash_text, token_hash};
 pub use notify::{Notify, Webhook, shown_destination};
 pub use report::{Report, Smtp, SmtpTls};
-pub use site::Upstream;
+pub use site::{NAME_RULE as SITE_NAME_RULE, Upstream};
 
 #[cfg(test)]
 mod fuzz;

@@ -226,9 +226,12 @@ enum TokenCommand {
     New {
         #[arg(long)]
         name: String,
-        /// viewer, operator or admin.
+        /// viewer, operator, admin or collector (a site's, with --site).
         #[arg(long)]
         role: String,
+        /// The site a collector token forwards for.
+        #[arg(long)]
+        site: Option<String>,
     },
 }
 
@@ -294,8 +297,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = config::load(&file)?;
             app::check_config(&config, &mut stdout)
         }
-        Command::Token(TokenCommand::New { name, role }) => {
-            app::token_new(&name, &role, &mut stdout)
+        Command::Token(TokenCommand::New { name, role, site }) => {
+            app::token_new(&name, &role, site.as_deref(), &mut stdout)
         }
         Command::Report(ReportCommand::Run { config, name }) => {
             let config = config::load(&config)?;

@@ -165,5 +165,5 @@ cargo test "$@"
 if [ "$#" -eq 0 ]; then
     step "cargo test --test it on PostgreSQL: billing, API, schemathesis, pages, reports, uptime, alerts"
     TELLEVERK_IT_BACKEND=postgresql cargo test --test it -- \
-        billing:: api:: schemathesis:: web:: reports:: uptime:: notify::
+        billing:: api:: schemathesis:: web:: reports:: uptime:: notify:: sites::
 fi

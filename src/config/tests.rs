@@ -26,6 +26,7 @@ fn error_of(text: &str) -> ConfigError {
         SecretUse::Api,
         SecretUse::Mail,
         SecretUse::Notify,
+        SecretUse::Upstream,
     ];
     match parse_text(text).map(|c| c.require(&every)) {
         Ok(Ok(())) => panic!("expected an error for:\n{text}"),
@@ -954,4 +955,93 @@ fn storage_verify_full_takes_its_root_certificate_beside_the_config() {
         server.root_cert(),
         Some(dir.path().join("ca.pem").as_path())
     );
+}
+
+#[test]
+fn a_site_forwards_to_its_upstream_with_a_collector_token() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("central-ca.pem"), "not read here").unwrap();
+    let text = "[site]\nname = \"bergen\"\n[upstream]\nurl = \"https://central.example:8443/\"\n\
+                token_env = \"UP\"\nca_file = \"central-ca.pem\"\n";
+    let env = |name: &str| (name == "UP").then(|| " tlv_site_token ".to_owned());
+    let c = parse(&dir.path().join("telleverk.toml"), text, &env).unwrap();
+    assert_eq!(c.site.as_deref(), Some("bergen"));
+    let up = c.upstream.unwrap();
+    assert_eq!(up.url, "https://central.example:8443");
+    assert_eq!(up.token.expose(), "tlv_site_token");
+    assert_eq!(up.ca_file, Some(dir.path().join("central-ca.pem")));
+
+    let site = "[site]\nname = \"bergen\"\n";
+    let cases = [
+        (
+            "[site]\nname = \"Bergen\"\n",
+            "site.name",
+            "is not a site name",
+        ),
+        (
+            "[upstream]\nurl = \"http://c:8080\"\ntoken_env = \"X\"\n",
+            "site.name",
+            "is required with [upstream]",
+        ),
+        (
+            &format!("{site}[upstream]\nurl = \"ftp://c\"\ntoken_env = \"X\"\n"),
+            "upstream.url",
+            "is not an http:// or https:// URL",
+        ),
+        (
+            &format!("{site}[upstream]\nurl = \"https://u:p@c\"\ntoken_env = \"X\"\n"),
+            "upstream.url",
+            "holds credentials",
+        ),
+        (
+            &format!("{site}[upstream]\nurl = \"central:8080\"\ntoken_env = \"X\"\n"),
+            "upstream.url",
+            "is not an http",
+        ),
+        (
+            &format!(
+                "{site}[upstream]\nurl = \"http://c:8080\"\ntoken_env = \"X\"\nca_file = \"ca.pem\"\n"
+            ),
+            "upstream.ca_file",
+            "only an https:// url has",
+        ),
+        (
+            &format!(
+                "{site}[upstream]\nurl = \"https://c:8080\"\ntoken_env = \"X\"\nca_file = \"missing.pem\"\n"
+            ),
+            "upstream.ca_file",
+            "is not a file",
+        ),
+        (
+            &format!("{site}[upstream]\nurl = \"https://c:8080\"\ntoken_env = \"NOT_SET\"\n"),
+            "upstream.token_env",
+            "`NOT_SET` is not set",
+        ),
+        (
+            "[[http.token]]\nname = \"b\"\nrole = \"collector\"\nhash = \"sha256:5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8\"\n",
+            "http.token[0].site",
+            "is required for a collector",
+        ),
+        (
+            "[[http.token]]\nname = \"b\"\nrole = \"viewer\"\nsite = \"bergen\"\nhash = \"sha256:5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8\"\n",
+            "http.token[0].site",
+            "a viewer token reads every site",
+        ),
+        (
+            "[[http.token]]\nname = \"b\"\nrole = \"collector\"\nsite = \"a b\"\nhash = \"sha256:5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8\"\n",
+            "http.token[0].site",
+            "is not a site name",
+        ),
+    ];
+    for (text, key, said) in cases {
+        let e = error_of(text);
+        assert_eq!(e.key, key, "{text}: {e}");
+        assert!(e.message.contains(said), "{text}: {e}");
+    }
+    let collector = parse_text(
+        "[[http.token]]\nname = \"b\"\nrole = \"collector\"\nsite = \"bergen\"\nhash = \"sha256:5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8\"\n",
+    )
+    .unwrap();
+    assert_eq!(collector.http.tokens[0].role, Role::Collector);
+    assert_eq!(collector.http.tokens[0].site.as_deref(), Some("bergen"));
 }

@@ -158,7 +158,10 @@ fn readings(store: &Store, s: &str, site: Option<&str>) -> Vec<Reading> {
     all
 }
 
-fn events(store: &Store, s: &str) -> Vec<(DateTime<Utc>, String, Option<u64>, Option<u64>)> {
+/// An event as both stores must tell it: when, what, and the values.
+type Told = (DateTime<Utc>, String, Option<u64>, Option<u64>);
+
+fn events(store: &Store, s: &str) -> Vec<Told> {
     store
         .events(&serial(s))
         .unwrap()

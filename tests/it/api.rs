@@ -350,6 +350,15 @@ fn routes() -> Vec<(&'static str, String, Option<Value>, &'static str)> {
         ),
         ("GET", "/api/v1/config".into(), None, "admin"),
         ("GET", "/api/v1/openapi.json".into(), None, "viewer"),
+        ("GET", "/api/v1/sites".into(), None, "viewer"),
+        // Only a site's collector token forwards: no person's role may.
+        (
+            "POST",
+            "/api/v1/ingest".into(),
+            Some(json!({"protocol": 1, "site": "bergen", "version": "0.1.0",
+                        "backlog": 0, "first": 1, "items": []})),
+            "collector",
+        ),
     ]
 }
 
@@ -521,7 +530,8 @@ fn every_role_on_every_route() {
     let app = App::spawn(&fleet_config(), june_29());
     app.wait_for_fleet();
     let rank = |role: &str| {
-        ["viewer", "operator", "admin"]
+        // A collector's route is above every person's role.
+        ["viewer", "operator", "admin", "collector"]
             .iter()
             .position(|r| *r == role)
             .unwrap()

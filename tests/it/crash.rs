@@ -20,11 +20,11 @@ const KILLS: usize = 20;
 
 /// A telleverk process, killed when dropped (a failed assertion leaves no
 /// process behind).
-struct Running(Child);
+pub struct Running(Child);
 
 impl Running {
     /// SIGKILL, and the process reaped. Whether it was still running.
-    fn kill(mut self) -> bool {
+    pub fn kill(mut self) -> bool {
         let running = self.0.try_wait().expect("wait").is_none();
         self.0.kill().expect("kill -9");
         self.0.wait().expect("reap");
@@ -41,6 +41,11 @@ impl Drop for Running {
 
 /// `telleverk ARGS` in `w`, running; what it logs goes to `log.txt` there.
 fn spawn(w: &Workdir, args: &[&str]) -> Running {
+    spawn_env(w, args, &[])
+}
+
+/// As [`spawn`], with these environment variables too.
+pub fn spawn_env(w: &Workdir, args: &[&str], vars: &[(&str, &str)]) -> Running {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -51,6 +56,7 @@ fn spawn(w: &Workdir, args: &[&str]) -> Running {
         .current_dir(w.path())
         .env("RUST_LOG", "info")
         .env(backend::PASSWORD_ENV, backend::password())
+        .envs(vars.iter().copied())
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -59,7 +65,7 @@ fn spawn(w: &Workdir, args: &[&str]) -> Running {
 }
 
 /// The end of what the processes logged.
-fn log(w: &Workdir) -> String {
+pub fn log(w: &Workdir) -> String {
     let text = std::fs::read_to_string(w.path().join("log.txt")).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(30)..].join("\n")

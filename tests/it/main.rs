@@ -20,6 +20,7 @@ mod reports;
 mod schemathesis;
 mod sim;
 mod simfleet;
+mod sites;
 mod supplies;
 mod tidy;
 mod uptime;

@@ -169,7 +169,7 @@ fn schemathesis_finds_no_failure() {
         output.status
     );
     // Every operation was tested and no failure reported.
-    assert!(stdout.contains("Tested: 21"), "{stdout}");
+    assert!(stdout.contains("Tested: 23"), "{stdout}");
     assert!(!stdout.contains("Failures:"), "{stdout}");
     app.stop().expect("clean shutdown");
 }

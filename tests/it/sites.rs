@@ -1,0 +1,418 @@
+//! Many sites, one view: a central `serve` and three site `serve`s, each
+//! polling its own simulated fleet into its own SQLite file and forwarding
+//! to the central over HTTP. Every reading polled at a site ends up in the
+//! central store exactly once — while the central runs, after it was down,
+//! and after either side was killed with kill -9 again and again.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use telleverk::clock::Clock;
+use telleverk::config::{hash_text, token_hash};
+use telleverk::database::Database;
+use telleverk::sim::config_text;
+use telleverk::sim::model::Fleet;
+use telleverk::storage::Reader;
+
+use super::backend::Backend;
+use super::cli::Workdir;
+use super::crash::{Running, log, spawn_env};
+use super::simfleet::{Sim, polling};
+
+const SITES: [&str; 3] = ["oslo", "bergen", "trondheim"];
+const VIEWER: &str = "tlv_central_viewer_0123456789";
+const TOKEN_ENV: &str = "TELLEVERK_IT_SITE_TOKEN";
+/// Devices each site's simulated fleet has.
+const DEVICES: usize = 12;
+
+fn site_token(site: &str) -> String {
+    format!("tlv_collector_{site}_0123456789")
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+/// The central server: `serve` on the backend the tests run on, with a
+/// collector token for each site and a viewer's.
+pub struct Central {
+    pub w: Workdir,
+    pub port: u16,
+    run: Option<Running>,
+}
+
+impl Central {
+    pub fn new() -> Central {
+        let w = Workdir::new();
+        let port = free_port();
+        let mut head = format!(
+            "[collector]\ninterval = \"1s\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n\
+             [[http.token]]\nname = \"facilities\"\nrole = \"viewer\"\nhash = \"{}\"\n",
+            hash_text(&token_hash(VIEWER))
+        );
+        for site in SITES {
+            head.push_str(&format!(
+                "[[http.token]]\nname = \"{site}-collector\"\nrole = \"collector\"\nsite = \"{site}\"\nhash = \"{}\"\n",
+                hash_text(&token_hash(&site_token(site)))
+            ));
+        }
+        w.config_with(&head, "");
+        Central { w, port, run: None }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts `serve` and waits until it answers.
+    pub fn start(&mut self) {
+        self.run = Some(spawn_env(
+            &self.w,
+            &["serve", "--config", "telleverk.toml"],
+            &[],
+        ));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while agent()
+            .get(format!("{}/healthz", self.url()))
+            .call()
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the central did not answer; its log ends:\n{}",
+                log(&self.w)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// kill -9.
+    pub fn kill(&mut self) {
+        if let Some(r) = self.run.take() {
+            r.kill();
+        }
+    }
+
+    pub fn request(&self, path: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.url());
+        let a = agent();
+        let response = match body {
+            None => a
+                .get(&url)
+                .header("Authorization", &format!("Bearer {token}"))
+                .call(),
+            Some(b) => a
+                .post(&url)
+                .header("Authorization", &format!("Bearer {token}"))
+                .header("Content-Type", "application/json")
+                .send(b.to_string()),
+        };
+        let mut response = response.unwrap_or_else(|e| panic!("{path}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// `/api/v1/sites`, by name.
+    pub fn sites(&self) -> Vec<Value> {
+        let (status, body) = self.request("/api/v1/sites", VIEWER, None);
+        assert_eq!(status, 200, "{body}");
+        body["sites"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The last item of `site` the central has applied (0: none).
+    pub fn through(&self, site: &str) -> u64 {
+        self.sites()
+            .iter()
+            .find(|s| s["name"] == site)
+            .and_then(|s| s["through"].as_u64())
+            .unwrap_or(0)
+    }
+}
+
+/// A site: its own simulated fleet, polled by `serve` into its own SQLite
+/// file and forwarded to the central.
+pub struct Site {
+    pub name: &'static str,
+    pub w: Workdir,
+    sim: Option<Sim>,
+    run: Option<Running>,
+}
+
+impl Site {
+    pub fn new(name: &'static str, seed: u64, central: &Central) -> Site {
+        let w = Workdir::on(Backend::Sqlite);
+        let fleet = Fleet::new(
+            seed,
+            DEVICES,
+            Utc::now() - chrono::TimeDelta::days(1),
+            false,
+        );
+        let sim = Sim::start(fleet.clone(), Clock::System);
+        let text = config_text(&fleet, sim.address, &polling())
+            + &format!(
+                "\n[site]\nname = \"{name}\"\n[upstream]\nurl = \"{}\"\ntoken_env = \"{TOKEN_ENV}\"\n\
+                 [http]\nlisten = \"127.0.0.1:0\"\n",
+                central.url()
+            );
+        std::fs::write(w.path().join("telleverk.toml"), text).unwrap();
+        Site {
+            name,
+            w,
+            sim: Some(sim),
+            run: None,
+        }
+    }
+
+    pub fn start(&mut self) {
+        let token = site_token(self.name);
+        self.run = Some(spawn_env(
+            &self.w,
+            &["serve", "--config", "telleverk.toml"],
+            &[(TOKEN_ENV, &token)],
+        ));
+    }
+
+    /// kill -9; whether it was still running.
+    pub fn kill(&mut self) -> bool {
+        self.run.take().is_some_and(Running::kill)
+    }
+
+    /// Its fleet stops answering: polls fail from now on, and no reading
+    /// is added.
+    pub fn stop_fleet(&mut self) {
+        self.sim = None;
+    }
+
+    /// The readings of every device the site stored, and the central's of
+    /// the same devices; Err says where they differ.
+    pub fn compare(&self, central: &Reader) -> Result<usize, String> {
+        let local = Reader::open(Database::File(self.w.db())).map_err(|e| e.to_string())?;
+        let prefix = format!("{}/", self.name);
+        let mut compared = 0;
+        let serials = local.serials().map_err(|e| e.to_string())?;
+        if serials.len() != DEVICES {
+            return Err(format!("{}: {} devices stored", self.name, serials.len()));
+        }
+        for serial in serials {
+            let here = local
+                .readings(&serial, None, None)
+                .map_err(|e| e.to_string())?;
+            let mut there = central
+                .readings(&serial, None, None)
+                .map_err(|e| e.to_string())?
+                .unwrap_or_default();
+            for r in &mut there {
+                r.entry_key = r
+                    .entry_key
+                    .take()
+                    .map(|k| k.strip_prefix(&prefix).map(str::to_owned).unwrap_or(k));
+            }
+            let here = here.unwrap_or_default();
+            if here != there {
+                return Err(format!(
+                    "{} {serial}: {} readings at the site, {} at the central",
+                    self.name,
+                    here.len(),
+                    there.len()
+                ));
+            }
+            compared += here.len();
+        }
+        Ok(compared)
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Waits until `ok` holds, or fails with what it said last.
+fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> Result<(), String>) {
+    let deadline = Instant::now() + limit;
+    loop {
+        match ok() {
+            Ok(()) => return,
+            Err(why) if Instant::now() > deadline => panic!("{what}: {why}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+}
+
+/// Each site's fleet stops; then every reading each site stored must be in
+/// the central store, once.
+fn every_reading_once(central: &Central, sites: &mut [Site]) -> usize {
+    for s in sites.iter_mut() {
+        s.stop_fleet();
+    }
+    let reader = Reader::open(central.w.database()).unwrap();
+    let mut total = 0;
+    wait_until(
+        "every reading of every site at the central",
+        Duration::from_secs(90),
+        || {
+            total = 0;
+            for s in sites.iter() {
+                total += s.compare(&reader)?;
+            }
+            Ok(())
+        },
+    );
+    total
+}
+
+#[test]
+fn three_sites_forward_every_reading_to_the_central_exactly_once() {
+    let mut central = Central::new();
+    central.start();
+    let mut sites: Vec<Site> = SITES
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Site::new(name, 101 * (i as u64 + 1), &central))
+        .collect();
+    for s in &mut sites {
+        s.start();
+    }
+    wait_until(
+        "three rounds of each site at the central",
+        Duration::from_secs(60),
+        || {
+            for s in SITES {
+                if central.through(s) < 3 {
+                    return Err(format!("{s}: {:?}", central.sites()));
+                }
+            }
+            Ok(())
+        },
+    );
+
+    // What the central refuses, and says why.
+    let bergen = site_token("bergen");
+    let batch = |site: &str, first: u64, items: Value| {
+        json!({"protocol": 1, "site": site, "version": "0.1.0", "backlog": 0,
+               "first": first, "items": items})
+    };
+    let (status, body) = central.request(
+        "/api/v1/ingest",
+        &bergen,
+        Some(&batch("oslo", 1, json!([]))),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("forwards for site `bergen`, not `oslo`"),
+        "{body}"
+    );
+    let (status, body) = central.request(
+        "/api/v1/ingest",
+        VIEWER,
+        Some(&batch("bergen", 1, json!([]))),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
+    let through = central.through("bergen");
+    let (status, body) = central.request(
+        "/api/v1/ingest",
+        &bergen,
+        Some(&batch("bergen", through + 1000, json!([]))),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("out_of_sequence")),
+        "{body}"
+    );
+    let expected = body["error"]["expected"].as_u64().unwrap();
+    assert!(expected > through && expected < through + 1000, "{body}");
+    let mut newer = batch("bergen", 1, json!([]));
+    newer["protocol"] = json!(2);
+    let (status, body) = central.request("/api/v1/ingest", &bergen, Some(&newer));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("protocol")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("upgrade the central server"),
+        "{body}"
+    );
+    let bad = batch(
+        "bergen",
+        central.through("bergen") + 1,
+        json!([{"kind": "round", "polls": [{"at": 1, "entry": "x", "address": "x",
+                 "reading": {"serial": "=1+1", "meters": []}}]}]),
+    );
+    let (status, body) = central.request("/api/v1/ingest", &bergen, Some(&bad));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_batch")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reading.serial"),
+        "{body}"
+    );
+
+    // The central stopped a while (the sites' requests are refused), then
+    // started again: the sites catch up by themselves.
+    let down = central.through("bergen");
+    central.kill();
+    std::thread::sleep(Duration::from_secs(4));
+    central.start();
+    wait_until(
+        "the sites catch up after the central's restart",
+        Duration::from_secs(60),
+        || {
+            let t = central.through("bergen");
+            if t >= down + 4 {
+                Ok(())
+            } else {
+                Err(format!("bergen through {t}, {down} before"))
+            }
+        },
+    );
+
+    let readings = every_reading_once(&central, &mut sites);
+    assert!(readings >= 3 * DEVICES * 3, "{readings} readings compared");
+    let listed = central.sites();
+    let names: Vec<&str> = listed.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["bergen", "oslo", "trondheim"]);
+    for s in &listed {
+        assert_eq!(s["version"], env!("CARGO_PKG_VERSION"), "{s}");
+        assert_eq!(s["entries"], DEVICES, "{s}");
+        assert!(s["silent_s"].as_i64().unwrap() < 60, "{s}");
+    }
+    let site_log = std::fs::read_to_string(sites[1].w.path().join("log.txt")).unwrap();
+    assert!(
+        site_log.contains("cannot forward to")
+            && site_log.contains("the central server takes batches again"),
+        "the site says the central was down, and that it is back:\n{site_log}"
+    );
+}
