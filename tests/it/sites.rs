@@ -416,3 +416,82 @@ fn three_sites_forward_every_reading_to_the_central_exactly_once() {
         "the site says the central was down, and that it is back:\n{site_log}"
     );
 }
+
+/// Polls no stored round counts, and values polled at no stored poll: both
+/// 0 when no write was left half-done. Also SQLite's own check of the file.
+fn half_written(db: &Database) -> (i64, i64, i64) {
+    let sql = "SELECT (SELECT count(*) FROM polls), \
+                      (SELECT coalesce(sum(answered), 0) FROM rounds), \
+                      (SELECT count(*) FROM meter_values v WHERE v.source = 0 AND NOT EXISTS \
+                         (SELECT 1 FROM polls p WHERE p.device_id = v.device_id AND p.at = v.at))";
+    match db {
+        Database::File(path) => {
+            let conn = rusqlite::Connection::open(path).unwrap();
+            let check: String = conn
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(check, "ok", "{}", path.display());
+            conn.query_row(sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+        }
+        Database::Server(server) => {
+            let mut client = super::backend::client(&server.url());
+            let row = client
+                .query_one(
+                    &sql.replace("0) FROM rounds", "0)::BIGINT FROM rounds"),
+                    &[],
+                )
+                .unwrap();
+            (row.get(0), row.get(1), row.get(2))
+        }
+    }
+}
+
+#[test]
+fn the_central_and_a_site_killed_20_times_each_lose_and_double_nothing() {
+    let mut central = Central::new();
+    central.start();
+    let mut sites: Vec<Site> = SITES[..2]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Site::new(name, 707 + i as u64, &central))
+        .collect();
+    for s in &mut sites {
+        s.start();
+    }
+    wait_until(
+        "a first round of each site",
+        Duration::from_secs(60),
+        || match SITES[..2].iter().find(|s| central.through(s) == 0) {
+            Some(s) => Err(format!("nothing from {s} yet")),
+            None => Ok(()),
+        },
+    );
+    for i in 0..20u64 {
+        // The central down long enough for the sites to queue a few rounds,
+        // then killed at a different moment of their catch-up each time.
+        central.kill();
+        std::thread::sleep(Duration::from_millis(1200));
+        central.start();
+        std::thread::sleep(Duration::from_millis(20 + 37 * i));
+        central.kill();
+        central.start();
+        // A site killed at a different moment of its forwarding each time.
+        std::thread::sleep(Duration::from_millis(20 + 29 * i));
+        assert!(sites[0].kill(), "kill {i}: the site had stopped by itself");
+        sites[0].start();
+        for db in [central.w.database(), Database::File(sites[0].w.db())] {
+            let (polls, counted, loose) = half_written(&db);
+            assert_eq!(
+                (polls, loose),
+                (counted, 0),
+                "kill {i}: half a round in {db:?}"
+            );
+        }
+    }
+    every_reading_once(&central, &mut sites);
+    for db in [central.w.database(), Database::File(sites[0].w.db())] {
+        let (polls, counted, loose) = half_written(&db);
+        assert_eq!((polls, loose), (counted, 0), "{db:?}");
+    }
+}
