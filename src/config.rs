@@ -544,7 +544,7 @@ pub fn parse(
     ctx.key_entries(&mut devices, &key_beside)?;
     ctx.check_devices(&devices, &raw.device)?;
     let contracts = ctx.contracts(&raw.contract)?;
-    let http = ctx.http(&raw.http)?;
+    let http = ctx.http(&raw.http, &base)?;
     let alerts = raw.alerts.thresholds();
     let smtp = raw.smtp.as_ref().map(|s| ctx.smtp(s)).transpose()?;
     let reports = ctx.reports(&raw.report, smtp.as_ref(), &base)?;
@@ -902,7 +902,7 @@ fn missing_field(message: &str) -> Option<&str> {
     message.strip_prefix("missing field `")?.strip_suffix('`')
 }
 
-pub use http::{Http, Limits, Role, Token, hash_text, token_hash};
+pub use http::{Http, Limits, Role, TlsFiles, Token, hash_text, token_hash};
 pub use notify::{Notify, Webhook, shown_destination};
 pub use report::{Report, Smtp, SmtpTls};
 pub use site::{NAME_RULE as SITE_NAME_RULE, Upstream};

@@ -75,8 +75,19 @@ pub struct Http {
     pub limits: Limits,
     /// Web sessions end after this long unused (default 8h).
     pub session_idle: Duration,
-    /// Session cookies are `Secure` (set behind a TLS proxy).
+    /// Session cookies are `Secure` (set behind a TLS proxy, or when
+    /// serving TLS itself).
     pub secure_cookies: bool,
+    /// `tls_cert` and `tls_key`: serve HTTPS with this certificate chain
+    /// and private key (PEM), checked to hold one of each.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files the server's TLS is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
 }
 
 /// The default of `[http] session_idle`.
@@ -125,6 +136,8 @@ pub(super) struct RawHttp {
     session_idle: Option<super::fields::SessionIdle>,
     #[serde(default)]
     secure_cookies: bool,
+    tls_cert: Option<Spanned<String>>,
+    tls_key: Option<Spanned<String>>,
     #[serde(default)]
     token: Vec<Spanned<RawToken>>,
 }
@@ -225,7 +238,7 @@ fn parse_hash(text: &str) -> Option<[u8; 32]> {
 }
 
 impl Ctx<'_> {
-    pub(super) fn http(&self, raw: &RawHttp) -> Result<Http, ConfigError> {
+    pub(super) fn http(&self, raw: &RawHttp, base: &std::path::Path) -> Result<Http, ConfigError> {
         let listen = raw.listen.map_or(DEFAULT_LISTEN, |l| l.0);
         let mut tokens: Vec<Token> = Vec::new();
         for (i, t) in raw.token.iter().enumerate() {
@@ -252,8 +265,78 @@ impl Ctx<'_> {
             tokens,
             limits: self.limits(raw)?,
             session_idle: raw.session_idle.map_or(DEFAULT_SESSION_IDLE, |d| d.0),
-            secure_cookies: raw.secure_cookies,
+            secure_cookies: raw.secure_cookies || raw.tls_cert.is_some(),
+            tls: self.tls_files(raw, base)?,
         })
+    }
+
+    /// `tls_cert` and `tls_key`, both or neither, each a PEM file that holds
+    /// what it should.
+    fn tls_files(
+        &self,
+        raw: &RawHttp,
+        base: &std::path::Path,
+    ) -> Result<Option<TlsFiles>, ConfigError> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let (cert, key) = match (&raw.tls_cert, &raw.tls_key) {
+            (None, None) => return Ok(None),
+            (Some(c), Some(k)) => (c, k),
+            (Some(c), None) => {
+                return Err(self.at(
+                    c,
+                    "http.tls_key",
+                    "is required with tls_cert: the certificate's private key (PEM)",
+                ));
+            }
+            (None, Some(k)) => {
+                return Err(self.at(
+                    k,
+                    "http.tls_cert",
+                    "is required with tls_key: the server's certificate chain (PEM)",
+                ));
+            }
+        };
+        let file = |given: &Spanned<String>, key: &str| {
+            let path = base.join(given.get_ref());
+            if path.is_file() {
+                Ok(path)
+            } else {
+                Err(self.at(given, key, format!("{} is not a file", path.display())))
+            }
+        };
+        let cert_path = file(cert, "http.tls_cert")?;
+        let key_path = file(key, "http.tls_key")?;
+        let certs = CertificateDer::pem_file_iter(&cert_path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| {
+                self.at(
+                    cert,
+                    "http.tls_cert",
+                    format!("{}: {e}", cert_path.display()),
+                )
+            })?;
+        if certs.is_empty() {
+            return Err(self.at(
+                cert,
+                "http.tls_cert",
+                format!(
+                    "{}: no certificate in it (PEM, BEGIN CERTIFICATE)",
+                    cert_path.display()
+                ),
+            ));
+        }
+        PrivateKeyDer::from_pem_file(&key_path).map_err(|e| {
+            self.at(
+                key,
+                "http.tls_key",
+                format!("{}: no private key read ({e})", key_path.display()),
+            )
+        })?;
+        Ok(Some(TlsFiles {
+            cert: cert_path,
+            key: key_path,
+        }))
     }
 
     fn limits(&self, raw: &RawHttp) -> Result<Limits, ConfigError> {

@@ -203,11 +203,15 @@ pub async fn serve(
     state: AppState,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let tls = match &state.config.http.tls {
+        Some(files) => Some(server::acceptor(files).map_err(std::io::Error::other)?),
+        None => None,
+    };
     let stale = view::rebuild(&state).await;
     let refresher = tokio::spawn(view::refresh_loop(state.clone(), shutdown.clone(), stale));
     let limits = state.config.http.limits;
     let app = server::limited(router(state), limits);
-    let result = server::run(listener, app, limits, shutdown).await;
+    let result = server::run(listener, app, limits, tls, shutdown).await;
     refresher.abort();
     result
 }

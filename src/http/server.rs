@@ -6,6 +6,10 @@
 //! request not answered within `request_timeout`, its body included, is
 //! answered 503; a body over `max_body_bytes` is answered 413.
 //!
+//! With `[http] tls_cert` and `tls_key` every connection is TLS (rustls):
+//! its handshake runs in the connection's own task, within
+//! `header_read_timeout`, so a slow or silent client holds only its slot.
+//!
 //! On shutdown it stops accepting, closes idle connections and lets the
 //! requests in flight finish (each within `request_timeout`).
 //!
@@ -52,6 +56,7 @@ pub async fn run(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -67,11 +72,35 @@ pub async fn run(
             accepted = accept(&listener, &slots) => accepted,
         };
         let service = TowerToHyperService::new(app.clone());
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+        let Some(tls) = tls.clone() else {
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!("HTTP connection ended: {e}");
+                }
+                drop(permit);
+            });
+            continue;
+        };
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let handshake_within = limits.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("HTTP connection ended: {e}");
+            let stream = match tokio::time::timeout(handshake_within, tls.accept(stream)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::debug!("TLS handshake failed: {e}");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!("TLS handshake not finished within {handshake_within:?}");
+                    return;
+                }
+            };
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = watcher.watch(connection).await {
+                tracing::debug!("HTTPS connection ended: {e}");
             }
             drop(permit);
         });
@@ -162,4 +191,30 @@ async fn answered_within(limit: Duration, request: Request, next: Next) -> Respo
             .into_response()
         }
     }
+}
+
+/// The TLS of `[http] tls_cert` and `tls_key`; the error names the file.
+pub fn acceptor(files: &crate::config::TlsFiles) -> Result<tokio_rustls::TlsAcceptor, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(&files.cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("[http] tls_cert {}: {e}", files.cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| format!("[http] tls_key {}: {e}", files.key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| {
+            format!(
+                "[http] tls_cert {} and tls_key {} do not make a server certificate: {e}",
+                files.cert.display(),
+                files.key.display()
+            )
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }

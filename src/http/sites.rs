@@ -26,7 +26,11 @@ pub(super) const INGEST_PATH: &str = "/api/v1/ingest";
     post,
     path = "/api/v1/ingest",
     tag = "sites",
-    request_body(content = serde_json::Value, description = "A batch: `protocol`, `site`, `version`, `backlog`, `first` and `items` (rounds, entered readings, withdrawals)"),
+    request_body(
+        content = serde_json::Value,
+        description = "A batch: `protocol`, `site`, `version`, `backlog`, `first` and `items` (rounds, entered readings, withdrawals)",
+        example = json!({"protocol": 1, "site": "bergen", "version": "0.1.0", "backlog": 0, "first": 1, "items": []})
+    ),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Applied (or applied before)", body = Accepted),

@@ -245,6 +245,7 @@ mod tests {
             limits: Default::default(),
             session_idle: std::time::Duration::from_secs(idle_secs),
             secure_cookies: false,
+            tls: None,
         }
     }
 

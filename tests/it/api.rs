@@ -17,6 +17,8 @@ use super::cli::{Workdir, text, v2c};
 pub const VIEWER: &str = "viewer-token-for-the-tests-0001";
 pub const OPERATOR: &str = "operator-token-for-the-tests-0002";
 pub const ADMIN: &str = "admin-token-for-the-tests-0003";
+/// Site bergen's collector: it may only forward bergen's readings.
+pub const COLLECTOR: &str = "collector-token-for-the-tests-0004";
 
 pub const C300I: &str = "AA2J021004711";
 pub const MONO: &str = "AAK6021017342";
@@ -24,15 +26,25 @@ pub const HAND: &str = "HANDREAD0001";
 
 /// The `[[http.token]]` blocks of the three test tokens.
 pub fn token_blocks() -> String {
-    [("viewer", VIEWER), ("operator", OPERATOR), ("admin", ADMIN)]
-        .iter()
-        .map(|(role, token)| {
-            format!(
-                "[[http.token]]\nname = \"{role}-user\"\nrole = \"{role}\"\nhash = \"{}\"\n",
-                hash_text(&token_hash(token))
-            )
-        })
-        .collect()
+    [
+        ("viewer", VIEWER),
+        ("operator", OPERATOR),
+        ("admin", ADMIN),
+        ("collector", COLLECTOR),
+    ]
+    .iter()
+    .map(|(role, token)| {
+        let site = if *role == "collector" {
+            "site = \"bergen\"\n"
+        } else {
+            ""
+        };
+        format!(
+            "[[http.token]]\nname = \"{role}-user\"\nrole = \"{role}\"\n{site}hash = \"{}\"\n",
+            hash_text(&token_hash(token))
+        )
+    })
+    .collect()
 }
 
 /// Two bizhubs polled from snmpsim, one device read by hand, one contract.
@@ -542,6 +554,7 @@ fn every_role_on_every_route() {
         ("viewer", Some(VIEWER)),
         ("operator", Some(OPERATOR)),
         ("admin", Some(ADMIN)),
+        ("collector", Some(COLLECTOR)),
     ];
     for (method, path, body, least) in routes() {
         for (who, token) in callers {
@@ -552,6 +565,9 @@ fn every_role_on_every_route() {
             let withdrawal = path.ends_with("/withdrawals");
             let expected: &[u16] = match who {
                 "none" | "wrong" => &[401],
+                // A collector forwards, and does nothing else.
+                "collector" if least == "collector" => &[200],
+                "collector" => &[403],
                 role if rank(role) < rank(least) => &[403],
                 // The first caller allowed withdraws the reading; for the
                 // next one it is withdrawn already.

@@ -47,6 +47,12 @@ pub fn storage_toml(url: &str) -> String {
     )
 }
 
+/// A CA (`ca.crt`) and a certificate for 127.0.0.1 it signed
+/// (`server.crt`, `server.key`), made with openssl in `dir`.
+pub fn certificates(dir: &std::path::Path) {
+    pg_cluster::make_certificates(dir);
+}
+
 /// The database at `url`, as the storage layer opens it.
 pub fn server(url: &str) -> Database {
     let password = telleverk::secret::Secret::new(pg_cluster::PASSWORD.to_owned());

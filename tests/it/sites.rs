@@ -53,16 +53,35 @@ fn agent() -> ureq::Agent {
 pub struct Central {
     pub w: Workdir,
     pub port: u16,
+    /// Serving HTTPS with a certificate of a CA made here (`ca.crt`).
+    tls: bool,
     run: Option<Running>,
 }
 
 impl Central {
     pub fn new() -> Central {
+        Central::with(false)
+    }
+
+    /// A central serving HTTPS itself; its CA is `ca.crt` in its folder.
+    pub fn with_tls() -> Central {
+        Central::with(true)
+    }
+
+    fn with(tls: bool) -> Central {
         let w = Workdir::new();
         let port = free_port();
+        if tls {
+            super::backend::certificates(w.path());
+        }
         let mut head = format!(
-            "[collector]\ninterval = \"1s\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n\
+            "[collector]\ninterval = \"1s\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n{}\
              [[http.token]]\nname = \"facilities\"\nrole = \"viewer\"\nhash = \"{}\"\n",
+            if tls {
+                "tls_cert = \"server.crt\"\ntls_key = \"server.key\"\n"
+            } else {
+                ""
+            },
             hash_text(&token_hash(VIEWER))
         );
         for site in SITES {
@@ -72,11 +91,30 @@ impl Central {
             ));
         }
         w.config_with(&head, "");
-        Central { w, port, run: None }
+        Central {
+            w,
+            port,
+            tls,
+            run: None,
+        }
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// Whether it answers: its health over HTTP, or a TCP connection to its
+    /// HTTPS port.
+    fn answers(&self) -> bool {
+        if self.tls {
+            std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+        } else {
+            agent()
+                .get(format!("{}/healthz", self.url()))
+                .call()
+                .is_ok()
+        }
     }
 
     /// Starts `serve` and waits until it answers.
@@ -87,11 +125,7 @@ impl Central {
             &[],
         ));
         let deadline = Instant::now() + Duration::from_secs(30);
-        while agent()
-            .get(format!("{}/healthz", self.url()))
-            .call()
-            .is_err()
-        {
+        while !self.answers() {
             assert!(
                 Instant::now() < deadline,
                 "the central did not answer; its log ends:\n{}",
@@ -135,12 +169,16 @@ impl Central {
         body["sites"].as_array().cloned().unwrap_or_default()
     }
 
-    /// The last item of `site` the central has applied (0: none).
+    /// The last item of `site` the central has applied (0: none), as its
+    /// store says.
     pub fn through(&self, site: &str) -> u64 {
-        self.sites()
-            .iter()
-            .find(|s| s["name"] == site)
-            .and_then(|s| s["through"].as_u64())
+        Reader::open(self.w.database())
+            .and_then(|r| r.sites())
+            .map(|all| {
+                all.into_iter()
+                    .find(|s| s.name == site)
+                    .map_or(0, |s| s.through)
+            })
             .unwrap_or(0)
     }
 }
@@ -156,6 +194,17 @@ pub struct Site {
 
 impl Site {
     pub fn new(name: &'static str, seed: u64, central: &Central) -> Site {
+        Site::checking(name, seed, central, None)
+    }
+
+    /// A site that checks the central's certificate against `ca` (copied
+    /// beside its config as `ca_file`).
+    pub fn checking(
+        name: &'static str,
+        seed: u64,
+        central: &Central,
+        ca: Option<&std::path::Path>,
+    ) -> Site {
         let w = Workdir::on(Backend::Sqlite);
         let fleet = Fleet::new(
             seed,
@@ -164,10 +213,17 @@ impl Site {
             false,
         );
         let sim = Sim::start(fleet.clone(), Clock::System);
+        let ca_file = match ca {
+            Some(ca) => {
+                std::fs::copy(ca, w.path().join("central-ca.pem")).unwrap();
+                "ca_file = \"central-ca.pem\"\n"
+            }
+            None => "",
+        };
         let text = config_text(&fleet, sim.address, &polling())
             + &format!(
                 "\n[site]\nname = \"{name}\"\n[upstream]\nurl = \"{}\"\ntoken_env = \"{TOKEN_ENV}\"\n\
-                 [http]\nlisten = \"127.0.0.1:0\"\n",
+                 {ca_file}[http]\nlisten = \"127.0.0.1:0\"\n",
                 central.url()
             );
         std::fs::write(w.path().join("telleverk.toml"), text).unwrap();
@@ -435,7 +491,7 @@ fn half_written(db: &Database) -> (i64, i64, i64) {
                 .unwrap()
         }
         Database::Server(server) => {
-            let mut client = super::backend::client(&server.url());
+            let mut client = super::backend::client(server.url());
             let row = client
                 .query_one(
                     &sql.replace("0) FROM rounds", "0)::BIGINT FROM rounds"),
@@ -494,4 +550,46 @@ fn the_central_and_a_site_killed_20_times_each_lose_and_double_nothing() {
         let (polls, counted, loose) = half_written(&db);
         assert_eq!((polls, loose), (counted, 0), "{db:?}");
     }
+}
+
+#[test]
+fn a_site_forwards_over_https_only_to_a_central_whose_certificate_it_checks() {
+    let mut central = Central::with_tls();
+    central.start();
+    // Without the central's CA the site trusts only the system's roots: it
+    // refuses the central, keeps polling, and says why.
+    let mut blind = Site::new("oslo", 31, &central);
+    blind.start();
+    let mut checking = Site::checking(
+        "bergen",
+        32,
+        &central,
+        Some(&central.w.path().join("ca.crt")),
+    );
+    checking.start();
+    wait_until(
+        "bergen's rounds over HTTPS",
+        Duration::from_secs(60),
+        || match central.through("bergen") {
+            t if t >= 3 => Ok(()),
+            t => Err(format!("through {t}; bergen's log:\n{}", log(&checking.w))),
+        },
+    );
+    assert_eq!(
+        central.through("oslo"),
+        0,
+        "a site that cannot check the central sends nothing"
+    );
+    let said = std::fs::read_to_string(blind.w.path().join("log.txt")).unwrap();
+    assert!(
+        said.contains("cannot forward to https://127.0.0.1") && said.contains("UnknownIssuer"),
+        "{said}"
+    );
+    let queued = Reader::open(Database::File(blind.w.db())).unwrap();
+    assert!(
+        queued.serials().unwrap().len() == DEVICES,
+        "oslo polls all the same"
+    );
+    drop(blind);
+    every_reading_once(&central, std::slice::from_mut(&mut checking));
 }

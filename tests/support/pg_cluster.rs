@@ -103,7 +103,7 @@ fn free_port() -> u16 {
 
 /// A CA and a server certificate it signed for 127.0.0.1, made with the
 /// openssl command in `dir`.
-fn make_certificates(dir: &Path) {
+pub fn make_certificates(dir: &Path) {
     let openssl = |args: &[&str]| {
         let out = Command::new("openssl")
             .args(args)
