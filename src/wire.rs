@@ -401,6 +401,15 @@ pub fn site_entry_key(site: &str, key: &str) -> String {
     format!("{site}/{key}")
 }
 
+/// The site of an entry key the central keeps ([`site_entry_key`]); None
+/// for an entry of its own. An own key never starts with a site name and
+/// `/`: it starts with `host:port` (or `discovered:`), and a site name
+/// holds no `:`.
+pub fn site_of_entry(key: &str) -> Option<&str> {
+    let (site, _) = key.split_once('/')?;
+    site_name_ok(site).then_some(site)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -489,6 +498,22 @@ mod tests {
         };
         assert!(w.key().unwrap_err().0.contains("withdrawal.source: 0"));
         assert!(entered(&("A1".into(), 0, 0, 1, 5)).is_ok());
+    }
+
+    #[test]
+    fn an_entry_key_names_its_site_only_when_a_site_made_it() {
+        assert_eq!(
+            site_of_entry(&site_entry_key("bergen", "10.0.0.5:161 v2c")),
+            Some("bergen")
+        );
+        for own in [
+            "10.0.0.5:161 v2c",
+            "[::1]:161 v3 user=a/b context=c/d",
+            "printer.example:161 v3 user=x context=bergen/y",
+            "discovered:AA1/2",
+        ] {
+            assert_eq!(site_of_entry(own), None, "{own}");
+        }
     }
 
     #[test]

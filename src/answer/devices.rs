@@ -39,6 +39,9 @@ pub struct DeviceSummary {
     /// The supply with the lowest percentage.
     pub lowest_supply: Option<Supply>,
     pub open_alerts: usize,
+    /// The site that polls it (`[site] name` of the telleverk that polled
+    /// it); null where there are no sites.
+    pub site: Option<String>,
 }
 
 /// One device in full.

@@ -29,6 +29,8 @@ pub struct CounterDevice {
     /// Uptime on working days over the period, in % (2 decimals); null
     /// without evidence (never polled, or read by hand).
     pub uptime_pct: Option<String>,
+    /// The site that polls it; null where there are no sites.
+    pub site: Option<String>,
     pub meters: Vec<CounterMeter>,
     pub a4_equivalents: A4Equivalents,
 }

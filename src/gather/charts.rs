@@ -60,6 +60,7 @@ pub fn pages_per_day(
         contract: None,
         discovered: false,
         uptime_pct: None,
+        site: None,
         large_counts_double: index.large_counts_double(&serial),
         trailing_days,
         points: &points,

@@ -66,6 +66,9 @@ pub struct DeviceView {
     /// Polled only because discovery found it (`[discovery] auto_add`).
     pub discovered: bool,
     pub open_alerts: usize,
+    /// The site that polls it: the one its latest poll came from (at a
+    /// central server), else this telleverk's own `[site] name`.
+    pub site: Option<String>,
 }
 
 impl DeviceView {
@@ -312,6 +315,12 @@ fn device_view<'a>(
             polled,
             discovered: index.discovered(&row.serial, row.entry_key.as_deref()),
             open_alerts: own.len(),
+            site: row
+                .entry_key
+                .as_deref()
+                .and_then(crate::wire::site_of_entry)
+                .map(str::to_owned)
+                .or_else(|| config.site.clone()),
             row: row.clone(),
         });
         alerts.extend(own);

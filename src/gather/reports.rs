@@ -120,6 +120,11 @@ pub fn counter_report(
                 contract: contract.map(|c| c.id.as_str()),
                 discovered: index.discovered(serial, identity.entry_key.as_deref()),
                 uptime_pct: uptime.uptime_pct(),
+                site: identity
+                    .entry_key
+                    .as_deref()
+                    .and_then(crate::wire::site_of_entry)
+                    .or(config.site.as_deref()),
                 large_counts_double: index.large_counts_double(serial),
                 trailing_days,
                 points: &points,

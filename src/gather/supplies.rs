@@ -242,6 +242,7 @@ pub fn window_pages(
             contract: None,
             discovered: false,
             uptime_pct: None,
+            site: None,
             large_counts_double: index.large_counts_double(serial),
             trailing_days,
             points: &points,

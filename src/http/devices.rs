@@ -28,6 +28,7 @@ use crate::timestamp::Timestamp;
 pub struct ListQuery {
     limit: Option<String>,
     after: Option<String>,
+    site: Option<String>,
 }
 
 impl IntoParams for ListQuery {
@@ -44,6 +45,13 @@ impl IntoParams for ListQuery {
                 "after",
                 false,
                 "Start after this serial (the `next` of the previous page)",
+                params::text_schema(),
+                None,
+            ),
+            params::query(
+                "site",
+                false,
+                "Only the devices this site polls",
                 params::text_schema(),
                 None,
             ),
@@ -80,13 +88,23 @@ pub async fn list(
             .partition_point(|d| d.row.serial.as_str() <= after),
         None => 0,
     };
-    let page = &view.devices[start.min(view.devices.len())..];
-    let items: Vec<DeviceSummary> = page
+    let site = q.site.as_deref().map(str::trim);
+    if let Some(s) = site.filter(|s| !crate::wire::site_name_ok(s)) {
+        return Err(ApiError::parameter(
+            "site",
+            format!("`{s}` is not a site name"),
+        ));
+    }
+    let mut page = view.devices[start.min(view.devices.len())..]
         .iter()
+        .filter(|d| site.is_none() || d.site.as_deref() == site);
+    let items: Vec<DeviceSummary> = page
+        .by_ref()
         .take(limit)
         .map(|d| summary(d, now, interval, &state.config.display))
         .collect();
-    let next = (page.len() > limit).then(|| page[limit - 1].row.serial.to_string());
+    let next =
+        (items.len() == limit && page.next().is_some()).then(|| items[limit - 1].serial.clone());
     Ok(Json(DevicePage { items, next }))
 }
 
@@ -111,6 +129,7 @@ fn summary(d: &DeviceView, now: Timestamp, interval: i64, shown: &Display) -> De
             .min_by_key(|s| s.percent)
             .cloned(),
         open_alerts: d.open_alerts,
+        site: d.site.clone(),
     }
 }
 

@@ -24,7 +24,7 @@ pub const REPORT_METERS: [Meter; 5] = [
     Meter::ColourLarge,
 ];
 
-pub const HEADER: [&str; 17] = [
+pub const HEADER: [&str; 18] = [
     "serial",
     "model",
     "location",
@@ -42,6 +42,7 @@ pub const HEADER: [&str; 17] = [
     "note",
     "discovered",
     "uptime_pct",
+    "site",
 ];
 
 /// What the report needs of one device.
@@ -56,6 +57,8 @@ pub struct CounterInput<'a> {
     /// Its uptime on working days over the period, in % to 2 decimals;
     /// None without evidence.
     pub uptime_pct: Option<Decimal>,
+    /// The site that polls it (where there are sites).
+    pub site: Option<&'a str>,
     pub large_counts_double: bool,
     pub trailing_days: u32,
     pub points: &'a HashMap<Meter, Vec<Point>>,
@@ -84,6 +87,7 @@ pub struct DeviceCounters {
     pub contract: Option<String>,
     pub discovered: bool,
     pub uptime_pct: Option<Decimal>,
+    pub site: Option<String>,
     pub meters: Vec<MeterUsage>,
     pub a4_bw: Option<i128>,
     pub a4_colour: Option<i128>,
@@ -136,6 +140,7 @@ pub fn device_counters(input: &CounterInput<'_>, from: NaiveDate, to: NaiveDate)
         contract: input.contract.map(str::to_owned),
         discovered: input.discovered,
         uptime_pct: input.uptime_pct,
+        site: input.site.map(str::to_owned),
         meters,
         a4_bw,
         a4_colour,
@@ -227,6 +232,7 @@ pub fn counters_answer(
                 contract: d.contract.clone(),
                 discovered: d.discovered,
                 uptime_pct: d.uptime_pct.map(|p| p.to_string()),
+                site: d.site.clone(),
                 meters: d
                     .meters
                     .iter()
@@ -285,6 +291,7 @@ pub fn counter_rows(
                 text(&u.note),
                 if d.discovered { "yes" } else { "" }.to_owned(),
                 opt(d.uptime_pct.map(|p| style.decimal(&p.to_string()))),
+                text(&d.site),
             ]);
         }
     }

@@ -10,9 +10,9 @@ use super::counters::{DeviceCounters, HEADER, per_day};
 use super::starts_like_formula;
 
 /// Column widths, in characters, in the order of [`HEADER`].
-const WIDTHS: [f64; 17] = [
+const WIDTHS: [f64; 18] = [
     16.0, 16.0, 22.0, 10.0, 13.0, 11.0, 12.0, 13.0, 11.0, 12.0, 13.0, 10.0, 14.0, 13.0, 60.0, 11.0,
-    11.0,
+    11.0, 12.0,
 ];
 
 /// The workbook's bytes.
@@ -93,6 +93,7 @@ fn build(from: NaiveDate, to: NaiveDate, devices: &[DeviceCounters]) -> Result<V
                 let value: f64 = p.to_string().parse().unwrap_or(0.0);
                 sheet.write_with_format(row, 16, value, &formats.decimal)?;
             }
+            write_text(sheet, row, 17, d.site.as_deref(), &quoted)?;
             row += 1;
         }
     }

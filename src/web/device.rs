@@ -176,6 +176,7 @@ fn body(
                 h2 id="state" { "State" }
                 dl class="facts" {
                     dt { "Location" } dd { (s.location.as_deref().unwrap_or("-")) }
+                    @if let Some(site) = &s.site { dt { "Site" } dd { (site) } }
                     dt { "Address" } dd { (s.address.as_deref().unwrap_or("-")) }
                     dt { "Last reading" } dd { (s.last_reading_at.as_deref().map_or_else(|| "never".to_owned(), |t| when_text(shown, t))) }
                     dt { "Reachable" } dd { (match s.reachable { Some(true) => "yes", Some(false) => "no", None => "read by hand" }) }

@@ -25,6 +25,7 @@ pub const PAGE_SIZE: usize = 50;
 pub struct FleetQuery {
     q: Option<String>,
     status: Option<String>,
+    site: Option<String>,
     sort: Option<String>,
     dir: Option<String>,
     page: Option<String>,
@@ -91,8 +92,8 @@ fn lowest_toner(d: &DeviceView) -> Option<i64> {
 }
 
 /// The columns a table sorts by.
-const SORTS: [&str; 9] = [
-    "serial", "model", "location", "status", "last", "toner", "alerts", "bw", "colour",
+const SORTS: [&str; 10] = [
+    "serial", "model", "location", "site", "status", "last", "toner", "alerts", "bw", "colour",
 ];
 
 pub async fn fleet(
@@ -132,6 +133,20 @@ pub async fn fleet(
     // Search, filter, sort, page.
     let search = q.q.as_deref().unwrap_or("").trim().to_lowercase();
     let wanted = q.status.as_deref().unwrap_or("all");
+    // The sites (a central server's fleet, or a site's own): a column and
+    // a filter of their own.
+    let mut sites: Vec<&str> = view
+        .devices
+        .iter()
+        .filter_map(|d| d.site.as_deref())
+        .collect();
+    sites.sort_unstable();
+    sites.dedup();
+    let site = q
+        .site
+        .as_deref()
+        .filter(|s| sites.contains(s))
+        .unwrap_or("");
     let mut rows: Vec<(usize, &DeviceView)> = view
         .devices
         .iter()
@@ -145,7 +160,9 @@ pub async fn fleet(
                     .is_some_and(|m| m.to_lowercase().contains(&search))
                 || d.location
                     .as_deref()
-                    .is_some_and(|l| l.to_lowercase().contains(&search));
+                    .is_some_and(|l| l.to_lowercase().contains(&search))
+                || d.site.as_deref().is_some_and(|s| s.contains(&search));
+            let at_site = site.is_empty() || d.site.as_deref() == Some(site);
             let s = status[*i];
             let filter = match wanted {
                 "answering" => matches!(s, Status::Answering | Status::Warning),
@@ -154,7 +171,7 @@ pub async fn fleet(
                 "alerts" => d.open_alerts > 0,
                 _ => true,
             };
-            text && filter
+            text && filter && at_site
         })
         .collect();
     let sort = q
@@ -181,6 +198,7 @@ pub async fn fleet(
             let order = match sort {
                 "model" => a.row.model.cmp(&b.row.model),
                 "location" => a.location.cmp(&b.location),
+                "site" => a.site.cmp(&b.site),
                 "status" => status[*ia].cmp(&status[*ib]),
                 "last" => a
                     .row
@@ -230,9 +248,10 @@ pub async fn fleet(
             "asc"
         };
         let href = format!(
-            "/?q={}&status={}&sort={sort_by}&dir={dir}",
+            "/?q={}&status={}&site={}&sort={sort_by}&dir={dir}",
             url_encode(&search),
-            url_encode(wanted)
+            url_encode(wanted),
+            url_encode(site)
         );
         let current = (sort == sort_by).then_some(if descending {
             "descending"
@@ -248,9 +267,10 @@ pub async fn fleet(
     };
     let page_href = |n: usize| {
         format!(
-            "/?q={}&status={}&sort={sort}&dir={}&page={n}",
+            "/?q={}&status={}&site={}&sort={sort}&dir={}&page={n}",
             url_encode(&search),
             url_encode(wanted),
+            url_encode(site),
             if descending { "desc" } else { "asc" }
         )
     };
@@ -263,7 +283,17 @@ pub async fn fleet(
             li class=(if stale > 0 { "bad" } else { "" }) { span class="n" { (count(shown_at, stale as i64)) } "stale or unreachable" }
         }
         form class="filters" method="get" action="/" role="search" {
-            label { "Search" input type="search" name="q" value=(search) placeholder="serial, model or location"; }
+            label { "Search" input type="search" name="q" value=(search) placeholder="serial, model, location or site"; }
+            @if !sites.is_empty() {
+                label { "Site"
+                    select name="site" {
+                        option value="" selected[site.is_empty()] { "every site" }
+                        @for s in &sites {
+                            option value=(s) selected[site == *s] { (s) }
+                        }
+                    }
+                }
+            }
             label { "Show"
                 select name="status" {
                     @for (value, text) in [("all", "all devices"), ("answering", "answering"), ("problem", "with a problem"), ("low", "low toner"), ("alerts", "with open alerts")] {
@@ -281,6 +311,7 @@ pub async fn fleet(
                 (link("serial", "Serial"))
                 (link("model", "Model"))
                 (link("location", "Location"))
+                @if !sites.is_empty() { (link("site", "Site")) }
                 (link("status", "Status"))
                 (link("last", "Last reading"))
                 (link("bw", "B/W"))
@@ -290,7 +321,7 @@ pub async fn fleet(
             } }
             tbody {
                 @for (i, d) in &shown {
-                    (row(d, status[*i], counters[*i], now, &state))
+                    (row(d, status[*i], counters[*i], now, !sites.is_empty(), &state))
                 }
             }
         }
@@ -343,6 +374,7 @@ fn row(
     status: Status,
     counters: Option<(Option<u64>, Option<u64>)>,
     now: Timestamp,
+    with_site: bool,
     state: &AppState,
 ) -> Markup {
     let shown = &state.config.display;
@@ -360,6 +392,7 @@ fn row(
             th scope="row" { a href=(format!("/devices/{}", url_encode(serial))) { (serial) } }
             td { (d.row.model.as_deref().unwrap_or("-")) }
             td { (d.location.as_deref().unwrap_or("-")) }
+            @if with_site { td { (d.site.as_deref().unwrap_or("-")) } }
             td class=(status.class()) { (status.label()) }
             td {
                 @if let Some(t) = last {

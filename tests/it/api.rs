@@ -1176,22 +1176,22 @@ fn the_counter_report_as_json_and_csv() {
     let empty = |serial: &str, model: &str, location: &str, contract: &str, meter: &str| {
         format!(
             "{serial};{model};{location};{contract};{meter};2026-06-28;;;2026-06-29;;;;;;\
-             No reading of this meter before 2026-06-29: its first is from 2026-06-29. No usage.;;\r\n"
+             No reading of this meter before 2026-06-29: its first is from 2026-06-29. No usage.;;;\r\n"
         )
     };
     let c300i = |m| empty(C300I, "bizhub C300i", "Oslo 3rd floor", "K1", m);
     let mono = |m| empty(MONO, "bizhub 4050i", "", "", m);
     let expected = [
-        "\u{feff}serial;model;location;contract;meter;from;from_value;from_method;to;to_value;to_method;usage;a4_equivalents;pages_per_day;note;discovered;uptime_pct\r\n".to_owned(),
+        "\u{feff}serial;model;location;contract;meter;from;from_value;from_method;to;to_value;to_method;usage;a4_equivalents;pages_per_day;note;discovered;uptime_pct;site\r\n".to_owned(),
         c300i("total"),
-        format!("{C300I};bizhub C300i;Oslo 3rd floor;K1;bw_total;2026-06-28;61000;exact;2026-06-29;61059;bracketed;59;59;59,00;;;\r\n"),
+        format!("{C300I};bizhub C300i;Oslo 3rd floor;K1;bw_total;2026-06-28;61000;exact;2026-06-29;61059;bracketed;59;59;59,00;;;;\r\n"),
         c300i("bw_large"),
         c300i("colour_total"),
         c300i("colour_large"),
         mono("total"),
         mono("bw_total"),
         mono("bw_large"),
-        format!("{HAND};;Bergen, read by hand;K1;bw_total;2026-06-28;4900;exact;2026-06-29;4930;extrapolation;30;30;30,00;;;\r\n"),
+        format!("{HAND};;Bergen, read by hand;K1;bw_total;2026-06-28;4900;exact;2026-06-29;4930;extrapolation;30;30;30,00;;;;\r\n"),
     ]
     .concat();
     let csv = app.get(
@@ -1208,7 +1208,7 @@ fn the_counter_report_as_json_and_csv() {
         "/api/v1/reports/counters?from=2026-06-28&to=2026-06-29&format=csv&csv_delimiter=,",
         VIEWER,
     );
-    assert!(comma.text.contains("\r\nHANDREAD0001,,\"Bergen, read by hand\",K1,bw_total,2026-06-28,4900,exact,2026-06-29,4930,extrapolation,30,30,30.00,,,\r\n"), "{}", comma.text);
+    assert!(comma.text.contains("\r\nHANDREAD0001,,\"Bergen, read by hand\",K1,bw_total,2026-06-28,4900,exact,2026-06-29,4930,extrapolation,30,30,30.00,,,,\r\n"), "{}", comma.text);
     let xlsx = app.get(
         "/api/v1/reports/counters?from=2026-06-28&to=2026-06-29&format=xlsx",
         VIEWER,

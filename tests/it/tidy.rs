@@ -103,6 +103,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "status",
             "storage",
             "supplies",
+            "wire",
         ],
     ),
     // Polling.

@@ -63,6 +63,7 @@ fn report(double: bool) -> Vec<DeviceCounters> {
         contract,
         discovered: serial == "MONO1",
         uptime_pct: (serial != "MONO1").then(|| dec("99.50")),
+        site: (serial != "MONO1").then_some("bergen"),
         large_counts_double: double,
         trailing_days: 90,
         points,
@@ -85,13 +86,13 @@ fn report(double: bool) -> Vec<DeviceCounters> {
 // usage and pages a day: total 3 720 (120.00), b/w 3 100 (100.00), b/w large
 // 100 (3.2258… → 3.23), colour 620 (20.00), colour large 0; A4-equivalents
 // b/w 3 100 + 100 = 3 200 and colour 620 + 0 = 620; mono 310 (10.00).
-const SEMICOLON: &str = "\u{feff}serial;model;location;contract;meter;from;from_value;from_method;to;to_value;to_method;usage;a4_equivalents;pages_per_day;note;discovered;uptime_pct\r\n\
-AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;total;2026-10-01;11001;bracketed;2026-11-01;14721;bracketed;3720;;120,00;;;99,50\r\n\
-AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;bw_total;2026-10-01;10001;bracketed;2026-11-01;13101;bracketed;3100;3200;100,00;;;99,50\r\n\
-AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;bw_large;2026-10-01;201;bracketed;2026-11-01;301;bracketed;100;;3,23;;;99,50\r\n\
-AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;colour_total;2026-10-01;1001;bracketed;2026-11-01;1621;bracketed;620;620;20,00;;;99,50\r\n\
-AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;colour_large;2026-10-01;0;interpolation;2026-11-01;0;interpolation;0;;0,00;;;99,50\r\n\
-MONO1;bizhub C300i;;;total;2026-10-01;5000;exact;2026-11-01;5310;exact;310;310;10,00;;yes;\r\n";
+const SEMICOLON: &str = "\u{feff}serial;model;location;contract;meter;from;from_value;from_method;to;to_value;to_method;usage;a4_equivalents;pages_per_day;note;discovered;uptime_pct;site\r\n\
+AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;total;2026-10-01;11001;bracketed;2026-11-01;14721;bracketed;3720;;120,00;;;99,50;bergen\r\n\
+AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;bw_total;2026-10-01;10001;bracketed;2026-11-01;13101;bracketed;3100;3200;100,00;;;99,50;bergen\r\n\
+AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;bw_large;2026-10-01;201;bracketed;2026-11-01;301;bracketed;100;;3,23;;;99,50;bergen\r\n\
+AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;colour_total;2026-10-01;1001;bracketed;2026-11-01;1621;bracketed;620;620;20,00;;;99,50;bergen\r\n\
+AA2J021004711;bizhub C300i;\"Oslo; 3rd floor\";K1;colour_large;2026-10-01;0;interpolation;2026-11-01;0;interpolation;0;;0,00;;;99,50;bergen\r\n\
+MONO1;bizhub C300i;;;total;2026-10-01;5000;exact;2026-11-01;5310;exact;310;310;10,00;;yes;;\r\n";
 
 #[test]
 fn the_csv_for_norwegian_excel_is_pinned() {
@@ -168,6 +169,7 @@ fn before_the_first_reading_there_is_no_value_and_no_usage() {
         contract: None,
         discovered: false,
         uptime_pct: None,
+        site: None,
         large_counts_double: false,
         trailing_days: 90,
         points: &late,
@@ -201,7 +203,7 @@ fn before_the_first_reading_there_is_no_value_and_no_usage() {
     ))
     .unwrap();
     assert!(
-        csv.ends_with(",,,,,No reading of this meter before 2026-10-01: its first is from 2026-10-15. No usage.,,\r\n"),
+        csv.ends_with(",,,,,No reading of this meter before 2026-10-01: its first is from 2026-10-15. No usage.,,,\r\n"),
         "{csv}"
     );
 }
@@ -220,7 +222,7 @@ fn xlsx_part(bytes: &[u8], name: &str) -> String {
 #[test]
 fn the_workbook_is_pinned() {
     // Reviewed by hand: a bold header row (style 1) frozen above the data
-    // (`pane ySplit="1"`), an autofilter over A1:Q7, `yes` in column P for the discovered device, 99.5 in column Q (uptime), dates as Excel serials
+    // (`pane ySplit="1"`), an autofilter over A1:R7, `yes` in column P for the discovered device, 99.5 in column Q (uptime), the site in column R, dates as Excel serials
     // (46296 = 2026-10-01, 46327 = 2026-11-01) with `yyyy-mm-dd` (style 2),
     // counts as numbers with `#,##0` (style 3), pages a day with `#,##0.00`
     // (style 4), empty cells where the CSV has empty fields.
@@ -259,6 +261,7 @@ fn injected() -> Vec<DeviceCounters> {
         contract: Some("-K1"),
         discovered: false,
         uptime_pct: None,
+        site: None,
         large_counts_double: false,
         trailing_days: 90,
         points: &mono,
@@ -278,7 +281,7 @@ fn free_text_cells_that_look_like_formulas_get_a_quote_in_csv() {
     let row = csv.lines().nth(1).unwrap();
     assert_eq!(
         row,
-        "\"'=HYPERLINK(\"\"http://x\"\")\";'+bizhub;'@SUM(A1);'-K1;total;2026-10-01;5000;exact;2026-11-01;5310;exact;310;310;10,00;;;"
+        "\"'=HYPERLINK(\"\"http://x\"\")\";'+bizhub;'@SUM(A1);'-K1;total;2026-10-01;5000;exact;2026-11-01;5310;exact;310;310;10,00;;;;"
     );
     // The JSON is no spreadsheet: its text stays exactly as it was.
     let json = serde_json::to_value(counters_answer(d(FROM), d(TO), &injected())).unwrap();
