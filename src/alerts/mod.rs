@@ -28,6 +28,9 @@ pub struct Thresholds {
     /// Warn when a toner's implied coverage exceeds the contract's 5 % by
     /// more than this share of it, in %.
     pub coverage_tolerance_pct: u32,
+    /// A site that has not forwarded for this long is silent (a central
+    /// server's alert).
+    pub site_silent: std::time::Duration,
 }
 
 impl Default for Thresholds {
@@ -38,6 +41,7 @@ impl Default for Thresholds {
             notice_warning_days: 90,
             forecast_days: 7,
             coverage_tolerance_pct: 15,
+            site_silent: std::time::Duration::from_secs(3600),
         }
     }
 }
@@ -57,6 +61,7 @@ pub enum Kind {
     SupplyEmptySoon,
     CoverageAboveContract,
     UptimeBelowPromise,
+    SiteSilent,
 }
 
 impl Kind {
@@ -74,6 +79,7 @@ impl Kind {
             Kind::SupplyEmptySoon => "supply_empty_soon",
             Kind::CoverageAboveContract => "coverage_above_contract",
             Kind::UptimeBelowPromise => "uptime_below_promise",
+            Kind::SiteSilent => "site_silent",
         }
     }
 
@@ -82,7 +88,7 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::SupplyEmpty,
         Kind::SupplyLow,
         Kind::DeviceDown,
@@ -95,6 +101,7 @@ impl Kind {
         Kind::SupplyEmptySoon,
         Kind::CoverageAboveContract,
         Kind::UptimeBelowPromise,
+        Kind::SiteSilent,
     ];
 }
 
@@ -479,4 +486,62 @@ pub fn uptime_below_promise(uptime: &crate::answer::Uptime) -> Option<Alert> {
             uptime.contract.as_deref().unwrap_or("?"),
         ),
     })
+}
+
+/// The sites (name, last contact) that have not forwarded for `limit` at
+/// `now`: one `site_silent` alert each, open since its last contact.
+pub fn silent_sites<'a>(
+    sites: impl IntoIterator<Item = (&'a str, Timestamp)>,
+    limit: std::time::Duration,
+    now: Timestamp,
+) -> Vec<Alert> {
+    let limit_ms = i64::try_from(limit.as_millis()).unwrap_or(i64::MAX);
+    sites
+        .into_iter()
+        .filter(|(_, last)| now.millis() - last.millis() >= limit_ms)
+        .map(|(site, last)| {
+            let minutes = (now.millis() - last.millis()) / 60_000;
+            Alert {
+                kind: Kind::SiteSilent,
+                serial: None,
+                contract: None,
+                subject: site.to_owned(),
+                since: Some(last),
+                message: format!(
+                    "site {site} has forwarded nothing for {} h {} min: its collector, or the network to it, is down",
+                    minutes / 60,
+                    minutes % 60
+                ),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod site_tests {
+    use super::*;
+
+    #[test]
+    fn a_site_is_silent_once_its_last_contact_is_as_old_as_the_limit() {
+        let now = Timestamp::from_millis(10 * 3_600_000);
+        let hour = std::time::Duration::from_secs(3600);
+        let sites = [
+            ("oslo", Timestamp::from_millis(now.millis() - 3_599_999)),
+            ("bergen", Timestamp::from_millis(now.millis() - 3_600_000)),
+            (
+                "trondheim",
+                Timestamp::from_millis(now.millis() - 7_380_000),
+            ),
+        ];
+        let open = silent_sites(sites, hour, now);
+        let subjects: Vec<&str> = open.iter().map(|a| a.subject.as_str()).collect();
+        assert_eq!(subjects, ["bergen", "trondheim"]);
+        assert_eq!(open[1].since, Some(sites[2].1));
+        assert!(
+            open[1].message.contains("for 2 h 3 min"),
+            "{}",
+            open[1].message
+        );
+        assert_eq!(open[0].key(), "site_silent|||bergen");
+    }
 }

@@ -31,13 +31,14 @@ pub struct AlertList {
 pub struct AlertItem {
     /// supply_empty, supply_low, device_down, unreachable, stale,
     /// reading_due, projected_breach, notice_deadline, no_meters,
-    /// supply_empty_soon, coverage_above_contract, uptime_below_promise.
+    /// supply_empty_soon, coverage_above_contract, uptime_below_promise,
+    /// site_silent.
     pub kind: String,
     pub serial: Option<String>,
     pub contract: Option<String>,
     /// What of the device or contract it is about beside its kind (the
-    /// supply, the billing boundary, the class and period); empty when the
-    /// kind says it all.
+    /// supply, the billing boundary, the class and period; the site of
+    /// `site_silent`); empty when the kind says it all.
     pub subject: String,
     /// When the condition began (RFC 3339): as the check knows it, else
     /// when telleverk first saw the alert open. Null only in the first
@@ -186,6 +187,8 @@ pub struct AlertSettingsView {
     pub notice_warning_days: u32,
     pub forecast_days: u32,
     pub coverage_tolerance_pct: u32,
+    /// How long a site may forward nothing before `site_silent` (e.g. "1h").
+    pub site_silent: String,
 }
 
 /// `{"error": {"code": …, "message": …}}`.

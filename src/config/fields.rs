@@ -146,6 +146,16 @@ bounded_duration!(
 );
 
 bounded_duration!(
+    /// `[alerts] site_silent`, how long a site may forward nothing before
+    /// the central says so: from 1 minute to 30 days.
+    SiteSilent,
+    Duration::from_secs(60),
+    Duration::from_secs(30 * 86_400),
+    "a site forwards after every round, so a minute is the shortest that \
+     is not noise, and a site silent for a month is long past an alert"
+);
+
+bounded_duration!(
     /// `[collector] timeout`, per SNMP request: from 10 ms to 60 s.
     SnmpTimeout,
     Duration::from_millis(10),

@@ -187,6 +187,7 @@ pub(super) struct RawAlerts {
     notice_warning_days: Within<0, 3660>,
     forecast_days: Within<0, 260>,
     coverage_tolerance_pct: Within<0, 1000>,
+    site_silent: Option<super::fields::SiteSilent>,
 }
 
 impl Default for RawAlerts {
@@ -198,6 +199,7 @@ impl Default for RawAlerts {
             notice_warning_days: Within(i64::from(d.notice_warning_days)),
             forecast_days: Within(i64::from(d.forecast_days)),
             coverage_tolerance_pct: Within(i64::from(d.coverage_tolerance_pct)),
+            site_silent: None,
         }
     }
 }
@@ -210,6 +212,9 @@ impl RawAlerts {
             notice_warning_days: self.notice_warning_days.get() as u32,
             forecast_days: self.forecast_days.get() as u32,
             coverage_tolerance_pct: self.coverage_tolerance_pct.get() as u32,
+            site_silent: self
+                .site_silent
+                .map_or(Thresholds::default().site_silent, |d| d.0),
         }
     }
 }

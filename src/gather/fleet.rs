@@ -217,6 +217,17 @@ pub fn build(
     let notes = memory.contracts.as_ref().map(|c| &c.notes);
     let mut view = device_view(rows, memory.rows.entries(), config, interval_ms, now, notes);
     view.round = reader.latest_round()?;
+    // A central server's sites that have gone quiet: alerts of the build,
+    // as the devices' are.
+    let sites = reader.sites()?;
+    view.alerts.extend(alerts::silent_sites(
+        sites
+            .iter()
+            .map(|s| (s.name.as_str(), Timestamp::from(s.last_contact))),
+        config.alerts.site_silent,
+        now,
+    ));
+    view.device_alerts = view.alerts.len();
     if let Some(c) = &memory.contracts {
         view.alerts.extend(c.alerts.iter().cloned());
         view.contracts_checked_at = Some(c.at);

@@ -81,10 +81,12 @@ pub async fn ingest(
     .await?;
     if done.applied > 0 {
         tracing::info!(%site, first, items = count, applied = done.applied, through = done.through, "batch applied");
-        state.changed.notify_one();
     } else {
-        tracing::debug!(%site, first, items = count, through = done.through, "batch applied before");
+        tracing::debug!(%site, first, items = count, through = done.through, "nothing new in the batch");
     }
+    // New readings, or at least a contact: the view (and its site_silent
+    // alerts) is built again.
+    state.changed.notify_one();
     Ok(Json(Accepted {
         through: done.through,
         applied: done.applied,

@@ -129,6 +129,7 @@ pub async fn config(_caller: Admin, State(state): State<AppState>) -> Json<Confi
             notice_warning_days: c.alerts.notice_warning_days,
             forecast_days: c.alerts.forecast_days,
             coverage_tolerance_pct: c.alerts.coverage_tolerance_pct,
+            site_silent: humantime::format_duration(c.alerts.site_silent).to_string(),
         },
         smtp: c.smtp.as_ref().map(|s| SmtpView {
             host: s.host.clone(),

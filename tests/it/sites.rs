@@ -337,15 +337,18 @@ fn every_reading_once(central: &Central, sites: &mut [Site]) -> usize {
 #[test]
 fn three_sites_forward_every_reading_to_the_central_exactly_once() {
     let mut central = Central::new();
-    central.start();
     let mut sites: Vec<Site> = SITES
         .iter()
         .enumerate()
         .map(|(i, name)| Site::new(name, 101 * (i as u64 + 1), &central))
         .collect();
+    // The sites start first: the central cannot be reached, and they poll
+    // all the same.
     for s in &mut sites {
         s.start();
     }
+    std::thread::sleep(Duration::from_secs(2));
+    central.start();
     wait_until(
         "three rounds of each site at the central",
         Duration::from_secs(60),
@@ -465,6 +468,35 @@ fn three_sites_forward_every_reading_to_the_central_exactly_once() {
         assert_eq!(s["entries"], DEVICES, "{s}");
         assert!(s["silent_s"].as_i64().unwrap() < 60, "{s}");
     }
+    // The devices of one site, as the API lists them.
+    wait_until(
+        "bergen's devices in the central's API",
+        Duration::from_secs(30),
+        || {
+            let (status, page) =
+                central.request("/api/v1/devices?site=bergen&limit=1000", VIEWER, None);
+            let items = page["items"].as_array().cloned().unwrap_or_default();
+            if status == 200
+                && items.len() == DEVICES
+                && items.iter().all(|d| d["site"] == "bergen")
+            {
+                Ok(())
+            } else {
+                Err(format!("{status} {page}"))
+            }
+        },
+    );
+    let (status, all) = central.request("/api/v1/devices?limit=1000", VIEWER, None);
+    assert_eq!(
+        (status, all["items"].as_array().map(Vec::len)),
+        (200, Some(3 * DEVICES))
+    );
+    let (status, bad) = central.request("/api/v1/devices?site=Bergen", VIEWER, None);
+    assert_eq!(
+        (status, bad["error"]["code"].as_str()),
+        (400, Some("bad_parameter")),
+        "{bad}"
+    );
     let site_log = std::fs::read_to_string(sites[1].w.path().join("log.txt")).unwrap();
     assert!(
         site_log.contains("cannot forward to")
@@ -592,4 +624,59 @@ fn a_site_forwards_over_https_only_to_a_central_whose_certificate_it_checks() {
     );
     drop(blind);
     every_reading_once(&central, std::slice::from_mut(&mut checking));
+}
+
+#[test]
+fn a_site_that_stops_forwarding_is_a_site_silent_alert_until_it_forwards_again() {
+    use super::api::{App, COLLECTOR, VIEWER as PERSON, june_29};
+    let w = Workdir::new();
+    let path = w.config_with(
+        &format!("[alerts]\nsite_silent = \"10m\"\n\n{}", App::head()),
+        "",
+    );
+    // One second here is ten minutes on the service's clock.
+    let app = App::start(&path, june_29(), 600);
+    let batch = |first: u64| {
+        json!({"protocol": 1, "site": "bergen", "version": "0.1.0", "backlog": 0,
+               "first": first, "items": []})
+    };
+    let silent = || {
+        app.get("/api/v1/alerts", PERSON).body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["kind"] == "site_silent")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let answer = app.post("/api/v1/ingest", COLLECTOR, &batch(1));
+    assert_eq!(
+        (answer.status, answer.body["through"].as_u64()),
+        (200, Some(0)),
+        "{answer:?}"
+    );
+    wait_until("bergen silent", Duration::from_secs(30), || {
+        match silent().as_slice() {
+            [a] if a["subject"] == "bergen" && a["serial"].is_null() => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    let message = silent()[0]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.starts_with("site bergen has forwarded nothing for"),
+        "{message}"
+    );
+    // A heartbeat (an empty batch) is a contact: the alert closes.
+    assert_eq!(app.post("/api/v1/ingest", COLLECTOR, &batch(1)).status, 200);
+    wait_until(
+        "bergen heard from",
+        Duration::from_secs(30),
+        || match silent().as_slice() {
+            [] => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+    );
+    let sites = app.get("/api/v1/sites", PERSON).body;
+    assert_eq!(sites["sites"][0]["name"], "bergen", "{sites}");
+    app.stop().expect("clean shutdown");
 }
