@@ -19,7 +19,7 @@ use telleverk::secret::Secret;
 use telleverk::storage::Store;
 
 #[path = "../tests/support/pg_cluster.rs"]
-mod pg_cluster;
+pub mod pg_cluster;
 use telleverk::supplies::Supply;
 
 const DEVICES: usize = 10_000;
@@ -99,24 +99,7 @@ pub fn run_postgresql() -> String {
     let url = cluster.database();
     let password = Secret::new(pg_cluster::PASSWORD.to_owned());
     let server = Server::new(&url, Some(password), SslMode::Disable).expect("the URL");
-    let mut admin = postgres::Client::connect(
-        &format!("{url}?password={}", pg_cluster::PASSWORD),
-        postgres::NoTls,
-    )
-    .expect("connect");
-    let size = move || {
-        // The tables and their indexes (the database's own catalogues left out).
-        let row = admin
-            .query_one(
-                "SELECT sum(pg_total_relation_size(c.oid))::BIGINT FROM pg_class c
-                 JOIN pg_namespace n ON n.oid = c.relnamespace
-                 WHERE n.nspname = 'public' AND c.relkind = 'r'",
-                &[],
-            )
-            .expect("sizes");
-        row.get::<_, i64>(0) as u64
-    };
-    let size = std::cell::RefCell::new(size);
+    let size = pg_size(&url);
     measure(
         "ingest_postgresql",
         "PostgreSQL 15 on 127.0.0.1, fsync and synchronous_commit on",
@@ -195,8 +178,29 @@ fn measure(name: &str, on: &str, database: &Database, size: &dyn Fn() -> u64) ->
     lines.join("\n")
 }
 
+/// The bytes of the PostgreSQL database at `url`: its tables and their
+/// indexes (the database's own catalogues left out).
+pub fn pg_size(url: &str) -> std::cell::RefCell<impl FnMut() -> u64> {
+    let mut admin = postgres::Client::connect(
+        &format!("{url}?password={}", pg_cluster::PASSWORD),
+        postgres::NoTls,
+    )
+    .expect("connect");
+    std::cell::RefCell::new(move || {
+        let row = admin
+            .query_one(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::BIGINT FROM pg_class c
+                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = 'public' AND c.relkind = 'r'",
+                &[],
+            )
+            .expect("sizes");
+        row.get::<_, i64>(0) as u64
+    })
+}
+
 /// The database file plus its WAL, in bytes.
-fn db_size(dir: &std::path::Path) -> u64 {
+pub fn db_size(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.ok()?.metadata().ok())

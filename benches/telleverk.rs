@@ -10,6 +10,7 @@ mod api_seed;
 mod billing;
 mod contract_page;
 mod forecast;
+mod forward;
 mod ingest;
 mod invoice_check;
 mod reconcile_db;
@@ -26,7 +27,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     // `cargo bench` passes `--bench`; a name filter may follow.
     let filter = args.iter().skip(1).find(|a| !a.starts_with("--"));
-    let benches: [Bench; 11] = [
+    let benches: [Bench; 13] = [
         ("ingest", ingest::run),
         ("ingest_postgresql", ingest::run_postgresql),
         ("billing", billing::run),
@@ -38,6 +39,8 @@ fn main() {
         ("api_seed", api_seed::run),
         ("view", view::run),
         ("snmp_floor", snmp_floor::run),
+        ("forward_central", forward::run_central),
+        ("forward_catch_up", forward::run_catch_up),
     ];
     for (name, bench) in benches {
         if filter.is_some_and(|f| !name.contains(f.as_str())) {

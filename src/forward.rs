@@ -82,6 +82,10 @@ impl Forwarder {
         clock: Clock,
         wake: Arc<Notify>,
     ) -> Result<Forwarder, Error> {
+        // reqwest is built without a crypto provider: ring, as the webhook
+        // and mail clients use. Installed once per process; a second call
+        // is refused harmlessly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(REQUEST_TIMEOUT)
@@ -109,13 +113,25 @@ impl Forwarder {
     /// has passed.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(site = %self.site, central = %self.upstream.url, "forwarding to the central server");
+        if self.upstream.url.starts_with("http://") && !loopback(&self.upstream.url) {
+            tracing::warn!(
+                "[upstream] url {} is plain HTTP: the site's token and readings cross the network unencrypted; \
+                 serve the central with [http] tls_cert and use https://",
+                self.upstream.url
+            );
+        }
         let mut backoff = FIRST_BACKOFF;
         let mut failures = 0u32;
         let mut last_sent = crate::clock::Stopwatch::start();
         let mut first = true;
         while !*shutdown.borrow() {
             let queued = match self.queued().await {
-                Ok(q) => q,
+                Ok(Some(q)) => q,
+                // Nothing was ever queued: nothing to say yet.
+                Ok(None) => {
+                    self.idle(&mut shutdown).await;
+                    continue;
+                }
                 Err(e) => {
                     tracing::error!("cannot read the outbox: {e}");
                     self.pause(&mut shutdown, MAX_BACKOFF).await;
@@ -124,21 +140,26 @@ impl Forwarder {
             };
             let quiet = queued.items.is_empty();
             if quiet && !first && last_sent.elapsed() < HEARTBEAT {
-                let wait = self.clock.span(Duration::from_secs(5));
-                tokio::select! {
-                    () = self.wake.notified() => {}
-                    () = tokio::time::sleep(wait) => {}
-                    _ = shutdown.changed() => {}
-                }
+                self.idle(&mut shutdown).await;
                 continue;
             }
             first = false;
             let sent_first = queued.items.first().map_or(queued.forwarded + 1, |i| i.0);
             let count = queued.items.len();
+            let (stream, numbered) = (queued.stream.clone(), queued.numbered);
             let answer = self.send(queued).await;
             last_sent = crate::clock::Stopwatch::start();
             let next = match answer {
-                Answer::Through(through) => self.confirm(through).await.map(|()| {
+                // The central has applied items of this stream that this
+                // database never numbered: it is a copy (restored from a
+                // backup) of the database the central heard from. Its
+                // unconfirmed items go again as a stream of their own,
+                // rather than be taken for ones the central has.
+                Answer::Through(t) if t > numbered => self.diverged(t, numbered).await,
+                Answer::Expected(e) if e.saturating_sub(1) > numbered => {
+                    self.diverged(e - 1, numbered).await
+                }
+                Answer::Through(through) => self.confirm(&stream, through).await.map(|()| {
                     if failures > 0 {
                         tracing::info!(through, "the central server takes batches again");
                     }
@@ -149,21 +170,12 @@ impl Forwarder {
                         "batch forwarded"
                     );
                 }),
-                Answer::Expected(expected) if expected > sent_first => {
-                    // The central applied more than this site knew (its
-                    // answer to an earlier batch was lost).
-                    tracing::info!(
-                        expected,
-                        "the central server had applied items this site had not seen confirmed"
-                    );
-                    self.confirm(expected - 1).await
-                }
                 Answer::Expected(expected) => Err(format!(
                     "the central server expects item {expected}, but this site's outbox starts at item {sent_first} \
                      (the items before were confirmed by the central earlier and have left the outbox): \
                      was the central's database restored from a backup? Its readings from item {expected} \
                      to {} are in this site's database only",
-                    sent_first - 1
+                    sent_first.saturating_sub(1)
                 )),
                 Answer::Refused(why) | Answer::Failed(why) => Err(why),
             };
@@ -189,6 +201,33 @@ impl Forwarder {
         }
     }
 
+    /// Waits to be woken (a round stored), a few seconds, or the end.
+    async fn idle(&self, shutdown: &mut watch::Receiver<bool>) {
+        let wait = self.clock.span(Duration::from_secs(5));
+        tokio::select! {
+            () = self.wake.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+
+    /// This database is not the one the central heard from: a new stream
+    /// from its first unconfirmed item.
+    async fn diverged(&self, central: u64, numbered: u64) -> Result<(), String> {
+        let store = self.store.clone();
+        let made =
+            tokio::task::spawn_blocking(move || store.lock().expect("store lock").new_stream())
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("cannot start a new stream: {e}"))?;
+        tracing::error!(
+            "the central server has items of this site through {central}, but this database numbered only {numbered}: \
+             it is a copy (restored from a backup?) of the one the central heard from. Its items not yet \
+             confirmed go again as stream {made}; the central skips the polls it has, and keeps what it had"
+        );
+        Ok(())
+    }
+
     async fn pause(&self, shutdown: &mut watch::Receiver<bool>, wait: Duration) {
         let wait = self.clock.span(wait);
         tokio::select! {
@@ -197,7 +236,7 @@ impl Forwarder {
         }
     }
 
-    async fn queued(&self) -> Result<Queued, String> {
+    async fn queued(&self) -> Result<Option<Queued>, String> {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.lock().expect("store lock").queued(BATCH_BYTES))
             .await
@@ -205,12 +244,18 @@ impl Forwarder {
             .map_err(|e| e.to_string())
     }
 
-    async fn confirm(&self, through: u64) -> Result<(), String> {
+    async fn confirm(&self, stream: &str, through: u64) -> Result<(), String> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.lock().expect("store lock").forwarded(through))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("cannot note what the central confirmed: {e}"))
+        let stream = stream.to_owned();
+        tokio::task::spawn_blocking(move || {
+            store
+                .lock()
+                .expect("store lock")
+                .forwarded(&stream, through)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot note what the central confirmed: {e}"))
     }
 
     async fn send(&self, queued: Queued) -> Answer {
@@ -219,6 +264,7 @@ impl Forwarder {
             protocol: PROTOCOL,
             site: self.site.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            stream: queued.stream,
             backlog: queued.backlog,
             first,
             items: queued.items.into_iter().map(|(_, item)| item).collect(),
@@ -246,6 +292,19 @@ impl Forwarder {
         };
         answer(status.as_u16(), &body)
     }
+}
+
+/// Whether an URL's host is this machine.
+fn loopback(url: &str) -> bool {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .is_some_and(|h| {
+            h == "localhost"
+                || h.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+                || h == "[::1]"
+        })
 }
 
 /// What a central's answer means.
@@ -293,6 +352,32 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forwarder_is_made_for_plain_http_and_for_https_with_a_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("site.db");
+        let store = Arc::new(Mutex::new(
+            Store::open(crate::database::Database::File(db)).unwrap(),
+        ));
+        let mut upstream = Upstream {
+            url: "http://127.0.0.1:9".into(),
+            token: crate::secret::Secret::new("tlv_x".into()),
+            ca_file: None,
+        };
+        let make = |u: &Upstream| {
+            Forwarder::new("bergen", u, store.clone(), Clock::System, Arc::default())
+        };
+        assert!(make(&upstream).is_ok());
+        upstream.url = "https://central.example:8443".into();
+        let pem = dir.path().join("not-a-ca.pem");
+        std::fs::write(&pem, "no certificate here").unwrap();
+        upstream.ca_file = Some(pem);
+        let Err(e) = make(&upstream) else {
+            panic!("a CA file without a certificate is refused");
+        };
+        assert!(e.to_string().contains("upstream.ca_file"), "{e}");
+    }
 
     #[test]
     fn answers_mean_what_the_central_says() {

@@ -32,6 +32,10 @@ pub struct Batch {
     pub site: String,
     /// The sending telleverk's version.
     pub version: String,
+    /// The stream the items are numbered in: a random id the site's
+    /// database made with its outbox (a new one when it was restored from
+    /// a backup).
+    pub stream: String,
     /// Items the site had not yet forwarded when it sent this (these included).
     pub backlog: u64,
     /// The sequence number of `items[0]`; the rest follow without gaps.
@@ -189,12 +193,26 @@ impl Round {
                 )));
             }
         };
+        // As `[collector] interval` allows: 1 s to 366 days.
+        if let Some(ms) = self
+            .interval_ms
+            .filter(|ms| !(1_000..=366 * 86_400_000).contains(ms))
+        {
+            return Err(invalid(format!(
+                "round.interval_ms: {ms} is not 1 s to 366 days"
+            )));
+        }
+        if self.entries > 10_000_000 {
+            return Err(invalid(format!(
+                "round.entries: {} is more than 10 000 000",
+                self.entries
+            )));
+        }
         Ok(RoundRecord {
             started: instant(self.started, "round.started")?,
             ended: instant(self.ended, "round.ended")?,
             interval_ms: self.interval_ms,
-            entries: usize::try_from(self.entries)
-                .map_err(|_| invalid("round.entries is too large"))?,
+            entries: self.entries as usize,
             end,
         })
     }
@@ -301,6 +319,15 @@ impl Reading {
             })?;
             meters.insert(MeterValue { meter, value, kind });
         }
+        if let Some(list) = &self.supplies {
+            let mut seen = std::collections::HashSet::new();
+            if let Some(dup) = list.iter().find(|s| !seen.insert(s.0)) {
+                return Err(invalid(format!(
+                    "reading.supplies: index {} is given twice",
+                    dup.0
+                )));
+            }
+        }
         let supplies = self.supplies.as_ref().map(|list| {
             list.iter()
                 .map(|(index, description, kind, colour, level, max)| Supply {
@@ -383,6 +410,11 @@ impl Withdrawn {
             instant(self.when, "withdrawal.when")?,
         ))
     }
+}
+
+/// A stream id: 1 to 64 ASCII letters and digits.
+pub fn stream_ok(stream: &str) -> bool {
+    (1..=64).contains(&stream.len()) && stream.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// A site's name: lowercase letters, digits and `-`, 1 to 40 of them,
@@ -532,6 +564,7 @@ mod tests {
             protocol: PROTOCOL,
             site: "bergen".into(),
             version: "0.1.0".into(),
+            stream: "5f3a".into(),
             backlog: 1,
             first: 7,
             items: vec![Item::Readings {

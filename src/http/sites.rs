@@ -28,8 +28,8 @@ pub(super) const INGEST_PATH: &str = "/api/v1/ingest";
     tag = "sites",
     request_body(
         content = serde_json::Value,
-        description = "A batch: `protocol`, `site`, `version`, `backlog`, `first` and `items` (rounds, entered readings, withdrawals)",
-        example = json!({"protocol": 1, "site": "bergen", "version": "0.1.0", "backlog": 0, "first": 1, "items": []})
+        description = "A batch: `protocol`, `site`, `version`, `stream`, `backlog`, `first` and `items` (rounds, entered readings, withdrawals)",
+        example = json!({"protocol": 1, "site": "bergen", "version": "0.1.0", "stream": "5f3a9c", "backlog": 0, "first": 1, "items": []})
     ),
     security(("bearer" = [])),
     responses(

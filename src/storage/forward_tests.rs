@@ -137,6 +137,7 @@ fn batch(site: &str, first: u64, items: Vec<crate::wire::Item>, backlog: u64) ->
         protocol: PROTOCOL,
         site: site.into(),
         version: "0.1.0".into(),
+        stream: "s1".into(),
         backlog,
         first,
         items,
@@ -148,11 +149,25 @@ fn readings(store: &Store, s: &str, site: Option<&str>) -> Vec<Reading> {
     let mut all = store.readings(s, None, None).unwrap().unwrap_or_default();
     if let Some(site) = site {
         let prefix = format!("{site}/");
+        // The central says who entered a reading at which site.
+        let suffix = format!("@{site}");
+        let local = |who: &mut String| {
+            *who = who.strip_suffix(&suffix).unwrap_or(who).to_owned();
+        };
         for r in &mut all {
             r.entry_key = r
                 .entry_key
                 .take()
                 .map(|k| k.strip_prefix(&prefix).map(str::to_owned).unwrap_or(k));
+            if let Some(by) = &mut r.entered_by {
+                local(by);
+            }
+            for w in &mut r.withdrawn {
+                if let Some(by) = &mut w.entered_by {
+                    local(by);
+                }
+                local(&mut w.by);
+            }
         }
     }
     all
@@ -174,11 +189,12 @@ fn forwarded_once(central: Database) {
     let dir = tempfile::tempdir().unwrap();
     let mut site = site_store(dir.path(), "bergen");
     site_history(&mut site);
-    let queued = site.queued(usize::MAX).unwrap();
+    let queued = site.queued(usize::MAX).unwrap().unwrap();
     assert_eq!(queued.forwarded, 0);
     assert_eq!(queued.backlog, 6, "four rounds, an import, a withdrawal");
     let seqs: Vec<u64> = queued.items.iter().map(|i| i.0).collect();
     assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
+    let queued_stream = queued.stream.clone();
     let items: Vec<_> = queued.items.into_iter().map(|i| i.1).collect();
 
     let mut central = Store::open(central).unwrap();
@@ -249,15 +265,15 @@ fn forwarded_once(central: Database) {
     assert_eq!(sites[0].last_contact, t(22));
 
     // Confirmed: the outbox empties, and the numbering goes on.
-    site.forwarded(6).unwrap();
-    let empty = site.queued(usize::MAX).unwrap();
+    site.forwarded(&queued_stream, 6).unwrap();
+    let empty = site.queued(usize::MAX).unwrap().unwrap();
     assert_eq!(
         (empty.forwarded, empty.backlog, empty.items.len()),
         (6, 0, 0)
     );
     site.write_polled_round(&round(t(20)), &[poll("10.0.0.5", "AA1", t(20), 9, 5)])
         .unwrap();
-    let next = site.queued(usize::MAX).unwrap();
+    let next = site.queued(usize::MAX).unwrap().unwrap();
     assert_eq!(next.items.iter().map(|i| i.0).collect::<Vec<_>>(), [7]);
 
     // Another site's printer at the same address is another entry.
@@ -359,4 +375,147 @@ fn an_item_that_breaks_the_protocol_names_itself_and_stores_nothing() {
     );
     assert!(central.sites().unwrap().is_empty());
     assert!(central.readings("AA1", None, None).unwrap().is_none());
+}
+
+#[test]
+fn a_site_restored_from_a_backup_sends_what_the_central_lacks_as_a_new_stream_and_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut central = Store::open(Database::File(dir.path().join("central.db"))).unwrap();
+    let mut site = site_store(dir.path(), "bergen");
+    let rounds = |n: i64| {
+        (
+            round(t(5 * n)),
+            vec![poll("10.0.0.5", "AA1", t(5 * n), 1000 + n as u64 * 10, 800)],
+        )
+    };
+    let (r, p) = rounds(0);
+    site.write_polled_round(&r, &p).unwrap();
+    // The backup: the site's database after its first round.
+    let backup = dir.path().join("backup.db");
+    rusqlite::Connection::open(dir.path().join("bergen.db"))
+        .unwrap()
+        .execute("VACUUM INTO ?1", [backup.to_str().unwrap()])
+        .unwrap();
+    for n in 1..3 {
+        let (r, p) = rounds(n);
+        site.write_polled_round(&r, &p).unwrap();
+    }
+    let sent = site.queued(usize::MAX).unwrap().unwrap();
+    let stream = sent.stream.clone();
+    let mut b = batch(
+        "bergen",
+        1,
+        sent.items.into_iter().map(|i| i.1).collect(),
+        3,
+    );
+    b.stream = stream.clone();
+    assert_eq!(central.ingest(&b, t(20)).unwrap().through, 3);
+    drop(site);
+
+    // The restored copy polls on: its second item is another round than
+    // the central's second.
+    let mut restored = Store::open(Database::File(backup)).unwrap();
+    restored.set_outbox(true);
+    restored
+        .write_polled_round(&round(t(30)), &[poll("10.0.0.5", "AA1", t(30), 2000, 900)])
+        .unwrap();
+    let again = restored.queued(usize::MAX).unwrap().unwrap();
+    assert_eq!(
+        (again.stream.as_str(), again.numbered),
+        (stream.as_str(), 2)
+    );
+    let mut b = batch(
+        "bergen",
+        1,
+        again.items.into_iter().map(|i| i.1).collect(),
+        2,
+    );
+    b.stream = stream.clone();
+    let answer = central.ingest(&b, t(31)).unwrap();
+    // The central has item 3 of the stream, which this copy never numbered:
+    // taken as had, its round at 30 min would be lost.
+    assert!(answer.through > again.numbered && answer.applied == 0);
+    let fresh = restored.new_stream().unwrap();
+    assert_ne!(fresh, stream);
+    let renumbered = restored.queued(usize::MAX).unwrap().unwrap();
+    assert_eq!(
+        (
+            renumbered.forwarded,
+            renumbered.numbered,
+            renumbered.items.len()
+        ),
+        (0, 2, 2)
+    );
+    let mut b = batch(
+        "bergen",
+        1,
+        renumbered.items.into_iter().map(|i| i.1).collect(),
+        2,
+    );
+    b.stream = fresh.clone();
+    assert_eq!(central.ingest(&b, t(32)).unwrap().through, 2);
+    // Every round once: the first (sent again) skipped, the new one kept.
+    let totals: Vec<u64> = readings(&central, "AA1", None)
+        .iter()
+        .filter_map(|r| r.meters.value(Meter::Total))
+        .collect();
+    assert_eq!(totals, [1000, 1010, 1020, 2000]);
+    restored.forwarded(&fresh, 2).unwrap();
+    let done = restored.queued(usize::MAX).unwrap().unwrap();
+    assert_eq!((done.backlog, done.forwarded), (0, 2));
+    assert_eq!(central.sites().unwrap()[0].stream, fresh);
+}
+
+#[test]
+fn a_site_never_replaces_or_withdraws_a_reading_the_central_s_own_people_entered() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut central = Store::open(Database::File(dir.path().join("central.db"))).unwrap();
+    let row = |value| ImportRow {
+        line: 1,
+        serial: serial("BB2"),
+        at: t(8),
+        meter: Meter::BwTotal,
+        value,
+        source: Source::Manual,
+    };
+    let own = Entering {
+        by: "head-office",
+        at: t(9),
+        accept_implausible: false,
+        shown: Default::default(),
+    };
+    central.import_readings(&[row(60)], own).unwrap();
+    let items = vec![
+        crate::wire::Item::Readings {
+            by: "ola".into(),
+            at: millis_of(t(10)),
+            readings: vec![("BB2".into(), Meter::BwTotal.code(), millis_of(t(8)), 1, 61)],
+        },
+        crate::wire::Item::Withdrawal(crate::wire::Withdrawn {
+            serial: "BB2".into(),
+            meter: Meter::BwTotal.code(),
+            at: millis_of(t(8)),
+            source: 1,
+            by: "ola".into(),
+            when: millis_of(t(11)),
+            reason: "mine".into(),
+        }),
+    ];
+    let done = central
+        .ingest(&batch("bergen", 1, items, 2), t(12))
+        .unwrap();
+    assert_eq!(done.applied, 2);
+    let readings = central.readings("BB2", None, None).unwrap().unwrap();
+    let manual: Vec<_> = readings
+        .iter()
+        .filter(|r| r.source == Source::Manual)
+        .collect();
+    assert_eq!(manual.len(), 1, "{readings:?}");
+    assert_eq!(manual[0].meters.value(Meter::BwTotal), Some(60));
+    assert_eq!(manual[0].entered_by.as_deref(), Some("head-office"));
+    assert!(manual[0].withdrawn.is_empty(), "{readings:?}");
+}
+
+fn millis_of(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
 }

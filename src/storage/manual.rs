@@ -490,7 +490,7 @@ pub(super) fn insert(
 pub(super) struct InForce {
     pub(super) id: i64,
     pub(super) value: u64,
-    entered_by: Option<String>,
+    pub(super) entered_by: Option<String>,
 }
 
 /// The value in force under a key, if any: the newest entry not withdrawn.

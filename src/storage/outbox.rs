@@ -4,51 +4,93 @@
 //! the same transaction, numbered one more than the last; an item goes once
 //! the central has confirmed it. The readings themselves stay in the store:
 //! the outbox holds a copy of each item, deflated.
+//!
+//! The central counts a site's items per stream: a random id made with the
+//! outbox. Item 1 of a stream is the local item after its `base`, so a
+//! database that must start a new stream (restored from a backup: the
+//! central has items of its stream this copy never numbered) numbers its
+//! unconfirmed items from 1 again without renumbering a row.
 
 use std::io::{Read, Write};
 
-use super::db::{OptionalExtension, Tx, params};
+use super::db::{Conn, OptionalExtension, Tx, params};
 use super::{Error, Store};
 use crate::wire::Item;
 
-/// Items not yet confirmed, as the forwarder takes them.
+/// Items not yet confirmed, as the forwarder takes them; numbers are the
+/// stream's (local number − base).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queued {
+    /// The stream these numbers belong to.
+    pub stream: String,
     /// The last item the central confirmed (0: none yet).
     pub forwarded: u64,
+    /// The last item this database has numbered: the central can have
+    /// applied no item of this stream after it.
+    pub numbered: u64,
     /// Every item after `forwarded`.
     pub backlog: u64,
     /// The first of them, up to the size asked for; at least one when any.
     pub items: Vec<(u64, Item)>,
 }
 
+/// The outbox's state: the last local number confirmed, the stream, and
+/// its base. None before the first item.
+struct State {
+    through: i64,
+    stream: String,
+    base: i64,
+}
+
+fn state(conn: &Conn) -> super::db::Result<Option<State>> {
+    conn.prepare_cached("SELECT through, stream, base FROM outbox_forwarded WHERE id = 1")?
+        .query_row([], |r| {
+            Ok(State {
+                through: r.get(0)?,
+                stream: r.get(1)?,
+                base: r.get(2)?,
+            })
+        })
+        .optional()
+}
+
+/// A new stream's id: 128 random bits as hex.
+fn new_stream_id() -> super::db::Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| super::db::Error::Invalid(format!("no random stream id: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn last_numbered(conn: &Conn) -> super::db::Result<Option<i64>> {
+    conn.prepare_cached("SELECT max(seq) FROM outbox")?
+        .query_row([], |r| r.get(0))
+}
+
 /// Adds `item` to the outbox in the transaction that stored it; returns its
-/// sequence number.
+/// local number. The first item makes the outbox's stream.
 pub(super) fn push(tx: &Tx<'_>, at: i64, item: &Item) -> super::db::Result<u64> {
-    let last: Option<i64> = tx
-        .prepare_cached("SELECT max(seq) FROM outbox")?
-        .query_row([], |r| r.get(0))?;
-    let seq = last.unwrap_or(0).max(forwarded(tx)?) + 1;
+    let through = match state(tx)? {
+        Some(s) => s.through,
+        None => {
+            tx.execute(
+                "INSERT INTO outbox_forwarded (id, through, stream, base) VALUES (1, 0, ?1, 0)",
+                params![new_stream_id()?],
+            )?;
+            0
+        }
+    };
+    let seq = last_numbered(tx)?.unwrap_or(0).max(through) + 1;
     let json = serde_json::to_vec(item)
         .map_err(|e| super::db::Error::Invalid(format!("cannot write an outbox item: {e}")))?;
     let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
-    deflate
-        .write_all(&json)
-        .map_err(|e| super::db::Error::Invalid(format!("cannot deflate an outbox item: {e}")))?;
     let body = deflate
-        .finish()
+        .write_all(&json)
+        .and_then(|()| deflate.finish())
         .map_err(|e| super::db::Error::Invalid(format!("cannot deflate an outbox item: {e}")))?;
     tx.prepare_cached("INSERT INTO outbox (seq, at, body) VALUES (?1, ?2, ?3)")?
         .execute(params![seq, at, body])?;
     Ok(seq as u64)
-}
-
-fn forwarded(conn: &super::db::Conn) -> super::db::Result<i64> {
-    Ok(conn
-        .prepare_cached("SELECT through FROM outbox_forwarded WHERE id = 1")?
-        .query_row([], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0))
 }
 
 fn item(seq: i64, body: &[u8]) -> super::db::Result<Item> {
@@ -70,21 +112,28 @@ impl Store {
     }
 
     /// The items not yet confirmed, the first of them up to about
-    /// `max_bytes` deflated (always at least one).
-    pub fn queued(&self, max_bytes: usize) -> Result<Queued, Error> {
+    /// `max_bytes` deflated (always at least one). None before the first
+    /// item was queued.
+    pub fn queued(&self, max_bytes: usize) -> Result<Option<Queued>, Error> {
         let err = self.err("read the outbox");
         let conn = &self.db.conn;
-        let forwarded = forwarded(conn).map_err(&err)?;
+        let Some(st) = state(conn).map_err(&err)? else {
+            return Ok(None);
+        };
+        let numbered = last_numbered(conn)
+            .map_err(&err)?
+            .unwrap_or(0)
+            .max(st.through);
         let backlog: i64 = conn
             .prepare_cached("SELECT count(*) FROM outbox WHERE seq > ?1")
-            .and_then(|mut s| s.query_row(params![forwarded], |r| r.get(0)))
+            .and_then(|mut s| s.query_row(params![st.through], |r| r.get(0)))
             .map_err(&err)?;
         let mut items = Vec::new();
         let mut size = 0;
         let mut stmt = conn
             .prepare_cached("SELECT seq, body FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT 10000")
             .map_err(&err)?;
-        let mut rows = stmt.query(params![forwarded]).map_err(&err)?;
+        let mut rows = stmt.query(params![st.through]).map_err(&err)?;
         while let Some(row) = rows.next().map_err(&err)? {
             let seq: i64 = row.get(0).map_err(&err)?;
             let body: Vec<u8> = row.get(1).map_err(&err)?;
@@ -92,43 +141,76 @@ impl Store {
                 break;
             }
             size += body.len();
-            items.push((seq as u64, item(seq, &body).map_err(&err)?));
+            items.push(((seq - st.base) as u64, item(seq, &body).map_err(&err)?));
         }
-        Ok(Queued {
-            forwarded: forwarded as u64,
+        Ok(Some(Queued {
+            forwarded: (st.through - st.base) as u64,
+            numbered: (numbered - st.base) as u64,
+            stream: st.stream,
             backlog: backlog as u64,
             items,
+        }))
+    }
+
+    /// The central confirmed every item of `stream` through `through`:
+    /// they leave the outbox (the numbering goes on after them). A stream
+    /// that is no longer this database's, or a number it never gave, changes
+    /// nothing.
+    pub fn forwarded(&mut self, stream: &str, through: u64) -> Result<(), Error> {
+        self.outbox_write("confirm the outbox", |tx| {
+            let Some(st) = state(tx)? else {
+                return Ok(());
+            };
+            let numbered = last_numbered(tx)?.unwrap_or(0).max(st.through);
+            let local = i64::try_from(through)
+                .ok()
+                .and_then(|t| t.checked_add(st.base))
+                .filter(|l| *l <= numbered);
+            let Some(local) = local.filter(|l| *l > st.through && stream == st.stream) else {
+                return Ok(());
+            };
+            tx.execute(
+                "UPDATE outbox_forwarded SET through = ?1 WHERE id = 1",
+                params![local],
+            )?;
+            tx.execute("DELETE FROM outbox WHERE seq <= ?1", params![local])?;
+            Ok(())
         })
     }
 
-    /// The central confirmed every item through `through`: they leave the
-    /// outbox (the numbering goes on after them).
-    pub fn forwarded(&mut self, through: u64) -> Result<(), Error> {
+    /// Starts a new stream from the first unconfirmed item: the central has
+    /// items of the current stream this database never numbered (it was
+    /// restored from a backup, or copied). Returns the new stream's id.
+    pub fn new_stream(&mut self) -> Result<String, Error> {
+        let mut made = String::new();
+        self.outbox_write("start a new outbox stream", |tx| {
+            let stream = new_stream_id()?;
+            tx.execute(
+                "UPDATE outbox_forwarded SET stream = ?1, base = through WHERE id = 1",
+                params![stream],
+            )?;
+            made = stream;
+            Ok(())
+        })?;
+        Ok(made)
+    }
+
+    /// Runs `f` in a write transaction of its own.
+    fn outbox_write(
+        &mut self,
+        action: &'static str,
+        f: impl FnOnce(&Tx<'_>) -> super::db::Result<()>,
+    ) -> Result<(), Error> {
         let path = self.db.path.clone();
         let sql = |action| super::sql_error(&path, action);
         let tx = self
             .db
             .conn
             .transaction_with_behavior(super::db::Behavior::Immediate)
-            .map_err(sql("begin confirming the outbox"))?;
+            .map_err(sql(action))?;
         let before = super::data_version(&tx).map_err(sql("read the data version"))?;
-        let through = i64::try_from(through).unwrap_or(i64::MAX);
-        let known = forwarded(&tx).map_err(sql("read the outbox"))?;
-        if through > known {
-            tx.execute(
-                "INSERT INTO outbox_forwarded (id, through) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING",
-                params![through],
-            )
-            .map_err(sql("confirm the outbox"))?;
-            tx.execute(
-                "UPDATE outbox_forwarded SET through = ?1 WHERE id = 1",
-                params![through],
-            )
-            .map_err(sql("confirm the outbox"))?;
-            tx.execute("DELETE FROM outbox WHERE seq <= ?1", params![through])
-                .map_err(sql("empty the outbox"))?;
-        }
-        let version = super::write::commit(tx, &path, "commit the outbox")?;
+        f(&tx).map_err(sql(action))?;
+        let version = super::write::commit(tx, &path, action)?;
         if self.synced == before {
             self.synced = version;
         }

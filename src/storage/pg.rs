@@ -28,7 +28,8 @@ const STEPS: [&str; 2] = [
      JOIN (SELECT entry_id, max(at) AS at FROM polls GROUP BY entry_id) latest
          ON latest.entry_id = p.entry_id AND latest.at = p.at
      ON CONFLICT DO NOTHING;",
-    // 12: a site's outbox; the central's sites, their contacts and entries.
+    // 12: a site's outbox; the central's sites, their batches, contacts,
+    // rounds and entries.
     "CREATE TABLE outbox (
          seq BIGINT PRIMARY KEY,
          at BIGINT NOT NULL,
@@ -36,7 +37,9 @@ const STEPS: [&str; 2] = [
      );
      CREATE TABLE outbox_forwarded (
          id BIGINT PRIMARY KEY CHECK (id = 1),
-         through BIGINT NOT NULL
+         through BIGINT NOT NULL,
+         stream TEXT COLLATE \"C\" NOT NULL,
+         base BIGINT NOT NULL
      );
      CREATE TABLE sites (
          id BIGINT PRIMARY KEY,
@@ -46,31 +49,51 @@ const STEPS: [&str; 2] = [
      CREATE TABLE site_contacts (
          id BIGINT PRIMARY KEY,
          site_id BIGINT NOT NULL,
+         stream TEXT COLLATE \"C\" NOT NULL,
          at BIGINT NOT NULL,
          through BIGINT NOT NULL,
-         applied BIGINT NOT NULL,
+         applied BIGINT NOT NULL
+     );
+     CREATE INDEX site_contacts_stream ON site_contacts (site_id, stream, through);
+     CREATE TABLE site_seen (
+         site_id BIGINT PRIMARY KEY,
+         at BIGINT NOT NULL,
+         stream TEXT COLLATE \"C\" NOT NULL,
          backlog BIGINT NOT NULL,
          version TEXT COLLATE \"C\" NOT NULL
      );
-     CREATE INDEX site_contacts_site ON site_contacts (site_id, through);
+     CREATE TABLE site_rounds (
+         id BIGINT PRIMARY KEY,
+         site_id BIGINT NOT NULL,
+         started BIGINT NOT NULL,
+         ended BIGINT NOT NULL,
+         interval_ms BIGINT,
+         entries BIGINT NOT NULL,
+         answered BIGINT NOT NULL,
+         failed BIGINT NOT NULL,
+         aborted BIGINT NOT NULL,
+         ending TEXT COLLATE \"C\" NOT NULL CHECK (ending IN ('completed', 'stopped'))
+     );
+     CREATE INDEX site_rounds_started ON site_rounds (site_id, started);
      CREATE TABLE entry_sites (
          entry_id BIGINT PRIMARY KEY,
          site_id BIGINT NOT NULL
      );
-     CREATE TRIGGER sites_id BEFORE INSERT ON sites
-         FOR EACH ROW EXECUTE FUNCTION telleverk_next_id('id');
-     CREATE TRIGGER site_contacts_id BEFORE INSERT ON site_contacts
-         FOR EACH ROW EXECUTE FUNCTION telleverk_next_id('id');
-     CREATE TRIGGER outbox_wrote AFTER INSERT OR UPDATE OR DELETE ON outbox
-         FOR EACH STATEMENT EXECUTE FUNCTION telleverk_wrote();
-     CREATE TRIGGER outbox_forwarded_wrote AFTER INSERT OR UPDATE OR DELETE ON outbox_forwarded
-         FOR EACH STATEMENT EXECUTE FUNCTION telleverk_wrote();
-     CREATE TRIGGER sites_wrote AFTER INSERT OR UPDATE OR DELETE ON sites
-         FOR EACH STATEMENT EXECUTE FUNCTION telleverk_wrote();
-     CREATE TRIGGER site_contacts_wrote AFTER INSERT OR UPDATE OR DELETE ON site_contacts
-         FOR EACH STATEMENT EXECUTE FUNCTION telleverk_wrote();
-     CREATE TRIGGER entry_sites_wrote AFTER INSERT OR UPDATE OR DELETE ON entry_sites
-         FOR EACH STATEMENT EXECUTE FUNCTION telleverk_wrote();",
+     DO $$
+     DECLARE
+         t TEXT;
+     BEGIN
+         FOREACH t IN ARRAY ARRAY['sites', 'site_contacts', 'site_rounds'] LOOP
+             EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON %I FOR EACH ROW '
+                            'EXECUTE FUNCTION telleverk_next_id(%L)', t || '_id', t, 'id');
+         END LOOP;
+         FOREACH t IN ARRAY ARRAY['outbox', 'outbox_forwarded', 'sites', 'site_contacts',
+                                  'site_seen', 'site_rounds', 'entry_sites'] LOOP
+             EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I '
+                            'FOR EACH STATEMENT EXECUTE FUNCTION telleverk_wrote()',
+                            t || '_wrote', t);
+         END LOOP;
+     END $$;",
 ];
 
 const _: () = assert!(BASE_VERSION + STEPS.len() == MIGRATIONS.len());

@@ -154,12 +154,8 @@ pub(super) fn commit(tx: Tx<'_>, path: &str, action: &'static str) -> Result<i64
     Ok(version)
 }
 
-/// The round's row: its counts come from its records.
-pub(super) fn insert_round(
-    tx: &Tx<'_>,
-    round: &RoundRecord,
-    records: &[PollRecord],
-) -> super::db::Result<()> {
+/// A round's counts, from its records: answered, failed, aborted.
+pub(super) fn round_counts(records: &[PollRecord]) -> (i64, i64, i64) {
     let (mut answered, mut failed, mut aborted) = (0, 0, 0);
     for r in records {
         match &r.outcome {
@@ -171,6 +167,12 @@ pub(super) fn insert_round(
             Outcome::Failed { .. } => failed += 1,
         }
     }
+    (answered, failed, aborted)
+}
+
+/// The round's row: its counts come from its records.
+fn insert_round(tx: &Tx<'_>, round: &RoundRecord, records: &[PollRecord]) -> super::db::Result<()> {
+    let (answered, failed, aborted) = round_counts(records);
     tx.prepare_cached(
         "INSERT INTO rounds (started, ended, interval_ms, entries, answered, failed, aborted, ending)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -273,6 +275,57 @@ impl<'a> Writer<'a> {
 
     pub(super) fn tx(&self) -> &'a Tx<'a> {
         self.tx
+    }
+
+    /// Whether this store has the poll `r` already (the same device or
+    /// entry, instant and outcome): a site's item sent again from a copy of
+    /// its database that the central had applied before.
+    pub(super) fn has_poll(&self, r: &PollRecord) -> super::db::Result<bool> {
+        let at = millis(r.at);
+        match &r.outcome {
+            Outcome::Ok(d) => {
+                let known = self
+                    .pending
+                    .devices
+                    .get(d.serial.as_str())
+                    .or_else(|| self.cache.devices.get(d.serial.as_str()))
+                    .copied();
+                let Some(device) = known else {
+                    return Ok(false);
+                };
+                let last = self
+                    .pending
+                    .state
+                    .get(&device)
+                    .or_else(|| self.cache.state.get(&device))
+                    .and_then(|s| s.last_poll);
+                if last.is_none_or(|l| l < at) {
+                    return Ok(false);
+                }
+                Ok(self
+                    .tx
+                    .prepare_cached("SELECT count(*) FROM polls WHERE device_id = ?1 AND at = ?2")?
+                    .query_row(params![device, at], |row| row.get::<_, i64>(0))?
+                    > 0)
+            }
+            Outcome::Failed { cause, .. } => {
+                let Some(entry) = self
+                    .pending
+                    .entries
+                    .get(&r.entry_key)
+                    .or_else(|| self.cache.entries.get(&r.entry_key))
+                else {
+                    return Ok(false);
+                };
+                Ok(self
+                    .tx
+                    .prepare_cached(
+                        "SELECT count(*) FROM poll_failures WHERE entry_id = ?1 AND at = ?2 AND cause = ?3",
+                    )?
+                    .query_row(params![entry.id, at, cause.name()], |row| row.get::<_, i64>(0))?
+                    > 0)
+            }
+        }
     }
 
     pub(super) fn record(&mut self, r: &PollRecord) -> super::db::Result<()> {

@@ -367,8 +367,10 @@ fn routes() -> Vec<(&'static str, String, Option<Value>, &'static str)> {
         (
             "POST",
             "/api/v1/ingest".into(),
-            Some(json!({"protocol": 1, "site": "bergen", "version": "0.1.0",
-                        "backlog": 0, "first": 1, "items": []})),
+            Some(
+                json!({"protocol": 1, "site": "bergen", "version": "0.1.0", "stream": "s1",
+                        "backlog": 0, "first": 1, "items": []}),
+            ),
             "collector",
         ),
     ]

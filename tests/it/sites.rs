@@ -169,6 +169,16 @@ impl Central {
         body["sites"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The stream of `site`'s items the central counts now.
+    pub fn stream(&self, site: &str) -> String {
+        Reader::open(self.w.database())
+            .and_then(|r| r.sites())
+            .map(|all| all.into_iter().find(|s| s.name == site).map(|s| s.stream))
+            .ok()
+            .flatten()
+            .expect("a site the central has heard from")
+    }
+
     /// The last item of `site` the central has applied (0: none), as its
     /// store says.
     pub fn through(&self, site: &str) -> u64 {
@@ -365,8 +375,8 @@ fn three_sites_forward_every_reading_to_the_central_exactly_once() {
     // What the central refuses, and says why.
     let bergen = site_token("bergen");
     let batch = |site: &str, first: u64, items: Value| {
-        json!({"protocol": 1, "site": site, "version": "0.1.0", "backlog": 0,
-               "first": first, "items": items})
+        json!({"protocol": 1, "site": site, "version": "0.1.0", "stream": "s1",
+               "backlog": 0, "first": first, "items": items})
     };
     let (status, body) = central.request(
         "/api/v1/ingest",
@@ -392,11 +402,9 @@ fn three_sites_forward_every_reading_to_the_central_exactly_once() {
         "{body}"
     );
     let through = central.through("bergen");
-    let (status, body) = central.request(
-        "/api/v1/ingest",
-        &bergen,
-        Some(&batch("bergen", through + 1000, json!([]))),
-    );
+    let mut gap = batch("bergen", through + 1000, json!([]));
+    gap["stream"] = json!(central.stream("bergen"));
+    let (status, body) = central.request("/api/v1/ingest", &bergen, Some(&gap));
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (409, Some("out_of_sequence")),
@@ -505,13 +513,16 @@ fn three_sites_forward_every_reading_to_the_central_exactly_once() {
     );
 }
 
-/// Polls no stored round counts, and values polled at no stored poll: both
-/// 0 when no write was left half-done. Also SQLite's own check of the file.
-fn half_written(db: &Database) -> (i64, i64, i64) {
-    let sql = "SELECT (SELECT count(*) FROM polls), \
-                      (SELECT coalesce(sum(answered), 0) FROM rounds), \
+/// Polls no stored round counts (`rounds` at a site, `site_rounds` at the
+/// central), and values polled at no stored poll: both 0 when no write was
+/// left half-done. Also SQLite's own check of the file.
+fn half_written(db: &Database, rounds: &str) -> (i64, i64, i64) {
+    let sql = format!(
+        "SELECT (SELECT count(*) FROM polls), \
+                      (SELECT coalesce(sum(answered), 0) FROM {rounds}), \
                       (SELECT count(*) FROM meter_values v WHERE v.source = 0 AND NOT EXISTS \
-                         (SELECT 1 FROM polls p WHERE p.device_id = v.device_id AND p.at = v.at))";
+                         (SELECT 1 FROM polls p WHERE p.device_id = v.device_id AND p.at = v.at))"
+    );
     match db {
         Database::File(path) => {
             let conn = rusqlite::Connection::open(path).unwrap();
@@ -519,16 +530,13 @@ fn half_written(db: &Database) -> (i64, i64, i64) {
                 .query_row("PRAGMA integrity_check", [], |r| r.get(0))
                 .unwrap();
             assert_eq!(check, "ok", "{}", path.display());
-            conn.query_row(sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            conn.query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .unwrap()
         }
         Database::Server(server) => {
             let mut client = super::backend::client(server.url());
             let row = client
-                .query_one(
-                    &sql.replace("0) FROM rounds", "0)::BIGINT FROM rounds"),
-                    &[],
-                )
+                .query_one(&sql.replace("0) FROM", "0)::BIGINT FROM"), &[])
                 .unwrap();
             (row.get(0), row.get(1), row.get(2))
         }
@@ -568,8 +576,11 @@ fn the_central_and_a_site_killed_20_times_each_lose_and_double_nothing() {
         std::thread::sleep(Duration::from_millis(20 + 29 * i));
         assert!(sites[0].kill(), "kill {i}: the site had stopped by itself");
         sites[0].start();
-        for db in [central.w.database(), Database::File(sites[0].w.db())] {
-            let (polls, counted, loose) = half_written(&db);
+        for (db, rounds) in [
+            (central.w.database(), "site_rounds"),
+            (Database::File(sites[0].w.db()), "rounds"),
+        ] {
+            let (polls, counted, loose) = half_written(&db, rounds);
             assert_eq!(
                 (polls, loose),
                 (counted, 0),
@@ -578,8 +589,11 @@ fn the_central_and_a_site_killed_20_times_each_lose_and_double_nothing() {
         }
     }
     every_reading_once(&central, &mut sites);
-    for db in [central.w.database(), Database::File(sites[0].w.db())] {
-        let (polls, counted, loose) = half_written(&db);
+    for (db, rounds) in [
+        (central.w.database(), "site_rounds"),
+        (Database::File(sites[0].w.db()), "rounds"),
+    ] {
+        let (polls, counted, loose) = half_written(&db, rounds);
         assert_eq!((polls, loose), (counted, 0), "{db:?}");
     }
 }
@@ -637,8 +651,8 @@ fn a_site_that_stops_forwarding_is_a_site_silent_alert_until_it_forwards_again()
     // One second here is ten minutes on the service's clock.
     let app = App::start(&path, june_29(), 600);
     let batch = |first: u64| {
-        json!({"protocol": 1, "site": "bergen", "version": "0.1.0", "backlog": 0,
-               "first": first, "items": []})
+        json!({"protocol": 1, "site": "bergen", "version": "0.1.0", "stream": "s1",
+               "backlog": 0, "first": first, "items": []})
     };
     let silent = || {
         app.get("/api/v1/alerts", PERSON).body["items"]
@@ -679,4 +693,100 @@ fn a_site_that_stops_forwarding_is_a_site_silent_alert_until_it_forwards_again()
     let sites = app.get("/api/v1/sites", PERSON).body;
     assert_eq!(sites["sites"][0]["name"], "bergen", "{sites}");
     app.stop().expect("clean shutdown");
+}
+
+#[test]
+fn the_two_deployments_example_configs_resolve() {
+    let dir = tempfile::tempdir().unwrap();
+    super::backend::certificates(dir.path());
+    std::fs::copy(
+        dir.path().join("server.crt"),
+        dir.path().join("central.crt"),
+    )
+    .unwrap();
+    std::fs::copy(
+        dir.path().join("server.key"),
+        dir.path().join("central.key"),
+    )
+    .unwrap();
+    for pem in ["db-ca.pem", "central-ca.pem"] {
+        std::fs::copy(dir.path().join("ca.crt"), dir.path().join(pem)).unwrap();
+    }
+    let env = |name: &str| Some(format!("{name}-value-for-the-test"));
+    let central = telleverk::config::parse(
+        &dir.path().join("central.toml"),
+        include_str!("../../config/central.toml"),
+        &env,
+    )
+    .unwrap();
+    let sites: Vec<_> = central
+        .http
+        .tokens
+        .iter()
+        .filter_map(|t| t.site.as_deref())
+        .collect();
+    assert_eq!(sites, ["bergen", "oslo"]);
+    assert!(central.http.tls.is_some() && central.http.secure_cookies);
+    assert_eq!(central.alerts.site_silent, Duration::from_secs(3600));
+    assert!(central.storage.file().is_none(), "PostgreSQL");
+    let site = telleverk::config::parse(
+        &dir.path().join("site.toml"),
+        include_str!("../../config/site.toml"),
+        &env,
+    )
+    .unwrap();
+    assert_eq!(site.site.as_deref(), Some("bergen"));
+    let up = site.upstream.unwrap();
+    assert_eq!(up.url, "https://central.example:8443");
+    assert_eq!(up.ca_file, Some(dir.path().join("central-ca.pem")));
+    assert_eq!(site.devices.len(), 2);
+}
+
+#[test]
+fn a_server_certificate_and_key_are_both_given_and_hold_what_they_should() {
+    let dir = tempfile::tempdir().unwrap();
+    super::backend::certificates(dir.path());
+    std::fs::write(dir.path().join("empty.pem"), "").unwrap();
+    let path = dir.path().join("telleverk.toml");
+    let no_env = |_: &str| None;
+    let cases = [
+        (
+            "tls_cert = \"server.crt\"",
+            "http.tls_key",
+            "is required with tls_cert",
+        ),
+        (
+            "tls_key = \"server.key\"",
+            "http.tls_cert",
+            "is required with tls_key",
+        ),
+        (
+            "tls_cert = \"missing.crt\"\ntls_key = \"server.key\"",
+            "http.tls_cert",
+            "is not a file",
+        ),
+        (
+            "tls_cert = \"empty.pem\"\ntls_key = \"server.key\"",
+            "http.tls_cert",
+            "no certificate in it",
+        ),
+        (
+            "tls_cert = \"server.crt\"\ntls_key = \"server.crt\"",
+            "http.tls_key",
+            "no private key read",
+        ),
+    ];
+    for (keys, key, said) in cases {
+        let text = format!("[http]\n{keys}\n");
+        let e = telleverk::config::parse(&path, &text, &no_env).unwrap_err();
+        assert_eq!(e.key, key, "{keys}: {e}");
+        assert!(e.message.contains(said), "{keys}: {e}");
+    }
+    let ok = telleverk::config::parse(
+        &path,
+        "[http]\ntls_cert = \"server.crt\"\ntls_key = \"server.key\"\n",
+        &no_env,
+    )
+    .unwrap();
+    assert_eq!(ok.http.tls.unwrap().cert, dir.path().join("server.crt"));
 }

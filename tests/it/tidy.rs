@@ -58,7 +58,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     // A site's forwarding to the central server: its outbox and the upstream.
-    ("forward", &["clock", "config", "storage", "wire"]),
+    (
+        "forward",
+        &["clock", "config", "database", "secret", "storage", "wire"],
+    ),
     // Alerts that reach people: the history, mail and webhooks.
     (
         "notify",
@@ -471,9 +474,10 @@ fn only_storage_has_sql_and_readings_are_never_updated_or_deleted() {
             // derived from a community, with the events that named them
             // (Store::rekey_entries). On PostgreSQL: the schema's version
             // and the count of writing transactions (one row each). At a
-            // site: the last outbox item the central confirmed (one row),
-            // and the confirmed items leaving the outbox (copies: the
-            // readings stay in the store).
+            // site: the outbox's one row (the last item the central
+            // confirmed, its stream), and the confirmed items leaving the
+            // outbox (copies: the readings stay in the store). At the
+            // central: each site's last contact (one row a site).
             let allowed = [
                 "DES_SALT",
                 "UPDATE SCHEMA_VERSION SET VERSION",
@@ -481,7 +485,8 @@ fn only_storage_has_sql_and_readings_are_never_updated_or_deleted() {
                 "UPDATE ENTRIES SET ADDRESS",
                 "UPDATE ENTRIES SET KEY",
                 "UPDATE EVENTS SET DETAIL = REPLACE(",
-                "UPDATE OUTBOX_FORWARDED SET THROUGH",
+                "UPDATE OUTBOX_FORWARDED SET",
+                "UPDATE SITE_SEEN SET",
             ];
             let deletes_allowed = ["DELETE FROM OUTBOX WHERE SEQ <="];
             let updates = upper.contains("UPDATE ")
