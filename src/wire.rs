@@ -417,6 +417,9 @@ pub fn stream_ok(stream: &str) -> bool {
     (1..=64).contains(&stream.len()) && stream.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// [`site_name_ok`] as a regular expression (the API's schema says it).
+pub const SITE_PATTERN: &str = "^[a-z0-9][a-z0-9-]{0,39}$";
+
 /// A site's name: lowercase letters, digits and `-`, 1 to 40 of them,
 /// starting with a letter or digit. Checked in the config and the API.
 pub fn site_name_ok(name: &str) -> bool {
@@ -555,6 +558,21 @@ mod tests {
         }
         for bad in ["", "Bergen", "a/b", "-x", "trondheim sør", &"x".repeat(41)] {
             assert!(!site_name_ok(bad), "{bad}");
+        }
+        let pattern = regex_lite::Regex::new(SITE_PATTERN).unwrap();
+        for name in [
+            "bergen",
+            "oslo-2",
+            "0",
+            "",
+            "Bergen",
+            "a/b",
+            "-x",
+            "a b",
+            &"x".repeat(40),
+            &"x".repeat(41),
+        ] {
+            assert_eq!(pattern.is_match(name), site_name_ok(name), "{name}");
         }
     }
 

@@ -52,7 +52,7 @@ impl IntoParams for ListQuery {
                 "site",
                 false,
                 "Only the devices this site polls",
-                params::text_schema(),
+                params::site_schema(),
                 None,
             ),
         ]
@@ -88,7 +88,7 @@ pub async fn list(
             .partition_point(|d| d.row.serial.as_str() <= after),
         None => 0,
     };
-    let site = q.site.as_deref().map(str::trim);
+    let site = q.site.as_deref();
     if let Some(s) = site.filter(|s| !crate::wire::site_name_ok(s)) {
         return Err(ApiError::parameter(
             "site",

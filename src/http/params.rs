@@ -108,6 +108,17 @@ pub fn limit_schema(max: usize) -> Object {
         .build()
 }
 
+/// The schema of a site's name.
+pub fn site_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(crate::wire::SITE_PATTERN))
+        .description(Some(
+            "A site's name: lowercase letters, digits and -, 1 to 40",
+        ))
+        .build()
+}
+
 /// The schema of a free text.
 pub fn text_schema() -> Object {
     ObjectBuilder::new().schema_type(Type::String).build()

@@ -1227,7 +1227,7 @@ fn the_counter_report_as_json_and_csv() {
     )
     .unwrap();
     // Ten rows under the header; the hand-read device's 4 930 as a number.
-    assert!(sheet.contains("<autoFilter ref=\"A1:Q10\"/>"), "{sheet}");
+    assert!(sheet.contains("<autoFilter ref=\"A1:R10\"/>"), "{sheet}");
     assert!(sheet.contains("<v>4930</v>"), "{sheet}");
     let json = app
         .get(

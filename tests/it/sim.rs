@@ -454,7 +454,7 @@ fn the_written_config_serves_an_api_with_a_token_and_a_contract_and_is_never_ove
     assert_eq!(out.status.code(), Some(0), "{said}");
     assert!(said.contains("contracts: SIM"), "{said}");
     assert!(
-        said.contains("1 tokens (viewer 0, operator 0, admin 1)"),
+        said.contains("1 tokens (viewer 0, operator 0, admin 1, collector 0)"),
         "{said}"
     );
     assert!(
