@@ -218,17 +218,7 @@ fn note_contact(
     }
     tx.prepare_cached(
         "INSERT INTO site_seen (site_id, at, stream, backlog, version) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (site_id) DO NOTHING",
-    )?
-    .execute(params![
-        site,
-        millis(at),
-        batch.stream,
-        clamp(remaining),
-        batch.version
-    ])?;
-    tx.prepare_cached(
-        "UPDATE site_seen SET at = ?2, stream = ?3, backlog = ?4, version = ?5 WHERE site_id = ?1",
+         ON CONFLICT (site_id) DO UPDATE SET at = excluded.at, stream = excluded.stream, backlog = excluded.backlog, version = excluded.version",
     )?
     .execute(params![
         site,

@@ -486,7 +486,7 @@ fn only_storage_has_sql_and_readings_are_never_updated_or_deleted() {
                 "UPDATE ENTRIES SET KEY",
                 "UPDATE EVENTS SET DETAIL = REPLACE(",
                 "UPDATE OUTBOX_FORWARDED SET",
-                "UPDATE SITE_SEEN SET",
+                "DO UPDATE SET AT = EXCLUDED.AT, STREAM = EXCLUDED.STREAM",
             ];
             let deletes_allowed = ["DELETE FROM OUTBOX WHERE SEQ <="];
             let updates = upper.contains("UPDATE ")
