@@ -79,12 +79,13 @@ pub(super) fn contract_of<'a>(
 }
 
 /// The counter report from `from` to `to`: every device the database or the
-/// config knows, by serial.
+/// config knows, by serial; only the devices `site` polls when given.
 pub fn counter_report(
     reader: &Reader,
     config: &Config,
     from: NaiveDate,
     to: NaiveDate,
+    site: Option<&str>,
 ) -> Result<Vec<DeviceCounters>, Error> {
     let mut identities: BTreeMap<Serial, Identity> = reader.identities()?;
     for serial in config.serials() {
@@ -97,6 +98,14 @@ pub fn counter_report(
     let window = super::uptime::Window::new(config, from, to, midnight(to));
     let rounds = window.rounds(reader)?;
     for (serial, identity) in &identities {
+        let polled_by = identity
+            .entry_key
+            .as_deref()
+            .and_then(crate::wire::site_of_entry)
+            .or(config.site.as_deref());
+        if site.is_some_and(|s| polled_by != Some(s)) {
+            continue;
+        }
         let contract = contract_of(&index, serial, from, to);
         let trailing_days = contract.map_or(DEFAULT_TRAILING_DAYS, |c| c.trailing_days);
         let (points, colour) = Readings {
@@ -120,11 +129,7 @@ pub fn counter_report(
                 contract: contract.map(|c| c.id.as_str()),
                 discovered: index.discovered(serial, identity.entry_key.as_deref()),
                 uptime_pct: uptime.uptime_pct(),
-                site: identity
-                    .entry_key
-                    .as_deref()
-                    .and_then(crate::wire::site_of_entry)
-                    .or(config.site.as_deref()),
+                site: polled_by,
                 large_counts_double: index.large_counts_double(serial),
                 trailing_days,
                 points: &points,
@@ -145,7 +150,7 @@ pub fn report_bytes(
 ) -> Result<Vec<u8>, ReportError> {
     Ok(match (report.kind, period) {
         (Kind::Counters, Period::Month { from, to }) => {
-            let devices = counter_report(reader, config, from, to)?;
+            let devices = counter_report(reader, config, from, to, None)?;
             counters_file(report.format, report.csv_style, from, to, &devices)
                 .map_err(ReportError::Format)?
         }

@@ -27,6 +27,7 @@ pub struct CountersQuery {
     to: Option<String>,
     format: Option<String>,
     csv_delimiter: Option<String>,
+    site: Option<String>,
 }
 
 impl IntoParams for CountersQuery {
@@ -58,6 +59,13 @@ impl IntoParams for CountersQuery {
                 false,
                 "CSV only: \";\" (the default, decimal comma) or \",\" (decimal point)",
                 params::choice_schema(&params::CSV_DELIMITERS),
+                None,
+            ),
+            params::query(
+                "site",
+                false,
+                "Only the devices this site polls",
+                params::site_schema(),
                 None,
             ),
         ]
@@ -129,10 +137,18 @@ pub(crate) async fn counters_download(
     )?;
     let style = CsvStyle::parse(delimiter).unwrap_or(CsvStyle::Semicolon);
     let format = format_of(Kind::Counters, q.format.as_deref(), Format::Json)?;
+    let site = q.site.clone();
+    if let Some(s) = site.as_deref().filter(|s| !crate::wire::site_name_ok(s)) {
+        return Err(ApiError::parameter(
+            "site",
+            format!("`{s}` is not a site name"),
+        ));
+    }
     let st = state.clone();
     let devices = blocking(move || {
         st.pool.read(|r| {
-            crate::gather::counter_report(r, &st.config, from, to).map_err(ApiError::from)
+            crate::gather::counter_report(r, &st.config, from, to, site.as_deref())
+                .map_err(ApiError::from)
         })
     })
     .await?;

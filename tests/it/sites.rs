@@ -55,20 +55,27 @@ pub struct Central {
     pub port: u16,
     /// Serving HTTPS with a certificate of a CA made here (`ca.crt`).
     tls: bool,
+    /// A fleet of the central's own, polled beside the sites'.
+    _own: Option<Sim>,
     run: Option<Running>,
 }
 
 impl Central {
     pub fn new() -> Central {
-        Central::with(false)
+        Central::with(false, 0)
     }
 
     /// A central serving HTTPS itself; its CA is `ca.crt` in its folder.
     pub fn with_tls() -> Central {
-        Central::with(true)
+        Central::with(true, 0)
     }
 
-    fn with(tls: bool) -> Central {
+    /// A central that also polls `devices` simulated devices of its own.
+    pub fn polling(devices: usize) -> Central {
+        Central::with(false, devices)
+    }
+
+    fn with(tls: bool, own_devices: usize) -> Central {
         let w = Workdir::new();
         let port = free_port();
         if tls {
@@ -90,11 +97,29 @@ impl Central {
                 hash_text(&token_hash(&site_token(site)))
             ));
         }
-        w.config_with(&head, "");
+        let (own, devices) = if own_devices > 0 {
+            let fleet = Fleet::new(
+                909,
+                own_devices,
+                Utc::now() - chrono::TimeDelta::days(1),
+                false,
+            );
+            let sim = Sim::start(fleet.clone(), Clock::System);
+            let text = config_text(&fleet, sim.address, &polling());
+            let devices = text
+                .split_once("\n[[device]]")
+                .map(|(_, d)| format!("[[device]]{d}"))
+                .unwrap_or_default();
+            (Some(sim), devices)
+        } else {
+            (None, String::new())
+        };
+        w.config_with(&head, &devices);
         Central {
             w,
             port,
             tls,
+            _own: own,
             run: None,
         }
     }
@@ -346,7 +371,8 @@ fn every_reading_once(central: &Central, sites: &mut [Site]) -> usize {
 
 #[test]
 fn three_sites_forward_every_reading_to_the_central_exactly_once() {
-    let mut central = Central::new();
+    // The central polls three devices of its own too.
+    let mut central = Central::polling(3);
     let mut sites: Vec<Site> = SITES
         .iter()
         .enumerate()
@@ -494,11 +520,39 @@ fn three_sites_forward_every_reading_to_the_central_exactly_once() {
             }
         },
     );
-    let (status, all) = central.request("/api/v1/devices?limit=1000", VIEWER, None);
-    assert_eq!(
-        (status, all["items"].as_array().map(Vec::len)),
-        (200, Some(3 * DEVICES))
+    wait_until(
+        "the central's own devices beside the sites'",
+        Duration::from_secs(30),
+        || {
+            let (status, all) = central.request("/api/v1/devices?limit=1000", VIEWER, None);
+            let items = all["items"].as_array().cloned().unwrap_or_default();
+            let own = items
+                .iter()
+                .filter(|d| d["site"].is_null() && d["reachable"] == true)
+                .count();
+            if status == 200 && items.len() == 3 * DEVICES + 3 && own == 3 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{status}: {} devices, {own} of the central's own answering",
+                    items.len()
+                ))
+            }
+        },
     );
+    // The counter report of one site.
+    let (from, to) = (
+        (Utc::now() - chrono::TimeDelta::days(2)).date_naive(),
+        (Utc::now() + chrono::TimeDelta::days(2)).date_naive(),
+    );
+    let (status, report) = central.request(
+        &format!("/api/v1/reports/counters?from={from}&to={to}&site=trondheim"),
+        VIEWER,
+        None,
+    );
+    let devices = report["devices"].as_array().cloned().unwrap_or_default();
+    assert_eq!((status, devices.len()), (200, DEVICES), "{report}");
+    assert!(devices.iter().all(|d| d["site"] == "trondheim"), "{report}");
     let (status, bad) = central.request("/api/v1/devices?site=Bergen", VIEWER, None);
     assert_eq!(
         (status, bad["error"]["code"].as_str()),
