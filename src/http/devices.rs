@@ -48,13 +48,7 @@ impl IntoParams for ListQuery {
                 params::text_schema(),
                 None,
             ),
-            params::query(
-                "site",
-                false,
-                "Only the devices this site polls",
-                params::site_schema(),
-                None,
-            ),
+            params::site_query(),
         ]
     }
 }
@@ -88,13 +82,7 @@ pub async fn list(
             .partition_point(|d| d.row.serial.as_str() <= after),
         None => 0,
     };
-    let site = q.site.as_deref();
-    if let Some(s) = site.filter(|s| !crate::wire::site_name_ok(s)) {
-        return Err(ApiError::parameter(
-            "site",
-            format!("`{s}` is not a site name"),
-        ));
-    }
+    let site = params::site(&q.site)?;
     let mut page = view.devices[start.min(view.devices.len())..]
         .iter()
         .filter(|d| site.is_none() || d.site.as_deref() == site);

@@ -108,8 +108,30 @@ pub fn limit_schema(max: usize) -> Object {
         .build()
 }
 
+/// The `site` query parameter: only the devices that site polls.
+pub fn site_query() -> Parameter {
+    query(
+        "site",
+        false,
+        "Only the devices this site polls",
+        site_schema(),
+        None,
+    )
+}
+
+/// The `site` parameter's value, checked: a site's name, or none.
+pub fn site(value: &Option<String>) -> Result<Option<&str>, ApiError> {
+    match value.as_deref() {
+        Some(s) if !crate::wire::site_name_ok(s) => Err(ApiError::parameter(
+            "site",
+            format!("`{s}` is not a site name"),
+        )),
+        other => Ok(other),
+    }
+}
+
 /// The schema of a site's name.
-pub fn site_schema() -> Object {
+fn site_schema() -> Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .pattern(Some(crate::wire::SITE_PATTERN))

@@ -61,13 +61,7 @@ impl IntoParams for CountersQuery {
                 params::choice_schema(&params::CSV_DELIMITERS),
                 None,
             ),
-            params::query(
-                "site",
-                false,
-                "Only the devices this site polls",
-                params::site_schema(),
-                None,
-            ),
+            params::site_query(),
         ]
     }
 }
@@ -137,13 +131,7 @@ pub(crate) async fn counters_download(
     )?;
     let style = CsvStyle::parse(delimiter).unwrap_or(CsvStyle::Semicolon);
     let format = format_of(Kind::Counters, q.format.as_deref(), Format::Json)?;
-    let site = q.site.clone();
-    if let Some(s) = site.as_deref().filter(|s| !crate::wire::site_name_ok(s)) {
-        return Err(ApiError::parameter(
-            "site",
-            format!("`{s}` is not a site name"),
-        ));
-    }
+    let site = params::site(&q.site)?.map(str::to_owned);
     let st = state.clone();
     let devices = blocking(move || {
         st.pool.read(|r| {
