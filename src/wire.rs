@@ -552,6 +552,37 @@ mod tests {
     }
 
     #[test]
+    fn numbers_from_a_site_are_bounded() {
+        let mut r = Reading::of(&reading());
+        let supply = r.supplies.as_ref().unwrap()[0].clone();
+        r.supplies.as_mut().unwrap().push(supply);
+        let e = r.record().unwrap_err();
+        assert!(
+            e.0.contains("reading.supplies: index 1 is given twice"),
+            "{e}"
+        );
+        let mut round = Round {
+            started: 0,
+            ended: 1,
+            interval_ms: Some(999),
+            entries: 1,
+            end: "completed".into(),
+        };
+        assert!(
+            round
+                .record()
+                .unwrap_err()
+                .0
+                .contains("round.interval_ms: 999")
+        );
+        round.interval_ms = Some(300_000);
+        round.entries = 10_000_001;
+        assert!(round.record().unwrap_err().0.contains("round.entries"));
+        round.entries = 200;
+        assert!(round.record().is_ok());
+    }
+
+    #[test]
     fn site_names() {
         for ok in ["bergen", "oslo-2", "0"] {
             assert!(site_name_ok(ok), "{ok}");

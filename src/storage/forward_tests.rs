@@ -375,6 +375,30 @@ fn an_item_that_breaks_the_protocol_names_itself_and_stores_nothing() {
     );
     assert!(central.sites().unwrap().is_empty());
     assert!(central.readings("AA1", None, None).unwrap().is_none());
+    // Numbers at the end of their range: refused or held, never a panic.
+    let bad = crate::wire::Item::Round {
+        round: None,
+        polls: vec![{
+            let mut p = crate::wire::Poll::of(&poll("10.0.0.5", "AA1", t(0), 1, 1));
+            p.reading.as_mut().unwrap().serial = "=cmd()".into();
+            p
+        }],
+    };
+    let e = central
+        .ingest(&batch("bergen", u64::MAX, vec![bad.clone(), bad], 2), t(1))
+        .unwrap_err();
+    assert!(
+        matches!(e, IngestError::Invalid { seq: u64::MAX, .. }),
+        "{e}"
+    );
+    let e = central
+        .ingest(&batch("bergen", u64::MAX, Vec::new(), 0), t(1))
+        .unwrap_err();
+    assert!(matches!(e, IngestError::Gap { expected: 1, .. }), "{e}");
+    central
+        .ingest(&batch("bergen", 1, Vec::new(), u64::MAX), t(1))
+        .unwrap();
+    assert_eq!(central.sites().unwrap()[0].backlog, i64::MAX as u64);
 }
 
 #[test]
