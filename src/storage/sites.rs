@@ -410,24 +410,4 @@ impl Reader {
             .map_err(&err)?;
         Ok(rows)
     }
-
-    /// The site of each entry a site polls, by entry key.
-    pub fn entry_sites(&self) -> Result<Vec<(String, String)>, Error> {
-        let err = self.err("read the entries' sites");
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT e.key, s.name FROM entry_sites es
-                 JOIN entries e ON e.id = es.entry_id
-                 JOIN sites s ON s.id = es.site_id
-                 ORDER BY e.key",
-            )
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(&err)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(&err)?;
-        Ok(rows)
-    }
 }
