@@ -13,6 +13,7 @@ import os
 import sys
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -77,12 +78,36 @@ def wait(driver):
     return WebDriverWait(driver, 20)
 
 
+def follow(driver, element):
+    """Clicks an element that leads to a new page and waits until that page
+    has replaced the old one and finished loading.
+
+    While a page is being replaced, chromedriver may answer a question about
+    the old one with a stale element or with an inspector error ("Node with
+    given id does not belong to the document"); a check made in that moment
+    proves nothing either way, so the wait asks again. The old document is
+    marked before the click: the new one is the first without the mark.
+    """
+    driver.execute_script("document.documentElement.dataset.leaving = 'yes';")
+    element.click()
+
+    def arrived(d):
+        try:
+            return d.execute_script(
+                "return document.readyState === 'complete'"
+                " && document.documentElement.dataset.leaving === undefined;")
+        except WebDriverException:
+            return False
+
+    wait(driver).until(arrived)
+
+
 def log_in(driver, token):
     driver.get(BASE + "/login")
     field = wait(driver).until(ec.presence_of_element_located((By.ID, "token")))
     field.clear()
     field.send_keys(token)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
 
 
 def post_status(driver, path, fields):
@@ -123,13 +148,13 @@ def main():
         # Search narrows the table to the one device.
         search = driver.find_element(By.NAME, "q")
         search.send_keys(SERIAL)
-        driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
+        follow(driver, driver.find_element(By.CSS_SELECTOR, "form.filters button"))
         wait(driver).until(ec.url_contains("q="))
         rows = driver.find_elements(By.CSS_SELECTOR, "#fleet tbody tr")
         check(len(rows) == 1 and SERIAL in rows[0].text, "a search by serial finds the device alone")
 
         # A device: its chart is drawn with data.
-        driver.find_element(By.LINK_TEXT, SERIAL).click()
+        follow(driver, driver.find_element(By.LINK_TEXT, SERIAL))
         wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, "figure.chart svg")))
         paths = driver.find_elements(By.CSS_SELECTOR, "figure.chart svg path")
         drawn = [p.get_attribute("d") for p in paths if "L" in (p.get_attribute("d") or "")]
@@ -144,7 +169,7 @@ def main():
 
         # A contract: its periods against the commitment in the 15 % band.
         driver.get(BASE + "/contracts")
-        wait(driver).until(ec.presence_of_element_located((By.LINK_TEXT, "WEB"))).click()
+        follow(driver, wait(driver).until(ec.presence_of_element_located((By.LINK_TEXT, "WEB"))))
         table = wait(driver).until(ec.presence_of_element_located((By.ID, "periods-table")))
         bands = driver.find_elements(By.CSS_SELECTOR, "#periods-table .band .zone")
         check(len(bands) > 0, f"the contract page shows the 15 % band ({len(bands)} periods)")
@@ -154,7 +179,7 @@ def main():
         check(len(lines) >= 4, f"the contract page draws its use against the commitment ({len(lines)} lines)")
         shot(driver, "contract")
         accessible(driver, "/contracts/WEB")
-        driver.find_element(By.PARTIAL_LINK_TEXT, "uptime against the promise").click()
+        follow(driver, driver.find_element(By.PARTIAL_LINK_TEXT, "uptime against the promise"))
         wait(driver).until(ec.title_contains("uptime"))
         check(SERIAL in driver.page_source, "the contract's uptime page lists its devices")
         shot(driver, "contract-uptime")
@@ -173,7 +198,7 @@ def main():
         accessible(driver, "/alerts")
 
         # Log out: the session is gone.
-        driver.find_element(By.CSS_SELECTOR, "form.who button").click()
+        follow(driver, driver.find_element(By.CSS_SELECTOR, "form.who button"))
         wait(driver).until(ec.url_contains("/login"))
         driver.get(BASE + "/")
         wait(driver).until(ec.url_contains("/login"))
@@ -194,10 +219,9 @@ def main():
             field = form.find_element(By.NAME, "value")
             field.clear()
             field.send_keys(value)
-            form.find_element(By.CSS_SELECTOR, "button").click()
-            # The answer is a new page: wait for the old one to go, or the
-            # message found could be the previous sending's.
-            wait(driver).until(ec.staleness_of(form))
+            # The answer is a new page: wait for it, or the message found
+            # could be the previous sending's.
+            follow(driver, form.find_element(By.CSS_SELECTOR, "button"))
             return wait(driver).until(
                 ec.presence_of_element_located((By.CSS_SELECTOR, "#enter + p, section p.ok, section p.error")))
 
