@@ -85,7 +85,43 @@ fn open_polling_store(config: &Config) -> anyhow::Result<Store> {
     store.set_outbox(config.upstream.is_some());
     store.claim(Purpose::Production)?;
     store.rekey_entries(&legacy_keys(config))?;
+    say_what_is_not_forwarded(config, &store)?;
     Ok(store)
+}
+
+/// Only what a site stores while it has `[upstream]` reaches the central
+/// server. Says so in the log when that leaves something out: readings a
+/// database held before it first forwarded, or a database that forwarded
+/// before and now polls without `[upstream]`.
+fn say_what_is_not_forwarded(config: &Config, store: &Store) -> anyhow::Result<()> {
+    let local = |ms: Option<i64>| {
+        ms.and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|at| {
+                at.with_timezone(&chrono_tz::Europe::Oslo)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_else(|| "-".to_owned())
+    };
+    if config.upstream.is_some() {
+        if let Some(before) = store.unqueued()? {
+            tracing::warn!(
+                polls = before.polls,
+                from = %local(before.first),
+                to = %local(before.last),
+                entered_readings = before.entered,
+                "this database holds readings stored before it forwarded to the central server: \
+                 they stay here and are not forwarded; the central's series starts with what is stored from now"
+            );
+        }
+    } else if store.has_outbox()? {
+        tracing::warn!(
+            database = %config.storage.shown(),
+            "this database forwarded to a central server before, and this config has no [upstream]: \
+             what is stored now is never forwarded, and the central's series of these devices will have a gap"
+        );
+    }
+    Ok(())
 }
 
 /// A mistyped `[storage] path` is an error (exit 2) that names it, never a

@@ -45,7 +45,7 @@ pub use manual::{
     Conflict, Disputed, Entering, Implausible, ImportError, ImportSummary, WithdrawError,
     Withdrawal,
 };
-pub use outbox::Queued;
+pub use outbox::{Queued, Unqueued};
 pub use runs::{NewRun, ReportRun};
 pub use sites::{IngestError, Ingested, SiteRow};
 pub use tls::verified_client;

@@ -104,11 +104,55 @@ fn item(seq: i64, body: &[u8]) -> super::db::Result<Item> {
         .map_err(|e| super::db::Error::Invalid(format!("outbox item {seq} cannot be read: {e}")))
 }
 
+/// What a database stored before it ever queued an item for a central
+/// server: it is not forwarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unqueued {
+    /// Successful polls, and the first and last instant of them (Unix ms).
+    pub polls: u64,
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+    /// Readings people entered.
+    pub entered: u64,
+}
+
 impl Store {
     /// From now on every write also queues its item for the central server
     /// (a site with `[upstream]`).
     pub fn set_outbox(&mut self, on: bool) {
         self.outbox = on;
+    }
+
+    /// Whether this database has ever queued an item for a central server.
+    pub fn has_outbox(&self) -> Result<bool, Error> {
+        Ok(state(&self.db.conn)
+            .map_err(self.err("read the outbox"))?
+            .is_some())
+    }
+
+    /// What this database holds that its outbox does not cover: everything
+    /// stored before it first queued an item. None once it has queued one,
+    /// or when it holds nothing.
+    pub fn unqueued(&self) -> Result<Option<Unqueued>, Error> {
+        if self.has_outbox()? {
+            return Ok(None);
+        }
+        let err = self.err("count what was stored before forwarding");
+        let conn = &self.db.conn;
+        let (polls, first, last): (i64, Option<i64>, Option<i64>) = conn
+            .prepare_cached("SELECT count(*), min(at), max(at) FROM polls")
+            .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
+            .map_err(&err)?;
+        let entered: i64 = conn
+            .prepare_cached("SELECT count(*) FROM entered_readings")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(&err)?;
+        Ok((polls > 0 || entered > 0).then_some(Unqueued {
+            polls: polls as u64,
+            first,
+            last,
+            entered: entered as u64,
+        }))
     }
 
     /// The items not yet confirmed, the first of them up to about

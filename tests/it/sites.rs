@@ -844,3 +844,52 @@ fn a_server_certificate_and_key_are_both_given_and_hold_what_they_should() {
     .unwrap();
     assert_eq!(ok.http.tls.unwrap().cert, dir.path().join("server.crt"));
 }
+
+/// Only what a site stores while it has `[upstream]` is forwarded; the log
+/// says so when that leaves readings out: those stored before the database
+/// first forwarded, and those a former site stores without `[upstream]`.
+#[test]
+fn a_site_says_in_its_log_what_it_does_not_forward() {
+    let central = Central::new();
+    let site = Site::new("bergen", 71, &central);
+    let text = std::fs::read_to_string(site.w.path().join("telleverk.toml")).unwrap();
+    let (alone, _) = text.split_once("\n[site]").expect("the site's own lines");
+    std::fs::write(site.w.path().join("alone.toml"), alone).unwrap();
+    let poll = |config: &str| {
+        let out = site.w.run(&["poll", "--once", "--config", config]);
+        let said = super::cli::text(&out);
+        assert_eq!(out.status.code(), Some(0), "{said}");
+        said
+    };
+    let before = "stored before it forwarded to the central server";
+    let gap = "forwarded to a central server before";
+
+    // A standalone database: nothing to say.
+    let said = poll("alone.toml");
+    assert!(!said.contains(before) && !said.contains(gap), "{said}");
+    // It becomes a site: what it holds stays here, and the log says how much.
+    let said = poll("telleverk.toml");
+    assert!(
+        said.contains(before) && said.contains(&format!("polls={DEVICES}")),
+        "{said}"
+    );
+    let store = telleverk::storage::Store::open(Database::File(site.w.db())).unwrap();
+    let queued = store
+        .queued(1 << 20)
+        .unwrap()
+        .expect("the site's round queued");
+    assert_eq!(
+        queued.backlog, 1,
+        "one round queued, the standalone one not"
+    );
+    drop(store);
+    // Once it has queued, it has nothing more to say.
+    let said = poll("telleverk.toml");
+    assert!(!said.contains(before) && !said.contains(gap), "{said}");
+    // Without [upstream] again, what it stores is never forwarded: said.
+    let said = poll("alone.toml");
+    assert!(said.contains(gap), "{said}");
+    let store = telleverk::storage::Store::open(Database::File(site.w.db())).unwrap();
+    let queued = store.queued(1 << 20).unwrap().unwrap();
+    assert_eq!(queued.backlog, 2, "the standalone round is not queued");
+}
