@@ -234,13 +234,14 @@ pub fn run_catch_up() -> String {
         let mut plain =
             Store::open(Database::File(site_dir.path().join("plain.db"))).expect("open");
         let t = Instant::now();
+        // Another site's devices: it becomes site `oslo` below.
         for r in 0..DAY_ROUNDS {
-            let (round, polls) = records(0, CATCH_UP_DEVICES, r);
+            let (round, polls) = records(1, CATCH_UP_DEVICES, r);
             plain.write_polled_round(&round, &polls).expect("write");
         }
         t.elapsed()
     };
-    site.set_outbox(true);
+    site.set_outbox(true).expect("the outbox");
     let t = Instant::now();
     for r in 0..DAY_ROUNDS {
         let (round, polls) = records(0, CATCH_UP_DEVICES, r);
@@ -285,8 +286,10 @@ pub fn run_catch_up() -> String {
     let text = format!(
         "[storage]\nurl = \"{url}\"\npassword_env = \"BENCH_DB_PASSWORD\"\nsslmode = \"disable\"\n\
          [collector]\ninterval = \"5m\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
-         [[http.token]]\nname = \"site\"\nrole = \"collector\"\nsite = \"bergen\"\nhash = \"{}\"\n",
-        telleverk::config::hash_text(&telleverk::config::token_hash(token))
+         [[http.token]]\nname = \"site\"\nrole = \"collector\"\nsite = \"bergen\"\nhash = \"{}\"\n\
+         [[http.token]]\nname = \"oslo\"\nrole = \"collector\"\nsite = \"oslo\"\nhash = \"{}\"\n",
+        telleverk::config::hash_text(&telleverk::config::token_hash(token)),
+        telleverk::config::hash_text(&telleverk::config::token_hash(OSLO_TOKEN))
     );
     let path = central_dir.path().join("central.toml");
     std::fs::write(&path, &text).expect("write");
@@ -334,7 +337,7 @@ pub fn run_catch_up() -> String {
     .expect("forwarder");
     let cpu = telleverk::process::cpu_seconds().unwrap_or(0.0);
     let t = Instant::now();
-    let forwarding = runtime.spawn(forwarder.run(stopped));
+    let forwarding = runtime.spawn(forwarder.run(stopped.clone()));
     let check = rusqlite::Connection::open(&site_db).expect("open");
     loop {
         let through: Option<i64> = check
@@ -355,6 +358,7 @@ pub fn run_catch_up() -> String {
     }
     let took = t.elapsed();
     let cpu = telleverk::process::cpu_seconds().unwrap_or(0.0) - cpu;
+    let history = history(&site_dir.path().join("plain.db"), port, &runtime, stopped);
     let _ = stop.send(true);
     let _ = runtime.block_on(forwarding);
     central
@@ -369,5 +373,80 @@ pub fn run_catch_up() -> String {
         86_400.0 / took.as_secs_f64(),
         cpu
     ));
+    lines.extend(history);
     lines.join("\n")
+}
+
+const OSLO_TOKEN: &str = "bench-oslo-token-0123456789abcdef";
+
+/// The day stored without an outbox becomes site `oslo`: its history is
+/// planned, made from the stored rows as it is sent, and forwarded to the
+/// same central.
+fn history(
+    db: &std::path::Path,
+    port: u16,
+    runtime: &tokio::runtime::Runtime,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> Vec<String> {
+    let mut site = Store::open(Database::File(db.to_owned())).expect("open the day");
+    let t = Instant::now();
+    let planned = site
+        .set_outbox(true)
+        .expect("plan")
+        .expect("a history to plan");
+    let plan = t.elapsed();
+    let upstream = telleverk::config::Upstream {
+        url: format!("http://127.0.0.1:{port}"),
+        token: Secret::new(OSLO_TOKEN.to_owned()),
+        ca_file: None,
+    };
+    let site = Arc::new(Mutex::new(site));
+    let forwarder = telleverk::forward::Forwarder::new(
+        "oslo",
+        &upstream,
+        site,
+        Clock::System,
+        Arc::new(tokio::sync::Notify::new()),
+    )
+    .expect("forwarder");
+    let cpu = telleverk::process::cpu_seconds().unwrap_or(0.0);
+    let t = Instant::now();
+    let forwarding = runtime.spawn(forwarder.run(stopped));
+    let check = rusqlite::Connection::open(db).expect("open");
+    loop {
+        let through: Option<i64> = check
+            .query_row(
+                "SELECT through FROM outbox_forwarded WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .ok();
+        if through == Some(planned.items as i64) {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(1800),
+            "the history not forwarded within 30 min"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let took = t.elapsed();
+    let cpu = telleverk::process::cpu_seconds().unwrap_or(0.0) - cpu;
+    forwarding.abort();
+    vec![
+        format!(
+            "forward_history: the same day stored without an outbox ({} polls) becomes a site: \
+             planned in {:.2} s as {} items",
+            planned.polls,
+            plan.as_secs_f64(),
+            planned.items
+        ),
+        format!(
+            "its history made from the stored rows and forwarded over HTTP into PostgreSQL in {:.1} s \
+             ({:.0} polls/s); CPU of site and central in this process {:.1} s",
+            took.as_secs_f64(),
+            planned.polls as f64 / took.as_secs_f64(),
+            cpu
+        ),
+    ]
 }

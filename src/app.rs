@@ -54,9 +54,7 @@ fn known_list<S: AsRef<str>>(given: &str, names: &[S]) -> String {
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
     check_storage_path(config, false)?;
     let mut store = Store::open(&config.storage)?;
-    // A site queues what it stores for the central server, whichever
-    // command stores it.
-    store.set_outbox(config.upstream.is_some());
+    outbox_for(config, &mut store)?;
     Ok(store)
 }
 
@@ -82,39 +80,39 @@ pub fn legacy_keys(config: &Config) -> Vec<(String, String)> {
 fn open_polling_store(config: &Config) -> anyhow::Result<Store> {
     check_storage_path(config, true)?;
     let mut store = Store::open(&config.storage)?;
-    store.set_outbox(config.upstream.is_some());
     store.claim(Purpose::Production)?;
+    outbox_for(config, &mut store)?;
     store.rekey_entries(&legacy_keys(config))?;
-    say_what_is_not_forwarded(config, &store)?;
     Ok(store)
 }
 
-/// Only what a site stores while it has `[upstream]` reaches the central
-/// server. Says so in the log when that leaves something out: readings a
-/// database held before it first forwarded, or a database that forwarded
-/// before and now polls without `[upstream]`.
-fn say_what_is_not_forwarded(config: &Config, store: &Store) -> anyhow::Result<()> {
-    let local = |ms: Option<i64>| {
-        ms.and_then(chrono::DateTime::from_timestamp_millis)
-            .map(|at| {
-                at.with_timezone(&chrono_tz::Europe::Oslo)
-                    .format("%Y-%m-%d %H:%M")
-                    .to_string()
-            })
-            .unwrap_or_else(|| "-".to_owned())
-    };
-    if config.upstream.is_some() {
-        if let Some(before) = store.unqueued()? {
-            tracing::warn!(
-                polls = before.polls,
-                from = %local(before.first),
-                to = %local(before.last),
-                entered_readings = before.entered,
-                "this database holds readings stored before it forwarded to the central server: \
-                 they stay here and are not forwarded; the central's series starts with what is stored from now"
-            );
-        }
-    } else if store.has_outbox()? {
+/// A site (`[upstream]`) queues what it stores for the central server,
+/// whichever command stores it; a database with history that has never
+/// forwarded plans that history first, and the log says so. A database that
+/// forwarded before and now runs without `[upstream]` is warned about: what
+/// it stores then is never forwarded.
+fn outbox_for(config: &Config, store: &mut Store) -> anyhow::Result<()> {
+    if let Some(b) = store.set_outbox(config.upstream.is_some())? {
+        let local = |ms: Option<i64>| {
+            ms.and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|at| {
+                    at.with_timezone(&chrono_tz::Europe::Oslo)
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string()
+                })
+                .unwrap_or_else(|| "-".to_owned())
+        };
+        tracing::info!(
+            polls = b.polls,
+            failed_polls = b.failed,
+            from = %local(b.first),
+            to = %local(b.last),
+            entered_readings = b.entered,
+            withdrawals = b.withdrawn,
+            items = b.items,
+            "this database's history is queued to forward to the central server, before anything stored from now"
+        );
+    } else if config.upstream.is_none() && store.has_outbox()? {
         tracing::warn!(
             database = %config.storage.shown(),
             "this database forwarded to a central server before, and this config has no [upstream]: \

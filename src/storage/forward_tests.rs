@@ -52,7 +52,7 @@ fn round(at: DateTime<Utc>) -> RoundRecord {
 
 fn site_store(dir: &std::path::Path, name: &str) -> Store {
     let mut store = Store::open(Database::File(dir.join(format!("{name}.db")))).unwrap();
-    store.set_outbox(true);
+    assert_eq!(store.set_outbox(true).unwrap(), None, "nothing stored yet");
     store
 }
 
@@ -444,7 +444,7 @@ fn a_site_restored_from_a_backup_sends_what_the_central_lacks_as_a_new_stream_an
     // The restored copy polls on: its second item is another round than
     // the central's second.
     let mut restored = Store::open(Database::File(backup)).unwrap();
-    restored.set_outbox(true);
+    assert_eq!(restored.set_outbox(true).unwrap(), None, "it has an outbox");
     restored
         .write_polled_round(&round(t(30)), &[poll("10.0.0.5", "AA1", t(30), 2000, 900)])
         .unwrap();
@@ -547,4 +547,303 @@ fn a_site_never_replaces_or_withdraws_a_reading_the_central_s_own_people_entered
 
 fn millis_of(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
+}
+
+/// A poll of `serial` at `entry` with more than meters: a description,
+/// supplies, statuses, what was missing, and the serial the config names.
+fn full_poll(entry: &str, s: &str, at: DateTime<Utc>, total: u64, toner: i64) -> PollRecord {
+    let mut p = poll(entry, s, at, total, total / 2);
+    if let Outcome::Ok(d) = &mut p.outcome {
+        d.model = Some(format!("bizhub C{}i", 250 + toner % 3));
+        d.sys_descr = Some("KONICA MINOLTA bizhub".into());
+        d.sys_object_id = Some("1.3.6.1.4.1.18334.1.2.1.2.2.301".into());
+        d.profile = Some("konica-minolta-bizhub".into());
+        d.supplies = Some(vec![
+            crate::supplies::Supply {
+                index: 1,
+                description: "Toner (Black)".into(),
+                kind: "toner".into(),
+                colour: Some("black".into()),
+                level: toner,
+                max: 100,
+                percent: Some(toner),
+            },
+            crate::supplies::Supply {
+                index: 4,
+                description: "Waste Toner Box".into(),
+                kind: "waste_toner".into(),
+                colour: None,
+                level: -3,
+                max: -2,
+                percent: None,
+            },
+        ]);
+        d.device_status = Some(if toner < 10 { 3 } else { 2 });
+        d.printer_status = Some(3);
+        d.errors = Some(if toner < 10 { 0x40 } else { 0 });
+    }
+    p
+}
+
+fn with<F: FnOnce(&mut DeviceReading)>(mut p: PollRecord, f: F) -> PollRecord {
+    if let Outcome::Ok(d) = &mut p.outcome {
+        f(d);
+    }
+    p
+}
+
+/// A history with every kind of stored row: changes and repeats, supplies
+/// and descriptions that change, a partial poll and one that read no meter,
+/// a failed poll, a meter that went down and one that came back (a glitch),
+/// a swap, a serial the config names otherwise, a move, entered readings
+/// and a withdrawal; and enough rounds for more than one item.
+fn rich_history(store: &mut Store) {
+    site_history(store);
+    let mut minute = 30;
+    for n in 0..40u64 {
+        let at = t(minute);
+        let mut polls = vec![full_poll(
+            "10.0.0.5",
+            "AA1",
+            at,
+            100 + n * 7,
+            90 - n as i64 * 2,
+        )];
+        polls.push(match n {
+            5 => PollRecord {
+                at,
+                entry_key: "10.0.0.6".into(),
+                address: "10.0.0.6:161".into(),
+                outcome: Outcome::Failed {
+                    cause: crate::record::FailureCause::Refused,
+                    detail: "port closed".into(),
+                },
+            },
+            // The low reading of a glitch, then back.
+            8 => poll("10.0.0.6", "BB2", at, 3, 3),
+            // Another device answers at 10.0.0.6: a swap; and back.
+            12 | 13 => poll("10.0.0.6", "DD4", at, 500 + n, 400),
+            // BB2 moves to 10.0.0.7.
+            20..=25 => poll("10.0.0.7", "BB2", at, 200 + n, 100 + n),
+            _ => poll("10.0.0.6", "BB2", at, 100 + n, 100 + n),
+        });
+        match n {
+            3 => {
+                polls[0] = with(polls[0].clone(), |d| {
+                    d.problems = vec!["colour_total: noSuchName".into()]
+                })
+            }
+            4 => {
+                polls[0] = with(polls[0].clone(), |d| {
+                    d.meters = MeterSet::new();
+                    d.supplies = None;
+                })
+            }
+            6 => {
+                polls[0] = with(polls[0].clone(), |d| {
+                    d.configured_serial = Some(serial("AA9"))
+                })
+            }
+            _ => {}
+        }
+        // Many entries in the later rounds: more polls than one item holds.
+        if n >= 30 {
+            for e in 0..120u64 {
+                polls.push(poll(
+                    &format!("10.0.1.{e}"),
+                    &format!("EE{e}"),
+                    at,
+                    1000 + e + n,
+                    500 + e,
+                ));
+            }
+        }
+        store.write_polled_round(&round(at), &polls).unwrap();
+        minute += 5;
+    }
+}
+
+/// Every stored row that tells a series, with the site's own names: what
+/// both stores must hold alike.
+fn dump(store: &Store, site: Option<&str>) -> Vec<String> {
+    let conn = store.db.conn.as_sqlite().expect("SQLite");
+    let queries = [
+        "SELECT d.serial, p.at, e.key, p.meters, coalesce(s.indices, '-'), p.device_status, p.printer_status, p.errors, p.stored
+         FROM polls p JOIN devices d ON d.id = p.device_id JOIN entries e ON e.id = p.entry_id
+         LEFT JOIN supply_sets s ON s.id = p.supply_set ORDER BY 1, 2",
+        "SELECT d.serial, m.meter, m.at, m.source, m.value, m.kind FROM meter_values m
+         JOIN devices d ON d.id = m.device_id ORDER BY 1, 2, 3, 4",
+        "SELECT d.serial, s.idx, s.at, s.description, s.kind, s.colour, s.level, s.max
+         FROM supply_values s JOIN devices d ON d.id = s.device_id ORDER BY 1, 2, 3",
+        "SELECT d.serial, i.at, i.model, i.sys_descr, i.sys_object_id, i.profile
+         FROM device_info i JOIN devices d ON d.id = i.device_id ORDER BY 1, 2",
+        "SELECT e.key, f.at, d.serial, f.cause, f.detail FROM poll_failures f
+         JOIN entries e ON e.id = f.entry_id LEFT JOIN devices d ON d.id = f.device_id ORDER BY 1, 2, 4",
+        "SELECT v.at, e.key, d.serial, v.kind, v.meter, v.before, v.after, v.detail FROM events v
+         LEFT JOIN entries e ON e.id = v.entry_id LEFT JOIN devices d ON d.id = v.device_id
+         ORDER BY 1, 2, 3, 4, 5",
+        "SELECT d.serial, r.meter, r.at, r.source, r.value, r.entered_by, r.entered_at, w.at, w.by, w.reason
+         FROM entered_readings r JOIN devices d ON d.id = r.device_id
+         LEFT JOIN reading_withdrawals w ON w.reading_id = r.id ORDER BY 1, 2, 3, 4, 7",
+        "SELECT e.key, d.serial, x.at FROM entry_devices x JOIN entries e ON e.id = x.entry_id
+         JOIN devices d ON d.id = x.device_id ORDER BY 1, 3",
+        "SELECT serial, first_seen FROM devices ORDER BY 1",
+    ];
+    let mut out = Vec::new();
+    for (table, sql) in queries.iter().enumerate() {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            let mut line = format!("{table}:");
+            for i in 0..columns {
+                let cell = match row.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Null => "NULL".to_owned(),
+                    rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    other => format!("{other:?}"),
+                };
+                line.push_str(&cell);
+                line.push('|');
+            }
+            if let Some(site) = site {
+                line = line
+                    .replace(&format!("{site}/"), "")
+                    .replace(&format!("@{site}"), "");
+            }
+            out.push(line);
+        }
+    }
+    out
+}
+
+/// Sends everything queued, `max_bytes` a batch, confirming each; returns
+/// the batches sent.
+fn forward_all(site: &mut Store, central: &mut Store, max_bytes: usize) -> usize {
+    let mut sent = 0;
+    loop {
+        let q = site.queued(max_bytes).unwrap().unwrap();
+        if q.items.is_empty() {
+            return sent;
+        }
+        let first = q.items[0].0;
+        let items: Vec<_> = q.items.into_iter().map(|i| i.1).collect();
+        let mut b = batch("bergen", first, items, q.backlog);
+        b.stream = q.stream.clone();
+        let done = central.ingest(&b, t(600)).unwrap();
+        site.forwarded(&q.stream, done.through).unwrap();
+        sent += 1;
+    }
+}
+
+#[test]
+fn a_database_that_becomes_a_site_forwards_its_history_first_and_the_central_holds_what_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    // Polled for a while as one site on its own: nothing queued.
+    let mut site = Store::open(Database::File(dir.path().join("bergen.db"))).unwrap();
+    rich_history(&mut site);
+    assert!(!site.has_outbox().unwrap());
+    assert_eq!(site.queued(usize::MAX).unwrap(), None);
+
+    // It becomes a site: its history is planned, polls first.
+    let planned = site.set_outbox(true).unwrap().expect("history to forward");
+    assert_eq!(planned.entered, 2);
+    assert_eq!(planned.withdrawn, 1);
+    assert_eq!(planned.failed, 2);
+    assert_eq!(planned.first, Some(millis_of(t(0))));
+    assert!(planned.polls > 1000, "{planned:?}");
+    let poll_items = planned.items - 3;
+    assert!(
+        poll_items >= 2,
+        "more polls than one item holds: {planned:?}"
+    );
+    // Opened again (another command, a restart): planned once.
+    assert_eq!(site.set_outbox(true).unwrap(), None);
+
+    // What it polls now is numbered after the history.
+    let now = t(40 * 5 + 60);
+    site.write_polled_round(&round(now), &[full_poll("10.0.0.5", "AA1", now, 999, 5)])
+        .unwrap();
+    let q = site.queued(usize::MAX).unwrap().unwrap();
+    assert_eq!(q.backlog, planned.items + 1);
+    let seqs: Vec<u64> = q.items.iter().map(|i| i.0).collect();
+    assert_eq!(seqs, (1..=planned.items + 1).collect::<Vec<_>>());
+    assert!(matches!(
+        q.items.last().unwrap().1,
+        crate::wire::Item::Round { round: Some(_), .. }
+    ));
+    // In small batches: never a live item before the history's last.
+    let small = site.queued(1).unwrap().unwrap();
+    assert_eq!(small.items.len(), 1);
+
+    let mut central = Store::open(Database::File(dir.path().join("central.db"))).unwrap();
+    // An item a batch: the central's count is checked after each.
+    let batches = forward_all(&mut site, &mut central, 1);
+    assert_eq!(batches as u64, planned.items + 1);
+    let here = dump(&site, None);
+    let there = dump(&central, Some("bergen"));
+    let diff: Vec<_> = here
+        .iter()
+        .filter(|l| !there.contains(l))
+        .chain(there.iter().filter(|l| !here.contains(l)))
+        .take(10)
+        .collect();
+    assert!(diff.is_empty(), "site and central differ: {diff:#?}");
+    assert_eq!(here.len(), there.len());
+    for kind in [
+        "glitch",
+        "swap",
+        "move",
+        "serial_mismatch",
+        "suspected_reset",
+    ] {
+        assert!(
+            here.iter().any(|l| l.contains(&format!("|{kind}|"))),
+            "the history has a {kind}"
+        );
+    }
+    // Confirmed: the plan is gone, and the numbering goes on.
+    let done = site.queued(usize::MAX).unwrap().unwrap();
+    assert_eq!((done.backlog, done.forwarded), (0, planned.items + 1));
+    let left: i64 = site
+        .db
+        .conn
+        .query_row("SELECT count(*) FROM outbox_history", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0);
+    site.write_polled_round(
+        &round(now + Duration::minutes(5)),
+        &[poll("10.0.0.5", "AA1", now + Duration::minutes(5), 1001, 6)],
+    )
+    .unwrap();
+    let next = site.queued(usize::MAX).unwrap().unwrap();
+    assert_eq!(next.items[0].0, planned.items + 2);
+}
+
+#[test]
+fn a_postgresql_database_that_becomes_a_site_plans_and_sends_its_history_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut site = Store::open(super::tests::postgres_database()).unwrap();
+    site_history(&mut site);
+    let planned = site.set_outbox(true).unwrap().expect("history to forward");
+    assert_eq!(
+        (
+            planned.polls,
+            planned.failed,
+            planned.entered,
+            planned.withdrawn,
+            planned.items
+        ),
+        (6, 1, 2, 1, 4)
+    );
+    let mut central = Store::open(Database::File(dir.path().join("central.db"))).unwrap();
+    assert_eq!(forward_all(&mut site, &mut central, usize::MAX), 1);
+    for s in ["AA1", "BB2", "CC3"] {
+        assert_eq!(
+            readings(&central, s, Some("bergen")),
+            readings(&site, s, None),
+            "{s}'s readings at the central and at the site"
+        );
+        assert_eq!(events(&central, s), events(&site, s), "{s}'s events");
+    }
 }

@@ -8,6 +8,7 @@
 
 mod alerts;
 mod around;
+mod backfill;
 mod cache;
 pub(crate) mod db;
 mod discovery;
@@ -37,6 +38,7 @@ pub use alerts::{
     AlertEvent, AlertHistoryFilter, AlertWrite, DigestMark, EventRef, NewNotification,
     PendingNotification,
 };
+pub use backfill::Backfill;
 pub use discovery::{Added, Discovered, Known, Move};
 pub use fleet::{DeviceRow, EntryRow, Identity, OwnReader, Pool};
 pub use fleet_rows::{FleetRows, Refreshed};
@@ -45,7 +47,7 @@ pub use manual::{
     Conflict, Disputed, Entering, Implausible, ImportError, ImportSummary, WithdrawError,
     Withdrawal,
 };
-pub use outbox::{Queued, Unqueued};
+pub use outbox::Queued;
 pub use runs::{NewRun, ReportRun};
 pub use sites::{IngestError, Ingested, SiteRow};
 pub use tls::verified_client;
@@ -158,7 +160,7 @@ impl std::fmt::Display for Purpose {
     }
 }
 
-const MIGRATIONS: [&str; 12] = [
+const MIGRATIONS: [&str; 13] = [
     include_str!("schema.sql"),
     include_str!("schema2.sql"),
     include_str!("schema3.sql"),
@@ -171,6 +173,7 @@ const MIGRATIONS: [&str; 12] = [
     include_str!("schema10.sql"),
     include_str!("schema11.sql"),
     include_str!("schema12.sql"),
+    include_str!("schema13.sql"),
 ];
 
 /// A reader's check of the schema version it `found`: the one this telleverk

@@ -13,6 +13,7 @@
 
 use std::io::{Read, Write};
 
+use super::backfill::Backfill;
 use super::db::{Conn, OptionalExtension, Tx, params};
 use super::{Error, Store};
 use crate::wire::Item;
@@ -62,9 +63,15 @@ fn new_stream_id() -> super::db::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The highest number given: a queued item's, or a planned one's.
 fn last_numbered(conn: &Conn) -> super::db::Result<Option<i64>> {
-    conn.prepare_cached("SELECT max(seq) FROM outbox")?
-        .query_row([], |r| r.get(0))
+    let queued: Option<i64> = conn
+        .prepare_cached("SELECT max(seq) FROM outbox")?
+        .query_row([], |r| r.get(0))?;
+    let planned: Option<i64> = conn
+        .prepare_cached("SELECT max(seq) FROM outbox_history")?
+        .query_row([], |r| r.get(0))?;
+    Ok(queued.max(planned))
 }
 
 /// Adds `item` to the outbox in the transaction that stored it; returns its
@@ -104,23 +111,32 @@ fn item(seq: i64, body: &[u8]) -> super::db::Result<Item> {
         .map_err(|e| super::db::Error::Invalid(format!("outbox item {seq} cannot be read: {e}")))
 }
 
-/// What a database stored before it ever queued an item for a central
-/// server: it is not forwarded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unqueued {
-    /// Successful polls, and the first and last instant of them (Unix ms).
-    pub polls: u64,
-    pub first: Option<i64>,
-    pub last: Option<i64>,
-    /// Readings people entered.
-    pub entered: u64,
-}
-
 impl Store {
     /// From now on every write also queues its item for the central server
-    /// (a site with `[upstream]`).
-    pub fn set_outbox(&mut self, on: bool) {
+    /// (a site with `[upstream]`). A database that holds polls or entered
+    /// readings and has never queued an item gets its outbox now, with the
+    /// plan of that history first: returned, to be said in the log.
+    pub fn set_outbox(&mut self, on: bool) -> Result<Option<Backfill>, Error> {
         self.outbox = on;
+        if !on || self.has_outbox()? {
+            return Ok(None);
+        }
+        let mut planned = None;
+        self.outbox_write("plan the history to forward", |tx| {
+            // Another process may have made the outbox since.
+            if state(tx)?.is_some() {
+                return Ok(());
+            }
+            planned = super::backfill::plan(tx)?;
+            if planned.is_some() {
+                tx.execute(
+                    "INSERT INTO outbox_forwarded (id, through, stream, base) VALUES (1, 0, ?1, 0)",
+                    params![new_stream_id()?],
+                )?;
+            }
+            Ok(())
+        })?;
+        Ok(planned)
     }
 
     /// Whether this database has ever queued an item for a central server.
@@ -128,31 +144,6 @@ impl Store {
         Ok(state(&self.db.conn)
             .map_err(self.err("read the outbox"))?
             .is_some())
-    }
-
-    /// What this database holds that its outbox does not cover: everything
-    /// stored before it first queued an item. None once it has queued one,
-    /// or when it holds nothing.
-    pub fn unqueued(&self) -> Result<Option<Unqueued>, Error> {
-        if self.has_outbox()? {
-            return Ok(None);
-        }
-        let err = self.err("count what was stored before forwarding");
-        let conn = &self.db.conn;
-        let (polls, first, last): (i64, Option<i64>, Option<i64>) = conn
-            .prepare_cached("SELECT count(*), min(at), max(at) FROM polls")
-            .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
-            .map_err(&err)?;
-        let entered: i64 = conn
-            .prepare_cached("SELECT count(*) FROM entered_readings")
-            .and_then(|mut s| s.query_row([], |r| r.get(0)))
-            .map_err(&err)?;
-        Ok((polls > 0 || entered > 0).then_some(Unqueued {
-            polls: polls as u64,
-            first,
-            last,
-            entered: entered as u64,
-        }))
     }
 
     /// The items not yet confirmed, the first of them up to about
@@ -168,17 +159,40 @@ impl Store {
             .map_err(&err)?
             .unwrap_or(0)
             .max(st.through);
-        let backlog: i64 = conn
-            .prepare_cached("SELECT count(*) FROM outbox WHERE seq > ?1")
-            .and_then(|mut s| s.query_row(params![st.through], |r| r.get(0)))
-            .map_err(&err)?;
+        let count = |table| {
+            conn.prepare_cached(table)
+                .and_then(|mut s| s.query_row(params![st.through], |r| r.get::<_, i64>(0)))
+        };
+        let backlog = count("SELECT count(*) FROM outbox WHERE seq > ?1").map_err(&err)?
+            + count("SELECT count(*) FROM outbox_history WHERE seq > ?1").map_err(&err)?;
         let mut items = Vec::new();
         let mut size = 0;
+        // The history planned comes first: its numbers are all before the
+        // queued items'.
+        let planned = super::backfill::planned(conn, st.through, 10_000).map_err(&err)?;
+        if !planned.is_empty() {
+            let known = super::backfill::Known::read(conn).map_err(&err)?;
+            for (seq, p) in planned {
+                if !items.is_empty() && size >= max_bytes {
+                    break;
+                }
+                let item = super::backfill::item(conn, &known, p).map_err(&err)?;
+                // Counted as about a quarter of its JSON, as deflated.
+                size += serde_json::to_vec(&item).map_or(0, |j| j.len() / 4);
+                items.push(((seq - st.base) as u64, item));
+            }
+        }
+        let history_left = count("SELECT count(*) FROM outbox_history WHERE seq > ?1")
+            .map_err(&err)?
+            > items.len() as i64;
         let mut stmt = conn
             .prepare_cached("SELECT seq, body FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT 10000")
             .map_err(&err)?;
         let mut rows = stmt.query(params![st.through]).map_err(&err)?;
         while let Some(row) = rows.next().map_err(&err)? {
+            if history_left {
+                break;
+            }
             let seq: i64 = row.get(0).map_err(&err)?;
             let body: Vec<u8> = row.get(1).map_err(&err)?;
             if !items.is_empty() && size + body.len() > max_bytes {
@@ -218,6 +232,7 @@ impl Store {
                 params![local],
             )?;
             tx.execute("DELETE FROM outbox WHERE seq <= ?1", params![local])?;
+            tx.execute("DELETE FROM outbox_history WHERE seq <= ?1", params![local])?;
             Ok(())
         })
     }

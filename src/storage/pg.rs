@@ -12,7 +12,7 @@ use crate::database::{Server, SslMode};
 const BASE_VERSION: usize = 10;
 
 /// The PostgreSQL form of each SQLite migration after [`BASE_VERSION`].
-const STEPS: [&str; 2] = [
+const STEPS: [&str; 3] = [
     // 11: each entry's device, kept when it changes.
     "CREATE TABLE entry_devices (
          entry_id BIGINT NOT NULL,
@@ -94,6 +94,18 @@ const STEPS: [&str; 2] = [
                             t || '_wrote', t);
          END LOOP;
      END $$;",
+    // 13: the plan of a site's history to forward.
+    "CREATE TABLE outbox_history (
+         seq BIGINT PRIMARY KEY,
+         from_at BIGINT,
+         to_at BIGINT,
+         entered BIGINT,
+         withdrawn BIGINT,
+         CHECK ((from_at IS NOT NULL AND to_at IS NOT NULL)::int + (entered IS NOT NULL)::int
+                + (withdrawn IS NOT NULL)::int = 1)
+     );
+     CREATE TRIGGER outbox_history_wrote AFTER INSERT OR UPDATE OR DELETE ON outbox_history
+         FOR EACH STATEMENT EXECUTE FUNCTION telleverk_wrote();",
 ];
 
 const _: () = assert!(BASE_VERSION + STEPS.len() == MIGRATIONS.len());

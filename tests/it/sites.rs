@@ -845,51 +845,55 @@ fn a_server_certificate_and_key_are_both_given_and_hold_what_they_should() {
     assert_eq!(ok.http.tls.unwrap().cert, dir.path().join("server.crt"));
 }
 
-/// Only what a site stores while it has `[upstream]` is forwarded; the log
-/// says so when that leaves readings out: those stored before the database
-/// first forwarded, and those a former site stores without `[upstream]`.
+/// A telleverk that polled on its own and then becomes a site forwards
+/// what it held before too, first: the central ends up with every reading
+/// the site has. A former site that polls without `[upstream]` is warned
+/// that what it stores now is never forwarded.
 #[test]
-fn a_site_says_in_its_log_what_it_does_not_forward() {
-    let central = Central::new();
-    let site = Site::new("bergen", 71, &central);
+fn a_database_that_becomes_a_site_forwards_its_history_and_a_former_site_is_warned() {
+    let mut central = Central::new();
+    let mut site = Site::new("bergen", 71, &central);
     let text = std::fs::read_to_string(site.w.path().join("telleverk.toml")).unwrap();
     let (alone, _) = text.split_once("\n[site]").expect("the site's own lines");
     std::fs::write(site.w.path().join("alone.toml"), alone).unwrap();
-    let poll = |config: &str| {
-        let out = site.w.run(&["poll", "--once", "--config", config]);
+    let poll = |w: &Workdir, config: &str| {
+        let out = w.run(&["poll", "--once", "--config", config]);
         let said = super::cli::text(&out);
         assert_eq!(out.status.code(), Some(0), "{said}");
         said
     };
-    let before = "stored before it forwarded to the central server";
     let gap = "forwarded to a central server before";
-
-    // A standalone database: nothing to say.
-    let said = poll("alone.toml");
-    assert!(!said.contains(before) && !said.contains(gap), "{said}");
-    // It becomes a site: what it holds stays here, and the log says how much.
-    let said = poll("telleverk.toml");
-    assert!(
-        said.contains(before) && said.contains(&format!("polls={DEVICES}")),
-        "{said}"
-    );
-    let store = telleverk::storage::Store::open(Database::File(site.w.db())).unwrap();
-    let queued = store
-        .queued(1 << 20)
+    for _ in 0..3 {
+        let said = poll(&site.w, "alone.toml");
+        assert!(!said.contains(gap), "{said}");
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let before = Reader::open(Database::File(site.w.db()))
         .unwrap()
-        .expect("the site's round queued");
-    assert_eq!(
-        queued.backlog, 1,
-        "one round queued, the standalone one not"
+        .serials()
+        .unwrap()
+        .len();
+    assert_eq!(before, DEVICES);
+
+    central.start();
+    site.start();
+    wait_until(
+        "the central has every reading of the site",
+        Duration::from_secs(60),
+        || {
+            let reader = Reader::open(central.w.database()).map_err(|e| e.to_string())?;
+            let compared = site.compare(&reader)?;
+            // The three standalone rounds and at least one as a site.
+            (compared >= 4 * DEVICES)
+                .then_some(())
+                .ok_or_else(|| format!("{compared} readings compared"))
+        },
     );
-    drop(store);
-    // Once it has queued, it has nothing more to say.
-    let said = poll("telleverk.toml");
-    assert!(!said.contains(before) && !said.contains(gap), "{said}");
-    // Without [upstream] again, what it stores is never forwarded: said.
-    let said = poll("alone.toml");
+    let sites = central.sites();
+    assert_eq!(sites[0]["name"], "bergen", "{sites:?}");
+
+    // Without [upstream] again: said.
+    assert!(site.kill());
+    let said = poll(&site.w, "alone.toml");
     assert!(said.contains(gap), "{said}");
-    let store = telleverk::storage::Store::open(Database::File(site.w.db())).unwrap();
-    let queued = store.queued(1 << 20).unwrap().unwrap();
-    assert_eq!(queued.backlog, 2, "the standalone round is not queued");
 }
