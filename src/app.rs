@@ -60,8 +60,16 @@ pub fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 /// Opens the configured database to write real readings into: never a demo's.
 fn open_production_store(config: &Config) -> anyhow::Result<Store> {
-    let mut store = open_store(config)?;
+    open_claimed(config, false)
+}
+
+/// The configured database claimed for real readings (`polls`: by `poll`
+/// or `serve`, which may make the default one), then its outbox.
+fn open_claimed(config: &Config, polls: bool) -> anyhow::Result<Store> {
+    check_storage_path(config, polls)?;
+    let mut store = Store::open(&config.storage)?;
     store.claim(Purpose::Production)?;
+    outbox_for(config, &mut store)?;
     store.rekey_entries(&legacy_keys(config))?;
     Ok(store)
 }
@@ -78,12 +86,7 @@ pub fn legacy_keys(config: &Config) -> Vec<(String, String)> {
 /// As [`open_production_store`] for `poll` and `serve`, which may create
 /// the folder of the default database on their first run.
 fn open_polling_store(config: &Config) -> anyhow::Result<Store> {
-    check_storage_path(config, true)?;
-    let mut store = Store::open(&config.storage)?;
-    store.claim(Purpose::Production)?;
-    outbox_for(config, &mut store)?;
-    store.rekey_entries(&legacy_keys(config))?;
-    Ok(store)
+    open_claimed(config, true)
 }
 
 /// A site (`[upstream]`) queues what it stores for the central server,

@@ -19,9 +19,10 @@ use std::collections::HashMap;
 use super::db::{Conn, OptionalExtension, Tx, params};
 use crate::wire::{Entered, Failed, Item, Poll, Reading, SupplyRow, Withdrawn};
 
-/// Polls and failed polls of one span of time: stored spans are
-/// [`SPAN_MS`] long, joined until an item holds about [`ITEM_POLLS`].
-const SPAN_MS: i64 = 15 * 60 * 1000;
+/// Polls and failed polls of one span of time: spans of [`SPAN_MS`] (a
+/// second: no site polls more in one second than a request carries) joined
+/// until an item holds about [`ITEM_POLLS`].
+const SPAN_MS: i64 = 1000;
 const ITEM_POLLS: i64 = 1000;
 
 /// What the plan holds: counts for the log.
@@ -48,9 +49,16 @@ pub(super) enum Planned {
     Withdrawn(i64),
 }
 
-/// Plans the whole history of the database, numbered from 1; None when it
-/// holds nothing to forward. Runs in the transaction that makes the outbox.
-pub(super) fn plan(tx: &Tx<'_>) -> super::db::Result<Option<Backfill>> {
+/// The plan of a database's whole history, read but not yet written.
+pub(super) struct Scanned {
+    items: Vec<Planned>,
+    counts: Backfill,
+}
+
+/// Reads the whole history of the database into a plan; None when it
+/// holds nothing to forward. Reads only: the outbox is made with
+/// [`write`], in a transaction that checks nothing was stored since.
+pub(super) fn scan(tx: &Conn) -> super::db::Result<Option<Scanned>> {
     let (polls, first_ok, last_ok): (i64, Option<i64>, Option<i64>) = tx
         .prepare_cached("SELECT count(*), min(at), max(at) FROM polls")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
@@ -122,7 +130,22 @@ pub(super) fn plan(tx: &Tx<'_>) -> super::db::Result<Option<Backfill>> {
     if items.is_empty() {
         return Ok(None);
     }
+    let counts = Backfill {
+        polls: polls as u64,
+        failed: failed as u64,
+        first,
+        last,
+        entered,
+        withdrawn,
+        items: items.len() as u64,
+    };
+    Ok(Some(Scanned { items, counts }))
+}
 
+/// Writes the plan, numbered from 1, in the transaction that makes the
+/// outbox; returns its counts.
+pub(super) fn write(tx: &Tx<'_>, plan: Scanned) -> super::db::Result<Backfill> {
+    let Scanned { items, counts } = plan;
     let mut insert = tx.prepare_cached(
         "INSERT INTO outbox_history (seq, from_at, to_at, entered, withdrawn) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
@@ -134,15 +157,7 @@ pub(super) fn plan(tx: &Tx<'_>) -> super::db::Result<Option<Backfill>> {
         };
         insert.execute(params![i as i64 + 1, from, to, entered, withdrawn])?;
     }
-    Ok(Some(Backfill {
-        polls: polls as u64,
-        failed: failed as u64,
-        first,
-        last,
-        entered,
-        withdrawn,
-        items: items.len() as u64,
-    }))
+    Ok(counts)
 }
 
 /// The planned items numbered after `through` (local numbers), in order, at
@@ -218,10 +233,14 @@ impl Known {
         Ok(known)
     }
 
-    fn entry(&self, id: i64) -> super::db::Result<&(String, String)> {
-        self.entries
-            .get(&id)
-            .ok_or_else(|| super::db::Error::Invalid(format!("a poll names entry {id}, unknown")))
+    fn entry(&self, id: i64) -> Option<&(String, String)> {
+        let found = self.entries.get(&id);
+        if found.is_none() {
+            tracing::warn!(
+                "history to forward: a poll names entry {id}, which is not stored: the poll is not sent"
+            );
+        }
+        found
     }
 }
 
@@ -245,6 +264,9 @@ fn polls(conn: &Conn, known: &Known, from: i64, to: i64) -> super::db::Result<It
         while let Some(row) = rows.next()? {
             let at: i64 = row.get(0)?;
             let entry: i64 = row.get(1)?;
+            let Some((key, address)) = known.entry(entry) else {
+                continue;
+            };
             let stored = Stored {
                 device: *device,
                 at,
@@ -256,7 +278,6 @@ fn polls(conn: &Conn, known: &Known, from: i64, to: i64) -> super::db::Result<It
                 errors: row.get(6)?,
             };
             let reading = reading(conn, known, serial, &stored)?;
-            let (key, address) = known.entry(entry)?;
             out.push((
                 at,
                 entry,
@@ -339,13 +360,13 @@ fn reading(conn: &Conn, known: &Known, serial: &str, p: &Stored) -> super::db::R
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?;
-        let (v, kind) = found.ok_or_else(|| {
-            super::db::Error::Invalid(format!(
-                "{serial}: the poll at {} read meter {code}, which has no value stored",
+        match found {
+            Some((v, kind)) => meters.push((code, v as u64, kind)),
+            None => tracing::warn!(
+                "history to forward: {serial}'s poll at {} read meter {code}, which has no value stored at or before it: sent without it",
                 p.at
-            ))
-        })?;
-        meters.push((code, v as u64, kind));
+            ),
+        }
     }
     let info: Option<Info> = conn
         .prepare_cached(
@@ -360,9 +381,16 @@ fn reading(conn: &Conn, known: &Known, serial: &str, p: &Stored) -> super::db::R
     let supplies = match p.supply_set {
         None => None,
         Some(set) => {
-            let indices = known.supply_sets.get(&set).ok_or_else(|| {
-                super::db::Error::Invalid(format!("a poll names supply set {set}, unknown"))
-            })?;
+            let indices = match known.supply_sets.get(&set) {
+                Some(i) => i.as_slice(),
+                None => {
+                    tracing::warn!(
+                        "history to forward: {serial}'s poll at {} names supply set {set}, which is not stored: sent without supplies",
+                        p.at
+                    );
+                    &[]
+                }
+            };
             let mut stmt = conn.prepare_cached(
                 "SELECT description, kind, colour, level, max FROM supply_values
                  WHERE device_id = ?1 AND idx = ?2 AND at <= ?3 ORDER BY at DESC LIMIT 1",
@@ -421,8 +449,21 @@ fn reading(conn: &Conn, known: &Known, serial: &str, p: &Stored) -> super::db::R
     })
 }
 
+/// An entered reading's row: serial, meter, instant, source, value, who
+/// and when.
+type EnteredRow = (String, u8, i64, u8, i64, Option<String>, Option<i64>);
+
+/// An item in place of one whose rows are gone: it keeps the numbering.
+fn nothing(what: &str) -> Item {
+    tracing::warn!("history to forward: {what} is not stored: an empty item is sent in its place");
+    Item::Round {
+        round: None,
+        polls: Vec::new(),
+    }
+}
+
 fn entered(conn: &Conn, id: i64) -> super::db::Result<Item> {
-    let row: (String, u8, i64, u8, i64, Option<String>, Option<i64>) = conn
+    let row: Option<EnteredRow> = conn
         .prepare_cached(
             "SELECT d.serial, e.meter, e.at, e.source, e.value, e.entered_by, e.entered_at
              FROM entered_readings e JOIN devices d ON d.id = e.device_id WHERE e.id = ?1",
@@ -437,8 +478,11 @@ fn entered(conn: &Conn, id: i64) -> super::db::Result<Item> {
                 r.get(5)?,
                 r.get(6)?,
             ))
-        })?;
-    let (serial, meter, at, source, value, by, entered_at) = row;
+        })
+        .optional()?;
+    let Some((serial, meter, at, source, value, by, entered_at)) = row else {
+        return Ok(nothing(&format!("entered reading {id}")));
+    };
     let reading: Entered = (serial, meter, at, source, value as u64);
     Ok(Item::Readings {
         // Entered before telleverk kept who and when.
@@ -467,6 +511,10 @@ fn withdrawal(conn: &Conn, reading: i64) -> super::db::Result<Item> {
                 when: r.get(5)?,
                 reason: r.get(6)?,
             })
-        })?;
-    Ok(Item::Withdrawal(w))
+        })
+        .optional()?;
+    Ok(w.map_or_else(
+        || nothing(&format!("the withdrawal of entered reading {reading}")),
+        Item::Withdrawal,
+    ))
 }

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
+use super::db::params;
 use super::manual::{Entering, Withdrawal};
 use super::{Database, IngestError, Store};
 use crate::import::ImportRow;
@@ -846,4 +847,92 @@ fn a_postgresql_database_that_becomes_a_site_plans_and_sends_its_history_too() {
         );
         assert_eq!(events(&central, s), events(&site, s), "{s}'s events");
     }
+}
+
+#[test]
+fn a_site_s_poll_older_than_the_central_s_latest_of_the_device_from_elsewhere_is_not_stored_out_of_its_time()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let mut central = Store::open(Database::File(dir.path().join("central.db"))).unwrap();
+    // The central polled AA1 itself, later than the site's history of it.
+    central
+        .write_polled_round(&round(t(60)), &[poll("10.9.9.9", "AA1", t(60), 5000, 4000)])
+        .unwrap();
+    // The site's clock went back once: it stored its third poll of BB2
+    // just after its second, and the central must too.
+    let mut site = site_store(dir.path(), "bergen");
+    for (at, total) in [(t(0), 1000), (t(5), 1010)] {
+        site.write_polled_round(
+            &round(at),
+            &[
+                poll("10.0.0.5", "AA1", at, total, 800),
+                poll("10.0.0.6", "BB2", at, total / 10, 50),
+            ],
+        )
+        .unwrap();
+    }
+    site.write_polled_round(&round(t(2)), &[poll("10.0.0.6", "BB2", t(2), 150, 60)])
+        .unwrap();
+    forward_all(&mut site, &mut central, usize::MAX);
+
+    let totals = |store: &Store, s: &str| -> Vec<(DateTime<Utc>, u64)> {
+        readings(store, s, Some("bergen"))
+            .iter()
+            .filter_map(|r| Some((r.at, r.meters.value(Meter::Total)?)))
+            .collect()
+    };
+    assert_eq!(
+        totals(&central, "AA1"),
+        [(t(60), 5000)],
+        "the site's older polls of AA1 are not stored after the central's"
+    );
+    assert!(
+        events(&central, "AA1").is_empty(),
+        "{:?}",
+        events(&central, "AA1")
+    );
+    assert_eq!(totals(&central, "BB2"), totals(&site, "BB2"));
+    assert_eq!(
+        totals(&site, "BB2").last().unwrap().0,
+        t(5) + Duration::milliseconds(1)
+    );
+}
+
+#[test]
+fn a_planned_item_whose_rows_are_gone_is_sent_empty_and_the_rest_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut site = Store::open(Database::File(dir.path().join("bergen.db"))).unwrap();
+    site_history(&mut site);
+    let planned = site.set_outbox(true).unwrap().unwrap();
+    // Plan rows of an entered reading and a withdrawal that are not stored
+    // (as after a restore of an older copy under the plan).
+    let n = planned.items as i64;
+    site.db
+        .conn
+        .execute(
+            "INSERT INTO outbox_history (seq, entered) VALUES (?1, 999)",
+            params![n + 1],
+        )
+        .unwrap();
+    site.db
+        .conn
+        .execute(
+            "INSERT INTO outbox_history (seq, withdrawn) VALUES (?1, 999)",
+            params![n + 2],
+        )
+        .unwrap();
+    let q = site.queued(usize::MAX).unwrap().unwrap();
+    assert_eq!(q.items.len() as u64, planned.items + 2);
+    let empty = crate::wire::Item::Round {
+        round: None,
+        polls: Vec::new(),
+    };
+    assert_eq!(q.items[n as usize].1, empty);
+    assert_eq!(q.items[n as usize + 1].1, empty);
+    let mut central = Store::open(Database::File(dir.path().join("central.db"))).unwrap();
+    forward_all(&mut site, &mut central, usize::MAX);
+    assert_eq!(
+        readings(&central, "AA1", Some("bergen")),
+        readings(&site, "AA1", None)
+    );
 }

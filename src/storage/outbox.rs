@@ -121,14 +121,27 @@ impl Store {
         if !on || self.has_outbox()? {
             return Ok(None);
         }
+        // The history is read outside the write lock (a big one takes a
+        // while), then written if nothing was stored since; else read
+        // again inside it.
+        let (seen, scanned) = {
+            let err = self.err("read the history to forward");
+            let seen = super::data_version(&self.db.conn).map_err(&err)?;
+            (seen, super::backfill::scan(&self.db.conn).map_err(&err)?)
+        };
+        let mut scanned = Some(scanned);
         let mut planned = None;
         self.outbox_write("plan the history to forward", |tx| {
             // Another process may have made the outbox since.
             if state(tx)?.is_some() {
                 return Ok(());
             }
-            planned = super::backfill::plan(tx)?;
-            if planned.is_some() {
+            let plan = match scanned.take() {
+                Some(plan) if super::data_version(tx)? == seen => plan,
+                _ => super::backfill::scan(tx)?,
+            };
+            if let Some(plan) = plan {
+                planned = Some(super::backfill::write(tx, plan)?);
                 tx.execute(
                     "INSERT INTO outbox_forwarded (id, through, stream, base) VALUES (1, 0, ?1, 0)",
                     params![new_stream_id()?],
@@ -185,14 +198,13 @@ impl Store {
         let history_left = count("SELECT count(*) FROM outbox_history WHERE seq > ?1")
             .map_err(&err)?
             > items.len() as i64;
+        // Queued items go once no planned one is left.
+        let limit = if history_left { 0 } else { 10_000 };
         let mut stmt = conn
-            .prepare_cached("SELECT seq, body FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT 10000")
+            .prepare_cached("SELECT seq, body FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")
             .map_err(&err)?;
-        let mut rows = stmt.query(params![st.through]).map_err(&err)?;
+        let mut rows = stmt.query(params![st.through, limit]).map_err(&err)?;
         while let Some(row) = rows.next().map_err(&err)? {
-            if history_left {
-                break;
-            }
             let seq: i64 = row.get(0).map_err(&err)?;
             let body: Vec<u8> = row.get(1).map_err(&err)?;
             if !items.is_empty() && size + body.len() > max_bytes {

@@ -257,9 +257,26 @@ fn apply(w: &mut Writer<'_>, site: i64, name: &str, r: &Replay) -> super::db::Re
             for p in polls {
                 // Sent again by a copy of the site's database that began a
                 // new stream: the central has it already.
-                if !w.has_poll(p)? {
-                    w.record(p)?;
+                if w.has_poll(p)? {
+                    continue;
                 }
+                // Older than what the central holds of the device from
+                // elsewhere (a site's history sent after the central polled
+                // the device itself, a device that moved): stored, it would
+                // land after that poll, out of its time.
+                if let Some((last, entry)) = w.later_elsewhere(p)? {
+                    if let crate::record::Outcome::Ok(d) = &p.outcome {
+                        tracing::warn!(
+                            "site {name}: the poll of {} at {} through {} is older than the central's latest poll of it ({} through {entry}): not stored, so the series keeps its order",
+                            d.serial,
+                            p.at.to_rfc3339(),
+                            p.entry_key,
+                            super::instant(last).to_rfc3339()
+                        );
+                    }
+                    continue;
+                }
+                w.record(p)?;
             }
         }
         Replay::Readings { by, at, rows } => {

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::db::{Appender, Behavior, Tx, Ty, params};
+use super::db::{Appender, Behavior, OptionalExtension, Tx, Ty, params};
 use chrono::{DateTime, Utc};
 
 use super::cache::{DeviceState, EntryState, InfoRow};
@@ -326,6 +326,57 @@ impl<'a> Writer<'a> {
                     > 0)
             }
         }
+    }
+
+    /// When the store's latest poll of `r`'s device is later than `r` and
+    /// came through an entry of another site (or the central's own, or
+    /// none): the instant and that entry. Replayed, `r` would be stored
+    /// just after that poll, out of its place in time; a site's own later
+    /// poll is another matter (its clock went back, and the site stored it
+    /// so too).
+    pub(super) fn later_elsewhere(
+        &self,
+        r: &PollRecord,
+    ) -> super::db::Result<Option<(i64, String)>> {
+        let Outcome::Ok(d) = &r.outcome else {
+            return Ok(None);
+        };
+        let Some(device) = self
+            .pending
+            .devices
+            .get(d.serial.as_str())
+            .or_else(|| self.cache.devices.get(d.serial.as_str()))
+            .copied()
+        else {
+            return Ok(None);
+        };
+        let state = self
+            .pending
+            .state
+            .get(&device)
+            .or_else(|| self.cache.state.get(&device));
+        let (Some(last), entry) = (
+            state.and_then(|s| s.last_poll),
+            state.and_then(|s| s.last_entry),
+        ) else {
+            return Ok(None);
+        };
+        if last <= millis(r.at) {
+            return Ok(None);
+        }
+        let site: Option<i64> = match entry {
+            Some(entry) => self
+                .tx
+                .prepare_cached("SELECT site_id FROM entry_sites WHERE entry_id = ?1")?
+                .query_row(params![entry], |row| row.get(0))
+                .optional()?,
+            None => None,
+        };
+        if site.is_some() && site == self.site {
+            return Ok(None);
+        }
+        let shown = entry.map_or_else(|| "no entry".to_owned(), |e| self.entry_key_of(e));
+        Ok(Some((last, shown)))
     }
 
     pub(super) fn record(&mut self, r: &PollRecord) -> super::db::Result<()> {
