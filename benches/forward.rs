@@ -10,6 +10,9 @@
 //!   rounds queued in its outbox) forwards over HTTP to a central `serve`
 //!   on PostgreSQL: how long until the central has it all, and the outbox's
 //!   bytes for the day.
+//! - `forward_history` (in the same run): the same day stored without an
+//!   outbox becomes another site: how long its plan takes, and how fast its
+//!   history, made from the stored rows, reaches the same central.
 //!
 //! The fleets change as fleets do: a device in three prints between
 //! rounds (its counters go up), one in ten of those has a toner a percent
