@@ -341,25 +341,7 @@ pub fn run_catch_up() -> String {
     let cpu = telleverk::process::cpu_seconds().unwrap_or(0.0);
     let t = Instant::now();
     let forwarding = runtime.spawn(forwarder.run(stopped.clone()));
-    let check = rusqlite::Connection::open(&site_db).expect("open");
-    loop {
-        let through: Option<i64> = check
-            .query_row(
-                "SELECT through FROM outbox_forwarded WHERE id = 1",
-                [],
-                |r| r.get(0),
-            )
-            .ok();
-        if through == Some(DAY_ROUNDS as i64) {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(1800),
-            "no catch-up within 30 min"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let took = t.elapsed();
+    let took = confirmed(&site_db, DAY_ROUNDS as i64, t, "the day's outbox");
     let cpu = telleverk::process::cpu_seconds().unwrap_or(0.0) - cpu;
     let history = history(&site_dir.path().join("plain.db"), port, &runtime, stopped);
     let _ = stop.send(true);
@@ -378,6 +360,29 @@ pub fn run_catch_up() -> String {
     ));
     lines.extend(history);
     lines.join("\n")
+}
+
+/// Waits until the central has confirmed item `through` of the site's
+/// outbox in `db`; the time since `t`.
+fn confirmed(db: &std::path::Path, through: i64, t: Instant, what: &str) -> Duration {
+    let check = rusqlite::Connection::open(db).expect("open");
+    loop {
+        let now: Option<i64> = check
+            .query_row(
+                "SELECT through FROM outbox_forwarded WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .ok();
+        if now == Some(through) {
+            return t.elapsed();
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(1800),
+            "{what} not forwarded within 30 min"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 const OSLO_TOKEN: &str = "bench-oslo-token-0123456789abcdef";
@@ -415,25 +420,7 @@ fn history(
     let cpu = telleverk::process::cpu_seconds().unwrap_or(0.0);
     let t = Instant::now();
     let forwarding = runtime.spawn(forwarder.run(stopped));
-    let check = rusqlite::Connection::open(db).expect("open");
-    loop {
-        let through: Option<i64> = check
-            .query_row(
-                "SELECT through FROM outbox_forwarded WHERE id = 1",
-                [],
-                |r| r.get(0),
-            )
-            .ok();
-        if through == Some(planned.items as i64) {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(1800),
-            "the history not forwarded within 30 min"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let took = t.elapsed();
+    let took = confirmed(db, planned.items as i64, t, "the history");
     let cpu = telleverk::process::cpu_seconds().unwrap_or(0.0) - cpu;
     forwarding.abort();
     vec![

@@ -186,6 +186,19 @@ fn events(store: &Store, s: &str) -> Vec<Told> {
         .collect()
 }
 
+/// The readings and events of site_history's devices are alike at the
+/// central and at the site.
+fn same_series(central: &Store, site: &Store) {
+    for s in ["AA1", "BB2", "CC3"] {
+        assert_eq!(
+            readings(central, s, Some("bergen")),
+            readings(site, s, None),
+            "{s}'s readings at the central and at the site"
+        );
+        assert_eq!(events(central, s), events(site, s), "{s}'s events");
+    }
+}
+
 fn forwarded_once(central: Database) {
     let dir = tempfile::tempdir().unwrap();
     let mut site = site_store(dir.path(), "bergen");
@@ -226,14 +239,7 @@ fn forwarded_once(central: Database) {
         .unwrap();
     assert_eq!((rest.through, rest.applied), (6, 3));
 
-    for s in ["AA1", "BB2", "CC3"] {
-        assert_eq!(
-            readings(&central, s, Some("bergen")),
-            readings(&site, s, None),
-            "{s}'s readings at the central and at the site"
-        );
-        assert_eq!(events(&central, s), events(&site, s), "{s}'s events");
-    }
+    same_series(&central, &site);
     assert!(
         events(&central, "AA1")
             .iter()
@@ -839,14 +845,7 @@ fn a_postgresql_database_that_becomes_a_site_plans_and_sends_its_history_too() {
     );
     let mut central = Store::open(Database::File(dir.path().join("central.db"))).unwrap();
     assert_eq!(forward_all(&mut site, &mut central, usize::MAX), 1);
-    for s in ["AA1", "BB2", "CC3"] {
-        assert_eq!(
-            readings(&central, s, Some("bergen")),
-            readings(&site, s, None),
-            "{s}'s readings at the central and at the site"
-        );
-        assert_eq!(events(&central, s), events(&site, s), "{s}'s events");
-    }
+    same_series(&central, &site);
 }
 
 #[test]
