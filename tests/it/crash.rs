@@ -164,6 +164,14 @@ fn import_readings_killed_20_times_on_postgresql_is_all_or_nothing() {
     }
 }
 
+/// How often `serve` has said it serves in the log.
+fn serving(w: &Workdir) -> usize {
+    std::fs::read_to_string(w.path().join("log.txt"))
+        .unwrap_or_default()
+        .matches("telleverk serving")
+        .count()
+}
+
 /// Polls stored that no stored round counts, and values polled at no stored
 /// poll: both 0 when nothing is half-written.
 fn half_written(client: &mut postgres::Client) -> (i64, i64, i64) {
@@ -196,9 +204,21 @@ fn serve_killed_20_times_during_rounds_on_postgresql_leaves_whole_rounds() {
     let mut rounds_before = 0;
     let mut grew = 0;
     for i in 0..KILLS {
+        let serving = serving(&w);
         let child = spawn(&w, &["serve", "--config", "telleverk.toml"]);
-        // 1.5 to 4.4 s: in the first round's write, or a later round.
-        std::thread::sleep(Duration::from_millis(1500 + 150 * i as u64));
+        // 0.7 to 3.55 s after it serves (its start-up takes longer on a busy
+        // machine): in the first round's write (its first round ends about
+        // 1.7 s after), or a later round.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self::serving(&w) == serving {
+            assert!(
+                Instant::now() < deadline,
+                "kill {i}: serve did not start:\n{}",
+                log(&w)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(700 + 150 * i as u64));
         assert!(child.kill(), "kill {i}: serve had stopped by itself");
         let (polls, counted, loose) = half_written(&mut client);
         assert_eq!(
@@ -215,6 +235,7 @@ fn serve_killed_20_times_during_rounds_on_postgresql_leaves_whole_rounds() {
         }
         rounds_before = rounds;
     }
+    println!("rounds were stored between {grew} of {KILLS} kills");
     assert!(
         grew >= KILLS / 2,
         "rounds were stored between only {grew} of {KILLS} kills; the log ends:\n{}",
